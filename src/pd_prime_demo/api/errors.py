@@ -1,0 +1,89 @@
+"""Exception handlers: every failure the API can produce becomes RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pd_prime_demo.api.response_patterns import (
+    ProblemError,
+    domain_error_response,
+    problem_response,
+)
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {
+    400: "http.bad_request",
+    401: "auth.unauthenticated",
+    403: "auth.forbidden",
+    404: "http.not_found",
+    405: "http.method_not_allowed",
+    406: "http.not_acceptable",
+    413: "http.content_too_large",
+    415: "http.unsupported_media_type",
+}
+
+
+def _validation_issue(error: dict[str, Any]) -> dict[str, str]:
+    """Locate one validation error; its input value is never echoed (it may be PII)."""
+    loc = [str(part) for part in error.get("loc", ())]
+    where, path = (loc[0], loc[1:]) if loc else ("body", [])
+    detail = str(error.get("msg", "invalid value"))
+    if where == "body":
+        escaped = [p.replace("~", "~0").replace("/", "~1") for p in path]
+        return {"pointer": "#/" + "/".join(escaped) if escaped else "#", "detail": detail}
+    if where == "header":
+        return {"header": path[0] if path else "", "detail": detail}
+    return {"parameter": ".".join(path), "detail": detail}
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return problem_response(
+        status=422,
+        code="request.invalid",
+        detail="The request does not match the schema; see errors.",
+        instance=request.url.path,
+        errors=[_validation_issue(e) for e in exc.errors()],
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http.{exc.status_code}")
+    detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return problem_response(
+        status=exc.status_code,
+        code=code,
+        detail=detail,
+        instance=request.url.path,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return domain_error_response(exc.error, instance=request.url.path, headers=exc.headers)
+
+
+async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("request.unhandled_error", path=request.url.path, error_type=type(exc).__name__)
+    return problem_response(
+        status=500,
+        code="internal.error",
+        detail="An internal error occurred. Quote the request id when reporting it.",
+        instance=request.url.path,
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(Exception, _on_unhandled)

@@ -1,0 +1,60 @@
+"""Audit trail: read entries and verify the hash chain (auditors and admins)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from pd_prime_demo.api.dependencies import Session, require
+from pd_prime_demo.api.response_patterns import problem_responses
+from pd_prime_demo.audit import service
+from pd_prime_demo.audit.schemas import AuditEntryRead, AuditPage, ChainVerification
+from pd_prime_demo.core.actor import Actor, Permission
+
+router = APIRouter(prefix="/audit", tags=["audit"])
+
+AuditReader = Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
+
+
+@router.get(
+    "/entries",
+    response_model=AuditPage,
+    responses=problem_responses(401, 403, 422),
+    summary="Audit entries, newest first",
+)
+async def list_audit_entries(
+    session: Session,
+    _: AuditReader,
+    resource_type: Annotated[str | None, Query(max_length=50)] = None,
+    resource_id: Annotated[str | None, Query(max_length=100)] = None,
+    before_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditPage:
+    rows = await service.list_entries(
+        session,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        before_id=before_id,
+        limit=limit,
+    )
+    return AuditPage(
+        items=[AuditEntryRead.model_validate(r) for r in rows],
+        next_before_id=rows[-1].id if len(rows) == limit else None,
+    )
+
+
+@router.post(
+    "/verification",
+    response_model=ChainVerification,
+    responses=problem_responses(401, 403),
+    summary="Recompute the hash chain and name the first entry that does not fit",
+)
+async def verify_audit_chain(session: Session, _: AuditReader) -> ChainVerification:
+    report = await service.verify_chain(session)
+    return ChainVerification(
+        ok=report.ok,
+        entries_checked=report.entries_checked,
+        first_bad_id=report.first_bad_id,
+        reason=report.reason,
+    )

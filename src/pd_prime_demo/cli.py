@@ -1,0 +1,168 @@
+"""pd-prime: serve, demo, migrate, seed, audit verify, keys generate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from pd_prime_demo.core.config import Environment, Settings, get_settings
+from pd_prime_demo.core.database import resolve_database_url, run_migrations
+from pd_prime_demo.core.logging import configure_logging
+
+app = typer.Typer(help="PD Prime: an open P&C insurance core.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key material for tokens and PII encryption.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+
+
+def _settings(*, demo: bool = False) -> Settings:
+    settings = get_settings()
+    if demo and settings.env is not Environment.DEMO:
+        settings = settings.model_copy(update={"env": Environment.DEMO})
+    configure_logging(settings.log_level, json=settings.log_json)
+    # Resolve once so that the embedded server (if any) is shared by everything below.
+    return settings.model_copy(update={"database_url": resolve_database_url(settings)})
+
+
+def _migrate(settings: Settings) -> None:
+    assert settings.database_url is not None
+    run_migrations(settings.database_url)
+
+
+async def _seed(settings: Settings) -> dict[str, int]:
+    from pd_prime_demo.core.runtime import Runtime
+    from pd_prime_demo.seed import seed_demo
+
+    runtime = Runtime.create(settings)
+    try:
+        async with runtime.db.unit_of_work() as session:
+            return await seed_demo(session, runtime)
+    finally:
+        await runtime.close()
+
+
+def _serve(settings: Settings) -> None:
+    from pd_prime_demo.main import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations up to head."""
+    _migrate(_settings())
+    typer.echo("migrations: at head")
+
+
+@app.command()
+def seed() -> None:
+    """Load the demo data (idempotent). Refused in production."""
+    settings = _settings()
+    if settings.env is Environment.PRODUCTION:
+        typer.echo("refusing to seed demo users with known passwords in production", err=True)
+        raise typer.Exit(2)
+    created = asyncio.run(_seed(settings))
+    typer.echo(f"seeded: {created['users']} users, {created['customers']} customers created")
+
+
+@app.command()
+def serve() -> None:
+    """Serve the API (use uvicorn's --factory pd_prime_demo.main:app_factory to scale out)."""
+    _serve(_settings())
+
+
+@app.command()
+def demo() -> None:
+    """Start everything with demo data: embedded PostgreSQL unless DATABASE_URL is set."""
+    from pd_prime_demo.seed import DEMO_LOGINS, DEMO_PASSWORD
+
+    settings = _settings(demo=True)
+    _migrate(settings)
+    created = asyncio.run(_seed(settings))
+    base = f"http://{settings.host}:{settings.port}"
+    database = (
+        "DATABASE_URL"
+        if os.environ.get("DATABASE_URL")
+        else f"embedded PostgreSQL under {settings.data_dir / 'pgdata'}"
+    )
+    lines = [
+        "",
+        "PD Prime demo is starting",
+        f"  API docs (Swagger UI): {base}/docs",
+        f"  OpenAPI document:      {base}/openapi.json",
+        f"  Health / readiness:    {base}/health  {base}/health/ready",
+        f"  Metrics:               {base}/metrics",
+        f"  Database:              {database}",
+        f"  Cache:                 {'Redis at REDIS_URL' if settings.redis_url else 'in-process'}",
+        f"  Demo data:             {created['users']} users, {created['customers']} customers "
+        "created this run (existing ones kept)",
+        "",
+        f"  Demo logins (password for all: {DEMO_PASSWORD}) - use 'Authorize' in /docs:",
+        *(f"    {login.role.value:<12} {login.email}" for login in DEMO_LOGINS),
+        "",
+        "  DEMO MODE: keys were generated locally; never put real personal data here.",
+        "  Press Ctrl-C to stop (the embedded database stops with it).",
+        "",
+    ]
+    typer.echo("\n".join(lines))
+    _serve(settings)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 and name the first bad entry if broken."""
+    from pd_prime_demo.audit.service import verify_chain
+    from pd_prime_demo.core.database import Database
+
+    settings = _settings()
+
+    async def run() -> tuple[bool, str]:
+        assert settings.database_url is not None
+        db = Database(settings.database_url, pool_size=1, max_overflow=0)
+        try:
+            async with db.sessionmaker() as session:
+                report = await verify_chain(session)
+        finally:
+            await db.dispose()
+        if report.ok:
+            return True, f"audit chain intact: {report.entries_checked} entries verified"
+        return False, (
+            f"audit chain BROKEN at entry {report.first_bad_id}: {report.reason} "
+            f"({report.entries_checked} entries before it verified)"
+        )
+
+    ok, message = asyncio.run(run())
+    typer.echo(message, err=not ok)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@keys_app.command("generate")
+def keys_generate(
+    shell: Annotated[bool, typer.Option(help="Print as shell export lines.")] = True,
+) -> None:
+    """Print fresh JWT and PII key material as environment variables (store it in a vault)."""
+    from pd_prime_demo.core.crypto import export_key_material_env, generate_key_material
+
+    for name, value in export_key_material_env(generate_key_material()).items():
+        typer.echo(f"export {name}='{value}'" if shell else f"{name}={value}")
+
+
+def main() -> None:
+    app(prog_name="pd-prime")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Who is acting: the vocabulary of authorization shared by every domain.
+
+The mapping of roles to permissions is identity policy and lives in ``identity.rules``; this
+module only names the roles and permissions so that any service can check them.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+
+
+class Role(enum.StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    UNDERWRITER = "underwriter"
+    ADJUSTER = "adjuster"
+    ADMIN = "admin"
+
+
+# Roles whose visibility is the whole company rather than a book of business or one record.
+COMPANY_WIDE_ROLES = frozenset({Role.UNDERWRITER, Role.ADJUSTER, Role.ADMIN})
+
+
+class Permission(enum.StrEnum):
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_CREATE = "customers:create"
+    CUSTOMERS_UPDATE = "customers:update"
+    PII_READ = "pii:read"
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    AUDIT_READ = "audit:read"
+
+
+class ActorKind(enum.StrEnum):
+    USER = "user"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    kind: ActorKind
+    id: str
+    role: Role | None
+    permissions: frozenset[Permission]
+    user_id: uuid.UUID | None = None
+
+    def has(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        """A process acting on its own authority (seeding, jobs, the CLI)."""
+        return cls(ActorKind.SYSTEM, f"system:{name}", None, frozenset(Permission))
+
+    @classmethod
+    def user(cls, user_id: uuid.UUID, role: Role, permissions: frozenset[Permission]) -> Actor:
+        return cls(ActorKind.USER, str(user_id), role, permissions, user_id)

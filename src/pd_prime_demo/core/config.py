@@ -1,0 +1,90 @@
+"""One Settings class for the whole platform, read through :func:`get_settings`.
+
+Secrets (JWT signing keys, PII encryption keys) have no hard-coded default: in demo mode they are
+generated once into the local data directory (and a loud warning says so); in any other
+environment they must be configured, or the platform refuses to start.
+"""
+
+from __future__ import annotations
+
+import enum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(enum.StrEnum):
+    DEMO = "demo"
+    TEST = "test"
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PD_PRIME_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    env: Environment = Environment.PRODUCTION
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "PD_PRIME_DATABASE_URL")
+    )
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "PD_PRIME_REDIS_URL")
+    )
+    data_dir: Path = Path(".pd-prime")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+
+    # JSON object {kid: PEM-encoded EC P-256 private key}; the active kid signs, all verify.
+    jwt_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    jwt_active_kid: str | None = None
+    jwt_issuer: str = "pd-prime"
+    jwt_audience: str = "pd-prime-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=3600)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+
+    # JSON object {kid: base64url 256-bit AES key}; the active kid encrypts, all decrypt.
+    pii_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    pii_active_kid: str | None = None
+
+    # argon2id cost (RFC 9106 second recommended option by default).
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: int = Field(default=900, ge=1)
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parse_key_maps(cls, data: object) -> object:
+        import json
+
+        if isinstance(data, dict):
+            for name in ("jwt_keys", "pii_keys"):
+                raw = data.get(name)
+                if isinstance(raw, str):
+                    data[name] = json.loads(raw) if raw.strip() else {}
+        return data
+
+    @property
+    def is_demo(self) -> bool:
+        return self.env is Environment.DEMO
+
+    @property
+    def embedded_database_allowed(self) -> bool:
+        return self.env is not Environment.PRODUCTION
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

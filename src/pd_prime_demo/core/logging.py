@@ -1,0 +1,83 @@
+"""structlog JSON logging with the request's correlation id on every line.
+
+Also routes the standard library's loggers (uvicorn, alembic, sqlalchemy) through the same
+renderer, and redacts well-known secret or PII keys as a last line of defence: the code never
+logs PII on purpose, this catches the accident.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from typing import Any
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+REDACTED_KEYS = frozenset(
+    {
+        "password",
+        "new_password",
+        "ssn",
+        "date_of_birth",
+        "drivers_license_number",
+        "access_token",
+        "refresh_token",
+        "token",
+        "authorization",
+        "secret",
+    }
+)
+
+
+def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
+
+
+def _redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    for key in event_dict.keys() & REDACTED_KEYS:
+        event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        _add_request_id,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _redact,
+    ]
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Our own middleware writes one access line per request with the request id.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -1,0 +1,45 @@
+"""The process-wide collaborators, built once from settings and handed to services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pd_prime_demo.core.cache import Cache, create_cache
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.crypto import (
+    FieldCipher,
+    PasswordHashing,
+    TokenSigner,
+    load_key_material,
+)
+from pd_prime_demo.core.database import Database
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: Settings
+    db: Database
+    cache: Cache
+    cipher: FieldCipher
+    signer: TokenSigner
+    passwords: PasswordHashing
+
+    @classmethod
+    def create(cls, settings: Settings, *, db: Database | None = None) -> Runtime:
+        keys = load_key_material(settings)
+        return cls(
+            settings=settings,
+            db=db or Database.from_settings(settings),
+            cache=create_cache(settings.redis_url),
+            cipher=FieldCipher(keys.pii_keys, keys.pii_active_kid),
+            signer=TokenSigner(keys.jwt_keys, keys.jwt_active_kid),
+            passwords=PasswordHashing(
+                time_cost=settings.argon2_time_cost,
+                memory_cost_kib=settings.argon2_memory_cost_kib,
+                parallelism=settings.argon2_parallelism,
+            ),
+        )
+
+    async def close(self) -> None:
+        await self.cache.close()
+        await self.db.dispose()

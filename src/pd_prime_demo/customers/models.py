@@ -1,0 +1,52 @@
+"""Customers: persons and organisations. PII columns hold AES-GCM envelopes, never plaintext."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pd_prime_demo.core.database import Base
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        CheckConstraint("kind IN ('person', 'organisation')", name="kind_known"),
+        CheckConstraint(
+            "(kind = 'person' AND first_name IS NOT NULL AND last_name IS NOT NULL)"
+            " OR (kind = 'organisation' AND organisation_name IS NOT NULL)",
+            name="name_matches_kind",
+        ),
+        Index("ix_customers_created_at_id", "created_at", "id"),
+        Index("ix_customers_email_lower", text("lower(email)")),
+        Index("ix_customers_agent_id", "agent_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    organisation_name: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str] = mapped_column(String(220))
+    email: Mapped[str] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    address_line1: Mapped[str] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(10))
+    country: Mapped[str] = mapped_column(String(2), default="US")
+    date_of_birth_enc: Mapped[str | None] = mapped_column(String(200))
+    ssn_enc: Mapped[str | None] = mapped_column(String(200))
+    drivers_license_number_enc: Mapped[str | None] = mapped_column(String(200))
+    drivers_license_state: Mapped[str | None] = mapped_column(String(2))
+    agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012

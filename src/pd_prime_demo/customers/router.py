@@ -1,0 +1,195 @@
+"""Customer routes: thin HTTP glue over :mod:`pd_prime_demo.customers.service`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+
+from pd_prime_demo.api.dependencies import CurrentActor, RuntimeDep, Session, require
+from pd_prime_demo.api.http_conditions import etag_for, expected_version
+from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
+from pd_prime_demo.core import idempotency
+from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.result_types import DomainError, ErrorKind
+from pd_prime_demo.customers import service
+from pd_prime_demo.customers.schemas import (
+    CUSTOMER_CREATE_EXAMPLE,
+    CustomerCreate,
+    CustomerPage,
+    CustomerRead,
+    CustomerUpdate,
+    RegistrationCreate,
+    RegistrationRead,
+)
+
+router = APIRouter(tags=["customers"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Retry-safe creation: the same key and body replay the first outcome.",
+    ),
+]
+
+
+def _location(customer_id: uuid.UUID) -> str:
+    return f"/api/v1/customers/{customer_id}"
+
+
+@router.post(
+    "/customers",
+    response_model=CustomerRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Create a customer (person or organisation)",
+)
+async def create_customer(
+    body: Annotated[
+        CustomerCreate, Body(openapi_examples={"person": {"value": CUSTOMER_CREATE_EXAMPLE}})
+    ],
+    request: Request,
+    response: Response,
+    session: Session,
+    runtime: RuntimeDep,
+    actor: Annotated[Actor, Depends(require(Permission.CUSTOMERS_CREATE))],
+    idempotency_key: IdempotencyKey = None,
+) -> CustomerRead:
+    path = request.url.path
+    request_hash = runtime.cipher.fingerprint(body.model_dump_json().encode())
+    if idempotency_key is not None:
+        previous = await idempotency.lock_and_find(session, actor.id, idempotency_key)
+        if previous is not None:
+            if previous.request_hash != request_hash or previous.path != path:
+                fail(
+                    DomainError(
+                        ErrorKind.INVALID,
+                        "idempotency.key_reused",
+                        "this Idempotency-Key was used with a different request",
+                    )
+                )
+            customer = handle_result(
+                await service.get_customer(session, uuid.UUID(previous.resource_id), actor=actor)
+            )
+            response.status_code = previous.status_code
+            response.headers["Idempotent-Replayed"] = "true"
+            response.headers["Location"] = _location(customer.id)
+            response.headers["ETag"] = etag_for(customer.version)
+            return await service.present_one(session, customer, actor=actor, cipher=runtime.cipher)
+    customer = handle_result(
+        await service.create_customer(session, body, actor=actor, cipher=runtime.cipher)
+    )
+    if idempotency_key is not None:
+        idempotency.remember(
+            session,
+            principal=actor.id,
+            key=idempotency_key,
+            method="POST",
+            path=path,
+            request_hash=request_hash,
+            status_code=status.HTTP_201_CREATED,
+            resource_id=str(customer.id),
+        )
+    response.headers["Location"] = _location(customer.id)
+    response.headers["ETag"] = etag_for(customer.version)
+    return await service.present_one(session, customer, actor=actor, cipher=runtime.cipher)
+
+
+@router.get(
+    "/customers",
+    response_model=CustomerPage,
+    responses=problem_responses(401, 422),
+    summary="List and search the customers you may see",
+)
+async def list_customers(
+    session: Session,
+    runtime: RuntimeDep,
+    actor: CurrentActor,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="Matches name or e-mail (substring)."),
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> CustomerPage:
+    rows, next_cursor = handle_result(
+        await service.list_customers(session, actor=actor, q=q, cursor=cursor, limit=limit)
+    )
+    items = await service.present(session, rows, actor=actor, cipher=runtime.cipher)
+    return CustomerPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/customers/{customer_id}",
+    response_model=CustomerRead,
+    responses=problem_responses(401, 404),
+    summary="Read a customer",
+)
+async def read_customer(
+    customer_id: uuid.UUID,
+    response: Response,
+    session: Session,
+    runtime: RuntimeDep,
+    actor: CurrentActor,
+) -> CustomerRead:
+    customer = handle_result(await service.get_customer(session, customer_id, actor=actor))
+    response.headers["ETag"] = etag_for(customer.version)
+    response.headers["Cache-Control"] = "private, no-store"
+    return await service.present_one(session, customer, actor=actor, cipher=runtime.cipher)
+
+
+@router.patch(
+    "/customers/{customer_id}",
+    response_model=CustomerRead,
+    responses=problem_responses(401, 403, 404, 412, 422, 428),
+    summary="Update a customer (send If-Match with the ETag you read)",
+)
+async def update_customer(
+    customer_id: uuid.UUID,
+    body: CustomerUpdate,
+    response: Response,
+    session: Session,
+    runtime: RuntimeDep,
+    actor: CurrentActor,
+    if_match: Annotated[str | None, Header(alias="If-Match", max_length=200)] = None,
+) -> CustomerRead:
+    version = handle_result(expected_version(if_match))
+    customer = handle_result(
+        await service.update_customer(
+            session,
+            customer_id,
+            body,
+            expected_version=version,
+            actor=actor,
+            cipher=runtime.cipher,
+        )
+    )
+    response.headers["ETag"] = etag_for(customer.version)
+    return await service.present_one(session, customer, actor=actor, cipher=runtime.cipher)
+
+
+@router.post(
+    "/registrations",
+    response_model=RegistrationRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409, 422),
+    summary="Sign up as a policyholder: a login and your customer record",
+)
+async def register_customer(
+    body: RegistrationCreate,
+    response: Response,
+    session: Session,
+    runtime: RuntimeDep,
+) -> RegistrationRead:
+    registrant, customer = handle_result(
+        await service.register(session, body, passwords=runtime.passwords, cipher=runtime.cipher)
+    )
+    response.headers["Location"] = _location(customer.id)
+    read = await service.present_one(session, customer, actor=registrant, cipher=runtime.cipher)
+    assert registrant.user_id is not None
+    return RegistrationRead(user_id=registrant.user_id, customer=read)

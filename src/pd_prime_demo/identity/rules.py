@@ -1,0 +1,42 @@
+"""Identity policy: which role holds which permission, and password strength."""
+
+from __future__ import annotations
+
+from pd_prime_demo.core.actor import Permission, Role
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    # A policyholder reads and corrects their own record (scope enforced in the service).
+    Role.CUSTOMER: frozenset({Permission.CUSTOMERS_READ, Permission.CUSTOMERS_UPDATE}),
+    # An agent works their own book of business.
+    Role.AGENT: frozenset(
+        {Permission.CUSTOMERS_READ, Permission.CUSTOMERS_CREATE, Permission.CUSTOMERS_UPDATE}
+    ),
+    # Underwriters need date of birth and licence data to assess risk.
+    Role.UNDERWRITER: frozenset({Permission.CUSTOMERS_READ, Permission.PII_READ}),
+    Role.ADJUSTER: frozenset({Permission.CUSTOMERS_READ}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+STAFF_ROLES = frozenset({Role.AGENT, Role.UNDERWRITER, Role.ADJUSTER, Role.ADMIN})
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256
+
+
+def permissions_for(role: Role) -> frozenset[Permission]:
+    return ROLE_PERMISSIONS[role]
+
+
+def password_problems(password: str, *, email: str) -> list[str]:
+    """NIST SP 800-63B style: length over composition rules; reject the obvious."""
+    problems: list[str] = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(f"must be at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    if len(set(password)) < 4:
+        problems.append("must not be a repeated character pattern")
+    local_part = email.split("@", 1)[0].lower()
+    if len(local_part) >= 4 and local_part in password.lower():
+        problems.append("must not contain the e-mail address")
+    return problems

@@ -1,0 +1,372 @@
+"""Users, password login, refresh-token rotation and logout.
+
+Refresh tokens rotate on every use. Presenting a token that was already used means it leaked
+(or a client is confused): the whole login session is revoked, per OAuth 2.0 Security BCP
+(RFC 9700 section 4.14.2), which also ends its access tokens because they carry the session id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from beartype import beartype
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.crypto import PasswordHashing
+from pd_prime_demo.core.pagination import Cursor
+from pd_prime_demo.core.result_types import (
+    DomainError,
+    Err,
+    ErrorKind,
+    FieldIssue,
+    Ok,
+    Result,
+    conflict,
+    invalid,
+    not_found,
+    unauthenticated,
+)
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
+from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
+from pd_prime_demo.identity.rules import password_problems, permissions_for
+
+INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
+INVALID_TOKEN = unauthenticated("auth.invalid_token", "the access token is invalid or expired")
+INVALID_REFRESH = unauthenticated(
+    "auth.invalid_refresh_token", "the refresh token is invalid, expired or revoked"
+)
+REFRESH_REUSED = unauthenticated(
+    "auth.refresh_token_reused",
+    "this refresh token was already used; the login session has been revoked for safety",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshReuse:
+    """Ok-valued so that the session revocation commits; the router answers 401."""
+
+    session_id: uuid.UUID
+
+
+def actor_for_user(user: User) -> Actor:
+    role = Role(user.role)
+    return Actor.user(user.id, role, permissions_for(role))
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+@beartype
+async def create_user(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    full_name: str,
+    role: Role,
+    passwords: PasswordHashing,
+    actor: Actor,
+) -> Result[User, DomainError]:
+    email = normalise_email(email)
+    if problems := password_problems(password, email=email):
+        return Err(
+            invalid(
+                "user.weak_password",
+                "the password is not acceptable",
+                *(FieldIssue("#/password", p) for p in problems),
+            )
+        )
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        return Err(conflict("user.email_taken", "a user with this e-mail already exists"))
+    now = clock.now()
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        password_hash=passwords.hash(password),
+        role=role.value,
+        full_name=full_name,
+        is_active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    await audit.record(session, actor, "user.created", "user", str(user.id), {"role": role.value})
+    return Ok(user)
+
+
+async def get_user(session: AsyncSession, user_id: uuid.UUID) -> Result[User, DomainError]:
+    user = await session.get(User, user_id)
+    return Ok(user) if user is not None else Err(not_found("user"))
+
+
+async def find_active_user(session: AsyncSession, user_id: uuid.UUID, *, role: Role) -> User | None:
+    return await session.scalar(
+        select(User).where(User.id == user_id, User.role == role.value, User.is_active.is_(True))
+    )
+
+
+async def find_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+async def list_users(
+    session: AsyncSession, *, role: Role | None, cursor: str | None, limit: int
+) -> Result[tuple[list[User], str | None], DomainError]:
+    query = select(User).order_by(User.created_at, User.id).limit(limit + 1)
+    if role is not None:
+        query = query.where(User.role == role.value)
+    if cursor is not None:
+        position = Cursor.decode(cursor)
+        if position is None:
+            return Err(invalid("pagination.bad_cursor", "the cursor is not valid"))
+        query = query.where(
+            tuple_(User.created_at, User.id) > tuple_(position.created_at, position.id)
+        )
+    rows = list((await session.scalars(query)).all())
+    next_cursor = (
+        Cursor(rows[limit - 1].created_at, rows[limit - 1].id).encode()
+        if len(rows) > limit
+        else None
+    )
+    return Ok((rows[:limit], next_cursor))
+
+
+async def _issue_tokens(
+    session: AsyncSession, rt: Runtime, user: User, auth_session: AuthSession
+) -> TokenPair:
+    now = clock.now()
+    ttl = rt.settings.access_token_ttl_seconds
+    access = rt.signer.sign(
+        {
+            "iss": rt.settings.jwt_issuer,
+            "aud": rt.settings.jwt_audience,
+            "sub": str(user.id),
+            "sid": str(auth_session.id),
+            "role": user.role,
+            "iat": int(now.timestamp()),
+            "nbf": int(now.timestamp()),
+            "exp": int(now.timestamp()) + ttl,
+            "jti": uuid.uuid4().hex,
+        }
+    )
+    refresh = secrets.token_urlsafe(32)
+    session.add(
+        RefreshToken(
+            session_id=auth_session.id,
+            token_hash=_digest(refresh),
+            issued_at=now,
+            expires_at=min(
+                now + timedelta(seconds=rt.settings.refresh_token_ttl_seconds),
+                auth_session.expires_at,
+            ),
+        )
+    )
+    await session.flush()
+    return TokenPair(access, ttl, refresh)
+
+
+def _throttle_key(email: str) -> str:
+    # Hashed so that no e-mail address sits in Redis in clear.
+    return "login-failures:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+async def login(
+    session: AsyncSession, rt: Runtime, *, email: str, password: str
+) -> Result[TokenPair, DomainError]:
+    email = normalise_email(email)
+    key = _throttle_key(email)
+    if await rt.cache.count(key) >= rt.settings.login_max_failures:
+        LOGIN_ATTEMPTS.labels("throttled").inc()
+        return Err(
+            DomainError(
+                ErrorKind.RATE_LIMITED,
+                "auth.too_many_attempts",
+                "too many failed logins for this account; try again later",
+                extra={"retry_after": rt.settings.login_failure_window_seconds},
+            )
+        )
+    user = await find_by_email(session, email)
+    ok = rt.passwords.verify(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        await rt.cache.hit(key, rt.settings.login_failure_window_seconds)
+        LOGIN_ATTEMPTS.labels("failed").inc()
+        return Err(INVALID_CREDENTIALS)
+    await rt.cache.clear(key)
+    now = clock.now()
+    if rt.passwords.needs_rehash(user.password_hash):
+        user.password_hash = rt.passwords.hash(password)
+    user.last_login_at = now
+    auth_session = AuthSession(
+        id=uuid.uuid4(),
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=rt.settings.refresh_token_ttl_seconds),
+    )
+    session.add(auth_session)
+    await session.flush()
+    tokens = await _issue_tokens(session, rt, user, auth_session)
+    actor = actor_for_user(user)
+    await audit.record(
+        session, actor, "auth.login", "auth_session", str(auth_session.id), {"method": "password"}
+    )
+    LOGIN_ATTEMPTS.labels("succeeded").inc()
+    return Ok(tokens)
+
+
+async def _revoke_session(
+    session: AsyncSession, auth_session: AuthSession, reason: str, actor: Actor
+) -> None:
+    if auth_session.revoked_at is None:
+        auth_session.revoked_at = clock.now()
+        auth_session.revoked_reason = reason
+        await audit.record(
+            session,
+            actor,
+            "auth.session_revoked",
+            "auth_session",
+            str(auth_session.id),
+            {"reason": reason},
+        )
+
+
+async def refresh(
+    session: AsyncSession, rt: Runtime, *, refresh_token: str
+) -> Result[TokenPair | RefreshReuse, DomainError]:
+    stored = await session.scalar(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == _digest(refresh_token))
+        .with_for_update()
+    )
+    if stored is None:
+        return Err(INVALID_REFRESH)
+    auth_session = await session.get(AuthSession, stored.session_id, with_for_update=True)
+    assert auth_session is not None  # foreign key
+    user = await session.get(User, auth_session.user_id)
+    assert user is not None  # foreign key
+    actor = actor_for_user(user)
+    now = clock.now()
+    if stored.used_at is not None:
+        if auth_session.revoked_at is not None:
+            return Err(INVALID_REFRESH)
+        await _revoke_session(session, auth_session, "refresh_token_reuse", actor)
+        return Ok(RefreshReuse(auth_session.id))
+    if auth_session.revoked_at is not None or stored.expires_at <= now or not user.is_active:
+        return Err(INVALID_REFRESH)
+    stored.used_at = now
+    tokens = await _issue_tokens(session, rt, user, auth_session)
+    await audit.record(session, actor, "auth.token_refreshed", "auth_session", str(auth_session.id))
+    return Ok(tokens)
+
+
+async def revoke(session: AsyncSession, *, token: str) -> Result[None, DomainError]:
+    """RFC 7009: revoke the login session a refresh token belongs to; unknown tokens are ok."""
+    stored = await session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == _digest(token))
+    )
+    if stored is not None:
+        auth_session = await session.get(AuthSession, stored.session_id, with_for_update=True)
+        assert auth_session is not None
+        user = await session.get(User, auth_session.user_id)
+        assert user is not None
+        await _revoke_session(session, auth_session, "logout", actor_for_user(user))
+    return Ok(None)
+
+
+async def logout_session(
+    session: AsyncSession, *, session_id: uuid.UUID, actor: Actor
+) -> Result[None, DomainError]:
+    auth_session = await session.get(AuthSession, session_id, with_for_update=True)
+    if auth_session is None or auth_session.user_id != actor.user_id:
+        return Err(not_found("auth_session"))
+    await _revoke_session(session, auth_session, "logout", actor)
+    return Ok(None)
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    actor: Actor
+    session_id: uuid.UUID
+
+
+async def authenticate_access_token(
+    session: AsyncSession, rt: Runtime, token: str
+) -> Result[Authenticated, DomainError]:
+    """Verify signature and claims, then confirm the user and login session are still live."""
+    verified = rt.signer.verify(token)
+    if verified is None or verified.header.get("typ") != "at+jwt":
+        return Err(INVALID_TOKEN)
+    claims = verified.claims
+    now = int(clock.now().timestamp())
+    leeway = 30
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+        session_id = uuid.UUID(str(claims["sid"]))
+        expired = int(claims["exp"]) + leeway < now
+        early = int(claims.get("nbf", 0)) - leeway > now
+    except (KeyError, ValueError, TypeError):
+        return Err(INVALID_TOKEN)
+    if (
+        expired
+        or early
+        or claims.get("iss") != rt.settings.jwt_issuer
+        or claims.get("aud") != rt.settings.jwt_audience
+    ):
+        return Err(INVALID_TOKEN)
+    row = (
+        await session.execute(
+            select(User)
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(
+                User.id == user_id,
+                User.is_active.is_(True),
+                AuthSession.id == session_id,
+                AuthSession.revoked_at.is_(None),
+                AuthSession.expires_at > datetime.fromtimestamp(now, UTC),
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        return Err(INVALID_TOKEN)
+    return Ok(Authenticated(actor_for_user(row), session_id))
+
+
+async def deactivate_user(
+    session: AsyncSession, user_id: uuid.UUID, *, actor: Actor
+) -> Result[User, DomainError]:
+    user = await session.get(User, user_id, with_for_update=True)
+    if user is None:
+        return Err(not_found("user"))
+    if user.id == actor.user_id:
+        return Err(conflict("user.cannot_deactivate_self", "you cannot deactivate yourself"))
+    if user.is_active:
+        user.is_active = False
+        user.updated_at = clock.now()
+        await session.execute(
+            update(AuthSession)
+            .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
+            .values(revoked_at=clock.now(), revoked_reason="user_deactivated")
+        )
+        await audit.record(session, actor, "user.deactivated", "user", str(user.id))
+    return Ok(user)

@@ -1,0 +1,80 @@
+"""create_app(): wiring only — routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from pd_prime_demo import __version__
+from pd_prime_demo.api.errors import install_error_handlers
+from pd_prime_demo.api.health import router as health_router
+from pd_prime_demo.api.middleware import RequestContextMiddleware
+from pd_prime_demo.api.response_patterns import problem_openapi_schemas
+from pd_prime_demo.api.v1 import api_v1
+from pd_prime_demo.core.config import Settings, get_settings
+from pd_prime_demo.core.logging import configure_logging
+from pd_prime_demo.core.runtime import Runtime
+
+DESCRIPTION = """
+PD Prime is an open, API-first property & casualty insurance core.
+
+**Try it:** press *Authorize* and log in with one of the demo users printed by `make demo`
+(for example `admin@demo.pdprime.test`). Every error is RFC 9457 `application/problem+json`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
+    """Build the ASGI app. Tests pass a ``runtime`` bound to their own transaction."""
+    settings = settings or (runtime.settings if runtime else get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        app.state.runtime = runtime or Runtime.create(settings)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.runtime.close()
+
+    app = FastAPI(
+        title="PD Prime",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health_router)
+    app.include_router(api_v1)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(
+                problem_openapi_schemas()
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for ``uvicorn --factory pd_prime_demo.main:app_factory``."""
+    settings = get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+    return create_app(settings)

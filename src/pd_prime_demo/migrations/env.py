@@ -1,0 +1,51 @@
+"""Alembic environment: async engine (asyncpg), the metadata of every domain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from alembic import context
+from sqlalchemy import pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import pd_prime_demo.audit.models
+import pd_prime_demo.core.idempotency
+import pd_prime_demo.customers.models
+import pd_prime_demo.identity.models  # noqa: F401  (registers tables)
+from pd_prime_demo.core.database import Base, to_async_url
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _url() -> str:
+    configured = config.get_main_option("sqlalchemy.url")
+    return configured or to_async_url(os.environ["DATABASE_URL"])
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async() -> None:
+    engine = create_async_engine(_url(), poolclass=pool.NullPool)
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=_url(), target_metadata=target_metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    asyncio.run(_run_async())

@@ -1,0 +1,163 @@
+"""Demo data: one login per role and a small book of customers. Safe to run again."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.result_types import Err, Ok
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.customers import service as customers
+from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonCreate
+from pd_prime_demo.identity import service as identity
+
+DEMO_PASSWORD = "prime-demo-pass"  # noqa: S105 — demo mode only; printed by `make demo`
+_NAMESPACE = uuid.UUID("6a1f2e0c-2f59-4d39-9a38-3c0f5f0d0e11")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogin:
+    role: Role
+    email: str
+    full_name: str
+
+
+DEMO_LOGINS = (
+    DemoLogin(Role.ADMIN, "admin@demo.pdprime.test", "Avery Admin"),
+    DemoLogin(Role.AGENT, "agent@demo.pdprime.test", "Alex Agent"),
+    DemoLogin(Role.AGENT, "agent2@demo.pdprime.test", "Blair Agent"),
+    DemoLogin(Role.UNDERWRITER, "underwriter@demo.pdprime.test", "Uma Underwriter"),
+    DemoLogin(Role.ADJUSTER, "adjuster@demo.pdprime.test", "Jordan Adjuster"),
+    DemoLogin(Role.CUSTOMER, "customer@demo.pdprime.test", "Casey Customer"),
+)
+
+
+def _address(line1: str, city: str, state: str, postal: str) -> Address:
+    return Address(line1=line1, city=city, state=state, postal_code=postal)
+
+
+def _people() -> list[tuple[str, str | None, PersonCreate | OrganisationCreate]]:
+    """(seed key, owning demo login or None, the customer); agents are set when seeding."""
+    return [
+        (
+            "casey",
+            "customer@demo.pdprime.test",
+            PersonCreate(
+                kind="person",
+                first_name="Casey",
+                last_name="Customer",
+                email="customer@demo.pdprime.test",
+                phone="+1 614 555 0101",
+                address=_address("12 Elm St", "Columbus", "OH", "43004"),
+                date_of_birth=date(1988, 3, 14),
+                ssn="219-09-9999",
+                drivers_license_number="OH1234567",
+                drivers_license_state="OH",
+            ),
+        ),
+        (
+            "maria",
+            None,
+            PersonCreate(
+                kind="person",
+                first_name="Maria",
+                last_name="Garcia",
+                email="maria.garcia@example.com",
+                phone="+1 512 555 0100",
+                address=_address("100 Congress Ave", "Austin", "TX", "78701"),
+                date_of_birth=date(1985, 4, 12),
+                ssn="123-45-6789",
+                drivers_license_number="TX12345678",
+                drivers_license_state="TX",
+            ),
+        ),
+        (
+            "james",
+            None,
+            PersonCreate(
+                kind="person",
+                first_name="James",
+                last_name="Okafor",
+                email="james.okafor@example.com",
+                address=_address("8 Harbor Rd", "Tampa", "FL", "33602"),
+                date_of_birth=date(1972, 11, 2),
+                ssn="078-05-1120",
+            ),
+        ),
+        (
+            "lin",
+            None,
+            PersonCreate(
+                kind="person",
+                first_name="Lin",
+                last_name="Chen",
+                email="lin.chen@example.com",
+                phone="+1 415 555 0142",
+                address=_address("400 Market St", "San Francisco", "CA", "94105"),
+                date_of_birth=date(1995, 7, 30),
+            ),
+        ),
+        (
+            "acme",
+            None,
+            OrganisationCreate(
+                kind="organisation",
+                organisation_name="Acme Logistics LLC",
+                email="risk@acme-logistics.example.com",
+                phone="+1 312 555 0199",
+                address=_address("1 Wacker Dr", "Chicago", "IL", "60601"),
+            ),
+        ),
+    ]
+
+
+_BOOK = {"casey": 0, "maria": 0, "james": 1, "lin": 1, "acme": 0}
+
+
+async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
+    """Create what is missing; return how many users and customers were created."""
+    actor = Actor.system("seed")
+    created = {"users": 0, "customers": 0}
+    users: dict[str, uuid.UUID] = {}
+    for login in DEMO_LOGINS:
+        existing = await identity.find_by_email(session, login.email)
+        if existing is not None:
+            users[login.email] = existing.id
+            continue
+        match await identity.create_user(
+            session,
+            email=login.email,
+            password=DEMO_PASSWORD,
+            full_name=login.full_name,
+            role=login.role,
+            passwords=runtime.passwords,
+            actor=actor,
+        ):
+            case Ok(user):
+                users[login.email] = user.id
+                created["users"] += 1
+            case Err(error):
+                raise RuntimeError(f"seeding {login.email} failed: {error.code}")
+    agents = [users["agent@demo.pdprime.test"], users["agent2@demo.pdprime.test"]]
+    for key, owner, data in _people():
+        customer_id = uuid.uuid5(_NAMESPACE, key)
+        if isinstance(await customers.get_customer(session, customer_id, actor=actor), Ok):
+            continue
+        data = data.model_copy(update={"agent_id": agents[_BOOK[key]]})
+        match await customers.create_customer(
+            session,
+            data,
+            actor=actor,
+            cipher=runtime.cipher,
+            owner_user_id=users[owner] if owner else None,
+            customer_id=customer_id,
+        ):
+            case Ok():
+                created["customers"] += 1
+            case Err(error):
+                raise RuntimeError(f"seeding customer {key} failed: {error.code}")
+    return created
