@@ -130,7 +130,7 @@ def audit_verify() -> None:
 
     async def run() -> tuple[bool, str]:
         assert settings.database_url is not None
-        db = Database(settings.database_url, pool_size=1, max_overflow=0)
+        db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
         try:
             async with db.sessionmaker() as session:
                 report = await verify_chain(session)

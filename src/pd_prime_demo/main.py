@@ -14,7 +14,7 @@ from pd_prime_demo.api.errors import install_error_handlers
 from pd_prime_demo.api.health import router as health_router
 from pd_prime_demo.api.middleware import RequestContextMiddleware
 from pd_prime_demo.api.response_patterns import problem_openapi_schemas
-from pd_prime_demo.api.v1 import api_v1
+from pd_prime_demo.api.v1 import V1_ROUTERS
 from pd_prime_demo.core.config import Settings, get_settings
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
@@ -23,7 +23,7 @@ DESCRIPTION = """
 PD Prime is an open, API-first property & casualty insurance core.
 
 **Try it:** press *Authorize* and log in with one of the demo users printed by `make demo`
-(for example `admin@demo.pdprime.test`). Every error is RFC 9457 `application/problem+json`.
+(for example `admin@demo.pdprime.example`). Every error is RFC 9457 `application/problem+json`.
 """
 
 
@@ -53,7 +53,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)
-    app.include_router(api_v1)
+    for router in V1_ROUTERS:
+        app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -27,12 +27,12 @@ class DemoLogin:
 
 
 DEMO_LOGINS = (
-    DemoLogin(Role.ADMIN, "admin@demo.pdprime.test", "Avery Admin"),
-    DemoLogin(Role.AGENT, "agent@demo.pdprime.test", "Alex Agent"),
-    DemoLogin(Role.AGENT, "agent2@demo.pdprime.test", "Blair Agent"),
-    DemoLogin(Role.UNDERWRITER, "underwriter@demo.pdprime.test", "Uma Underwriter"),
-    DemoLogin(Role.ADJUSTER, "adjuster@demo.pdprime.test", "Jordan Adjuster"),
-    DemoLogin(Role.CUSTOMER, "customer@demo.pdprime.test", "Casey Customer"),
+    DemoLogin(Role.ADMIN, "admin@demo.pdprime.example", "Avery Admin"),
+    DemoLogin(Role.AGENT, "agent@demo.pdprime.example", "Alex Agent"),
+    DemoLogin(Role.AGENT, "agent2@demo.pdprime.example", "Blair Agent"),
+    DemoLogin(Role.UNDERWRITER, "underwriter@demo.pdprime.example", "Uma Underwriter"),
+    DemoLogin(Role.ADJUSTER, "adjuster@demo.pdprime.example", "Jordan Adjuster"),
+    DemoLogin(Role.CUSTOMER, "customer@demo.pdprime.example", "Casey Customer"),
 )
 
 
@@ -45,12 +45,12 @@ def _people() -> list[tuple[str, str | None, PersonCreate | OrganisationCreate]]
     return [
         (
             "casey",
-            "customer@demo.pdprime.test",
+            "customer@demo.pdprime.example",
             PersonCreate(
                 kind="person",
                 first_name="Casey",
                 last_name="Customer",
-                email="customer@demo.pdprime.test",
+                email="customer@demo.pdprime.example",
                 phone="+1 614 555 0101",
                 address=_address("12 Elm St", "Columbus", "OH", "43004"),
                 date_of_birth=date(1988, 3, 14),
@@ -142,7 +142,7 @@ async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
                 created["users"] += 1
             case Err(error):
                 raise RuntimeError(f"seeding {login.email} failed: {error.code}")
-    agents = [users["agent@demo.pdprime.test"], users["agent2@demo.pdprime.test"]]
+    agents = [users["agent@demo.pdprime.example"], users["agent2@demo.pdprime.example"]]
     for key, owner, data in _people():
         customer_id = uuid.uuid5(_NAMESPACE, key)
         if isinstance(await customers.get_customer(session, customer_id, actor=actor), Ok):

@@ -114,18 +114,23 @@ def resolve_database_url(settings: Settings) -> str:
 class Database:
     """Owns the engine and the session factory for one process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
-        self.url = url
-        self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
-        )
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False, autoflush=True
+            engine, expire_on_commit=False, autoflush=True
+        )
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+        return cls(
+            create_async_engine(
+                url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
+            )
         )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
-        return cls(
+        return cls.connect(
             resolve_database_url(settings),
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
+from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import CurrentActor, RuntimeDep, Session, require
 from pd_prime_demo.api.http_conditions import etag_for, expected_version
 from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
@@ -24,7 +25,7 @@ from pd_prime_demo.customers.schemas import (
     RegistrationRead,
 )
 
-router = APIRouter(tags=["customers"])
+router = APIRouter(prefix=API_V1, tags=["customers"])
 
 IdempotencyKey = Annotated[
     str | None,

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Response, status
 
+from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import (
     CurrentActor,
     RuntimeDep,
@@ -33,7 +34,7 @@ from pd_prime_demo.identity.schemas import (
     UserRead,
 )
 
-router = APIRouter(tags=["identity"])
+router = APIRouter(prefix=API_V1, tags=["identity"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

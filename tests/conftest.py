@@ -1,0 +1,155 @@
+"""Test wiring: a throwaway database on a real PostgreSQL, one rolled-back transaction per test.
+
+With ``DATABASE_URL`` set, a database named ``pd_prime_test_<random>`` is created on that server
+for the run and dropped afterwards; without it, the embedded PostgreSQL (pgserver) under
+``.pd-prime/pgdata-test`` serves the same purpose. ``REDIS_URL`` switches the cache to Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from pd_prime_demo.core.cache import create_cache
+from pd_prime_demo.core.config import Environment, Settings
+from pd_prime_demo.core.crypto import export_key_material_env, generate_key_material
+from pd_prime_demo.core.database import (
+    Database,
+    EmbeddedPostgres,
+    run_migrations_async,
+    to_async_url,
+)
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.main import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+KEYS = export_key_material_env(generate_key_material())
+
+
+def _server_url() -> tuple[str, EmbeddedPostgres | None]:
+    if url := os.environ.get("DATABASE_URL"):
+        return to_async_url(url), None
+    embedded = EmbeddedPostgres(ROOT / ".pd-prime" / "test")
+    embedded.start()
+    return embedded.ensure_database("postgres"), embedded
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_scratch_database(server_url: str) -> str:
+    name = f"pd_prime_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_scratch_database(server_url: str, url: str) -> None:
+    name = make_url(url).database
+    conn = await asyncpg.connect(_asyncpg_dsn(server_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    url, embedded = _server_url()
+    yield url
+    if embedded is not None:
+        embedded.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(server_url: str) -> AsyncIterator[str]:
+    url = await create_scratch_database(server_url)
+    await run_migrations_async(url)
+    yield url
+    await drop_scratch_database(server_url, url)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": Environment.TEST,
+        "database_url": database_url,
+        "redis_url": os.environ.get("REDIS_URL") or None,
+        "jwt_keys": KEYS["PD_PRIME_JWT_KEYS"],
+        "jwt_active_kid": KEYS["PD_PRIME_JWT_ACTIVE_KID"],
+        "pii_keys": KEYS["PD_PRIME_PII_KEYS"],
+        "pii_active_kid": KEYS["PD_PRIME_PII_ACTIVE_KID"],
+        # Cheap argon2 so the suite is fast; production cost is the default.
+        "argon2_time_cost": 1,
+        "argon2_memory_cost_kib": 64,
+        "argon2_parallelism": 1,
+        "log_json": True,
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """The test's outer transaction: everything the test does is rolled back at the end."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+async def runtime(
+    settings: Settings, engine: AsyncEngine, connection: AsyncConnection
+) -> AsyncIterator[Runtime]:
+    db = Database(engine)
+    db.bind_to(connection)
+    runtime = Runtime.create(settings, db=db)
+    # A namespace per test keeps Redis counters from leaking between tests and runs.
+    runtime.cache = create_cache(settings.redis_url, namespace=f"pd-prime-test-{uuid.uuid4().hex}")
+    yield runtime
+    await runtime.cache.close()
+
+
+@pytest.fixture
+async def session(runtime: Runtime) -> AsyncIterator[object]:
+    async with runtime.db.sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(runtime: Runtime) -> FastAPI:
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
