@@ -19,9 +19,11 @@ async def test_login_issues_signed_token_with_kid(client: AsyncClient, runtime: 
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
     tokens = response.json()
-    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
+    assert tokens["token_type"] == "Bearer"
+    assert tokens["expires_in"] == 900
     verified = runtime.signer.verify(tokens["access_token"])
-    assert verified is not None and verified.header["kid"] == runtime.signer.active_kid
+    assert verified is not None
+    assert verified.header["kid"] == runtime.signer.active_kid
     me = await client.get(
         "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
     )
@@ -48,7 +50,8 @@ async def test_wrong_password_is_401_with_challenge(client: AsyncClient, runtime
 
 async def test_missing_and_bad_tokens_are_401(client: AsyncClient, runtime: Runtime) -> None:
     none = await client.get("/api/v1/users/me")
-    assert none.status_code == 401 and "Bearer" in none.headers["www-authenticate"]
+    assert none.status_code == 401
+    assert "Bearer" in none.headers["www-authenticate"]
     bad = await client.get("/api/v1/users/me", headers={"Authorization": "Bearer not.a.jwt"})
     assert bad.status_code == 401
     assert 'error="invalid_token"' in bad.headers["www-authenticate"]
@@ -169,7 +172,8 @@ async def test_admin_creates_staff_and_they_can_log_in(
     }
     created = await client.post("/api/v1/users", json=body, headers=admin.headers)
     assert created.status_code == 201, created.text
-    assert "password" not in created.text and "hash" not in created.text
+    assert "password" not in created.text
+    assert "hash" not in created.text
     assert created.headers["location"].endswith(created.json()["id"])
     tokens = await login(client, "new.adjuster@example.com", "another long passphrase")
     assert tokens["access_token"]
@@ -221,7 +225,8 @@ async def test_deactivated_user_is_locked_out(client: AsyncClient, runtime: Runt
     response = await client.post(
         f"/api/v1/users/{agent.user_id}/deactivation", headers=admin.headers
     )
-    assert response.status_code == 200 and response.json()["is_active"] is False
+    assert response.status_code == 200
+    assert response.json()["is_active"] is False
     assert (await client.get("/api/v1/users/me", headers=agent.headers)).status_code == 401
     relogin = await client.post(
         "/api/v1/auth/token",

@@ -23,7 +23,8 @@ async def test_ready_when_database_at_head(client: AsyncClient) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
     checks = response.json()["checks"]
-    assert checks["database"]["ok"] and checks["migrations"]["ok"]
+    assert checks["database"]["ok"]
+    assert checks["migrations"]["ok"]
 
 
 async def test_not_ready_when_database_unreachable(runtime: Runtime) -> None:
@@ -121,5 +122,7 @@ async def test_unexpected_error_is_500_problem_without_internals(runtime: Runtim
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["X-Request-ID"] == "r-500"
     body = response.json()
-    assert body["code"] == "internal.error" and body["request_id"] == "r-500"
-    assert "hunter2" not in response.text and "RuntimeError" not in response.text
+    assert body["code"] == "internal.error"
+    assert body["request_id"] == "r-500"
+    assert "hunter2" not in response.text
+    assert "RuntimeError" not in response.text

@@ -1,0 +1,117 @@
+"""pd-prime commands against a scratch database of their own (they commit for real)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from typer.testing import CliRunner
+
+from pd_prime_demo import cli
+from pd_prime_demo.core.config import get_settings
+from tests.conftest import KEYS, create_scratch_database, drop_scratch_database
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    url = asyncio.run(create_scratch_database(server_url))
+    for name, value in {
+        **KEYS,
+        "DATABASE_URL": url,
+        "PD_PRIME_ENV": "development",
+        "PD_PRIME_DATA_DIR": str(tmp_path),
+        "PD_PRIME_ARGON2_TIME_COST": "1",
+        "PD_PRIME_ARGON2_MEMORY_COST_KIB": "64",
+        "PD_PRIME_ARGON2_PARALLELISM": "1",
+        "PD_PRIME_LOG_LEVEL": "WARNING",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    get_settings.cache_clear()
+    yield url
+    get_settings.cache_clear()
+    asyncio.run(drop_scratch_database(server_url, url))
+
+
+def _scalar(url: str, sql: str) -> Any:
+    async def run() -> Any:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                return (await conn.execute(text(sql))).scalar_one()
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_migrate_seed_is_idempotent_and_audit_verifies(cli_env: str) -> None:
+    assert runner.invoke(cli.app, ["migrate"]).exit_code == 0
+    assert runner.invoke(cli.app, ["migrate"]).exit_code == 0, "migrating twice is a no-op"
+    first = runner.invoke(cli.app, ["seed"])
+    assert first.exit_code == 0, first.output
+    assert "6 users, 5 customers" in first.output
+    second = runner.invoke(cli.app, ["seed"])
+    assert "0 users, 0 customers" in second.output
+    assert _scalar(cli_env, "SELECT count(*) FROM users") == 6
+    assert _scalar(cli_env, "SELECT count(*) FROM customers") == 5
+    verified = runner.invoke(cli.app, ["audit", "verify"])
+    assert verified.exit_code == 0
+    assert "audit chain intact" in verified.output
+
+
+def test_audit_verify_fails_on_tampering(cli_env: str) -> None:
+    runner.invoke(cli.app, ["migrate"])
+    runner.invoke(cli.app, ["seed"])
+
+    async def tamper() -> None:
+        engine = create_async_engine(cli_env)
+        async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            await conn.execute(text("UPDATE audit_log SET actor_id = 'someone-else' WHERE id = 3"))
+        await engine.dispose()
+
+    asyncio.run(tamper())
+    result = runner.invoke(cli.app, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "BROKEN at entry 3" in result.output
+
+
+def test_seed_refused_in_production(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PD_PRIME_ENV", "production")
+    get_settings.cache_clear()
+    result = runner.invoke(cli.app, ["seed"])
+    assert result.exit_code == 2
+
+
+def test_demo_migrates_seeds_prints_logins_and_serves(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: dict[str, Any] = {}
+
+    def fake_run(app: Any, **kwargs: Any) -> None:  # uvicorn is the third party here
+        served["app"], served["kwargs"] = app, kwargs
+
+    monkeypatch.setattr(cli.uvicorn, "run", fake_run)
+    result = runner.invoke(cli.app, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "admin@demo.pdprime.example" in result.output
+    assert "http://127.0.0.1:8000/docs" in result.output
+    assert served["kwargs"]["port"] == 8000
+    assert served["app"].title == "PD Prime"
+    again = runner.invoke(cli.app, ["demo"])
+    assert "0 users, 0 customers" in again.output
+
+
+def test_keys_generate_prints_usable_material() -> None:
+    result = runner.invoke(cli.app, ["keys", "generate"])
+    assert result.exit_code == 0
+    assert "export PD_PRIME_JWT_KEYS=" in result.output
+    assert "export PD_PRIME_PII_KEYS=" in result.output
