@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.customers.schemas import CUSTOMER_CREATE_EXAMPLE
 from pd_prime_demo.identity import service as identity
 
 PASSWORD = "a sufficiently long passphrase"
@@ -63,23 +65,9 @@ async def user_login(client: AsyncClient, runtime: Runtime, role: Role) -> Login
 
 
 def person(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "kind": "person",
-        "first_name": "Maria",
-        "last_name": "Garcia",
-        "email": f"maria.{uuid.uuid4().hex[:6]}@example.com",
-        "phone": "+1 512 555 0100",
-        "address": {
-            "line1": "100 Congress Ave",
-            "city": "Austin",
-            "state": "TX",
-            "postal_code": "78701",
-        },
-        "date_of_birth": "1985-04-12",
-        "ssn": "123-45-6789",
-        "drivers_license_number": "TX12345678",
-        "drivers_license_state": "TX",
-    }
+    """The documented OpenAPI example (so the example is proven to work), unique per call."""
+    body: dict[str, Any] = copy.deepcopy(CUSTOMER_CREATE_EXAMPLE)
+    body["email"] = f"maria.{uuid.uuid4().hex[:6]}@example.com"
     body.update(overrides)
     return body
 

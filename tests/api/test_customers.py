@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
 from tests.factories import Login, organisation, person, user_login
 
 SSN = "123-45-6789"
@@ -136,19 +137,7 @@ async def test_registration_then_customer_sees_only_own_record(
 ) -> None:
     agent = await user_login(client, runtime, Role.AGENT)
     someone_else = await _create(client, agent)
-    registration = {
-        "email": "sam.rivera@example.com",
-        "password": "a long passphrase of mine",
-        "first_name": "Sam",
-        "last_name": "Rivera",
-        "address": {
-            "line1": "1 Main St",
-            "city": "Columbus",
-            "state": "OH",
-            "postal_code": "43004",
-        },
-        "date_of_birth": "1990-01-31",
-    }
+    registration = {**REGISTRATION_EXAMPLE, "date_of_birth": "1990-01-31"}
     response = await client.post("/api/v1/registrations", json=registration)
     assert response.status_code == 201, response.text
     own_id = response.json()["customer"]["id"]
@@ -158,8 +147,8 @@ async def test_registration_then_customer_sees_only_own_record(
             "/api/v1/auth/token",
             data={
                 "grant_type": "password",
-                "username": "sam.rivera@example.com",
-                "password": "a long passphrase of mine",
+                "username": registration["email"],
+                "password": registration["password"],
             },
         )
     ).json()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -210,6 +210,20 @@ class CustomerUpdate(_In):
         return self
 
 
+REGISTRATION_EXAMPLE: dict[str, Any] = {
+    "email": "sam.rivera@example.com",
+    "password": "a long passphrase of mine",
+    "first_name": "Sam",
+    "last_name": "Rivera",
+    "address": {
+        "line1": "1 Main St",
+        "city": "Columbus",
+        "state": "OH",
+        "postal_code": "43004",
+    },
+}
+
+
 class RegistrationCreate(_In):
     """A policyholder signing up: a login and their own customer record in one step."""
 
@@ -225,20 +239,7 @@ class RegistrationCreate(_In):
         frozen=True,
         extra="forbid",
         str_strip_whitespace=True,
-        json_schema_extra={
-            "example": {
-                "email": "sam.rivera@example.com",
-                "password": "a long passphrase of mine",
-                "first_name": "Sam",
-                "last_name": "Rivera",
-                "address": {
-                    "line1": "1 Main St",
-                    "city": "Columbus",
-                    "state": "OH",
-                    "postal_code": "43004",
-                },
-            }
-        },
+        json_schema_extra={"example": REGISTRATION_EXAMPLE},
     )
 
 
