@@ -1,0 +1,274 @@
+"""The product version format: everything a state filing says, as validated data.
+
+A product version is self-contained: its risk variables, coverages with limit and deductible
+options, rate tables, the ordered rating algorithm, underwriting rules, fees and taxes, minimum
+premium, quote validity and cancellation method, for one state and one effective period.
+The JSON Schema of :class:`ProductVersionDefinition` is published at
+``GET /api/v1/products/schema`` and documented in ``docs/product-format.md``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
+# A reference to a rating input: "policy.<var>", "driver.<var>", "vehicle.<var>",
+# "coverage.limit" or "coverage.deductible".
+Ref = Annotated[str, Field(pattern=r"^(policy|driver|vehicle|coverage)\.[a-z][a-z0-9_]{0,49}$")]
+Factor = Annotated[Decimal, Field(ge=0, le=1000, decimal_places=6)]
+Amount = Annotated[Decimal, Field(ge=-1_000_000, le=100_000_000, decimal_places=4)]
+
+
+class _Def(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Scope(enum.StrEnum):
+    POLICY = "policy"
+    DRIVER = "driver"
+    VEHICLE = "vehicle"
+
+
+class VariableType(enum.StrEnum):
+    ENUM = "enum"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    BOOLEAN = "boolean"
+
+
+class Variable(_Def):
+    name: Code
+    scope: Scope
+    type: VariableType
+    values: list[str] | None = Field(default=None, description="Allowed values of an enum.")
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    description: str = ""
+
+
+class UnitSpec(_Def):
+    """How many drivers / vehicles a policy may list."""
+
+    min_count: int = Field(ge=0, le=50)
+    max_count: int = Field(ge=1, le=50)
+
+
+class Option(_Def):
+    code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]{1,30}$")]
+    label: str
+    amount: Decimal | None = Field(default=None, description="Limit or deductible in dollars.")
+
+
+class Coverage(_Def):
+    code: Code
+    name: str
+    unit: Literal["policy", "vehicle"]
+    required: bool = False
+    limits: list[Option] = Field(default_factory=list)
+    deductibles: list[Option] = Field(default_factory=list)
+    default_limit: str | None = None
+    default_deductible: str | None = None
+    requires: list[Code] = Field(
+        default_factory=list, description="Coverages that must also be selected."
+    )
+
+
+class ExactRow(_Def):
+    key: list[str]
+    value: Amount
+
+
+class ExactTable(_Def):
+    """Looked up by the exact value of each key."""
+
+    kind: Literal["exact"]
+    keys: list[Ref] = Field(min_length=1, max_length=4)
+    rows: list[ExactRow]
+
+
+class Band(_Def):
+    min: Decimal = Field(description="Inclusive lower bound.")
+    max: Decimal | None = Field(description="Exclusive upper bound; null for no bound.")
+    value: Amount
+
+
+class BandTable(_Def):
+    """Looked up by the band that contains the key: bands may not overlap or leave gaps."""
+
+    kind: Literal["band"]
+    key: Ref
+    bands: list[Band] = Field(min_length=1)
+
+
+class Point(_Def):
+    x: Decimal
+    y: Amount
+
+
+class InterpolatedTable(_Def):
+    """Linear interpolation between the two points around the key, rounded as declared."""
+
+    kind: Literal["interpolate"]
+    key: Ref
+    points: list[Point] = Field(min_length=2)
+    round_to: Decimal = Field(default=Decimal("0.0001"), gt=0)
+
+
+Table = Annotated[ExactTable | BandTable | InterpolatedTable, Field(discriminator="kind")]
+
+
+class Condition(_Def):
+    ref: Ref
+    op: Literal["eq", "ne", "in", "not_in", "lt", "lte", "gt", "gte"]
+    value: str | Decimal | bool | list[str]
+
+
+class BaseStep(_Def):
+    """Start the coverage amount from a table (base rate) or a constant."""
+
+    op: Literal["base"]
+    name: str
+    table: str | None = None
+    amount: Amount | None = None
+
+
+class MultiplyStep(_Def):
+    op: Literal["multiply"]
+    name: str
+    table: str | None = None
+    factor: Factor | None = None
+    when: list[Condition] = Field(default_factory=list, description="Apply only if all hold.")
+
+
+class AddStep(_Def):
+    op: Literal["add"]
+    name: str
+    table: str | None = None
+    amount: Amount | None = None
+    when: list[Condition] = Field(default_factory=list)
+
+
+class Discount(_Def):
+    name: str
+    factor: Annotated[Decimal, Field(gt=0, le=1, decimal_places=6)]
+    when: list[Condition] = Field(min_length=1)
+
+
+class DiscountStep(_Def):
+    """Several discounts combined (multiplicatively or additively) under an optional cap."""
+
+    op: Literal["discounts"]
+    name: str
+    items: list[Discount] = Field(min_length=1)
+    combine: Literal["multiplicative", "additive"] = "multiplicative"
+    max_discount: Annotated[Decimal, Field(gt=0, lt=1)] | None = None
+
+
+class MinimumStep(_Def):
+    op: Literal["minimum"]
+    name: str
+    amount: Amount
+
+
+class RoundingMode(enum.StrEnum):
+    HALF_UP = "half_up"
+    HALF_EVEN = "half_even"
+    UP = "up"
+    DOWN = "down"
+    CEILING = "ceiling"
+    FLOOR = "floor"
+
+
+class RoundStep(_Def):
+    op: Literal["round"]
+    name: str
+    unit: Annotated[Decimal, Field(gt=0)] = Decimal("0.01")
+    mode: RoundingMode = RoundingMode.HALF_UP
+
+
+Step = Annotated[
+    BaseStep | MultiplyStep | AddStep | DiscountStep | MinimumStep | RoundStep,
+    Field(discriminator="op"),
+]
+
+
+class FeeStep(_Def):
+    """A flat policy fee, kept apart from premium (it is not earned over the term)."""
+
+    op: Literal["fee"]
+    name: str
+    amount: Amount
+
+
+class TaxStep(_Def):
+    """A percentage of premium (and optionally fees), e.g. a premium tax or state surcharge."""
+
+    op: Literal["tax"]
+    name: str
+    rate: Annotated[Decimal, Field(ge=0, le=1)]
+    base: Literal["premium", "premium_and_fees"] = "premium"
+    unit: Annotated[Decimal, Field(gt=0)] = Decimal("0.01")
+    mode: RoundingMode = RoundingMode.HALF_UP
+
+
+PolicyStep = Annotated[
+    MultiplyStep | DiscountStep | MinimumStep | RoundStep | FeeStep | TaxStep,
+    Field(discriminator="op"),
+]
+
+
+class Algorithm(_Def):
+    coverages: dict[str, list[Step]] = Field(
+        description="Ordered steps per coverage, run once per unit (vehicle) or per policy."
+    )
+    policy: list[PolicyStep] = Field(
+        default_factory=list,
+        description="Steps on the summed premium: policy factors, minimum, fees and taxes.",
+    )
+
+
+class UnderwritingRule(_Def):
+    code: Code
+    action: Literal["decline", "refer"]
+    scope: Scope = Scope.POLICY
+    when: list[Condition] = Field(min_length=1, description="The rule fires if all hold.")
+    reason: str
+    authority: int = Field(default=1, ge=1, le=5, description="Authority needed to approve.")
+
+
+class ShortRateRow(_Def):
+    """Share of the term's premium earned when cancelled within ``up_to_percent`` of the term."""
+
+    up_to_percent: Annotated[Decimal, Field(gt=0, le=100)]
+    earned_percent: Annotated[Decimal, Field(ge=0, le=100)]
+
+
+class Cancellation(_Def):
+    method: Literal["pro_rata", "short_rate", "flat"]
+    short_rate_table: list[ShortRateRow] = Field(default_factory=list)
+    minimum_earned_premium: Amount | None = None
+
+
+class ProductVersionDefinition(_Def):
+    product_code: Code
+    product_name: str
+    line_of_business: Literal["personal_auto", "homeowners"]
+    state: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    version: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,30}$")]
+    effective_new_business: date
+    effective_renewal: date
+    currency: Literal["USD"] = "USD"
+    term_months: Literal[6, 12] = 12
+    units: dict[Literal["driver", "vehicle"], UnitSpec] = Field(default_factory=dict)
+    variables: list[Variable]
+    coverages: list[Coverage] = Field(min_length=1)
+    tables: dict[str, Table]
+    algorithm: Algorithm
+    underwriting_rules: list[UnderwritingRule] = Field(default_factory=list)
+    quote_validity_days: int = Field(default=30, ge=1, le=120)
+    cancellation: Cancellation

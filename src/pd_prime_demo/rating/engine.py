@@ -1,0 +1,408 @@
+"""The rating engine: pure, deterministic, Decimal throughout, and explainable.
+
+A product version is compiled once into closures (table lookups become dicts and bisect
+arrays), then rates any number of risks. Every rating can return a worksheet: for each coverage
+and unit, each step's name, the table and key used, the factor and the running amount, so that
+a person can recompute the premium by hand.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import (
+    ROUND_CEILING,
+    ROUND_DOWN,
+    ROUND_FLOOR,
+    ROUND_HALF_EVEN,
+    ROUND_HALF_UP,
+    ROUND_UP,
+    Context,
+    Decimal,
+    localcontext,
+)
+from typing import Any
+
+from pd_prime_demo.rating.definition import (
+    AddStep,
+    BandTable,
+    BaseStep,
+    Condition,
+    DiscountStep,
+    ExactTable,
+    FeeStep,
+    InterpolatedTable,
+    MinimumStep,
+    MultiplyStep,
+    ProductVersionDefinition,
+    RoundingMode,
+    RoundStep,
+    TaxStep,
+)
+
+Value = str | int | Decimal | bool
+
+# Exact arithmetic: products of factors never lose digits before the declared rounding.
+RATING_CONTEXT = Context(prec=60, rounding=ROUND_HALF_UP)
+
+ROUNDING = {
+    RoundingMode.HALF_UP: ROUND_HALF_UP,
+    RoundingMode.HALF_EVEN: ROUND_HALF_EVEN,
+    RoundingMode.UP: ROUND_UP,
+    RoundingMode.DOWN: ROUND_DOWN,
+    RoundingMode.CEILING: ROUND_CEILING,
+    RoundingMode.FLOOR: ROUND_FLOOR,
+}
+ONE = Decimal(1)
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    limit: str | None = None
+    deductible: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RatingInput:
+    policy: Mapping[str, Value]
+    drivers: Sequence[Mapping[str, Value]] = ()
+    vehicles: Sequence[Mapping[str, Value]] = ()
+    coverages: Mapping[str, Selection] = field(default_factory=dict)
+    surcharge: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorksheetLine:
+    coverage: str | None
+    unit: str | None
+    step: str
+    op: str
+    table: str | None
+    key: str | None
+    factor: Decimal | None
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    name: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RatingResult:
+    coverage_premiums: dict[str, Decimal]
+    premium: Decimal
+    fees: tuple[Charge, ...]
+    taxes: tuple[Charge, ...]
+    total: Decimal
+    worksheet: tuple[WorksheetLine, ...]
+
+
+class _Ctx:
+    __slots__ = ("deductible", "driver", "limit", "policy", "vehicle")
+
+    def __init__(self, policy: Mapping[str, Value]) -> None:
+        self.policy = policy
+        self.driver: Mapping[str, Value] = {}
+        self.vehicle: Mapping[str, Value] = {}
+        self.limit: str | None = None
+        self.deductible: str | None = None
+
+
+Getter = Callable[[_Ctx], Any]
+
+
+def _getter(ref: str) -> Getter:
+    scope, name = ref.split(".", 1)
+    if ref == "coverage.limit":
+        return lambda c: c.limit
+    if ref == "coverage.deductible":
+        return lambda c: c.deductible
+    if scope == "policy":
+        return lambda c: c.policy[name]
+    if scope == "driver":
+        return lambda c: c.driver[name]
+    return lambda c: c.vehicle[name]
+
+
+def _key_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+# A compiled lookup returns (value, key as shown on the worksheet).
+Lookup = Callable[[_Ctx], tuple[Decimal, str]]
+
+
+def _compile_table(table: ExactTable | BandTable | InterpolatedTable) -> Lookup:
+    if isinstance(table, ExactTable):
+        rows = {tuple(r.key): r.value for r in table.rows}
+        getters = [_getter(k) for k in table.keys]
+        if len(getters) == 1:
+            single = getters[0]
+            flat = {k[0]: v for k, v in rows.items()}
+
+            def exact1(c: _Ctx) -> tuple[Decimal, str]:
+                key = _key_text(single(c))
+                return flat[key], key
+
+            return exact1
+
+        def exact(c: _Ctx) -> tuple[Decimal, str]:
+            key = tuple(_key_text(g(c)) for g in getters)
+            return rows[key], "|".join(key)
+
+        return exact
+    get = _getter(table.key)
+    if isinstance(table, BandTable):
+        bands = sorted(table.bands, key=lambda b: b.min)
+        mins = [b.min for b in bands]
+
+        def band(c: _Ctx) -> tuple[Decimal, str]:
+            x = get(c)
+            chosen = bands[max(bisect.bisect_right(mins, x) - 1, 0)]
+            upper = "" if chosen.max is None else str(chosen.max)
+            return chosen.value, f"{x} in [{chosen.min}, {upper})"
+
+        return band
+    xs = [p.x for p in table.points]
+    ys = [p.y for p in table.points]
+    quantum = table.round_to
+
+    def interpolate(c: _Ctx) -> tuple[Decimal, str]:
+        x = Decimal(get(c))
+        i = min(max(bisect.bisect_right(xs, x) - 1, 0), len(xs) - 2)
+        x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
+        y = (y0 + (y1 - y0) * (x - x0) / (x1 - x0)).quantize(quantum, ROUND_HALF_UP)
+        return y, f"{x} between {x0} and {x1}"
+
+    return interpolate
+
+
+Predicate = Callable[[_Ctx], bool]
+
+
+def _compile_condition(cond: Condition) -> Predicate:
+    get = _getter(cond.ref)
+    value = cond.value
+    op = cond.op
+    if op in ("in", "not_in"):
+        allowed = frozenset(value if isinstance(value, list) else [str(value)])
+        positive = op == "in"
+        return lambda c: (_key_text(get(c)) in allowed) is positive
+    if isinstance(value, bool) or (isinstance(value, str) and op in ("eq", "ne")):
+        target = _key_text(value)
+        return (lambda c: _key_text(get(c)) == target) if op == "eq" else (
+            lambda c: _key_text(get(c)) != target
+        )
+    number = Decimal(str(value))
+    compare: dict[str, Callable[[Decimal], bool]] = {
+        "eq": lambda x: x == number,
+        "ne": lambda x: x != number,
+        "lt": lambda x: x < number,
+        "lte": lambda x: x <= number,
+        "gt": lambda x: x > number,
+        "gte": lambda x: x >= number,
+    }
+    check = compare[op]
+    return lambda c: check(Decimal(get(c)))
+
+
+def _all(preds: list[Predicate]) -> Predicate:
+    if not preds:
+        return lambda c: True
+    return lambda c: all(p(c) for p in preds)
+
+
+# A compiled step: (ctx, running amount) -> (new amount, factor or None, key or None) or
+# None when the step does not apply to this risk.
+StepFn = Callable[[_Ctx, Decimal], tuple[Decimal, Decimal | None, str | None] | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    name: str
+    op: str
+    table: str | None
+    run: StepFn
+
+
+def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
+    if isinstance(step, BaseStep):
+        if step.table is not None:
+            lookup = tables[step.table]
+
+            def base_table(c: _Ctx, _: Decimal) -> tuple[Decimal, Decimal | None, str | None]:
+                value, key = lookup(c)
+                return value, None, key
+
+            return _Step(step.name, "base", step.table, base_table)
+        constant = step.amount or ZERO
+        return _Step(step.name, "base", None, lambda c, _: (constant, None, None))
+    if isinstance(step, MultiplyStep | AddStep):
+        when = _all([_compile_condition(x) for x in step.when])
+        multiply = isinstance(step, MultiplyStep)
+        if step.table is not None:
+            lookup = tables[step.table]
+
+            def by_table(
+                c: _Ctx, amount: Decimal
+            ) -> tuple[Decimal, Decimal | None, str | None] | None:
+                if not when(c):
+                    return None
+                value, key = lookup(c)
+                return (amount * value if multiply else amount + value), value, key
+
+            return _Step(step.name, step.op, step.table, by_table)
+        constant = step.factor if isinstance(step, MultiplyStep) else step.amount
+        assert constant is not None
+
+        def by_constant(
+            c: _Ctx, amount: Decimal
+        ) -> tuple[Decimal, Decimal | None, str | None] | None:
+            if not when(c):
+                return None
+            return (amount * constant if multiply else amount + constant), constant, None
+
+        return _Step(step.name, step.op, None, by_constant)
+    if isinstance(step, DiscountStep):
+        items = [(d.name, d.factor, _all([_compile_condition(x) for x in d.when])) for d in step.items]
+        floor = ONE - step.max_discount if step.max_discount is not None else ZERO
+        additive = step.combine == "additive"
+
+        def discounts(c: _Ctx, amount: Decimal) -> tuple[Decimal, Decimal | None, str | None] | None:
+            applied = [(name, f) for name, f, pred in items if pred(c)]
+            if not applied:
+                return None
+            combined = ONE
+            if additive:
+                combined = ONE - sum((ONE - f for _, f in applied), ZERO)
+            else:
+                for _, f in applied:
+                    combined *= f
+            capped = max(combined, floor)
+            names = ", ".join(n for n, _ in applied) + (" (capped)" if capped != combined else "")
+            return amount * capped, capped, names
+
+        return _Step(step.name, "discounts", None, discounts)
+    if isinstance(step, MinimumStep):
+        minimum = step.amount
+        return _Step(
+            step.name, "minimum", None, lambda c, amount: (max(amount, minimum), minimum, None)
+        )
+    if isinstance(step, RoundStep):
+        unit, mode = step.unit, ROUNDING[step.mode]
+        label = f"{step.mode.value} to {step.unit}"
+        return _Step(
+            step.name, "round", None, lambda c, amount: (amount.quantize(unit, mode), None, label)
+        )
+    raise TypeError(f"not a coverage step: {step!r}")  # pragma: no cover
+
+
+@dataclass(frozen=True, slots=True)
+class _Coverage:
+    code: str
+    per_vehicle: bool
+    steps: tuple[_Step, ...]
+
+
+class CompiledProduct:
+    """A product version ready to rate. Build once (``compile_product``), rate many times."""
+
+    def __init__(self, defn: ProductVersionDefinition) -> None:
+        self.definition = defn
+        tables = {name: _compile_table(t) for name, t in defn.tables.items()}
+        self._coverages = {
+            cov.code: _Coverage(
+                cov.code,
+                cov.unit == "vehicle",
+                tuple(_compile_step(s, tables) for s in defn.algorithm.coverages[cov.code]),
+            )
+            for cov in defn.coverages
+        }
+        self._policy_steps: list[tuple[Any, _Step | None]] = [
+            (s, None if isinstance(s, FeeStep | TaxStep) else _compile_step(s, tables))
+            for s in defn.algorithm.policy
+        ]
+
+    def rate(self, risk: RatingInput, *, explain: bool = True) -> RatingResult:
+        with localcontext(RATING_CONTEXT):
+            return self._rate(risk, explain)
+
+    def _rate(self, risk: RatingInput, explain: bool) -> RatingResult:
+        lines: list[WorksheetLine] = []
+        ctx = _Ctx(risk.policy)
+        premiums: dict[str, Decimal] = {}
+        drivers = risk.drivers
+        for code, selection in risk.coverages.items():
+            cov = self._coverages[code]
+            ctx.limit, ctx.deductible = selection.limit, selection.deductible
+            total = ZERO
+            if cov.per_vehicle:
+                for i, vehicle in enumerate(risk.vehicles):
+                    ctx.vehicle = vehicle
+                    ctx.driver = drivers[int(vehicle.get("driver", 0))] if drivers else {}
+                    total += self._run(cov, ctx, f"vehicle[{i}]", lines, explain)
+            else:
+                total = self._run(cov, ctx, None, lines, explain)
+            premiums[code] = total
+        premium = sum(premiums.values(), ZERO)
+        if explain:
+            lines.append(WorksheetLine(None, None, "sum of coverage premiums", "sum", None, None, None, premium))
+        if risk.surcharge is not None:
+            premium = (premium * risk.surcharge).quantize(CENT, ROUND_HALF_UP)
+            if explain:
+                lines.append(
+                    WorksheetLine(
+                        None, None, "underwriting surcharge", "multiply", None,
+                        "half_up to 0.01", risk.surcharge, premium,
+                    )
+                )
+        fees: list[Charge] = []
+        taxes: list[Charge] = []
+        ctx.limit = ctx.deductible = None
+        for spec, step in self._policy_steps:
+            if isinstance(spec, FeeStep):
+                fees.append(Charge(spec.name, spec.amount))
+                if explain:
+                    lines.append(WorksheetLine(None, None, spec.name, "fee", None, None, None, spec.amount))
+                continue
+            if isinstance(spec, TaxStep):
+                base = premium + (sum((f.amount for f in fees), ZERO) if spec.base == "premium_and_fees" else ZERO)
+                tax = (base * spec.rate).quantize(spec.unit, ROUNDING[spec.mode])
+                taxes.append(Charge(spec.name, tax))
+                if explain:
+                    lines.append(WorksheetLine(None, None, spec.name, "tax", None, f"{spec.rate} x {base}", spec.rate, tax))
+                continue
+            assert step is not None
+            outcome = step.run(ctx, premium)
+            if outcome is None:
+                continue
+            premium, factor, key = outcome
+            if explain:
+                lines.append(WorksheetLine(None, None, step.name, step.op, step.table, key, factor, premium))
+        total_due = premium + sum((f.amount for f in fees), ZERO) + sum((t.amount for t in taxes), ZERO)
+        return RatingResult(premiums, premium, tuple(fees), tuple(taxes), total_due, tuple(lines))
+
+    @staticmethod
+    def _run(
+        cov: _Coverage, ctx: _Ctx, unit: str | None, lines: list[WorksheetLine], explain: bool
+    ) -> Decimal:
+        amount = ZERO
+        for step in cov.steps:
+            outcome = step.run(ctx, amount)
+            if outcome is None:
+                continue
+            amount, factor, key = outcome
+            if explain:
+                lines.append(WorksheetLine(cov.code, unit, step.name, step.op, step.table, key, factor, amount))
+        return amount
+
+
+def compile_product(defn: ProductVersionDefinition) -> CompiledProduct:
+    return CompiledProduct(defn)
