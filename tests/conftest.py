@@ -30,6 +30,7 @@ from pd_prime_demo.core.database import (
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
+from pd_prime_demo.seed import seed_products
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = export_key_material_env(generate_key_material())
@@ -78,6 +79,11 @@ def server_url() -> Iterator[str]:
 async def database_url(server_url: str) -> AsyncIterator[str]:
     url = await create_scratch_database(server_url)
     await run_migrations_async(url)
+    # The shipped products are reference data every quoting test needs: committed once.
+    db = Database(create_async_engine(url))
+    async with db.unit_of_work() as session:
+        await seed_products(session)
+    await db.dispose()
     yield url
     await drop_scratch_database(server_url, url)
 

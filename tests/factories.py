@@ -90,3 +90,50 @@ def organisation(**overrides: Any) -> dict[str, Any]:
 
 async def session_for(runtime: Runtime) -> AsyncSession:
     return runtime.db.sessionmaker()
+
+
+def auto_quote(customer_id: str, **overrides: Any) -> dict[str, Any]:
+    """The documented Personal Auto example, for ``customer_id``."""
+    from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
+
+    body: dict[str, Any] = copy.deepcopy(AUTO_EXAMPLE)
+    body["customer_id"] = customer_id
+    body.update(overrides)
+    return body
+
+
+def home_quote(customer_id: str, **policy: Any) -> dict[str, Any]:
+    risk = {
+        "territory": "metro",
+        "construction": "masonry",
+        "protection_class": 3,
+        "year_built": 1999,
+        "roof_age": 8,
+        "coverage_a": 300000,
+        "claims_5y": 0,
+        "occupancy": "owner",
+        "protective_devices": False,
+        "multi_policy": False,
+    }
+    risk.update(policy)
+    return {
+        "customer_id": customer_id,
+        "product_code": "homeowners_ho3",
+        "state": "OH",
+        "effective_on": "2026-12-15",
+        "risk": {"policy": risk},
+        "options": [
+            {
+                "name": "standard",
+                "coverages": {
+                    "dwelling": {"deductible": "1000"},
+                    "wind_hail": {"deductible": "2pct"},
+                    "other_structures": {},
+                    "personal_property": {},
+                    "loss_of_use": {},
+                    "personal_liability": {"limit": "300000"},
+                    "medical_payments": {},
+                },
+            },
+        ],
+    }

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +20,12 @@ audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=
 keys_app = typer.Typer(help="Key material for tokens and PII encryption.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+products_app = typer.Typer(help="Products and their rate versions.", no_args_is_help=True)
+quotes_app = typer.Typer(help="Quotes.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+app.add_typer(products_app, name="products")
+app.add_typer(quotes_app, name="quotes")
+app.add_typer(bench_app, name="bench")
 
 
 def _settings(*, demo: bool = False) -> Settings:
@@ -74,7 +82,10 @@ def seed() -> None:
         typer.echo("refusing to seed demo users with known passwords in production", err=True)
         raise typer.Exit(2)
     created = asyncio.run(_seed(settings))
-    typer.echo(f"seeded: {created['users']} users, {created['customers']} customers created")
+    typer.echo(
+        f"seeded: {created['users']} users, {created['customers']} customers, "
+        f"{created['products']} product versions created"
+    )
 
 
 @app.command()
@@ -106,8 +117,8 @@ def demo() -> None:
         f"  Metrics:               {base}/metrics",
         f"  Database:              {database}",
         f"  Cache:                 {'Redis at REDIS_URL' if settings.redis_url else 'in-process'}",
-        f"  Demo data:             {created['users']} users, {created['customers']} customers "
-        "created this run (existing ones kept)",
+        f"  Demo data:             {created['users']} users, {created['customers']} customers, "
+        f"{created['products']} product versions created this run (existing ones kept)",
         "",
         f"  Demo logins (password for all: {DEMO_PASSWORD}) - use 'Authorize' in /docs:",
         *(f"    {login.role.value:<12} {login.email}" for login in DEMO_LOGINS),
@@ -158,6 +169,95 @@ def keys_generate(
 
     for name, value in export_key_material_env(generate_key_material()).items():
         typer.echo(f"export {name}='{value}'" if shell else f"{name}={value}")
+
+
+@products_app.command("upload")
+def products_upload(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    activate: Annotated[bool, typer.Option(help="Also approve and activate it.")] = False,
+) -> None:
+    """Upload a product version definition (JSON) as a draft; exit 1 listing every problem."""
+    from pd_prime_demo.core.actor import Actor
+    from pd_prime_demo.core.result_types import Err, Ok
+    from pd_prime_demo.products import service as products
+
+    settings = _settings()
+    raw = json.loads(path.read_text("utf-8"))
+
+    async def run() -> tuple[bool, str]:
+        from pd_prime_demo.core.database import Database
+
+        assert settings.database_url is not None
+        db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
+        actor = Actor.system("cli")
+        try:
+            async with db.unit_of_work() as session:
+                match await products.upload_version(session, raw, actor=actor):
+                    case Err(error):
+                        lines = [f"{error.code}: {error.detail}"]
+                        lines += [f"  {e.pointer}: {e.detail}" for e in error.errors]
+                        return False, "\n".join(lines)
+                    case Ok(row):
+                        if activate:
+                            for action in ("approve", "activate"):
+                                await products.transition(session, row.id, action, actor=actor)
+                        name = f"{row.product_code} {row.state} {row.version}"
+                        return True, f"uploaded {name} ({row.status}) id={row.id}"
+        finally:
+            await db.dispose()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    ok, message = asyncio.run(run())
+    typer.echo(message, err=not ok)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@products_app.command("export")
+def products_export(
+    directory: Annotated[Path, typer.Argument(file_okay=False)],
+) -> None:
+    """Write the shipped product versions as JSON files (a starting point for your own)."""
+    from pd_prime_demo.products.catalog import shipped_products
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for defn in shipped_products():
+        target = directory / f"{defn.product_code}-{defn.state}-{defn.version}.json"
+        target.write_text(defn.model_dump_json(indent=2) + "\n", "utf-8")
+        typer.echo(f"wrote {target}")
+
+
+@quotes_app.command("expire")
+def quotes_expire() -> None:
+    """Expire open quotes past their validity period."""
+    from pd_prime_demo.core.database import Database
+    from pd_prime_demo.quotes.service import expire_due
+
+    settings = _settings()
+
+    async def run() -> int:
+        assert settings.database_url is not None
+        db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
+        try:
+            async with db.unit_of_work() as session:
+                return await expire_due(session)
+        finally:
+            await db.dispose()
+
+    typer.echo(f"expired {asyncio.run(run())} quotes")
+
+
+@bench_app.command("rating")
+def bench_rating(
+    policies: Annotated[
+        int, typer.Option(help="Size of the synthetic book to re-rate.")
+    ] = 1_000_000,
+    samples: Annotated[int, typer.Option(help="Single-quote timings per product.")] = 20_000,
+) -> None:
+    """Single-quote latency per product and bulk re-rating throughput of a synthetic book."""
+    from pd_prime_demo.bench import run_rating_benchmark
+
+    run_rating_benchmark(policies=policies, samples=samples, echo=typer.echo)
 
 
 def main() -> None:

@@ -14,6 +14,8 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonCreate
 from pd_prime_demo.identity import service as identity
+from pd_prime_demo.products import service as products
+from pd_prime_demo.products.catalog import shipped_products
 
 DEMO_PASSWORD = "prime-demo-pass"  # noqa: S105 — demo mode only; printed by `make demo`
 _NAMESPACE = uuid.UUID("6a1f2e0c-2f59-4d39-9a38-3c0f5f0d0e11")
@@ -118,10 +120,35 @@ def _people() -> list[tuple[str, str | None, PersonCreate | OrganisationCreate]]
 _BOOK = {"casey": 0, "maria": 0, "james": 1, "lin": 1, "acme": 0}
 
 
-async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
-    """Create what is missing; return how many users and customers were created."""
+async def seed_products(session: AsyncSession) -> int:
+    """Upload, approve and activate each shipped product version that is not there yet."""
     actor = Actor.system("seed")
-    created = {"users": 0, "customers": 0}
+    existing = {
+        (v.product_code, v.state, v.version)
+        for v in await products.list_versions(session, product_code=None, state=None, status=None)
+    }
+    created = 0
+    for definition in shipped_products():
+        if (definition.product_code, definition.state, definition.version) in existing:
+            continue
+        match await products.upload_version(
+            session, definition.model_dump(mode="json"), actor=actor
+        ):
+            case Ok(row):
+                for action in ("approve", "activate"):
+                    result = await products.transition(session, row.id, action, actor=actor)
+                    if isinstance(result, Err):
+                        raise RuntimeError(f"activating {definition.version}: {result.error}")
+                created += 1
+            case Err(error):
+                raise RuntimeError(f"seeding {definition.version} failed: {error.errors}")
+    return created
+
+
+async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
+    """Create what is missing; return how many users, customers and products were created."""
+    actor = Actor.system("seed")
+    created = {"users": 0, "customers": 0, "products": await seed_products(session)}
     users: dict[str, uuid.UUID] = {}
     for login in DEMO_LOGINS:
         existing = await identity.find_by_email(session, login.email)

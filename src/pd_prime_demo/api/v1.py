@@ -7,5 +7,13 @@ from fastapi import APIRouter
 from pd_prime_demo.audit.router import router as audit_router
 from pd_prime_demo.customers.router import router as customers_router
 from pd_prime_demo.identity.router import router as identity_router
+from pd_prime_demo.products.router import router as products_router
+from pd_prime_demo.quotes.router import router as quotes_router
 
-V1_ROUTERS: tuple[APIRouter, ...] = (identity_router, customers_router, audit_router)
+V1_ROUTERS: tuple[APIRouter, ...] = (
+    identity_router,
+    customers_router,
+    products_router,
+    quotes_router,
+    audit_router,
+)

@@ -31,6 +31,11 @@ class Permission(enum.StrEnum):
     USERS_READ = "users:read"
     USERS_MANAGE = "users:manage"
     AUDIT_READ = "audit:read"
+    PRODUCTS_READ = "products:read"
+    PRODUCTS_MANAGE = "products:manage"
+    QUOTES_READ = "quotes:read"
+    QUOTES_WRITE = "quotes:write"
+    UNDERWRITING_DECIDE = "underwriting:decide"
 
 
 class ActorKind(enum.StrEnum):
@@ -45,6 +50,8 @@ class Actor:
     role: Role | None
     permissions: frozenset[Permission]
     user_id: uuid.UUID | None = None
+    # Underwriting authority level (1-5): referrals above it need someone more senior.
+    authority: int = 0
 
     def has(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -52,8 +59,15 @@ class Actor:
     @classmethod
     def system(cls, name: str) -> Actor:
         """A process acting on its own authority (seeding, jobs, the CLI)."""
-        return cls(ActorKind.SYSTEM, f"system:{name}", None, frozenset(Permission))
+        return cls(ActorKind.SYSTEM, f"system:{name}", None, frozenset(Permission), authority=5)
 
     @classmethod
-    def user(cls, user_id: uuid.UUID, role: Role, permissions: frozenset[Permission]) -> Actor:
-        return cls(ActorKind.USER, str(user_id), role, permissions, user_id)
+    def user(
+        cls,
+        user_id: uuid.UUID,
+        role: Role,
+        permissions: frozenset[Permission],
+        *,
+        authority: int = 0,
+    ) -> Actor:
+        return cls(ActorKind.USER, str(user_id), role, permissions, user_id, authority)

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import CurrentActor, RuntimeDep, Session, require
 from pd_prime_demo.api.http_conditions import etag_for, expected_version
-from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
-from pd_prime_demo.core import idempotency
+from pd_prime_demo.api.idempotency import IdempotencyKey, IdempotentCreate
+from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.result_types import DomainError, ErrorKind
 from pd_prime_demo.customers import service
 from pd_prime_demo.customers.schemas import (
     CUSTOMER_CREATE_EXAMPLE,
@@ -26,17 +25,6 @@ from pd_prime_demo.customers.schemas import (
 )
 
 router = APIRouter(prefix=API_V1, tags=["customers"])
-
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Retry-safe creation: the same key and body replay the first outcome.",
-    ),
-]
 
 
 def _location(customer_id: uuid.UUID) -> str:
@@ -61,41 +49,17 @@ async def create_customer(
     actor: Annotated[Actor, Depends(require(Permission.CUSTOMERS_CREATE))],
     idempotency_key: IdempotencyKey = None,
 ) -> CustomerRead:
-    path = request.url.path
-    request_hash = runtime.cipher.fingerprint(body.model_dump_json().encode())
-    if idempotency_key is not None:
-        previous = await idempotency.lock_and_find(session, actor.id, idempotency_key)
-        if previous is not None:
-            if previous.request_hash != request_hash or previous.path != path:
-                fail(
-                    DomainError(
-                        ErrorKind.INVALID,
-                        "idempotency.key_reused",
-                        "this Idempotency-Key was used with a different request",
-                    )
-                )
-            customer = handle_result(
-                await service.get_customer(session, uuid.UUID(previous.resource_id), actor=actor)
-            )
-            response.status_code = previous.status_code
-            response.headers["Idempotent-Replayed"] = "true"
-            response.headers["Location"] = _location(customer.id)
-            response.headers["ETag"] = etag_for(customer.version)
-            return await service.present_one(session, customer, actor=actor, cipher=runtime.cipher)
-    customer = handle_result(
-        await service.create_customer(session, body, actor=actor, cipher=runtime.cipher)
-    )
-    if idempotency_key is not None:
-        idempotency.remember(
-            session,
-            principal=actor.id,
-            key=idempotency_key,
-            method="POST",
-            path=path,
-            request_hash=request_hash,
-            status_code=status.HTTP_201_CREATED,
-            resource_id=str(customer.id),
+    idem = IdempotentCreate.of(request, body, idempotency_key, actor, runtime.cipher)
+    if (previous_id := await idem.previous(session)) is not None:
+        customer = handle_result(
+            await service.get_customer(session, uuid.UUID(previous_id), actor=actor)
         )
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        customer = handle_result(
+            await service.create_customer(session, body, actor=actor, cipher=runtime.cipher)
+        )
+        idem.remember(session, str(customer.id))
     response.headers["Location"] = _location(customer.id)
     response.headers["ETag"] = etag_for(customer.version)
     return await service.present_one(session, customer, actor=actor, cipher=runtime.cipher)

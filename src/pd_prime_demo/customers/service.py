@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import ColumnElement, false, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, false, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -159,6 +159,16 @@ def _visibility(actor: Actor) -> ColumnElement[bool] | None:
     if actor.role is Role.CUSTOMER:
         return Customer.user_id == actor.user_id
     return false()
+
+
+def visible_ids(actor: Actor) -> Select[uuid.UUID]:
+    """Ids of the customers ``actor`` may see, as a subquery for other domains' listings."""
+    query = select(Customer.id)
+    if (scope := _visibility(actor)) is not None:
+        query = query.where(scope)
+    if not actor.has(Permission.CUSTOMERS_READ):
+        query = query.where(false())
+    return query
 
 
 async def get_customer(

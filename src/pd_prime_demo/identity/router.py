@@ -158,6 +158,7 @@ async def create_staff_user(
             role=Role(body.role),
             passwords=runtime.passwords,
             actor=actor,
+            underwriting_authority=body.underwriting_authority,
         )
     )
     response.headers["Location"] = f"/api/v1/users/{user.id}"

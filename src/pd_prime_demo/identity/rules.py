@@ -4,18 +4,38 @@ from __future__ import annotations
 
 from pd_prime_demo.core.actor import Permission, Role
 
+_QUOTING = {Permission.PRODUCTS_READ, Permission.QUOTES_READ, Permission.QUOTES_WRITE}
+
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    # A policyholder reads and corrects their own record (scope enforced in the service).
-    Role.CUSTOMER: frozenset({Permission.CUSTOMERS_READ, Permission.CUSTOMERS_UPDATE}),
+    # A policyholder reads and corrects their own record and quotes for themselves (scope
+    # enforced in the services).
+    Role.CUSTOMER: frozenset({Permission.CUSTOMERS_READ, Permission.CUSTOMERS_UPDATE, *_QUOTING}),
     # An agent works their own book of business.
     Role.AGENT: frozenset(
-        {Permission.CUSTOMERS_READ, Permission.CUSTOMERS_CREATE, Permission.CUSTOMERS_UPDATE}
+        {
+            Permission.CUSTOMERS_READ,
+            Permission.CUSTOMERS_CREATE,
+            Permission.CUSTOMERS_UPDATE,
+            *_QUOTING,
+        }
     ),
-    # Underwriters need date of birth and licence data to assess risk.
-    Role.UNDERWRITER: frozenset({Permission.CUSTOMERS_READ, Permission.PII_READ}),
-    Role.ADJUSTER: frozenset({Permission.CUSTOMERS_READ}),
+    # Underwriters need date of birth and licence data to assess risk, and decide referrals.
+    Role.UNDERWRITER: frozenset(
+        {
+            Permission.CUSTOMERS_READ,
+            Permission.PII_READ,
+            Permission.PRODUCTS_READ,
+            Permission.QUOTES_READ,
+            Permission.UNDERWRITING_DECIDE,
+        }
+    ),
+    Role.ADJUSTER: frozenset({Permission.CUSTOMERS_READ, Permission.PRODUCTS_READ}),
+    # Admins hold every permission, including products:manage (the actuarial function).
     Role.ADMIN: frozenset(Permission),
 }
+
+# Default underwriting authority by role; a user's own level overrides it.
+DEFAULT_AUTHORITY: dict[Role, int] = {Role.UNDERWRITER: 1, Role.ADMIN: 5}
 
 STAFF_ROLES = frozenset({Role.AGENT, Role.UNDERWRITER, Role.ADJUSTER, Role.ADMIN})
 

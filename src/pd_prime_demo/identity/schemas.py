@@ -22,6 +22,9 @@ class StaffUserCreate(_Model):
         description="Staff role; customers register themselves through /registrations."
     )
     password: str = Field(min_length=1, max_length=256, json_schema_extra={"writeOnly": True})
+    underwriting_authority: int | None = Field(
+        default=None, ge=1, le=5, description="Referral authority (underwriters; default 1)."
+    )
 
     model_config = ConfigDict(
         frozen=True,
@@ -43,6 +46,7 @@ class UserRead(_Model):
     full_name: str
     role: Role
     is_active: bool
+    underwriting_authority: int | None
     created_at: datetime
     last_login_at: datetime | None
 

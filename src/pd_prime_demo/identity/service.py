@@ -37,7 +37,7 @@ from pd_prime_demo.core.result_types import (
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
 from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
-from pd_prime_demo.identity.rules import password_problems, permissions_for
+from pd_prime_demo.identity.rules import DEFAULT_AUTHORITY, password_problems, permissions_for
 
 INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
 INVALID_TOKEN = unauthenticated("auth.invalid_token", "the access token is invalid or expired")
@@ -66,7 +66,8 @@ class RefreshReuse:
 
 def actor_for_user(user: User) -> Actor:
     role = Role(user.role)
-    return Actor.user(user.id, role, permissions_for(role))
+    authority = user.underwriting_authority or DEFAULT_AUTHORITY.get(role, 0)
+    return Actor.user(user.id, role, permissions_for(role), authority=authority)
 
 
 def _digest(token: str) -> str:
@@ -87,6 +88,7 @@ async def create_user(
     role: Role,
     passwords: PasswordHashing,
     actor: Actor,
+    underwriting_authority: int | None = None,
 ) -> Result[User, DomainError]:
     email = normalise_email(email)
     if problems := password_problems(password, email=email):
@@ -107,6 +109,7 @@ async def create_user(
         role=role.value,
         full_name=full_name,
         is_active=True,
+        underwriting_authority=underwriting_authority,
         created_at=now,
         updated_at=now,
     )

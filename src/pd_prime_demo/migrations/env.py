@@ -12,8 +12,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import pd_prime_demo.audit.models
 import pd_prime_demo.core.idempotency
+import pd_prime_demo.core.outbox
 import pd_prime_demo.customers.models
-import pd_prime_demo.identity.models  # noqa: F401  (registers tables)
+import pd_prime_demo.identity.models
+import pd_prime_demo.products.models
+import pd_prime_demo.quotes.models  # noqa: F401  (registers tables)
 from pd_prime_demo.core.database import Base, to_async_url
 
 config = context.config

@@ -197,8 +197,10 @@ def _compile_condition(cond: Condition) -> Predicate:
         return lambda c: (_key_text(get(c)) in allowed) is positive
     if isinstance(value, bool) or (isinstance(value, str) and op in ("eq", "ne")):
         target = _key_text(value)
-        return (lambda c: _key_text(get(c)) == target) if op == "eq" else (
-            lambda c: _key_text(get(c)) != target
+        return (
+            (lambda c: _key_text(get(c)) == target)
+            if op == "eq"
+            else (lambda c: _key_text(get(c)) != target)
         )
     number = Decimal(str(value))
     compare: dict[str, Callable[[Decimal], bool]] = {
@@ -242,8 +244,8 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
                 return value, None, key
 
             return _Step(step.name, "base", step.table, base_table)
-        constant = step.amount or ZERO
-        return _Step(step.name, "base", None, lambda c, _: (constant, None, None))
+        start = step.amount or ZERO
+        return _Step(step.name, "base", None, lambda c, _: (start, None, None))
     if isinstance(step, MultiplyStep | AddStep):
         when = _all([_compile_condition(x) for x in step.when])
         multiply = isinstance(step, MultiplyStep)
@@ -259,8 +261,9 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
                 return (amount * value if multiply else amount + value), value, key
 
             return _Step(step.name, step.op, step.table, by_table)
-        constant = step.factor if isinstance(step, MultiplyStep) else step.amount
-        assert constant is not None
+        maybe = step.factor if isinstance(step, MultiplyStep) else step.amount
+        assert maybe is not None
+        constant: Decimal = maybe
 
         def by_constant(
             c: _Ctx, amount: Decimal
@@ -271,11 +274,15 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
 
         return _Step(step.name, step.op, None, by_constant)
     if isinstance(step, DiscountStep):
-        items = [(d.name, d.factor, _all([_compile_condition(x) for x in d.when])) for d in step.items]
+        items = [
+            (d.name, d.factor, _all([_compile_condition(x) for x in d.when])) for d in step.items
+        ]
         floor = ONE - step.max_discount if step.max_discount is not None else ZERO
         additive = step.combine == "additive"
 
-        def discounts(c: _Ctx, amount: Decimal) -> tuple[Decimal, Decimal | None, str | None] | None:
+        def discounts(
+            c: _Ctx, amount: Decimal
+        ) -> tuple[Decimal, Decimal | None, str | None] | None:
             applied = [(name, f) for name, f, pred in items if pred(c)]
             if not applied:
                 return None
@@ -325,6 +332,10 @@ class CompiledProduct:
             )
             for cov in defn.coverages
         }
+        self.rules = [
+            (rule, _all([_compile_condition(c) for c in rule.when]))
+            for rule in defn.underwriting_rules
+        ]
         self._policy_steps: list[tuple[Any, _Step | None]] = [
             (s, None if isinstance(s, FeeStep | TaxStep) else _compile_step(s, tables))
             for s in defn.algorithm.policy
@@ -353,14 +364,24 @@ class CompiledProduct:
             premiums[code] = total
         premium = sum(premiums.values(), ZERO)
         if explain:
-            lines.append(WorksheetLine(None, None, "sum of coverage premiums", "sum", None, None, None, premium))
+            lines.append(
+                WorksheetLine(
+                    None, None, "sum of coverage premiums", "sum", None, None, None, premium
+                )
+            )
         if risk.surcharge is not None:
             premium = (premium * risk.surcharge).quantize(CENT, ROUND_HALF_UP)
             if explain:
                 lines.append(
                     WorksheetLine(
-                        None, None, "underwriting surcharge", "multiply", None,
-                        "half_up to 0.01", risk.surcharge, premium,
+                        None,
+                        None,
+                        "underwriting surcharge",
+                        "multiply",
+                        None,
+                        "half_up to 0.01",
+                        risk.surcharge,
+                        premium,
                     )
                 )
         fees: list[Charge] = []
@@ -370,14 +391,29 @@ class CompiledProduct:
             if isinstance(spec, FeeStep):
                 fees.append(Charge(spec.name, spec.amount))
                 if explain:
-                    lines.append(WorksheetLine(None, None, spec.name, "fee", None, None, None, spec.amount))
+                    lines.append(
+                        WorksheetLine(None, None, spec.name, "fee", None, None, None, spec.amount)
+                    )
                 continue
             if isinstance(spec, TaxStep):
-                base = premium + (sum((f.amount for f in fees), ZERO) if spec.base == "premium_and_fees" else ZERO)
+                base = premium + (
+                    sum((f.amount for f in fees), ZERO) if spec.base == "premium_and_fees" else ZERO
+                )
                 tax = (base * spec.rate).quantize(spec.unit, ROUNDING[spec.mode])
                 taxes.append(Charge(spec.name, tax))
                 if explain:
-                    lines.append(WorksheetLine(None, None, spec.name, "tax", None, f"{spec.rate} x {base}", spec.rate, tax))
+                    lines.append(
+                        WorksheetLine(
+                            None,
+                            None,
+                            spec.name,
+                            "tax",
+                            None,
+                            f"{spec.rate} x {base}",
+                            spec.rate,
+                            tax,
+                        )
+                    )
                 continue
             assert step is not None
             outcome = step.run(ctx, premium)
@@ -385,8 +421,12 @@ class CompiledProduct:
                 continue
             premium, factor, key = outcome
             if explain:
-                lines.append(WorksheetLine(None, None, step.name, step.op, step.table, key, factor, premium))
-        total_due = premium + sum((f.amount for f in fees), ZERO) + sum((t.amount for t in taxes), ZERO)
+                lines.append(
+                    WorksheetLine(None, None, step.name, step.op, step.table, key, factor, premium)
+                )
+        total_due = (
+            premium + sum((f.amount for f in fees), ZERO) + sum((t.amount for t in taxes), ZERO)
+        )
         return RatingResult(premiums, premium, tuple(fees), tuple(taxes), total_due, tuple(lines))
 
     @staticmethod
@@ -400,9 +440,45 @@ class CompiledProduct:
                 continue
             amount, factor, key = outcome
             if explain:
-                lines.append(WorksheetLine(cov.code, unit, step.name, step.op, step.table, key, factor, amount))
+                lines.append(
+                    WorksheetLine(
+                        cov.code, unit, step.name, step.op, step.table, key, factor, amount
+                    )
+                )
         return amount
 
 
 def compile_product(defn: ProductVersionDefinition) -> CompiledProduct:
     return CompiledProduct(defn)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    code: str
+    action: str
+    reason: str
+    authority: int
+    where: str
+
+
+def underwrite(product: CompiledProduct, risk: RatingInput) -> list[RuleHit]:
+    """Every underwriting rule that fires, with where it fired (policy, driver[i], vehicle[i])."""
+    hits: list[RuleHit] = []
+    ctx = _Ctx(risk.policy)
+    for rule, predicate in product.rules:
+        if rule.scope.value == "policy":
+            targets: list[tuple[str, Mapping[str, Value], Mapping[str, Value]]] = [
+                ("policy", {}, {})
+            ]
+        elif rule.scope.value == "driver":
+            targets = [(f"driver[{i}]", d, {}) for i, d in enumerate(risk.drivers)]
+        else:
+            targets = [
+                (f"vehicle[{i}]", risk.drivers[int(v.get("driver", 0))] if risk.drivers else {}, v)
+                for i, v in enumerate(risk.vehicles)
+            ]
+        for where, driver, vehicle in targets:
+            ctx.driver, ctx.vehicle = driver, vehicle
+            if predicate(ctx):
+                hits.append(RuleHit(rule.code, rule.action, rule.reason, rule.authority, where))
+    return hits

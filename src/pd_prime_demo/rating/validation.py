@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from pd_prime_demo.core.result_types import FieldIssue
 from pd_prime_demo.rating.definition import (
+    AddStep,
     BandTable,
     BaseStep,
     Condition,
@@ -16,7 +17,6 @@ from pd_prime_demo.rating.definition import (
     ExactTable,
     InterpolatedTable,
     MultiplyStep,
-    AddStep,
     ProductVersionDefinition,
     Scope,
     Variable,
@@ -101,7 +101,9 @@ def _check_table(
             if missing:
                 shown = ", ".join(str(m) for m in missing[:5])
                 more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-                issues.append(FieldIssue(f"{at}/rows", f"table {name!r} has no row for {shown}{more}"))
+                issues.append(
+                    FieldIssue(f"{at}/rows", f"table {name!r} has no row for {shown}{more}")
+                )
         return issues
     var = variables.get(table.key)
     if var is None or var.type not in (VariableType.INTEGER, VariableType.DECIMAL):
@@ -115,9 +117,15 @@ def _check_table(
             if i + 1 < len(bands):
                 nxt = bands[i + 1]
                 if band.max is None or band.max > nxt.min:
-                    issues.append(FieldIssue(f"{at}/bands", f"bands at {band.min} and {nxt.min} overlap"))
+                    issues.append(
+                        FieldIssue(f"{at}/bands", f"bands at {band.min} and {nxt.min} overlap")
+                    )
                 elif band.max < nxt.min:
-                    issues.append(FieldIssue(f"{at}/bands", f"values from {band.max} to {nxt.min} are not covered"))
+                    issues.append(
+                        FieldIssue(
+                            f"{at}/bands", f"values from {band.max} to {nxt.min} are not covered"
+                        )
+                    )
         if low is None or bands[0].min > low:
             issues.append(FieldIssue(f"{at}/bands", f"values below {bands[0].min} are not covered"))
         last = bands[-1].max
@@ -175,7 +183,9 @@ def validate_definition(defn: ProductVersionDefinition) -> list[FieldIssue]:
         ):
             codes = [o.code for o in options]
             if len(set(codes)) != len(codes):
-                issues.append(FieldIssue(f"{at}/{field.removeprefix('default_')}s", "duplicate option code"))
+                issues.append(
+                    FieldIssue(f"{at}/{field.removeprefix('default_')}s", "duplicate option code")
+                )
             if default is not None and default not in codes:
                 issues.append(FieldIssue(f"{at}/{field}", f"{default!r} is not one of the options"))
             if options and default is None:
@@ -184,25 +194,31 @@ def validate_definition(defn: ProductVersionDefinition) -> list[FieldIssue]:
             if needed not in coverages:
                 issues.append(FieldIssue(f"{at}/requires/{j}", f"unknown coverage {needed!r}"))
         if cov.code not in defn.algorithm.coverages:
-            issues.append(FieldIssue("#/algorithm/coverages", f"no steps for coverage {cov.code!r}"))
+            issues.append(
+                FieldIssue("#/algorithm/coverages", f"no steps for coverage {cov.code!r}")
+            )
     used_tables: dict[str, list[Coverage | None]] = {}
     for code, steps in defn.algorithm.coverages.items():
         at = f"#/algorithm/coverages/{code}"
-        cov = coverages.get(code)
-        if cov is None:
+        covered = coverages.get(code)
+        if covered is None:
             issues.append(FieldIssue(at, f"unknown coverage {code!r}"))
             continue
         if not steps or not isinstance(steps[0], BaseStep):
             issues.append(FieldIssue(f"{at}/0", "the first step must be a base step"))
         if steps and steps[-1].op != "round":
-            issues.append(FieldIssue(f"{at}/{len(steps) - 1}", "the last step must round (explicit rounding)"))
+            issues.append(
+                FieldIssue(f"{at}/{len(steps) - 1}", "the last step must round (explicit rounding)")
+            )
         for j, step in enumerate(steps):
-            issues += _check_step(step, f"{at}/{j}", defn, variables, cov, used_tables)
-    for j, step in enumerate(defn.algorithm.policy):
-        issues += _check_step(step, f"#/algorithm/policy/{j}", defn, variables, None, used_tables)
+            issues += _check_step(step, f"{at}/{j}", defn, variables, covered, used_tables)
+    for j, policy_step in enumerate(defn.algorithm.policy):
+        issues += _check_step(
+            policy_step, f"#/algorithm/policy/{j}", defn, variables, None, used_tables
+        )
     for name, table in defn.tables.items():
-        for cov in used_tables.get(name, [None]) or [None]:
-            issues += _check_table(name, table, variables, cov, f"#/tables/{name}")
+        for user in used_tables.get(name, [None]) or [None]:
+            issues += _check_table(name, table, variables, user, f"#/tables/{name}")
     for i, rule in enumerate(defn.underwriting_rules):
         unit = "vehicle" if rule.scope is not Scope.POLICY else None
         issues += _check_conditions(rule.when, variables, unit, f"#/underwriting_rules/{i}/when")

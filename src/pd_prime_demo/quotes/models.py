@@ -1,0 +1,54 @@
+"""Quotes: a customer's risk, one or more coverage packages, their rating and underwriting."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Identity, Index, Numeric, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from pd_prime_demo.core.database import Base
+
+QUOTE_STATUSES = ("draft", "quoted", "referred", "approved", "declined", "expired")
+
+
+class Quote(Base):
+    __tablename__ = "quotes"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s}'" for s in QUOTE_STATUSES) + ")", name="status_known"
+        ),
+        Index("ix_quotes_customer_id", "customer_id"),
+        Index("ix_quotes_referred", "created_at", postgresql_where="status = 'referred'"),
+        Index("ix_quotes_created_at_id", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    number: Mapped[int] = mapped_column(Identity(start=100001), unique=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    created_by: Mapped[str] = mapped_column(String(100))
+    product_code: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(2))
+    effective_on: Mapped[date]
+    expires_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(16))
+    product_version_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("product_versions.id"))
+    risk: Mapped[dict[str, Any]]
+    options: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    rating: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    premium: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    underwriting: Mapped[dict[str, Any]]
+    required_authority: Mapped[int | None]
+    surcharge: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
