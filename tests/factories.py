@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import timedelta
 from dataclasses import dataclass
 from typing import Any
 
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
@@ -92,12 +94,18 @@ async def session_for(runtime: Runtime) -> AsyncSession:
     return runtime.db.sessionmaker()
 
 
+def days_ahead(days: int) -> str:
+    """A business date relative to today, so the suite does not age."""
+    return (clock.today() + timedelta(days=days)).isoformat()
+
+
 def auto_quote(customer_id: str, **overrides: Any) -> dict[str, Any]:
     """The documented Personal Auto example, for ``customer_id``."""
     from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
 
     body: dict[str, Any] = copy.deepcopy(AUTO_EXAMPLE)
     body["customer_id"] = customer_id
+    body["effective_on"] = days_ahead(7)
     body.update(overrides)
     return body
 
@@ -120,7 +128,7 @@ def home_quote(customer_id: str, **policy: Any) -> dict[str, Any]:
         "customer_id": customer_id,
         "product_code": "homeowners_ho3",
         "state": "OH",
-        "effective_on": "2026-12-15",
+        "effective_on": days_ahead(14),
         "risk": {"policy": risk},
         "options": [
             {

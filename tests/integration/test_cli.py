@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,3 +116,23 @@ def test_keys_generate_prints_usable_material() -> None:
     assert result.exit_code == 0
     assert "export PD_PRIME_JWT_KEYS=" in result.output
     assert "export PD_PRIME_PII_KEYS=" in result.output
+
+
+def test_products_export_then_upload(cli_env: str, tmp_path: Path) -> None:
+    runner.invoke(cli.app, ["migrate"])
+    exported = runner.invoke(cli.app, ["products", "export", str(tmp_path / "products")])
+    assert exported.exit_code == 0
+    files = sorted((tmp_path / "products").glob("*.json"))
+    assert len(files) == 6
+    uploaded = runner.invoke(cli.app, ["products", "upload", str(files[0]), "--activate"])
+    assert uploaded.exit_code == 0, uploaded.output
+    assert "(active)" in uploaded.output
+    bad = tmp_path / "bad.json"
+    raw = json.loads(files[1].read_text())
+    raw["tables"] = {}
+    bad.write_text(json.dumps(raw))
+    rejected = runner.invoke(cli.app, ["products", "upload", str(bad)])
+    assert rejected.exit_code == 1
+    assert "product.invalid_definition" in rejected.output
+    assert "#/algorithm/coverages/" in rejected.output
+    assert "expired 0 quotes" in runner.invoke(cli.app, ["quotes", "expire"]).output

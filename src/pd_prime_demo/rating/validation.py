@@ -61,8 +61,10 @@ def _ref_problem(ref: str, variables: dict[str, Variable], unit: str | None) -> 
         return None if unit is not None else f"{ref!r} is only available inside a coverage"
     if ref not in variables:
         return f"unknown variable {ref!r}"
-    if scope in (Scope.DRIVER, Scope.VEHICLE) and unit != "vehicle":
-        return f"{ref!r} needs a per-vehicle coverage (this step is {unit or 'policy'}-level)"
+    if scope == Scope.VEHICLE and unit != "vehicle":
+        return f"{ref!r} needs a per-vehicle context (this is {unit or 'policy'}-level)"
+    if scope == Scope.DRIVER and unit not in ("vehicle", "driver"):
+        return f"{ref!r} needs a per-driver or per-vehicle context (this is policy-level)"
     return None
 
 
@@ -220,8 +222,10 @@ def validate_definition(defn: ProductVersionDefinition) -> list[FieldIssue]:
         for user in used_tables.get(name, [None]) or [None]:
             issues += _check_table(name, table, variables, user, f"#/tables/{name}")
     for i, rule in enumerate(defn.underwriting_rules):
-        unit = "vehicle" if rule.scope is not Scope.POLICY else None
-        issues += _check_conditions(rule.when, variables, unit, f"#/underwriting_rules/{i}/when")
+        context = None if rule.scope is Scope.POLICY else rule.scope.value
+        issues += _check_conditions(
+            rule.when, variables, context, f"#/underwriting_rules/{i}/when"
+        )
     if defn.cancellation.method == "short_rate" and not defn.cancellation.short_rate_table:
         issues.append(FieldIssue("#/cancellation/short_rate_table", "short-rate needs its table"))
     rows = defn.cancellation.short_rate_table
