@@ -138,33 +138,54 @@ def _key_text(value: Any) -> str:
 # A compiled lookup returns (value, key as shown on the worksheet).
 Lookup = Callable[[_Ctx], tuple[Decimal, str]]
 
+# Lookups are pure functions of their key, so each table remembers its answers. Keys come from
+# bounded domains (enums, integers in a range); the cap only guards decimal-valued keys.
+_MEMO_LIMIT = 10_000
 
-def _compile_table(table: ExactTable | BandTable | InterpolatedTable) -> Lookup:
+
+def _memoised(
+    key_of: Callable[[_Ctx], Any], resolve: Callable[[Any], tuple[Decimal, str]]
+) -> Lookup:
+    memo: dict[Any, tuple[Decimal, str]] = {}
+
+    def lookup(c: _Ctx) -> tuple[Decimal, str]:
+        raw = key_of(c)
+        hit = memo.get(raw)
+        if hit is None:
+            hit = resolve(raw)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()
+            memo[raw] = hit
+        return hit
+
+    return lookup
+
+
+def table_resolver(
+    table: ExactTable | BandTable | InterpolatedTable,
+) -> Callable[[Any], tuple[Decimal, str]]:
+    """The pure function from a raw key (a tuple for multi-key exact tables) to its value."""
     if isinstance(table, ExactTable):
         rows = {tuple(r.key): r.value for r in table.rows}
-        getters = [_getter(k) for k in table.keys]
-        if len(getters) == 1:
-            single = getters[0]
+        if len(table.keys) == 1:
             flat = {k[0]: v for k, v in rows.items()}
 
-            def exact1(c: _Ctx) -> tuple[Decimal, str]:
-                key = _key_text(single(c))
+            def exact1(raw: Any) -> tuple[Decimal, str]:
+                key = _key_text(raw)
                 return flat[key], key
 
             return exact1
 
-        def exact(c: _Ctx) -> tuple[Decimal, str]:
-            key = tuple(_key_text(g(c)) for g in getters)
+        def exact(raw: Any) -> tuple[Decimal, str]:
+            key = tuple(_key_text(v) for v in raw)
             return rows[key], "|".join(key)
 
         return exact
-    get = _getter(table.key)
     if isinstance(table, BandTable):
         bands = sorted(table.bands, key=lambda b: b.min)
         mins = [b.min for b in bands]
 
-        def band(c: _Ctx) -> tuple[Decimal, str]:
-            x = get(c)
+        def band(x: Any) -> tuple[Decimal, str]:
             chosen = bands[max(bisect.bisect_right(mins, x) - 1, 0)]
             upper = "" if chosen.max is None else str(chosen.max)
             return chosen.value, f"{x} in [{chosen.min}, {upper})"
@@ -174,34 +195,43 @@ def _compile_table(table: ExactTable | BandTable | InterpolatedTable) -> Lookup:
     ys = [p.y for p in table.points]
     quantum = table.round_to
 
-    def interpolate(c: _Ctx) -> tuple[Decimal, str]:
-        x = Decimal(get(c))
+    def interpolate(raw: Any) -> tuple[Decimal, str]:
+        x = Decimal(raw)
         i = min(max(bisect.bisect_right(xs, x) - 1, 0), len(xs) - 2)
         x0, x1, y0, y1 = xs[i], xs[i + 1], ys[i], ys[i + 1]
-        y = (y0 + (y1 - y0) * (x - x0) / (x1 - x0)).quantize(quantum, ROUND_HALF_UP)
+        with localcontext(RATING_CONTEXT):
+            y = (y0 + (y1 - y0) * (x - x0) / (x1 - x0)).quantize(quantum, ROUND_HALF_UP)
         return y, f"{x} between {x0} and {x1}"
 
     return interpolate
 
 
+def _compile_table(table: ExactTable | BandTable | InterpolatedTable) -> Lookup:
+    resolve = table_resolver(table)
+    if isinstance(table, ExactTable):
+        getters = [_getter(k) for k in table.keys]
+        if len(getters) == 1:
+            return _memoised(getters[0], resolve)
+        return _memoised(lambda c: tuple(g(c) for g in getters), resolve)
+    return _memoised(_getter(table.key), resolve)
+
+
 Predicate = Callable[[_Ctx], bool]
 
 
-def _compile_condition(cond: Condition) -> Predicate:
-    get = _getter(cond.ref)
+def value_test(cond: Condition) -> Callable[[Any], bool]:
+    """The condition as a test of the referenced value alone (shared with the bulk path)."""
     value = cond.value
     op = cond.op
     if op in ("in", "not_in"):
         allowed = frozenset(value if isinstance(value, list) else [str(value)])
         positive = op == "in"
-        return lambda c: (_key_text(get(c)) in allowed) is positive
+        return lambda v: (_key_text(v) in allowed) is positive
     if isinstance(value, bool) or (isinstance(value, str) and op in ("eq", "ne")):
         target = _key_text(value)
-        return (
-            (lambda c: _key_text(get(c)) == target)
-            if op == "eq"
-            else (lambda c: _key_text(get(c)) != target)
-        )
+        if op == "eq":
+            return lambda v: _key_text(v) == target
+        return lambda v: _key_text(v) != target
     number = Decimal(str(value))
     compare: dict[str, Callable[[Decimal], bool]] = {
         "eq": lambda x: x == number,
@@ -212,7 +242,13 @@ def _compile_condition(cond: Condition) -> Predicate:
         "gte": lambda x: x >= number,
     }
     check = compare[op]
-    return lambda c: check(Decimal(get(c)))
+    return lambda v: check(Decimal(v))
+
+
+def _compile_condition(cond: Condition) -> Predicate:
+    get = _getter(cond.ref)
+    test = value_test(cond)
+    return lambda c: test(get(c))
 
 
 def _all(preds: list[Predicate]) -> Predicate:
@@ -226,12 +262,41 @@ def _all(preds: list[Predicate]) -> Predicate:
 StepFn = Callable[[_Ctx, Decimal], tuple[Decimal, Decimal | None, str | None] | None]
 
 
+FastFn = Callable[[_Ctx, Decimal], Decimal]
+
+
 @dataclass(frozen=True, slots=True)
 class _Step:
     name: str
     op: str
     table: str | None
-    run: StepFn
+    run: StepFn  # with explanations
+    fast: FastFn  # the same arithmetic, amount only
+
+
+def discount_outcomes(step: DiscountStep) -> Callable[[tuple[bool, ...]], tuple[Decimal, str]]:
+    """The combined (and capped) factor for each set of applicable discounts, memoised."""
+    floor = ONE - step.max_discount if step.max_discount is not None else ZERO
+    additive = step.combine == "additive"
+    memo: dict[tuple[bool, ...], tuple[Decimal, str]] = {}
+
+    def outcome(mask: tuple[bool, ...]) -> tuple[Decimal, str]:
+        hit = memo.get(mask)
+        if hit is None:
+            applied = [d for d, on in zip(step.items, mask, strict=True) if on]
+            combined = ONE
+            with localcontext(RATING_CONTEXT):
+                if additive:
+                    combined = ONE - sum((ONE - d.factor for d in applied), ZERO)
+                else:
+                    for d in applied:
+                        combined *= d.factor
+            capped = max(combined, floor)
+            names = ", ".join(d.name for d in applied) + (" (capped)" if capped != combined else "")
+            hit = memo[mask] = (capped, names)
+        return hit
+
+    return outcome
 
 
 def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
@@ -243,70 +308,76 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
                 value, key = lookup(c)
                 return value, None, key
 
-            return _Step(step.name, "base", step.table, base_table)
+            return _Step(step.name, "base", step.table, base_table, lambda c, _: lookup(c)[0])
         start = step.amount or ZERO
-        return _Step(step.name, "base", None, lambda c, _: (start, None, None))
+        return _Step(step.name, "base", None, lambda c, _: (start, None, None), lambda c, _: start)
     if isinstance(step, MultiplyStep | AddStep):
-        when = _all([_compile_condition(x) for x in step.when])
+        conditions = [_compile_condition(x) for x in step.when]
+        when = _all(conditions)
         multiply = isinstance(step, MultiplyStep)
         if step.table is not None:
-            lookup = tables[step.table]
+            table_lookup = tables[step.table]
+            get_value: Callable[[_Ctx], tuple[Decimal, str | None]] = table_lookup
+        else:
+            maybe = step.factor if isinstance(step, MultiplyStep) else step.amount
+            assert maybe is not None
+            constant_hit: tuple[Decimal, str | None] = (maybe, None)
+            get_value = lambda c: constant_hit  # noqa: E731
 
-            def by_table(
-                c: _Ctx, amount: Decimal
-            ) -> tuple[Decimal, Decimal | None, str | None] | None:
-                if not when(c):
-                    return None
-                value, key = lookup(c)
-                return (amount * value if multiply else amount + value), value, key
-
-            return _Step(step.name, step.op, step.table, by_table)
-        maybe = step.factor if isinstance(step, MultiplyStep) else step.amount
-        assert maybe is not None
-        constant: Decimal = maybe
-
-        def by_constant(
+        def explained(
             c: _Ctx, amount: Decimal
         ) -> tuple[Decimal, Decimal | None, str | None] | None:
             if not when(c):
                 return None
-            return (amount * constant if multiply else amount + constant), constant, None
+            value, key = get_value(c)
+            return (amount * value if multiply else amount + value), value, key
 
-        return _Step(step.name, step.op, None, by_constant)
+        fast: FastFn
+        if multiply and not conditions:
+            fast = lambda c, a: a * get_value(c)[0]  # noqa: E731
+        elif not conditions:
+            fast = lambda c, a: a + get_value(c)[0]  # noqa: E731
+        elif multiply:
+            fast = lambda c, a: a * get_value(c)[0] if when(c) else a  # noqa: E731
+        else:
+            fast = lambda c, a: a + get_value(c)[0] if when(c) else a  # noqa: E731
+        return _Step(step.name, step.op, step.table, explained, fast)
     if isinstance(step, DiscountStep):
-        items = [
-            (d.name, d.factor, _all([_compile_condition(x) for x in d.when])) for d in step.items
-        ]
-        floor = ONE - step.max_discount if step.max_discount is not None else ZERO
-        additive = step.combine == "additive"
+        predicates = [_all([_compile_condition(x) for x in d.when]) for d in step.items]
+        outcome = discount_outcomes(step)
 
         def discounts(
             c: _Ctx, amount: Decimal
         ) -> tuple[Decimal, Decimal | None, str | None] | None:
-            applied = [(name, f) for name, f, pred in items if pred(c)]
-            if not applied:
+            mask = tuple(p(c) for p in predicates)
+            if not any(mask):
                 return None
-            combined = ONE
-            if additive:
-                combined = ONE - sum((ONE - f for _, f in applied), ZERO)
-            else:
-                for _, f in applied:
-                    combined *= f
-            capped = max(combined, floor)
-            names = ", ".join(n for n, _ in applied) + (" (capped)" if capped != combined else "")
-            return amount * capped, capped, names
+            factor, names = outcome(mask)
+            return amount * factor, factor, names
 
-        return _Step(step.name, "discounts", None, discounts)
+        def discounts_fast(c: _Ctx, amount: Decimal) -> Decimal:
+            mask = tuple(p(c) for p in predicates)
+            return amount * outcome(mask)[0] if any(mask) else amount
+
+        return _Step(step.name, "discounts", None, discounts, discounts_fast)
     if isinstance(step, MinimumStep):
         minimum = step.amount
         return _Step(
-            step.name, "minimum", None, lambda c, amount: (max(amount, minimum), minimum, None)
+            step.name,
+            "minimum",
+            None,
+            lambda c, amount: (max(amount, minimum), minimum, None),
+            lambda c, amount: max(amount, minimum),
         )
     if isinstance(step, RoundStep):
         unit, mode = step.unit, ROUNDING[step.mode]
         label = f"{step.mode.value} to {step.unit}"
         return _Step(
-            step.name, "round", None, lambda c, amount: (amount.quantize(unit, mode), None, label)
+            step.name,
+            "round",
+            None,
+            lambda c, amount: (amount.quantize(unit, mode), None, label),
+            lambda c, amount: amount.quantize(unit, mode),
         )
     raise TypeError(f"not a coverage step: {step!r}")  # pragma: no cover
 
@@ -316,6 +387,7 @@ class _Coverage:
     code: str
     per_vehicle: bool
     steps: tuple[_Step, ...]
+    fast: tuple[FastFn, ...]
 
 
 class CompiledProduct:
@@ -324,14 +396,12 @@ class CompiledProduct:
     def __init__(self, defn: ProductVersionDefinition) -> None:
         self.definition = defn
         tables = {name: _compile_table(t) for name, t in defn.tables.items()}
-        self._coverages = {
-            cov.code: _Coverage(
-                cov.code,
-                cov.unit == "vehicle",
-                tuple(_compile_step(s, tables) for s in defn.algorithm.coverages[cov.code]),
+        self._coverages = {}
+        for cov in defn.coverages:
+            steps = tuple(_compile_step(s, tables) for s in defn.algorithm.coverages[cov.code])
+            self._coverages[cov.code] = _Coverage(
+                cov.code, cov.unit == "vehicle", steps, tuple(s.fast for s in steps)
             )
-            for cov in defn.coverages
-        }
         self.rules = [
             (rule, _all([_compile_condition(c) for c in rule.when]))
             for rule in defn.underwriting_rules
@@ -434,6 +504,10 @@ class CompiledProduct:
         cov: _Coverage, ctx: _Ctx, unit: str | None, lines: list[WorksheetLine], explain: bool
     ) -> Decimal:
         amount = ZERO
+        if not explain:
+            for fast in cov.fast:
+                amount = fast(ctx, amount)
+            return amount
         for step in cov.steps:
             outcome = step.run(ctx, amount)
             if outcome is None:

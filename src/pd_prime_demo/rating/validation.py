@@ -223,9 +223,7 @@ def validate_definition(defn: ProductVersionDefinition) -> list[FieldIssue]:
             issues += _check_table(name, table, variables, user, f"#/tables/{name}")
     for i, rule in enumerate(defn.underwriting_rules):
         context = None if rule.scope is Scope.POLICY else rule.scope.value
-        issues += _check_conditions(
-            rule.when, variables, context, f"#/underwriting_rules/{i}/when"
-        )
+        issues += _check_conditions(rule.when, variables, context, f"#/underwriting_rules/{i}/when")
     if defn.cancellation.method == "short_rate" and not defn.cancellation.short_rate_table:
         issues.append(FieldIssue("#/cancellation/short_rate_table", "short-rate needs its table"))
     rows = defn.cancellation.short_rate_table
