@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import uuid
-from datetime import timedelta
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from httpx import AsyncClient

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any, Literal
 
 import numpy as np
@@ -33,6 +33,8 @@ from pd_prime_demo.rating.definition import (
     TaxStep,
 )
 from pd_prime_demo.rating.engine import (
+    RATING_CONTEXT,
+    ROUNDING,
     CompiledProduct,
     RatingInput,
     Selection,
@@ -52,13 +54,16 @@ TICKS = 10_000  # coverage premiums are summed as integers of 1/10,000 dollar
 _DENSE_RANGE = 200_000
 
 
-@dataclass(frozen=True)
+@dataclass
 class Column:
     """One rating variable for every row: codes for enums, 0/1 for booleans, integers else."""
 
     kind: Literal["enum", "bool", "int", "decimal"]
     values: npt.NDArray[Any]
     categories: tuple[str, ...] = ()
+    _domain: tuple[list[Value], npt.NDArray[np.intp]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def scalar(self, i: int) -> Value:
         raw = self.values[i]
@@ -71,17 +76,29 @@ class Column:
         return Decimal(int(raw))
 
     def domain(self) -> tuple[list[Value], npt.NDArray[np.intp]]:
-        """Each distinct value once, and each row's position in that list."""
+        """Each distinct value once, and each row's position in that list (computed once)."""
+        if self._domain is not None:
+            return self._domain
         if self.kind == "enum":
-            return list(self.categories), self.values.astype(np.intp)
-        if self.kind == "bool":
-            return [False, True], self.values.astype(np.intp)
-        low, high = int(self.values.min()), int(self.values.max())
-        wrap: Callable[[int], Value] = int if self.kind == "int" else Decimal
-        if high - low <= _DENSE_RANGE:
-            return [wrap(v) for v in range(low, high + 1)], (self.values - low).astype(np.intp)
-        uniques, inverse = np.unique(self.values, return_inverse=True)
-        return [wrap(int(v)) for v in uniques], inverse.astype(np.intp)
+            found: tuple[list[Value], npt.NDArray[np.intp]] = (
+                list(self.categories),
+                self.values.astype(np.intp, copy=False),
+            )
+        elif self.kind == "bool":
+            found = [False, True], self.values.astype(np.intp, copy=False)
+        else:
+            low, high = int(self.values.min()), int(self.values.max())
+            wrap: Callable[[int], Value] = int if self.kind == "int" else Decimal
+            if high - low <= _DENSE_RANGE:
+                found = (
+                    [wrap(v) for v in range(low, high + 1)],
+                    (self.values - low).astype(np.intp, copy=False),
+                )
+            else:
+                uniques, inverse = np.unique(self.values, return_inverse=True)
+                found = [wrap(int(v)) for v in uniques], inverse.astype(np.intp, copy=False)
+        self._domain = found
+        return found
 
 
 @dataclass
@@ -135,11 +152,17 @@ class BulkResult:
 
 
 class _Space:
-    """The rows one coverage is rated over (policies or vehicles), and how to reach inputs."""
+    """The rows one coverage is rated over (policies or vehicles), and how to reach inputs.
+
+    ``exact`` spaces carry Decimal objects instead of floats: the same interpreter then does
+    the single path's arithmetic, used for the few rows next to a rounding boundary.
+    """
 
     def __init__(self, book: Book, kind: str) -> None:
         self.book = book
         self.kind = kind
+        self.exact = False
+        self.subset: npt.NDArray[np.intp] | None = None
         if kind == "vehicle":
             self.rows = len(book.vehicle_policy)
             self.policy_index: Ints | None = book.vehicle_policy
@@ -150,6 +173,17 @@ class _Space:
             self.driver_index = None
         self._memo: dict[tuple[Any, ...], npt.NDArray[Any]] = {}
         self._codes: dict[tuple[str, str | None], tuple[list[Value], npt.NDArray[np.intp]]] = {}
+
+    def exact_subset(self, rows: npt.NDArray[np.intp]) -> _Space:
+        """The same space restricted to ``rows``, computing exactly in Decimal."""
+        sub = _Space.__new__(_Space)
+        sub.book, sub.kind, sub.exact, sub.subset = self.book, self.kind, True, rows
+        sub.rows = len(rows)
+        sub.policy_index = self.policy_index
+        sub.driver_index = self.driver_index
+        sub._memo = {}
+        sub._codes = self._codes
+        return sub
 
     def source(self, ref: str, coverage: str | None) -> tuple[Column, Ints | None]:
         scope, name = ref.split(".", 1)
@@ -174,6 +208,10 @@ class _Space:
             self._codes[key] = hit
         return hit
 
+    def index(self, ref: str, coverage: str | None) -> npt.NDArray[np.intp]:
+        index = self.codes(ref, coverage)[1]
+        return index if self.subset is None else index[self.subset]
+
     def mapped(
         self, ref: str, coverage: str | None, tag: Any, fn: Callable[[Value], Any], dtype: Any
     ) -> npt.NDArray[Any]:
@@ -181,10 +219,28 @@ class _Space:
         key = ("mapped", ref, coverage if ref.startswith("coverage.") else None, tag)
         hit = self._memo.get(key)
         if hit is None:
-            domain, index = self.codes(ref, coverage)
-            hit = np.asarray([fn(v) for v in domain], dtype=dtype)[index]
+            domain, _ = self.codes(ref, coverage)
+            index = self.index(ref, coverage)
+            if self.subset is not None:  # a few rows: evaluate only the values they hold
+                present, index = np.unique(index, return_inverse=True)
+                domain = [domain[i] for i in present]
+            values = np.empty(len(domain), dtype=dtype)
+            values[:] = [fn(v) for v in domain]
+            hit = values[index]
             self._memo[key] = hit
         return hit
+
+    def number(self, value: Decimal) -> Any:
+        return value if self.exact else float(value)
+
+    @property
+    def dtype(self) -> Any:
+        return object if self.exact else np.float64
+
+    def full(self, value: Decimal) -> npt.NDArray[Any]:
+        out = np.empty(self.rows, dtype=self.dtype)
+        out[:] = self.number(value)
+        return out
 
 
 def _lookup(
@@ -196,30 +252,32 @@ def _lookup(
         domains: list[list[Value]] = []
         combined = np.zeros(space.rows, dtype=np.intp)
         for ref in table.keys:
-            domain, index = space.codes(ref, coverage)
-            combined = combined * len(domain) + index
+            domain, _ = space.codes(ref, coverage)
+            combined = combined * len(domain) + space.index(ref, coverage)
             domains.append(domain)
-        values = _product_domain(domains, resolve)
+        values = _product_domain(domains, resolve, space)
         return values[combined]
     ref = table.keys[0] if isinstance(table, ExactTable) else table.key
     return space.mapped(
-        ref, coverage, ("table", table_name), lambda v: float(resolve(v)[0]), np.float64
+        ref, coverage, ("table", table_name), lambda v: space.number(resolve(v)[0]), space.dtype
     )
 
 
 def _product_domain(
-    domains: Sequence[list[Value]], resolve: Callable[[Any], tuple[Decimal, str]]
-) -> Floats:
+    domains: Sequence[list[Value]],
+    resolve: Callable[[Any], tuple[Decimal, str]],
+    space: _Space,
+) -> npt.NDArray[Any]:
     combos: list[tuple[Value, ...]] = [()]
     for domain in domains:
-        combos = [c + (v,) for c in combos for v in domain]
-    out: list[float] = []
-    for combo in combos:
+        combos = [(*c, v) for c in combos for v in domain]
+    out = np.empty(len(combos), dtype=space.dtype)
+    for i, combo in enumerate(combos):
         try:
-            out.append(float(resolve(combo)[0]))
+            out[i] = space.number(resolve(combo)[0])
         except KeyError:  # a combination no row has (validation covers declared domains)
-            out.append(float("nan"))
-    return np.asarray(out, dtype=np.float64)
+            out[i] = space.number(Decimal("NaN"))
+    return out
 
 
 def _conditions(space: _Space, conditions: Sequence[Any], coverage: str | None) -> Bools:
@@ -230,13 +288,22 @@ def _conditions(space: _Space, conditions: Sequence[Any], coverage: str | None) 
     return mask
 
 
-def _round(amount: Floats, unit: Decimal, mode: RoundingMode) -> tuple[Floats, Bools]:
+def _round(
+    space: _Space, amount: npt.NDArray[Any], unit: Decimal, mode: RoundingMode
+) -> tuple[npt.NDArray[Any], Bools]:
+    if space.exact:
+        rounding = ROUNDING[mode]
+        out = np.empty(len(amount), dtype=object)
+        out[:] = [a.quantize(unit, rounding) for a in amount]
+        return out, np.zeros(len(amount), dtype=np.bool_)
     u = float(unit)
-    y = amount / u
+    y = amount * (1.0 / u) if u < 1 else amount / u
     if mode in (RoundingMode.HALF_UP, RoundingMode.HALF_EVEN):
-        frac = np.abs(y) - np.floor(np.abs(y))
-        ambiguous = np.abs(frac - 0.5) < AMBIGUITY
         rounded = np.rint(y)  # away from a tie, both half modes round to nearest
+        distance = np.abs(y - rounded)  # 0.5 at a tie
+        distance -= 0.5
+        np.abs(distance, out=distance)
+        ambiguous = distance < AMBIGUITY
     else:
         ambiguous = np.abs(y - np.rint(y)) < AMBIGUITY
         if mode is RoundingMode.UP:
@@ -257,24 +324,24 @@ def _run_steps(
     product: CompiledProduct,
     steps: Sequence[Any],
     coverage: str | None,
-    amount: Floats,
-) -> tuple[Floats, Bools, Floats, Floats]:
+    amount: npt.NDArray[Any],
+) -> tuple[npt.NDArray[Any], Bools, npt.NDArray[Any], npt.NDArray[Any]]:
     """Apply ``steps``; returns amount, ambiguity flags, fees and taxes (policy steps only)."""
     flags = np.zeros(space.rows, dtype=np.bool_)
-    fees = np.zeros(space.rows)
-    taxes = np.zeros(space.rows)
+    fees = space.full(Decimal(0))
+    taxes = space.full(Decimal(0))
     for step in steps:
         if isinstance(step, BaseStep):
             if step.table is not None:
-                amount = _lookup(space, product, step.table, coverage).copy()
+                amount = _lookup(space, product, step.table, coverage)
             else:
-                amount = np.full(space.rows, float(step.amount or 0))
+                amount = space.full(step.amount or Decimal(0))
         elif isinstance(step, MultiplyStep | AddStep):
             if step.table is not None:
-                value: Floats | float = _lookup(space, product, step.table, coverage)
+                value: Any = _lookup(space, product, step.table, coverage)
             else:
                 constant = step.factor if isinstance(step, MultiplyStep) else step.amount
-                value = float(constant or 0)
+                value = space.number(constant or Decimal(0))
             changed = amount * value if isinstance(step, MultiplyStep) else amount + value
             amount = (
                 np.where(_conditions(space, step.when, coverage), changed, amount)
@@ -287,28 +354,37 @@ def _run_steps(
                 bits |= _conditions(space, item.when, coverage).astype(np.intp) << i
             outcome = discount_outcomes(step)
             size = len(step.items)
-            factors = np.asarray(
-                [
-                    float(outcome(tuple(bool(m >> i & 1) for i in range(size)))[0]) if m else 1.0
-                    for m in range(1 << size)
-                ]
-            )
+            factors = np.empty(1 << size, dtype=space.dtype)
+            factors[:] = [
+                space.number(outcome(tuple(bool(m >> i & 1) for i in range(size)))[0])
+                if m
+                else space.number(Decimal(1))
+                for m in range(1 << size)
+            ]
             amount = amount * factors[bits]
         elif isinstance(step, MinimumStep):
-            floor = float(step.amount)
-            flags |= np.abs(amount - floor) < AMBIGUITY * max(1.0, abs(floor))
-            amount = np.maximum(amount, floor)
+            if not space.exact:
+                floor = float(step.amount)
+                flags |= np.abs(amount - floor) < AMBIGUITY * max(1.0, abs(floor))
+            amount = np.maximum(amount, space.number(step.amount))
         elif isinstance(step, RoundStep):
-            amount, ambiguous = _round(amount, step.unit, step.mode)
+            amount, ambiguous = _round(space, amount, step.unit, step.mode)
             flags |= ambiguous
         elif isinstance(step, FeeStep):
-            fees = fees + float(step.amount)
+            fees = fees + space.number(step.amount)
         elif isinstance(step, TaxStep):
-            base = amount + (fees if step.base == "premium_and_fees" else 0.0)
-            tax, ambiguous = _round(base * float(step.rate), step.unit, step.mode)
+            base = amount + fees if step.base == "premium_and_fees" else amount
+            tax, ambiguous = _round(space, base * space.number(step.rate), step.unit, step.mode)
             flags |= ambiguous
             taxes = taxes + tax
     return amount, flags, fees, taxes
+
+
+def _exact_ticks(amounts: npt.NDArray[Any]) -> Ints:
+    ticks = [a * TICKS for a in amounts]
+    if any(t != t.to_integral_value() for t in ticks):
+        raise ValueError("bulk re-rating needs coverage rounding to at least 1/10,000 of a unit")
+    return np.asarray([int(t) for t in ticks], dtype=np.int64)
 
 
 class BulkRater:
@@ -320,8 +396,8 @@ class BulkRater:
     def rate(self, book: Book) -> BulkResult:
         defn = self.product.definition
         spaces = {"policy": _Space(book, "policy"), "vehicle": _Space(book, "vehicle")}
-        premium_ticks = np.zeros(book.size, dtype=np.float64)
-        unsure = np.zeros(book.size, dtype=np.bool_)
+        premium_ticks = np.zeros(book.size, dtype=np.int64)
+        exact_rows = 0
         for cov in defn.coverages:
             space = spaces[cov.unit]
             steps = defn.algorithm.coverages[cov.code]
@@ -329,29 +405,43 @@ class BulkRater:
                 space, self.product, steps, cov.code, np.zeros(space.rows)
             )
             chosen = book.selected[cov.code]
-            ticks = np.rint(amount * TICKS)
+            in_book = chosen if space.policy_index is None else chosen[space.policy_index]
+            ticks = np.rint(amount * TICKS).astype(np.int64)
+            redo = np.flatnonzero(flags & in_book)
+            if len(redo):
+                exact_rows += len(redo)
+                subset = space.exact_subset(redo)
+                with localcontext(RATING_CONTEXT):
+                    exact, _, _, _ = _run_steps(
+                        subset, self.product, steps, cov.code, subset.full(Decimal(0))
+                    )
+                ticks[redo] = _exact_ticks(exact)
+            ticks = np.where(in_book, ticks, 0)
             if space.policy_index is None:
-                premium_ticks += np.where(chosen, ticks, 0.0)
-                unsure |= flags & chosen
+                premium_ticks += ticks
             else:
-                in_policy = chosen[space.policy_index]
                 premium_ticks += np.bincount(
-                    space.policy_index, weights=np.where(in_policy, ticks, 0.0), minlength=book.size
-                )
-                unsure |= (
-                    np.bincount(space.policy_index, weights=flags & in_policy, minlength=book.size)
-                    > 0
-                )
+                    space.policy_index, weights=ticks, minlength=book.size
+                ).astype(np.int64)
         policy_space = spaces["policy"]
         premium, flags, fees, taxes = _run_steps(
             policy_space, self.product, defn.algorithm.policy, None, premium_ticks / TICKS
         )
-        unsure |= flags
         premium_cents = np.rint(premium * 100).astype(np.int64)
         total_cents = premium_cents + np.rint((fees + taxes) * 100).astype(np.int64)
-        fallbacks = np.flatnonzero(unsure)
-        for i in fallbacks:
-            exact = self.product.rate(book.rating_input(int(i)), explain=False)
-            premium_cents[i] = int(exact.premium * 100)
-            total_cents[i] = int(exact.total * 100)
-        return BulkResult(premium_cents, total_cents, len(fallbacks))
+        redo = np.flatnonzero(flags)
+        if len(redo):
+            exact_rows += len(redo)
+            subset = policy_space.exact_subset(redo)
+            start = np.empty(len(redo), dtype=object)
+            start[:] = [Decimal(int(t)) / TICKS for t in premium_ticks[redo]]
+            with localcontext(RATING_CONTEXT):
+                exact, _, exact_fees, exact_taxes = _run_steps(
+                    subset, self.product, defn.algorithm.policy, None, start
+                )
+            premium_cents[redo] = [int(p * 100) for p in exact]
+            total_cents[redo] = [
+                int((p + f + t) * 100)
+                for p, f, t in zip(exact, exact_fees, exact_taxes, strict=True)
+            ]
+        return BulkResult(premium_cents, total_cents, exact_rows)
