@@ -260,6 +260,17 @@ def bench_rating(
     run_rating_benchmark(policies=policies, samples=samples, echo=typer.echo)
 
 
+@bench_app.command("api")
+def bench_api(
+    seconds: Annotated[float, typer.Option(help="Seconds of load per endpoint.")] = 10,
+    concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
+) -> None:
+    """Quote throughput through the real server and PostgreSQL beside a validate-and-echo route."""
+    from pd_prime_demo.bench_api import run_api_benchmark
+
+    run_api_benchmark(seconds=seconds, concurrency=concurrency, echo=typer.echo)
+
+
 def main() -> None:
     app(prog_name="pd-prime")
 

@@ -136,3 +136,14 @@ def test_products_export_then_upload(cli_env: str, tmp_path: Path) -> None:
     assert "product.invalid_definition" in rejected.output
     assert "#/algorithm/coverages/" in rejected.output
     assert "expired 0 quotes" in runner.invoke(cli.app, ["quotes", "expire"]).output
+
+
+def test_api_benchmark_runs_against_a_real_server(cli_env: str) -> None:
+    from pd_prime_demo.bench_api import run_api_benchmark
+
+    lines: list[str] = []
+    figures = run_api_benchmark(seconds=0.5, concurrency=2, echo=lines.append)
+    assert figures["POST /api/v1/quotes"] > 0
+    assert figures["echo (validate + echo)"] > 0
+    assert "(0 failed)" in "\n".join(lines)
+    assert any("quote / echo throughput" in line for line in lines)

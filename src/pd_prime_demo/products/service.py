@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
@@ -219,6 +220,8 @@ async def select_version(
     )
     row = await session.scalar(
         select(ProductVersion)
+        # The definition is large and immutable: load it only when the engine cache misses.
+        .options(defer(ProductVersion.definition))
         .where(
             ProductVersion.product_code == product_code,
             ProductVersion.state == state,
@@ -241,17 +244,24 @@ async def select_version(
 
 
 class _CompiledCache:
-    """Compiled engines by version id and content hash: versions are immutable once approved."""
+    """Compiled engines by version id and content hash: versions are immutable once approved.
+
+    A draft can be replaced, but its hash then changes, so a stale entry is never served.
+    """
 
     def __init__(self, size: int = 64) -> None:
         self._items: OrderedDict[tuple[uuid.UUID, str], CompiledProduct] = OrderedDict()
         self._size = size
 
-    def get(self, row: ProductVersion) -> CompiledProduct:
+    async def get(self, session: AsyncSession, row: ProductVersion) -> CompiledProduct:
         key = (row.id, row.content_hash)
         compiled = self._items.get(key)
         if compiled is None:
-            compiled = compile_product(ProductVersionDefinition.model_validate(row.definition))
+            definition = await session.scalar(
+                select(ProductVersion.definition).where(ProductVersion.id == row.id)
+            )
+            assert definition is not None
+            compiled = compile_product(ProductVersionDefinition.model_validate(definition))
             self._items[key] = compiled
             if len(self._items) > self._size:
                 self._items.popitem(last=False)

@@ -37,6 +37,8 @@ class Quote(Base):
     expires_on: Mapped[date]
     status: Mapped[str] = mapped_column(String(16))
     product_version_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("product_versions.id"))
+    # The filed version's label, recorded with its id so a quote reads without a join.
+    rate_version: Mapped[str | None] = mapped_column(String(30))
     risk: Mapped[dict[str, Any]]
     options: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     rating: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)

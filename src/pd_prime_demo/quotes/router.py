@@ -15,7 +15,6 @@ from pd_prime_demo.api.http_conditions import etag_for, expected_version
 from pd_prime_demo.api.idempotency import IdempotencyKey, IdempotentCreate
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.products.models import ProductVersion
 from pd_prime_demo.quotes import service
 from pd_prime_demo.quotes.models import Quote
 from pd_prime_demo.quotes.schemas import (
@@ -37,11 +36,6 @@ router = APIRouter(prefix=API_V1, tags=["quotes"])
 
 
 async def _read(session: AsyncSession, quote: Quote) -> QuoteRead:
-    version = (
-        await session.get(ProductVersion, quote.product_version_id)
-        if quote.product_version_id
-        else None
-    )
     rating = None
     if quote.rating is not None:
         rating = [
@@ -65,7 +59,7 @@ async def _read(session: AsyncSession, quote: Quote) -> QuoteRead:
         expires_on=quote.expires_on,
         status=quote.status,
         product_version_id=quote.product_version_id,
-        rate_version=version.version if version else None,
+        rate_version=quote.rate_version,
         risk=quote.risk,
         options=quote.options,
         rating=rating,

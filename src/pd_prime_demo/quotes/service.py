@@ -141,8 +141,8 @@ async def _move(
 async def _rate_and_underwrite(
     session: AsyncSession, quote: Quote, version: ProductVersion, actor: Actor
 ) -> Result[Quote, DomainError]:
-    defn = ProductVersionDefinition.model_validate(version.definition)
-    compiled = products.compiled_products.get(version)
+    compiled = await products.compiled_products.get(session, version)
+    defn = compiled.definition
     match rate_quote(defn, compiled, quote.risk, quote.options, quote.surcharge):
         case Err() as err:
             return err
@@ -150,6 +150,7 @@ async def _rate_and_underwrite(
             pass
     hits = underwrite(compiled, rated.risk)
     quote.product_version_id = version.id
+    quote.rate_version = version.version
     quote.rating = _rating_json(rated)
     quote.premium = rated.results[0][1].premium
     quote.underwriting = {"hits": [dataclasses.asdict(h) for h in hits]}
@@ -199,7 +200,9 @@ async def create_quote(
         case Ok(version):
             pass
     now = clock.now()
-    validity = int(version.definition.get("quote_validity_days", 30))
+    validity = (
+        await products.compiled_products.get(session, version)
+    ).definition.quote_validity_days
     quote = Quote(
         id=uuid.uuid4(),
         customer_id=data.customer_id,
@@ -210,6 +213,7 @@ async def create_quote(
         expires_on=now.date() + timedelta(days=validity),
         status="draft",
         product_version_id=version.id,
+        rate_version=version.version,
         risk=data.risk.model_dump(mode="json"),
         options=_options_json(data.options),
         underwriting={"hits": []},
@@ -349,7 +353,8 @@ async def update_quote(
     if not changes.submit:
         if quote.status != "draft":
             await _move(session, quote, "draft", actor)
-        quote.rating, quote.premium, quote.product_version_id = None, None, version.id
+        quote.rating, quote.premium = None, None
+        quote.product_version_id, quote.rate_version = version.id, version.version
         return Ok(quote)
     return await _rate_and_underwrite(session, quote, version, actor)
 
@@ -388,9 +393,8 @@ async def decide_referral(
     assert quote.product_version_id is not None
     version = await session.get(ProductVersion, quote.product_version_id)
     assert version is not None
-    defn = ProductVersionDefinition.model_validate(version.definition)
-    compiled = products.compiled_products.get(version)
-    match rate_quote(defn, compiled, quote.risk, quote.options, quote.surcharge):
+    compiled = await products.compiled_products.get(session, version)
+    match rate_quote(compiled.definition, compiled, quote.risk, quote.options, quote.surcharge):
         case Err() as err:
             return err
         case Ok(rated):
@@ -430,9 +434,10 @@ async def worksheet(
         return Err(conflict("quote.not_rated", "a draft quote has no rating yet"))
     version = await session.get(ProductVersion, quote.product_version_id)
     assert version is not None
-    defn = ProductVersionDefinition.model_validate(version.definition)
-    compiled = products.compiled_products.get(version)
-    match rate_quote(defn, compiled, quote.risk, quote.options, quote.surcharge, explain=True):
+    compiled = await products.compiled_products.get(session, version)
+    match rate_quote(
+        compiled.definition, compiled, quote.risk, quote.options, quote.surcharge, explain=True
+    ):
         case Err() as err:
             return err
         case Ok(rated):

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-25 20:06:49.212981
+Create Date: 2026-11-25 20:19:16.680032
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def upgrade() -> None:
         sa.Column("expires_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("product_version_id", sa.UUID(), nullable=True),
+        sa.Column("rate_version", sa.String(length=30), nullable=True),
         sa.Column("risk", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("options", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("rating", postgresql.JSONB(astext_type=sa.Text()), nullable=True),

@@ -1,0 +1,165 @@
+"""``pd-prime bench api``: the real server and PostgreSQL under load, beside a bare baseline.
+
+Starts uvicorn (one worker) on a throwaway database, then drives, for the same duration and
+concurrency, ``POST /api/v1/quotes`` (validate, authorise, select the rate version, rate two
+packages, underwrite, persist with audit and outbox) and a baseline route that validates the
+same body and echoes it. It prints requests per second for both and the ratio. The load is
+generated from this process with httpx, so both figures share the same client overhead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from pd_prime_demo.core import clock
+from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
+
+
+def bench_app_factory() -> FastAPI:
+    """The normal app plus the baseline route (only ever served by this benchmark)."""
+    from pd_prime_demo.main import app_factory
+
+    app = app_factory()
+
+    @app.post("/bench/echo-quote", include_in_schema=False)
+    async def echo_quote(body: QuoteCreate) -> QuoteCreate:
+        return body
+
+    return app
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _drive(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    seconds: float,
+    concurrency: int,
+) -> tuple[int, int]:
+    deadline = time.perf_counter() + seconds
+    done = failed = 0
+
+    async def worker() -> None:
+        nonlocal done, failed
+        while time.perf_counter() < deadline:
+            response = await client.post(url, json=body, headers=headers)
+            if response.status_code in (200, 201):
+                done += 1
+            else:
+                failed += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return done, failed
+
+
+async def _run(
+    base: str, seconds: float, concurrency: int, echo: Callable[[str], object]
+) -> dict[str, float]:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        for _ in range(100):
+            try:
+                if (await client.get("/health/ready")).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+        tokens = (
+            await client.post(
+                "/api/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": "agent@demo.pdprime.example",
+                    "password": "prime-demo-pass",
+                },
+            )
+        ).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        customers = (await client.get("/api/v1/customers", headers=headers)).json()["items"]
+        body = dict(AUTO_EXAMPLE)
+        body["customer_id"] = customers[0]["id"]
+        body["effective_on"] = (clock.today() + timedelta(days=10)).isoformat()
+        probe = await client.post("/api/v1/quotes", json=body, headers=headers)
+        assert probe.status_code == 201, probe.text
+        figures: dict[str, float] = {}
+        draft = {**body, "submit": False}
+        for name, url, payload in (
+            ("echo (validate + echo)", "/bench/echo-quote", body),
+            ("POST /api/v1/quotes", "/api/v1/quotes", body),
+            # The same request saved as an unrated draft: the difference is what rating and
+            # underwriting cost inside a full request.
+            ("... as draft, unrated", "/api/v1/quotes", draft),
+        ):
+            await _drive(client, url, payload, headers, seconds=1, concurrency=concurrency)
+            done, failed = await _drive(
+                client, url, payload, headers, seconds=seconds, concurrency=concurrency
+            )
+            figures[name] = done / seconds
+            echo(f"  {name:<24} {done / seconds:8.1f} req/s  ({failed} failed)")
+        ratio = figures["POST /api/v1/quotes"] / figures["echo (validate + echo)"]
+        echo(f"  quote / echo throughput: {ratio:.0%} (target >= 85%)")
+        figures["ratio"] = ratio
+        return figures
+
+
+def run_api_benchmark(
+    *, seconds: float = 10, concurrency: int = 16, echo: Callable[[str], object] = print
+) -> dict[str, float]:
+    from pd_prime_demo.cli import _settings  # the same database resolution as `serve`
+
+    settings = _settings(demo=True)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url or "",
+        "PD_PRIME_ENV": "demo",
+        "PD_PRIME_LOG_LEVEL": "WARNING",
+        "PD_PRIME_DATA_DIR": str(settings.data_dir),
+    }
+    from pd_prime_demo.cli import _migrate, _seed
+
+    _migrate(settings)
+    asyncio.run(_seed(settings))
+    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "pd_prime_demo.bench_api:bench_app_factory",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
+    try:
+        echo(
+            f"API benchmark: uvicorn (1 worker) on :{port}, {concurrency} concurrent clients, "
+            f"{seconds:.0f} s per endpoint"
+        )
+        return asyncio.run(_run(f"http://127.0.0.1:{port}", seconds, concurrency, echo))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
