@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime
@@ -16,6 +18,8 @@ from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonC
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.products import service as products
 from pd_prime_demo.products.catalog import shipped_products
+from pd_prime_demo.quotes import service as quotes
+from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
 
 DEMO_PASSWORD = "prime-demo-pass"  # noqa: S105 — demo mode only; printed by `make demo`
 _NAMESPACE = uuid.UUID("6a1f2e0c-2f59-4d39-9a38-3c0f5f0d0e11")
@@ -187,4 +191,25 @@ async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
                 created["customers"] += 1
             case Err(error):
                 raise RuntimeError(f"seeding customer {key} failed: {error.code}")
+    created["quotes"] = await _seed_quotes(session, actor)
     return created
+
+
+async def _seed_quotes(session: AsyncSession, actor: Actor) -> int:
+    """Two Personal Auto quotes for Maria (TX): one quoted, one in the referral queue."""
+    maria = uuid.uuid5(_NAMESPACE, "maria")
+    listed = await quotes.list_quotes(
+        session, actor=actor, status=None, customer_id=maria, cursor=None, limit=1
+    )
+    if isinstance(listed, Ok) and listed.value[0]:
+        return 0
+    base = copy.deepcopy(AUTO_EXAMPLE)
+    base["customer_id"] = str(maria)
+    base["effective_on"] = (clock.today() + timedelta(days=14)).isoformat()
+    exotic = copy.deepcopy(base)
+    exotic["risk"]["vehicles"][0]["symbol"] = "D"
+    for body in (base, exotic):
+        result = await quotes.create_quote(session, QuoteCreate.model_validate(body), actor=actor)
+        if isinstance(result, Err):
+            raise RuntimeError(f"seeding a demo quote failed: {result.error}")
+    return 2
