@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from pd_prime_demo.audit.router import router as audit_router
 from pd_prime_demo.customers.router import router as customers_router
 from pd_prime_demo.identity.router import router as identity_router
+from pd_prime_demo.policies.router import router as policies_router
 from pd_prime_demo.products.router import router as products_router
 from pd_prime_demo.quotes.router import router as quotes_router
 
@@ -15,5 +16,6 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     customers_router,
     products_router,
     quotes_router,
+    policies_router,
     audit_router,
 )

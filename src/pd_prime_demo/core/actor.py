@@ -36,6 +36,11 @@ class Permission(enum.StrEnum):
     QUOTES_READ = "quotes:read"
     QUOTES_WRITE = "quotes:write"
     UNDERWRITING_DECIDE = "underwriting:decide"
+    POLICIES_READ = "policies:read"
+    POLICIES_WRITE = "policies:write"
+    BILLING_PAY = "billing:pay"
+    BILLING_MANAGE = "billing:manage"
+    REPORTS_READ = "reports:read"
 
 
 class ActorKind(enum.StrEnum):

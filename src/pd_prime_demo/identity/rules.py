@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pd_prime_demo.core.actor import Permission, Role
 
-_QUOTING = {Permission.PRODUCTS_READ, Permission.QUOTES_READ, Permission.QUOTES_WRITE}
+_QUOTING = {
+    Permission.PRODUCTS_READ,
+    Permission.QUOTES_READ,
+    Permission.QUOTES_WRITE,
+    Permission.POLICIES_READ,
+    Permission.BILLING_PAY,
+}
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # A policyholder reads and corrects their own record and quotes for themselves (scope
@@ -16,6 +22,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CUSTOMERS_READ,
             Permission.CUSTOMERS_CREATE,
             Permission.CUSTOMERS_UPDATE,
+            Permission.POLICIES_WRITE,
             *_QUOTING,
         }
     ),
@@ -27,9 +34,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PRODUCTS_READ,
             Permission.QUOTES_READ,
             Permission.UNDERWRITING_DECIDE,
+            Permission.POLICIES_READ,
+            Permission.POLICIES_WRITE,
+            Permission.REPORTS_READ,
         }
     ),
-    Role.ADJUSTER: frozenset({Permission.CUSTOMERS_READ, Permission.PRODUCTS_READ}),
+    # Adjusters check coverage on claims: they read policies as of the loss date.
+    Role.ADJUSTER: frozenset(
+        {Permission.CUSTOMERS_READ, Permission.PRODUCTS_READ, Permission.POLICIES_READ}
+    ),
     # Admins hold every permission, including products:manage (the actuarial function).
     Role.ADMIN: frozenset(Permission),
 }

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
 
-QUOTE_STATUSES = ("draft", "quoted", "referred", "approved", "declined", "expired")
+QUOTE_STATUSES = ("draft", "quoted", "referred", "approved", "declined", "expired", "bound")
 
 
 class Quote(Base):

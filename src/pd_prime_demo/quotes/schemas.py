@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QuoteStatus = Literal["draft", "quoted", "referred", "approved", "declined", "expired"]
+QuoteStatus = Literal["draft", "quoted", "referred", "approved", "declined", "expired", "bound"]
 
 
 class _In(BaseModel):

@@ -447,6 +447,16 @@ async def worksheet(
     return Ok((version, rated.results))
 
 
+BINDABLE_STATUSES = frozenset({"quoted", "approved"})
+
+
+async def mark_bound(
+    session: AsyncSession, quote: Quote, *, policy_id: uuid.UUID, option: str, actor: Actor
+) -> None:
+    """The quote's last move: bound into ``policy_id``."""
+    await _move(session, quote, "bound", actor, policy_id=str(policy_id), option=option)
+
+
 async def expire_due(session: AsyncSession, *, limit: int = 1000) -> int:
     """Expire open quotes past their validity (run by the CLI or a scheduled job)."""
     rows = (

@@ -254,6 +254,28 @@ class Cancellation(_Def):
     minimum_earned_premium: Amount | None = None
 
 
+class PaymentPlan(_Def):
+    code: Literal["annual", "semi_annual", "quarterly", "monthly"]
+    installment_fee: Amount = Decimal(0)
+
+
+DEFAULT_PLANS = [
+    PaymentPlan(code="annual"),
+    PaymentPlan(code="semi_annual", installment_fee=Decimal("3.00")),
+    PaymentPlan(code="quarterly", installment_fee=Decimal("4.00")),
+    PaymentPlan(code="monthly", installment_fee=Decimal("5.00")),
+]
+
+
+class Billing(_Def):
+    """Payment plans, and the delinquency rules the billing run applies."""
+
+    payment_plans: list[PaymentPlan] = Field(default_factory=lambda: list(DEFAULT_PLANS))
+    invoice_lead_days: int = Field(default=15, ge=0, le=60)
+    grace_days: int = Field(default=10, ge=0, le=60)
+    notice_days: int = Field(default=10, ge=0, le=60)
+
+
 class ProductVersionDefinition(_Def):
     product_code: Code
     product_name: str
@@ -272,3 +294,4 @@ class ProductVersionDefinition(_Def):
     underwriting_rules: list[UnderwritingRule] = Field(default_factory=list)
     quote_validity_days: int = Field(default=30, ge=1, le=120)
     cancellation: Cancellation
+    billing: Billing = Field(default_factory=Billing)

@@ -1,0 +1,305 @@
+"""Policy, billing and document routes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.api import API_V1
+from pd_prime_demo.api.dependencies import CurrentActor, Session, require
+from pd_prime_demo.api.response_patterns import handle_result, problem_responses
+from pd_prime_demo.billing import service as billing
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.documents import service as documents
+from pd_prime_demo.policies import service
+from pd_prime_demo.policies.models import Policy
+from pd_prime_demo.policies.schemas import (
+    AccountRead,
+    BindRequest,
+    CancellationCreate,
+    DocumentList,
+    DocumentRead,
+    EndorsementCreate,
+    InstallmentRead,
+    PaymentCreate,
+    PaymentRead,
+    PolicyList,
+    PolicyRead,
+    ReinstatementCreate,
+    TransactionList,
+    TransactionRead,
+)
+
+router = APIRouter(prefix=API_V1, tags=["policies"])
+
+Writer = Annotated[Actor, Depends(require(Permission.POLICIES_WRITE))]
+
+
+async def _read(session: AsyncSession, policy: Policy, on: date) -> PolicyRead:
+    state = service.state_as_of(await service.transactions(session, policy.id), on)
+    return PolicyRead(
+        id=policy.id,
+        number=policy.number,
+        quote_id=policy.quote_id,
+        customer_id=policy.customer_id,
+        product_code=policy.product_code,
+        state=policy.state,
+        inception_on=policy.inception_on,
+        payment_plan=policy.payment_plan,
+        as_of=on,
+        status=state.status,
+        in_force=state.snapshot if state.status in ("in_force", "cancelled") else None,
+        transaction_seq=state.transaction.seq if state.transaction else None,
+    )
+
+
+@router.post(
+    "/quotes/{quote_id}/bind",
+    response_model=PolicyRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": PolicyRead, "description": "Already bound: the same policy"},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+    summary="Bind a quoted or approved quote into a policy (idempotent)",
+)
+async def bind_quote(
+    quote_id: uuid.UUID, body: BindRequest, response: Response, session: Session, actor: Writer
+) -> PolicyRead:
+    policy, created = handle_result(
+        await service.bind_quote(
+            session, quote_id, option=body.option, payment_plan=body.payment_plan, actor=actor
+        )
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"{API_V1}/policies/{policy.id}"
+    return await _read(session, policy, max(policy.inception_on, clock.today()))
+
+
+@router.get(
+    "/policies",
+    response_model=PolicyList,
+    responses=problem_responses(401, 422),
+    summary="List the policies you may see",
+)
+async def list_policies(
+    session: Session,
+    actor: CurrentActor,
+    customer_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PolicyList:
+    rows = await service.list_policies(session, actor=actor, customer_id=customer_id, limit=limit)
+    today = clock.today()
+    return PolicyList(items=[await _read(session, p, today) for p in rows])
+
+
+@router.get(
+    "/policies/{policy_id}",
+    response_model=PolicyRead,
+    responses=problem_responses(401, 404, 422),
+    summary="A policy as of any date: what was in force that day",
+)
+async def read_policy(
+    policy_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    as_of: Annotated[date | None, Query(description="Default: today.")] = None,
+) -> PolicyRead:
+    policy = handle_result(await service.get_policy(session, policy_id, actor=actor))
+    return await _read(session, policy, as_of or clock.today())
+
+
+@router.get(
+    "/policies/{policy_id}/transactions",
+    response_model=TransactionList,
+    responses=problem_responses(401, 404),
+    summary="The policy's full transaction history (never updated in place)",
+)
+async def list_transactions(
+    policy_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> TransactionList:
+    handle_result(await service.get_policy(session, policy_id, actor=actor))
+    rows = await service.transactions(session, policy_id)
+    return TransactionList(items=[TransactionRead.model_validate(t) for t in rows])
+
+
+@router.post(
+    "/policies/{policy_id}/endorsements",
+    response_model=TransactionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Endorse: change risk or coverages mid-term (re-rated, prorated by days)",
+)
+async def endorse_policy(
+    policy_id: uuid.UUID, body: EndorsementCreate, session: Session, actor: Writer
+) -> TransactionRead:
+    txn = handle_result(
+        await service.endorse(
+            session,
+            policy_id,
+            effective_on=body.effective_on,
+            risk=body.risk.model_dump(mode="json") if body.risk else None,
+            coverages={k: v.model_dump(exclude_none=True) for k, v in body.coverages.items()}
+            if body.coverages is not None
+            else None,
+            actor=actor,
+        )
+    )
+    return TransactionRead.model_validate(txn)
+
+
+@router.post(
+    "/policies/{policy_id}/cancellations",
+    response_model=TransactionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Cancel (flat, pro-rata or short-rate per the product and reason)",
+)
+async def cancel_policy(
+    policy_id: uuid.UUID, body: CancellationCreate, session: Session, actor: Writer
+) -> TransactionRead:
+    txn = handle_result(
+        await service.cancel(
+            session,
+            policy_id,
+            effective_on=body.effective_on,
+            reason_code=body.reason_code,
+            note=body.note,
+            actor=actor,
+        )
+    )
+    return TransactionRead.model_validate(txn)
+
+
+@router.post(
+    "/policies/{policy_id}/reinstatements",
+    response_model=TransactionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Reinstate a cancelled policy, with or without a lapse",
+)
+async def reinstate_policy(
+    policy_id: uuid.UUID, body: ReinstatementCreate, session: Session, actor: Writer
+) -> TransactionRead:
+    txn = handle_result(
+        await service.reinstate(
+            session, policy_id, effective_on=body.effective_on, note=body.note, actor=actor
+        )
+    )
+    return TransactionRead.model_validate(txn)
+
+
+@router.get(
+    "/policies/{policy_id}/billing",
+    response_model=AccountRead,
+    responses=problem_responses(401, 404),
+    summary="Installments, invoices, payments and the ledger balance",
+)
+async def read_billing(policy_id: uuid.UUID, session: Session, actor: CurrentActor) -> AccountRead:
+    policy = handle_result(await service.get_policy(session, policy_id, actor=actor))
+    view = await billing.account(session, policy)
+    return AccountRead(
+        balance=view.balance,
+        paid=view.paid,
+        refunded=view.refunded,
+        unapplied=view.credit,
+        installments=[
+            InstallmentRead(
+                term_start=i.row.term_start,
+                seq=i.row.seq,
+                due_on=i.row.due_on,
+                amount=i.row.amount,
+                fee=i.row.fee,
+                invoice_number=i.row.invoice_number,
+                status=i.status,
+                paid=i.paid,
+            )
+            for i in view.installments
+        ],
+    )
+
+
+@router.post(
+    "/policies/{policy_id}/payments",
+    response_model=PaymentRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": PaymentRead, "description": "Replayed: already recorded"},
+        **problem_responses(401, 403, 404, 422),
+    },
+    summary="Pay (Idempotency-Key required: a retry never pays twice)",
+)
+async def pay_policy(
+    policy_id: uuid.UUID,
+    body: PaymentCreate,
+    response: Response,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(Permission.BILLING_PAY))],
+    idempotency_key: Annotated[
+        str,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+    ],
+) -> PaymentRead:
+    policy = handle_result(await service.get_policy(session, policy_id, actor=actor))
+    payment, created = handle_result(
+        await billing.pay(
+            session,
+            policy,
+            amount=body.amount,
+            method=body.method,
+            idempotency_key=idempotency_key,
+            actor=actor,
+        )
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return PaymentRead.model_validate(payment)
+
+
+@router.get(
+    "/policies/{policy_id}/documents",
+    response_model=DocumentList,
+    responses=problem_responses(401, 404),
+    summary="Declarations pages and invoices issued for the policy",
+)
+async def list_documents(
+    policy_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> DocumentList:
+    handle_result(await service.get_policy(session, policy_id, actor=actor))
+    rows = await documents.list_for_policy(session, policy_id)
+    return DocumentList(items=[DocumentRead.model_validate(d) for d in rows])
+
+
+@router.get(
+    "/documents/{document_id}",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The PDF"},
+        **problem_responses(401, 404),
+    },
+    summary="Download a document (ETag is its SHA-256)",
+)
+async def download_document(
+    document_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> Response:
+    doc = await documents.get(session, document_id)
+    if doc is None:
+        handle_result(service.document_not_found())
+    assert doc is not None
+    handle_result(await service.get_policy(session, doc.policy_id, actor=actor))
+    return Response(
+        doc.content,
+        media_type=doc.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{doc.filename}"',
+            "ETag": f'"{doc.sha256}"',
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,136 @@
+"""Policy, billing and document API models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pd_prime_demo.quotes.schemas import CoverageChoice, RiskData
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BindRequest(_In):
+    option: str | None = Field(default=None, max_length=50, description="Package to bind.")
+    payment_plan: Literal["annual", "semi_annual", "quarterly", "monthly"] = "annual"
+
+
+class EndorsementCreate(_In):
+    effective_on: date
+    risk: RiskData | None = None
+    coverages: dict[str, CoverageChoice] | None = Field(default=None, max_length=30)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class CancellationCreate(_In):
+    effective_on: date
+    reason_code: Literal["insured_request", "non_payment", "underwriting"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class ReinstatementCreate(_In):
+    effective_on: date | None = Field(
+        default=None, description="Omit to reinstate without a lapse in cover."
+    )
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class TransactionRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    id: uuid.UUID
+    seq: int
+    kind: str
+    effective_on: date
+    accounting_on: date
+    term_start: date
+    term_end: date
+    premium_change: Decimal
+    fees_change: Decimal
+    taxes_change: Decimal
+    reason_code: str | None
+    note: str | None
+    snapshot: dict[str, Any]
+    created_at: datetime
+
+
+class PolicyRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    number: str
+    quote_id: uuid.UUID
+    customer_id: uuid.UUID
+    product_code: str
+    state: str
+    inception_on: date
+    payment_plan: str
+    as_of: date
+    status: Literal["in_force", "cancelled", "expired", "not_yet_effective"]
+    in_force: dict[str, Any] | None = Field(description="The state in force on as_of.")
+    transaction_seq: int | None
+
+
+class PolicyList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[PolicyRead]
+
+
+class TransactionList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[TransactionRead]
+
+
+class PaymentCreate(_In):
+    amount: Decimal = Field(gt=0, le=1_000_000, decimal_places=2)
+    method: Literal["card", "ach", "check"] = "card"
+
+
+class PaymentRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    id: uuid.UUID
+    amount: Decimal
+    method: str
+    received_at: datetime
+
+
+class InstallmentRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    term_start: date
+    seq: int
+    due_on: date
+    amount: Decimal
+    fee: Decimal
+    invoice_number: str | None
+    status: str
+    paid: Decimal
+
+
+class AccountRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    balance: Decimal = Field(description="Owed (positive) or credit (negative), per the ledger.")
+    paid: Decimal
+    refunded: Decimal
+    unapplied: Decimal
+    installments: list[InstallmentRead]
+
+
+class DocumentRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    id: uuid.UUID
+    kind: str
+    filename: str
+    media_type: str
+    sha256: str
+    created_at: datetime
+
+
+class DocumentList(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[DocumentRead]

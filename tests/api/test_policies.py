@@ -1,0 +1,265 @@
+"""Policies end to end: bind, as-of, endorse, cancel, reinstate, billing, ledger, documents."""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.billing import ledger
+from pd_prime_demo.billing.models import Account
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.runtime import Runtime
+from tests.factories import Login, auto_quote, home_quote, person, user_login
+
+
+async def _bound(
+    client: AsyncClient, agent: Login, body: dict[str, Any] | None = None, **bind: Any
+) -> dict[str, Any]:
+    customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
+    quote_body = body or auto_quote(customer["id"])
+    quote_body["customer_id"] = customer["id"]
+    quote = (await client.post("/api/v1/quotes", json=quote_body, headers=agent.headers)).json()
+    assert quote["status"] == "quoted", quote
+    response = await client.post(
+        f"/api/v1/quotes/{quote['id']}/bind", json=bind, headers=agent.headers
+    )
+    assert response.status_code == 201, response.text
+    return {"quote": quote, "policy": response.json()}
+
+
+async def test_bind_is_idempotent_and_records_the_term(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    made = await _bound(client, agent, option="full")
+    policy, quote = made["policy"], made["quote"]
+    assert policy["number"].startswith("PA-TX-")
+    inception = date.fromisoformat(quote["effective_on"])
+    assert policy["inception_on"] == inception.isoformat()
+    in_force = policy["in_force"]
+    assert (
+        in_force["term_end"]
+        == (
+            inception.replace(month=inception.month + 6)
+            if inception.month <= 6
+            else inception.replace(year=inception.year + 1, month=inception.month - 6)
+        ).isoformat()
+    )
+    assert in_force["term_premium"] == quote["rating"][1]["premium"]
+    assert in_force["rate_version"] == "TX-2026.1"
+    again = await client.post(f"/api/v1/quotes/{quote['id']}/bind", json={}, headers=agent.headers)
+    assert again.status_code == 200
+    assert again.json()["id"] == policy["id"]
+    requote = await client.get(f"/api/v1/quotes/{quote['id']}", headers=agent.headers)
+    assert requote.json()["status"] == "bound"
+    balances = await ledger.balances(session, policy_id=policy["id"])
+    assert balances[Account.UNEARNED] == -Decimal(in_force["term_premium"])
+    assert balances[Account.RECEIVABLE] == Decimal(in_force["term_premium"]) + Decimal("25.00")
+
+
+async def test_referred_or_declined_quotes_cannot_bind(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
+    body = auto_quote(customer["id"])
+    body["risk"]["vehicles"][0]["symbol"] = "D"
+    referred = (await client.post("/api/v1/quotes", json=body, headers=agent.headers)).json()
+    response = await client.post(
+        f"/api/v1/quotes/{referred['id']}/bind", json={}, headers=agent.headers
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "quote.not_bindable"
+
+
+async def test_as_of_before_and_after_each_transaction(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    made = await _bound(client, agent)
+    policy = made["policy"]
+    url = f"/api/v1/policies/{policy['id']}"
+    inception = date.fromisoformat(policy["inception_on"])
+    before = await client.get(
+        url, params={"as_of": (inception - timedelta(days=1)).isoformat()}, headers=agent.headers
+    )
+    assert before.json()["status"] == "not_yet_effective"
+    endorse_on = inception + timedelta(days=30)
+    coverages = copy.deepcopy(policy["in_force"]["coverages"])
+    coverages["bi"] = {"limit": "250/500"}
+    endorsed = await client.post(
+        f"{url}/endorsements",
+        json={"effective_on": endorse_on.isoformat(), "coverages": coverages},
+        headers=agent.headers,
+    )
+    assert endorsed.status_code == 201, endorsed.text
+    change = Decimal(endorsed.json()["premium_change"])
+    assert change > 0
+    cancel_on = inception + timedelta(days=60)
+    cancelled = await client.post(
+        f"{url}/cancellations",
+        json={"effective_on": cancel_on.isoformat(), "reason_code": "insured_request"},
+        headers=agent.headers,
+    )
+    assert cancelled.status_code == 201, cancelled.text
+    assert Decimal(cancelled.json()["premium_change"]) < 0
+
+    async def status_on(day: date) -> tuple[str, str | None]:
+        body = (
+            await client.get(url, params={"as_of": day.isoformat()}, headers=agent.headers)
+        ).json()
+        limit = body["in_force"]["coverages"]["bi"]["limit"] if body["in_force"] else None
+        return body["status"], limit
+
+    assert await status_on(inception) == ("in_force", "50/100")
+    assert await status_on(endorse_on - timedelta(days=1)) == ("in_force", "50/100")
+    assert await status_on(endorse_on) == ("in_force", "250/500")
+    assert (await status_on(cancel_on))[0] == "cancelled"
+    history = (await client.get(f"{url}/transactions", headers=agent.headers)).json()["items"]
+    assert [t["kind"] for t in history] == ["new_business", "endorsement", "cancellation"]
+
+    reinstated = await client.post(f"{url}/reinstatements", json={}, headers=agent.headers)
+    assert reinstated.status_code == 201, reinstated.text
+    assert Decimal(reinstated.json()["premium_change"]) == -Decimal(
+        cancelled.json()["premium_change"]
+    )
+    assert (await status_on(cancel_on + timedelta(days=5)))[0] == "in_force"
+    # Written = sum of every transaction's change, and the ledger agrees to the cent.
+    written = sum(Decimal(t["premium_change"]) for t in [*history, reinstated.json()])
+    balances = await ledger.balances(session, policy_id=policy["id"])
+    assert -balances[Account.UNEARNED] == written
+    trial = await ledger.trial_balance(session)
+    assert trial.balanced
+
+
+async def test_out_of_sequence_endorsement_is_refused(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    policy = (await _bound(client, agent))["policy"]
+    url = f"/api/v1/policies/{policy['id']}"
+    inception = date.fromisoformat(policy["inception_on"])
+    risk = copy.deepcopy(policy["in_force"]["risk"])
+    risk["policy"]["multi_policy"] = True
+    first = await client.post(
+        f"{url}/endorsements",
+        json={"effective_on": (inception + timedelta(days=40)).isoformat(), "risk": risk},
+        headers=agent.headers,
+    )
+    assert first.status_code == 201
+    earlier = await client.post(
+        f"{url}/endorsements",
+        json={"effective_on": (inception + timedelta(days=10)).isoformat(), "risk": risk},
+        headers=agent.headers,
+    )
+    assert earlier.status_code == 409
+    assert earlier.json()["code"] == "policy.out_of_sequence"
+    bad = await client.post(
+        f"{url}/endorsements",
+        json={
+            "effective_on": (inception + timedelta(days=50)).isoformat(),
+            "coverages": {"bi": {"limit": "1/2"}, "pd": {}},
+        },
+        headers=agent.headers,
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["pointer"] == "#/coverages/bi/limit"
+
+
+async def test_payments_refunds_and_documents(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    made = await _bound(client, agent, payment_plan="quarterly")
+    policy = made["policy"]
+    url = f"/api/v1/policies/{policy['id']}"
+    account = (await client.get(f"{url}/billing", headers=agent.headers)).json()
+    installments = account["installments"]
+    assert len(installments) == 2, "a six-month term has two quarterly installments"
+    total = Decimal(policy["in_force"]["term_premium"]) + Decimal("25.00")
+    assert sum(Decimal(i["amount"]) for i in installments) == total
+    assert Decimal(installments[1]["fee"]) == Decimal("4.00")
+    pay_headers = {**agent.headers, "Idempotency-Key": "pay-1"}
+    paid = await client.post(f"{url}/payments", json={"amount": "100.00"}, headers=pay_headers)
+    assert paid.status_code == 201
+    replay = await client.post(f"{url}/payments", json={"amount": "100.00"}, headers=pay_headers)
+    assert replay.status_code == 200
+    assert replay.json()["id"] == paid.json()["id"]
+    other = await client.post(f"{url}/payments", json={"amount": "5.00"}, headers=pay_headers)
+    assert other.status_code == 422
+    no_key = await client.post(f"{url}/payments", json={"amount": "5.00"}, headers=agent.headers)
+    assert no_key.status_code == 422
+    # Pay everything (over-pay by 50), then cancel flat: all of it comes back, never more.
+    overpay = total - Decimal("100.00") + Decimal("50.00")
+    await client.post(
+        f"{url}/payments",
+        json={"amount": str(overpay)},
+        headers={**agent.headers, "Idempotency-Key": "pay-2"},
+    )
+    cancel = await client.post(
+        f"{url}/cancellations",
+        json={"effective_on": policy["inception_on"], "reason_code": "insured_request"},
+        headers=agent.headers,
+    )
+    assert cancel.status_code == 201
+    assert Decimal(cancel.json()["premium_change"]) == -Decimal(policy["in_force"]["term_premium"])
+    account = (await client.get(f"{url}/billing", headers=agent.headers)).json()
+    assert Decimal(account["refunded"]) <= Decimal(account["paid"])
+    assert Decimal(account["balance"]) == 0
+    assert Decimal(account["refunded"]) == total - Decimal("25.00") + Decimal("50.00")
+    docs = (await client.get(f"{url}/documents", headers=agent.headers)).json()["items"]
+    assert [d["kind"] for d in docs] == ["declarations", "declarations"]
+    pdf = await client.get(f"/api/v1/documents/{docs[0]['id']}", headers=agent.headers)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+    assert pdf.headers["etag"] == f'"{docs[0]["sha256"]}"'
+    trial = await ledger.trial_balance(session)
+    assert trial.balanced
+
+
+async def test_other_users_policies_and_documents_are_404(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    other = await user_login(client, runtime, Role.AGENT)
+    policy = (await _bound(client, agent))["policy"]
+    url = f"/api/v1/policies/{policy['id']}"
+    assert (await client.get(url, headers=other.headers)).status_code == 404
+    assert (await client.get(f"{url}/billing", headers=other.headers)).status_code == 404
+    assert (await client.get(f"{url}/documents", headers=other.headers)).status_code == 404
+    docs = (await client.get(f"{url}/documents", headers=agent.headers)).json()["items"]
+    assert (
+        await client.get(f"/api/v1/documents/{docs[0]['id']}", headers=other.headers)
+    ).status_code == 404
+    paying = await client.post(
+        f"{url}/payments",
+        json={"amount": "1.00"},
+        headers={**other.headers, "Idempotency-Key": "x"},
+    )
+    assert paying.status_code == 404
+    assert (await client.get("/api/v1/policies", headers=other.headers)).json()["items"] == []
+
+
+async def test_homeowners_short_rate_cancellation(client: AsyncClient, runtime: Runtime) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    made = await _bound(client, agent, body=home_quote("placeholder"))
+    policy = made["policy"]
+    inception = date.fromisoformat(policy["inception_on"])
+    premium = Decimal(policy["in_force"]["term_premium"])
+    cancel_on = inception + timedelta(days=30)
+    cancelled = await client.post(
+        f"/api/v1/policies/{policy['id']}/cancellations",
+        json={"effective_on": cancel_on.isoformat(), "reason_code": "insured_request"},
+        headers=agent.headers,
+    )
+    body = cancelled.json()
+    assert body["snapshot"]["cancellation"]["method"] == "short_rate"
+    # 30 of 365 days is 8.2% of the term: the short-rate table keeps 19% of the premium.
+    assert -Decimal(body["premium_change"]) == premium - (premium * Decimal("0.19")).quantize(
+        Decimal("0.01")
+    )
