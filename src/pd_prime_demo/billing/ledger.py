@@ -80,16 +80,18 @@ async def post(
 
 
 async def balances(
-    session: AsyncSession, *, policy_id: uuid.UUID | None = None
+    session: AsyncSession, *, policy_id: uuid.UUID | None = None, as_of: date | None = None
 ) -> dict[Account, Decimal]:
-    """Debit-minus-credit balance of every account (for one policy, or the whole ledger)."""
-    query = select(LedgerLine.account, func.sum(LedgerLine.debit - LedgerLine.credit)).group_by(
-        LedgerLine.account
+    """Debit-minus-credit balance of every account (one policy or all; through a date)."""
+    query = (
+        select(LedgerLine.account, func.sum(LedgerLine.debit - LedgerLine.credit))
+        .join(JournalEntry, JournalEntry.id == LedgerLine.journal_id)
+        .group_by(LedgerLine.account)
     )
     if policy_id is not None:
-        query = query.join(JournalEntry, JournalEntry.id == LedgerLine.journal_id).where(
-            JournalEntry.policy_id == policy_id
-        )
+        query = query.where(JournalEntry.policy_id == policy_id)
+    if as_of is not None:
+        query = query.where(JournalEntry.accounting_on <= as_of)
     rows = (await session.execute(query)).all()
     found = {Account(account): Decimal(total) for account, total in rows}
     return {account: found.get(account, ZERO) for account in Account}

@@ -86,6 +86,9 @@ class InstallmentRow(Base):
     invoice_number: Mapped[str | None] = mapped_column(String(40), unique=True)
     invoiced_on: Mapped[date | None]
     cancelled_on: Mapped[date | None]
+    # Delinquency: when the notice of cancellation went out, and the date it takes effect.
+    notice_sent_on: Mapped[date | None]
+    cancel_effective_on: Mapped[date | None]
 
 
 class Payment(Base):

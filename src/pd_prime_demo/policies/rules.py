@@ -86,6 +86,13 @@ class Earning:
         return cents(self.amount * elapsed / total)
 
 
+def earnings_from_json(items: list[dict[str, str]]) -> list[Earning]:
+    return [
+        Earning(Decimal(e["amount"]), date.fromisoformat(e["start"]), date.fromisoformat(e["end"]))
+        for e in items
+    ]
+
+
 def earned_through(earnings: list[Earning], day: date) -> Decimal:
     return sum((e.earned_through(day) for e in earnings), ZERO)
 

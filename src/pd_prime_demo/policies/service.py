@@ -41,6 +41,7 @@ from pd_prime_demo.policies.rules import (
     cents,
     earned_at_cancellation,
     earned_through,
+    earnings_from_json,
     prorate,
 )
 from pd_prime_demo.products import service as products
@@ -68,10 +69,7 @@ def _earnings_json(earnings: list[Earning]) -> list[dict[str, Any]]:
 
 
 def earnings_of(txn: PolicyTransaction) -> list[Earning]:
-    return [
-        Earning(Decimal(e["amount"]), date.fromisoformat(e["start"]), date.fromisoformat(e["end"]))
-        for e in txn.earnings
-    ]
+    return earnings_from_json(txn.earnings)
 
 
 async def transactions(session: AsyncSession, policy_id: uuid.UUID) -> list[PolicyTransaction]:

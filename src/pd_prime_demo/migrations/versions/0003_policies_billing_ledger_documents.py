@@ -114,6 +114,8 @@ def upgrade() -> None:
         sa.Column("invoice_number", sa.String(length=40), nullable=True),
         sa.Column("invoiced_on", sa.Date(), nullable=True),
         sa.Column("cancelled_on", sa.Date(), nullable=True),
+        sa.Column("notice_sent_on", sa.Date(), nullable=True),
+        sa.Column("cancel_effective_on", sa.Date(), nullable=True),
         sa.ForeignKeyConstraint(
             ["policy_id"], ["policies.id"], name=op.f("fk_installments_policy_id_policies")
         ),

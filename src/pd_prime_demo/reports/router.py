@@ -1,0 +1,67 @@
+"""Actuarial premium reports."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+
+from pd_prime_demo.api import API_V1
+from pd_prime_demo.api.dependencies import Session, require
+from pd_prime_demo.api.response_patterns import fail, problem_responses
+from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.result_types import FieldIssue, invalid
+from pd_prime_demo.reports import service
+
+router = APIRouter(prefix=f"{API_V1}/reports", tags=["reports"])
+
+
+class PremiumLineRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    product_code: str
+    state: str
+    written: Decimal
+    earned: Decimal
+    unearned: Decimal
+    written_to_date: Decimal
+    earned_to_date: Decimal
+    in_force_premium: Decimal
+    in_force_count: int
+
+
+class PremiumReportRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    start: date
+    end: date
+    lines: list[PremiumLineRead]
+
+
+@router.get(
+    "/premium",
+    response_model=PremiumReportRead,
+    responses=problem_responses(401, 403, 422),
+    summary="Written, earned (daily pro-rata), unearned and in-force premium by product and state",
+)
+async def premium_report(
+    session: Session,
+    _: Annotated[Actor, Depends(require(Permission.REPORTS_READ))],
+    start: Annotated[date, Query(description="First day of the period.")],
+    end: Annotated[date, Query(description="Last day of the period (and the 'as of' date).")],
+) -> PremiumReportRead:
+    if end < start:
+        fail(
+            invalid(
+                "report.bad_period",
+                "end is before start",
+                FieldIssue("#/end", "must not be before start"),
+            )
+        )
+    report = await service.premium_report(session, start=start, end=end)
+    return PremiumReportRead(
+        start=report.start,
+        end=report.end,
+        lines=[PremiumLineRead.model_validate(line) for line in report.lines],
+    )

@@ -1,0 +1,156 @@
+"""Billing runs (invoices, delinquency), earned premium in the ledger, and premium reports."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.billing import ledger
+from pd_prime_demo.billing.models import Account
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.runtime import Runtime
+from tests.factories import Login, auto_quote, home_quote, person, user_login
+
+
+async def _bind(
+    client: AsyncClient, agent: Login, body: dict[str, Any], plan: str
+) -> dict[str, Any]:
+    customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
+    body["customer_id"] = customer["id"]
+    quote = (await client.post("/api/v1/quotes", json=body, headers=agent.headers)).json()
+    bound = await client.post(
+        f"/api/v1/quotes/{quote['id']}/bind", json={"payment_plan": plan}, headers=agent.headers
+    )
+    assert bound.status_code == 201, bound.text
+    return dict(bound.json())
+
+
+async def test_unpaid_invoice_leads_to_notice_then_non_payment_cancellation(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    policy = await _bind(client, agent, auto_quote("x"), "monthly")
+    url = f"/api/v1/policies/{policy['id']}"
+    inception = date.fromisoformat(policy["inception_on"])
+
+    async def run(on: date) -> dict[str, Any]:
+        response = await client.post(
+            "/api/v1/billing/runs", json={"on": on.isoformat()}, headers=admin.headers
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    first = await run(inception - timedelta(days=20))
+    assert first["invoiced"] == 0, "nothing is due within 15 days yet"
+    assert (await run(inception - timedelta(days=10)))["invoiced"] == 1
+    account = (await client.get(f"{url}/billing", headers=agent.headers)).json()
+    assert [i["status"] for i in account["installments"]][:2] == ["open", "scheduled"]
+    docs = (await client.get(f"{url}/documents", headers=agent.headers)).json()["items"]
+    assert "invoice" in {d["kind"] for d in docs}
+    assert (await run(inception + timedelta(days=5)))["notices"] == 0, "still in grace"
+    noticed = await run(inception + timedelta(days=11))
+    assert noticed["notices"] == 1
+    cancel_on = inception + timedelta(days=21)
+    assert (await run(cancel_on - timedelta(days=1)))["cancellations"] == 0
+    assert (await run(cancel_on))["cancellations"] == 1
+    state = (
+        await client.get(url, params={"as_of": cancel_on.isoformat()}, headers=agent.headers)
+    ).json()
+    assert state["status"] == "cancelled"
+    assert state["in_force"]["cancellation"]["reason_code"] == "non_payment"
+    assert state["in_force"]["cancellation"]["method"] == "pro_rata"
+    still_covered = await client.get(
+        url, params={"as_of": (cancel_on - timedelta(days=1)).isoformat()}, headers=agent.headers
+    )
+    assert still_covered.json()["status"] == "in_force"
+
+
+async def test_paid_invoice_is_not_delinquent(client: AsyncClient, runtime: Runtime) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    policy = await _bind(client, agent, auto_quote("x"), "monthly")
+    url = f"/api/v1/policies/{policy['id']}"
+    inception = date.fromisoformat(policy["inception_on"])
+    await client.post(
+        "/api/v1/billing/runs", json={"on": inception.isoformat()}, headers=admin.headers
+    )
+    first = (await client.get(f"{url}/billing", headers=agent.headers)).json()["installments"][0]
+    await client.post(
+        f"{url}/payments",
+        json={"amount": first["amount"]},
+        headers={**agent.headers, "Idempotency-Key": "p1"},
+    )
+    run = await client.post(
+        "/api/v1/billing/runs",
+        json={"on": (inception + timedelta(days=12)).isoformat()},
+        headers=admin.headers,
+    )
+    assert run.json()["notices"] == 0
+    account = (await client.get(f"{url}/billing", headers=agent.headers)).json()
+    assert account["installments"][0]["status"] == "paid"
+
+
+async def test_report_agrees_with_the_ledger(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    auto = await _bind(client, agent, auto_quote("x"), "annual")
+    home = await _bind(client, agent, home_quote("x"), "quarterly")
+    start = min(date.fromisoformat(auto["inception_on"]), date.fromisoformat(home["inception_on"]))
+    await client.post(
+        f"/api/v1/policies/{auto['id']}/cancellations",
+        json={
+            "effective_on": (start + timedelta(days=45)).isoformat(),
+            "reason_code": "underwriting",
+        },
+        headers=agent.headers,
+    )
+    end = start + timedelta(days=90)
+    posted = await client.post(
+        "/api/v1/ledger/earnings", json={"through": end.isoformat()}, headers=admin.headers
+    )
+    assert posted.json()["entries_posted"] == 2
+    again = await client.post(
+        "/api/v1/ledger/earnings", json={"through": end.isoformat()}, headers=admin.headers
+    )
+    assert again.json()["entries_posted"] == 0, "earning is idempotent"
+    report = (
+        await client.get(
+            "/api/v1/reports/premium",
+            params={"start": start.isoformat(), "end": end.isoformat()},
+            headers=admin.headers,
+        )
+    ).json()
+    lines = {(line["product_code"], line["state"]): line for line in report["lines"]}
+    assert set(lines) == {("personal_auto", "TX"), ("homeowners_ho3", "OH")}
+    assert lines[("personal_auto", "TX")]["in_force_count"] == 0
+    assert lines[("homeowners_ho3", "OH")]["in_force_count"] == 1
+    total = {
+        k: sum(Decimal(line[k]) for line in report["lines"])
+        for k in ("written_to_date", "earned_to_date", "unearned", "earned", "written")
+    }
+    assert total["earned_to_date"] + total["unearned"] == total["written_to_date"]
+    books = await ledger.balances(session, as_of=end)
+    assert -books[Account.EARNED] == total["earned_to_date"]
+    assert -books[Account.UNEARNED] == total["unearned"]
+    trial = (await client.get("/api/v1/ledger/trial-balance", headers=admin.headers)).json()
+    assert trial["balanced"] is True
+    assert trial["debits"] == trial["credits"]
+    bad = await client.get(
+        "/api/v1/reports/premium",
+        params={"start": end.isoformat(), "end": start.isoformat()},
+        headers=admin.headers,
+    )
+    assert bad.status_code == 422
+    forbidden = await client.get(
+        "/api/v1/reports/premium",
+        params={"start": start.isoformat(), "end": end.isoformat()},
+        headers=agent.headers,
+    )
+    assert forbidden.status_code == 403

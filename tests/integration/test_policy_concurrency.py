@@ -1,0 +1,104 @@
+"""Behaviour that needs real commits: concurrent binds, and the ledger's database guards."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from httpx import ASGITransport, AsyncClient
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.database import Database, run_migrations_async
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.main import create_app
+from pd_prime_demo.seed import seed_products
+from tests.conftest import create_scratch_database, drop_scratch_database, make_settings
+from tests.factories import auto_quote, person, user_login
+
+
+@pytest.fixture
+async def committed_runtime(server_url: str) -> AsyncIterator[Runtime]:
+    url = await create_scratch_database(server_url)
+    await run_migrations_async(url)
+    db = Database(create_async_engine(url, pool_size=10))
+    async with db.unit_of_work() as session:
+        await seed_products(session)
+    runtime = Runtime.create(make_settings(url, redis_url=None), db=db)
+    yield runtime
+    await runtime.close()
+    await drop_scratch_database(server_url, url)
+
+
+async def test_concurrent_binds_make_exactly_one_policy(committed_runtime: Runtime) -> None:
+    app = create_app(runtime=committed_runtime)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://t") as client:
+        agent = await user_login(client, committed_runtime, Role.AGENT)
+        customer = (
+            await client.post("/api/v1/customers", json=person(), headers=agent.headers)
+        ).json()
+        quote = (
+            await client.post(
+                "/api/v1/quotes", json=auto_quote(customer["id"]), headers=agent.headers
+            )
+        ).json()
+        url = f"/api/v1/quotes/{quote['id']}/bind"
+        responses = await asyncio.gather(
+            *(client.post(url, json={}, headers=agent.headers) for _ in range(8))
+        )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 7 + [201], [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    async with committed_runtime.db.sessionmaker() as session:
+        count = await session.scalar(
+            text("SELECT count(*) FROM policies WHERE quote_id = :q"), {"q": quote["id"]}
+        )
+    assert count == 1
+
+
+async def test_database_refuses_unbalanced_or_rewritten_ledger(committed_runtime: Runtime) -> None:
+    engine = committed_runtime.db.engine
+    async with engine.connect() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO ledger_journal (occurred_at, accounting_on, source, source_id, memo) "
+                "VALUES (now(), current_date, 'test', 'x', 'unbalanced')"
+            )
+        )
+        journal = await conn.scalar(text("SELECT max(id) FROM ledger_journal"))
+        await conn.execute(
+            text(
+                "INSERT INTO ledger_lines (journal_id, account, debit, credit) "
+                "VALUES (:j, 'cash', 10, 0)"
+            ),
+            {"j": journal},
+        )
+        with pytest.raises(DBAPIError, match="does not balance"):
+            await conn.commit()
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO ledger_journal (occurred_at, accounting_on, source, source_id, memo) "
+                "VALUES (now(), current_date, 'test', 'y', 'balanced')"
+            )
+        )
+        journal = await conn.scalar(text("SELECT max(id) FROM ledger_journal"))
+        await conn.execute(
+            text(
+                "INSERT INTO ledger_lines (journal_id, account, debit, credit) VALUES "
+                "(:j, 'cash', 10, 0), (:j, 'premium_receivable', 0, 10)"
+            ),
+            {"j": journal},
+        )
+    for statement in (
+        "UPDATE ledger_lines SET debit = 20",
+        "DELETE FROM ledger_journal",
+        "TRUNCATE policy_transactions",
+    ):
+        async with engine.connect() as conn:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await conn.execute(text(statement))

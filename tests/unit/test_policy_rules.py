@@ -1,0 +1,114 @@
+"""Pure policy arithmetic: months, proration, cancellation, earning, installments."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pd_prime_demo.policies.rules import (
+    Earning,
+    ShortRate,
+    add_months,
+    earned_at_cancellation,
+    earned_through,
+    installment_schedule,
+    prorate,
+)
+
+money = st.decimals(min_value=Decimal("1"), max_value=Decimal("50000"), places=2)
+days_ = st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31))
+SHORT_RATE = (
+    ShortRate(Decimal(10), Decimal(19)),
+    ShortRate(Decimal(50), Decimal(60)),
+    ShortRate(Decimal(100), Decimal(100)),
+)
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        (date(2024, 1, 31), 1, date(2024, 2, 29)),  # leap year month end
+        (date(2023, 1, 31), 1, date(2023, 2, 28)),
+        (date(2024, 2, 29), 12, date(2025, 2, 28)),  # leap day anniversary
+        (date(2025, 8, 31), 6, date(2026, 2, 28)),
+        (date(2025, 12, 15), 1, date(2026, 1, 15)),  # year boundary
+    ],
+)
+def test_add_months_clamps_to_month_end(start: date, months: int, expected: date) -> None:
+    assert add_months(start, months) == expected
+
+
+def test_proration_over_a_leap_year_term() -> None:
+    start, end = date(2024, 1, 1), date(2025, 1, 1)  # 366 days
+    assert prorate(Decimal("366.00"), start, end, date(2024, 12, 31)) == Decimal("1.00")
+    assert prorate(Decimal("366.00"), start, end, start) == Decimal("366.00")
+    assert prorate(Decimal("366.00"), start, end, end) == Decimal("0.00")
+
+
+@given(
+    premium=money,
+    start=days_,
+    months=st.sampled_from([6, 12]),
+    offset=st.integers(0, 400),
+    method=st.sampled_from(["flat", "pro_rata", "short_rate"]),
+    minimum=st.none() | money,
+)
+def test_refund_never_exceeds_premium(
+    premium: Decimal, start: date, months: int, offset: int, method: str, minimum: Decimal | None
+) -> None:
+    end = add_months(start, months)
+    cancel_on = min(start + timedelta(days=offset), end)
+    kept = earned_at_cancellation(
+        method, premium, start, end, cancel_on, short_rate=SHORT_RATE, minimum_earned=minimum
+    )
+    returned = premium - kept
+    assert Decimal(0) <= kept <= premium
+    assert Decimal(0) <= returned <= premium
+    if method == "short_rate" and minimum is None:
+        pro_rata = earned_at_cancellation("pro_rata", premium, start, end, cancel_on)
+        assert kept >= pro_rata, "short-rate never returns more than pro-rata"
+
+
+@given(
+    amounts=st.lists(
+        st.decimals(min_value=Decimal("-5000"), max_value=Decimal("5000"), places=2),
+        min_size=1,
+        max_size=6,
+    ),
+    start=days_,
+    lengths=st.lists(st.integers(0, 400), min_size=6, max_size=6),
+    day=days_,
+)
+def test_earned_plus_unearned_is_written(
+    amounts: list[Decimal], start: date, lengths: list[int], day: date
+) -> None:
+    earnings = [
+        Earning(a, start, start + timedelta(days=n)) for a, n in zip(amounts, lengths, strict=False)
+    ]
+    written = sum(amounts, Decimal(0))
+    earned = earned_through(earnings, day)
+    unearned = written - earned
+    assert earned + unearned == written
+    if day >= max(e.end for e in earnings):
+        assert earned == written, "everything is earned once every span has ended"
+    if day < start:
+        assert earned == 0
+
+
+@given(
+    total=money,
+    start=days_,
+    months=st.sampled_from([6, 12]),
+    plan=st.sampled_from(["annual", "semi_annual", "quarterly", "monthly"]),
+)
+def test_installments_sum_to_the_total(total: Decimal, start: date, months: int, plan: str) -> None:
+    schedule = installment_schedule(total, start, months, plan, Decimal("5"))
+    assert sum(i.amount for i in schedule) == total
+    assert schedule[0].due_on == start
+    assert schedule[0].fee == 0
+    assert all(i.due_on < add_months(start, months) for i in schedule)
+    assert [i.seq for i in schedule] == list(range(1, len(schedule) + 1))
