@@ -248,6 +248,32 @@ def quotes_expire() -> None:
     typer.echo(f"expired {asyncio.run(run())} quotes")
 
 
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option(help="Run every job once and exit (for cron).")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 3600,
+) -> None:
+    """Run the daily jobs: quote expiry, renewals, billing and delinquency, earned premium."""
+    from pd_prime_demo.core.database import Database
+    from pd_prime_demo.worker import run_forever, run_jobs
+
+    settings = _settings()
+
+    async def run() -> None:
+        assert settings.database_url is not None
+        db = Database.connect(settings.database_url, pool_size=2, max_overflow=0)
+        try:
+            if once:
+                for name, result in (await run_jobs(db)).items():
+                    typer.echo(f"{name}: {result}")
+            else:
+                await run_forever(db, interval_seconds=interval)
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
 @bench_app.command("rating")
 def bench_rating(
     policies: Annotated[

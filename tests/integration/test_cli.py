@@ -147,3 +147,12 @@ def test_api_benchmark_runs_against_a_real_server(cli_env: str) -> None:
     assert figures["echo (validate + echo)"] > 0
     assert "(0 failed)" in "\n".join(lines)
     assert any("quote / echo throughput" in line for line in lines)
+
+
+def test_worker_once_runs_every_job(cli_env: str) -> None:
+    runner.invoke(cli.app, ["migrate"])
+    runner.invoke(cli.app, ["seed"])
+    result = runner.invoke(cli.app, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    for job in ("quotes.expire", "renewals.offer", "renewals.lapse", "billing.run", "ledger.earn"):
+        assert f"{job}:" in result.output

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,3 +79,27 @@ class PolicyTransaction(Base):
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
+
+
+class RenewalOffer(Base):
+    """A renewal offered ahead of expiry: accepted (a renewal transaction) or lapsed."""
+
+    __tablename__ = "policy_renewals"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "term_start", name="uq_policy_renewals_term"),
+        CheckConstraint("status IN ('offered', 'accepted', 'lapsed')", name="status_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))
+    term_start: Mapped[date]
+    term_end: Mapped[date]
+    product_version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("product_versions.id"))
+    rate_version: Mapped[str] = mapped_column(String(30))
+    premium: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    fees: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    taxes: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    snapshot: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(12))
+    offered_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.api import API_V1
@@ -16,7 +18,7 @@ from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.documents import service as documents
-from pd_prime_demo.policies import service
+from pd_prime_demo.policies import renewals, service
 from pd_prime_demo.policies.models import Policy
 from pd_prime_demo.policies.schemas import (
     AccountRead,
@@ -193,6 +195,64 @@ async def reinstate_policy(
         )
     )
     return TransactionRead.model_validate(txn)
+
+
+class RenewalRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    id: uuid.UUID
+    term_start: date
+    term_end: date
+    rate_version: str
+    premium: Decimal
+    fees: Decimal
+    taxes: Decimal
+    status: str
+
+
+class NonRenewalCreate(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post(
+    "/policies/{policy_id}/renewal-offers",
+    response_model=RenewalRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Offer the renewal: re-rated with the version in force for renewals then",
+)
+async def offer_renewal(policy_id: uuid.UUID, session: Session, actor: Writer) -> RenewalRead:
+    return RenewalRead.model_validate(
+        handle_result(await renewals.offer(session, policy_id, actor=actor))
+    )
+
+
+@router.post(
+    "/policies/{policy_id}/renewals",
+    response_model=TransactionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Accept the open renewal offer: the new term starts at expiry",
+)
+async def accept_renewal(policy_id: uuid.UUID, session: Session, actor: Writer) -> TransactionRead:
+    return TransactionRead.model_validate(
+        handle_result(await renewals.accept(session, policy_id, actor=actor))
+    )
+
+
+@router.post(
+    "/policies/{policy_id}/non-renewals",
+    response_model=TransactionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    summary="Give notice of non-renewal, with its reason",
+)
+async def non_renew_policy(
+    policy_id: uuid.UUID, body: NonRenewalCreate, session: Session, actor: Writer
+) -> TransactionRead:
+    return TransactionRead.model_validate(
+        handle_result(await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor))
+    )
 
 
 @router.get(

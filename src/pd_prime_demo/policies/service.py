@@ -139,7 +139,7 @@ def state_as_of(history: list[PolicyTransaction], on: date) -> AsOf:
     return AsOf(on, "in_force", latest)
 
 
-async def _record(
+async def record_transaction(
     session: AsyncSession,
     policy: Policy,
     *,
@@ -210,7 +210,7 @@ async def definition_of(session: AsyncSession, policy: Policy) -> ProductVersion
     return (await products.compiled_products.get(session, version)).definition
 
 
-def _snapshot(
+def snapshot_for(
     *,
     status: str,
     term_start: date,
@@ -240,12 +240,12 @@ def _snapshot(
     }
 
 
-async def _rate(
+async def rate_on(
     session: AsyncSession,
     version_id: uuid.UUID,
     risk: dict[str, Any],
     option: dict[str, Any],
-    surcharge: Decimal | None,
+    surcharge: Decimal | None = None,
 ) -> Result[tuple[ProductVersion, RatingResult], DomainError]:
     version = await session.get(ProductVersion, version_id)
     assert version is not None
@@ -298,7 +298,7 @@ async def bind_quote(
         )
     package = quote.options[names.index(chosen)]
     assert quote.product_version_id is not None
-    match await _rate(session, quote.product_version_id, quote.risk, package, quote.surcharge):
+    match await rate_on(session, quote.product_version_id, quote.risk, package, quote.surcharge):
         case Err() as err:
             return err
         case Ok((version, result)):
@@ -333,7 +333,7 @@ async def bind_quote(
     await session.flush()
     fees = sum((f.amount for f in result.fees), ZERO)
     taxes = sum((t.amount for t in result.taxes), ZERO)
-    await _record(
+    await record_transaction(
         session,
         policy,
         kind="new_business",
@@ -344,7 +344,7 @@ async def bind_quote(
         premium_change=result.premium,
         fees_change=fees,
         taxes_change=taxes,
-        snapshot=_snapshot(
+        snapshot=snapshot_for(
             status="in_force",
             term_start=start,
             term_end=end,
@@ -413,7 +413,9 @@ async def endorse(
     new_coverages = coverages if coverages is not None else snap["coverages"]
     option = {"name": snap["option"], "coverages": new_coverages}
     surcharge = Decimal(snap["surcharge"]) if snap.get("surcharge") else None
-    match await _rate(session, uuid.UUID(snap["product_version_id"]), new_risk, option, surcharge):
+    match await rate_on(
+        session, uuid.UUID(snap["product_version_id"]), new_risk, option, surcharge
+    ):
         case Err(error):
             return Err(_rebase(error))
         case Ok((version, result)):
@@ -423,7 +425,7 @@ async def endorse(
     tax_change = sum((t.amount for t in result.taxes), ZERO) - Decimal(snap["taxes"])
     premium_change = prorate(full_change, start, end, effective_on)
     taxes_change = prorate(tax_change, start, end, effective_on)
-    txn = await _record(
+    txn = await record_transaction(
         session,
         policy,
         kind="endorsement",
@@ -434,7 +436,7 @@ async def endorse(
         premium_change=premium_change,
         fees_change=ZERO,
         taxes_change=taxes_change,
-        snapshot=_snapshot(
+        snapshot=snapshot_for(
             status="in_force",
             term_start=start,
             term_end=end,
@@ -517,7 +519,7 @@ async def cancel(
     returned = written - keep
     penalty = unearned - returned
     taxes_returned = cents(taxes_written * returned / written) if written else ZERO
-    txn = await _record(
+    txn = await record_transaction(
         session,
         policy,
         kind="cancellation",
@@ -591,7 +593,7 @@ async def reinstate(
         premium_change = prorate(Decimal(restored["term_premium"]), start, end, on)
         taxes_change = prorate(Decimal(restored["taxes"]), start, end, on)
         earnings = [Earning(premium_change, on, end)]
-    txn = await _record(
+    txn = await record_transaction(
         session,
         policy,
         kind="reinstatement",

@@ -274,6 +274,9 @@ class Billing(_Def):
     invoice_lead_days: int = Field(default=15, ge=0, le=60)
     grace_days: int = Field(default=10, ge=0, le=60)
     notice_days: int = Field(default=10, ge=0, le=60)
+    renewal_offer_days: int = Field(
+        default=45, ge=1, le=120, description="How long before expiry a renewal is offered."
+    )
 
 
 class ProductVersionDefinition(_Def):

@@ -239,6 +239,36 @@ def upgrade() -> None:
     )
     op.create_index("ix_ledger_lines_account", "ledger_lines", ["account"], unique=False)
     op.create_index("ix_ledger_lines_journal_id", "ledger_lines", ["journal_id"], unique=False)
+    op.create_table(
+        "policy_renewals",
+        sa.Column("id", sa.UUID(), nullable=False),
+        sa.Column("policy_id", sa.UUID(), nullable=False),
+        sa.Column("term_start", sa.Date(), nullable=False),
+        sa.Column("term_end", sa.Date(), nullable=False),
+        sa.Column("product_version_id", sa.UUID(), nullable=False),
+        sa.Column("rate_version", sa.String(length=30), nullable=False),
+        sa.Column("premium", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("fees", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("taxes", sa.Numeric(precision=12, scale=2), nullable=False),
+        sa.Column("snapshot", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("status", sa.String(length=12), nullable=False),
+        sa.Column("offered_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('offered', 'accepted', 'lapsed')",
+            name=op.f("ck_policy_renewals_status_known"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["policy_id"], ["policies.id"], name=op.f("fk_policy_renewals_policy_id_policies")
+        ),
+        sa.ForeignKeyConstraint(
+            ["product_version_id"],
+            ["product_versions.id"],
+            name=op.f("fk_policy_renewals_product_version_id_product_versions"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_policy_renewals")),
+        sa.UniqueConstraint("policy_id", "term_start", name="uq_policy_renewals_term"),
+    )
     # ### end Alembic commands ###
     op.execute("CREATE SEQUENCE policy_number_seq START 100001")
     op.drop_constraint(op.f("ck_quotes_status_known"), "quotes", type_="check")
@@ -265,6 +295,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("policy_renewals")
     op.execute("DROP TRIGGER IF EXISTS ledger_lines_balanced ON ledger_lines")
     op.execute("DROP FUNCTION IF EXISTS ledger_journal_balanced()")
     for table in APPEND_ONLY_TABLES:

@@ -1,0 +1,80 @@
+"""``pd-prime worker``: the daily jobs, safe to run on many machines at once.
+
+Each job is an idempotent sweep (running it twice for a day changes nothing the second time)
+and runs in its own transaction under a PostgreSQL advisory lock, so two workers never run the
+same job concurrently. A cron-style deployment can call ``pd-prime worker --once``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.billing.earning import post_earned
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.database import Database
+from pd_prime_demo.policies import renewals
+from pd_prime_demo.policies.delinquency import run_billing
+from pd_prime_demo.quotes.service import expire_due
+
+log = structlog.get_logger(__name__)
+
+
+async def _expire_quotes(session: AsyncSession) -> object:
+    return await expire_due(session)
+
+
+async def _billing(session: AsyncSession) -> object:
+    run = await run_billing(session, on=clock.today())
+    return {"invoiced": run.invoiced, "notices": run.notices, "cancellations": run.cancellations}
+
+
+async def _earn(session: AsyncSession) -> object:
+    return await post_earned(session, through=clock.today() - timedelta(days=1))
+
+
+JOBS: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
+    "quotes.expire": _expire_quotes,
+    "renewals.offer": renewals.offer_due,
+    "renewals.lapse": renewals.lapse_due,
+    "billing.run": _billing,
+    "ledger.earn": _earn,
+}
+
+
+async def run_jobs(db: Database) -> dict[str, object]:
+    """Run every job once; a job another worker holds is skipped, not waited for."""
+    results: dict[str, object] = {}
+    for name, job in JOBS.items():
+        async with db.unit_of_work() as session:
+            locked = await session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:n, 0))"),
+                {"n": f"job:{name}"},
+            )
+            if not locked:
+                results[name] = "skipped: running elsewhere"
+                continue
+            results[name] = await job(session)
+        log.info("worker.job_done", job=name, result=str(results[name]))
+    return results
+
+
+async def run_forever(db: Database, *, interval_seconds: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    while not stop.is_set():
+        try:
+            await run_jobs(db)
+        except Exception:  # one bad run must not stop the worker; it retries next round
+            log.exception("worker.run_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)

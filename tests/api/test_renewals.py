@@ -1,0 +1,134 @@
+"""Renewals across the term boundary: offered, accepted or lapsed; non-renewal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from httpx import AsyncClient
+
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.clock import frozen_at
+from pd_prime_demo.core.runtime import Runtime
+from tests.factories import auto_quote, person, user_login
+
+
+async def _policy(client: AsyncClient, runtime: Runtime) -> tuple[Any, dict[str, Any]]:
+    agent = await user_login(client, runtime, Role.AGENT)
+    customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
+    quote = (
+        await client.post("/api/v1/quotes", json=auto_quote(customer["id"]), headers=agent.headers)
+    ).json()
+    policy = (
+        await client.post(f"/api/v1/quotes/{quote['id']}/bind", json={}, headers=agent.headers)
+    ).json()
+    return agent, policy
+
+
+def _at(day: str) -> datetime:
+    return datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(hours=12)
+
+
+async def test_offer_accept_and_as_of_across_the_term_boundary(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent, policy = await _policy(client, runtime)
+    url = f"/api/v1/policies/{policy['id']}"
+    term_end = policy["in_force"]["term_end"]
+    early = await client.post(f"{url}/renewal-offers", headers=agent.headers)
+    assert early.status_code == 409
+    assert early.json()["code"] == "policy.renewal_too_early"
+    with frozen_at(_at(term_end) - timedelta(days=30)):
+        # Tokens issued before the jump have expired: log in again as the same agent.
+        tokens = (
+            await client.post(
+                "/api/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": agent.email,
+                    "password": "a sufficiently long passphrase",
+                },
+            )
+        ).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        offered = await client.post(f"{url}/renewal-offers", headers=headers)
+        assert offered.status_code == 201, offered.text
+        assert offered.json()["term_start"] == term_end
+        assert offered.json()["rate_version"] == "TX-2026.1"
+        again = await client.post(f"{url}/renewal-offers", headers=headers)
+        assert again.json()["id"] == offered.json()["id"]
+        accepted = await client.post(f"{url}/renewals", headers=headers)
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["kind"] == "renewal"
+        last_day = await client.get(
+            url,
+            params={
+                "as_of": (datetime.fromisoformat(term_end) - timedelta(days=1)).date().isoformat()
+            },
+            headers=headers,
+        )
+        first_day = await client.get(url, params={"as_of": term_end}, headers=headers)
+        assert last_day.json()["transaction_seq"] == 1
+        assert first_day.json()["status"] == "in_force"
+        assert first_day.json()["in_force"]["term_start"] == term_end
+        billing = (await client.get(f"{url}/billing", headers=headers)).json()
+        assert {i["term_start"] for i in billing["installments"]} == {
+            policy["inception_on"],
+            term_end,
+        }
+
+
+async def test_unaccepted_offer_lapses_and_policy_expires(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    from pd_prime_demo.policies import renewals
+
+    agent, policy = await _policy(client, runtime)
+    url = f"/api/v1/policies/{policy['id']}"
+    term_end = policy["in_force"]["term_end"]
+    with frozen_at(_at(term_end) - timedelta(days=20)):
+        async with runtime.db.unit_of_work() as session:
+            assert await renewals.offer_due(session) >= 1
+    with frozen_at(_at(term_end) + timedelta(days=2)):
+        async with runtime.db.unit_of_work() as session:
+            assert await renewals.lapse_due(session) >= 1
+        tokens = (
+            await client.post(
+                "/api/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": agent.email,
+                    "password": "a sufficiently long passphrase",
+                },
+            )
+        ).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        late = await client.post(f"{url}/renewals", headers=headers)
+        assert late.status_code == 404
+        state = await client.get(url, params={"as_of": term_end}, headers=headers)
+        assert state.json()["status"] == "expired"
+
+
+async def test_non_renewal_blocks_offers(client: AsyncClient, runtime: Runtime) -> None:
+    agent, policy = await _policy(client, runtime)
+    url = f"/api/v1/policies/{policy['id']}"
+    notice = await client.post(
+        f"{url}/non-renewals", json={"reason": "roof condition"}, headers=agent.headers
+    )
+    assert notice.status_code == 201, notice.text
+    assert notice.json()["snapshot"]["non_renewal"]["reason"] == "roof condition"
+    with frozen_at(_at(policy["in_force"]["term_end"]) - timedelta(days=10)):
+        tokens = (
+            await client.post(
+                "/api/v1/auth/token",
+                data={
+                    "grant_type": "password",
+                    "username": agent.email,
+                    "password": "a sufficiently long passphrase",
+                },
+            )
+        ).json()
+        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        refused = await client.post(f"{url}/renewal-offers", headers=headers)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "policy.non_renewed"
