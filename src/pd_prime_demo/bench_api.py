@@ -36,6 +36,9 @@ def bench_app_factory() -> FastAPI:
     async def echo_quote(body: QuoteCreate) -> QuoteCreate:
         return body
 
+    from pd_prime_demo.bench_policies import add_bare_routes
+
+    add_bare_routes(app)
     return app
 
 
@@ -76,13 +79,7 @@ async def _run(
 ) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        for _ in range(100):
-            try:
-                if (await client.get("/health/ready")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
+        await _ready(client)
         tokens = (
             await client.post(
                 "/api/v1/auth/token",
@@ -121,24 +118,70 @@ async def _run(
         return figures
 
 
-def run_api_benchmark(
-    *, seconds: float = 10, concurrency: int = 16, echo: Callable[[str], object] = print
-) -> dict[str, float]:
-    from pd_prime_demo.cli import _settings  # the same database resolution as `serve`
+async def _ready(client: httpx.AsyncClient) -> None:
+    for _ in range(150):
+        try:
+            if (await client.get("/health/ready")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the benchmark server did not become ready")
 
-    settings = _settings(demo=True)
+
+async def _run_policies(
+    base: str, database_url: str, seconds: float, concurrency: int, echo: Callable[[str], object]
+) -> dict[str, float]:
+    from pd_prime_demo.bench_policies import run_policy_suite
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        await _ready(client)
+        return await run_policy_suite(
+            client, database_url, seconds=seconds, concurrency=concurrency, echo=echo
+        )
+
+
+def run_api_benchmark(
+    *,
+    seconds: float = 10,
+    concurrency: int = 16,
+    suite: str = "quotes",
+    echo: Callable[[str], object] = print,
+) -> dict[str, float]:
+    """Runs on a throwaway database created on the configured (or embedded) server."""
+    from pd_prime_demo.cli import _migrate, _seed, _settings
+    from pd_prime_demo.core.database import create_database, drop_database
+
+    base = _settings(demo=True)
+    assert base.database_url is not None
+    scratch = asyncio.run(create_database(base.database_url, f"pd_prime_bench_{os.getpid()}"))
+    settings = base.model_copy(update={"database_url": scratch})
     port = _free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": settings.database_url or "",
+        "DATABASE_URL": scratch,
         "PD_PRIME_ENV": "demo",
         "PD_PRIME_LOG_LEVEL": "WARNING",
         "PD_PRIME_DATA_DIR": str(settings.data_dir),
     }
-    from pd_prime_demo.cli import _migrate, _seed
+    try:
+        _migrate(settings)
+        asyncio.run(_seed(settings))
+        return _serve_and_measure(env, port, seconds, concurrency, suite, scratch, echo)
+    finally:
+        asyncio.run(drop_database(base.database_url, scratch))
 
-    _migrate(settings)
-    asyncio.run(_seed(settings))
+
+def _serve_and_measure(
+    env: dict[str, str],
+    port: int,
+    seconds: float,
+    concurrency: int,
+    suite: str,
+    database_url: str,
+    echo: Callable[[str], object],
+) -> dict[str, float]:
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
             sys.executable,
@@ -159,7 +202,10 @@ def run_api_benchmark(
             f"API benchmark: uvicorn (1 worker) on :{port}, {concurrency} concurrent clients, "
             f"{seconds:.0f} s per endpoint"
         )
-        return asyncio.run(_run(f"http://127.0.0.1:{port}", seconds, concurrency, echo))
+        base_url = f"http://127.0.0.1:{port}"
+        if suite == "policies":
+            return asyncio.run(_run_policies(base_url, database_url, seconds, concurrency, echo))
+        return asyncio.run(_run(base_url, seconds, concurrency, echo))
     finally:
         server.terminate()
         server.wait(timeout=10)

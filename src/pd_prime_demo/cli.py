@@ -291,11 +291,14 @@ def bench_rating(
 def bench_api(
     seconds: Annotated[float, typer.Option(help="Seconds of load per endpoint.")] = 10,
     concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
+    suite: Annotated[str, typer.Option(help="quotes, or policies (bind, read, pay).")] = "quotes",
 ) -> None:
-    """Quote throughput through the real server and PostgreSQL beside a validate-and-echo route."""
+    """Throughput through the real server and PostgreSQL beside bare baselines."""
     from pd_prime_demo.bench_api import run_api_benchmark
 
-    run_api_benchmark(seconds=seconds, concurrency=concurrency, echo=typer.echo)
+    if suite not in ("quotes", "policies"):
+        raise typer.BadParameter("suite must be quotes or policies")
+    run_api_benchmark(seconds=seconds, concurrency=concurrency, suite=suite, echo=typer.echo)
 
 
 def main() -> None:

@@ -156,3 +156,13 @@ def test_worker_once_runs_every_job(cli_env: str) -> None:
     assert result.exit_code == 0, result.output
     for job in ("quotes.expire", "renewals.offer", "renewals.lapse", "billing.run", "ledger.earn"):
         assert f"{job}:" in result.output
+
+
+def test_policy_api_benchmark_runs(cli_env: str) -> None:
+    from pd_prime_demo.bench_api import run_api_benchmark
+
+    lines: list[str] = []
+    figures = run_api_benchmark(seconds=0.4, concurrency=2, suite="policies", echo=lines.append)
+    for name in ("bind", "bare bind", "read", "bare read", "pay", "bare pay"):
+        assert figures[name] > 0, name
+    assert all("(0 failed)" in line for line in lines if "req/s" in line)

@@ -165,6 +165,37 @@ class Database:
         await self.engine.dispose()
 
 
+def _server_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_database(server_url: str, name: str) -> str:
+    """Create database ``name`` on ``server_url``'s server; return its async URL."""
+    import asyncpg
+
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"unsafe database name {name!r}")
+    conn = await asyncpg.connect(_server_dsn(server_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return to_async_url(
+        make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    )
+
+
+async def drop_database(server_url: str, url: str) -> None:
+    import asyncpg
+
+    name = make_url(url).database
+    conn = await asyncpg.connect(_server_dsn(server_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 def _alembic_config(url: str) -> Any:
     from alembic.config import Config
 

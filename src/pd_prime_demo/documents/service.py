@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +30,11 @@ _templates = Environment(
 )
 
 
-def render_pdf(template: str, context: dict[str, Any]) -> bytes:
+def render_pdf(template: str, context: dict[str, Any], *, issued_at: datetime) -> bytes:
+    """Deterministic: the same record and issue time always give the same bytes (and hash)."""
     html = _templates.get_template(template).render(**context)
     pdf = FPDF(format="Letter")
-    pdf.set_creation_date(clock.now())
+    pdf.set_creation_date(issued_at)
     pdf.set_title(str(context.get("title", "PD Prime")))
     pdf.set_author("PD Prime")
     pdf.add_page()
@@ -81,6 +83,7 @@ async def render_declarations(
             "choices": snap["coverages"],
             "money": _money,
         },
+        issued_at=txn.created_at,
     )
     return await _store(
         session,
@@ -104,6 +107,7 @@ async def render_invoice(
             "balance": balance,
             "money": _money,
         },
+        issued_at=clock.now(),
     )
     return await _store(
         session,
