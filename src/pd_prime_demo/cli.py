@@ -84,7 +84,8 @@ def seed() -> None:
     created = asyncio.run(_seed(settings))
     typer.echo(
         f"seeded: {created['users']} users, {created['customers']} customers, "
-        f"{created['products']} product versions, {created['quotes']} quotes created"
+        f"{created['products']} product versions, {created['quotes']} quotes, "
+        f"{created['policies']} policies created"
     )
 
 
@@ -118,8 +119,8 @@ def demo() -> None:
         f"  Database:              {database}",
         f"  Cache:                 {'Redis at REDIS_URL' if settings.redis_url else 'in-process'}",
         f"  Demo data:             {created['users']} users, {created['customers']} customers, "
-        f"{created['products']} product versions, {created['quotes']} quotes created this run "
-        "(existing ones kept)",
+        f"{created['products']} product versions, {created['quotes']} quotes, "
+        f"{created['policies']} policies created this run (existing ones kept)",
         "",
         f"  Demo logins (password for all: {DEMO_PASSWORD}) - use 'Authorize' in /docs:",
         *(f"    {login.role.value:<12} {login.email}" for login in DEMO_LOGINS),

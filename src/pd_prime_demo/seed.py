@@ -16,6 +16,7 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonCreate
 from pd_prime_demo.identity import service as identity
+from pd_prime_demo.policies import service as policies
 from pd_prime_demo.products import service as products
 from pd_prime_demo.products.catalog import shipped_products
 from pd_prime_demo.quotes import service as quotes
@@ -192,6 +193,7 @@ async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
             case Err(error):
                 raise RuntimeError(f"seeding customer {key} failed: {error.code}")
     created["quotes"] = await _seed_quotes(session, actor)
+    created["policies"] = await _seed_policy(session, actor)
     return created
 
 
@@ -213,3 +215,21 @@ async def _seed_quotes(session: AsyncSession, actor: Actor) -> int:
         if isinstance(result, Err):
             raise RuntimeError(f"seeding a demo quote failed: {result.error}")
     return 2
+
+
+async def _seed_policy(session: AsyncSession, actor: Actor) -> int:
+    """Bind Maria's quoted package on a monthly plan, so the demo has a policy and a bill."""
+    maria = uuid.uuid5(_NAMESPACE, "maria")
+    if await policies.list_policies(session, actor=actor, customer_id=maria, limit=1):
+        return 0
+    listed = await quotes.list_quotes(
+        session, actor=actor, status="quoted", customer_id=maria, cursor=None, limit=1
+    )
+    if not isinstance(listed, Ok) or not listed.value[0]:
+        return 0
+    result = await policies.bind_quote(
+        session, listed.value[0][0].id, option=None, payment_plan="monthly", actor=actor
+    )
+    if isinstance(result, Err):
+        raise RuntimeError(f"seeding a demo policy failed: {result.error}")
+    return 1
