@@ -69,14 +69,24 @@ async def _store(
 
 
 async def render_declarations(
-    session: AsyncSession, policy: Policy, txn: PolicyTransaction
+    session: AsyncSession,
+    policy: Policy,
+    txn: PolicyTransaction,
+    *,
+    insured: dict[str, str],
+    coverage_names: dict[str, str],
+    product_name: str,
 ) -> Document:
+    """``insured``: the named insured's name and mailing address lines (no other PII)."""
     snap = txn.snapshot
     content = render_pdf(
         "declarations.html",
         {
             "title": f"Declarations {policy.number}",
             "policy": policy,
+            "insured": insured,
+            "names": coverage_names,
+            "product_name": product_name,
             "txn": txn,
             "snap": snap,
             "coverages": sorted(snap["coverage_premiums"].items()),
