@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from pd_prime_demo.products.catalog import homeowners, personal_auto
+from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
 from pd_prime_demo.rating.bulk import Book, BulkRater, Column
 from pd_prime_demo.rating.definition import ProductVersionDefinition, Variable, VariableType
 from pd_prime_demo.rating.engine import CompiledProduct, RatingInput, Selection, compile_product
@@ -98,49 +99,13 @@ def synthetic_book(defn: ProductVersionDefinition, size: int, seed: int = 7) -> 
 
 
 def reference_auto_quote(product: CompiledProduct) -> RatingInput:
-    """Two drivers, two vehicles, every coverage: the issue's latency target."""
+    """The documented example (two drivers, two vehicles) with every coverage selected."""
+    risk = AUTO_EXAMPLE["risk"]
     territory = (product.definition.variables[0].values or [""])[0]
     return RatingInput(
-        policy={
-            "territory": territory,
-            "prior_insurance": True,
-            "multi_policy": True,
-            "paid_in_full": False,
-        },
-        drivers=(
-            {
-                "age": 41,
-                "years_licensed": 23,
-                "accidents_3y": 0,
-                "violations_3y": 1,
-                "good_student": False,
-            },
-            {
-                "age": 17,
-                "years_licensed": 1,
-                "accidents_3y": 0,
-                "violations_3y": 0,
-                "good_student": True,
-            },
-        ),
-        vehicles=(
-            {
-                "driver": 0,
-                "model_year": 2022,
-                "symbol": "B",
-                "use": "commute",
-                "annual_miles": 12000,
-                "anti_theft": True,
-            },
-            {
-                "driver": 1,
-                "model_year": 2015,
-                "symbol": "A",
-                "use": "pleasure",
-                "annual_miles": 5000,
-                "anti_theft": False,
-            },
-        ),
+        policy={**risk["policy"], "territory": territory},
+        drivers=tuple(risk["drivers"]),
+        vehicles=tuple(risk["vehicles"]),
         coverages={
             c.code: Selection(c.default_limit, c.default_deductible)
             for c in product.definition.coverages

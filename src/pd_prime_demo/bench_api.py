@@ -14,14 +14,13 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
 
+from pd_prime_demo.bench_policies import drive
 from pd_prime_demo.core import clock
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
 
@@ -47,31 +46,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-async def _drive(
-    client: httpx.AsyncClient,
-    url: str,
-    body: dict[str, Any],
-    headers: dict[str, str],
-    *,
-    seconds: float,
-    concurrency: int,
-) -> tuple[int, int]:
-    deadline = time.perf_counter() + seconds
-    done = failed = 0
-
-    async def worker() -> None:
-        nonlocal done, failed
-        while time.perf_counter() < deadline:
-            response = await client.post(url, json=body, headers=headers)
-            if response.status_code in (200, 201):
-                done += 1
-            else:
-                failed += 1
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done, failed
 
 
 async def _run(
@@ -106,12 +80,13 @@ async def _run(
             # underwriting cost inside a full request.
             ("... as draft, unrated", "/api/v1/quotes", draft),
         ):
-            await _drive(client, url, payload, headers, seconds=1, concurrency=concurrency)
-            done, failed = await _drive(
-                client, url, payload, headers, seconds=seconds, concurrency=concurrency
+            request = ("POST", url, payload, headers)
+            await drive(client, lambda r=request: r, seconds=1, concurrency=concurrency)
+            rate, failed = await drive(
+                client, lambda r=request: r, seconds=seconds, concurrency=concurrency
             )
-            figures[name] = done / seconds
-            echo(f"  {name:<24} {done / seconds:8.1f} req/s  ({failed} failed)")
+            figures[name] = rate
+            echo(f"  {name:<24} {rate:8.1f} req/s  ({failed} failed)")
         ratio = figures["POST /api/v1/quotes"] / figures["echo (validate + echo)"]
         echo(f"  quote / echo throughput: {ratio:.0%} (target >= 85%)")
         figures["ratio"] = ratio

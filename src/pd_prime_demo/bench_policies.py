@@ -179,7 +179,7 @@ async def _audit_and_outbox(conn: asyncpg.Connection, policy_id: uuid.UUID) -> N
 Request = tuple[str, str, dict[str, Any] | None, dict[str, str]]
 
 
-async def _drive(client: Any, make: Any, *, seconds: float, concurrency: int) -> tuple[float, int]:
+async def drive(client: Any, make: Any, *, seconds: float, concurrency: int) -> tuple[float, int]:
     import time
 
     deadline = time.perf_counter() + seconds
@@ -302,12 +302,12 @@ async def run_policy_suite(
         raise RuntimeError(f"warm-up bind failed: {warm.status_code} {warm.text}")
     bound.append(warm.json()["id"])
     await client.post(f"/bench/bare/bind/{bare_quotes.pop()}")
-    rate, failed = await _drive(client, real_bind, seconds=seconds, concurrency=concurrency)
+    rate, failed = await drive(client, real_bind, seconds=seconds, concurrency=concurrency)
     figures["bind"] = rate
     echo(f"  bind        {rate:8.1f} req/s ({failed} failed)")
     async with asyncpg.create_pool(dsn, min_size=1, max_size=2) as db:
         bound[:] = [str(r["id"]) for r in await db.fetch("SELECT id FROM policies")]
-    rate, failed = await _drive(client, bare_bind, seconds=seconds, concurrency=concurrency)
+    rate, failed = await drive(client, bare_bind, seconds=seconds, concurrency=concurrency)
     figures["bare bind"] = rate
     echo(
         f"  bare bind   {rate:8.1f} req/s ({failed} failed)   ratio {figures['bind'] / rate:.0%} "
@@ -317,8 +317,8 @@ async def run_policy_suite(
         ("read", real_read, bare_read, "80%"),
         ("pay", real_pay, bare_pay, "-"),
     ):
-        r, f1 = await _drive(client, real, seconds=seconds, concurrency=concurrency)
-        b, f2 = await _drive(client, bare, seconds=seconds, concurrency=concurrency)
+        r, f1 = await drive(client, real, seconds=seconds, concurrency=concurrency)
+        b, f2 = await drive(client, bare, seconds=seconds, concurrency=concurrency)
         figures[name], figures[f"bare {name}"] = r, b
         echo(f"  {name:<11} {r:8.1f} req/s ({f1} failed)")
         echo(f"  bare {name:<6} {b:8.1f} req/s ({f2} failed)   ratio {r / b:.0%} (aim >= {aim})")

@@ -10,7 +10,7 @@ from httpx import AsyncClient
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import auto_quote, person, user_login
+from tests.factories import PASSWORD, auto_quote, person, user_login
 
 
 async def _policy(client: AsyncClient, runtime: Runtime) -> tuple[Any, dict[str, Any]]:
@@ -23,6 +23,17 @@ async def _policy(client: AsyncClient, runtime: Runtime) -> tuple[Any, dict[str,
         await client.post(f"/api/v1/quotes/{quote['id']}/bind", json={}, headers=agent.headers)
     ).json()
     return agent, policy
+
+
+async def _relogin(client: AsyncClient, agent: Any) -> dict[str, str]:
+    """Tokens issued before a clock jump have expired: log in again as the same agent."""
+    tokens = (
+        await client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": agent.email, "password": PASSWORD},
+        )
+    ).json()
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
 def _at(day: str) -> datetime:
@@ -39,18 +50,7 @@ async def test_offer_accept_and_as_of_across_the_term_boundary(
     assert early.status_code == 409
     assert early.json()["code"] == "policy.renewal_too_early"
     with frozen_at(_at(term_end) - timedelta(days=30)):
-        # Tokens issued before the jump have expired: log in again as the same agent.
-        tokens = (
-            await client.post(
-                "/api/v1/auth/token",
-                data={
-                    "grant_type": "password",
-                    "username": agent.email,
-                    "password": "a sufficiently long passphrase",
-                },
-            )
-        ).json()
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        headers = await _relogin(client, agent)
         offered = await client.post(f"{url}/renewal-offers", headers=headers)
         assert offered.status_code == 201, offered.text
         assert offered.json()["term_start"] == term_end
@@ -92,17 +92,7 @@ async def test_unaccepted_offer_lapses_and_policy_expires(
     with frozen_at(_at(term_end) + timedelta(days=2)):
         async with runtime.db.unit_of_work() as session:
             assert await renewals.lapse_due(session) >= 1
-        tokens = (
-            await client.post(
-                "/api/v1/auth/token",
-                data={
-                    "grant_type": "password",
-                    "username": agent.email,
-                    "password": "a sufficiently long passphrase",
-                },
-            )
-        ).json()
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        headers = await _relogin(client, agent)
         late = await client.post(f"{url}/renewals", headers=headers)
         assert late.status_code == 404
         state = await client.get(url, params={"as_of": term_end}, headers=headers)
@@ -118,17 +108,7 @@ async def test_non_renewal_blocks_offers(client: AsyncClient, runtime: Runtime) 
     assert notice.status_code == 201, notice.text
     assert notice.json()["snapshot"]["non_renewal"]["reason"] == "roof condition"
     with frozen_at(_at(policy["in_force"]["term_end"]) - timedelta(days=10)):
-        tokens = (
-            await client.post(
-                "/api/v1/auth/token",
-                data={
-                    "grant_type": "password",
-                    "username": agent.email,
-                    "password": "a sufficiently long passphrase",
-                },
-            )
-        ).json()
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+        headers = await _relogin(client, agent)
         refused = await client.post(f"{url}/renewal-offers", headers=headers)
     assert refused.status_code == 409
     assert refused.json()["code"] == "policy.non_renewed"

@@ -8,6 +8,12 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, invalid
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +37,35 @@ class Cursor:
             return cls(moment, uuid.UUID(ident))
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             return None
+
+
+class Keyed(Protocol):
+    created_at: datetime
+    id: uuid.UUID
+
+
+T = TypeVar("T", bound=Keyed)
+
+
+async def keyset_page(
+    session: AsyncSession,
+    query: Select[T],
+    entity: type[T],
+    *,
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[T], str | None], DomainError]:
+    """One page of ``query`` in (created_at, id) order, after ``cursor``; and the next cursor."""
+    created: Any = entity.created_at
+    ident: Any = entity.id
+    query = query.order_by(created, ident).limit(limit + 1)
+    if cursor is not None:
+        position = Cursor.decode(cursor)
+        if position is None:
+            return Err(invalid("pagination.bad_cursor", "the cursor is not valid"))
+        query = query.where(tuple_(created, ident) > tuple_(position.created_at, position.id))
+    rows = list((await session.scalars(query)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        next_cursor = Cursor(rows[limit - 1].created_at, rows[limit - 1].id).encode()
+    return Ok((rows[:limit], next_cursor))

@@ -11,14 +11,14 @@ from datetime import date
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import ColumnElement, Select, false, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Permission, Role
 from pd_prime_demo.core.crypto import FieldCipher, PasswordHashing
-from pd_prime_demo.core.pagination import Cursor
+from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
@@ -192,7 +192,7 @@ async def list_customers(
     cursor: str | None,
     limit: int,
 ) -> Result[tuple[list[Customer], str | None], DomainError]:
-    query = select(Customer).order_by(Customer.created_at, Customer.id).limit(limit + 1)
+    query = select(Customer)
     if (scope := _visibility(actor)) is not None:
         query = query.where(scope)
     if not actor.has(Permission.CUSTOMERS_READ):
@@ -205,19 +205,7 @@ async def list_customers(
                 Customer.email.ilike(pattern, escape="\\"),
             )
         )
-    if cursor is not None:
-        position = Cursor.decode(cursor)
-        if position is None:
-            return Err(invalid("pagination.bad_cursor", "the cursor is not valid"))
-        query = query.where(
-            tuple_(Customer.created_at, Customer.id) > tuple_(position.created_at, position.id)
-        )
-    rows = list((await session.scalars(query)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = Cursor(last.created_at, last.id).encode()
-    return Ok((rows[:limit], next_cursor))
+    return await keyset_page(session, query, Customer, cursor=cursor, limit=limit)
 
 
 _SIMPLE_FIELDS = ("first_name", "last_name", "organisation_name", "phone", "drivers_license_state")

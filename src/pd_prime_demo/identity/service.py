@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from beartype import beartype
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.crypto import PasswordHashing
-from pd_prime_demo.core.pagination import Cursor
+from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
@@ -137,23 +137,10 @@ async def find_by_email(session: AsyncSession, email: str) -> User | None:
 async def list_users(
     session: AsyncSession, *, role: Role | None, cursor: str | None, limit: int
 ) -> Result[tuple[list[User], str | None], DomainError]:
-    query = select(User).order_by(User.created_at, User.id).limit(limit + 1)
+    query = select(User)
     if role is not None:
         query = query.where(User.role == role.value)
-    if cursor is not None:
-        position = Cursor.decode(cursor)
-        if position is None:
-            return Err(invalid("pagination.bad_cursor", "the cursor is not valid"))
-        query = query.where(
-            tuple_(User.created_at, User.id) > tuple_(position.created_at, position.id)
-        )
-    rows = list((await session.scalars(query)).all())
-    next_cursor = (
-        Cursor(rows[limit - 1].created_at, rows[limit - 1].id).encode()
-        if len(rows) > limit
-        else None
-    )
-    return Ok((rows[:limit], next_cursor))
+    return await keyset_page(session, query, User, cursor=cursor, limit=limit)
 
 
 async def _issue_tokens(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import (
     DomainError,
@@ -20,7 +20,6 @@ from pd_prime_demo.core.result_types import (
     Ok,
     Result,
     conflict,
-    forbidden,
     not_found,
 )
 from pd_prime_demo.policies import service as policies
@@ -34,9 +33,7 @@ ZERO = Decimal(0)
 async def offer(
     session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
 ) -> Result[RenewalOffer, DomainError]:
-    if not actor.has(Permission.POLICIES_WRITE):
-        return Err(forbidden("auth.permission_missing", "this requires policies:write"))
-    match await policies.get_policy(session, policy_id, actor=actor, for_update=True):
+    match await policies.writable_policy(session, policy_id, actor=actor):
         case Err() as err:
             return err
         case Ok(policy):
@@ -119,9 +116,7 @@ async def accept(
     session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
 ) -> Result[PolicyTransaction, DomainError]:
     """Accept the open offer: a renewal transaction starts the new term."""
-    if not actor.has(Permission.POLICIES_WRITE):
-        return Err(forbidden("auth.permission_missing", "this requires policies:write"))
-    match await policies.get_policy(session, policy_id, actor=actor, for_update=True):
+    match await policies.writable_policy(session, policy_id, actor=actor):
         case Err() as err:
             return err
         case Ok(policy):
@@ -180,9 +175,7 @@ async def non_renew(
     session: AsyncSession, policy_id: uuid.UUID, *, reason: str, actor: Actor
 ) -> Result[PolicyTransaction, DomainError]:
     """Notice that the policy will not renew; cover runs to the end of the term."""
-    if not actor.has(Permission.POLICIES_WRITE):
-        return Err(forbidden("auth.permission_missing", "this requires policies:write"))
-    match await policies.get_policy(session, policy_id, actor=actor, for_update=True):
+    match await policies.writable_policy(session, policy_id, actor=actor):
         case Err() as err:
             return err
         case Ok(policy):

@@ -98,6 +98,15 @@ async def get_policy(
     return Ok(policy)
 
 
+async def writable_policy(
+    session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
+) -> Result[Policy, DomainError]:
+    """The policy, locked for a change, if ``actor`` may change it (404 if it may not see it)."""
+    if not actor.has(Permission.POLICIES_WRITE):
+        return Err(forbidden("auth.permission_missing", "this requires policies:write"))
+    return await get_policy(session, policy_id, actor=actor, for_update=True)
+
+
 async def list_policies(
     session: AsyncSession, *, actor: Actor, customer_id: uuid.UUID | None, limit: int
 ) -> list[Policy]:
@@ -396,9 +405,7 @@ async def endorse(
     actor: Actor,
 ) -> Result[PolicyTransaction, DomainError]:
     """A mid-term change, re-rated on the term's version; the difference prorated by days."""
-    if not actor.has(Permission.POLICIES_WRITE):
-        return Err(forbidden("auth.permission_missing", "this requires policies:write"))
-    match await get_policy(session, policy_id, actor=actor, for_update=True):
+    match await writable_policy(session, policy_id, actor=actor):
         case Err() as err:
             return err
         case Ok(policy):
@@ -477,9 +484,7 @@ async def cancel(
 ) -> Result[PolicyTransaction, DomainError]:
     """Cancel; return premium by the product's method for the insured's own request, pro-rata
     when the carrier cancels (non-payment, underwriting), flat when effective at inception."""
-    if not actor.has(Permission.POLICIES_WRITE):
-        return Err(forbidden("auth.permission_missing", "this requires policies:write"))
-    match await get_policy(session, policy_id, actor=actor, for_update=True):
+    match await writable_policy(session, policy_id, actor=actor):
         case Err() as err:
             return err
         case Ok(policy):
@@ -561,9 +566,7 @@ async def reinstate(
     actor: Actor,
 ) -> Result[PolicyTransaction, DomainError]:
     """Reverse a cancellation: from its own date (no lapse), or later (with a lapse in cover)."""
-    if not actor.has(Permission.POLICIES_WRITE):
-        return Err(forbidden("auth.permission_missing", "this requires policies:write"))
-    match await get_policy(session, policy_id, actor=actor, for_update=True):
+    match await writable_policy(session, policy_id, actor=actor):
         case Err() as err:
             return err
         case Ok(policy):

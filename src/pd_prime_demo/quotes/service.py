@@ -17,14 +17,14 @@ from decimal import Decimal
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.outbox import emit
-from pd_prime_demo.core.pagination import Cursor
+from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
@@ -272,30 +272,14 @@ async def list_quotes(
     cursor: str | None,
     limit: int,
 ) -> Result[tuple[list[Quote], str | None], DomainError]:
-    query = (
-        select(Quote)
-        .where(Quote.customer_id.in_(customers.visible_ids(actor)))
-        .order_by(Quote.created_at, Quote.id)
-        .limit(limit + 1)
-    )
     if not actor.has(Permission.QUOTES_READ):
         return Ok(([], None))
+    query = select(Quote).where(Quote.customer_id.in_(customers.visible_ids(actor)))
     if status is not None:
         query = query.where(Quote.status == status)
     if customer_id is not None:
         query = query.where(Quote.customer_id == customer_id)
-    if cursor is not None:
-        position = Cursor.decode(cursor)
-        if position is None:
-            return Err(invalid("pagination.bad_cursor", "the cursor is not valid"))
-        query = query.where(
-            tuple_(Quote.created_at, Quote.id) > tuple_(position.created_at, position.id)
-        )
-    rows = list((await session.scalars(query)).all())
-    next_cursor = None
-    if len(rows) > limit:
-        next_cursor = Cursor(rows[limit - 1].created_at, rows[limit - 1].id).encode()
-    return Ok((rows[:limit], next_cursor))
+    return await keyset_page(session, query, Quote, cursor=cursor, limit=limit)
 
 
 @beartype
