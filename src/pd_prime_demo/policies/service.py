@@ -379,6 +379,25 @@ async def _current(
     return history, max(history, key=lambda t: (t.effective_on, t.seq))
 
 
+async def _changeable(
+    session: AsyncSession, policy_id: uuid.UUID, effective_on: date, actor: Actor
+) -> Result[tuple[Policy, list[PolicyTransaction], PolicyTransaction], DomainError]:
+    """The policy, its history and latest transaction, if a change effective then is allowed:
+    the actor may change it, the date is not out of sequence, and cover is in force then."""
+    match await writable_policy(session, policy_id, actor=actor):
+        case Err() as err:
+            return err
+        case Ok(policy):
+            pass
+    history, latest = await _current(session, policy)
+    snap = latest.snapshot
+    if (problem := _sequence_problem(latest, effective_on)) is not None:
+        return Err(problem)
+    if snap["status"] != "in_force" or not _in_term(snap, effective_on):
+        return Err(conflict("policy.not_in_force", "the policy is not in force on that date"))
+    return Ok((policy, history, latest))
+
+
 def _sequence_problem(latest: PolicyTransaction, effective_on: date) -> DomainError | None:
     if effective_on < latest.effective_on:
         return conflict(
@@ -405,17 +424,11 @@ async def endorse(
     actor: Actor,
 ) -> Result[PolicyTransaction, DomainError]:
     """A mid-term change, re-rated on the term's version; the difference prorated by days."""
-    match await writable_policy(session, policy_id, actor=actor):
+    match await _changeable(session, policy_id, effective_on, actor):
         case Err() as err:
             return err
-        case Ok(policy):
-            pass
-    _, latest = await _current(session, policy)
-    snap = latest.snapshot
-    if (problem := _sequence_problem(latest, effective_on)) is not None:
-        return Err(problem)
-    if snap["status"] != "in_force" or not _in_term(snap, effective_on):
-        return Err(conflict("policy.not_in_force", "the policy is not in force on that date"))
+        case Ok((policy, _, latest)):
+            snap = latest.snapshot
     new_risk = risk if risk is not None else snap["risk"]
     new_coverages = coverages if coverages is not None else snap["coverages"]
     option = {"name": snap["option"], "coverages": new_coverages}
@@ -484,17 +497,11 @@ async def cancel(
 ) -> Result[PolicyTransaction, DomainError]:
     """Cancel; return premium by the product's method for the insured's own request, pro-rata
     when the carrier cancels (non-payment, underwriting), flat when effective at inception."""
-    match await writable_policy(session, policy_id, actor=actor):
+    match await _changeable(session, policy_id, effective_on, actor):
         case Err() as err:
             return err
-        case Ok(policy):
-            pass
-    history, latest = await _current(session, policy)
-    snap = latest.snapshot
-    if (problem := _sequence_problem(latest, effective_on)) is not None:
-        return Err(problem)
-    if snap["status"] != "in_force" or not _in_term(snap, effective_on):
-        return Err(conflict("policy.not_in_force", "the policy is not in force on that date"))
+        case Ok((policy, history, latest)):
+            snap = latest.snapshot
     start, end = date.fromisoformat(snap["term_start"]), date.fromisoformat(snap["term_end"])
     version = await session.get(ProductVersion, uuid.UUID(snap["product_version_id"]))
     assert version is not None
