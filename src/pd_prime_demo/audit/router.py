@@ -29,7 +29,7 @@ async def list_audit_entries(
     _: AuditReader,
     resource_type: Annotated[str | None, Query(max_length=50)] = None,
     resource_id: Annotated[str | None, Query(max_length=100)] = None,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     rows = await service.list_entries(

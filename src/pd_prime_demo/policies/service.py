@@ -90,12 +90,14 @@ async def get_policy(
     """The policy if ``actor`` may see its customer; 404 otherwise."""
     if not actor.has(Permission.POLICIES_READ):
         return Err(NOT_FOUND)
-    policy = await session.get(Policy, policy_id, with_for_update=for_update)
-    if policy is None:
-        return Err(NOT_FOUND)
-    if isinstance(await customers.get_customer(session, policy.customer_id, actor=actor), Err):
-        return Err(NOT_FOUND)
-    return Ok(policy)
+    # One round trip: the policy only if its customer is visible to the actor.
+    query = select(Policy).where(
+        Policy.id == policy_id, Policy.customer_id.in_(customers.visible_ids(actor))
+    )
+    if for_update:
+        query = query.with_for_update(of=Policy)
+    policy = await session.scalar(query)
+    return Ok(policy) if policy is not None else Err(NOT_FOUND)
 
 
 async def writable_policy(
