@@ -43,7 +43,11 @@ Writer = Annotated[Actor, Depends(require(Permission.POLICIES_WRITE))]
 
 
 async def _read(session: AsyncSession, policy: Policy, on: date) -> PolicyRead:
-    state = service.state_as_of(await service.transactions(session, policy.id), on)
+    return _present(policy, service.state_as_of(await service.transactions(session, policy.id), on))
+
+
+def _present(policy: Policy, state: service.AsOf) -> PolicyRead:
+    on = state.on
     return PolicyRead(
         id=policy.id,
         number=policy.number,
@@ -113,8 +117,10 @@ async def read_policy(
     actor: CurrentActor,
     as_of: Annotated[date | None, Query(description="Default: today.")] = None,
 ) -> PolicyRead:
-    policy = handle_result(await service.get_policy(session, policy_id, actor=actor))
-    return await _read(session, policy, as_of or clock.today())
+    policy, state = handle_result(
+        await service.read_as_of(session, policy_id, as_of or clock.today(), actor=actor)
+    )
+    return _present(policy, state)
 
 
 @router.get(

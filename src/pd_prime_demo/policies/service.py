@@ -13,8 +13,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import service as billing
@@ -100,6 +101,33 @@ async def get_policy(
     return Ok(policy) if policy is not None else Err(NOT_FOUND)
 
 
+async def read_as_of(
+    session: AsyncSession, policy_id: uuid.UUID, on: date, *, actor: Actor
+) -> Result[tuple[Policy, AsOf], DomainError]:
+    """The policy and what was in force on ``on``, in one query (404 if not visible)."""
+    if not actor.has(Permission.POLICIES_READ):
+        return Err(NOT_FOUND)
+    latest = (
+        select(PolicyTransaction)
+        .where(PolicyTransaction.policy_id == Policy.id, PolicyTransaction.effective_on <= on)
+        .order_by(PolicyTransaction.effective_on.desc(), PolicyTransaction.seq.desc())
+        .limit(1)
+        .lateral()
+    )
+    txn = aliased(PolicyTransaction, latest)
+    row = (
+        await session.execute(
+            select(Policy, txn)
+            .outerjoin(latest, true())
+            .where(Policy.id == policy_id, Policy.customer_id.in_(customers.visible_ids(actor)))
+        )
+    ).first()
+    if row is None:
+        return Err(NOT_FOUND)
+    policy, found = row
+    return Ok((policy, state_from(found, on)))
+
+
 async def writable_policy(
     session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
 ) -> Result[Policy, DomainError]:
@@ -139,9 +167,14 @@ class AsOf:
 def state_as_of(history: list[PolicyTransaction], on: date) -> AsOf:
     """What was in force on ``on``: the latest transaction effective by then decides."""
     effective = [t for t in history if t.effective_on <= on]
-    if not effective:
+    latest = max(effective, key=lambda t: (t.effective_on, t.seq)) if effective else None
+    return state_from(latest, on)
+
+
+def state_from(latest: PolicyTransaction | None, on: date) -> AsOf:
+    """The state on ``on`` given the latest transaction effective by then (None: none yet)."""
+    if latest is None:
         return AsOf(on, "not_yet_effective", None)
-    latest = max(effective, key=lambda t: (t.effective_on, t.seq))
     snap = latest.snapshot
     if snap["status"] == "cancelled":
         return AsOf(on, "cancelled", latest)
