@@ -162,6 +162,39 @@ def audit_verify() -> None:
         raise typer.Exit(1)
 
 
+ledger_app = typer.Typer(help="The double-entry premium ledger.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Prove the ledger balances (debits = credits, every entry balanced); exit 1 if not."""
+    from pd_prime_demo.billing.ledger import trial_balance
+    from pd_prime_demo.core.database import Database
+
+    settings = _settings()
+
+    async def run() -> tuple[bool, str]:
+        assert settings.database_url is not None
+        db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
+        try:
+            async with db.sessionmaker() as session:
+                trial = await trial_balance(session)
+        finally:
+            await db.dispose()
+        if trial.balanced:
+            return True, f"ledger balanced: debits {trial.debits} = credits {trial.credits}"
+        return False, (
+            f"ledger NOT balanced: debits {trial.debits}, credits {trial.credits}, "
+            f"unbalanced entries {trial.unbalanced_entries}"
+        )
+
+    ok, message = asyncio.run(run())
+    typer.echo(message, err=not ok)
+    if not ok:
+        raise typer.Exit(1)
+
+
 @keys_app.command("generate")
 def keys_generate(
     shell: Annotated[bool, typer.Option(help="Print as shell export lines.")] = True,

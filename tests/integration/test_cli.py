@@ -66,6 +66,9 @@ def test_migrate_seed_is_idempotent_and_audit_verifies(cli_env: str) -> None:
     verified = runner.invoke(cli.app, ["audit", "verify"])
     assert verified.exit_code == 0
     assert "audit chain intact" in verified.output
+    books = runner.invoke(cli.app, ["ledger", "check"])
+    assert books.exit_code == 0, books.output
+    assert "ledger balanced" in books.output
 
 
 def test_audit_verify_fails_on_tampering(cli_env: str) -> None:
