@@ -21,6 +21,7 @@ from pd_prime_demo.billing.earning import post_earned
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.policies import renewals
+from pd_prime_demo.policies.declarations import render_pending
 from pd_prime_demo.policies.delinquency import run_billing
 from pd_prime_demo.quotes.service import expire_due
 
@@ -40,12 +41,17 @@ async def _earn(session: AsyncSession) -> object:
     return await post_earned(session, through=clock.today() - timedelta(days=1))
 
 
+async def _documents(session: AsyncSession) -> object:
+    return await render_pending(session)
+
+
 JOBS: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
     "quotes.expire": _expire_quotes,
     "renewals.offer": renewals.offer_due,
     "renewals.lapse": renewals.lapse_due,
     "billing.run": _billing,
     "ledger.earn": _earn,
+    "documents.render": _documents,
 }
 
 

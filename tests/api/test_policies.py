@@ -263,3 +263,20 @@ async def test_homeowners_short_rate_cancellation(client: AsyncClient, runtime: 
     assert -Decimal(body["premium_change"]) == premium - (premium * Decimal("0.19")).quantize(
         Decimal("0.01")
     )
+
+
+async def test_declarations_sweep_renders_each_transaction_once(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """A transaction committed without its page (the process stopped) gets it from the sweep."""
+    from sqlalchemy import text
+
+    from pd_prime_demo.policies.declarations import render_pending
+
+    agent = await user_login(client, runtime, Role.AGENT)
+    policy = (await _bound(client, agent))["policy"]
+    await session.execute(text("DELETE FROM documents WHERE policy_id = :p"), {"p": policy["id"]})
+    assert await render_pending(session, policy_id=policy["id"]) == 1
+    assert await render_pending(session, policy_id=policy["id"]) == 0
+    docs = await client.get(f"/api/v1/policies/{policy['id']}/documents", headers=agent.headers)
+    assert [d["kind"] for d in docs.json()["items"]] == ["declarations"]

@@ -157,7 +157,14 @@ def test_worker_once_runs_every_job(cli_env: str) -> None:
     runner.invoke(cli.app, ["seed"])
     result = runner.invoke(cli.app, ["worker", "--once"])
     assert result.exit_code == 0, result.output
-    for job in ("quotes.expire", "renewals.offer", "renewals.lapse", "billing.run", "ledger.earn"):
+    for job in (
+        "quotes.expire",
+        "renewals.offer",
+        "renewals.lapse",
+        "billing.run",
+        "ledger.earn",
+        "documents.render",
+    ):
         assert f"{job}:" in result.output
 
 

@@ -26,7 +26,6 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, FieldIssue, Ok, Result
-from pd_prime_demo.customers import service as customers
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies.rules import installment_schedule
 from pd_prime_demo.rating.definition import PaymentPlan, ProductVersionDefinition
@@ -101,28 +100,7 @@ async def on_transaction(
         if (adjustment := _fit_schedule(policy, txn, rows, total)) is not None:
             session.add(adjustment)
         await session.flush()
-    await documents.render_declarations(
-        session,
-        policy,
-        txn,
-        insured=await _named_insured(session, policy),
-        coverage_names={c.code: c.name for c in definition.coverages},
-        product_name=definition.product_name,
-    )
     await refund_if_due(session, policy)
-
-
-async def _named_insured(session: AsyncSession, policy: Policy) -> dict[str, str]:
-    match await customers.get_customer(
-        session, policy.customer_id, actor=Actor.system("documents")
-    ):
-        case Ok(c):
-            street = ", ".join(x for x in (c.address_line1, c.address_line2) if x)
-            return {
-                "name": c.display_name,
-                "address": f"{street}, {c.city}, {c.state} {c.postal_code}",
-            }
-    return {"name": "", "address": ""}
 
 
 def _fit_schedule(

@@ -7,18 +7,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import CurrentActor, Session, require
+from pd_prime_demo.api.dependencies import CurrentActor, RuntimeDep, Session, require
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies import renewals, service
+from pd_prime_demo.policies.declarations import render_after_commit
 from pd_prime_demo.policies.models import Policy
 from pd_prime_demo.policies.schemas import (
     AccountRead,
@@ -75,7 +76,13 @@ def _present(policy: Policy, state: service.AsOf) -> PolicyRead:
     summary="Bind a quoted or approved quote into a policy (idempotent)",
 )
 async def bind_quote(
-    quote_id: uuid.UUID, body: BindRequest, response: Response, session: Session, actor: Writer
+    quote_id: uuid.UUID,
+    body: BindRequest,
+    response: Response,
+    session: Session,
+    actor: Writer,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> PolicyRead:
     policy, created = handle_result(
         await service.bind_quote(
@@ -84,6 +91,7 @@ async def bind_quote(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
+    background.add_task(render_after_commit, runtime, policy.id)
     response.headers["Location"] = f"{API_V1}/policies/{policy.id}"
     return await _read(session, policy, max(policy.inception_on, clock.today()))
 
@@ -145,7 +153,12 @@ async def list_transactions(
     summary="Endorse: change risk or coverages mid-term (re-rated, prorated by days)",
 )
 async def endorse_policy(
-    policy_id: uuid.UUID, body: EndorsementCreate, session: Session, actor: Writer
+    policy_id: uuid.UUID,
+    body: EndorsementCreate,
+    session: Session,
+    actor: Writer,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> TransactionRead:
     txn = handle_result(
         await service.endorse(
@@ -159,6 +172,7 @@ async def endorse_policy(
             actor=actor,
         )
     )
+    background.add_task(render_after_commit, runtime, txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 
@@ -170,7 +184,12 @@ async def endorse_policy(
     summary="Cancel (flat, pro-rata or short-rate per the product and reason)",
 )
 async def cancel_policy(
-    policy_id: uuid.UUID, body: CancellationCreate, session: Session, actor: Writer
+    policy_id: uuid.UUID,
+    body: CancellationCreate,
+    session: Session,
+    actor: Writer,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> TransactionRead:
     txn = handle_result(
         await service.cancel(
@@ -182,6 +201,7 @@ async def cancel_policy(
             actor=actor,
         )
     )
+    background.add_task(render_after_commit, runtime, txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 
@@ -193,13 +213,19 @@ async def cancel_policy(
     summary="Reinstate a cancelled policy, with or without a lapse",
 )
 async def reinstate_policy(
-    policy_id: uuid.UUID, body: ReinstatementCreate, session: Session, actor: Writer
+    policy_id: uuid.UUID,
+    body: ReinstatementCreate,
+    session: Session,
+    actor: Writer,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> TransactionRead:
     txn = handle_result(
         await service.reinstate(
             session, policy_id, effective_on=body.effective_on, note=body.note, actor=actor
         )
     )
+    background.add_task(render_after_commit, runtime, txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 
@@ -240,10 +266,16 @@ async def offer_renewal(policy_id: uuid.UUID, session: Session, actor: Writer) -
     responses=problem_responses(401, 403, 404, 409),
     summary="Accept the open renewal offer: the new term starts at expiry",
 )
-async def accept_renewal(policy_id: uuid.UUID, session: Session, actor: Writer) -> TransactionRead:
-    return TransactionRead.model_validate(
-        handle_result(await renewals.accept(session, policy_id, actor=actor))
-    )
+async def accept_renewal(
+    policy_id: uuid.UUID,
+    session: Session,
+    actor: Writer,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> TransactionRead:
+    txn = handle_result(await renewals.accept(session, policy_id, actor=actor))
+    background.add_task(render_after_commit, runtime, txn.policy_id)
+    return TransactionRead.model_validate(txn)
 
 
 @router.post(
@@ -254,11 +286,18 @@ async def accept_renewal(policy_id: uuid.UUID, session: Session, actor: Writer) 
     summary="Give notice of non-renewal, with its reason",
 )
 async def non_renew_policy(
-    policy_id: uuid.UUID, body: NonRenewalCreate, session: Session, actor: Writer
+    policy_id: uuid.UUID,
+    body: NonRenewalCreate,
+    session: Session,
+    actor: Writer,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
 ) -> TransactionRead:
-    return TransactionRead.model_validate(
-        handle_result(await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor))
+    txn = handle_result(
+        await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor)
     )
+    background.add_task(render_after_commit, runtime, txn.policy_id)
+    return TransactionRead.model_validate(txn)
 
 
 @router.get(
