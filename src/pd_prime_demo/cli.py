@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.config import Environment, Settings, get_settings
 from pd_prime_demo.core.database import resolve_database_url, run_migrations
@@ -133,33 +135,50 @@ def demo() -> None:
     _serve(settings)
 
 
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 and name the first bad entry if broken."""
-    from pd_prime_demo.audit.service import verify_chain
+T = TypeVar("T")
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]], *, commit: bool = False) -> T:
+    """Run ``work`` in one session on the configured database (committed if ``commit``)."""
     from pd_prime_demo.core.database import Database
 
     settings = _settings()
 
-    async def run() -> tuple[bool, str]:
+    async def run() -> T:
         assert settings.database_url is not None
         db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
         try:
+            if commit:
+                async with db.unit_of_work() as session:
+                    return await work(session)
             async with db.sessionmaker() as session:
-                report = await verify_chain(session)
+                return await work(session)
         finally:
             await db.dispose()
-        if report.ok:
-            return True, f"audit chain intact: {report.entries_checked} entries verified"
-        return False, (
-            f"audit chain BROKEN at entry {report.first_bad_id}: {report.reason} "
-            f"({report.entries_checked} entries before it verified)"
-        )
 
-    ok, message = asyncio.run(run())
+    return asyncio.run(run())
+
+
+def _report(ok: bool, message: str) -> None:
     typer.echo(message, err=not ok)
     if not ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit hash chain; exit 1 and name the first bad entry if broken."""
+    from pd_prime_demo.audit.service import verify_chain
+
+    report = _in_transaction(verify_chain)
+    if report.ok:
+        _report(True, f"audit chain intact: {report.entries_checked} entries verified")
+    else:
+        _report(
+            False,
+            f"audit chain BROKEN at entry {report.first_bad_id}: {report.reason} "
+            f"({report.entries_checked} entries before it verified)",
+        )
 
 
 ledger_app = typer.Typer(help="The double-entry premium ledger.", no_args_is_help=True)
@@ -170,29 +189,16 @@ app.add_typer(ledger_app, name="ledger")
 def ledger_check() -> None:
     """Prove the ledger balances (debits = credits, every entry balanced); exit 1 if not."""
     from pd_prime_demo.billing.ledger import trial_balance
-    from pd_prime_demo.core.database import Database
 
-    settings = _settings()
-
-    async def run() -> tuple[bool, str]:
-        assert settings.database_url is not None
-        db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
-        try:
-            async with db.sessionmaker() as session:
-                trial = await trial_balance(session)
-        finally:
-            await db.dispose()
-        if trial.balanced:
-            return True, f"ledger balanced: debits {trial.debits} = credits {trial.credits}"
-        return False, (
+    trial = _in_transaction(trial_balance)
+    if trial.balanced:
+        _report(True, f"ledger balanced: debits {trial.debits} = credits {trial.credits}")
+    else:
+        _report(
+            False,
             f"ledger NOT balanced: debits {trial.debits}, credits {trial.credits}, "
-            f"unbalanced entries {trial.unbalanced_entries}"
+            f"unbalanced entries {trial.unbalanced_entries}",
         )
-
-    ok, message = asyncio.run(run())
-    typer.echo(message, err=not ok)
-    if not ok:
-        raise typer.Exit(1)
 
 
 @keys_app.command("generate")
@@ -265,21 +271,9 @@ def products_export(
 @quotes_app.command("expire")
 def quotes_expire() -> None:
     """Expire open quotes past their validity period."""
-    from pd_prime_demo.core.database import Database
     from pd_prime_demo.quotes.service import expire_due
 
-    settings = _settings()
-
-    async def run() -> int:
-        assert settings.database_url is not None
-        db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
-        try:
-            async with db.unit_of_work() as session:
-                return await expire_due(session)
-        finally:
-            await db.dispose()
-
-    typer.echo(f"expired {asyncio.run(run())} quotes")
+    typer.echo(f"expired {_in_transaction(expire_due, commit=True)} quotes")
 
 
 @app.command()
