@@ -280,3 +280,36 @@ async def test_declarations_sweep_renders_each_transaction_once(
     assert await render_pending(session, policy_id=policy["id"]) == 0
     docs = await client.get(f"/api/v1/policies/{policy['id']}/documents", headers=agent.headers)
     assert [d["kind"] for d in docs.json()["items"]] == ["declarations"]
+
+
+async def test_leap_year_month_end_term(client: AsyncClient, runtime: Runtime) -> None:
+    """A 12-month HO-3 term from 31 Jan 2028: month-end installments through February 29."""
+    from datetime import UTC, datetime
+
+    from pd_prime_demo.core.clock import frozen_at
+
+    with frozen_at(datetime(2028, 1, 20, 12, tzinfo=UTC)):
+        agent = await user_login(client, runtime, Role.AGENT)
+        body = home_quote("x")
+        body["effective_on"] = "2028-01-31"
+        made = await _bound(client, agent, body=body, payment_plan="monthly")
+        policy = made["policy"]
+        assert policy["in_force"]["term_end"] == "2029-01-31"
+        url = f"/api/v1/policies/{policy['id']}"
+        dues = [
+            i["due_on"]
+            for i in (await client.get(f"{url}/billing", headers=agent.headers)).json()[
+                "installments"
+            ]
+        ]
+        assert dues[:4] == ["2028-01-31", "2028-02-29", "2028-03-31", "2028-04-30"]
+        assert len(dues) == 12
+        premium = Decimal(policy["in_force"]["term_premium"])
+        cancelled = await client.post(
+            f"{url}/cancellations",
+            json={"effective_on": "2028-03-01", "reason_code": "underwriting"},
+            headers=agent.headers,
+        )
+        # Pro-rata over a 366-day term: 30 days (31 Jan to 1 Mar 2028) are kept.
+        kept = premium + Decimal(cancelled.json()["premium_change"])
+        assert kept == (premium * 30 / 366).quantize(Decimal("0.01"))

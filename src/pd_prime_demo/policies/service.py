@@ -561,7 +561,10 @@ async def cancel(
         short_rate=tuple(
             ShortRate(r.up_to_percent, r.earned_percent) for r in defn.cancellation.short_rate_table
         ),
-        minimum_earned=defn.cancellation.minimum_earned_premium if method != "flat" else None,
+        # A minimum earned premium is the insured's cost of leaving early, never the carrier's.
+        minimum_earned=defn.cancellation.minimum_earned_premium
+        if reason_code == "insured_request" and method != "flat"
+        else None,
     )
     returned = written - keep
     penalty = unearned - returned
