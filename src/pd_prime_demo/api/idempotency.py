@@ -47,9 +47,8 @@ class IdempotentCreate:
         cls, request: Request, body: BaseModel, key: str | None, actor: Actor, cipher: FieldCipher
     ) -> IdempotentCreate:
         # Keyed hash of the validated body: comparable, without storing (or exposing) its PII.
-        return cls(
-            key, actor.id, request.url.path, cipher.fingerprint(body.model_dump_json().encode())
-        )
+        digest = cipher.fingerprint(body.model_dump_json().encode()) if key is not None else ""
+        return cls(key, actor.id, request.url.path, digest)
 
     async def previous(self, session: AsyncSession) -> str | None:
         """The id created by the first request with this key, if any; 422 if bodies differ."""

@@ -7,7 +7,6 @@ describe, so a stored response always corresponds to a committed change.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from sqlalchemy import Integer, String, select, text
@@ -31,10 +30,6 @@ class IdempotencyRecord(Base):
     # rights, so no response body (which may hold PII) is ever stored in clear.
     resource_id: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime]
-
-
-def fingerprint(method: str, path: str, body: bytes) -> str:
-    return hashlib.sha256(b"\n".join([method.encode(), path.encode(), body])).hexdigest()
 
 
 async def lock_and_find(
