@@ -22,10 +22,6 @@ from pd_prime_demo.policies.rules import Earning, earned_through, earnings_from_
 ZERO = Decimal(0)
 
 
-def earnings_of(txn: PolicyTransaction) -> list[Earning]:
-    return earnings_from_json(txn.earnings)
-
-
 async def post_earned(session: AsyncSession, *, through: date) -> int:
     """Post earned premium through ``through`` for every policy; returns entries posted."""
     rows = (
@@ -37,7 +33,7 @@ async def post_earned(session: AsyncSession, *, through: date) -> int:
     ).all()
     by_policy: dict[object, list[Earning]] = {}
     for txn in rows:
-        by_policy.setdefault(txn.policy_id, []).extend(earnings_of(txn))
+        by_policy.setdefault(txn.policy_id, []).extend(earnings_from_json(txn.earnings))
     posted = 0
     for policy_id, earnings in by_policy.items():
         target = earned_through(earnings, through)

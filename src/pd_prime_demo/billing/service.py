@@ -28,7 +28,7 @@ from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, FieldIssue, Ok, Result
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies.rules import installment_schedule
-from pd_prime_demo.rating.definition import PaymentPlan, ProductVersionDefinition
+from pd_prime_demo.rating.definition import Billing, PaymentPlan, ProductVersionDefinition
 
 if TYPE_CHECKING:
     from pd_prime_demo.policies.models import Policy, PolicyTransaction
@@ -75,7 +75,6 @@ async def on_transaction(
             credit(Account.TAXES, txn.taxes_change),
         ],
     )
-    rows = [r for r in await _installments(session, policy.id) if r.term_start == txn.term_start]
     if txn.kind in ("new_business", "renewal"):
         plan = next(p for p in plans_for(definition) if p.code == policy.payment_plan)
         for item in installment_schedule(
@@ -93,6 +92,9 @@ async def on_transaction(
             )
         await session.flush()
     else:
+        rows = [
+            r for r in await _installments(session, policy.id) if r.term_start == txn.term_start
+        ]
         if txn.kind == "cancellation":
             for row in rows:
                 if row.invoice_number is None and row.due_on >= txn.effective_on:
@@ -100,7 +102,9 @@ async def on_transaction(
         if (adjustment := _fit_schedule(policy, txn, rows, total)) is not None:
             session.add(adjustment)
         await session.flush()
-    await refund_if_due(session, policy)
+    if total < 0:
+        # Only a fall in what is owed can leave a credit; payments refund their own excess.
+        await refund_if_due(session, policy)
 
 
 def _fit_schedule(
@@ -149,21 +153,23 @@ async def invoice_due(session: AsyncSession, *, through: date) -> int:
         )
     ).all()
     count = 0
+    lead_days: dict[uuid.UUID, int] = {}
     for row in rows:
         policy = await session.get(Policy, row.policy_id)
         assert policy is not None
-        lead = await _billing_rules(session, policy)
-        if row.due_on > through + timedelta(days=lead.billing.invoice_lead_days):
+        if policy.id not in lead_days:
+            lead_days[policy.id] = (await _billing_rules(session, policy)).invoice_lead_days
+        if row.due_on > through + timedelta(days=lead_days[policy.id]):
             continue
         await issue_invoice(session, policy, row)
         count += 1
     return count
 
 
-async def _billing_rules(session: AsyncSession, policy: Policy) -> ProductVersionDefinition:
+async def _billing_rules(session: AsyncSession, policy: Policy) -> Billing:
     from pd_prime_demo.policies import service as policies
 
-    return await policies.definition_of(session, policy)
+    return (await policies.definition_of(session, policy)).billing
 
 
 async def issue_invoice(session: AsyncSession, policy: Policy, row: InstallmentRow) -> None:
@@ -178,8 +184,8 @@ async def issue_invoice(session: AsyncSession, policy: Policy, row: InstallmentR
         lines=[debit(Account.RECEIVABLE, row.fee), credit(Account.FEES, row.fee)],
     )
     await session.flush()
-    summary = await account(session, policy)
-    await documents.render_invoice(session, policy, row, balance=summary.balance)
+    balance = (await ledger.balances(session, policy_id=policy.id))[Account.RECEIVABLE]
+    await documents.render_invoice(session, policy, row, balance=balance)
     emit(
         session,
         "billing.invoiced",

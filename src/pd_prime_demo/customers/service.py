@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from beartype import beartype
 from sqlalchemy import ColumnElement, Select, false, or_, select
@@ -43,6 +43,7 @@ from pd_prime_demo.customers.schemas import (
 from pd_prime_demo.identity import service as identity
 
 NOT_FOUND = not_found("customer")
+T = TypeVar("T")
 
 
 def _context(field: str, customer_id: uuid.UUID) -> str:
@@ -152,6 +153,8 @@ async def create_customer(
 
 def _visibility(actor: Actor) -> ColumnElement[bool] | None:
     """The SQL form of :func:`rules.can_see`; None means no restriction."""
+    if not actor.has(Permission.CUSTOMERS_READ):
+        return false()
     if actor.kind is ActorKind.SYSTEM or actor.role in COMPANY_WIDE_ROLES:
         return None
     if actor.role is Role.AGENT:
@@ -161,14 +164,14 @@ def _visibility(actor: Actor) -> ColumnElement[bool] | None:
     return false()
 
 
+def _visible(query: Select[T], actor: Actor) -> Select[T]:
+    scope = _visibility(actor)
+    return query if scope is None else query.where(scope)
+
+
 def visible_ids(actor: Actor) -> Select[uuid.UUID]:
     """Ids of the customers ``actor`` may see, as a subquery for other domains' listings."""
-    query = select(Customer.id)
-    if (scope := _visibility(actor)) is not None:
-        query = query.where(scope)
-    if not actor.has(Permission.CUSTOMERS_READ):
-        query = query.where(false())
-    return query
+    return _visible(select(Customer.id), actor)
 
 
 async def get_customer(
@@ -192,11 +195,7 @@ async def list_customers(
     cursor: str | None,
     limit: int,
 ) -> Result[tuple[list[Customer], str | None], DomainError]:
-    query = select(Customer)
-    if (scope := _visibility(actor)) is not None:
-        query = query.where(scope)
-    if not actor.has(Permission.CUSTOMERS_READ):
-        query = query.where(false())
+    query = _visible(select(Customer), actor)
     if q:
         pattern = f"%{rules.escape_like(q.strip())}%"
         query = query.where(

@@ -49,7 +49,7 @@ async def run_billing(session: AsyncSession, *, on: date) -> BillingRun:
         history = await policies.transactions(session, policy.id)
         if policies.state_as_of(history, on).status != "in_force":
             continue
-        rules = (await policies.definition_of(session, policy)).billing
+        rules = (await policies.definition_for(session, history[-1].product_version_id)).billing
         view = await billing.account(session, policy)
         for item in view.past_due(on, rules.grace_days):
             row = item.row

@@ -23,11 +23,12 @@ from pd_prime_demo.core.result_types import (
     not_found,
 )
 from pd_prime_demo.policies import service as policies
-from pd_prime_demo.policies.models import Policy, PolicyTransaction, RenewalOffer
+from pd_prime_demo.policies.models import PolicyTransaction, RenewalOffer
 from pd_prime_demo.policies.rules import Earning, add_months
 from pd_prime_demo.products import service as products
 
 ZERO = Decimal(0)
+MAX_OFFER_DAYS = 120  # the upper bound of Billing.renewal_offer_days
 
 
 async def offer(
@@ -46,7 +47,7 @@ async def offer(
     if snap["status"] != "in_force":
         return Err(conflict("policy.not_in_force", "only a policy in force can be renewed"))
     term_end = date.fromisoformat(snap["term_end"])
-    definition = await policies.definition_of(session, policy)
+    definition = await policies.definition_for(session, history[-1].product_version_id)
     window = definition.billing.renewal_offer_days
     if clock.today() < term_end - timedelta(days=window):
         return Err(
@@ -212,8 +213,20 @@ async def offer_due(session: AsyncSession) -> int:
     """Offer renewals for every policy inside its product's offer window (the daily job)."""
     actor = Actor.system("renewals")
     offered = 0
-    for policy_id in (await session.scalars(select(Policy.id))).all():
-        history = await policies.transactions(session, policy_id)
+    today = clock.today()
+    # Candidates: terms ending within the longest window a product may declare.
+    candidates = (
+        await session.scalars(
+            select(PolicyTransaction.policy_id)
+            .where(
+                PolicyTransaction.term_end >= today,
+                PolicyTransaction.term_end <= today + timedelta(days=MAX_OFFER_DAYS),
+            )
+            .distinct()
+        )
+    ).all()
+    histories = await policies.transactions_of(session, list(candidates))
+    for policy_id, history in histories.items():
         latest = max(history, key=lambda t: (t.effective_on, t.seq))
         snap = latest.snapshot
         if snap["status"] != "in_force" or snap.get("non_renewal"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -43,6 +44,20 @@ router = APIRouter(prefix=API_V1, tags=["policies"])
 Writer = Annotated[Actor, Depends(require(Permission.POLICIES_WRITE))]
 
 
+def _declarations_renderer(
+    runtime: RuntimeDep, background: BackgroundTasks
+) -> Callable[[uuid.UUID], None]:
+    """Schedules a policy's new declarations page for right after the response."""
+
+    def schedule(policy_id: uuid.UUID) -> None:
+        background.add_task(render_after_commit, runtime, policy_id)
+
+    return schedule
+
+
+Renderer = Annotated[Callable[[uuid.UUID], None], Depends(_declarations_renderer)]
+
+
 async def _read(session: AsyncSession, policy: Policy, on: date) -> PolicyRead:
     return _present(policy, service.state_as_of(await service.transactions(session, policy.id), on))
 
@@ -81,8 +96,7 @@ async def bind_quote(
     response: Response,
     session: Session,
     actor: Writer,
-    runtime: RuntimeDep,
-    background: BackgroundTasks,
+    render: Renderer,
 ) -> PolicyRead:
     policy, created = handle_result(
         await service.bind_quote(
@@ -91,7 +105,7 @@ async def bind_quote(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    background.add_task(render_after_commit, runtime, policy.id)
+    render(policy.id)
     response.headers["Location"] = f"{API_V1}/policies/{policy.id}"
     return await _read(session, policy, max(policy.inception_on, clock.today()))
 
@@ -109,8 +123,11 @@ async def list_policies(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PolicyList:
     rows = await service.list_policies(session, actor=actor, customer_id=customer_id, limit=limit)
+    histories = await service.transactions_of(session, [p.id for p in rows])
     today = clock.today()
-    return PolicyList(items=[await _read(session, p, today) for p in rows])
+    return PolicyList(
+        items=[_present(p, service.state_as_of(histories.get(p.id, []), today)) for p in rows]
+    )
 
 
 @router.get(
@@ -157,8 +174,7 @@ async def endorse_policy(
     body: EndorsementCreate,
     session: Session,
     actor: Writer,
-    runtime: RuntimeDep,
-    background: BackgroundTasks,
+    render: Renderer,
 ) -> TransactionRead:
     txn = handle_result(
         await service.endorse(
@@ -172,7 +188,7 @@ async def endorse_policy(
             actor=actor,
         )
     )
-    background.add_task(render_after_commit, runtime, txn.policy_id)
+    render(txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 
@@ -188,8 +204,7 @@ async def cancel_policy(
     body: CancellationCreate,
     session: Session,
     actor: Writer,
-    runtime: RuntimeDep,
-    background: BackgroundTasks,
+    render: Renderer,
 ) -> TransactionRead:
     txn = handle_result(
         await service.cancel(
@@ -201,7 +216,7 @@ async def cancel_policy(
             actor=actor,
         )
     )
-    background.add_task(render_after_commit, runtime, txn.policy_id)
+    render(txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 
@@ -217,15 +232,14 @@ async def reinstate_policy(
     body: ReinstatementCreate,
     session: Session,
     actor: Writer,
-    runtime: RuntimeDep,
-    background: BackgroundTasks,
+    render: Renderer,
 ) -> TransactionRead:
     txn = handle_result(
         await service.reinstate(
             session, policy_id, effective_on=body.effective_on, note=body.note, actor=actor
         )
     )
-    background.add_task(render_after_commit, runtime, txn.policy_id)
+    render(txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 
@@ -270,11 +284,10 @@ async def accept_renewal(
     policy_id: uuid.UUID,
     session: Session,
     actor: Writer,
-    runtime: RuntimeDep,
-    background: BackgroundTasks,
+    render: Renderer,
 ) -> TransactionRead:
     txn = handle_result(await renewals.accept(session, policy_id, actor=actor))
-    background.add_task(render_after_commit, runtime, txn.policy_id)
+    render(txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 
@@ -290,13 +303,12 @@ async def non_renew_policy(
     body: NonRenewalCreate,
     session: Session,
     actor: Writer,
-    runtime: RuntimeDep,
-    background: BackgroundTasks,
+    render: Renderer,
 ) -> TransactionRead:
     txn = handle_result(
         await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor)
     )
-    background.add_task(render_after_commit, runtime, txn.policy_id)
+    render(txn.policy_id)
     return TransactionRead.model_validate(txn)
 
 

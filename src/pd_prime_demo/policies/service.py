@@ -85,6 +85,21 @@ async def transactions(session: AsyncSession, policy_id: uuid.UUID) -> list[Poli
     )
 
 
+async def transactions_of(
+    session: AsyncSession, policy_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[PolicyTransaction]]:
+    """The histories of several policies in one query."""
+    found: dict[uuid.UUID, list[PolicyTransaction]] = {}
+    rows = await session.scalars(
+        select(PolicyTransaction)
+        .where(PolicyTransaction.policy_id.in_(policy_ids))
+        .order_by(PolicyTransaction.policy_id, PolicyTransaction.seq)
+    )
+    for txn in rows:
+        found.setdefault(txn.policy_id, []).append(txn)
+    return found
+
+
 async def get_policy(
     session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor, for_update: bool = False
 ) -> Result[Policy, DomainError]:
@@ -239,19 +254,21 @@ async def record_transaction(
     }
     await audit.record(session, actor, f"policy.{kind}", "policy", str(policy.id), summary)
     emit(session, f"policy.{kind}", "policy", str(policy.id), {"number": policy.number, **summary})
-    version = await session.get(ProductVersion, version_id)
-    assert version is not None
-    definition = (await products.compiled_products.get(session, version)).definition
+    definition = await definition_for(session, version_id)
     await billing.on_transaction(session, policy, txn, definition=definition)
     return txn
+
+
+async def definition_for(session: AsyncSession, version_id: uuid.UUID) -> ProductVersionDefinition:
+    version = await session.get(ProductVersion, version_id)
+    assert version is not None
+    return (await products.compiled_products.get(session, version)).definition
 
 
 async def definition_of(session: AsyncSession, policy: Policy) -> ProductVersionDefinition:
     """The product version definition of the policy's latest transaction."""
     history = await transactions(session, policy.id)
-    version = await session.get(ProductVersion, history[-1].product_version_id)
-    assert version is not None
-    return (await products.compiled_products.get(session, version)).definition
+    return await definition_for(session, history[-1].product_version_id)
 
 
 def snapshot_for(

@@ -14,9 +14,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.billing.earning import earnings_of
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
-from pd_prime_demo.policies.rules import earned_through
+from pd_prime_demo.policies.rules import earned_through, earnings_from_json
 from pd_prime_demo.policies.service import state_as_of
 
 ZERO = Decimal(0)
@@ -60,12 +59,14 @@ async def premium_report(session: AsyncSession, *, start: date, end: date) -> Pr
             (policy.product_code, policy.state), PremiumLine(policy.product_code, policy.state)
         )
         booked = [t for t in txns if t.accounting_on <= end]
-        earnings = [e for t in booked for e in earnings_of(t)]
+        earnings = [e for t in booked for e in earnings_from_json(t.earnings)]
         line.written += sum((t.premium_change for t in booked if t.accounting_on >= start), ZERO)
         line.written_to_date += sum((t.premium_change for t in booked), ZERO)
         earned_end = earned_through(earnings, end)
         line.earned_to_date += earned_end
-        earlier = [e for t in booked if t.accounting_on <= before for e in earnings_of(t)]
+        earlier = [
+            e for t in booked if t.accounting_on <= before for e in earnings_from_json(t.earnings)
+        ]
         line.earned += earned_end - earned_through(earlier, before)
         line.unearned += sum((t.premium_change for t in booked), ZERO) - earned_end
         state = state_as_of(txns, end)
