@@ -50,6 +50,7 @@ async def test_request_id_is_recorded(
 )
 async def test_database_refuses_rewriting_the_log(session: AsyncSession, statement: str) -> None:
     await audit.record(session, Actor.system("tests"), "test.event", "thing", "1")
+    await audit.write_pending(session)
     savepoint = await session.begin_nested()
     with pytest.raises(DBAPIError, match="append-only"):
         await session.execute(text(statement))
@@ -59,28 +60,32 @@ async def test_database_refuses_rewriting_the_log(session: AsyncSession, stateme
 
 async def test_tampered_entry_is_named(session: AsyncSession) -> None:
     actor = Actor.system("tests")
-    entries = [await audit.record(session, actor, "test.event", "thing", str(i)) for i in range(4)]
+    for i in range(4):
+        await audit.record(session, actor, "test.event", "thing", str(i))
+    entries = await audit.write_pending(session)
     assert (await audit.verify_chain(session)).ok
     # A superuser bypassing triggers (replication role) is the attacker we must still detect.
     await session.execute(text("SET LOCAL session_replication_role = replica"))
     await session.execute(
-        text("UPDATE audit_log SET resource_id = 'forged' WHERE id = :id"), {"id": entries[2].id}
+        text("UPDATE audit_log SET resource_id = 'forged' WHERE id = :id"), {"id": entries[2]}
     )
     await session.execute(text("SET LOCAL session_replication_role = origin"))
     report = await audit.verify_chain(session)
     assert not report.ok
-    assert report.first_bad_id == entries[2].id
+    assert report.first_bad_id == entries[2]
     assert report.reason == "content does not match its hash"
 
 
 async def test_deleted_entry_is_detected(session: AsyncSession) -> None:
     actor = Actor.system("tests")
-    entries = [await audit.record(session, actor, "test.event", "thing", str(i)) for i in range(3)]
+    for i in range(3):
+        await audit.record(session, actor, "test.event", "thing", str(i))
+    entries = await audit.write_pending(session)
     await session.execute(text("SET LOCAL session_replication_role = replica"))
-    await session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": entries[1].id})
+    await session.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": entries[1]})
     await session.execute(text("SET LOCAL session_replication_role = origin"))
     report = await audit.verify_chain(session, batch_size=2)
-    assert report.first_bad_id == entries[2].id
+    assert report.first_bad_id == entries[2]
     assert report.reason is not None
     assert "removed" in report.reason
 

@@ -102,3 +102,39 @@ async def test_database_refuses_unbalanced_or_rewritten_ledger(committed_runtime
         async with engine.connect() as conn:
             with pytest.raises(DBAPIError, match="append-only"):
                 await conn.execute(text(statement))
+
+
+async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
+    committed_runtime: Runtime,
+) -> None:
+    from pd_prime_demo.audit import service as audit
+    from pd_prime_demo.core.actor import Actor
+
+    db = committed_runtime.db
+    actor = Actor.system("tests")
+
+    async def writer(n: int) -> None:
+        async with db.unit_of_work() as session:
+            for i in range(3):
+                await audit.record(session, actor, "test.event", "thing", f"{n}-{i}")
+                await asyncio.sleep(0)  # let the other writers interleave their records
+
+    await asyncio.gather(*(writer(n) for n in range(8)))
+    with pytest.raises(RuntimeError):
+        async with db.unit_of_work() as session:
+            await audit.record(session, actor, "test.event", "thing", "rolled-back")
+            raise RuntimeError("abort")
+    async with db.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                text("SELECT resource_id FROM audit_log WHERE action = 'test.event' ORDER BY id")
+            )
+        ).all()
+        report = await audit.verify_chain(session)
+    ids = [r.resource_id for r in rows]
+    assert sorted(ids) == sorted(f"{n}-{i}" for n in range(8) for i in range(3))
+    # Each transaction's entries are appended together, in the order they were recorded.
+    for n in range(8):
+        first = ids.index(f"{n}-0")
+        assert ids[first : first + 3] == [f"{n}-0", f"{n}-1", f"{n}-2"]
+    assert report.ok
