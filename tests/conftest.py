@@ -159,3 +159,17 @@ async def client(app: FastAPI) -> AsyncIterator[AsyncClient]:
     transport = ASGITransport(app=app, raise_app_exceptions=False)
     async with AsyncClient(transport=transport, base_url="http://testserver") as client:
         yield client
+
+
+@pytest.fixture
+async def committed_runtime(server_url: str) -> AsyncIterator[Runtime]:
+    """A runtime on its own scratch database whose units of work really commit."""
+    url = await create_scratch_database(server_url)
+    await run_migrations_async(url)
+    db = Database(create_async_engine(url, pool_size=10))
+    async with db.unit_of_work() as session:
+        await seed_products(session)
+    runtime = Runtime.create(make_settings(url, redis_url=None), db=db)
+    yield runtime
+    await runtime.close()
+    await drop_scratch_database(server_url, url)

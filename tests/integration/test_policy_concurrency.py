@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from pd_prime_demo.core.actor import Role
-from pd_prime_demo.core.database import Database, run_migrations_async
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
-from pd_prime_demo.seed import seed_products
-from tests.conftest import create_scratch_database, drop_scratch_database, make_settings
 from tests.factories import auto_quote, person, user_login
-
-
-@pytest.fixture
-async def committed_runtime(server_url: str) -> AsyncIterator[Runtime]:
-    url = await create_scratch_database(server_url)
-    await run_migrations_async(url)
-    db = Database(create_async_engine(url, pool_size=10))
-    async with db.unit_of_work() as session:
-        await seed_products(session)
-    runtime = Runtime.create(make_settings(url, redis_url=None), db=db)
-    yield runtime
-    await runtime.close()
-    await drop_scratch_database(server_url, url)
 
 
 async def test_concurrent_binds_make_exactly_one_policy(committed_runtime: Runtime) -> None:
@@ -120,10 +102,14 @@ async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
                 await asyncio.sleep(0)  # let the other writers interleave their records
 
     await asyncio.gather(*(writer(n) for n in range(8)))
-    with pytest.raises(RuntimeError):
+
+    async def abandoned() -> None:
         async with db.unit_of_work() as session:
             await audit.record(session, actor, "test.event", "thing", "rolled-back")
             raise RuntimeError("abort")
+
+    with pytest.raises(RuntimeError):
+        await abandoned()
     async with db.sessionmaker() as session:
         rows = (
             await session.execute(

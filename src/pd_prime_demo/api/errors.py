@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pd_prime_demo.api.response_patterns import (
@@ -72,6 +73,26 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return domain_error_response(exc.error, instance=request.url.path, headers=exc.headers)
 
 
+async def _on_database(request: Request, exc: Exception) -> JSONResponse:
+    """A lost database connection is the server's trouble and worth a retry, not a 500.
+
+    The engine does not ping connections on checkout (a round trip per request); instead a
+    connection found dead invalidates the pool, and this one request answers 503. Nothing was
+    acknowledged, so nothing is lost. Any other database error is a bug: 500.
+    """
+    assert isinstance(exc, DBAPIError)
+    if not exc.connection_invalidated:
+        return await _on_unhandled(request, exc)
+    log.warning("database.connection_lost", path=request.url.path)
+    return problem_response(
+        status=503,
+        code="service.database_unavailable",
+        detail="The database connection was lost; the request was not applied. Retry it.",
+        instance=request.url.path,
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request.unhandled_error", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(
@@ -86,4 +107,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(DBAPIError, _on_database)
     app.add_exception_handler(Exception, _on_unhandled)

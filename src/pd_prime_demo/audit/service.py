@@ -79,9 +79,10 @@ def _write_pending(session: Session) -> list[int]:
 
 def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
     connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_CHAIN_LOCK})
-    prev_hash = connection.scalar(
-        select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
-    ) or GENESIS_HASH
+    prev_hash = (
+        connection.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+        or GENESIS_HASH
+    )
     rows = []
     for fields in pending:
         digest = entry_hash(prev_hash, fields)
@@ -103,9 +104,7 @@ def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
         prev_hash = digest
     # One multi-row INSERT: PostgreSQL draws the identity for each VALUES row in list order, so
     # the ids follow the chain (verification walks the ids; a test checks a multi-entry chain).
-    ids = sorted(
-        connection.scalars(insert(AuditEntry).values(rows).returning(AuditEntry.id)).all()
-    )
+    ids = sorted(connection.scalars(insert(AuditEntry).values(rows).returning(AuditEntry.id)).all())
     for fields in pending:
         AUDIT_ENTRIES.labels(action=fields.action).inc()
     return ids

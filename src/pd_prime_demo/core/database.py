@@ -116,17 +116,14 @@ class Database:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            engine, expire_on_commit=False, autoflush=True
-        )
+        self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
     @classmethod
     def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
-        return cls(
-            create_async_engine(
-                url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True
-            )
-        )
+        # No pre-ping: it costs a round trip on every checkout. A connection found dead is
+        # invalidated with the whole pool, and that request fails with a 503 to retry
+        # (SQLAlchemy's "optimistic" disconnect handling; see api.errors).
+        return cls(create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
