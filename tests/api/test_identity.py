@@ -72,6 +72,8 @@ async def test_expired_token_is_rejected(client: AsyncClient, runtime: Runtime) 
 
     from pd_prime_demo.core.clock import frozen_at
 
+    # Used once first, so its signature check is cached: expiry must still be enforced.
+    assert (await client.get("/api/v1/users/me", headers=agent.headers)).status_code == 200
     with frozen_at(datetime.now(UTC) + timedelta(hours=1)):
         response = await client.get("/api/v1/users/me", headers=agent.headers)
     assert response.status_code == 401

@@ -85,6 +85,11 @@ def test_token_signer_rotation_and_forgery() -> None:
     stranger = TokenSigner(second.jwt_keys, second.jwt_active_kid)
     assert stranger.verify(token) is None
     assert signer.verify(token[:-4] + "AAAA") is None
+    # Verification outcomes are cached per token string; the answers stay the same.
+    assert both.verify(token) == verified
+    assert stranger.verify(token) is None
+    with pytest.raises(TypeError):
+        verified.claims["sub"] = "someone-else"  # type: ignore[index]
     with pytest.raises(ValueError, match="not in the key ring"):
         TokenSigner(first.jwt_keys, "missing")
 

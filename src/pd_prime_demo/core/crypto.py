@@ -15,7 +15,9 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import structlog
@@ -108,8 +110,11 @@ class FieldCipher:
 
 @dataclass(frozen=True, slots=True)
 class VerifiedToken:
-    header: dict[str, Any]
-    claims: dict[str, Any]
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+
+
+VERIFIED_TOKEN_CACHE_SIZE = 8192
 
 
 class TokenSigner:
@@ -126,6 +131,8 @@ class TokenSigner:
         }
         self._keyset = KeySet(list(self._keys.values()))
         self.active_kid = active_kid
+        # Bounded: a flood of distinct (forged) tokens only evicts, it cannot grow memory.
+        self._verify_cached = lru_cache(maxsize=VERIFIED_TOKEN_CACHE_SIZE)(self._verify)
 
     def sign(self, claims: dict[str, Any]) -> str:
         header = {"alg": self.algorithm, "kid": self.active_kid, "typ": "at+jwt"}
@@ -134,13 +141,23 @@ class TokenSigner:
     def verify(self, token: str) -> VerifiedToken | None:
         """The token's header and claims when its signature is valid, else None.
 
-        Claim checks (exp, aud, iss) are the caller's: they are policy, not cryptography.
+        Claim checks (exp, aud, iss) are the caller's: they are policy, not cryptography, and
+        they change with time while a signature's validity does not. That is why the outcome
+        of verifying a given string is cached (an ECDSA verification is a third of a simple
+        request's CPU): the key ring is fixed for the signer's life, so a cached answer can
+        never disagree with a fresh one.
         """
+        return self._verify_cached(token)
+
+    def _verify(self, token: str) -> VerifiedToken | None:
         try:
             decoded = jwt.decode(token, self._keyset, algorithms=[self.algorithm])
         except (JoseError, ValueError, KeyError, TypeError):
             return None
-        return VerifiedToken(header=dict(decoded.header), claims=dict(decoded.claims))
+        return VerifiedToken(
+            header=MappingProxyType(dict(decoded.header)),
+            claims=MappingProxyType(dict(decoded.claims)),
+        )
 
     def public_jwks(self) -> dict[str, Any]:
         return dict(self._keyset.as_dict(private=False))
