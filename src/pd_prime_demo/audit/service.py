@@ -77,12 +77,16 @@ def _write_pending(session: Session) -> list[int]:
     return _append(session.connection(), pending)
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_CHAIN_LOCK)
+_LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+# sort_by_parameter_order: SQLAlchemy inserts the rows in the order given (its "sentinel"
+# form of insertmanyvalues), so the identity values, which verification walks, follow the chain.
+_INSERT = insert(AuditEntry).returning(AuditEntry.id, sort_by_parameter_order=True)
+
+
 def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
-    connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": AUDIT_CHAIN_LOCK})
-    prev_hash = (
-        connection.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
-        or GENESIS_HASH
-    )
+    connection.execute(_LOCK)
+    prev_hash = connection.scalar(_LAST_HASH) or GENESIS_HASH
     rows = []
     for fields in pending:
         digest = entry_hash(prev_hash, fields)
@@ -102,9 +106,7 @@ def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
             }
         )
         prev_hash = digest
-    # One multi-row INSERT: PostgreSQL draws the identity for each VALUES row in list order, so
-    # the ids follow the chain (verification walks the ids; a test checks a multi-entry chain).
-    ids = sorted(connection.scalars(insert(AuditEntry).values(rows).returning(AuditEntry.id)).all())
+    ids = list(connection.scalars(_INSERT, rows).all())
     for fields in pending:
         AUDIT_ENTRIES.labels(action=fields.action).inc()
     return ids
