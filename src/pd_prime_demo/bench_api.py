@@ -122,6 +122,7 @@ def run_api_benchmark(
     seconds: float = 10,
     concurrency: int = 16,
     suite: str = "quotes",
+    workers: int = 1,
     echo: Callable[[str], object] = print,
 ) -> dict[str, float]:
     """Runs on a throwaway database created on the configured (or embedded) server."""
@@ -143,7 +144,7 @@ def run_api_benchmark(
     try:
         _migrate(settings)
         asyncio.run(_seed(settings))
-        return _serve_and_measure(env, port, seconds, concurrency, suite, scratch, echo)
+        return _serve_and_measure(env, port, seconds, concurrency, suite, scratch, echo, workers)
     finally:
         asyncio.run(drop_database(base.database_url, scratch))
 
@@ -156,6 +157,7 @@ def _serve_and_measure(
     suite: str,
     database_url: str,
     echo: Callable[[str], object],
+    workers: int,
 ) -> dict[str, float]:
     server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [
@@ -169,12 +171,15 @@ def _serve_and_measure(
             "--no-access-log",
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         env=env,
     )
     try:
         echo(
-            f"API benchmark: uvicorn (1 worker) on :{port}, {concurrency} concurrent clients, "
+            f"API benchmark: uvicorn ({workers} worker{'s' if workers > 1 else ''}) on :{port}, "
+            f"{concurrency} concurrent clients, "
             f"{seconds:.0f} s per endpoint"
         )
         base_url = f"http://127.0.0.1:{port}"

@@ -320,13 +320,16 @@ def bench_api(
     seconds: Annotated[float, typer.Option(help="Seconds of load per endpoint.")] = 10,
     concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
     suite: Annotated[str, typer.Option(help="quotes, or policies (bind, read, pay).")] = "quotes",
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Throughput through the real server and PostgreSQL beside bare baselines."""
     from pd_prime_demo.bench_api import run_api_benchmark
 
     if suite not in ("quotes", "policies"):
         raise typer.BadParameter("suite must be quotes or policies")
-    run_api_benchmark(seconds=seconds, concurrency=concurrency, suite=suite, echo=typer.echo)
+    run_api_benchmark(
+        seconds=seconds, concurrency=concurrency, suite=suite, workers=workers, echo=typer.echo
+    )
 
 
 def main() -> None:

@@ -1,46 +1,159 @@
-"""Declarations pages and invoices as PDF, from Jinja templates rendered with fpdf2.
+"""Declarations pages and invoices: their layouts, filled from the record, rendered to PDF.
 
-fpdf2 is pure Python (no system libraries); its HTML subset is enough for a declarations page.
-Each document is stored once with its SHA-256, so what was issued can be proven later.
+The wording and arrangement of each document live in its layout function below
+(``declarations_layout``, ``invoice_layout``); ``documents.pdf`` draws them with fpdf2 (pure
+Python, no system libraries). Each document is stored once with its SHA-256, so what was issued
+can be proven later.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.documents import pdf
 from pd_prime_demo.documents.models import Document
 
 if TYPE_CHECKING:
     from pd_prime_demo.billing.models import InstallmentRow
     from pd_prime_demo.policies.models import Policy, PolicyTransaction
 
-_templates = Environment(
-    loader=PackageLoader("pd_prime_demo.documents", "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+
+def _words(code: str | None) -> str:
+    return (code or "").replace("_", " ")
 
 
-def render_pdf(template: str, context: dict[str, Any], *, issued_at: datetime) -> bytes:
-    """Deterministic: the same record and issue time always give the same bytes (and hash)."""
-    html = _templates.get_template(template).render(**context)
-    pdf = FPDF(format="Letter")
-    pdf.set_creation_date(issued_at)
-    pdf.set_title(str(context.get("title", "PD Prime")))
-    pdf.set_author("PD Prime")
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=10)
-    pdf.write_html(html)
-    return bytes(pdf.output())
+def declarations_layout(
+    policy: Policy,
+    txn: PolicyTransaction,
+    *,
+    insured: dict[str, str],
+    coverage_names: dict[str, str],
+    product_name: str,
+) -> pdf.Layout:
+    snap: dict[str, Any] = txn.snapshot
+    choices: dict[str, dict[str, Any]] = snap["coverages"]
+    reason = f" ({_words(txn.reason_code)})" if txn.reason_code else ""
+    blocks: list[pdf.Block] = [
+        pdf.Heading("Policy declarations"),
+        pdf.Fields(
+            (
+                ("Policy", policy.number),
+                ("Product", f"{product_name} ({policy.state})"),
+                ("Rate version", str(snap["rate_version"])),
+            )
+        ),
+        pdf.Fields(
+            (
+                (
+                    "Transaction",
+                    f"#{txn.seq} {_words(txn.kind)}, effective {txn.effective_on}{reason}",
+                ),
+            )
+        ),
+        pdf.Fields(
+            (
+                (
+                    "Policy period",
+                    f"{snap['term_start']} to {snap['term_end']} (12:01 a.m. standard time)",
+                ),
+                ("Status", _words(snap["status"])),
+            )
+        ),
+        pdf.Fields((("Named insured", insured["name"]), ("Mailing address", insured["address"]))),
+        pdf.Fields((("Payment plan", _words(policy.payment_plan)),)),
+        pdf.Heading("Coverages", size=13),
+        pdf.Table(
+            (
+                pdf.Column("Coverage", 0.4),
+                pdf.Column("Limit", 0.2),
+                pdf.Column("Deductible", 0.2),
+                pdf.Column("Term premium", 0.2, "R"),
+            ),
+            tuple(
+                (
+                    coverage_names.get(code, code),
+                    str(choices.get(code, {}).get("limit") or "-"),
+                    str(choices.get(code, {}).get("deductible") or "-"),
+                    _money(premium),
+                )
+                for code, premium in sorted(snap["coverage_premiums"].items())
+            ),
+        ),
+        pdf.Fields(
+            (
+                ("Term premium", _money(snap["term_premium"])),
+                ("Fees", _money(snap["fees"])),
+                ("Taxes and assessments", _money(snap["taxes"])),
+            )
+        ),
+        pdf.Fields(
+            (
+                (
+                    "This transaction",
+                    f"premium {_money(txn.premium_change)}, fees {_money(txn.fees_change)}, "
+                    f"taxes {_money(txn.taxes_change)}",
+                ),
+            )
+        ),
+    ]
+    if cancellation := snap.get("cancellation"):
+        blocks.append(
+            pdf.Fields(
+                (
+                    (
+                        "Cancelled",
+                        f"effective {cancellation['effective_on']} "
+                        f"({_words(cancellation['method'])}); return premium "
+                        f"{_money(cancellation['return_premium'])}",
+                    ),
+                )
+            )
+        )
+    blocks.append(
+        pdf.Paragraph(
+            f"Issued {txn.created_at.date()}. This declarations page, with the policy form and "
+            "endorsements, makes up the policy."
+        )
+    )
+    return pdf.Layout(f"Declarations {policy.number}", tuple(blocks))
+
+
+def invoice_layout(policy: Policy, row: InstallmentRow, *, balance: Decimal) -> pdf.Layout:
+    return pdf.Layout(
+        f"Invoice {row.invoice_number}",
+        (
+            pdf.Heading(f"Invoice {row.invoice_number}"),
+            pdf.Fields((("Policy", f"{policy.number} ({policy.product_code}, {policy.state})"),)),
+            pdf.Fields((("Invoice date", str(row.invoiced_on)), ("Due", str(row.due_on)))),
+            pdf.Table(
+                (pdf.Column("Item", 0.7), pdf.Column("Amount", 0.3, "R")),
+                (
+                    (
+                        f"Installment {row.seq} of the term starting {row.term_start}",
+                        _money(row.amount),
+                    ),
+                    ("Installment fee", _money(row.fee)),
+                    ("Amount due", _money(row.amount + row.fee)),
+                ),
+                bold_last_row=True,
+            ),
+            pdf.Paragraph(
+                "Account balance after this invoice (all terms, positive means owed): "
+                f"{_money(balance)}"
+            ),
+            pdf.Paragraph(
+                "Pay by the due date to keep your coverage in force. After the grace period a "
+                "notice of cancellation for non-payment is sent."
+            ),
+        ),
+    )
 
 
 async def _store(
@@ -78,23 +191,10 @@ async def render_declarations(
     product_name: str,
 ) -> Document:
     """``insured``: the named insured's name and mailing address lines (no other PII)."""
-    snap = txn.snapshot
-    content = render_pdf(
-        "declarations.html",
-        {
-            "title": f"Declarations {policy.number}",
-            "policy": policy,
-            "insured": insured,
-            "names": coverage_names,
-            "product_name": product_name,
-            "txn": txn,
-            "snap": snap,
-            "coverages": sorted(snap["coverage_premiums"].items()),
-            "choices": snap["coverages"],
-            "money": _money,
-        },
-        issued_at=txn.created_at,
+    layout = declarations_layout(
+        policy, txn, insured=insured, coverage_names=coverage_names, product_name=product_name
     )
+    content = pdf.render(layout, issued_at=txn.created_at)
     return await _store(
         session,
         policy,
@@ -108,17 +208,7 @@ async def render_declarations(
 async def render_invoice(
     session: AsyncSession, policy: Policy, row: InstallmentRow, *, balance: Decimal
 ) -> Document:
-    content = render_pdf(
-        "invoice.html",
-        {
-            "title": f"Invoice {row.invoice_number}",
-            "policy": policy,
-            "row": row,
-            "balance": balance,
-            "money": _money,
-        },
-        issued_at=clock.now(),
-    )
+    content = pdf.render(invoice_layout(policy, row, balance=balance), issued_at=clock.now())
     return await _store(
         session,
         policy,
@@ -130,7 +220,8 @@ async def render_invoice(
 
 
 def _money(value: Decimal | str) -> str:
-    return f"${Decimal(value):,.2f}"
+    amount = Decimal(value)
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
 
 
 async def list_for_policy(session: AsyncSession, policy_id: uuid.UUID) -> list[Document]:

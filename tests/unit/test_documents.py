@@ -1,0 +1,133 @@
+"""Declarations and invoices: what the page says, byte-for-byte determinism, any name prints."""
+
+from __future__ import annotations
+
+import io
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from pypdf import PdfReader
+
+from pd_prime_demo.billing.models import InstallmentRow
+from pd_prime_demo.documents import pdf
+from pd_prime_demo.documents.service import declarations_layout, invoice_layout
+from pd_prime_demo.policies.models import Policy, PolicyTransaction
+
+ISSUED = datetime(2027, 3, 1, 15, 30, tzinfo=UTC)
+
+
+def _policy() -> Policy:
+    return Policy(
+        id=uuid.uuid4(),
+        number="PA-TX-0000042",
+        state="TX",
+        product_code="personal_auto",
+        payment_plan="monthly",
+    )
+
+
+def _cancelled_txn() -> PolicyTransaction:
+    return PolicyTransaction(
+        seq=3,
+        kind="cancellation",
+        effective_on=date(2027, 3, 1),
+        reason_code="insured_request",
+        premium_change=Decimal("-412.50"),
+        fees_change=Decimal("0"),
+        taxes_change=Decimal("0"),
+        created_at=ISSUED,
+        snapshot={
+            "rate_version": "2026.1",
+            "term_start": "2027-01-01",
+            "term_end": "2027-07-01",
+            "status": "cancelled",
+            "coverage_premiums": {"bi": "600.00", "comp": "225.00"},
+            "coverages": {"bi": {"limit": "100/300"}, "comp": {"deductible": "500"}},
+            "term_premium": "825.00",
+            "fees": "25.00",
+            "taxes": "0.00",
+            "cancellation": {
+                "effective_on": "2027-03-01",
+                "method": "short_rate",
+                "return_premium": "412.50",
+            },
+        },
+    )
+
+
+def _text(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
+
+def _declarations(name: str, coverage_names: dict[str, str] | None = None) -> bytes:
+    layout = declarations_layout(
+        _policy(),
+        _cancelled_txn(),
+        insured={"name": name, "address": "1 Main St, Austin, TX 78701"},
+        coverage_names=coverage_names or {"bi": "Bodily injury liability", "comp": "Comprehensive"},
+        product_name="Personal Auto",
+    )
+    return pdf.render(layout, issued_at=ISSUED)
+
+
+def test_declarations_state_the_policy_its_coverages_and_the_cancellation() -> None:
+    text = _text(_declarations("Jane Roe"))
+    for expected in (
+        "Policy declarations",
+        "PA-TX-0000042",
+        "Personal Auto (TX)",
+        "#3 cancellation, effective 2027-03-01 (insured request)",
+        "Jane Roe",
+        "1 Main St, Austin, TX 78701",
+        "Bodily injury liability 100/300 - $600.00",
+        "Comprehensive - 500 $225.00",
+        "Term premium $825.00",
+        "premium -$412.50",
+        "short rate",
+        "return premium $412.50",
+        "Issued 2027-03-01",
+    ):
+        assert expected in text, expected
+
+
+def test_rendering_is_deterministic() -> None:
+    assert _declarations("Jane Roe") == _declarations("Jane Roe")
+
+
+def test_names_outside_latin_1_are_transliterated_not_refused() -> None:
+    text = _text(_declarations("Łukasz Nguyễn Жуков"))
+    assert "Lukasz Nguyen Zhukov" in text
+    assert "Zoë" in _text(_declarations("Zoë Brontë"))  # Latin-1 is printed as is
+
+
+def test_a_cell_too_long_for_its_column_wraps_instead_of_overflowing() -> None:
+    long_name = "Uninsured and underinsured motorist bodily injury, stacked across vehicles"
+    text = _text(_declarations("Jane Roe", {"bi": long_name, "comp": "Comprehensive"}))
+    assert "stacked across vehicles" in text
+    assert "$600.00" in text
+
+
+def test_invoice_states_amounts_due() -> None:
+    row = InstallmentRow(
+        seq=2,
+        term_start=date(2027, 1, 1),
+        due_on=date(2027, 2, 1),
+        amount=Decimal("137.50"),
+        fee=Decimal("5.00"),
+        invoice_number="INV-0000007",
+        invoiced_on=date(2027, 1, 15),
+    )
+    text = _text(
+        pdf.render(invoice_layout(_policy(), row, balance=Decimal("280.00")), issued_at=ISSUED)
+    )
+    for expected in (
+        "Invoice INV-0000007",
+        "Due 2027-02-01",
+        "Installment 2 of the term starting 2027-01-01 $137.50",
+        "Installment fee $5.00",
+        "Amount due $142.50",
+        "$280.00",
+    ):
+        assert expected in text, expected
