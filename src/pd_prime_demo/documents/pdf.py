@@ -88,7 +88,7 @@ def render(layout: Layout, *, issued_at: datetime) -> bytes:
         match block:
             case Heading():
                 pdf.set_font(_FONT, "B", block.size)
-                pdf.multi_cell(0, block.size * 0.5, printable(block.text))
+                _line(pdf, printable(block.text), block.size * 0.5)
                 pdf.ln(2)
             case Fields():
                 _fields(pdf, block)
@@ -96,9 +96,17 @@ def render(layout: Layout, *, issued_at: datetime) -> bytes:
                 _table(pdf, block)
             case Paragraph():
                 pdf.set_font(_FONT, "", 10)
-                pdf.multi_cell(0, _LINE, printable(block.text))
+                _line(pdf, printable(block.text), _LINE)
                 pdf.ln(1)
     return bytes(pdf.output())
+
+
+def _line(pdf: FPDF, text: str, height: float) -> None:
+    """One line of text, wrapped only when it is too long (line breaking is the slow path)."""
+    if pdf.get_string_width(text) <= pdf.epw - 2 * pdf.c_margin:
+        pdf.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+    else:
+        pdf.multi_cell(0, height, text)
 
 
 def _fields(pdf: FPDF, block: Fields) -> None:
