@@ -201,8 +201,11 @@ async def test_update_re_rates_open_quote_only(client: AsyncClient, runtime: Run
     risk["policy"]["multi_policy"] = True
     missing_tag = await client.patch(url, json={"risk": risk}, headers=agent.headers)
     assert missing_tag.status_code == 428
+    # A submitted quote is written once, already rated: its first version.
+    etag = (await client.get(url, headers=agent.headers)).headers["ETag"]
+    assert etag == '"1"'
     updated = await client.patch(
-        url, json={"risk": risk}, headers={**agent.headers, "If-Match": '"2"'}
+        url, json={"risk": risk}, headers={**agent.headers, "If-Match": etag}
     )
     assert updated.status_code == 200, updated.text
     assert Decimal(updated.json()["rating"][0]["premium"]) < Decimal(quote["rating"][0]["premium"])

@@ -127,6 +127,14 @@ async def _move(
     quote.status = status
     quote.updated_at = clock.now()
     await session.flush()
+    await _announce(session, quote, previous, actor, **detail)
+
+
+async def _announce(
+    session: AsyncSession, quote: Quote, previous: str, actor: Actor, **detail: Any
+) -> None:
+    """Audit and publish the move from ``previous`` to the quote's (already flushed) status."""
+    status = quote.status
     summary = {"from": previous, "to": status, **detail}
     await audit.record(session, actor, f"quote.{status}", "quote", str(quote.id), summary)
     emit(
@@ -138,9 +146,18 @@ async def _move(
     )
 
 
-async def _rate_and_underwrite(
-    session: AsyncSession, quote: Quote, version: ProductVersion, actor: Actor
-) -> Result[Quote, DomainError]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class Assessment:
+    """Where rating and underwriting send a quote, and what its audit entry says about it."""
+
+    status: str
+    detail: dict[str, Any]
+
+
+async def _assess(
+    session: AsyncSession, quote: Quote, version: ProductVersion
+) -> Result[Assessment, DomainError]:
+    """Rate every package and underwrite the risk, filling in the quote's rating fields."""
     compiled = await products.compiled_products.get(session, version)
     defn = compiled.definition
     match rate_quote(defn, compiled, quote.risk, quote.options, quote.surcharge):
@@ -164,16 +181,23 @@ async def _rate_and_underwrite(
         status = "referred"
     else:
         status = "quoted"
-    await _move(
-        session,
-        quote,
-        status,
-        actor,
-        rate_version=version.version,
-        rules=[h.code for h in hits],
-        premium=str(quote.premium),
-    )
-    return Ok(quote)
+    detail = {
+        "rate_version": version.version,
+        "rules": [h.code for h in hits],
+        "premium": str(quote.premium),
+    }
+    return Ok(Assessment(status, detail))
+
+
+async def _rate_and_underwrite(
+    session: AsyncSession, quote: Quote, version: ProductVersion, actor: Actor
+) -> Result[Quote, DomainError]:
+    match await _assess(session, quote, version):
+        case Err() as err:
+            return err
+        case Ok(assessment):
+            await _move(session, quote, assessment.status, actor, **assessment.detail)
+            return Ok(quote)
 
 
 @beartype
@@ -221,8 +245,16 @@ async def create_quote(
         created_at=now,
         updated_at=now,
     )
+    assessment: Assessment | None = None
+    if data.submit:
+        # Rated before the first write, so a submitted quote is inserted once, already rated.
+        match await _assess(session, quote, version):
+            case Err() as err:
+                return err
+            case Ok(assessment):
+                quote.status = assessment.status
     session.add(quote)
-    await session.flush()
+    await session.flush()  # the number comes from the database
     await audit.record(
         session,
         actor,
@@ -238,9 +270,9 @@ async def create_quote(
         str(quote.id),
         {"number": quote.number, "customer_id": str(quote.customer_id)},
     )
-    if not data.submit:
-        return Ok(quote)
-    return await _rate_and_underwrite(session, quote, version, actor)
+    if assessment is not None:
+        await _announce(session, quote, "draft", actor, **assessment.detail)
+    return Ok(quote)
 
 
 async def _expire_if_due(session: AsyncSession, quote: Quote) -> None:
