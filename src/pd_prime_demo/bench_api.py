@@ -1,9 +1,10 @@
 """``pd-prime bench api``: the real server and PostgreSQL under load, beside a bare baseline.
 
-Starts uvicorn (one worker) on a throwaway database, then drives, for the same duration and
-concurrency, ``POST /api/v1/quotes`` (validate, authorise, select the rate version, rate two
-packages, underwrite, persist with audit and outbox) and a baseline route that validates the
-same body and echoes it. It prints requests per second for both and the ratio. The load is
+Starts uvicorn (one worker unless told otherwise) on a throwaway database, then drives, for the
+same duration and concurrency, ``POST /api/v1/quotes`` (validate, authorise, select the rate
+version, rate two packages, underwrite, persist with audit and outbox) and a baseline route that
+validates the same body and echoes it, in alternating rounds (see ``bench_load``). It prints
+requests per second for both, the server's CPU time per request, and the ratio. The load is
 generated from this process with httpx, so both figures share the same client overhead.
 """
 
@@ -20,7 +21,7 @@ from datetime import timedelta
 import httpx
 from fastapi import FastAPI
 
-from pd_prime_demo.bench_policies import drive
+from pd_prime_demo.bench_load import Request, ServerCpu, compare, describe, drive
 from pd_prime_demo.core import clock
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
 
@@ -49,7 +50,7 @@ def _free_port() -> int:
 
 
 async def _run(
-    base: str, seconds: float, concurrency: int, echo: Callable[[str], object]
+    base: str, seconds: float, concurrency: int, echo: Callable[[str], object], cpu: ServerCpu
 ) -> dict[str, float]:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
@@ -71,26 +72,38 @@ async def _run(
         body["effective_on"] = (clock.today() + timedelta(days=10)).isoformat()
         probe = await client.post("/api/v1/quotes", json=body, headers=headers)
         assert probe.status_code == 201, probe.text
-        figures: dict[str, float] = {}
-        draft = {**body, "submit": False}
-        for name, url, payload in (
-            ("echo (validate + echo)", "/bench/echo-quote", body),
-            ("POST /api/v1/quotes", "/api/v1/quotes", body),
-            # The same request saved as an unrated draft: the difference is what rating and
-            # underwriting cost inside a full request.
-            ("... as draft, unrated", "/api/v1/quotes", draft),
-        ):
-            request = ("POST", url, payload, headers)
-            await drive(client, lambda r=request: r, seconds=1, concurrency=concurrency)
-            rate, failed = await drive(
-                client, lambda r=request: r, seconds=seconds, concurrency=concurrency
-            )
-            figures[name] = rate
-            echo(f"  {name:<24} {rate:8.1f} req/s  ({failed} failed)")
-        ratio = figures["POST /api/v1/quotes"] / figures["echo (validate + echo)"]
-        echo(f"  quote / echo throughput: {ratio:.0%} (target >= 85%)")
-        figures["ratio"] = ratio
-        return figures
+        quote: Request = ("POST", "/api/v1/quotes", body, headers)
+        echoed: Request = ("POST", "/bench/echo-quote", body, headers)
+        # The same request saved as an unrated draft: the difference is what rating and
+        # underwriting cost inside a full request.
+        draft: Request = ("POST", "/api/v1/quotes", {**body, "submit": False}, headers)
+        for request in (quote, echoed, draft):  # warm up
+
+            def same(r: Request = request) -> Request:
+                return r
+
+            await drive(client, same, seconds=0.5, concurrency=concurrency)
+        compared = await compare(
+            client,
+            lambda: quote,
+            lambda: echoed,
+            seconds=seconds,
+            concurrency=concurrency,
+            cpu=cpu,
+        )
+        drafts = await drive(
+            client, lambda: draft, seconds=seconds / 2, concurrency=concurrency, cpu=cpu
+        )
+        echo(describe("echo (validate + echo)", compared.baseline))
+        echo(describe("POST /api/v1/quotes", compared.real))
+        echo(describe("... as draft, unrated", drafts))
+        echo(f"  quote / echo throughput: {compared.ratio:.0%} (target >= 85%)")
+        return {
+            "echo (validate + echo)": compared.baseline.rate,
+            "POST /api/v1/quotes": compared.real.rate,
+            "... as draft, unrated": drafts.rate,
+            "ratio": compared.ratio,
+        }
 
 
 async def _ready(client: httpx.AsyncClient) -> None:
@@ -105,7 +118,12 @@ async def _ready(client: httpx.AsyncClient) -> None:
 
 
 async def _run_policies(
-    base: str, database_url: str, seconds: float, concurrency: int, echo: Callable[[str], object]
+    base: str,
+    database_url: str,
+    seconds: float,
+    concurrency: int,
+    echo: Callable[[str], object],
+    cpu: ServerCpu,
 ) -> dict[str, float]:
     from pd_prime_demo.bench_policies import run_policy_suite
 
@@ -113,7 +131,7 @@ async def _run_policies(
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         await _ready(client)
         return await run_policy_suite(
-            client, database_url, seconds=seconds, concurrency=concurrency, echo=echo
+            client, database_url, seconds=seconds, concurrency=concurrency, echo=echo, cpu=cpu
         )
 
 
@@ -183,9 +201,12 @@ def _serve_and_measure(
             f"{seconds:.0f} s per endpoint"
         )
         base_url = f"http://127.0.0.1:{port}"
+        cpu = ServerCpu(server.pid)
         if suite == "policies":
-            return asyncio.run(_run_policies(base_url, database_url, seconds, concurrency, echo))
-        return asyncio.run(_run(base_url, seconds, concurrency, echo))
+            return asyncio.run(
+                _run_policies(base_url, database_url, seconds, concurrency, echo, cpu)
+            )
+        return asyncio.run(_run(base_url, seconds, concurrency, echo, cpu))
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -14,11 +14,14 @@ import json
 import os
 import secrets
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
 import httpx
 from fastapi import FastAPI, HTTPException
+
+from pd_prime_demo.bench_load import Request, ServerCpu, compare, describe
 
 _pool: asyncpg.Pool | None = None
 _pool_lock = asyncio.Lock()
@@ -176,39 +179,14 @@ async def _audit_and_outbox(conn: asyncpg.Connection, policy_id: uuid.UUID) -> N
     )
 
 
-Request = tuple[str, str, dict[str, Any] | None, dict[str, str]]
-
-
-async def drive(client: Any, make: Any, *, seconds: float, concurrency: int) -> tuple[float, int]:
-    import time
-
-    deadline = time.perf_counter() + seconds
-    done = failed = 0
-
-    async def worker() -> None:
-        nonlocal done, failed
-        while time.perf_counter() < deadline:
-            request = make()
-            if request is None:
-                return
-            method, url, body, headers = request
-            try:
-                response = await client.request(method, url, json=body, headers=headers)
-            except httpx.TransportError:
-                failed += 1
-                continue
-            if response.status_code in (200, 201):
-                done += 1
-            else:
-                failed += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started), failed
-
-
 async def run_policy_suite(
-    client: Any, database_url: str, *, seconds: float, concurrency: int, echo: Any
+    client: httpx.AsyncClient,
+    database_url: str,
+    *,
+    seconds: float,
+    concurrency: int,
+    echo: Callable[[str], object],
+    cpu: ServerCpu | None = None,
 ) -> dict[str, float]:
     """Bind, read and pay against their bare counterparts; prints figures and ratios."""
     from datetime import timedelta
@@ -248,7 +226,7 @@ async def run_policy_suite(
             )
         ]
         cols = ", ".join(columns)
-        needed = int(seconds * 400) + 200
+        needed = int(seconds * 1400) + 200  # both binds draw on these; bare ones are fast
         rows = await conn.fetch(
             f"INSERT INTO quotes (id, {cols}) SELECT gen_random_uuid(), {cols} FROM quotes "  # noqa: S608
             f"CROSS JOIN generate_series(1, $2) WHERE id = $1 RETURNING id",
@@ -273,7 +251,6 @@ async def run_policy_suite(
         quote = take(bare_quotes)
         return None if quote is None else ("POST", f"/bench/bare/bind/{quote}", None, {})
 
-    figures: dict[str, float] = {}
     counter = iter(range(10**9))
 
     def real_read() -> Request:
@@ -302,24 +279,21 @@ async def run_policy_suite(
         raise RuntimeError(f"warm-up bind failed: {warm.status_code} {warm.text}")
     bound.append(warm.json()["id"])
     await client.post(f"/bench/bare/bind/{bare_quotes.pop()}")
-    rate, failed = await drive(client, real_bind, seconds=seconds, concurrency=concurrency)
-    figures["bind"] = rate
-    echo(f"  bind        {rate:8.1f} req/s ({failed} failed)")
-    async with asyncpg.create_pool(dsn, min_size=1, max_size=2) as db:
-        bound[:] = [str(r["id"]) for r in await db.fetch("SELECT id FROM policies")]
-    rate, failed = await drive(client, bare_bind, seconds=seconds, concurrency=concurrency)
-    figures["bare bind"] = rate
-    echo(
-        f"  bare bind   {rate:8.1f} req/s ({failed} failed)   ratio {figures['bind'] / rate:.0%} "
-        "(aim >= 70%)"
-    )
-    for name, real, bare, aim in (
-        ("read", real_read, bare_read, "80%"),
-        ("pay", real_pay, bare_pay, "-"),
+    figures: dict[str, float] = {}
+    aims = {"bind": "70%", "read": "80%", "pay": "-"}
+    for name, real, bare in (
+        ("bind", real_bind, bare_bind),
+        ("read", real_read, bare_read),
+        ("pay", real_pay, bare_pay),
     ):
-        r, f1 = await drive(client, real, seconds=seconds, concurrency=concurrency)
-        b, f2 = await drive(client, bare, seconds=seconds, concurrency=concurrency)
-        figures[name], figures[f"bare {name}"] = r, b
-        echo(f"  {name:<11} {r:8.1f} req/s ({f1} failed)")
-        echo(f"  bare {name:<6} {b:8.1f} req/s ({f2} failed)   ratio {r / b:.0%} (aim >= {aim})")
+        if name == "read":
+            async with asyncpg.create_pool(dsn, min_size=1, max_size=2) as db:
+                bound[:] = [str(r["id"]) for r in await db.fetch("SELECT id FROM policies")]
+        compared = await compare(
+            client, real, bare, seconds=seconds, concurrency=concurrency, cpu=cpu
+        )
+        figures[name], figures[f"bare {name}"] = compared.real.rate, compared.baseline.rate
+        echo(describe(name, compared.real))
+        echo(describe(f"bare {name}", compared.baseline))
+        echo(f"  {name} / bare: {compared.ratio:.0%} (aim >= {aims[name]})")
     return figures

@@ -1,0 +1,140 @@
+"""Load generation shared by the API benchmarks: closed-loop clients, interleaved rounds.
+
+Each comparison runs the real endpoint and its baseline in alternating rounds and reports the
+median of each, so a slow spell on a shared machine lands on both sides instead of on one. It
+also reports the server's CPU time per request (from ``/proc``, summed over the server process
+and its workers): unlike throughput, that figure does not depend on whether the load generator,
+which shares the machine, was the bottleneck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+Request = tuple[str, str, dict[str, Any] | None, dict[str, str]]
+MakeRequest = Callable[[], Request | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    rate: float  # successful requests per second
+    failed: int
+    server_cpu_ms: float | None  # per successful request
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    real: Run
+    baseline: Run
+
+    @property
+    def ratio(self) -> float:
+        return self.real.rate / self.baseline.rate if self.baseline.rate else 0.0
+
+
+class ServerCpu:
+    """CPU seconds used so far by a process and its children (uvicorn's workers)."""
+
+    _tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def seconds(self) -> float | None:
+        proc = Path("/proc")
+        if not (proc / str(self.pid)).exists():
+            return None  # not Linux, or the server is gone
+        total = 0
+        for stat in proc.glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # a process that ended while we looked
+            pid, ppid = int(stat.parent.name), int(fields[1])
+            if self.pid in (pid, ppid):
+                total += int(fields[11]) + int(fields[12])  # utime + stime
+        return total / self._tick
+
+
+async def drive(
+    client: httpx.AsyncClient,
+    make: MakeRequest,
+    *,
+    seconds: float,
+    concurrency: int,
+    cpu: ServerCpu | None = None,
+) -> Run:
+    """``concurrency`` clients send requests back to back for ``seconds``."""
+    deadline = time.perf_counter() + seconds
+    done = failed = 0
+
+    async def worker() -> None:
+        nonlocal done, failed
+        while time.perf_counter() < deadline:
+            request = make()
+            if request is None:
+                return
+            method, url, body, headers = request
+            try:
+                response = await client.request(method, url, json=body, headers=headers)
+            except httpx.TransportError:
+                failed += 1
+                continue
+            if response.status_code in (200, 201):
+                done += 1
+            else:
+                failed += 1
+
+    cpu_before = cpu.seconds() if cpu else None
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    cpu_after = cpu.seconds() if cpu else None
+    cpu_ms = None
+    if cpu_before is not None and cpu_after is not None and done:
+        cpu_ms = (cpu_after - cpu_before) * 1000 / done
+    return Run(done / elapsed, failed, cpu_ms)
+
+
+async def compare(
+    client: httpx.AsyncClient,
+    real: MakeRequest,
+    baseline: MakeRequest,
+    *,
+    seconds: float,
+    concurrency: int,
+    rounds: int = 3,
+    cpu: ServerCpu | None = None,
+) -> Comparison:
+    """Alternate ``rounds`` rounds of each (``seconds`` in all per side); medians of each."""
+    share = seconds / rounds
+    runs: dict[str, list[Run]] = {"real": [], "baseline": []}
+    for _ in range(rounds):
+        for name, make in (("real", real), ("baseline", baseline)):
+            runs[name].append(
+                await drive(client, make, seconds=share, concurrency=concurrency, cpu=cpu)
+            )
+    return Comparison(_median(runs["real"]), _median(runs["baseline"]))
+
+
+def _median(runs: list[Run]) -> Run:
+    cpu = [r.server_cpu_ms for r in runs if r.server_cpu_ms is not None]
+    return Run(
+        statistics.median(r.rate for r in runs),
+        sum(r.failed for r in runs),
+        statistics.median(cpu) if cpu else None,
+    )
+
+
+def describe(name: str, run: Run) -> str:
+    cpu = f"{run.server_cpu_ms:6.2f} ms server CPU/req" if run.server_cpu_ms else ""
+    return f"  {name:<24} {run.rate:8.1f} req/s  ({run.failed} failed)  {cpu}".rstrip()
