@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from beartype import beartype
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -65,9 +65,28 @@ class RefreshReuse:
 
 
 def actor_for_user(user: User) -> Actor:
-    role = Role(user.role)
-    authority = user.underwriting_authority or DEFAULT_AUTHORITY.get(role, 0)
-    return Actor.user(user.id, role, permissions_for(role), authority=authority)
+    return _actor(user.id, user.role, user.underwriting_authority)
+
+
+def _actor(user_id: uuid.UUID, role_name: str, underwriting_authority: int | None) -> Actor:
+    role = Role(role_name)
+    authority = underwriting_authority or DEFAULT_AUTHORITY.get(role, 0)
+    return Actor.user(user_id, role, permissions_for(role), authority=authority)
+
+
+# Every authenticated request runs this, so it is built once and selects only the columns an
+# Actor needs (no ORM entity to load). The login session must be live and the user active.
+_LIVE_SESSION = (
+    select(User.id, User.role, User.underwriting_authority)
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        User.is_active.is_(True),
+        AuthSession.id == bindparam("session_id"),
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > bindparam("now"),
+    )
+)
 
 
 def _digest(token: str) -> str:
@@ -326,20 +345,13 @@ async def authenticate_access_token(
         return Err(INVALID_TOKEN)
     row = (
         await session.execute(
-            select(User)
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .where(
-                User.id == user_id,
-                User.is_active.is_(True),
-                AuthSession.id == session_id,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > datetime.fromtimestamp(now, UTC),
-            )
+            _LIVE_SESSION,
+            {"user_id": user_id, "session_id": session_id, "now": datetime.fromtimestamp(now, UTC)},
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if row is None:
         return Err(INVALID_TOKEN)
-    return Ok(Authenticated(actor_for_user(row), session_id))
+    return Ok(Authenticated(_actor(row.id, row.role, row.underwriting_authority), session_id))
 
 
 async def deactivate_user(
