@@ -313,3 +313,52 @@ async def test_leap_year_month_end_term(client: AsyncClient, runtime: Runtime) -
         # Pro-rata over a 366-day term: 30 days (31 Jan to 1 Mar 2028) are kept.
         kept = premium + Decimal(cancelled.json()["premium_change"])
         assert kept == (premium * 30 / 366).quantize(Decimal("0.01"))
+
+
+async def test_policy_reads_follow_customer_visibility_for_every_kind_of_reader(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
+
+    registration = {**REGISTRATION_EXAMPLE, "email": "owner-reads@example.com"}
+    registered = await client.post("/api/v1/registrations", json=registration)
+    assert registered.status_code == 201, registered.text
+    customer_id = registered.json()["customer"]["id"]
+    tokens = (
+        await client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": registration["email"],
+                "password": registration["password"],
+            },
+        )
+    ).json()
+    owner = {"Authorization": f"Bearer {tokens['access_token']}"}
+    quote = await client.post("/api/v1/quotes", json=auto_quote(customer_id), headers=owner)
+    assert quote.status_code == 201, quote.text
+    admin = await user_login(client, runtime, Role.ADMIN)
+    bound = await client.post(
+        f"/api/v1/quotes/{quote.json()['id']}/bind", json={}, headers=admin.headers
+    )
+    assert bound.status_code == 201, bound.text
+    url = f"/api/v1/policies/{bound.json()['id']}"
+    adjuster = await user_login(client, runtime, Role.ADJUSTER)
+    stranger_agent = await user_login(client, runtime, Role.AGENT)
+    assert (await client.get(url, headers=owner)).status_code == 200
+    assert (await client.get(url, headers=adjuster.headers)).status_code == 200
+    assert (await client.get(url, headers=stranger_agent.headers)).status_code == 404
+    other_registration = {**registration, "email": "someone-else@example.com"}
+    await client.post("/api/v1/registrations", json=other_registration)
+    other_tokens = (
+        await client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": other_registration["email"],
+                "password": other_registration["password"],
+            },
+        )
+    ).json()
+    other = {"Authorization": f"Bearer {other_tokens['access_token']}"}
+    assert (await client.get(url, headers=other)).status_code == 404

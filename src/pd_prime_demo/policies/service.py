@@ -11,9 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import Select, bindparam, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -116,25 +117,43 @@ async def get_policy(
     return Ok(policy) if policy is not None else Err(NOT_FOUND)
 
 
+@cache
+def _as_of_statement(visibility: customers.Visibility) -> Select[Policy, PolicyTransaction]:
+    """The policy with its latest transaction effective on ``:on``, if ``:viewer`` may see it.
+
+    Built once per kind of visibility: reading a policy is the hottest query there is.
+    """
+    latest = (
+        select(PolicyTransaction)
+        .where(
+            PolicyTransaction.policy_id == Policy.id,
+            PolicyTransaction.effective_on <= bindparam("on"),
+        )
+        .order_by(PolicyTransaction.effective_on.desc(), PolicyTransaction.seq.desc())
+        .limit(1)
+        .lateral()
+    )
+    txn = aliased(PolicyTransaction, latest)
+    return (
+        select(Policy, txn)
+        .outerjoin(latest, true())
+        .where(
+            Policy.id == bindparam("policy_id"),
+            Policy.customer_id.in_(visibility.visible_ids()),
+        )
+    )
+
+
 async def read_as_of(
     session: AsyncSession, policy_id: uuid.UUID, on: date, *, actor: Actor
 ) -> Result[tuple[Policy, AsOf], DomainError]:
     """The policy and what was in force on ``on``, in one query (404 if not visible)."""
     if not actor.has(Permission.POLICIES_READ):
         return Err(NOT_FOUND)
-    latest = (
-        select(PolicyTransaction)
-        .where(PolicyTransaction.policy_id == Policy.id, PolicyTransaction.effective_on <= on)
-        .order_by(PolicyTransaction.effective_on.desc(), PolicyTransaction.seq.desc())
-        .limit(1)
-        .lateral()
-    )
-    txn = aliased(PolicyTransaction, latest)
+    visibility, viewer = customers.Visibility.of(actor)
     row = (
         await session.execute(
-            select(Policy, txn)
-            .outerjoin(latest, true())
-            .where(Policy.id == policy_id, Policy.customer_id.in_(customers.visible_ids(actor)))
+            _as_of_statement(visibility), {"policy_id": policy_id, "on": on, "viewer": viewer}
         )
     ).first()
     if row is None:
