@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -211,25 +211,35 @@ async def list_versions(
     return list((await session.scalars(query)).all())
 
 
-async def select_version(
-    session: AsyncSession, product_code: str, state: str, on: date, *, renewal: bool = False
-) -> Result[ProductVersion, DomainError]:
-    """The active version in force on ``on`` for new business (or renewals) in ``state``."""
+def _version_in_force(renewal: bool) -> Select[ProductVersion]:
     effective = (
         ProductVersion.effective_renewal if renewal else ProductVersion.effective_new_business
     )
-    row = await session.scalar(
+    return (
         select(ProductVersion)
         # The definition is large and immutable: load it only when the engine cache misses.
         .options(defer(ProductVersion.definition))
         .where(
-            ProductVersion.product_code == product_code,
-            ProductVersion.state == state,
+            ProductVersion.product_code == bindparam("product_code"),
+            ProductVersion.state == bindparam("state"),
             ProductVersion.status == "active",
-            effective <= on,
+            effective <= bindparam("on"),
         )
         .order_by(effective.desc())
         .limit(1)
+    )
+
+
+# Every quote selects its version: the two statements are built once.
+_VERSION_IN_FORCE = {renewal: _version_in_force(renewal) for renewal in (False, True)}
+
+
+async def select_version(
+    session: AsyncSession, product_code: str, state: str, on: date, *, renewal: bool = False
+) -> Result[ProductVersion, DomainError]:
+    """The active version in force on ``on`` for new business (or renewals) in ``state``."""
+    row = await session.scalar(
+        _VERSION_IN_FORCE[renewal], {"product_code": product_code, "state": state, "on": on}
     )
     if row is None:
         return Err(
