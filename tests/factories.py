@@ -145,3 +145,14 @@ def home_quote(customer_id: str, **policy: Any) -> dict[str, Any]:
             },
         ],
     }
+
+
+async def register_and_login(client: AsyncClient, email: str) -> dict[str, str]:
+    """A policyholder who registered themselves: the bearer headers of their login."""
+    from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
+
+    registration = {**REGISTRATION_EXAMPLE, "email": email}
+    registered = await client.post("/api/v1/registrations", json=registration)
+    assert registered.status_code == 201, registered.text
+    tokens = await login(client, email, registration["password"])
+    return {"Authorization": f"Bearer {tokens['access_token']}"}

@@ -14,7 +14,14 @@ from pd_prime_demo.billing import ledger
 from pd_prime_demo.billing.models import Account
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import Login, auto_quote, home_quote, person, user_login
+from tests.factories import (
+    Login,
+    auto_quote,
+    home_quote,
+    person,
+    register_and_login,
+    user_login,
+)
 
 
 async def _bound(
@@ -318,24 +325,9 @@ async def test_leap_year_month_end_term(client: AsyncClient, runtime: Runtime) -
 async def test_policy_reads_follow_customer_visibility_for_every_kind_of_reader(
     client: AsyncClient, runtime: Runtime
 ) -> None:
-    from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
-
-    registration = {**REGISTRATION_EXAMPLE, "email": "owner-reads@example.com"}
-    registered = await client.post("/api/v1/registrations", json=registration)
-    assert registered.status_code == 201, registered.text
-    customer_id = registered.json()["customer"]["id"]
-    tokens = (
-        await client.post(
-            "/api/v1/auth/token",
-            data={
-                "grant_type": "password",
-                "username": registration["email"],
-                "password": registration["password"],
-            },
-        )
-    ).json()
-    owner = {"Authorization": f"Bearer {tokens['access_token']}"}
-    quote = await client.post("/api/v1/quotes", json=auto_quote(customer_id), headers=owner)
+    owner = await register_and_login(client, "owner-reads@example.com")
+    me = (await client.get("/api/v1/customers", headers=owner)).json()["items"][0]
+    quote = await client.post("/api/v1/quotes", json=auto_quote(me["id"]), headers=owner)
     assert quote.status_code == 201, quote.text
     admin = await user_login(client, runtime, Role.ADMIN)
     bound = await client.post(
@@ -345,20 +337,8 @@ async def test_policy_reads_follow_customer_visibility_for_every_kind_of_reader(
     url = f"/api/v1/policies/{bound.json()['id']}"
     adjuster = await user_login(client, runtime, Role.ADJUSTER)
     stranger_agent = await user_login(client, runtime, Role.AGENT)
+    other_policyholder = await register_and_login(client, "someone-else@example.com")
     assert (await client.get(url, headers=owner)).status_code == 200
     assert (await client.get(url, headers=adjuster.headers)).status_code == 200
     assert (await client.get(url, headers=stranger_agent.headers)).status_code == 404
-    other_registration = {**registration, "email": "someone-else@example.com"}
-    await client.post("/api/v1/registrations", json=other_registration)
-    other_tokens = (
-        await client.post(
-            "/api/v1/auth/token",
-            data={
-                "grant_type": "password",
-                "username": other_registration["email"],
-                "password": other_registration["password"],
-            },
-        )
-    ).json()
-    other = {"Authorization": f"Bearer {other_tokens['access_token']}"}
-    assert (await client.get(url, headers=other)).status_code == 404
+    assert (await client.get(url, headers=other_policyholder)).status_code == 404

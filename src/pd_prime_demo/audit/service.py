@@ -12,7 +12,7 @@ A transaction that rolls back drops its pending entries with everything else it 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from beartype import beartype
@@ -90,21 +90,7 @@ def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
     rows = []
     for fields in pending:
         digest = entry_hash(prev_hash, fields)
-        rows.append(
-            {
-                "occurred_at": fields.occurred_at,
-                "actor_kind": fields.actor_kind,
-                "actor_id": fields.actor_id,
-                "actor_role": fields.actor_role,
-                "action": fields.action,
-                "resource_type": fields.resource_type,
-                "resource_id": fields.resource_id,
-                "request_id": fields.request_id,
-                "changes": fields.changes,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
+        rows.append({**asdict(fields), "prev_hash": prev_hash, "hash": digest})
         prev_hash = digest
     ids = list(connection.scalars(_INSERT, rows).all())
     for fields in pending:
