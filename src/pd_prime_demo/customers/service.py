@@ -169,10 +169,10 @@ def visible_ids(actor: Actor) -> Select[uuid.UUID]:
 
 
 class Visibility(enum.Enum):
-    """Which customers an actor sees, as a kind; with ``viewer_param`` it makes the SQL filter.
+    """Which customers an actor sees, as a kind; :meth:`condition` makes it the SQL filter.
 
-    For hot queries built once per kind rather than once per request: the viewer's id is bound
-    at execution (``{"viewer": ...}``) instead of being part of the statement.
+    Hot queries are built once per kind rather than once per request: the viewer's id is then
+    bound at execution (``{"viewer": ...}``) instead of being part of the statement.
     """
 
     NONE = "none"
