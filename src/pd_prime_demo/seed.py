@@ -233,5 +233,5 @@ async def _seed_policy(session: AsyncSession, actor: Actor) -> int:
     )
     if isinstance(result, Err):
         raise RuntimeError(f"seeding a demo policy failed: {result.error}")
-    await render_pending(session, policy_id=result.value[0].id)
+    await render_pending(session, policy_id=result.value.policy.id)
     return 1

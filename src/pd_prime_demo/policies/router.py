@@ -98,16 +98,20 @@ async def bind_quote(
     actor: Writer,
     render: Renderer,
 ) -> PolicyRead:
-    policy, created = handle_result(
+    bound = handle_result(
         await service.bind_quote(
             session, quote_id, option=body.option, payment_plan=body.payment_plan, actor=actor
         )
     )
-    if not created:
+    policy = bound.policy
+    if not bound.created:
         response.status_code = status.HTTP_200_OK
     render(policy.id)
     response.headers["Location"] = f"{API_V1}/policies/{policy.id}"
-    return await _read(session, policy, max(policy.inception_on, clock.today()))
+    on = max(policy.inception_on, clock.today())
+    if bound.history is None:
+        return await _read(session, policy, on)
+    return _present(policy, service.state_as_of(bound.history, on))
 
 
 @router.get(

@@ -235,14 +235,20 @@ async def record_transaction(
     reason_code: str | None = None,
     note: str | None = None,
 ) -> PolicyTransaction:
+    # New business opens the history; (policy_id, seq) is unique, so a mistake cannot slip by.
     seq = (
-        await session.scalar(
-            select(func.coalesce(func.max(PolicyTransaction.seq), 0)).where(
-                PolicyTransaction.policy_id == policy.id
+        1
+        if kind == "new_business"
+        else (
+            await session.scalar(
+                select(func.coalesce(func.max(PolicyTransaction.seq), 0)).where(
+                    PolicyTransaction.policy_id == policy.id
+                )
             )
+            or 0
         )
-        or 0
-    ) + 1
+        + 1
+    )
     txn = PolicyTransaction(
         id=uuid.uuid4(),
         policy_id=policy.id,
@@ -338,6 +344,13 @@ async def rate_on(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@dataclass(frozen=True, slots=True)
+class Bound:
+    policy: Policy
+    created: bool  # False: the quote was already bound, and this is its policy
+    history: list[PolicyTransaction] | None  # known when just created: its one transaction
+
+
 async def bind_quote(
     session: AsyncSession,
     quote_id: uuid.UUID,
@@ -345,7 +358,7 @@ async def bind_quote(
     option: str | None,
     payment_plan: str,
     actor: Actor,
-) -> Result[tuple[Policy, bool], DomainError]:
+) -> Result[Bound, DomainError]:
     """Bind a quoted or approved quote; binding the same quote again returns its policy.
 
     The quote row is locked first, so concurrent binds of one quote serialise: the second
@@ -361,7 +374,7 @@ async def bind_quote(
     if quote.status == "bound":
         existing = await session.scalar(select(Policy).where(Policy.quote_id == quote.id))
         assert existing is not None
-        return Ok((existing, False))
+        return Ok(Bound(existing, created=False, history=None))
     if quote.status not in quotes.BINDABLE_STATUSES:
         return Err(conflict("quote.not_bindable", f"a {quote.status} quote cannot be bound"))
     if quote.effective_on < clock.today():
@@ -413,7 +426,7 @@ async def bind_quote(
     await session.flush()
     fees = sum((f.amount for f in result.fees), ZERO)
     taxes = sum((t.amount for t in result.taxes), ZERO)
-    await record_transaction(
+    new_business = await record_transaction(
         session,
         policy,
         kind="new_business",
@@ -440,7 +453,7 @@ async def bind_quote(
         actor=actor,
     )
     await quotes.mark_bound(session, quote, policy_id=policy.id, option=chosen, actor=actor)
-    return Ok((policy, True))
+    return Ok(Bound(policy, created=True, history=[new_business]))
 
 
 async def _current(
