@@ -1,12 +1,16 @@
-"""A lost database connection answers 503 (nothing applied) and the pool recovers."""
+"""The database out of reach: a lost or refused connection answers 503 and nothing is applied."""
 
 from __future__ import annotations
+
+import socket
 
 import asyncpg
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.database import Database
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 from tests.factories import user_login
@@ -41,3 +45,22 @@ async def test_lost_connection_is_a_503_then_recovers(committed_runtime: Runtime
         assert lost.json()["code"] == "service.database_unavailable"
         recovered = await client.get("/api/v1/users/me", headers=admin.headers)
         assert recovered.status_code == 200, recovered.text
+
+
+async def test_unreachable_database_is_a_503(settings: Settings) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    db = Database.connect(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/nowhere")
+    runtime = Runtime.create(settings, db=db)
+    app = create_app(runtime=runtime)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "password", "username": "a@example.com", "password": "x" * 12},
+        )
+    await runtime.close()
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "1"
+    assert response.json()["code"] == "service.database_unavailable"

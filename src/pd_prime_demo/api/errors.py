@@ -74,20 +74,20 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_database(request: Request, exc: Exception) -> JSONResponse:
-    """A lost database connection is the server's trouble and worth a retry, not a 500.
+    """A lost or refused database connection is the server's trouble and worth a retry.
 
     The engine does not ping connections on checkout (a round trip per request); instead a
-    connection found dead invalidates the pool, and this one request answers 503. Nothing was
-    acknowledged, so nothing is lost. Any other database error is a bug: 500.
+    connection found dead invalidates the pool, and this one request answers 503. A database
+    that refuses connections (down, restarting) answers 503 too. Nothing was acknowledged, so
+    nothing is lost. Any other database error is a bug: 500.
     """
-    assert isinstance(exc, DBAPIError)
-    if not exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
         return await _on_unhandled(request, exc)
-    log.warning("database.connection_lost", path=request.url.path)
+    log.warning("database.unavailable", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(
         status=503,
         code="service.database_unavailable",
-        detail="The database connection was lost; the request was not applied. Retry it.",
+        detail="The database could not be reached; the request was not applied. Retry it.",
         instance=request.url.path,
         headers={"Retry-After": "1"},
     )
@@ -108,4 +108,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(DBAPIError, _on_database)
+    # Raised by the driver when no connection can be opened at all (asyncpg: OSError family).
+    app.add_exception_handler(ConnectionError, _on_database)
     app.add_exception_handler(Exception, _on_unhandled)
