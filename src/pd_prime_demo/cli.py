@@ -92,9 +92,34 @@ def seed() -> None:
 
 
 @app.command()
-def serve() -> None:
-    """Serve the API (use uvicorn's --factory pd_prime_demo.main:app_factory to scale out)."""
-    _serve(_settings())
+def serve(
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes (as many as cores); more than one needs DATABASE_URL."
+        ),
+    ] = 1,
+) -> None:
+    """Serve the API."""
+    if workers == 1:
+        _serve(_settings())
+        return
+    settings = get_settings()
+    if not settings.database_url:
+        # Each worker would otherwise try to own the embedded server's data directory.
+        typer.echo("--workers above 1 needs DATABASE_URL (the embedded database is 1 process)")
+        raise typer.Exit(2)
+    configure_logging(settings.log_level, json=settings.log_json)
+    uvicorn.run(
+        "pd_prime_demo.main:app_factory",
+        factory=True,
+        workers=workers,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
 
 
 @app.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,3 +178,56 @@ def test_policy_api_benchmark_runs(cli_env: str) -> None:
     for name in ("bind", "bare bind", "read", "bare read", "pay", "bare pay"):
         assert figures[name] > 0, name
     assert all("(0 failed)" in line for line in lines if "req/s" in line)
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """Processes started by ``pid`` through multiprocessing (uvicorn's workers)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue  # ended while we looked
+        if ppid == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts processes in /proc")
+def test_serve_with_workers_runs_processes_behind_one_port(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    assert runner.invoke(cli.app, ["migrate"]).exit_code == 0
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PD_PRIME_PORT": str(port), "PD_PRIME_HOST": "127.0.0.1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pd_prime_demo.cli", "serve", "--workers", "2"], env=env
+    )
+    try:
+        ready = None
+        for _ in range(150):
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert ready is not None
+        assert ready.status_code == 200, ready.text
+        assert len(_spawned_children(server.pid)) == 2
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    monkeypatch.delenv("DATABASE_URL")
+    get_settings.cache_clear()
+    refused = runner.invoke(cli.app, ["serve", "--workers", "2"])
+    assert refused.exit_code == 2
+    assert "needs DATABASE_URL" in refused.output
