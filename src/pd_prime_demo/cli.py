@@ -14,6 +14,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.config import Environment, Settings, get_settings
+from pd_prime_demo.core.crypto import load_key_material
 from pd_prime_demo.core.database import resolve_database_url, run_migrations
 from pd_prime_demo.core.logging import configure_logging
 
@@ -110,6 +111,9 @@ def serve(
         typer.echo("--workers above 1 needs DATABASE_URL (the embedded database is 1 process)")
         raise typer.Exit(2)
     configure_logging(settings.log_level, json=settings.log_json)
+    # Here, once: fails fast without keys, and in demo/development writes the local key file
+    # before the workers start (they would race to create it).
+    load_key_material(settings)
     uvicorn.run(
         "pd_prime_demo.main:app_factory",
         factory=True,
