@@ -124,3 +124,30 @@ async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
         first = ids.index(f"{n}-0")
         assert ids[first : first + 3] == [f"{n}-0", f"{n}-1", f"{n}-2"]
     assert report.ok
+
+
+async def test_a_rolled_back_savepoint_drops_only_its_own_audit_entries(
+    committed_runtime: Runtime,
+) -> None:
+    from pd_prime_demo.audit import service as audit
+    from pd_prime_demo.core.actor import Actor
+
+    actor = Actor.system("tests")
+    async with committed_runtime.db.unit_of_work() as session:
+        await audit.record(session, actor, "test.savepoint", "thing", "kept-before")
+        savepoint = await session.begin_nested()
+        await audit.record(session, actor, "test.savepoint", "thing", "rolled-back")
+        await savepoint.rollback()
+        async with session.begin_nested():
+            await audit.record(session, actor, "test.savepoint", "thing", "kept-released")
+        await audit.record(session, actor, "test.savepoint", "thing", "kept-after")
+    async with committed_runtime.db.sessionmaker() as session:
+        kept = (
+            await session.scalars(
+                text(
+                    "SELECT resource_id FROM audit_log WHERE action = 'test.savepoint' ORDER BY id"
+                )
+            )
+        ).all()
+        assert (await audit.verify_chain(session)).ok
+    assert kept == ["kept-before", "kept-released", "kept-after"]

@@ -7,7 +7,8 @@ transaction's entries in one statement. The lock is what makes the chain a singl
 writers; taking it at commit rather than at the first entry keeps it held for one insert and the
 commit, instead of for the rest of the request (which serialised every writing request).
 
-A transaction that rolls back drops its pending entries with everything else it did.
+A transaction that rolls back drops its pending entries with everything else it did; so does a
+savepoint (``begin_nested``) that rolls back, for the entries recorded inside it.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ async def record(
         request_id=request_id_var.get(),
         changes=changes or {},
     )
-    session.info.setdefault(_PENDING, []).append(fields)
+    savepoint = session.sync_session.get_nested_transaction()  # None: the transaction itself
+    session.info.setdefault(_PENDING, []).append((savepoint, fields))
 
 
 async def write_pending(session: AsyncSession) -> list[int]:
@@ -70,11 +72,14 @@ async def write_pending(session: AsyncSession) -> list[int]:
     return await session.run_sync(_write_pending)
 
 
+Pending = list[tuple[SessionTransaction | None, ChainFields]]
+
+
 def _write_pending(session: Session) -> list[int]:
-    pending: list[ChainFields] = session.info.pop(_PENDING, [])
+    pending: Pending = session.info.pop(_PENDING, [])
     if not pending:
         return []
-    return _append(session.connection(), pending)
+    return _append(session.connection(), [fields for _, fields in pending])
 
 
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_CHAIN_LOCK)
@@ -100,14 +105,32 @@ def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
 
 @event.listens_for(Session, "before_commit")
 def _chain_on_commit(session: Session) -> None:
+    # Also called when a savepoint is released; the entries wait for the real commit.
+    if session.in_nested_transaction():
+        return
     # Runs inside the AsyncSession's greenlet, so the synchronous connection API is the async one.
     _write_pending(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending: Pending | None = session.info.get(_PENDING)
+    if pending and previous_transaction.nested:
+        pending[:] = [(sp, f) for sp, f in pending if not _inside(sp, previous_transaction)]
 
 
 @event.listens_for(Session, "after_transaction_end")
 def _drop_on_rollback(session: Session, transaction: SessionTransaction) -> None:
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
+
+
+def _inside(savepoint: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is ended:
+            return True
+        savepoint = savepoint.parent
+    return False
 
 
 @dataclass(frozen=True, slots=True)
