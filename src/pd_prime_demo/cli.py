@@ -57,11 +57,14 @@ async def _seed(settings: Settings) -> dict[str, int]:
         await runtime.close()
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, *, workers: int = 1) -> None:
     from pd_prime_demo.main import create_app
 
     uvicorn.run(
-        create_app(settings),
+        # Several workers each build their app from the environment, in their own process.
+        create_app(settings) if workers == 1 else "pd_prime_demo.main:app_factory",
+        factory=workers > 1,
+        workers=workers,
         host=settings.host,
         port=settings.port,
         log_config=None,
@@ -114,16 +117,7 @@ def serve(
     # Here, once: fails fast without keys, and in demo/development writes the local key file
     # before the workers start (they would race to create it).
     load_key_material(settings)
-    uvicorn.run(
-        "pd_prime_demo.main:app_factory",
-        factory=True,
-        workers=workers,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
-    )
+    _serve(settings, workers=workers)
 
 
 @app.command()
