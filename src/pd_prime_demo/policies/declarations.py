@@ -13,6 +13,7 @@ import uuid
 import structlog
 from sqlalchemy import String, cast, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.result_types import Ok
@@ -48,21 +49,22 @@ async def render_pending(
             Document.source_id == cast(PolicyTransaction.id, String),
         )
     )
+    # One query for each page's transaction, policy and rate version (its large definition is
+    # loaded only if the engine cache lacks it); the transaction row stays locked while rendering.
     query = (
-        select(PolicyTransaction)
+        select(PolicyTransaction, Policy, ProductVersion)
+        .join(Policy, Policy.id == PolicyTransaction.policy_id)
+        .join(ProductVersion, ProductVersion.id == PolicyTransaction.product_version_id)
+        .options(defer(ProductVersion.definition))
         .where(~has_page)
         .order_by(PolicyTransaction.created_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(of=PolicyTransaction, skip_locked=True)
     )
     if policy_id is not None:
         query = query.where(PolicyTransaction.policy_id == policy_id)
     rendered = 0
-    for txn in (await session.scalars(query)).all():
-        policy = await session.get(Policy, txn.policy_id)
-        version = await session.get(ProductVersion, txn.product_version_id)
-        assert policy is not None
-        assert version is not None
+    for txn, policy, version in (await session.execute(query)).all():
         definition = (await products.compiled_products.get(session, version)).definition
         await documents.render_declarations(
             session,
