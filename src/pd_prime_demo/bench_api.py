@@ -16,14 +16,19 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 
-from pd_prime_demo.bench_load import Request, ServerCpu, compare, describe, drive
-from pd_prime_demo.core import clock
-from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
+from pd_prime_demo.bench_load import (
+    Request,
+    ServerCpu,
+    agent_quote,
+    compare,
+    describe,
+    drive,
+)
+from pd_prime_demo.quotes.schemas import QuoteCreate
 
 
 def bench_app_factory() -> FastAPI:
@@ -55,21 +60,7 @@ async def _run(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
         await _ready(client)
-        tokens = (
-            await client.post(
-                "/api/v1/auth/token",
-                data={
-                    "grant_type": "password",
-                    "username": "agent@demo.pdprime.example",
-                    "password": "prime-demo-pass",
-                },
-            )
-        ).json()
-        headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-        customers = (await client.get("/api/v1/customers", headers=headers)).json()["items"]
-        body = dict(AUTO_EXAMPLE)
-        body["customer_id"] = customers[0]["id"]
-        body["effective_on"] = (clock.today() + timedelta(days=10)).isoformat()
+        headers, body = await agent_quote(client)
         probe = await client.post("/api/v1/quotes", json=body, headers=headers)
         assert probe.status_code == 201, probe.text
         quote: Request = ("POST", "/api/v1/quotes", body, headers)

@@ -135,6 +135,33 @@ def _median(runs: list[Run]) -> Run:
     )
 
 
+async def agent_quote(client: httpx.AsyncClient) -> tuple[dict[str, str], dict[str, Any]]:
+    """Log in as the demo agent: their bearer headers, and a valid auto quote for a customer."""
+    from datetime import timedelta
+
+    from pd_prime_demo.core import clock
+    from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
+
+    tokens = (
+        await client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": "agent@demo.pdprime.example",
+                "password": "prime-demo-pass",
+            },
+        )
+    ).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    customer = (await client.get("/api/v1/customers", headers=headers)).json()["items"][0]["id"]
+    body = {
+        **AUTO_EXAMPLE,
+        "customer_id": customer,
+        "effective_on": (clock.today() + timedelta(days=10)).isoformat(),
+    }
+    return headers, body
+
+
 def describe(name: str, run: Run) -> str:
     cpu = f"{run.server_cpu_ms:6.2f} ms server CPU/req" if run.server_cpu_ms else ""
     return f"  {name:<24} {run.rate:8.1f} req/s  ({run.failed} failed)  {cpu}".rstrip()

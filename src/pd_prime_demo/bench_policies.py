@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 from fastapi import FastAPI, HTTPException
 
-from pd_prime_demo.bench_load import Request, ServerCpu, compare, describe
+from pd_prime_demo.bench_load import Request, ServerCpu, agent_quote, compare, describe
 
 _pool: asyncpg.Pool | None = None
 _pool_lock = asyncio.Lock()
@@ -189,30 +189,9 @@ async def run_policy_suite(
     cpu: ServerCpu | None = None,
 ) -> dict[str, float]:
     """Bind, read and pay against their bare counterparts; prints figures and ratios."""
-    from datetime import timedelta
-
     from sqlalchemy import make_url
 
-    from pd_prime_demo.core import clock
-    from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
-
-    tokens = (
-        await client.post(
-            "/api/v1/auth/token",
-            data={
-                "grant_type": "password",
-                "username": "agent@demo.pdprime.example",
-                "password": "prime-demo-pass",
-            },
-        )
-    ).json()
-    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    customer = (await client.get("/api/v1/customers", headers=headers)).json()["items"][0]["id"]
-    body = {
-        **AUTO_EXAMPLE,
-        "customer_id": customer,
-        "effective_on": (clock.today() + timedelta(days=10)).isoformat(),
-    }
+    headers, body = await agent_quote(client)
     template = (await client.post("/api/v1/quotes", json=body, headers=headers)).json()["id"]
     # Clone the quote in SQL: both bind endpoints consume one quote per request.
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)

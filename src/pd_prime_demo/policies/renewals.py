@@ -40,7 +40,7 @@ async def offer(
         case Ok(policy):
             pass
     history = await policies.transactions(session, policy.id)
-    latest = max(history, key=lambda t: (t.effective_on, t.seq))
+    latest = policies.latest_transaction(history)
     snap = latest.snapshot
     if snap.get("non_renewal"):
         return Err(conflict("policy.non_renewed", "the policy has been non-renewed"))
@@ -182,7 +182,7 @@ async def non_renew(
         case Ok(policy):
             pass
     history = await policies.transactions(session, policy.id)
-    latest = max(history, key=lambda t: (t.effective_on, t.seq))
+    latest = policies.latest_transaction(history)
     snap = latest.snapshot
     if snap["status"] != "in_force" or snap.get("non_renewal"):
         return Err(
@@ -227,7 +227,7 @@ async def offer_due(session: AsyncSession) -> int:
     ).all()
     histories = await policies.transactions_of(session, list(candidates))
     for policy_id, history in histories.items():
-        latest = max(history, key=lambda t: (t.effective_on, t.seq))
+        latest = policies.latest_transaction(history)
         snap = latest.snapshot
         if snap["status"] != "in_force" or snap.get("non_renewal"):
             continue

@@ -8,6 +8,7 @@ re-playing later transactions is a documented future extension (docs/policies.md
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -198,11 +199,20 @@ class AsOf:
         return self.transaction.snapshot if self.transaction else None
 
 
+def in_order(txn: PolicyTransaction) -> tuple[date, int]:
+    """The order transactions take effect in: by effective date, then as recorded."""
+    return txn.effective_on, txn.seq
+
+
+def latest_transaction(history: Iterable[PolicyTransaction]) -> PolicyTransaction:
+    """The transaction in effect last: the one whose snapshot is the policy's current state."""
+    return max(history, key=in_order)
+
+
 def state_as_of(history: list[PolicyTransaction], on: date) -> AsOf:
     """What was in force on ``on``: the latest transaction effective by then decides."""
     effective = [t for t in history if t.effective_on <= on]
-    latest = max(effective, key=lambda t: (t.effective_on, t.seq)) if effective else None
-    return state_from(latest, on)
+    return state_from(max(effective, key=in_order) if effective else None, on)
 
 
 def state_from(latest: PolicyTransaction | None, on: date) -> AsOf:
@@ -460,7 +470,7 @@ async def _current(
     session: AsyncSession, policy: Policy
 ) -> tuple[list[PolicyTransaction], PolicyTransaction]:
     history = await transactions(session, policy.id)
-    return history, max(history, key=lambda t: (t.effective_on, t.seq))
+    return history, latest_transaction(history)
 
 
 async def _changeable(
@@ -679,9 +689,7 @@ async def reinstate(
                 FieldIssue("#/effective_on", "outside the cancelled period"),
             )
         )
-    previous = max(
-        (t for t in history if t.seq < latest.seq), key=lambda t: (t.effective_on, t.seq)
-    )
+    previous = max((t for t in history if t.seq < latest.seq), key=in_order)
     restored = {k: v for k, v in previous.snapshot.items() if k != "cancellation"}
     if on == cancelled_on:
         earnings = [Earning(-e.amount, e.start, e.end) for e in earnings_of(latest)]
