@@ -64,6 +64,15 @@ def not_found(resource: str, code: str | None = None) -> DomainError:
     )
 
 
+def stale_version(resource: str) -> DomainError:
+    """If-Match named a version the resource has moved past (412)."""
+    return DomainError(
+        ErrorKind.PRECONDITION_FAILED,
+        f"{resource}.version_mismatch",
+        f"the {resource} changed since you read it; read it again and retry",
+    )
+
+
 def conflict(code: str, detail: str) -> DomainError:
     return DomainError(ErrorKind.CONFLICT, code, detail)
 

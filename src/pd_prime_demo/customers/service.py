@@ -23,13 +23,13 @@ from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
-    ErrorKind,
     FieldIssue,
     Ok,
     Result,
     forbidden,
     invalid,
     not_found,
+    stale_version,
 )
 from pd_prime_demo.customers import rules
 from pd_prime_demo.customers.models import Customer
@@ -277,13 +277,7 @@ async def update_customer(
     if not actor.has(Permission.CUSTOMERS_UPDATE):
         return Err(forbidden("auth.permission_missing", "this requires customers:update"))
     if expected_version is not None and expected_version != customer.version:
-        return Err(
-            DomainError(
-                ErrorKind.PRECONDITION_FAILED,
-                "customer.version_mismatch",
-                "the customer changed since you read it; read it again and retry",
-            )
-        )
+        return Err(stale_version("customer"))
     fields = changes.model_fields_set
     wrong_kind = fields & (
         _PERSON_ONLY if customer.kind == "organisation" else {"organisation_name"}

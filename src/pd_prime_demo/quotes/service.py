@@ -28,7 +28,6 @@ from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
-    ErrorKind,
     FieldIssue,
     Ok,
     Result,
@@ -36,6 +35,7 @@ from pd_prime_demo.core.result_types import (
     forbidden,
     invalid,
     not_found,
+    stale_version,
 )
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.products import service as products
@@ -333,13 +333,7 @@ async def update_quote(
     if quote.status not in EDITABLE_STATUSES:
         return Err(conflict("quote.not_open", f"a {quote.status} quote cannot be changed"))
     if expected_version is not None and expected_version != quote.version:
-        return Err(
-            DomainError(
-                ErrorKind.PRECONDITION_FAILED,
-                "quote.version_mismatch",
-                "the quote changed since you read it; read it again and retry",
-            )
-        )
+        return Err(stale_version("quote"))
     if changes.effective_on is not None:
         if issues := _check_effective(changes.effective_on):
             return Err(
