@@ -38,7 +38,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".pd-prime")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
-    db_pool_size: int = Field(default=10, ge=1)
+    # Connections a process keeps open. Above it, up to ``db_max_overflow`` more are opened for
+    # a burst and closed again when returned, so the pool should cover the steady concurrency.
+    db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
 
     # JSON object {kid: PEM-encoded EC P-256 private key}; the active kid signs, all verify.

@@ -121,7 +121,7 @@ class Database:
         )
 
     @classmethod
-    def connect(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+    def connect(cls, url: str, *, pool_size: int = 20, max_overflow: int = 10) -> Database:
         # No pre-ping: it costs a round trip on every checkout. A connection found dead is
         # invalidated with the whole pool, and that request fails with a 503 to retry
         # (SQLAlchemy's "optimistic" disconnect handling; see api.errors).
