@@ -2,8 +2,8 @@
 
 Every state change calls :func:`record` inside its own transaction. The entry's content is fixed
 then, but it joins the chain only when the transaction commits: a ``before_commit`` hook takes
-a transaction-scoped advisory lock, reads the chain's last hash and appends all of the
-transaction's entries in one statement. The lock is what makes the chain a single line with many
+a transaction-scoped advisory lock and reads the chain's last hash (one round trip), then
+appends all of the transaction's entries in one statement. The lock is what makes the chain a single line with many
 writers; taking it at commit rather than at the first entry keeps it held for one insert and the
 commit, instead of for the rest of the request (which serialised every writing request).
 
@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import Connection, event, func, insert, select, text
+from sqlalchemy import Connection, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -82,16 +82,15 @@ def _write_pending(session: Session) -> list[int]:
     return _append(session.connection(), [fields for _, fields in pending])
 
 
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=AUDIT_CHAIN_LOCK)
-_LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
+# Takes the chain's lock, then reads its last hash: one round trip (migration 0004).
+_LOCKED_TAIL = select(func.audit_chain_tail(AUDIT_CHAIN_LOCK))
 # sort_by_parameter_order: SQLAlchemy inserts the rows in the order given (its "sentinel"
 # form of insertmanyvalues), so the identity values, which verification walks, follow the chain.
 _INSERT = insert(AuditEntry).returning(AuditEntry.id, sort_by_parameter_order=True)
 
 
 def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
-    connection.execute(_LOCK)
-    prev_hash = connection.scalar(_LAST_HASH) or GENESIS_HASH
+    prev_hash = connection.scalar(_LOCKED_TAIL) or GENESIS_HASH
     rows = []
     for fields in pending:
         digest = entry_hash(prev_hash, fields)
