@@ -105,7 +105,7 @@ def test_demo_migrates_seeds_prints_logins_and_serves(
     def fake_run(app: Any, **kwargs: Any) -> None:  # uvicorn is the third party here
         served["app"], served["kwargs"] = app, kwargs
 
-    monkeypatch.setattr(cli.uvicorn, "run", fake_run)
+    monkeypatch.setattr("uvicorn.run", fake_run)
     result = runner.invoke(cli.app, ["demo"])
     assert result.exit_code == 0, result.output
     assert "admin@demo.pdprime.example" in result.output

@@ -8,6 +8,7 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
@@ -91,6 +92,7 @@ async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
 ) -> None:
     from pd_prime_demo.audit import service as audit
     from pd_prime_demo.core.actor import Actor
+    from pd_prime_demo.core.outbox import emit
 
     db = committed_runtime.db
     actor = Actor.system("tests")
@@ -99,6 +101,7 @@ async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
         async with db.unit_of_work() as session:
             for i in range(3):
                 await audit.record(session, actor, "test.event", "thing", f"{n}-{i}")
+                emit(session, "test.event", "thing", f"{n}-{i}")
                 await asyncio.sleep(0)  # let the other writers interleave their records
 
     await asyncio.gather(*(writer(n) for n in range(8)))
@@ -106,6 +109,7 @@ async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
     async def abandoned() -> None:
         async with db.unit_of_work() as session:
             await audit.record(session, actor, "test.event", "thing", "rolled-back")
+            emit(session, "test.event", "thing", "rolled-back")
             raise RuntimeError("abort")
 
     with pytest.raises(RuntimeError):
@@ -117,7 +121,15 @@ async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
             )
         ).all()
         report = await audit.verify_chain(session)
+        events = (
+            await session.scalars(
+                text(
+                    "SELECT aggregate_id FROM outbox_events WHERE topic = 'test.event' ORDER BY id"
+                )
+            )
+        ).all()
     ids = [r.resource_id for r in rows]
+    assert sorted(events) == sorted(ids)  # nothing from the rolled-back transaction
     assert sorted(ids) == sorted(f"{n}-{i}" for n in range(8) for i in range(3))
     # Each transaction's entries are appended together, in the order they were recorded.
     for n in range(8):
@@ -126,21 +138,29 @@ async def test_concurrent_writers_keep_one_chain_and_rollback_drops_entries(
     assert report.ok
 
 
-async def test_a_rolled_back_savepoint_drops_only_its_own_audit_entries(
+async def test_a_rolled_back_savepoint_drops_only_its_own_audit_entries_and_events(
     committed_runtime: Runtime,
 ) -> None:
     from pd_prime_demo.audit import service as audit
     from pd_prime_demo.core.actor import Actor
+    from pd_prime_demo.core.outbox import emit
 
     actor = Actor.system("tests")
+
+    async def both(session: AsyncSession, name: str) -> None:
+        await audit.record(session, actor, "test.savepoint", "thing", name)
+        emit(session, "test.savepoint", "thing", name)
+
     async with committed_runtime.db.unit_of_work() as session:
-        await audit.record(session, actor, "test.savepoint", "thing", "kept-before")
+        await both(session, "kept-before")
         savepoint = await session.begin_nested()
-        await audit.record(session, actor, "test.savepoint", "thing", "rolled-back")
+        await both(session, "rolled-back")
+        async with session.begin_nested():
+            await both(session, "rolled-back-inner")
         await savepoint.rollback()
         async with session.begin_nested():
-            await audit.record(session, actor, "test.savepoint", "thing", "kept-released")
-        await audit.record(session, actor, "test.savepoint", "thing", "kept-after")
+            await both(session, "kept-released")
+        await both(session, "kept-after")
     async with committed_runtime.db.sessionmaker() as session:
         kept = (
             await session.scalars(
@@ -149,5 +169,14 @@ async def test_a_rolled_back_savepoint_drops_only_its_own_audit_entries(
                 )
             )
         ).all()
+        events = (
+            await session.scalars(
+                text(
+                    "SELECT aggregate_id FROM outbox_events WHERE topic = 'test.savepoint' "
+                    "ORDER BY id"
+                )
+            )
+        ).all()
         assert (await audit.verify_chain(session)).ok
     assert kept == ["kept-before", "kept-released", "kept-after"]
+    assert events == kept

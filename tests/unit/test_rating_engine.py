@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 
 from pd_prime_demo.products.catalog import homeowners, personal_auto
 from pd_prime_demo.rating.definition import ProductVersionDefinition
-from pd_prime_demo.rating.engine import RatingInput, Selection, compile_product, underwrite
+from pd_prime_demo.rating.engine import (
+    RatingInput,
+    Selection,
+    Value,
+    compile_product,
+    underwrite,
+)
 
 D = Decimal
 
@@ -275,7 +281,7 @@ def test_policy_fees_and_taxes() -> None:
 
 
 def _auto_risk(state: str = "TX", **changes: Any) -> RatingInput:
-    drivers = [
+    drivers: list[dict[str, Value]] = [
         {
             "age": 40,
             "years_licensed": 20,
@@ -284,7 +290,7 @@ def _auto_risk(state: str = "TX", **changes: Any) -> RatingInput:
             "good_student": False,
         }
     ]
-    vehicles = [
+    vehicles: list[dict[str, Value]] = [
         {
             "driver": 0,
             "model_year": 2021,
@@ -295,7 +301,7 @@ def _auto_risk(state: str = "TX", **changes: Any) -> RatingInput:
         }
     ]
     territory = {"TX": "austin", "OH": "columbus", "FL": "tampa"}[state]
-    policy = {
+    policy: dict[str, Value] = {
         "territory": territory,
         "prior_insurance": False,
         "multi_policy": False,
@@ -331,7 +337,7 @@ def test_tx_auto_liability_matches_hand_computation() -> None:
 
 def test_fl_homeowners_matches_hand_computation() -> None:
     """FL HO-3, coastal masonry home, Coverage A 250,000 (amount factor exactly 1.00)."""
-    policy = {
+    policy: dict[str, Value] = {
         "territory": "inland",
         "construction": "masonry",
         "protection_class": 5,

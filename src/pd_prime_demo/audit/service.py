@@ -3,12 +3,14 @@
 Every state change calls :func:`record` inside its own transaction. The entry's content is fixed
 then, but it joins the chain only when the transaction commits: a ``before_commit`` hook takes
 a transaction-scoped advisory lock and reads the chain's last hash (one round trip), then
-appends all of the transaction's entries in one statement. The lock is what makes the chain a single line with many
-writers; taking it at commit rather than at the first entry keeps it held for one insert and the
-commit, instead of for the rest of the request (which serialised every writing request).
+appends all of the transaction's entries in one statement. The lock is what makes the chain a
+single line with many writers; taking it at commit rather than at the first entry keeps it held
+for one insert and the commit, instead of for the rest of the request (which serialised every
+writing request).
 
 A transaction that rolls back drops its pending entries with everything else it did; so does a
-savepoint (``begin_nested``) that rolls back, for the entries recorded inside it.
+savepoint (``begin_nested``) that rolls back, for the entries recorded inside it (see
+``core.at_commit``).
 """
 
 from __future__ import annotations
@@ -19,18 +21,19 @@ from typing import Any
 from beartype import beartype
 from sqlalchemy import Connection, event, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session
 
 from pd_prime_demo.audit.models import AuditEntry
 from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, entry_hash
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
 from pd_prime_demo.core.logging import request_id_var
 from pd_prime_demo.core.telemetry import AUDIT_ENTRIES
 
 # pg_advisory_xact_lock key reserved for the audit chain ("PDAUDIT" as a number).
 AUDIT_CHAIN_LOCK = 0x5044415544495400
-_PENDING = "pd_prime.audit.pending"
+_PENDING: AtCommit[ChainFields] = AtCommit("pd_prime.audit.pending")
 
 ChangeSummary = dict[str, Any]
 
@@ -59,8 +62,7 @@ async def record(
         request_id=request_id_var.get(),
         changes=changes or {},
     )
-    savepoint = session.sync_session.get_nested_transaction()  # None: the transaction itself
-    session.info.setdefault(_PENDING, []).append((savepoint, fields))
+    _PENDING.add(session, fields)
 
 
 async def write_pending(session: AsyncSession) -> list[int]:
@@ -72,14 +74,9 @@ async def write_pending(session: AsyncSession) -> list[int]:
     return await session.run_sync(_write_pending)
 
 
-Pending = list[tuple[SessionTransaction | None, ChainFields]]
-
-
 def _write_pending(session: Session) -> list[int]:
-    pending: Pending = session.info.pop(_PENDING, [])
-    if not pending:
-        return []
-    return _append(session.connection(), [fields for _, fields in pending])
+    pending = _PENDING.take(session)
+    return _append(session.connection(), pending) if pending else []
 
 
 # Takes the chain's lock, then reads its last hash: one round trip (migration 0004).
@@ -104,32 +101,9 @@ def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
 
 @event.listens_for(Session, "before_commit")
 def _chain_on_commit(session: Session) -> None:
-    # Also called when a savepoint is released; the entries wait for the real commit.
-    if session.in_nested_transaction():
-        return
     # Runs inside the AsyncSession's greenlet, so the synchronous connection API is the async one.
-    _write_pending(session)
-
-
-@event.listens_for(Session, "after_soft_rollback")
-def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
-    pending: Pending | None = session.info.get(_PENDING)
-    if pending and previous_transaction.nested:
-        pending[:] = [(sp, f) for sp, f in pending if not _inside(sp, previous_transaction)]
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _drop_on_rollback(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is None:
-        session.info.pop(_PENDING, None)
-
-
-def _inside(savepoint: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while savepoint is not None:
-        if savepoint is ended:
-            return True
-        savepoint = savepoint.parent
-    return False
+    if at_real_commit(session):
+        _write_pending(session)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,8 @@
 
 A relay (the worker, later) publishes unpublished rows and stamps ``published_at``; because the
 event commits or rolls back with the change, nothing acknowledged is lost and nothing rolled
-back is announced.
+back is announced. A transaction's events are inserted in one statement as it commits, before
+the audit chain takes its lock (see ``core.at_commit``).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, String
+from sqlalchemy import BigInteger, Identity, Index, String, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
 from pd_prime_demo.core.database import Base
 
 
@@ -33,20 +35,33 @@ class OutboxEvent(Base):
     published_at: Mapped[datetime | None]
 
 
+_PENDING: AtCommit[dict[str, Any]] = AtCommit("pd_prime.outbox.pending")
+_INSERT = insert(OutboxEvent)
+
+
 def emit(
     session: AsyncSession,
     topic: str,
     aggregate_type: str,
     aggregate_id: str,
     payload: dict[str, Any] | None = None,
-) -> OutboxEvent:
-    """Queue an event; ``payload`` holds ids and states, never PII."""
-    event = OutboxEvent(
-        occurred_at=clock.now(),
-        topic=topic,
-        aggregate_type=aggregate_type,
-        aggregate_id=aggregate_id,
-        payload=payload or {},
+) -> None:
+    """Queue an event, written when ``session`` commits; ``payload`` holds ids and states,
+    never PII."""
+    _PENDING.add(
+        session,
+        {
+            "occurred_at": clock.now(),
+            "topic": topic,
+            "aggregate_type": aggregate_type,
+            "aggregate_id": aggregate_id,
+            "payload": payload or {},
+        },
     )
-    session.add(event)
-    return event
+
+
+# insert=True: before the audit chain's hook, so its lock is not held for this statement.
+@event.listens_for(Session, "before_commit", insert=True)
+def _write_on_commit(session: Session) -> None:
+    if at_real_commit(session) and (rows := _PENDING.take(session)):
+        session.connection().execute(_INSERT, rows)
