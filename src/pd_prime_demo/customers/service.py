@@ -212,6 +212,26 @@ class Visibility(enum.Enum):
         return ids if condition is None else ids.where(condition)
 
 
+def _may_see_statement(kind: Visibility) -> Select[uuid.UUID]:
+    query = select(Customer.id).where(Customer.id == bindparam("customer_id"))
+    condition = kind.condition()
+    return query if condition is None else query.where(condition)
+
+
+_MAY_SEE = {kind: _may_see_statement(kind) for kind in Visibility if kind is not Visibility.NONE}
+
+
+async def may_see(session: AsyncSession, customer_id: uuid.UUID, *, actor: Actor) -> bool:
+    """Whether the customer exists and ``actor`` may see it, without loading the record."""
+    kind, viewer = Visibility.of(actor)
+    if kind is Visibility.NONE:
+        return False
+    params: dict[str, Any] = {"customer_id": customer_id}
+    if viewer is not None:
+        params["viewer"] = viewer
+    return await session.scalar(_MAY_SEE[kind], params) is not None
+
+
 async def get_customer(
     session: AsyncSession, customer_id: uuid.UUID, *, actor: Actor, for_update: bool = False
 ) -> Result[Customer, DomainError]:

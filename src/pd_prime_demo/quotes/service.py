@@ -206,7 +206,7 @@ async def create_quote(
 ) -> Result[Quote, DomainError]:
     if not actor.has(Permission.QUOTES_WRITE):
         return Err(forbidden("auth.permission_missing", "this requires quotes:write"))
-    if isinstance(await customers.get_customer(session, data.customer_id, actor=actor), Err):
+    if not await customers.may_see(session, data.customer_id, actor=actor):
         return Err(
             invalid(
                 "quote.unknown_customer",
@@ -289,7 +289,7 @@ async def get_quote(
     quote = await session.get(Quote, quote_id, with_for_update=for_update)
     if quote is None:
         return Err(NOT_FOUND)
-    if isinstance(await customers.get_customer(session, quote.customer_id, actor=actor), Err):
+    if not await customers.may_see(session, quote.customer_id, actor=actor):
         return Err(NOT_FOUND)
     await _expire_if_due(session, quote)
     return Ok(quote)
