@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from pd_prime_demo.bench import run_rating_benchmark, synthetic_book
@@ -22,6 +24,19 @@ def test_bulk_equals_single_path_for_every_policy(build: object, state: str) -> 
         assert result.premium_cents[i] == int(single.premium * 100), i
         assert result.total_cents[i] == int(single.total * 100), i
     assert result.exact_fallbacks > 0, "the book should exercise the exact (Decimal) rows too"
+
+
+@pytest.mark.parametrize("state", ["TX", "OH", "FL"])
+@pytest.mark.parametrize("build", [personal_auto, homeowners], ids=["auto", "home"])
+def test_amount_only_path_equals_the_explained_steps(build: object, state: str) -> None:
+    """Quoting and re-rating run generated code; the worksheet runs the steps one by one."""
+    definition = build(state)  # type: ignore[operator]
+    product = compile_product(definition)
+    book = synthetic_book(definition, 400, seed=hash(state) % 997)
+    for i in range(book.size):
+        risk = book.rating_input(i)
+        explained = product.rate(risk)
+        assert product.rate(risk, explain=False) == replace(explained, worksheet=()), i
 
 
 def test_benchmark_reports_figures_and_no_mismatch() -> None:

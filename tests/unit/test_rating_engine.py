@@ -78,13 +78,14 @@ def _rate(
     limit: str = "low",
     explain: bool = True,
 ) -> Any:
-    return product.rate(
-        RatingInput(
-            policy={"zone": zone, "size": D(size), "flag": flag},
-            coverages={"main": Selection(limit=limit)},
-        ),
-        explain=explain,
+    risk = RatingInput(
+        policy={"zone": zone, "size": D(size), "flag": flag},
+        coverages={"main": Selection(limit=limit)},
     )
+    result = product.rate(risk, explain=explain)
+    # Every step test also checks the generated amount-only path against the explained steps.
+    assert product.rate(risk, explain=False) == replace(result, worksheet=())
+    return result
 
 
 BASE = {"op": "base", "name": "base", "amount": "100"}

@@ -116,6 +116,17 @@ class _Ctx:
 Getter = Callable[[_Ctx], Any]
 
 
+def _getter_source(ref: str) -> str:
+    """The Python expression reading ``ref`` from a context ``c`` (names quoted by repr)."""
+    if ref == "coverage.limit":
+        return "c.limit"
+    if ref == "coverage.deductible":
+        return "c.deductible"
+    scope, name = ref.split(".", 1)
+    record = scope if scope in ("policy", "driver") else "vehicle"
+    return f"c.{record}[{name!r}]"
+
+
 def _getter(ref: str) -> Getter:
     scope, name = ref.split(".", 1)
     if ref == "coverage.limit":
@@ -143,22 +154,34 @@ Lookup = Callable[[_Ctx], tuple[Decimal, str]]
 _MEMO_LIMIT = 10_000
 
 
-def _memoised(
-    key_of: Callable[[_Ctx], Any], resolve: Callable[[Any], tuple[Decimal, str]]
-) -> Lookup:
-    memo: dict[Any, tuple[Decimal, str]] = {}
+class _Memo:
+    """A table lookup that remembers its answers; callable as a :data:`Lookup`.
 
-    def lookup(c: _Ctx) -> tuple[Decimal, str]:
-        raw = key_of(c)
-        hit = memo.get(raw)
-        if hit is None:
-            hit = resolve(raw)
-            if len(memo) >= _MEMO_LIMIT:
-                memo.clear()
-            memo[raw] = hit
+    ``key_source`` is the expression of its raw key, for the generated amount-only path.
+    """
+
+    __slots__ = ("key_of", "key_source", "memo", "resolve")
+
+    def __init__(
+        self,
+        key_of: Callable[[_Ctx], Any],
+        key_source: str,
+        resolve: Callable[[Any], tuple[Decimal, str]],
+    ) -> None:
+        self.key_of, self.key_source, self.resolve = key_of, key_source, resolve
+        self.memo: dict[Any, tuple[Decimal, str]] = {}
+
+    def fill(self, raw: Any) -> tuple[Decimal, str]:
+        hit = self.resolve(raw)
+        if len(self.memo) >= _MEMO_LIMIT:
+            self.memo.clear()
+        self.memo[raw] = hit
         return hit
 
-    return lookup
+    def __call__(self, c: _Ctx) -> tuple[Decimal, str]:
+        raw = self.key_of(c)
+        hit = self.memo.get(raw)
+        return self.fill(raw) if hit is None else hit
 
 
 def table_resolver(
@@ -206,14 +229,15 @@ def table_resolver(
     return interpolate
 
 
-def _compile_table(table: ExactTable | BandTable | InterpolatedTable) -> Lookup:
+def _compile_table(table: ExactTable | BandTable | InterpolatedTable) -> _Memo:
     resolve = table_resolver(table)
     if isinstance(table, ExactTable):
         getters = [_getter(k) for k in table.keys]
         if len(getters) == 1:
-            return _memoised(getters[0], resolve)
-        return _memoised(lambda c: tuple(g(c) for g in getters), resolve)
-    return _memoised(_getter(table.key), resolve)
+            return _Memo(getters[0], _getter_source(table.keys[0]), resolve)
+        source = "(" + "".join(f"{_getter_source(k)}, " for k in table.keys) + ")"
+        return _Memo(lambda c: tuple(g(c) for g in getters), source, resolve)
+    return _Memo(_getter(table.key), _getter_source(table.key), resolve)
 
 
 Predicate = Callable[[_Ctx], bool]
@@ -262,16 +286,12 @@ def _all(preds: list[Predicate]) -> Predicate:
 StepFn = Callable[[_Ctx, Decimal], tuple[Decimal, Decimal | None, str | None] | None]
 
 
-FastFn = Callable[[_Ctx, Decimal], Decimal]
-
-
 @dataclass(frozen=True, slots=True)
 class _Step:
     name: str
     op: str
     table: str | None
-    run: StepFn  # with explanations
-    fast: FastFn  # the same arithmetic, amount only
+    run: StepFn
 
 
 def discount_outcomes(step: DiscountStep) -> Callable[[tuple[bool, ...]], tuple[Decimal, str]]:
@@ -299,7 +319,7 @@ def discount_outcomes(step: DiscountStep) -> Callable[[tuple[bool, ...]], tuple[
     return outcome
 
 
-def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
+def _compile_step(step: Any, tables: Mapping[str, Lookup]) -> _Step:
     if isinstance(step, BaseStep):
         if step.table is not None:
             lookup = tables[step.table]
@@ -308,9 +328,9 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
                 value, key = lookup(c)
                 return value, None, key
 
-            return _Step(step.name, "base", step.table, base_table, lambda c, _: lookup(c)[0])
+            return _Step(step.name, "base", step.table, base_table)
         start = step.amount or ZERO
-        return _Step(step.name, "base", None, lambda c, _: (start, None, None), lambda c, _: start)
+        return _Step(step.name, "base", None, lambda c, _: (start, None, None))
     if isinstance(step, MultiplyStep | AddStep):
         conditions = [_compile_condition(x) for x in step.when]
         when = _all(conditions)
@@ -332,16 +352,7 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
             value, key = get_value(c)
             return (amount * value if multiply else amount + value), value, key
 
-        fast: FastFn
-        if multiply and not conditions:
-            fast = lambda c, a: a * get_value(c)[0]  # noqa: E731
-        elif not conditions:
-            fast = lambda c, a: a + get_value(c)[0]  # noqa: E731
-        elif multiply:
-            fast = lambda c, a: a * get_value(c)[0] if when(c) else a  # noqa: E731
-        else:
-            fast = lambda c, a: a + get_value(c)[0] if when(c) else a  # noqa: E731
-        return _Step(step.name, step.op, step.table, explained, fast)
+        return _Step(step.name, step.op, step.table, explained)
     if isinstance(step, DiscountStep):
         predicates = [_all([_compile_condition(x) for x in d.when]) for d in step.items]
         outcome = discount_outcomes(step)
@@ -355,11 +366,7 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
             factor, names = outcome(mask)
             return amount * factor, factor, names
 
-        def discounts_fast(c: _Ctx, amount: Decimal) -> Decimal:
-            mask = tuple(p(c) for p in predicates)
-            return amount * outcome(mask)[0] if any(mask) else amount
-
-        return _Step(step.name, "discounts", None, discounts, discounts_fast)
+        return _Step(step.name, "discounts", None, discounts)
     if isinstance(step, MinimumStep):
         minimum = step.amount
         return _Step(
@@ -367,7 +374,6 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
             "minimum",
             None,
             lambda c, amount: (max(amount, minimum), minimum, None),
-            lambda c, amount: max(amount, minimum),
         )
     if isinstance(step, RoundStep):
         unit, mode = step.unit, ROUNDING[step.mode]
@@ -377,9 +383,75 @@ def _compile_step(step: Any, tables: dict[str, Lookup]) -> _Step:
             "round",
             None,
             lambda c, amount: (amount.quantize(unit, mode), None, label),
-            lambda c, amount: amount.quantize(unit, mode),
         )
     raise TypeError(f"not a coverage step: {step!r}")  # pragma: no cover
+
+
+AmountFn = Callable[[_Ctx], Decimal]
+
+
+def _amount_only(name: str, steps: Sequence[Any], tables: dict[str, _Memo]) -> AmountFn:
+    """One coverage's steps as a single generated function of the context: the amount alone.
+
+    The same arithmetic as the explained steps (tests compare them for every step type and on
+    books of every shipped product), without a call per step: quotes, binds, endorsements and
+    the single re-rating path run this; worksheets run the steps. Only variable names reach the
+    source, quoted by ``repr``; tables, tests and constants are bound by name.
+    """
+    env: dict[str, Any] = {"ZERO": ZERO, "max": max, "any": any}
+    lines = ["def amount(c):", "    a = ZERO"]
+
+    def bind(value: Any) -> str:
+        key = f"_{len(env)}"
+        env[key] = value
+        return key
+
+    def lookup(table: str, indent: str) -> str:
+        memo = tables[table]
+        memo_name, fill = bind(memo.memo), bind(memo.fill)
+        lines.append(f"{indent}k = {memo.key_source}")
+        lines.append(f"{indent}h = {memo_name}.get(k)")
+        lines.append(f"{indent}if h is None:")
+        lines.append(f"{indent}    h = {fill}(k)")
+        return "h[0]"
+
+    def condition(conditions: Sequence[Condition]) -> str:
+        tests = [f"{bind(value_test(x))}({_getter_source(x.ref)})" for x in conditions]
+        return " and ".join(tests) if tests else "True"
+
+    for step in steps:
+        if isinstance(step, BaseStep):
+            if step.table is not None:
+                lines.append(f"    a = {lookup(step.table, '    ')}")
+            else:
+                lines.append(f"    a = {bind(step.amount or ZERO)}")
+        elif isinstance(step, MultiplyStep | AddStep):
+            indent = "    "
+            if step.when:
+                lines.append(f"    if {condition(step.when)}:")
+                indent = "        "
+            if step.table is not None:
+                value = lookup(step.table, indent)
+            else:
+                value = bind(step.factor if isinstance(step, MultiplyStep) else step.amount)
+            operator = "*" if isinstance(step, MultiplyStep) else "+"
+            lines.append(f"{indent}a = a {operator} {value}")
+        elif isinstance(step, DiscountStep):
+            mask = "".join(f"{condition(d.when)}, " for d in step.items)
+            lines.append(f"    mask = ({mask})")
+            lines.append("    if any(mask):")
+            lines.append(f"        a = a * {bind(discount_outcomes(step))}(mask)[0]")
+        elif isinstance(step, MinimumStep):
+            lines.append(f"    a = max(a, {bind(step.amount)})")
+        elif isinstance(step, RoundStep):
+            lines.append(f"    a = a.quantize({bind(step.unit)}, {bind(ROUNDING[step.mode])})")
+        else:  # pragma: no cover - the definition's types are closed
+            raise TypeError(f"not a coverage step: {step!r}")
+    lines.append("    return a")
+    code = compile("\n".join(lines), f"<rating {name}>", "exec")
+    exec(code, env)  # noqa: S102 - generated from validated steps; see the docstring
+    function: AmountFn = env["amount"]
+    return function
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +459,7 @@ class _Coverage:
     code: str
     per_vehicle: bool
     steps: tuple[_Step, ...]
-    fast: tuple[FastFn, ...]
+    amount: AmountFn  # the steps without explanations
 
 
 class CompiledProduct:
@@ -400,7 +472,10 @@ class CompiledProduct:
         for cov in defn.coverages:
             steps = tuple(_compile_step(s, tables) for s in defn.algorithm.coverages[cov.code])
             self._coverages[cov.code] = _Coverage(
-                cov.code, cov.unit == "vehicle", steps, tuple(s.fast for s in steps)
+                cov.code,
+                cov.unit == "vehicle",
+                steps,
+                _amount_only(cov.code, defn.algorithm.coverages[cov.code], tables),
             )
         self.rules = [
             (rule, _all([_compile_condition(c) for c in rule.when]))
@@ -505,9 +580,7 @@ class CompiledProduct:
     ) -> Decimal:
         amount = ZERO
         if not explain:
-            for fast in cov.fast:
-                amount = fast(ctx, amount)
-            return amount
+            return cov.amount(ctx)
         for step in cov.steps:
             outcome = step.run(ctx, amount)
             if outcome is None:
