@@ -155,12 +155,10 @@ _MEMO_LIMIT = 10_000
 
 
 class _Memo:
-    """A table lookup that remembers its answers; callable as a :data:`Lookup`.
+    """A table lookup that remembers its answers: ``lookup`` for the explained steps, and
+    ``key_source``, ``memo`` and ``fill`` for the generated amount-only path."""
 
-    ``key_source`` is the expression of its raw key, for the generated amount-only path.
-    """
-
-    __slots__ = ("key_of", "key_source", "memo", "resolve")
+    __slots__ = ("fill", "key_source", "lookup", "memo")
 
     def __init__(
         self,
@@ -168,20 +166,22 @@ class _Memo:
         key_source: str,
         resolve: Callable[[Any], tuple[Decimal, str]],
     ) -> None:
-        self.key_of, self.key_source, self.resolve = key_of, key_source, resolve
-        self.memo: dict[Any, tuple[Decimal, str]] = {}
+        memo: dict[Any, tuple[Decimal, str]] = {}
 
-    def fill(self, raw: Any) -> tuple[Decimal, str]:
-        hit = self.resolve(raw)
-        if len(self.memo) >= _MEMO_LIMIT:
-            self.memo.clear()
-        self.memo[raw] = hit
-        return hit
+        def fill(raw: Any) -> tuple[Decimal, str]:
+            hit = resolve(raw)
+            if len(memo) >= _MEMO_LIMIT:
+                memo.clear()  # in place: the generated code holds this dict
+            memo[raw] = hit
+            return hit
 
-    def __call__(self, c: _Ctx) -> tuple[Decimal, str]:
-        raw = self.key_of(c)
-        hit = self.memo.get(raw)
-        return self.fill(raw) if hit is None else hit
+        def lookup(c: _Ctx) -> tuple[Decimal, str]:
+            raw = key_of(c)
+            hit = memo.get(raw)
+            return fill(raw) if hit is None else hit
+
+        self.key_source, self.memo, self.fill = key_source, memo, fill
+        self.lookup: Lookup = lookup
 
 
 def table_resolver(
@@ -467,7 +467,8 @@ class CompiledProduct:
 
     def __init__(self, defn: ProductVersionDefinition) -> None:
         self.definition = defn
-        tables = {name: _compile_table(t) for name, t in defn.tables.items()}
+        memos = {name: _compile_table(t) for name, t in defn.tables.items()}
+        tables = {name: memo.lookup for name, memo in memos.items()}
         self._coverages = {}
         for cov in defn.coverages:
             steps = tuple(_compile_step(s, tables) for s in defn.algorithm.coverages[cov.code])
@@ -475,7 +476,7 @@ class CompiledProduct:
                 cov.code,
                 cov.unit == "vehicle",
                 steps,
-                _amount_only(cov.code, defn.algorithm.coverages[cov.code], tables),
+                _amount_only(cov.code, defn.algorithm.coverages[cov.code], memos),
             )
         self.rules = [
             (rule, _all([_compile_condition(c) for c in rule.when]))
