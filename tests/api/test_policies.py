@@ -208,6 +208,10 @@ async def test_payments_refunds_and_documents(
         json={"amount": str(overpay)},
         headers={**agent.headers, "Idempotency-Key": "pay-2"},
     )
+    # Mid-term, with installments still to be billed, a credit is kept, not refunded.
+    midterm = (await client.get(f"{url}/billing", headers=agent.headers)).json()
+    assert Decimal(midterm["refunded"]) == 0
+    assert Decimal(midterm["paid"]) == total + Decimal("50.00")
     cancel = await client.post(
         f"{url}/cancellations",
         json={"effective_on": policy["inception_on"], "reason_code": "insured_request"},

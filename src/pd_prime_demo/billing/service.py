@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -344,8 +344,23 @@ async def pay(
     return Ok((payment, True))
 
 
+# An installment not yet invoiced nor cancelled ("scheduled" in InstallmentView.status).
+_STILL_TO_BILL = (
+    select(InstallmentRow.id)
+    .where(
+        InstallmentRow.policy_id == bindparam("policy_id"),
+        InstallmentRow.invoice_number.is_(None),
+        InstallmentRow.cancelled_on.is_(None),
+    )
+    .limit(1)
+)
+
+
 async def refund_if_due(session: AsyncSession, policy: Policy) -> Refund | None:
     """Refund a credit balance once nothing remains to be billed; never more than was paid."""
+    # Mid-term, an installment is still to be billed: one query answers, not the whole account.
+    if await session.scalar(_STILL_TO_BILL, {"policy_id": policy.id}) is not None:
+        return None
     view = await account(session, policy)
     if view.balance >= 0 or any(i.status == "scheduled" for i in view.installments):
         return None
