@@ -18,10 +18,11 @@ from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies import renewals, service
 from pd_prime_demo.policies.declarations import render_after_commit
-from pd_prime_demo.policies.models import Policy
+from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.schemas import (
     AccountRead,
     BindRequest,
@@ -56,6 +57,24 @@ def _declarations_renderer(
 
 
 Renderer = Annotated[Callable[[uuid.UUID], None], Depends(_declarations_renderer)]
+
+
+Transacted = Result[PolicyTransaction, DomainError]
+
+
+def _transaction_recorder(render: Renderer) -> Callable[[Transacted], TransactionRead]:
+    """A new transaction's response: the problem if it failed, else the transaction, with its
+    declarations page scheduled."""
+
+    def recorded(result: Transacted) -> TransactionRead:
+        txn = handle_result(result)
+        render(txn.policy_id)
+        return TransactionRead.model_validate(txn)
+
+    return recorded
+
+
+Recorded = Annotated[Callable[[Transacted], TransactionRead], Depends(_transaction_recorder)]
 
 
 async def _read(session: AsyncSession, policy: Policy, on: date) -> PolicyRead:
@@ -178,9 +197,9 @@ async def endorse_policy(
     body: EndorsementCreate,
     session: Session,
     actor: Writer,
-    render: Renderer,
+    recorded: Recorded,
 ) -> TransactionRead:
-    txn = handle_result(
+    return recorded(
         await service.endorse(
             session,
             policy_id,
@@ -192,8 +211,6 @@ async def endorse_policy(
             actor=actor,
         )
     )
-    render(txn.policy_id)
-    return TransactionRead.model_validate(txn)
 
 
 @router.post(
@@ -208,9 +225,9 @@ async def cancel_policy(
     body: CancellationCreate,
     session: Session,
     actor: Writer,
-    render: Renderer,
+    recorded: Recorded,
 ) -> TransactionRead:
-    txn = handle_result(
+    return recorded(
         await service.cancel(
             session,
             policy_id,
@@ -220,8 +237,6 @@ async def cancel_policy(
             actor=actor,
         )
     )
-    render(txn.policy_id)
-    return TransactionRead.model_validate(txn)
 
 
 @router.post(
@@ -236,15 +251,13 @@ async def reinstate_policy(
     body: ReinstatementCreate,
     session: Session,
     actor: Writer,
-    render: Renderer,
+    recorded: Recorded,
 ) -> TransactionRead:
-    txn = handle_result(
+    return recorded(
         await service.reinstate(
             session, policy_id, effective_on=body.effective_on, note=body.note, actor=actor
         )
     )
-    render(txn.policy_id)
-    return TransactionRead.model_validate(txn)
 
 
 class RenewalRead(BaseModel):
@@ -288,11 +301,9 @@ async def accept_renewal(
     policy_id: uuid.UUID,
     session: Session,
     actor: Writer,
-    render: Renderer,
+    recorded: Recorded,
 ) -> TransactionRead:
-    txn = handle_result(await renewals.accept(session, policy_id, actor=actor))
-    render(txn.policy_id)
-    return TransactionRead.model_validate(txn)
+    return recorded(await renewals.accept(session, policy_id, actor=actor))
 
 
 @router.post(
@@ -307,13 +318,9 @@ async def non_renew_policy(
     body: NonRenewalCreate,
     session: Session,
     actor: Writer,
-    render: Renderer,
+    recorded: Recorded,
 ) -> TransactionRead:
-    txn = handle_result(
-        await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor)
-    )
-    render(txn.policy_id)
-    return TransactionRead.model_validate(txn)
+    return recorded(await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor))
 
 
 @router.get(
