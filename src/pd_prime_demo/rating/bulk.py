@@ -1,8 +1,9 @@
 """Vectorised bulk re-rating of a whole book, equal to the single path to the cent.
 
 Every table lookup and condition is evaluated once per *distinct* input value with the very
-functions the single path uses (``table_resolver``, ``value_test``, ``discount_outcomes``), and
-the results are spread over the book with numpy indexing. The running amounts are then carried
+functions the single path uses (``table_resolver``, ``value_test``, ``discount_outcomes``; band
+tables search the same ``sorted_bands`` for a whole domain at once), and the results are spread
+over the book with numpy indexing. The running amounts are then carried
 in float64. That is exact enough everywhere except next to a rounding boundary, so each rounding
 (and each minimum) checks its distance to the boundary: float64's error over a rating algorithm
 is far below ``AMBIGUITY`` units, so a value further away rounds exactly as Decimal would, and
@@ -22,6 +23,7 @@ import numpy.typing as npt
 
 from pd_prime_demo.rating.definition import (
     AddStep,
+    BandTable,
     BaseStep,
     DiscountStep,
     ExactTable,
@@ -40,6 +42,7 @@ from pd_prime_demo.rating.engine import (
     Selection,
     Value,
     discount_outcomes,
+    sorted_bands,
     table_resolver,
     value_test,
 )
@@ -213,9 +216,13 @@ class _Space:
         return index if self.subset is None else index[self.subset]
 
     def mapped(
-        self, ref: str, coverage: str | None, tag: Any, fn: Callable[[Value], Any], dtype: Any
+        self,
+        ref: str,
+        coverage: str | None,
+        tag: Any,
+        fn: Callable[[list[Value]], npt.NDArray[Any]],
     ) -> npt.NDArray[Any]:
-        """``fn`` of ``ref`` for every row, evaluated once per distinct value."""
+        """``fn`` of ``ref``'s distinct values, spread over every row."""
         key = ("mapped", ref, coverage if ref.startswith("coverage.") else None, tag)
         hit = self._memo.get(key)
         if hit is None:
@@ -224,9 +231,7 @@ class _Space:
             if self.subset is not None:  # a few rows: evaluate only the values they hold
                 present, index = np.unique(index, return_inverse=True)
                 domain = [domain[i] for i in present]
-            values = np.empty(len(domain), dtype=dtype)
-            values[:] = [fn(v) for v in domain]
-            hit = values[index]
+            hit = fn(domain)[index]
             self._memo[key] = hit
         return hit
 
@@ -257,10 +262,40 @@ def _lookup(
             domains.append(domain)
         values = _product_domain(domains, resolve, space)
         return values[combined]
+    tag = ("table", table_name)
+    if isinstance(table, BandTable):
+        return space.mapped(table.key, coverage, tag, _bands_of(table, space))
     ref = table.keys[0] if isinstance(table, ExactTable) else table.key
     return space.mapped(
-        ref, coverage, ("table", table_name), lambda v: space.number(resolve(v)[0]), space.dtype
+        ref, coverage, tag, _each(lambda v: space.number(resolve(v)[0]), space.dtype)
     )
+
+
+def _each(fn: Callable[[Value], Any], dtype: Any) -> Callable[[list[Value]], npt.NDArray[Any]]:
+    def over(domain: list[Value]) -> npt.NDArray[Any]:
+        out = np.empty(len(domain), dtype=dtype)
+        out[:] = [fn(v) for v in domain]
+        return out
+
+    return over
+
+
+def _bands_of(table: BandTable, space: _Space) -> Callable[[list[Value]], npt.NDArray[Any]]:
+    """The band table over a whole domain at once: the single path's bisect, as one sorted
+    search (on Python objects, so keys compare exactly as they do there)."""
+    bands = sorted_bands(table)
+    mins = np.empty(len(bands), dtype=object)
+    mins[:] = [b.min for b in bands]
+    values = np.empty(len(bands), dtype=space.dtype)
+    values[:] = [space.number(b.value) for b in bands]
+
+    def over(domain: list[Value]) -> npt.NDArray[Any]:
+        keys = np.empty(len(domain), dtype=object)
+        keys[:] = domain
+        position = np.searchsorted(mins, keys, side="right") - 1
+        return values[np.maximum(position, 0)]
+
+    return over
 
 
 def _product_domain(
@@ -284,7 +319,7 @@ def _conditions(space: _Space, conditions: Sequence[Any], coverage: str | None) 
     mask = np.ones(space.rows, dtype=np.bool_)
     for cond in conditions:
         test = value_test(cond)
-        mask &= space.mapped(cond.ref, coverage, ("cond", id(cond)), test, np.bool_)
+        mask &= space.mapped(cond.ref, coverage, ("cond", id(cond)), _each(test, np.bool_))
     return mask
 
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from pd_prime_demo.rating.definition import (
     AddStep,
+    Band,
     BandTable,
     BaseStep,
     Condition,
@@ -184,6 +185,12 @@ class _Memo:
         self.lookup: Lookup = lookup
 
 
+def sorted_bands(table: BandTable) -> list[Band]:
+    """A key falls in the last band whose minimum is at or below it (the first band if none is:
+    validation makes the bands cover the variable's range)."""
+    return sorted(table.bands, key=lambda b: b.min)
+
+
 def table_resolver(
     table: ExactTable | BandTable | InterpolatedTable,
 ) -> Callable[[Any], tuple[Decimal, str]]:
@@ -205,7 +212,7 @@ def table_resolver(
 
         return exact
     if isinstance(table, BandTable):
-        bands = sorted(table.bands, key=lambda b: b.min)
+        bands = sorted_bands(table)
         mins = [b.min for b in bands]
 
         def band(x: Any) -> tuple[Decimal, str]:
