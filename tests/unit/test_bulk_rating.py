@@ -34,12 +34,21 @@ def test_bulk_equals_single_path_for_every_policy(
     build: Callable[[str], ProductVersionDefinition], state: str
 ) -> None:
     product, book = _product_and_book(build, state, 1500)
-    result = BulkRater(product).rate(book)
+    whole = BulkRater(product).rate(book)  # one chunk
+    # Chunks that do not divide the book: every boundary must carry the vehicles over exactly.
+    chunked = BulkRater(product, chunk=233).rate(book)
     for i in range(book.size):
         single = product.rate(book.rating_input(i), explain=False)
-        assert result.premium_cents[i] == int(single.premium * 100), i
-        assert result.total_cents[i] == int(single.total * 100), i
-    assert result.exact_fallbacks > 0, "the book should exercise the exact (Decimal) rows too"
+        for result in (whole, chunked):
+            assert result.premium_cents[i] == int(single.premium * 100), i
+            assert result.total_cents[i] == int(single.total * 100), i
+    assert whole.exact_fallbacks > 0, "the book should exercise the exact (Decimal) rows too"
+    assert chunked.exact_fallbacks == whole.exact_fallbacks
+
+
+def test_a_chunk_holds_at_least_one_policy() -> None:
+    with pytest.raises(ValueError, match="at least one policy"):
+        BulkRater(compile_product(personal_auto("TX")), chunk=0)
 
 
 @pytest.mark.parametrize(("build", "state"), SHIPPED)

@@ -22,7 +22,9 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # A coroutine on purpose, as are the other dependencies: FastAPI runs a plain ``def``
+    # dependency in a worker thread, a thread hop per request for a one-line lookup.
     runtime: Runtime = request.app.state.runtime
     return runtime
 

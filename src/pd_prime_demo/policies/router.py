@@ -45,7 +45,7 @@ router = APIRouter(prefix=API_V1, tags=["policies"])
 Writer = Annotated[Actor, Depends(require(Permission.POLICIES_WRITE))]
 
 
-def _declarations_renderer(
+async def _declarations_renderer(
     runtime: RuntimeDep, background: BackgroundTasks
 ) -> Callable[[uuid.UUID], None]:
     """Schedules a policy's new declarations page for right after the response."""
@@ -62,7 +62,7 @@ Renderer = Annotated[Callable[[uuid.UUID], None], Depends(_declarations_renderer
 Transacted = Result[PolicyTransaction, DomainError]
 
 
-def _transaction_recorder(render: Renderer) -> Callable[[Transacted], TransactionRead]:
+async def _transaction_recorder(render: Renderer) -> Callable[[Transacted], TransactionRead]:
     """A new transaction's response: the problem if it failed, else the transaction, with its
     declarations page scheduled."""
 
