@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+from fpdf import FPDF
 from pypdf import PdfReader
 
 from pd_prime_demo.billing.models import InstallmentRow
@@ -131,3 +133,51 @@ def test_invoice_states_amounts_due() -> None:
         "$280.00",
     ):
         assert expected in text, expected
+
+
+def _fonts_of_text(content: bytes) -> dict[str, set[str]]:
+    """Each drawn word and the base fonts it was drawn in."""
+    fonts: dict[str, set[str]] = {}
+
+    def visit(text: str, _cm: object, _tm: object, font: object, _size: object) -> None:
+        name = str(font.get("/BaseFont", "")) if isinstance(font, dict) else ""
+        for word in text.split():
+            fonts.setdefault(word, set()).add(name)
+
+    for page in PdfReader(io.BytesIO(content)).pages:
+        page.extract_text(visitor_text=visit)
+    return fonts
+
+
+def test_a_value_longer_than_a_line_wraps_in_the_regular_font_after_its_bold_label() -> None:
+    long_value = " ".join(f"word{i}" for i in range(60))
+    layout = pdf.Layout(
+        "Fields", (pdf.Fields((("Short", "one"), ("Remarks", long_value), ("After", "two"))),)
+    )
+    content = pdf.render(layout, issued_at=ISSUED)
+    assert "Remarks " + long_value in " ".join(_text(content).split())
+    fonts = _fonts_of_text(content)
+    assert fonts["Remarks"] == {"/Helvetica-Bold"}
+    assert fonts["word0"] == fonts["word59"] == fonts["two"] == {"/Helvetica"}
+
+
+def test_a_long_table_continues_on_the_next_page() -> None:
+    rows = tuple((f"row{i}", f"{i}.00") for i in range(80))
+    layout = pdf.Layout(
+        "Rows", (pdf.Table((pdf.Column("Item", 0.7), pdf.Column("Amount", 0.3, "R")), rows),)
+    )
+    reader = PdfReader(io.BytesIO(pdf.render(layout, issued_at=ISSUED)))
+    assert len(reader.pages) >= 2
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert all(f"row{i} {i}.00" in text for i in range(80))
+
+
+def test_string_widths_from_the_font_metrics_equal_fpdf2s_own() -> None:
+    """Layout uses pdf.width (fast) where fpdf2 would use get_string_width: they must agree,
+    or boxes, wrapping and right alignment drift (an fpdf2 upgrade would show it here)."""
+    page = FPDF(format="Letter")
+    page.add_page()
+    for style, size in (("", 10), ("B", 10), ("B", 16)):
+        page.set_font("Helvetica", style, size)
+        for text in ("", "Bodily injury liability", "$1,234,567.89", "Zoë Brontë (ÀÉÎ) ÿ"):
+            assert pdf.width(page, text) == pytest.approx(page.get_string_width(text), abs=1e-9)

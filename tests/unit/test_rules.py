@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pd_prime_demo.api.http_conditions import etag_for, expected_version
-from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, entry_hash
+from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, HashedForm, entry_hash
 from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.pagination import Cursor
 from pd_prime_demo.core.result_types import Err, ErrorKind, Ok
@@ -99,6 +99,33 @@ def test_any_change_changes_the_hash(field: str, value: str) -> None:
     assert entry_hash(GENESIS_HASH, base) != entry_hash(GENESIS_HASH, changed)
     assert entry_hash(GENESIS_HASH, base) != entry_hash("1" * 64, base)
     assert entry_hash(GENESIS_HASH, base) == entry_hash(GENESIS_HASH, _fields())
+
+
+json_leaves = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+json_values = st.recursive(
+    json_leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner),
+    max_leaves=8,
+)
+
+
+@given(
+    changes=st.dictionaries(
+        st.sampled_from(["prev_hash", "hash", "a", "z", "é", '"', 'prev_hash"}']) | st.text(),
+        json_values,
+        max_size=4,
+    ),
+    text=st.text(max_size=12),
+    role=st.none() | st.sampled_from(["admin", "agent"]),
+    prev=st.sampled_from([GENESIS_HASH, "f" * 64, "0123abcd" * 8]),
+)
+def test_the_hashed_form_cut_at_the_previous_hash_gives_the_same_hash(
+    changes: dict[str, object], text: str, role: str | None, prev: str
+) -> None:
+    """The database chains entries from this form (migration 0005); verification uses
+    entry_hash. Both must agree for any content, or a chain written today fails to verify."""
+    fields = _fields(changes=changes, actor_id=text, request_id=text or None, actor_role=role)
+    assert HashedForm.of(fields).hash_after(prev) == entry_hash(prev, fields)
 
 
 def test_cursor_round_trip_and_garbage() -> None:

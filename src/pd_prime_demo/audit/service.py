@@ -1,12 +1,12 @@
 """Writing and verifying the audit chain.
 
 Every state change calls :func:`record` inside its own transaction. The entry's content is fixed
-then, but it joins the chain only when the transaction commits: a ``before_commit`` hook takes
-a transaction-scoped advisory lock and reads the chain's last hash (one round trip), then
-appends all of the transaction's entries in one statement. The lock is what makes the chain a
-single line with many writers; taking it at commit rather than at the first entry keeps it held
-for one insert and the commit, instead of for the rest of the request (which serialised every
-writing request).
+then, but it joins the chain only when the transaction commits: a ``before_commit`` hook appends
+all of the transaction's entries in one statement. A database function (migration 0005) takes a
+transaction-scoped advisory lock, reads the chain's last hash, then hashes and inserts each entry
+in turn. The lock is what makes the chain a single line with many writers; taking it at commit
+rather than at the first entry keeps it held for that one statement and the commit, instead of
+for the rest of the request (which serialised every writing request).
 
 A transaction that rolls back drops its pending entries with everything else it did; so does a
 savepoint (``begin_nested``) that rolls back, for the entries recorded inside it (see
@@ -19,12 +19,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import Connection, event, func, insert, select
+from sqlalchemy import Connection, bindparam, event, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from pd_prime_demo.audit.models import AuditEntry
-from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, entry_hash
+from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, HashedForm, entry_hash
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
@@ -79,21 +80,24 @@ def _write_pending(session: Session) -> list[int]:
     return _append(session.connection(), pending) if pending else []
 
 
-# Takes the chain's lock, then reads its last hash: one round trip (migration 0004).
-_LOCKED_TAIL = select(func.audit_chain_tail(AUDIT_CHAIN_LOCK))
-# sort_by_parameter_order: SQLAlchemy inserts the rows in the order given (its "sentinel"
-# form of insertmanyvalues), so the identity values, which verification walks, follow the chain.
-_INSERT = insert(AuditEntry).returning(AuditEntry.id, sort_by_parameter_order=True)
+# The function inserts the entries in the order given, so the identity values, which
+# verification walks, follow the chain; it returns them in that order.
+_APPEND = select(func.audit_chain_append(AUDIT_CHAIN_LOCK, bindparam("entries", type_=JSONB)))
 
 
 def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
-    prev_hash = connection.scalar(_LOCKED_TAIL) or GENESIS_HASH
-    rows = []
+    entries = []
     for fields in pending:
-        digest = entry_hash(prev_hash, fields)
-        rows.append({**asdict(fields), "prev_hash": prev_hash, "hash": digest})
-        prev_hash = digest
-    ids = list(connection.scalars(_INSERT, rows).all())
+        form = HashedForm.of(fields)
+        entries.append(
+            {
+                **asdict(fields),
+                "occurred_at": fields.occurred_at.isoformat(timespec="microseconds"),
+                "hash_head": form.head,
+                "hash_tail": form.tail,
+            }
+        )
+    ids = list(connection.scalars(_APPEND, {"entries": entries}).all())
     for fields in pending:
         AUDIT_ENTRIES.labels(action=fields.action).inc()
     return ids

@@ -18,6 +18,7 @@ from typing import Literal
 
 from anyascii import anyascii
 from fpdf import FPDF
+from fpdf.fonts import CoreFont
 
 Align = Literal["L", "R"]
 
@@ -101,32 +102,84 @@ def render(layout: Layout, *, issued_at: datetime) -> bytes:
     return bytes(pdf.output())
 
 
+def width(pdf: FPDF, text: str) -> float:
+    """``pdf.get_string_width(text)`` for the core fonts (Latin-1 text, no character spacing
+    or stretching), from the font's metrics: the general method splits the text into styled
+    fragments first and costs about seven times as much. A test holds the two equal."""
+    font = pdf.current_font
+    assert isinstance(font, CoreFont)
+    return font.get_text_width(text, pdf.font_size_pt, None)[1] / pdf.k
+
+
+def _place(pdf: FPDF, x: float, y: float, w: float, h: float, text: str, align: Align) -> None:
+    """``text`` where ``cell(w, h, text, align=align)`` at (x, y) would put it, through
+    fpdf2's plain ``text`` primitive. ``cell`` is a general text layouter (styled fragments,
+    markdown, shaping, links) and costs about ten times as much per string; a page is mostly
+    short strings in known boxes, so the boxes are computed here and the strings placed."""
+    if align == "R":
+        x += w - pdf.c_margin - width(pdf, text)
+    else:
+        x += pdf.c_margin
+    pdf.text(x, y + 0.5 * h + 0.3 * pdf.font_size, text)
+
+
+def _room_for(pdf: FPDF, height: float) -> None:
+    """A new page if ``height`` more would cross the bottom margin (``cell`` does this itself)."""
+    if pdf.will_page_break(height):
+        pdf.add_page()
+
+
 def _line(pdf: FPDF, text: str, height: float) -> None:
     """One line of text, wrapped only when it is too long (line breaking is the slow path)."""
-    if pdf.get_string_width(text) <= pdf.epw - 2 * pdf.c_margin:
-        pdf.cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
+    if width(pdf, text) <= pdf.epw - 2 * pdf.c_margin:
+        _room_for(pdf, height)
+        _place(pdf, pdf.l_margin, pdf.y, pdf.epw, height, text, "L")
+        pdf.ln(height)
     else:
         pdf.multi_cell(0, height, text)
 
 
 def _fields(pdf: FPDF, block: Fields) -> None:
+    """Label/value pairs flowing left to right, drawn in reading order (text extraction and
+    screen readers follow the order of drawing, not the positions)."""
     right = pdf.w - pdf.r_margin
-    for label, value in block.items:
-        label, value = printable(label) + " ", printable(value) + "    "
-        pdf.set_font(_FONT, "B", 10)
-        label_width = pdf.get_string_width(label)
-        pdf.set_font(_FONT, "", 10)
-        value_width = pdf.get_string_width(value)
-        if pdf.get_x() > pdf.l_margin and pdf.get_x() + label_width + value_width > right:
+    items = [(printable(label) + " ", printable(value) + "    ") for label, value in block.items]
+    pdf.set_font(_FONT, "B", 10)
+    label_widths = [width(pdf, label) for label, _ in items]
+    pdf.set_font(_FONT, "", 10)
+    value_widths = [width(pdf, value) for _, value in items]
+    line: list[tuple[float, str, float, str]] = []  # label x, label, value x, value
+    x = pdf.l_margin
+
+    def flush() -> None:
+        if line:
+            _room_for(pdf, _LINE)
+            for label_x, label, value_x, value in line:
+                pdf.set_font(_FONT, "B", 10)
+                _place(pdf, label_x, pdf.y, 0, _LINE, label, "L")
+                if value:
+                    pdf.set_font(_FONT, "", 10)
+                    _place(pdf, value_x, pdf.y, 0, _LINE, value, "L")
+            line.clear()
+
+    for (label, value), label_width, value_width in zip(
+        items, label_widths, value_widths, strict=True
+    ):
+        if x > pdf.l_margin and x + label_width + value_width > right:
+            flush()
             pdf.ln(_LINE)
-        pdf.set_font(_FONT, "B", 10)
-        pdf.cell(label_width, _LINE, label)
-        pdf.set_font(_FONT, "", 10)
-        if pdf.get_x() + value_width > right:  # longer than a line: wrap it
+            x = pdf.l_margin
+        if x + label_width + value_width > right:  # longer than a line: wrap the value
+            line.append((x, label, x + label_width, ""))
+            flush()
+            pdf.set_font(_FONT, "", 10)
+            pdf.set_x(x + label_width)
             pdf.multi_cell(0, _LINE, value.rstrip())
             pdf.set_x(pdf.l_margin)
             continue
-        pdf.cell(value_width, _LINE, value)
+        line.append((x, label, x + label_width, value))
+        x += label_width + value_width
+    flush()
     pdf.ln(_LINE + 1)
 
 
@@ -145,9 +198,13 @@ def _row(pdf: FPDF, widths: list[float], cells: list[str], aligns: str, *, bold:
     pdf.set_font(_FONT, "B" if bold else "", 10)
     texts = [printable(c) for c in cells]
     padding = 2 * pdf.c_margin
-    if all(pdf.get_string_width(t) + padding <= w for t, w in zip(texts, widths, strict=True)):
+    if all(width(pdf, t) + padding <= w for t, w in zip(texts, widths, strict=True)):
+        _room_for(pdf, _ROW)
+        x, y = pdf.l_margin, pdf.y
         for text, w, align in zip(texts, widths, aligns, strict=True):
-            pdf.cell(w, _ROW, text, border=1, align=align)
+            pdf.rect(x, y, w, _ROW)
+            _place(pdf, x, y, w, _ROW, text, "R" if align == "R" else "L")
+            x += w
         pdf.ln(_ROW)
         return
     # Some cell needs more than one line: every cell of the row takes the tallest one's height.
