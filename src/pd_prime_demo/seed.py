@@ -17,7 +17,6 @@ from pd_prime_demo.customers import service as customers
 from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonCreate
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.policies import service as policies
-from pd_prime_demo.policies.declarations import render_pending
 from pd_prime_demo.products import service as products
 from pd_prime_demo.products.catalog import shipped_products
 from pd_prime_demo.quotes import service as quotes
@@ -233,5 +232,4 @@ async def _seed_policy(session: AsyncSession, actor: Actor) -> int:
     )
     if isinstance(result, Err):
         raise RuntimeError(f"seeding a demo policy failed: {result.error}")
-    await render_pending(session, policy_id=result.value.policy.id)
     return 1

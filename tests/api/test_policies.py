@@ -14,6 +14,7 @@ from pd_prime_demo.billing import ledger
 from pd_prime_demo.billing.models import Account
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.identity.rules import permissions_for
 from tests.factories import (
     Login,
     auto_quote,
@@ -291,6 +292,36 @@ async def test_declarations_sweep_renders_each_transaction_once(
     assert await render_pending(session, policy_id=policy["id"]) == 0
     docs = await client.get(f"/api/v1/policies/{policy['id']}/documents", headers=agent.headers)
     assert [d["kind"] for d in docs.json()["items"]] == ["declarations"]
+
+
+async def test_a_transaction_and_its_declarations_page_are_written_together(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """No response, background task or sweep is involved: the page is in the transaction."""
+    import uuid
+
+    from sqlalchemy import select
+
+    from pd_prime_demo.core.actor import Actor
+    from pd_prime_demo.core.result_types import Ok
+    from pd_prime_demo.documents.models import Document
+    from pd_prime_demo.policies import service
+
+    agent = await user_login(client, runtime, Role.AGENT)
+    customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
+    quote = (
+        await client.post("/api/v1/quotes", json=auto_quote(customer["id"]), headers=agent.headers)
+    ).json()
+    actor = Actor.user(uuid.UUID(str(agent.user_id)), Role.AGENT, permissions_for(Role.AGENT))
+    bound = await service.bind_quote(
+        session, uuid.UUID(quote["id"]), option=None, payment_plan="annual", actor=actor
+    )
+    assert isinstance(bound, Ok)
+    pages = select(Document.source_id).where(
+        Document.policy_id == bound.value.policy.id, Document.kind == "declarations"
+    )
+    history = await service.transactions(session, bound.value.policy.id)
+    assert list((await session.scalars(pages)).all()) == [str(history[0].id)]
 
 
 async def test_leap_year_month_end_term(client: AsyncClient, runtime: Runtime) -> None:

@@ -1,31 +1,31 @@
-"""Declarations pages, rendered after the transaction commits.
+"""Declarations pages: one for every policy transaction, written with it.
 
-Rendering a PDF takes longer than the rest of a bind, so the request only records the
-transaction; the declarations page is rendered right after the response (a background task)
-and, should the process stop first, by the worker's ``documents.render`` sweep. A transaction
-row is locked while its page is rendered, so two renderers never produce two pages.
+``record_transaction`` renders the page in the database transaction that records the policy
+transaction, so the two commit together and a transaction is never without its page. (A page
+takes about a millisecond to draw; it used to be rendered after the response, in a second
+transaction, which cost more than drawing it.) The worker's ``documents.render`` sweep still
+renders any transaction that has no page, such as one recorded before pages were written in
+the same transaction; it locks each transaction's row while rendering, so two sweeps never
+produce two pages.
 """
 
 from __future__ import annotations
 
 import uuid
 
-import structlog
 from sqlalchemy import String, cast, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.result_types import Ok
-from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.documents.models import Document
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.products import service as products
 from pd_prime_demo.products.models import ProductVersion
-
-log = structlog.get_logger(__name__)
+from pd_prime_demo.rating.definition import ProductVersionDefinition
 
 
 async def _named_insured(session: AsyncSession, policy: Policy) -> dict[str, str]:
@@ -66,22 +66,23 @@ async def render_pending(
     rendered = 0
     for txn, policy, version in (await session.execute(query)).all():
         definition = (await products.compiled_products.get(session, version)).definition
-        await documents.render_declarations(
-            session,
-            policy,
-            txn,
-            insured=await _named_insured(session, policy),
-            coverage_names={c.code: c.name for c in definition.coverages},
-            product_name=definition.product_name,
-        )
+        await render_declarations(session, policy, txn, definition)
         rendered += 1
     return rendered
 
 
-async def render_after_commit(runtime: Runtime, policy_id: uuid.UUID) -> None:
-    """Background task: a failure is logged and left to the worker's sweep."""
-    try:
-        async with runtime.db.unit_of_work() as session:
-            await render_pending(session, policy_id=policy_id)
-    except Exception:  # the sweep retries; the committed transaction is safe
-        log.exception("declarations.render_failed", policy_id=str(policy_id))
+async def render_declarations(
+    session: AsyncSession,
+    policy: Policy,
+    txn: PolicyTransaction,
+    definition: ProductVersionDefinition,
+) -> Document:
+    """The page of ``txn``, rated under ``definition``, stored in ``session``'s transaction."""
+    return await documents.render_declarations(
+        session,
+        policy,
+        txn,
+        insured=await _named_insured(session, policy),
+        coverage_names={c.code: c.name for c in definition.coverages},
+        product_name=definition.product_name,
+    )

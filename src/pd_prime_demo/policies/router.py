@@ -8,12 +8,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import CurrentActor, RuntimeDep, Session, require
+from pd_prime_demo.api.dependencies import CurrentActor, Session, require
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
@@ -21,7 +21,6 @@ from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies import renewals, service
-from pd_prime_demo.policies.declarations import render_after_commit
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.schemas import (
     AccountRead,
@@ -45,31 +44,14 @@ router = APIRouter(prefix=API_V1, tags=["policies"])
 Writer = Annotated[Actor, Depends(require(Permission.POLICIES_WRITE))]
 
 
-async def _declarations_renderer(
-    runtime: RuntimeDep, background: BackgroundTasks
-) -> Callable[[uuid.UUID], None]:
-    """Schedules a policy's new declarations page for right after the response."""
-
-    def schedule(policy_id: uuid.UUID) -> None:
-        background.add_task(render_after_commit, runtime, policy_id)
-
-    return schedule
-
-
-Renderer = Annotated[Callable[[uuid.UUID], None], Depends(_declarations_renderer)]
-
-
 Transacted = Result[PolicyTransaction, DomainError]
 
 
-async def _transaction_recorder(render: Renderer) -> Callable[[Transacted], TransactionRead]:
-    """A new transaction's response: the problem if it failed, else the transaction, with its
-    declarations page scheduled."""
+async def _transaction_recorder() -> Callable[[Transacted], TransactionRead]:
+    """A new transaction's response: the problem if it failed, else the transaction."""
 
     def recorded(result: Transacted) -> TransactionRead:
-        txn = handle_result(result)
-        render(txn.policy_id)
-        return TransactionRead.model_validate(txn)
+        return TransactionRead.model_validate(handle_result(result))
 
     return recorded
 
@@ -115,7 +97,6 @@ async def bind_quote(
     response: Response,
     session: Session,
     actor: Writer,
-    render: Renderer,
 ) -> PolicyRead:
     bound = handle_result(
         await service.bind_quote(
@@ -125,7 +106,6 @@ async def bind_quote(
     policy = bound.policy
     if not bound.created:
         response.status_code = status.HTTP_200_OK
-    render(policy.id)
     response.headers["Location"] = f"{API_V1}/policies/{policy.id}"
     on = max(policy.inception_on, clock.today())
     if bound.history is None:

@@ -36,6 +36,7 @@ from pd_prime_demo.core.result_types import (
     not_found,
 )
 from pd_prime_demo.customers import service as customers
+from pd_prime_demo.policies import declarations
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.rules import (
     Earning,
@@ -291,6 +292,7 @@ async def record_transaction(
     emit(session, f"policy.{kind}", "policy", str(policy.id), {"number": policy.number, **summary})
     definition = await definition_for(session, version_id)
     await billing.on_transaction(session, policy, txn, definition=definition)
+    await declarations.render_declarations(session, policy, txn, definition)
     return txn
 
 
