@@ -11,8 +11,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Numeric, String, Table, bindparam, func, insert, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing.models import Account, JournalEntry, LedgerLine
@@ -50,33 +52,73 @@ async def post(
     memo: str,
     lines: list[Line],
     accounting_on: date | None = None,
-) -> JournalEntry | None:
-    """Post a balanced entry (zero lines are dropped; nothing to post returns None)."""
+) -> None:
+    """Post a balanced entry (zero lines are dropped; nothing to post posts nothing)."""
     lines = [line for line in lines if line.debit != 0 or line.credit != 0]
     if not lines:
-        return None
+        return
     debits = sum((line.debit for line in lines), ZERO)
     credits = sum((line.credit for line in lines), ZERO)
     if debits != credits:
         raise UnbalancedEntryError(f"{source} {source_id}: debits {debits} != credits {credits}")
-    entry = JournalEntry(
-        occurred_at=clock.now(),
-        accounting_on=accounting_on or clock.today(),
-        policy_id=policy_id,
-        source=source,
-        source_id=source_id,
-        memo=memo,
+    await session.execute(
+        _POST,
+        {
+            "occurred_at": clock.now(),
+            "accounting_on": accounting_on or clock.today(),
+            "policy_id": policy_id,
+            "source": source,
+            "source_id": source_id,
+            "memo": memo,
+            "accounts": [line.account.value for line in lines],
+            "debits": [line.debit for line in lines],
+            "credits": [line.credit for line in lines],
+        },
     )
-    session.add(entry)
-    await session.flush()
-    session.add_all(
-        LedgerLine(
-            journal_id=entry.id, account=line.account.value, debit=line.debit, credit=line.credit
+
+
+_JOURNAL = cast(Table, JournalEntry.__table__)
+_LINES = cast(Table, LedgerLine.__table__)
+
+
+def _posting() -> Insert:
+    """The entry and its lines in one statement, built once: the journal's id comes from the
+    database, and the lines travel as three arrays, so the statement is the same whatever
+    their number. Both tables are append-only, so nothing needs the ORM to track them: the
+    statement is on the tables (an ORM insert would read the parameters as rows of lines)."""
+    journal = (
+        insert(_JOURNAL)
+        .values(
+            occurred_at=bindparam("occurred_at"),
+            accounting_on=bindparam("accounting_on"),
+            policy_id=bindparam("policy_id"),
+            source=bindparam("source"),
+            source_id=bindparam("source_id"),
+            memo=bindparam("memo"),
         )
-        for line in lines
+        .returning(_JOURNAL.c.id)
+        .cte("journal")
     )
-    await session.flush()
-    return entry
+    posted = (
+        func.unnest(
+            bindparam("accounts", type_=ARRAY(String)),
+            bindparam("debits", type_=ARRAY(Numeric)),
+            bindparam("credits", type_=ARRAY(Numeric)),
+        )
+        .table_valued("account", "debit", "credit")
+        .render_derived("posted")
+    )
+    lines = select(journal.c.id, posted.c.account, posted.c.debit, posted.c.credit).select_from(
+        journal.join(posted, true())  # every line belongs to the one new entry
+    )
+    return (
+        insert(_LINES)
+        .from_select(["journal_id", "account", "debit", "credit"], lines)
+        .add_cte(journal)
+    )
+
+
+_POST = _posting()
 
 
 async def balances(

@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
@@ -156,6 +156,9 @@ def invoice_layout(policy: Policy, row: InstallmentRow, *, balance: Decimal) -> 
     )
 
 
+_INSERT = insert(cast(Table, Document.__table__))
+
+
 async def _store(
     session: AsyncSession,
     policy: Policy,
@@ -164,21 +167,25 @@ async def _store(
     source_id: str,
     filename: str,
     content: bytes,
-) -> Document:
-    doc = Document(
-        id=uuid.uuid4(),
-        policy_id=policy.id,
-        kind=kind,
-        source_id=source_id,
-        filename=filename,
-        media_type="application/pdf",
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        created_at=clock.now(),
+) -> uuid.UUID:
+    """The document's id. A plain insert: documents are written once and never changed, so
+    nothing needs the ORM to track them (a page is rendered in many business transactions)."""
+    document_id = uuid.uuid4()
+    await session.execute(
+        _INSERT,
+        {
+            "id": document_id,
+            "policy_id": policy.id,
+            "kind": kind,
+            "source_id": source_id,
+            "filename": filename,
+            "media_type": "application/pdf",
+            "content": content,
+            "sha256": hashlib.sha256(content).hexdigest(),
+            "created_at": clock.now(),
+        },
     )
-    session.add(doc)
-    await session.flush()
-    return doc
+    return document_id
 
 
 async def render_declarations(
@@ -189,7 +196,7 @@ async def render_declarations(
     insured: dict[str, str],
     coverage_names: dict[str, str],
     product_name: str,
-) -> Document:
+) -> uuid.UUID:
     """``insured``: the named insured's name and mailing address lines (no other PII)."""
     layout = declarations_layout(
         policy, txn, insured=insured, coverage_names=coverage_names, product_name=product_name
@@ -207,7 +214,7 @@ async def render_declarations(
 
 async def render_invoice(
     session: AsyncSession, policy: Policy, row: InstallmentRow, *, balance: Decimal
-) -> Document:
+) -> uuid.UUID:
     content = pdf.render(invoice_layout(policy, row, balance=balance), issued_at=clock.now())
     return await _store(
         session,

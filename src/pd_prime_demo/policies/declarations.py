@@ -76,7 +76,7 @@ async def render_declarations(
     policy: Policy,
     txn: PolicyTransaction,
     definition: ProductVersionDefinition,
-) -> Document:
+) -> uuid.UUID:
     """The page of ``txn``, rated under ``definition``, stored in ``session``'s transaction."""
     return await documents.render_declarations(
         session,
