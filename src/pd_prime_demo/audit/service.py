@@ -15,7 +15,8 @@ savepoint (``begin_nested``) that rolls back, for the entries recorded inside it
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from dataclasses import fields as fields_of
 from typing import Any
 
 from beartype import beartype
@@ -85,13 +86,17 @@ def _write_pending(session: Session) -> list[int]:
 _APPEND = select(func.audit_chain_append(AUDIT_CHAIN_LOCK, bindparam("entries", type_=JSONB)))
 
 
+_CHAIN_FIELDS = fields_of(ChainFields)
+
+
 def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
     entries = []
     for fields in pending:
         form = HashedForm.of(fields)
         entries.append(
             {
-                **asdict(fields),
+                # Not dataclasses.asdict: it deep-copies ``changes``, which is only read here.
+                **{f.name: getattr(fields, f.name) for f in _CHAIN_FIELDS},
                 "occurred_at": fields.occurred_at.isoformat(timespec="microseconds"),
                 "hash_head": form.head,
                 "hash_tail": form.tail,

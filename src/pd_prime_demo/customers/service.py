@@ -221,6 +221,26 @@ def _may_see_statement(kind: Visibility) -> Select[uuid.UUID]:
 _MAY_SEE = {kind: _may_see_statement(kind) for kind in Visibility if kind is not Visibility.NONE}
 
 
+_MAILING = select(
+    Customer.display_name,
+    Customer.address_line1,
+    Customer.address_line2,
+    Customer.city,
+    Customer.state,
+    Customer.postal_code,
+).where(Customer.id == bindparam("customer_id"))
+
+
+async def mailing_label(session: AsyncSession, customer_id: uuid.UUID) -> tuple[str, str] | None:
+    """The customer's name and one-line mailing address, as printed on documents (no other
+    PII is read). For the system's own documents: no actor's visibility applies."""
+    row = (await session.execute(_MAILING, {"customer_id": customer_id})).one_or_none()
+    if row is None:
+        return None
+    street = ", ".join(x for x in (row.address_line1, row.address_line2) if x)
+    return row.display_name, f"{street}, {row.city}, {row.state} {row.postal_code}"
+
+
 async def may_see(session: AsyncSession, customer_id: uuid.UUID, *, actor: Actor) -> bool:
     """Whether the customer exists and ``actor`` may see it, without loading the record."""
     kind, viewer = Visibility.of(actor)

@@ -17,8 +17,6 @@ from sqlalchemy import String, cast, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from pd_prime_demo.core.actor import Actor
-from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.documents.models import Document
@@ -29,14 +27,8 @@ from pd_prime_demo.rating.definition import ProductVersionDefinition
 
 
 async def _named_insured(session: AsyncSession, policy: Policy) -> dict[str, str]:
-    result = await customers.get_customer(
-        session, policy.customer_id, actor=Actor.system("documents")
-    )
-    if not isinstance(result, Ok):
-        return {"name": "", "address": ""}
-    c = result.value
-    street = ", ".join(x for x in (c.address_line1, c.address_line2) if x)
-    return {"name": c.display_name, "address": f"{street}, {c.city}, {c.state} {c.postal_code}"}
+    name, address = await customers.mailing_label(session, policy.customer_id) or ("", "")
+    return {"name": name, "address": address}
 
 
 async def render_pending(
