@@ -56,14 +56,11 @@ $$
 
 
 def upgrade() -> None:
+    # audit_chain_tail (0004) stays: servers still running the previous release call it until
+    # they are replaced, and both functions take the same lock, so they chain correctly side
+    # by side. A later migration can drop it.
     op.execute(CHAIN_APPEND_FUNCTION)
-    op.execute("DROP FUNCTION IF EXISTS audit_chain_tail(bigint)")  # replaced by the above
 
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS audit_chain_append(bigint, jsonb)")
-    op.execute(
-        "CREATE FUNCTION audit_chain_tail(lock_key bigint) RETURNS varchar "
-        "LANGUAGE plpgsql VOLATILE AS $$ BEGIN PERFORM pg_advisory_xact_lock(lock_key); "
-        "RETURN (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1); END; $$"
-    )
