@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
@@ -44,19 +43,10 @@ router = APIRouter(prefix=API_V1, tags=["policies"])
 Writer = Annotated[Actor, Depends(require(Permission.POLICIES_WRITE))]
 
 
-Transacted = Result[PolicyTransaction, DomainError]
-
-
-async def _transaction_recorder() -> Callable[[Transacted], TransactionRead]:
-    """A new transaction's response: the problem if it failed, else the transaction."""
-
-    def recorded(result: Transacted) -> TransactionRead:
-        return TransactionRead.model_validate(handle_result(result))
-
-    return recorded
-
-
-Recorded = Annotated[Callable[[Transacted], TransactionRead], Depends(_transaction_recorder)]
+def _recorded(result: Result[PolicyTransaction, DomainError]) -> TransactionRead:
+    """A new transaction's response: the problem if it failed, else the transaction (its
+    declarations page was written with it)."""
+    return TransactionRead.model_validate(handle_result(result))
 
 
 async def _read(session: AsyncSession, policy: Policy, on: date) -> PolicyRead:
@@ -177,9 +167,8 @@ async def endorse_policy(
     body: EndorsementCreate,
     session: Session,
     actor: Writer,
-    recorded: Recorded,
 ) -> TransactionRead:
-    return recorded(
+    return _recorded(
         await service.endorse(
             session,
             policy_id,
@@ -205,9 +194,8 @@ async def cancel_policy(
     body: CancellationCreate,
     session: Session,
     actor: Writer,
-    recorded: Recorded,
 ) -> TransactionRead:
-    return recorded(
+    return _recorded(
         await service.cancel(
             session,
             policy_id,
@@ -231,9 +219,8 @@ async def reinstate_policy(
     body: ReinstatementCreate,
     session: Session,
     actor: Writer,
-    recorded: Recorded,
 ) -> TransactionRead:
-    return recorded(
+    return _recorded(
         await service.reinstate(
             session, policy_id, effective_on=body.effective_on, note=body.note, actor=actor
         )
@@ -281,9 +268,8 @@ async def accept_renewal(
     policy_id: uuid.UUID,
     session: Session,
     actor: Writer,
-    recorded: Recorded,
 ) -> TransactionRead:
-    return recorded(await renewals.accept(session, policy_id, actor=actor))
+    return _recorded(await renewals.accept(session, policy_id, actor=actor))
 
 
 @router.post(
@@ -298,9 +284,8 @@ async def non_renew_policy(
     body: NonRenewalCreate,
     session: Session,
     actor: Writer,
-    recorded: Recorded,
 ) -> TransactionRead:
-    return recorded(await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor))
+    return _recorded(await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor))
 
 
 @router.get(
