@@ -434,8 +434,7 @@ async def bind_quote(
         created_at=clock.now(),
         created_by=actor.id,
     )
-    session.add(policy)
-    await session.flush()
+    session.add(policy)  # flushed with its first transaction (the policy row first: its FK)
     fees = sum((f.amount for f in result.fees), ZERO)
     taxes = sum((t.amount for t in result.taxes), ZERO)
     new_business = await record_transaction(
