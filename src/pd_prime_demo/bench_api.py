@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
@@ -23,9 +25,11 @@ from fastapi import FastAPI
 from pd_prime_demo.bench_load import (
     Request,
     ServerCpu,
+    ServerInstructions,
     agent_quote,
     compare,
     describe,
+    describe_ratio,
     drive,
 )
 from pd_prime_demo.quotes.schemas import QuoteCreate
@@ -55,11 +59,15 @@ def _free_port() -> int:
 
 
 async def _run(
-    base: str, seconds: float, concurrency: int, echo: Callable[[str], object], cpu: ServerCpu
+    base: str,
+    seconds: float,
+    concurrency: int,
+    echo: Callable[[str], object],
+    meters: Meters,
 ) -> dict[str, float]:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        await _ready(client)
+    cpu, instructions = meters
+    async with _client(base, concurrency, instructions) as client:
+        await _ready(client, patient=instructions is not None)
         headers, body = await agent_quote(client)
         probe = await client.post("/api/v1/quotes", json=body, headers=headers)
         assert probe.status_code == 201, probe.text
@@ -81,14 +89,20 @@ async def _run(
             seconds=seconds,
             concurrency=concurrency,
             cpu=cpu,
+            instructions=instructions,
         )
         drafts = await drive(
-            client, lambda: draft, seconds=seconds / 2, concurrency=concurrency, cpu=cpu
+            client,
+            lambda: draft,
+            seconds=seconds / 2,
+            concurrency=concurrency,
+            cpu=cpu,
+            instructions=instructions,
         )
         echo(describe("echo (validate + echo)", compared.baseline))
         echo(describe("POST /api/v1/quotes", compared.real))
         echo(describe("... as draft, unrated", drafts))
-        echo(f"  quote / echo throughput: {compared.ratio:.0%} (target >= 85%)")
+        echo(describe_ratio("quote / echo throughput", compared, "85%"))
         return {
             "echo (validate + echo)": compared.baseline.rate,
             "POST /api/v1/quotes": compared.real.rate,
@@ -97,8 +111,17 @@ async def _run(
         }
 
 
-async def _ready(client: httpx.AsyncClient) -> None:
-    for _ in range(150):
+Meters = tuple[ServerCpu, ServerInstructions | None]
+
+
+def _client(base: str, concurrency: int, slow: object) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Under callgrind the server runs some fifty times slower than natively.
+    return httpx.AsyncClient(base_url=base, limits=limits, timeout=600 if slow else 30)
+
+
+async def _ready(client: httpx.AsyncClient, *, patient: bool = False) -> None:
+    for _ in range(1500 if patient else 150):
         try:
             if (await client.get("/health/ready")).status_code == 200:
                 return
@@ -114,15 +137,21 @@ async def _run_policies(
     seconds: float,
     concurrency: int,
     echo: Callable[[str], object],
-    cpu: ServerCpu,
+    meters: Meters,
 ) -> dict[str, float]:
     from pd_prime_demo.bench_policies import run_policy_suite
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        await _ready(client)
+    cpu, instructions = meters
+    async with _client(base, concurrency, instructions) as client:
+        await _ready(client, patient=instructions is not None)
         return await run_policy_suite(
-            client, database_url, seconds=seconds, concurrency=concurrency, echo=echo, cpu=cpu
+            client,
+            database_url,
+            seconds=seconds,
+            concurrency=concurrency,
+            echo=echo,
+            cpu=cpu,
+            instructions=instructions,
         )
 
 
@@ -132,9 +161,15 @@ def run_api_benchmark(
     concurrency: int = 16,
     suite: str = "quotes",
     workers: int = 1,
+    callgrind: bool = False,
     echo: Callable[[str], object] = print,
 ) -> dict[str, float]:
-    """Runs on a throwaway database created on the configured (or embedded) server."""
+    """Runs on a throwaway database created on the configured (or embedded) server.
+
+    ``callgrind`` runs the server under valgrind's callgrind and adds the instructions it
+    executed per request: throughput is then meaningless, but the count is repeatable.
+    """
+    launch = server_command(_free_port(), workers=workers, callgrind=callgrind)
     from pd_prime_demo.cli import _migrate, _seed, _settings
     from pd_prime_demo.core.database import create_database, drop_database
 
@@ -142,7 +177,6 @@ def run_api_benchmark(
     assert base.database_url is not None
     scratch = asyncio.run(create_database(base.database_url, f"pd_prime_bench_{os.getpid()}"))
     settings = base.model_copy(update={"database_url": scratch})
-    port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": scratch,
@@ -153,51 +187,78 @@ def run_api_benchmark(
     try:
         _migrate(settings)
         asyncio.run(_seed(settings))
-        return _serve_and_measure(env, port, seconds, concurrency, suite, scratch, echo, workers)
+        return _serve_and_measure(env, launch, seconds, concurrency, suite, scratch, echo)
     finally:
         asyncio.run(drop_database(base.database_url, scratch))
 
 
+class SetupError(ValueError):
+    """The benchmark cannot run as asked on this machine (said before anything starts)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    """How the benchmark starts its server."""
+
+    argv: list[str]
+    port: int
+    workers: int
+    callgrind: bool
+
+
+def server_command(port: int, *, workers: int, callgrind: bool) -> Launch:
+    """The benchmark server's command line (under callgrind when asked: one worker only)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "pd_prime_demo.bench_api:bench_app_factory",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--workers",
+        str(workers),
+    ]
+    if callgrind:
+        if workers != 1:
+            raise SetupError("--callgrind counts one server process: use one worker")
+        valgrind = shutil.which("valgrind")
+        if valgrind is None or shutil.which("callgrind_control") is None:
+            raise SetupError("--callgrind needs valgrind (Debian's package valgrind)")
+        # The counts are read live (callgrind_control -e), so nothing is written at exit.
+        argv = [valgrind, "-q", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv]
+    return Launch(argv, port, workers, callgrind)
+
+
 def _serve_and_measure(
     env: dict[str, str],
-    port: int,
+    launch: Launch,
     seconds: float,
     concurrency: int,
     suite: str,
     database_url: str,
     echo: Callable[[str], object],
-    workers: int,
 ) -> dict[str, float]:
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "pd_prime_demo.bench_api:bench_app_factory",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-    )
+    server = subprocess.Popen(launch.argv, env=env)  # noqa: S603 - our interpreter and module
     try:
+        workers = f"{launch.workers} worker{'s' if launch.workers > 1 else ''}"
         echo(
-            f"API benchmark: uvicorn ({workers} worker{'s' if workers > 1 else ''}) on :{port}, "
-            f"{concurrency} concurrent clients, "
-            f"{seconds:.0f} s per endpoint"
+            f"API benchmark: uvicorn ({workers}{', under callgrind' if launch.callgrind else ''})"
+            f" on :{launch.port}, {concurrency} concurrent clients, {seconds:.0f} s per endpoint"
         )
-        base_url = f"http://127.0.0.1:{port}"
-        cpu = ServerCpu(server.pid)
+        base_url = f"http://127.0.0.1:{launch.port}"
+        meters: Meters = (
+            ServerCpu(server.pid),
+            ServerInstructions(server.pid) if launch.callgrind else None,
+        )
         if suite == "policies":
             return asyncio.run(
-                _run_policies(base_url, database_url, seconds, concurrency, echo, cpu)
+                _run_policies(base_url, database_url, seconds, concurrency, echo, meters)
             )
-        return asyncio.run(_run(base_url, seconds, concurrency, echo, cpu))
+        return asyncio.run(_run(base_url, seconds, concurrency, echo, meters))
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=60)  # a server under callgrind takes a while to stop

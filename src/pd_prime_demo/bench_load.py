@@ -4,14 +4,18 @@ Each comparison runs the real endpoint and its baseline in alternating rounds an
 median of each, so a slow spell on a shared machine lands on both sides instead of on one. It
 also reports the server's CPU time per request (from ``/proc``, summed over the server process
 and its workers): unlike throughput, that figure does not depend on whether the load generator,
-which shares the machine, was the bottleneck.
+which shares the machine, was the bottleneck. Run under valgrind's callgrind (``bench api
+--callgrind``), the server also reports the instructions it executed per request: a count that
+does not move with the machine's load or speed, for comparing two versions of the code.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ class Run:
     rate: float  # successful requests per second
     failed: int
     server_cpu_ms: float | None  # per successful request
+    server_instructions: float | None = None  # per successful request, under callgrind
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,13 @@ class Comparison:
     @property
     def ratio(self) -> float:
         return self.real.rate / self.baseline.rate if self.baseline.rate else 0.0
+
+    @property
+    def instruction_ratio(self) -> float | None:
+        """The baseline's server instructions per request over the real endpoint's: the
+        throughput ratio a server-bound machine would show, free of timing noise."""
+        real, baseline = self.real.server_instructions, self.baseline.server_instructions
+        return baseline / real if real and baseline else None
 
 
 class ServerCpu:
@@ -65,6 +77,35 @@ class ServerCpu:
         return total / self._tick
 
 
+class ServerInstructions:
+    """Instructions executed so far by a server that runs under valgrind's callgrind."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def count(self) -> int | None:
+        try:
+            report = subprocess.run(  # noqa: S603 - valgrind's own tool, our own pid
+                ["callgrind_control", "-e", "-b", str(self.pid)],  # noqa: S607
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            ).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return callgrind_total(report)
+
+
+_THREAD_TOTAL = re.compile(r"^\s*Th\s+\d+\s+([\d,]+)\s*$", re.MULTILINE)
+
+
+def callgrind_total(report: str) -> int | None:
+    """The instructions of every thread in ``callgrind_control -e -b`` output, summed."""
+    counts = [int(found.replace(",", "")) for found in _THREAD_TOTAL.findall(report)]
+    return sum(counts) if counts else None
+
+
 async def drive(
     client: httpx.AsyncClient,
     make: MakeRequest,
@@ -72,6 +113,7 @@ async def drive(
     seconds: float,
     concurrency: int,
     cpu: ServerCpu | None = None,
+    instructions: ServerInstructions | None = None,
 ) -> Run:
     """``concurrency`` clients send requests back to back for ``seconds``."""
     deadline = time.perf_counter() + seconds
@@ -95,14 +137,18 @@ async def drive(
                 failed += 1
 
     cpu_before = cpu.seconds() if cpu else None
+    counted_before = instructions.count() if instructions else None
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
+    counted_after = instructions.count() if instructions else None
     cpu_after = cpu.seconds() if cpu else None
-    cpu_ms = None
+    cpu_ms = per_request = None
     if cpu_before is not None and cpu_after is not None and done:
         cpu_ms = (cpu_after - cpu_before) * 1000 / done
-    return Run(done / elapsed, failed, cpu_ms)
+    if counted_before is not None and counted_after is not None and done:
+        per_request = (counted_after - counted_before) / done
+    return Run(done / elapsed, failed, cpu_ms, per_request)
 
 
 async def compare(
@@ -114,6 +160,7 @@ async def compare(
     concurrency: int,
     rounds: int = 3,
     cpu: ServerCpu | None = None,
+    instructions: ServerInstructions | None = None,
 ) -> Comparison:
     """Alternate ``rounds`` rounds of each (``seconds`` in all per side); medians of each."""
     share = seconds / rounds
@@ -121,17 +168,26 @@ async def compare(
     for _ in range(rounds):
         for name, make in (("real", real), ("baseline", baseline)):
             runs[name].append(
-                await drive(client, make, seconds=share, concurrency=concurrency, cpu=cpu)
+                await drive(
+                    client,
+                    make,
+                    seconds=share,
+                    concurrency=concurrency,
+                    cpu=cpu,
+                    instructions=instructions,
+                )
             )
     return Comparison(_median(runs["real"]), _median(runs["baseline"]))
 
 
 def _median(runs: list[Run]) -> Run:
     cpu = [r.server_cpu_ms for r in runs if r.server_cpu_ms is not None]
+    counted = [r.server_instructions for r in runs if r.server_instructions is not None]
     return Run(
         statistics.median(r.rate for r in runs),
         sum(r.failed for r in runs),
         statistics.median(cpu) if cpu else None,
+        statistics.median(counted) if counted else None,
     )
 
 
@@ -162,6 +218,16 @@ async def agent_quote(client: httpx.AsyncClient) -> tuple[dict[str, str], dict[s
     return headers, body
 
 
+def describe_ratio(name: str, compared: Comparison, aim: str) -> str:
+    """The throughput ratio, and under callgrind the instruction ratio, against ``aim``."""
+    line = f"  {name}: {compared.ratio:.0%} (aim >= {aim})"
+    if compared.instruction_ratio is not None:
+        line += f"; in server instructions per request: {compared.instruction_ratio:.0%}"
+    return line
+
+
 def describe(name: str, run: Run) -> str:
     cpu = f"{run.server_cpu_ms:6.2f} ms server CPU/req" if run.server_cpu_ms else ""
+    if run.server_instructions:
+        cpu += f"  {run.server_instructions / 1e6:7.2f} M instructions/req"
     return f"  {name:<24} {run.rate:8.1f} req/s  ({run.failed} failed)  {cpu}".rstrip()

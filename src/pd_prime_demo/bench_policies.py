@@ -21,7 +21,15 @@ import asyncpg
 import httpx
 from fastapi import FastAPI, HTTPException
 
-from pd_prime_demo.bench_load import Request, ServerCpu, agent_quote, compare, describe
+from pd_prime_demo.bench_load import (
+    Request,
+    ServerCpu,
+    ServerInstructions,
+    agent_quote,
+    compare,
+    describe,
+    describe_ratio,
+)
 
 _pool: asyncpg.Pool | None = None
 _pool_lock = asyncio.Lock()
@@ -187,6 +195,7 @@ async def run_policy_suite(
     concurrency: int,
     echo: Callable[[str], object],
     cpu: ServerCpu | None = None,
+    instructions: ServerInstructions | None = None,
 ) -> dict[str, float]:
     """Bind, read and pay against their bare counterparts; prints figures and ratios."""
     from sqlalchemy import make_url
@@ -269,10 +278,16 @@ async def run_policy_suite(
             async with asyncpg.create_pool(dsn, min_size=1, max_size=2) as db:
                 bound[:] = [str(r["id"]) for r in await db.fetch("SELECT id FROM policies")]
         compared = await compare(
-            client, real, bare, seconds=seconds, concurrency=concurrency, cpu=cpu
+            client,
+            real,
+            bare,
+            seconds=seconds,
+            concurrency=concurrency,
+            cpu=cpu,
+            instructions=instructions,
         )
         figures[name], figures[f"bare {name}"] = compared.real.rate, compared.baseline.rate
         echo(describe(name, compared.real))
         echo(describe(f"bare {name}", compared.baseline))
-        echo(f"  {name} / bare: {compared.ratio:.0%} (aim >= {aims[name]})")
+        echo(describe_ratio(f"{name} / bare", compared, aims[name]))
     return figures

@@ -344,15 +344,31 @@ def bench_api(
     concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
     suite: Annotated[str, typer.Option(help="quotes, or policies (bind, read, pay).")] = "quotes",
     workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    callgrind: Annotated[
+        bool,
+        typer.Option(
+            help="Run the server under valgrind's callgrind and print the instructions it "
+            "executes per request: repeatable on a busy machine, unlike time (throughput is "
+            "then some fifty times lower)."
+        ),
+    ] = False,
 ) -> None:
     """Throughput through the real server and PostgreSQL beside bare baselines."""
-    from pd_prime_demo.bench_api import run_api_benchmark
+    from pd_prime_demo.bench_api import SetupError, run_api_benchmark
 
     if suite not in ("quotes", "policies"):
         raise typer.BadParameter("suite must be quotes or policies")
-    run_api_benchmark(
-        seconds=seconds, concurrency=concurrency, suite=suite, workers=workers, echo=typer.echo
-    )
+    try:
+        run_api_benchmark(
+            seconds=seconds,
+            concurrency=concurrency,
+            suite=suite,
+            workers=workers,
+            callgrind=callgrind,
+            echo=typer.echo,
+        )
+    except SetupError as error:
+        raise typer.BadParameter(str(error)) from error
 
 
 def main() -> None:
