@@ -58,6 +58,15 @@ def _free_port() -> int:
         return port
 
 
+Meters = tuple[ServerCpu, ServerInstructions | None]  # the second only under callgrind
+
+
+def _client(base: str, concurrency: int, *, slow: bool) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Under callgrind the server runs some fifty times slower than natively.
+    return httpx.AsyncClient(base_url=base, limits=limits, timeout=600 if slow else 30)
+
+
 async def _run(
     base: str,
     seconds: float,
@@ -66,7 +75,7 @@ async def _run(
     meters: Meters,
 ) -> dict[str, float]:
     cpu, instructions = meters
-    async with _client(base, concurrency, instructions) as client:
+    async with _client(base, concurrency, slow=instructions is not None) as client:
         await _ready(client, patient=instructions is not None)
         headers, body = await agent_quote(client)
         probe = await client.post("/api/v1/quotes", json=body, headers=headers)
@@ -111,15 +120,6 @@ async def _run(
         }
 
 
-Meters = tuple[ServerCpu, ServerInstructions | None]
-
-
-def _client(base: str, concurrency: int, slow: object) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    # Under callgrind the server runs some fifty times slower than natively.
-    return httpx.AsyncClient(base_url=base, limits=limits, timeout=600 if slow else 30)
-
-
 async def _ready(client: httpx.AsyncClient, *, patient: bool = False) -> None:
     for _ in range(1500 if patient else 150):
         try:
@@ -142,7 +142,7 @@ async def _run_policies(
     from pd_prime_demo.bench_policies import run_policy_suite
 
     cpu, instructions = meters
-    async with _client(base, concurrency, instructions) as client:
+    async with _client(base, concurrency, slow=instructions is not None) as client:
         await _ready(client, patient=instructions is not None)
         return await run_policy_suite(
             client,
