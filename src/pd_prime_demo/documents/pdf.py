@@ -184,8 +184,8 @@ def _fields(pdf: FPDF, block: Fields) -> None:
 
 
 def _table(pdf: FPDF, table: Table) -> None:
-    width = pdf.w - pdf.l_margin - pdf.r_margin
-    widths = [width * c.share for c in table.columns]
+    text_width = pdf.w - pdf.l_margin - pdf.r_margin
+    widths = [text_width * c.share for c in table.columns]
     _row(pdf, widths, [c.title for c in table.columns], "L" * len(widths), bold=True)
     aligns = "".join(c.align for c in table.columns)
     for i, cells in enumerate(table.rows):
