@@ -362,7 +362,7 @@ async def refund_if_due(session: AsyncSession, policy: Policy) -> Refund | None:
     if await session.scalar(_STILL_TO_BILL, {"policy_id": policy.id}) is not None:
         return None
     view = await account(session, policy)
-    if view.balance >= 0 or any(i.status == "scheduled" for i in view.installments):
+    if view.balance >= 0:
         return None
     amount = min(-view.balance, view.paid - view.refunded)
     if amount <= 0:

@@ -213,7 +213,7 @@ def latest_transaction(history: Iterable[PolicyTransaction]) -> PolicyTransactio
 def state_as_of(history: list[PolicyTransaction], on: date) -> AsOf:
     """What was in force on ``on``: the latest transaction effective by then decides."""
     effective = [t for t in history if t.effective_on <= on]
-    return state_from(max(effective, key=in_order) if effective else None, on)
+    return state_from(latest_transaction(effective) if effective else None, on)
 
 
 def state_from(latest: PolicyTransaction | None, on: date) -> AsOf:
@@ -247,10 +247,9 @@ async def record_transaction(
     note: str | None = None,
 ) -> PolicyTransaction:
     # New business opens the history; (policy_id, seq) is unique, so a mistake cannot slip by.
-    seq = (
-        1
-        if kind == "new_business"
-        else (
+    seq = 1
+    if kind != "new_business":
+        seq += (
             await session.scalar(
                 select(func.coalesce(func.max(PolicyTransaction.seq), 0)).where(
                     PolicyTransaction.policy_id == policy.id
@@ -258,8 +257,6 @@ async def record_transaction(
             )
             or 0
         )
-        + 1
-    )
     txn = PolicyTransaction(
         id=uuid.uuid4(),
         policy_id=policy.id,
@@ -690,7 +687,7 @@ async def reinstate(
                 FieldIssue("#/effective_on", "outside the cancelled period"),
             )
         )
-    previous = max((t for t in history if t.seq < latest.seq), key=in_order)
+    previous = latest_transaction(t for t in history if t.seq < latest.seq)
     restored = {k: v for k, v in previous.snapshot.items() if k != "cancellation"}
     if on == cancelled_on:
         earnings = [Earning(-e.amount, e.start, e.end) for e in earnings_of(latest)]

@@ -129,16 +129,14 @@ def _getter_source(ref: str) -> str:
 
 
 def _getter(ref: str) -> Getter:
-    scope, name = ref.split(".", 1)
-    if ref == "coverage.limit":
-        return lambda c: c.limit
-    if ref == "coverage.deductible":
-        return lambda c: c.deductible
-    if scope == "policy":
-        return lambda c: c.policy[name]
-    if scope == "driver":
-        return lambda c: c.driver[name]
-    return lambda c: c.vehicle[name]
+    return _read(_getter_source(ref))
+
+
+def _read(source: str) -> Getter:
+    """A context reader compiled from an expression of :func:`_getter_source`, so the worksheet
+    path and the generated amount-only path read a variable by one definition."""
+    reader: Getter = eval(f"lambda c: {source}", {})  # noqa: S307 - only repr-quoted names
+    return reader
 
 
 def _key_text(value: Any) -> str:
@@ -239,12 +237,13 @@ def table_resolver(
 def _compile_table(table: ExactTable | BandTable | InterpolatedTable) -> _Memo:
     resolve = table_resolver(table)
     if isinstance(table, ExactTable):
-        getters = [_getter(k) for k in table.keys]
-        if len(getters) == 1:
-            return _Memo(getters[0], _getter_source(table.keys[0]), resolve)
-        source = "(" + "".join(f"{_getter_source(k)}, " for k in table.keys) + ")"
-        return _Memo(lambda c: tuple(g(c) for g in getters), source, resolve)
-    return _Memo(_getter(table.key), _getter_source(table.key), resolve)
+        if len(table.keys) == 1:
+            source = _getter_source(table.keys[0])
+        else:
+            source = "(" + "".join(f"{_getter_source(k)}, " for k in table.keys) + ")"
+        return _Memo(_read(source), source, resolve)
+    source = _getter_source(table.key)
+    return _Memo(_read(source), source, resolve)
 
 
 Predicate = Callable[[_Ctx], bool]
