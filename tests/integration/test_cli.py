@@ -148,10 +148,16 @@ def test_api_benchmark_runs_against_a_real_server(cli_env: str) -> None:
 
     lines: list[str] = []
     figures = run_api_benchmark(seconds=0.5, concurrency=2, echo=lines.append)
-    assert figures["POST /api/v1/quotes"] > 0
-    assert figures["echo (validate + echo)"] > 0
-    assert "(0 failed)" in "\n".join(lines)
-    assert any("quote / echo throughput" in line for line in lines)
+    for name in (
+        "POST /api/v1/quotes",
+        "echo (validate + echo)",
+        "... as draft, unrated",
+        "floor (raw SQL, unrated)",
+    ):
+        assert figures[name] > 0, name
+    assert all("(0 failed)" in line for line in lines if "req/s" in line)
+    for ratio in ("quote / echo", "floor / echo", "quote / draft"):
+        assert any(line.strip().startswith(f"{ratio} throughput:") for line in lines), ratio
 
 
 def test_worker_once_runs_every_job(cli_env: str) -> None:

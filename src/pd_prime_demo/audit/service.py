@@ -89,19 +89,20 @@ _APPEND = select(func.audit_chain_append(AUDIT_CHAIN_LOCK, bindparam("entries", 
 _CHAIN_FIELDS = fields_of(ChainFields)
 
 
+def chain_entry(fields: ChainFields) -> dict[str, Any]:
+    """One element of ``audit_chain_append``'s ``entries``: the content and its hashed form."""
+    form = HashedForm.of(fields)
+    return {
+        # Not dataclasses.asdict: it deep-copies ``changes``, which is only read here.
+        **{f.name: getattr(fields, f.name) for f in _CHAIN_FIELDS},
+        "occurred_at": fields.occurred_at.isoformat(timespec="microseconds"),
+        "hash_head": form.head,
+        "hash_tail": form.tail,
+    }
+
+
 def _append(connection: Connection, pending: list[ChainFields]) -> list[int]:
-    entries = []
-    for fields in pending:
-        form = HashedForm.of(fields)
-        entries.append(
-            {
-                # Not dataclasses.asdict: it deep-copies ``changes``, which is only read here.
-                **{f.name: getattr(fields, f.name) for f in _CHAIN_FIELDS},
-                "occurred_at": fields.occurred_at.isoformat(timespec="microseconds"),
-                "hash_head": form.head,
-                "hash_tail": form.tail,
-            }
-        )
+    entries = [chain_entry(fields) for fields in pending]
     ids = list(connection.scalars(_APPEND, {"entries": entries}).all())
     for fields in pending:
         AUDIT_ENTRIES.labels(action=fields.action).inc()
