@@ -326,3 +326,29 @@ async def test_idempotent_quote_creation(client: AsyncClient, runtime: Runtime) 
     second = await client.post("/api/v1/quotes", json=body, headers=headers)
     assert first.json()["id"] == second.json()["id"]
     assert len((await client.get("/api/v1/quotes", headers=agent.headers)).json()["items"]) == 1
+
+
+async def test_a_value_the_database_cannot_store_is_a_422_that_changes_nothing(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """PostgreSQL refuses NUL (U+0000) in text and in jsonb: found by fuzzing as a 500."""
+    agent = await user_login(client, runtime, Role.AGENT)
+    customer_id = await _customer(client, agent)
+    counts = "SELECT (SELECT count(*) FROM quotes), (SELECT count(*) FROM audit_log)"
+    before = (await session.execute(text(counts))).one()
+    body = auto_quote(customer_id)
+    body["options"][0]["name"] = "Standard\x00"
+    response = await client.post("/api/v1/quotes", json=body, headers=agent.headers)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "request.unstorable_value"
+    assert "NUL" in problem["detail"]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await session.execute(text(counts))).one() == before
+
+    admin = await user_login(client, runtime, Role.ADMIN)
+    listed = await client.get(
+        "/api/v1/products/versions", params={"product_code": "\x00auto"}, headers=admin.headers
+    )
+    assert listed.status_code == 422, listed.text
+    assert listed.json()["code"] == "request.unstorable_value"

@@ -73,15 +73,38 @@ async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     return domain_error_response(exc.error, instance=request.url.path, headers=exc.headers)
 
 
+# SQLSTATEs of values PostgreSQL cannot store as given: text with NUL (U+0000), which neither
+# text columns (22021) nor jsonb (22P05) accept, a text longer than its column (22001), a
+# number or date beyond its type's range (22003, 22008). Request values are their only source
+# short of a bug, so they answer 422; the SQLSTATE is logged, so a bug would still show.
+_UNSTORABLE_VALUE = {
+    "22021": "text contains a character that cannot be stored (such as NUL, U+0000)",
+    "22P05": "text contains a character that cannot be stored (such as NUL, U+0000)",
+    "22001": "a text is longer than the field allows",
+    "22003": "a number is out of range",
+    "22008": "a date or time is out of range",
+}
+
+
 async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     """A lost or refused database connection is the server's trouble and worth a retry.
 
     The engine does not ping connections on checkout (a round trip per request); instead a
     connection found dead invalidates the pool, and this one request answers 503. A database
     that refuses connections (down, restarting) answers 503 too. Nothing was acknowledged, so
-    nothing is lost. Any other database error is a bug: 500.
+    nothing is lost. A value the database cannot store answers 422 (the transaction rolled
+    back: nothing changed). Any other database error is a bug: 500.
     """
     if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if (reason := _UNSTORABLE_VALUE.get(str(sqlstate))) is not None:
+            log.warning("request.unstorable_value", path=request.url.path, sqlstate=sqlstate)
+            return problem_response(
+                status=422,
+                code="request.unstorable_value",
+                detail=f"The request was not applied: {reason}.",
+                instance=request.url.path,
+            )
         return await _on_unhandled(request, exc)
     log.warning("database.unavailable", path=request.url.path, error_type=type(exc).__name__)
     return problem_response(
