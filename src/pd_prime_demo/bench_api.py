@@ -86,15 +86,15 @@ async def _store_floor_quote(runtime: Runtime, authorization: str, body: QuoteCr
     """The floor's work: what a durable, authenticated quote cannot do without."""
     from pd_prime_demo.audit.rules import ChainFields
     from pd_prime_demo.audit.service import AUDIT_CHAIN_LOCK, chain_entry
-    from pd_prime_demo.bench_policies import _db
+    from pd_prime_demo.bench_policies import bare_pool
     from pd_prime_demo.core import clock
 
     verified = runtime.signer.verify(authorization.removeprefix("Bearer "))
-    if verified is None:
-        raise HTTPException(401)
     now = clock.now()
+    if verified is None or int(verified.claims["exp"]) < now.timestamp():
+        raise HTTPException(401)
     quote_id = uuid.uuid4()
-    async with (await _db()).acquire() as conn, conn.transaction():
+    async with (await bare_pool()).acquire() as conn, conn.transaction():
         user = await conn.fetchrow(
             _LIVE_SESSION_SQL,
             uuid.UUID(str(verified.claims["sub"])),

@@ -35,7 +35,8 @@ _pool: asyncpg.Pool | None = None
 _pool_lock = asyncio.Lock()
 
 
-async def _db() -> asyncpg.Pool:
+async def bare_pool() -> asyncpg.Pool:
+    """The baselines' own asyncpg pool (no SQLAlchemy), opened by the first request."""
     global _pool
     async with _pool_lock:  # concurrent first requests must share one pool
         if _pool is None:
@@ -51,7 +52,7 @@ async def _db() -> asyncpg.Pool:
 def add_bare_routes(app: FastAPI) -> None:
     @app.get("/bench/bare/policies/{policy_id}", include_in_schema=False)
     async def bare_read(policy_id: uuid.UUID) -> dict[str, Any]:
-        row = await (await _db()).fetchrow(
+        row = await (await bare_pool()).fetchrow(
             "SELECT p.id, p.number, p.inception_on, t.snapshot FROM policies p "
             "JOIN LATERAL (SELECT snapshot FROM policy_transactions WHERE policy_id = p.id "
             "ORDER BY effective_on DESC, seq DESC LIMIT 1) t ON true WHERE p.id = $1",
@@ -67,7 +68,7 @@ def add_bare_routes(app: FastAPI) -> None:
 
     @app.post("/bench/bare/bind/{quote_id}", include_in_schema=False, status_code=201)
     async def bare_bind(quote_id: uuid.UUID) -> dict[str, Any]:
-        async with (await _db()).acquire() as conn, conn.transaction():
+        async with (await bare_pool()).acquire() as conn, conn.transaction():
             quote = await conn.fetchrow("SELECT * FROM quotes WHERE id = $1 FOR UPDATE", quote_id)
             if quote is None or quote["status"] != "quoted":
                 raise HTTPException(409)
@@ -144,7 +145,7 @@ def add_bare_routes(app: FastAPI) -> None:
 
     @app.post("/bench/bare/payments/{policy_id}", include_in_schema=False, status_code=201)
     async def bare_pay(policy_id: uuid.UUID) -> dict[str, Any]:
-        async with (await _db()).acquire() as conn, conn.transaction():
+        async with (await bare_pool()).acquire() as conn, conn.transaction():
             payment_id = uuid.uuid4()
             await conn.execute(
                 "INSERT INTO payments (id, policy_id, amount, method, idempotency_key, "
