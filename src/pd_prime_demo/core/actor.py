@@ -46,6 +46,7 @@ class Permission(enum.StrEnum):
 class ActorKind(enum.StrEnum):
     USER = "user"
     SYSTEM = "system"
+    CLIENT = "client"  # a machine client acting within its owner's reach
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +77,21 @@ class Actor:
         authority: int = 0,
     ) -> Actor:
         return cls(ActorKind.USER, str(user_id), role, permissions, user_id, authority)
+
+    @classmethod
+    def client(
+        cls,
+        client_id: uuid.UUID,
+        owner: Actor,
+        scopes: frozenset[Permission],
+    ) -> Actor:
+        """An API client: its owner's role and reach (``user_id``), its own name, and only the
+        permissions both the owner and the client's scopes hold."""
+        return cls(
+            ActorKind.CLIENT,
+            f"client:{client_id}",
+            owner.role,
+            owner.permissions & scopes,
+            owner.user_id,
+            owner.authority,
+        )

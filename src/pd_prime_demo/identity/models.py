@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.actor import Role
@@ -55,3 +55,24 @@ class RefreshToken(Base):
     issued_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class ApiClient(Base):
+    """A machine client (OAuth 2.0 client credentials) that works within its owner's reach.
+
+    Its access tokens carry the owner's visibility (an agent's book, a company-wide role),
+    narrowed to the client's scopes. The secret is high-entropy and stored only as a SHA-256
+    digest, like refresh tokens; revoking the client, or deactivating its owner, ends its
+    tokens at once (every request checks).
+    """
+
+    __tablename__ = "api_clients"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(100))
+    revoked_at: Mapped[datetime | None]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
+from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Depends, Form, Query, Response, status
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import (
@@ -22,10 +24,13 @@ from pd_prime_demo.api.response_patterns import (
     problem_responses,
 )
 from pd_prime_demo.core.actor import Actor, Permission, Role
-from pd_prime_demo.core.result_types import invalid
-from pd_prime_demo.identity import service
-from pd_prime_demo.identity.rules import permissions_for
+from pd_prime_demo.core.result_types import conflict, invalid
+from pd_prime_demo.identity import clients, service
 from pd_prime_demo.identity.schemas import (
+    ApiClientCreate,
+    ApiClientPage,
+    ApiClientRead,
+    ApiClientRegistered,
     JwksRead,
     MeRead,
     StaffUserCreate,
@@ -39,23 +44,67 @@ router = APIRouter(prefix=API_V1, tags=["identity"])
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+_client_basic = HTTPBasic(
+    auto_error=False,
+    description="An API client's id and secret (client credentials grant only).",
+)
+
+
+def _client_credentials(
+    basic: HTTPBasicCredentials | None, client_id: str | None, client_secret: str | None
+) -> tuple[str, str]:
+    """RFC 6749 §2.3.1: HTTP Basic (each part form-encoded first) or the two form fields,
+    never both."""
+    if basic is not None:
+        if client_id or client_secret:
+            fail(
+                invalid(
+                    "auth.multiple_client_credentials",
+                    "send the client credentials either as HTTP Basic or in the form, not both",
+                )
+            )
+        return unquote_plus(basic.username), unquote_plus(basic.password)
+    if not client_id or not client_secret:
+        fail(invalid("auth.missing_credentials", "client_id and client_secret are required"))
+    return client_id, client_secret
+
+
 @router.post(
     "/auth/token",
     response_model=TokenResponse,
+    response_model_exclude_none=True,
     responses=problem_responses(401, 422, 429),
-    summary="Log in or refresh (OAuth 2.0 password and refresh_token grants)",
+    summary="Log in, refresh, or authenticate an API client (OAuth 2.0 token endpoint)",
+    description=(
+        "Grants: `password` and `refresh_token` for people; `client_credentials` for API "
+        "clients, with `client_id` and `client_secret` as HTTP Basic or form fields, and "
+        "optionally `scope` to ask for fewer of the client's scopes."
+    ),
 )
 async def issue_token(
     session: Session,
     runtime: RuntimeDep,
     response: Response,
-    grant_type: Annotated[Literal["password", "refresh_token"], Form()],
+    grant_type: Annotated[Literal["password", "refresh_token", "client_credentials"], Form()],
+    basic: Annotated[HTTPBasicCredentials | None, Depends(_client_basic)],
     username: Annotated[str | None, Form(max_length=320)] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
     refresh_token: Annotated[str | None, Form(max_length=200)] = None,
-    scope: Annotated[str, Form(max_length=200)] = "",
+    client_id: Annotated[str | None, Form(max_length=100)] = None,
+    client_secret: Annotated[str | None, Form(max_length=200)] = None,
+    scope: Annotated[str, Form(max_length=400)] = "",
 ) -> TokenResponse | Response:
     response.headers.update(_NO_STORE)
+    if grant_type == "client_credentials":
+        ident, secret = _client_credentials(basic, client_id, client_secret)
+        issued = handle_result(
+            await clients.issue_client_token(
+                session, runtime, client_id=ident, client_secret=secret, scope=scope
+            )
+        )
+        return TokenResponse(
+            access_token=issued.access_token, expires_in=issued.expires_in, scope=issued.scope
+        )
     if grant_type == "password":
         if not username or not password:
             fail(invalid("auth.missing_credentials", "username and password are required"))
@@ -97,13 +146,20 @@ async def revoke_token(
 @router.post(
     "/auth/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401),
+    responses=problem_responses(401, 409),
     summary="End the current login session; its access and refresh tokens stop working",
 )
 async def log_out(
     session: Session,
     authenticated: Annotated[service.Authenticated, Depends(current_authentication)],
 ) -> None:
+    if authenticated.session_id is None:
+        fail(
+            conflict(
+                "auth.no_login_session",
+                "an API client's token has no login session; revoke the client instead",
+            )
+        )
     handle_result(
         await service.logout_session(
             session, session_id=authenticated.session_id, actor=authenticated.actor
@@ -131,7 +187,8 @@ async def read_me(session: Session, actor: CurrentActor) -> MeRead:
     user = handle_result(await service.get_user(session, actor.user_id))
     return MeRead(
         **UserRead.model_validate(user).model_dump(),
-        permissions=sorted(permissions_for(Role(user.role))),
+        # An API client's token reads as its owner, with the client's narrower permissions.
+        permissions=sorted(actor.permissions),
     )
 
 
@@ -211,4 +268,66 @@ async def deactivate_user(
 ) -> UserRead:
     return UserRead.model_validate(
         handle_result(await service.deactivate_user(session, user_id, actor=actor))
+    )
+
+
+@router.post(
+    "/api-clients",
+    response_model=ApiClientRegistered,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 422),
+    summary="Register an API client for a staff user; its secret is shown once (admins only)",
+)
+async def register_api_client(
+    body: ApiClientCreate,
+    session: Session,
+    response: Response,
+    actor: Annotated[Actor, Depends(require(Permission.USERS_MANAGE))],
+) -> ApiClientRegistered:
+    registered = handle_result(
+        await clients.register_client(
+            session, name=body.name, owner_id=body.owner_id, scopes=body.scopes, actor=actor
+        )
+    )
+    response.headers.update(_NO_STORE)
+    response.headers["Location"] = f"/api/v1/api-clients/{registered.client.id}"
+    return ApiClientRegistered(
+        **ApiClientRead.model_validate(registered.client).model_dump(),
+        client_secret=registered.secret,
+    )
+
+
+@router.get(
+    "/api-clients",
+    response_model=ApiClientPage,
+    responses=problem_responses(401, 403, 422),
+    summary="List API clients, revoked ones included (admins only)",
+)
+async def list_api_clients(
+    session: Session,
+    _: Annotated[Actor, Depends(require(Permission.USERS_READ))],
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ApiClientPage:
+    found, next_cursor = handle_result(
+        await clients.list_clients(session, cursor=cursor, limit=limit)
+    )
+    return ApiClientPage(
+        items=[ApiClientRead.model_validate(c) for c in found], next_cursor=next_cursor
+    )
+
+
+@router.post(
+    "/api-clients/{client_id}/revocation",
+    response_model=ApiClientRead,
+    responses=problem_responses(401, 403, 404),
+    summary="Revoke an API client: its tokens stop working at once (admins only)",
+)
+async def revoke_api_client(
+    client_id: uuid.UUID,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(Permission.USERS_MANAGE))],
+) -> ApiClientRead:
+    return ApiClientRead.model_validate(
+        handle_result(await clients.revoke_client(session, client_id, actor=actor))
     )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pd_prime_demo.core.actor import Permission, Role
+import hashlib
+import uuid
+
+from pd_prime_demo.core.actor import Actor, Permission, Role
 
 _QUOTING = {
     Permission.PRODUCTS_READ,
@@ -58,6 +61,19 @@ MAX_PASSWORD_LENGTH = 256
 
 def permissions_for(role: Role) -> frozenset[Permission]:
     return ROLE_PERMISSIONS[role]
+
+
+def user_actor(user_id: uuid.UUID, role_name: str, underwriting_authority: int | None) -> Actor:
+    """A user as an actor: their role's permissions and underwriting authority."""
+    role = Role(role_name)
+    authority = underwriting_authority or DEFAULT_AUTHORITY.get(role, 0)
+    return Actor.user(user_id, role, permissions_for(role), authority=authority)
+
+
+def token_digest(token: str) -> str:
+    """How high-entropy secrets (refresh tokens, client secrets) are stored: SHA-256, hex.
+    A slow password hash adds nothing when the secret itself has 256 bits of entropy."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def password_problems(password: str, *, email: str) -> list[str]:

@@ -36,8 +36,9 @@ from pd_prime_demo.core.result_types import (
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
+from pd_prime_demo.identity import clients
 from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
-from pd_prime_demo.identity.rules import DEFAULT_AUTHORITY, password_problems, permissions_for
+from pd_prime_demo.identity.rules import password_problems, token_digest, user_actor
 
 INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
 INVALID_TOKEN = unauthenticated("auth.invalid_token", "the access token is invalid or expired")
@@ -65,13 +66,7 @@ class RefreshReuse:
 
 
 def actor_for_user(user: User) -> Actor:
-    return _actor(user.id, user.role, user.underwriting_authority)
-
-
-def _actor(user_id: uuid.UUID, role_name: str, underwriting_authority: int | None) -> Actor:
-    role = Role(role_name)
-    authority = underwriting_authority or DEFAULT_AUTHORITY.get(role, 0)
-    return Actor.user(user_id, role, permissions_for(role), authority=authority)
+    return user_actor(user.id, user.role, user.underwriting_authority)
 
 
 # Every authenticated request runs this, so it is built once and selects only the columns an
@@ -87,10 +82,6 @@ _LIVE_SESSION = (
         AuthSession.expires_at > bindparam("now"),
     )
 )
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def normalise_email(email: str) -> str:
@@ -184,7 +175,7 @@ async def _issue_tokens(
     session.add(
         RefreshToken(
             session_id=auth_session.id,
-            token_hash=_digest(refresh),
+            token_hash=token_digest(refresh),
             issued_at=now,
             expires_at=min(
                 now + timedelta(seconds=rt.settings.refresh_token_ttl_seconds),
@@ -265,7 +256,7 @@ async def refresh(
 ) -> Result[TokenPair | RefreshReuse, DomainError]:
     stored = await session.scalar(
         select(RefreshToken)
-        .where(RefreshToken.token_hash == _digest(refresh_token))
+        .where(RefreshToken.token_hash == token_digest(refresh_token))
         .with_for_update()
     )
     if stored is None:
@@ -292,7 +283,7 @@ async def refresh(
 async def revoke(session: AsyncSession, *, token: str) -> Result[None, DomainError]:
     """RFC 7009: revoke the login session a refresh token belongs to; unknown tokens are ok."""
     stored = await session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == _digest(token))
+        select(RefreshToken).where(RefreshToken.token_hash == token_digest(token))
     )
     if stored is not None:
         auth_session = await session.get(AuthSession, stored.session_id, with_for_update=True)
@@ -316,7 +307,7 @@ async def logout_session(
 @dataclass(frozen=True, slots=True)
 class Authenticated:
     actor: Actor
-    session_id: uuid.UUID
+    session_id: uuid.UUID | None  # None for an API client's token: it has no login session
 
 
 async def authenticate_access_token(
@@ -330,8 +321,6 @@ async def authenticate_access_token(
     now = int(clock.now().timestamp())
     leeway = 30
     try:
-        user_id = uuid.UUID(str(claims["sub"]))
-        session_id = uuid.UUID(str(claims["sid"]))
         expired = int(claims["exp"]) + leeway < now
         early = int(claims.get("nbf", 0)) - leeway > now
     except (KeyError, ValueError, TypeError):
@@ -343,6 +332,17 @@ async def authenticate_access_token(
         or claims.get("aud") != rt.settings.jwt_audience
     ):
         return Err(INVALID_TOKEN)
+    if "client_id" in claims:  # the client credentials grant: no user, no login session
+        match await clients.authenticate_client(session, claims):
+            case Ok(actor):
+                return Ok(Authenticated(actor, None))
+            case Err():
+                return Err(INVALID_TOKEN)
+    try:
+        user_id = uuid.UUID(str(claims["sub"]))
+        session_id = uuid.UUID(str(claims["sid"]))
+    except (KeyError, ValueError, TypeError):
+        return Err(INVALID_TOKEN)
     row = (
         await session.execute(
             _LIVE_SESSION,
@@ -351,7 +351,7 @@ async def authenticate_access_token(
     ).one_or_none()
     if row is None:
         return Err(INVALID_TOKEN)
-    return Ok(Authenticated(_actor(row.id, row.role, row.underwriting_authority), session_id))
+    return Ok(Authenticated(user_actor(row.id, row.role, row.underwriting_authority), session_id))
 
 
 async def deactivate_user(

@@ -1,0 +1,225 @@
+"""API clients: machine clients of the OAuth 2.0 client credentials grant (RFC 6749 §4.4).
+
+An admin registers a client for an owner, a staff user whose reach the client works within:
+an agent's client quotes for the agent's customers, an underwriter's reads company-wide. The
+client's scopes are permissions, and only ones its owner's role holds; a token carries the
+scopes asked for (all of the client's by default), and every request checks that the client
+is not revoked and its owner still active, so revocation takes effect at once. There is no
+refresh token: a client asks for a new access token with its credentials (RFC 6749 §4.4.3).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from beartype import beartype
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor, Permission, Role
+from pd_prime_demo.core.pagination import keyset_page
+from pd_prime_demo.core.result_types import (
+    DomainError,
+    Err,
+    FieldIssue,
+    Ok,
+    Result,
+    invalid,
+    not_found,
+    unauthenticated,
+)
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.identity.models import ApiClient, User
+from pd_prime_demo.identity.rules import (
+    STAFF_ROLES,
+    permissions_for,
+    token_digest,
+    user_actor,
+)
+
+INVALID_CLIENT = unauthenticated(
+    "auth.invalid_client", "the client id or secret is wrong, or the client is not active"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    client: ApiClient
+    secret: str  # returned once, at registration; only its digest is kept
+
+
+@dataclass(frozen=True, slots=True)
+class ClientToken:
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+@beartype
+async def register_client(
+    session: AsyncSession,
+    *,
+    name: str,
+    owner_id: uuid.UUID,
+    scopes: list[Permission],
+    actor: Actor,
+) -> Result[Registered, DomainError]:
+    owner = await session.get(User, owner_id)
+    if owner is None or not owner.is_active or Role(owner.role) not in STAFF_ROLES:
+        return Err(
+            invalid(
+                "api_client.unknown_owner",
+                "an API client works for an active staff user",
+                FieldIssue("#/owner_id", "no active staff user has this id"),
+            )
+        )
+    held = permissions_for(Role(owner.role))
+    if lacking := [
+        FieldIssue(f"#/scopes/{i}", f"an {owner.role} does not hold {scope}")
+        for i, scope in enumerate(scopes)
+        if scope not in held
+    ]:
+        return Err(
+            invalid(
+                "api_client.scope_not_held",
+                "a client can hold only permissions its owner holds",
+                *lacking,
+            )
+        )
+    secret = secrets.token_urlsafe(32)
+    client = ApiClient(
+        id=uuid.uuid4(),
+        name=name,
+        owner_id=owner.id,
+        scopes=sorted({scope.value for scope in scopes}),
+        secret_hash=token_digest(secret),
+        created_at=clock.now(),
+        created_by=actor.id,
+    )
+    session.add(client)
+    await session.flush()
+    await audit.record(
+        session,
+        actor,
+        "api_client.registered",
+        "api_client",
+        str(client.id),
+        {"owner_id": str(owner.id), "scopes": client.scopes},
+    )
+    return Ok(Registered(client, secret))
+
+
+async def list_clients(
+    session: AsyncSession, *, cursor: str | None, limit: int
+) -> Result[tuple[list[ApiClient], str | None], DomainError]:
+    return await keyset_page(session, select(ApiClient), ApiClient, cursor=cursor, limit=limit)
+
+
+async def revoke_client(
+    session: AsyncSession, client_id: uuid.UUID, *, actor: Actor
+) -> Result[ApiClient, DomainError]:
+    """Idempotent: revoking a revoked client changes nothing."""
+    client = await session.get(ApiClient, client_id, with_for_update=True)
+    if client is None:
+        return Err(not_found("api_client"))
+    if client.revoked_at is None:
+        client.revoked_at = clock.now()
+        await audit.record(session, actor, "api_client.revoked", "api_client", str(client.id))
+    return Ok(client)
+
+
+# Run for every request made with a client's token, like the login-session check for users.
+_LIVE_CLIENT = (
+    select(ApiClient.scopes, User.id, User.role, User.underwriting_authority)
+    .join(User, User.id == ApiClient.owner_id)
+    .where(
+        ApiClient.id == bindparam("client_id"),
+        ApiClient.revoked_at.is_(None),
+        User.is_active.is_(True),
+    )
+)
+
+
+async def _live_actor(
+    session: AsyncSession, client_id: uuid.UUID, scopes: frozenset[str] | None
+) -> Actor | None:
+    """The client as an actor, if it and its owner are active; ``scopes`` narrow it further."""
+    row = (await session.execute(_LIVE_CLIENT, {"client_id": client_id})).one_or_none()
+    if row is None:
+        return None
+    granted = frozenset(row.scopes) if scopes is None else frozenset(row.scopes) & scopes
+    owner = user_actor(row.id, row.role, row.underwriting_authority)
+    return Actor.client(client_id, owner, frozenset(Permission(s) for s in granted))
+
+
+async def authenticate_client(
+    session: AsyncSession, claims: Mapping[str, Any]
+) -> Result[Actor, DomainError]:
+    """The actor of a verified client access token (signature and times checked already)."""
+    try:
+        client_id = uuid.UUID(str(claims["client_id"]))
+        scopes = frozenset(str(claims["scope"]).split())
+    except (KeyError, ValueError, TypeError):
+        return Err(INVALID_CLIENT)
+    if str(claims.get("sub")) != str(client_id):
+        return Err(INVALID_CLIENT)
+    actor = await _live_actor(session, client_id, scopes)
+    return Ok(actor) if actor is not None else Err(INVALID_CLIENT)
+
+
+async def issue_client_token(
+    session: AsyncSession, rt: Runtime, *, client_id: str, client_secret: str, scope: str
+) -> Result[ClientToken, DomainError]:
+    try:
+        ident = uuid.UUID(client_id)
+    except ValueError:
+        return Err(INVALID_CLIENT)
+    stored = await session.scalar(select(ApiClient.secret_hash).where(ApiClient.id == ident))
+    # The client id is public (RFC 6749 §2.2); the secret is compared in constant time.
+    if stored is None or not hmac.compare_digest(stored, token_digest(client_secret)):
+        return Err(INVALID_CLIENT)
+    actor = await _live_actor(session, ident, None)
+    if actor is None:
+        return Err(INVALID_CLIENT)
+    granted = {p.value for p in actor.permissions}
+    requested = set(scope.split()) or granted
+    if unknown := sorted(requested - granted):
+        return Err(
+            invalid(
+                "auth.invalid_scope",
+                "the client may not ask for these scopes",
+                FieldIssue("#/scope", f"not granted to this client: {' '.join(unknown)}"),
+            )
+        )
+    now = int(clock.now().timestamp())
+    ttl = rt.settings.access_token_ttl_seconds
+    issued_scope = " ".join(sorted(requested))
+    token = rt.signer.sign(
+        {
+            "iss": rt.settings.jwt_issuer,
+            "aud": rt.settings.jwt_audience,
+            "sub": str(ident),
+            "client_id": str(ident),
+            "scope": issued_scope,
+            "iat": now,
+            "nbf": now,
+            "exp": now + ttl,
+            "jti": uuid.uuid4().hex,
+        }
+    )
+    await audit.record(
+        session,
+        actor,
+        "auth.client_token_issued",
+        "api_client",
+        str(ident),
+        {"scope": issued_scope},
+    )
+    return Ok(ClientToken(token, ttl, issued_scope))
