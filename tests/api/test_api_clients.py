@@ -252,3 +252,20 @@ async def test_registration_is_for_admins_and_a_client_holds_no_more_than_its_ow
         headers=admin.headers,
     )
     assert unknown.status_code == 404
+
+
+async def test_a_stored_scope_that_is_no_permission_any_more_grants_nothing(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """A permission renamed in a later release must not break the clients that held it."""
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    registered = await _register(client, admin, agent, scopes=["quotes:read"])
+    await session.execute(
+        text("UPDATE api_clients SET scopes = array_append(scopes, 'legacy:gone') WHERE id = :id"),
+        {"id": registered["id"]},
+    )
+    await session.commit()
+    token = await _client_token(client, registered)
+    assert token["scope"] == "quotes:read"
+    assert (await client.get("/api/v1/quotes", headers=_bearer(token))).status_code == 200

@@ -156,7 +156,8 @@ async def _live_actor(
         return None
     granted = frozenset(row.scopes) if scopes is None else frozenset(row.scopes) & scopes
     owner = user_actor(row.id, row.role, row.underwriting_authority)
-    return Actor.client(client_id, owner, frozenset(Permission(s) for s in granted))
+    # A stored scope that is no permission any more (renamed in a later release) grants nothing.
+    return Actor.client(client_id, owner, frozenset(p for p in Permission if p.value in granted))
 
 
 async def authenticate_client(
