@@ -6,7 +6,7 @@ import base64
 from typing import Any
 from urllib.parse import quote_plus
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,18 +30,15 @@ async def _register(
     return dict(response.json())
 
 
+async def _ask_token(client: AsyncClient, client_id: str, secret: str, **extra: str) -> Response:
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    return await client.post("/api/v1/auth/token", data={**form, **extra})
+
+
 async def _client_token(
     client: AsyncClient, registered: dict[str, Any], **extra: str
 ) -> dict[str, Any]:
-    response = await client.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": registered["id"],
-            "client_secret": registered["client_secret"],
-            **extra,
-        },
-    )
+    response = await _ask_token(client, registered["id"], registered["client_secret"], **extra)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -134,14 +131,8 @@ async def test_a_client_is_held_to_its_owners_book_and_its_scopes(
     assert narrowed["scope"] == "quotes:read"
     write = await client.post("/api/v1/quotes", json=auto_quote(mine), headers=_bearer(narrowed))
     assert write.status_code == 403
-    wider = await client.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": registered["id"],
-            "client_secret": registered["client_secret"],
-            "scope": "quotes:read policies:write",
-        },
+    wider = await _ask_token(
+        client, registered["id"], registered["client_secret"], scope="quotes:read policies:write"
     )
     assert wider.status_code == 422
     assert wider.json()["code"] == "auth.invalid_scope"
@@ -170,14 +161,7 @@ async def test_client_credentials_by_http_basic_and_the_wrong_ones(
         ("00000000-0000-0000-0000-000000000000", registered["client_secret"]),
         ("not-a-uuid", "whatever"),
     ):
-        wrong = await client.post(
-            "/api/v1/auth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-            },
-        )
+        wrong = await _ask_token(client, client_id, secret)
         assert wrong.status_code == 401, client_id
         assert wrong.json()["code"] == "auth.invalid_client"
     missing = await client.post("/api/v1/auth/token", data={"grant_type": "client_credentials"})
@@ -205,14 +189,7 @@ async def test_revoking_the_client_or_deactivating_its_owner_ends_its_tokens_at_
     )
     assert again.json()["revoked_at"] == revoked.json()["revoked_at"]
     assert (await client.get("/api/v1/quotes", headers=_bearer(token))).status_code == 401
-    refused = await client.post(
-        "/api/v1/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": registered["id"],
-            "client_secret": registered["client_secret"],
-        },
-    )
+    refused = await _ask_token(client, registered["id"], registered["client_secret"])
     assert refused.status_code == 401
 
     second = await _register(client, admin, agent)
