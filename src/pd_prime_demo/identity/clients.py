@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -135,9 +135,16 @@ async def revoke_client(
     return Ok(client)
 
 
-# Run for every request made with a client's token, like the login-session check for users.
+# Run for every request made with a client's token, like the login-session check for users,
+# and once per token request (which also compares the secret's digest).
 _LIVE_CLIENT = (
-    select(ApiClient.scopes, User.id, User.role, User.underwriting_authority)
+    select(
+        ApiClient.scopes,
+        ApiClient.secret_hash,
+        User.id,
+        User.role,
+        User.underwriting_authority,
+    )
     .join(User, User.id == ApiClient.owner_id)
     .where(
         ApiClient.id == bindparam("client_id"),
@@ -147,13 +154,16 @@ _LIVE_CLIENT = (
 )
 
 
-async def _live_actor(
-    session: AsyncSession, client_id: uuid.UUID, scopes: frozenset[str] | None
-) -> Actor | None:
-    """The client as an actor, if it and its owner are active; ``scopes`` narrow it further."""
-    row = (await session.execute(_LIVE_CLIENT, {"client_id": client_id})).one_or_none()
-    if row is None:
-        return None
+_LiveClient = Row[list[str], str, uuid.UUID, str, int | None]
+
+
+async def _live_client(session: AsyncSession, client_id: uuid.UUID) -> _LiveClient | None:
+    """The client's row if it and its owner are active."""
+    return (await session.execute(_LIVE_CLIENT, {"client_id": client_id})).one_or_none()
+
+
+def _as_actor(client_id: uuid.UUID, row: _LiveClient, scopes: frozenset[str] | None) -> Actor:
+    """The live client as an actor; ``scopes`` (a token's) narrow the client's own."""
     granted = frozenset(row.scopes) if scopes is None else frozenset(row.scopes) & scopes
     owner = user_actor(row.id, row.role, row.underwriting_authority)
     # A stored scope that is no permission any more (renamed in a later release) grants nothing.
@@ -171,8 +181,8 @@ async def authenticate_client(
         return Err(INVALID_CLIENT)
     if str(claims.get("sub")) != str(client_id):
         return Err(INVALID_CLIENT)
-    actor = await _live_actor(session, client_id, scopes)
-    return Ok(actor) if actor is not None else Err(INVALID_CLIENT)
+    row = await _live_client(session, client_id)
+    return Ok(_as_actor(client_id, row, scopes)) if row is not None else Err(INVALID_CLIENT)
 
 
 async def issue_client_token(
@@ -182,13 +192,11 @@ async def issue_client_token(
         ident = uuid.UUID(client_id)
     except ValueError:
         return Err(INVALID_CLIENT)
-    stored = await session.scalar(select(ApiClient.secret_hash).where(ApiClient.id == ident))
+    row = await _live_client(session, ident)
     # The client id is public (RFC 6749 §2.2); the secret is compared in constant time.
-    if stored is None or not hmac.compare_digest(stored, token_digest(client_secret)):
+    if row is None or not hmac.compare_digest(row.secret_hash, token_digest(client_secret)):
         return Err(INVALID_CLIENT)
-    actor = await _live_actor(session, ident, None)
-    if actor is None:
-        return Err(INVALID_CLIENT)
+    actor = _as_actor(ident, row, None)
     granted = {p.value for p in actor.permissions}
     requested = set(scope.split()) or granted
     if unknown := sorted(requested - granted):
