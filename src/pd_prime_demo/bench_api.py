@@ -134,7 +134,8 @@ async def _store_floor_quote(runtime: Runtime, authorization: str, body: QuoteCr
         )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback interface that is free now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -262,7 +263,7 @@ def run_api_benchmark(
     ``callgrind`` runs the server under valgrind's callgrind and adds the instructions it
     executed per request: throughput is then meaningless, but the count is repeatable.
     """
-    launch = server_command(_free_port(), workers=workers, callgrind=callgrind)
+    launch = server_command(free_port(), workers=workers, callgrind=callgrind)
     from pd_prime_demo.cli import _migrate, _seed, _settings
     from pd_prime_demo.core.database import create_database, drop_database
 
@@ -299,14 +300,18 @@ class Launch:
     callgrind: bool
 
 
-def server_command(port: int, *, workers: int, callgrind: bool) -> Launch:
-    """The benchmark server's command line (under callgrind when asked: one worker only)."""
+BENCH_APP = "pd_prime_demo.bench_api:bench_app_factory"
+
+
+def server_command(port: int, *, workers: int, callgrind: bool, factory: str = BENCH_APP) -> Launch:
+    """The command line that serves ``factory`` with uvicorn (by default the benchmark app;
+    under callgrind when asked: one worker only)."""
     argv = [
         sys.executable,
         "-m",
         "uvicorn",
         "--factory",
-        "pd_prime_demo.bench_api:bench_app_factory",
+        factory,
         "--port",
         str(port),
         "--no-access-log",

@@ -10,7 +10,6 @@ the run the books must still be whole: the ledger balances and the audit chain v
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pd_prime_demo import cli
+from pd_prime_demo.bench_api import free_port, server_command
 from pd_prime_demo.seed import DEMO_PASSWORD
 
 runner = CliRunner()
@@ -30,36 +30,17 @@ runner = CliRunner()
 _EXCLUDED = "logout|revoke|deactivation"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served(cli_env: str) -> Iterator[str]:
     """The production app on the scratch database, with the demo data; its base URL."""
     for command in (["migrate"], ["seed"]):
         result = runner.invoke(cli.app, command)
         assert result.exit_code == 0, result.output
-    port = _free_port()
-    server = subprocess.Popen(  # noqa: S603 - our interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "pd_prime_demo.main:app_factory",
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
-        env=dict(os.environ),
+    launch = server_command(
+        free_port(), workers=1, callgrind=False, factory="pd_prime_demo.main:app_factory"
     )
-    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(launch.argv, env=dict(os.environ))  # noqa: S603 - our module
+    base = f"http://127.0.0.1:{launch.port}"
     try:
         for _ in range(150):
             try:
