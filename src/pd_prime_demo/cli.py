@@ -333,7 +333,7 @@ def bench_rating(
     samples: Annotated[int, typer.Option(help="Single-quote timings per product.")] = 20_000,
 ) -> None:
     """Single-quote latency per product and bulk re-rating throughput of a synthetic book."""
-    from pd_prime_demo.bench import run_rating_benchmark
+    from pd_prime_demo.bench.rating import run_rating_benchmark
 
     run_rating_benchmark(policies=policies, samples=samples, echo=typer.echo)
 
@@ -354,7 +354,7 @@ def bench_api(
     ] = False,
 ) -> None:
     """Throughput through the real server and PostgreSQL beside bare baselines."""
-    from pd_prime_demo.bench_api import SetupError, run_api_benchmark
+    from pd_prime_demo.bench.api import SetupError, run_api_benchmark
 
     if suite not in ("quotes", "policies"):
         raise typer.BadParameter("suite must be quotes or policies")

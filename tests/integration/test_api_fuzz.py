@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pd_prime_demo import cli
-from pd_prime_demo.bench_api import free_port, server_command
+from pd_prime_demo.bench.api import free_port, server_command
 from pd_prime_demo.seed import DEMO_PASSWORD
 
 runner = CliRunner()

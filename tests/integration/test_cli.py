@@ -121,7 +121,7 @@ def test_products_export_then_upload(cli_env: str, tmp_path: Path) -> None:
 
 
 def test_api_benchmark_runs_against_a_real_server(cli_env: str) -> None:
-    from pd_prime_demo.bench_api import run_api_benchmark
+    from pd_prime_demo.bench.api import run_api_benchmark
 
     lines: list[str] = []
     figures = run_api_benchmark(seconds=0.5, concurrency=2, echo=lines.append)
@@ -154,7 +154,7 @@ def test_worker_once_runs_every_job(cli_env: str) -> None:
 
 
 def test_policy_api_benchmark_runs(cli_env: str) -> None:
-    from pd_prime_demo.bench_api import run_api_benchmark
+    from pd_prime_demo.bench.api import run_api_benchmark
 
     lines: list[str] = []
     figures = run_api_benchmark(seconds=0.4, concurrency=2, suite="policies", echo=lines.append)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from pd_prime_demo.bench_api import SetupError, server_command
-from pd_prime_demo.bench_load import (
+from pd_prime_demo.bench.api import SetupError, server_command
+from pd_prime_demo.bench.load import (
     Comparison,
     Run,
     ServerCpu,

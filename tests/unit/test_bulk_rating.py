@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from pd_prime_demo.bench import run_rating_benchmark, synthetic_book
+from pd_prime_demo.bench.rating import run_rating_benchmark, synthetic_book
 from pd_prime_demo.products.catalog import homeowners, personal_auto
 from pd_prime_demo.rating.bulk import Book, BulkRater
 from pd_prime_demo.rating.definition import ProductVersionDefinition

@@ -3,7 +3,7 @@
 Starts uvicorn (one worker unless told otherwise) on a throwaway database, then drives, for the
 same duration and concurrency, ``POST /api/v1/quotes`` (validate, authorise, select the rate
 version, rate two packages, underwrite, persist with audit and outbox) and a baseline route that
-validates the same body and echoes it, in alternating rounds (see ``bench_load``). It prints
+validates the same body and echoes it, in alternating rounds (see ``bench.load``). It prints
 requests per second for both, the server's CPU time per request, and the ratio. The load is
 generated from this process with httpx, so both figures share the same client overhead.
 
@@ -33,7 +33,7 @@ import fastapi
 import httpx
 from fastapi import FastAPI, Header, HTTPException
 
-from pd_prime_demo.bench_load import (
+from pd_prime_demo.bench.load import (
     MakeRequest,
     Request,
     ServerCpu,
@@ -65,7 +65,7 @@ def bench_app_factory() -> FastAPI:
         await _store_floor_quote(request.app.state.runtime, authorization, body)
         return body
 
-    from pd_prime_demo.bench_policies import add_bare_routes
+    from pd_prime_demo.bench.policies import add_bare_routes
 
     add_bare_routes(app)
     return app
@@ -86,7 +86,7 @@ async def _store_floor_quote(runtime: Runtime, authorization: str, body: QuoteCr
     """The floor's work: what a durable, authenticated quote cannot do without."""
     from pd_prime_demo.audit.rules import ChainFields
     from pd_prime_demo.audit.service import AUDIT_CHAIN_LOCK, chain_entry
-    from pd_prime_demo.bench_policies import bare_pool
+    from pd_prime_demo.bench.policies import bare_pool
     from pd_prime_demo.core import clock
 
     verified = runtime.signer.verify(authorization.removeprefix("Bearer "))
@@ -233,7 +233,7 @@ async def _run_policies(
     echo: Callable[[str], object],
     meters: Meters,
 ) -> dict[str, float]:
-    from pd_prime_demo.bench_policies import run_policy_suite
+    from pd_prime_demo.bench.policies import run_policy_suite
 
     cpu, instructions = meters
     async with _client(base, concurrency, slow=instructions is not None) as client:
@@ -300,7 +300,7 @@ class Launch:
     callgrind: bool
 
 
-BENCH_APP = "pd_prime_demo.bench_api:bench_app_factory"
+BENCH_APP = "pd_prime_demo.bench.api:bench_app_factory"
 
 
 def server_command(port: int, *, workers: int, callgrind: bool, factory: str = BENCH_APP) -> Launch:

@@ -21,7 +21,7 @@ import asyncpg
 import httpx
 from fastapi import FastAPI, HTTPException
 
-from pd_prime_demo.bench_load import (
+from pd_prime_demo.bench.load import (
     Request,
     ServerCpu,
     ServerInstructions,

@@ -1,0 +1,1 @@
+"""The benchmarks behind ``pd-prime bench ...``: figures and ratios measured in one run."""
