@@ -282,12 +282,12 @@ def products_export(
     directory: Annotated[Path, typer.Argument(file_okay=False)],
 ) -> None:
     """Write the shipped product versions as JSON files (a starting point for your own)."""
-    from pd_prime_demo.products.catalog import shipped_products
+    from pd_prime_demo.products.shipped import shipped_files
 
     directory.mkdir(parents=True, exist_ok=True)
-    for defn in shipped_products():
-        target = directory / f"{defn.product_code}-{defn.state}-{defn.version}.json"
-        target.write_text(defn.model_dump_json(indent=2) + "\n", "utf-8")
+    for source in shipped_files():
+        target = directory / source.name
+        target.write_bytes(source.read_bytes())
         typer.echo(f"wrote {target}")
 
 

@@ -18,7 +18,7 @@ from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonC
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.products import service as products
-from pd_prime_demo.products.catalog import shipped_products
+from pd_prime_demo.products.shipped import shipped_documents
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
 
@@ -133,20 +133,20 @@ async def seed_products(session: AsyncSession) -> int:
         for v in await products.list_versions(session, product_code=None, state=None, status=None)
     }
     created = 0
-    for definition in shipped_products():
-        if (definition.product_code, definition.state, definition.version) in existing:
+    for raw in shipped_documents():
+        key = (raw["product_code"], raw["state"], raw["version"])
+        if key in existing:
             continue
-        match await products.upload_version(
-            session, definition.model_dump(mode="json"), actor=actor
-        ):
+        name = " ".join(key)
+        match await products.upload_version(session, raw, actor=actor):
             case Ok(row):
                 for action in ("approve", "activate"):
                     result = await products.transition(session, row.id, action, actor=actor)
                     if isinstance(result, Err):
-                        raise RuntimeError(f"activating {definition.version}: {result.error}")
+                        raise RuntimeError(f"activating {name}: {result.error}")
                 created += 1
             case Err(error):
-                raise RuntimeError(f"seeding {definition.version} failed: {error.errors}")
+                raise RuntimeError(f"seeding {name} failed: {error.errors}")
     return created
 
 

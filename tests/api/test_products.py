@@ -8,12 +8,12 @@ from httpx import AsyncClient
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.products.catalog import personal_auto
+from pd_prime_demo.products.shipped import shipped
 from tests.factories import auto_quote, days_ahead, person, user_login
 
 
 def _new_version(version: str, effective: str, base_bi: str = "300") -> dict[str, Any]:
-    raw = personal_auto("TX").model_dump(mode="json")
+    raw = shipped("personal_auto", "TX").model_dump(mode="json")
     raw["version"] = version
     raw["effective_new_business"] = raw["effective_renewal"] = effective
     for row in raw["tables"]["base_bi"]["rows"]:
@@ -106,7 +106,7 @@ async def test_invalid_upload_is_rejected_with_pointers(
     assert "overlap" in details["#/tables/driver_age/bands"]
     duplicate = await client.post(
         "/api/v1/products/versions",
-        json=personal_auto("TX").model_dump(mode="json"),
+        json=shipped("personal_auto", "TX").model_dump(mode="json"),
         headers=admin.headers,
     )
     assert duplicate.status_code == 409

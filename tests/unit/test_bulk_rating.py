@@ -5,18 +5,19 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 
 import pytest
 
 from pd_prime_demo.bench.rating import run_rating_benchmark, synthetic_book
-from pd_prime_demo.products.catalog import homeowners, personal_auto
+from pd_prime_demo.products.shipped import shipped
 from pd_prime_demo.rating.bulk import Book, BulkRater
 from pd_prime_demo.rating.definition import ProductVersionDefinition
 from pd_prime_demo.rating.engine import CompiledProduct, compile_product
 
 SHIPPED = [
-    pytest.param(build, state, id=f"{name}-{state}")
-    for name, build in (("auto", personal_auto), ("home", homeowners))
+    pytest.param(partial(shipped, code), state, id=f"{name}-{state}")
+    for name, code in (("auto", "personal_auto"), ("home", "homeowners_ho3"))
     for state in ("TX", "OH", "FL")
 ]
 
@@ -48,7 +49,7 @@ def test_bulk_equals_single_path_for_every_policy(
 
 def test_a_chunk_holds_at_least_one_policy() -> None:
     with pytest.raises(ValueError, match="at least one policy"):
-        BulkRater(compile_product(personal_auto("TX")), chunk=0)
+        BulkRater(compile_product(shipped("personal_auto", "TX")), chunk=0)
 
 
 @pytest.mark.parametrize(("build", "state"), SHIPPED)

@@ -6,12 +6,13 @@ import copy
 from typing import Any
 
 from pd_prime_demo.core.result_types import Err, Ok
-from pd_prime_demo.products.catalog import homeowners, personal_auto
 from pd_prime_demo.products.service import parse_definition
+from pd_prime_demo.products.shipped import shipped, shipped_documents, shipped_files
+from pd_prime_demo.rating.definition import ProductVersionDefinition
 
 
 def _auto() -> dict[str, Any]:
-    return copy.deepcopy(personal_auto("TX").model_dump(mode="json"))
+    return copy.deepcopy(shipped("personal_auto", "TX").model_dump(mode="json"))
 
 
 def _problems(raw: dict[str, Any]) -> dict[str, str]:
@@ -21,9 +22,20 @@ def _problems(raw: dict[str, Any]) -> dict[str, str]:
 
 
 def test_shipped_products_are_valid() -> None:
-    for build in (personal_auto, homeowners):
-        for state in ("TX", "OH", "FL"):
-            assert isinstance(parse_definition(build(state).model_dump(mode="json")), Ok)
+    documents = shipped_documents()
+    products = ("homeowners_ho3", "personal_auto")
+    assert sorted((d["product_code"], d["state"]) for d in documents) == [
+        (code, state) for code in products for state in ("FL", "OH", "TX")
+    ]
+    for raw in documents:
+        assert isinstance(parse_definition(raw), Ok)
+
+
+def test_shipped_files_are_named_by_their_identity_and_state_every_field() -> None:
+    for file, raw in zip(shipped_files(), shipped_documents(), strict=True):
+        assert file.name == f"{raw['product_code']}-{raw['state']}-{raw['version']}.json"
+        # Defaults are written out too: an exported file shows every fact a carrier can set.
+        assert raw == ProductVersionDefinition.model_validate(raw).model_dump(mode="json")
 
 
 def test_missing_table_is_named() -> None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pd_prime_demo.products.catalog import homeowners, personal_auto
+from pd_prime_demo.products.shipped import shipped
 from pd_prime_demo.rating.definition import ProductVersionDefinition
 from pd_prime_demo.rating.engine import (
     RatingInput,
@@ -330,7 +330,7 @@ def test_tx_auto_liability_matches_hand_computation() -> None:
     pd = (D(165) * D("1.10") * experience).quantize(D("0.01"), ROUND_HALF_UP)
     assert (bi, pd) == (D("229.68"), D("180.47"))
     premium = max(bi + pd, D(350))  # TX minimum premium 350
-    result = compile_product(personal_auto("TX")).rate(_auto_risk())
+    result = compile_product(shipped("personal_auto", "TX")).rate(_auto_risk())
     assert result.coverage_premiums == {"bi": bi, "pd": pd}
     assert result.premium == premium == D("410.15")
     assert result.total == premium + D("25.00")
@@ -350,7 +350,7 @@ def test_fl_homeowners_matches_hand_computation() -> None:
         "protective_devices": False,
         "multi_policy": False,
     }
-    product = compile_product(homeowners("FL"))
+    product = compile_product(shipped("homeowners_ho3", "FL"))
     coverages = {
         c.code: Selection(c.default_limit, c.default_deductible)
         for c in product.definition.coverages
@@ -420,7 +420,7 @@ def test_premium_never_decreases_when_only_the_limit_increases(
     assert rich.coverage_premiums["bi"] >= cheap.coverage_premiums["bi"]
 
 
-_compiled = {s: compile_product(personal_auto(s)) for s in ("TX", "OH", "FL")}
+_compiled = {s: compile_product(shipped("personal_auto", s)) for s in ("TX", "OH", "FL")}
 
 
 def test_underwriting_rules_fire_where_they_apply() -> None:
@@ -437,8 +437,8 @@ def test_underwriting_rules_fire_where_they_apply() -> None:
 
 
 def test_shipped_definitions_round_trip_through_json() -> None:
-    for build in (personal_auto, homeowners):
-        defn = build("OH")
+    for code in ("personal_auto", "homeowners_ho3"):
+        defn = shipped(code, "OH")
         again = ProductVersionDefinition.model_validate_json(defn.model_dump_json())
         assert again == defn
         assert copy.deepcopy(defn) == defn

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from pd_prime_demo.core.result_types import Err
-from pd_prime_demo.products.catalog import homeowners, personal_auto
 from pd_prime_demo.products.service import parse_definition
+from pd_prime_demo.products.shipped import shipped
 from pd_prime_demo.rating.risk import build_risk, build_selections
 
-AUTO = personal_auto("TX")
-HOME = homeowners("OH")
+AUTO = shipped("personal_auto", "TX")
+HOME = shipped("homeowners_ho3", "OH")
 DRIVER = {
     "age": 40,
     "years_licensed": 20,

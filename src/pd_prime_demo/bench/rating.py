@@ -16,7 +16,7 @@ from typing import Literal
 
 import numpy as np
 
-from pd_prime_demo.products.catalog import homeowners, personal_auto
+from pd_prime_demo.products.shipped import shipped
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
 from pd_prime_demo.rating.bulk import Book, BulkRater, Column
 from pd_prime_demo.rating.definition import ProductVersionDefinition, Variable, VariableType
@@ -198,8 +198,8 @@ def bench_product(
 def run_rating_benchmark(
     *, policies: int, samples: int, echo: Callable[[str], object] = print
 ) -> dict[str, dict[str, float]]:
-    auto = personal_auto("TX")
-    home = homeowners("TX")
+    auto = shipped("personal_auto", "TX")
+    home = shipped("homeowners_ho3", "TX")
     home_single = synthetic_book(home, 1, seed=1).rating_input(0)
     results = {
         "personal_auto": bench_product(
