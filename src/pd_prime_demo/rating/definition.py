@@ -242,16 +242,47 @@ class UnderwritingRule(_Def):
 
 
 class ShortRateRow(_Def):
-    """Share of the term's premium earned when cancelled within ``up_to_percent`` of the term."""
+    """Share of the term's premium earned when cancelled within ``up_to_percent`` of the term
+    (basis ``percent_of_term``) or within ``up_to_days`` days in force (``days_in_force``).
 
-    up_to_percent: Annotated[Decimal, Field(gt=0, le=100)]
+    A row carries exactly the bound of its table's basis; the first row whose bound is at
+    least the elapsed share applies (see docs/product-format.md).
+    """
+
+    up_to_percent: Annotated[Decimal, Field(gt=0, le=100)] | None = None
+    up_to_days: Annotated[int, Field(ge=0, le=1200)] | None = None
     earned_percent: Annotated[Decimal, Field(ge=0, le=100)]
 
 
 class Cancellation(_Def):
-    method: Literal["pro_rata", "short_rate", "flat"]
+    method: Literal["pro_rata", "short_rate", "flat", "percent_of_pro_rata"]
+    short_rate_basis: Literal["percent_of_term", "days_in_force"] = Field(
+        default="percent_of_term",
+        description="What a short-rate row's bound measures: the share of the term elapsed, "
+        "or the days in force (the cancellation date not counted).",
+    )
     short_rate_table: list[ShortRateRow] = Field(default_factory=list)
+    return_percent_of_pro_rata: Annotated[Decimal, Field(gt=0, le=100)] | None = Field(
+        default=None,
+        description="For percent_of_pro_rata: the share of the pro-rata unearned premium "
+        "returned, e.g. 90.",
+    )
     minimum_earned_premium: Amount | None = None
+
+
+class EffectiveDates(_Def):
+    """How far from today a term, or a change to it, may be effective."""
+
+    max_backdate_days: int = Field(
+        default=0,
+        ge=0,
+        le=365,
+        description="How far in the past a quote, bind, endorsement or cancellation may be "
+        "effective without the underwriting permission.",
+    )
+    max_advance_days: int = Field(
+        default=365, ge=0, le=730, description="How far ahead a term may start."
+    )
 
 
 class PaymentPlan(_Def):
@@ -288,7 +319,16 @@ class ProductVersionDefinition(_Def):
     effective_new_business: date
     effective_renewal: date
     currency: Literal["USD"] = "USD"
-    term_months: Literal[6, 12] = 12
+    policy_number_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,4}$")] = Field(
+        default="PL", description="Policy numbers are {prefix}-{state}-{serial:07d}."
+    )
+    term_months: int = Field(default=12, ge=1, le=36)
+    proration: Literal["days", "months"] = Field(
+        default="days",
+        description="How premium is prorated and earned: by days, or by months of the term "
+        "with a partial month by its days.",
+    )
+    effective_dates: EffectiveDates = Field(default_factory=EffectiveDates)
     units: dict[Literal["driver", "vehicle"], UnitSpec] = Field(default_factory=dict)
     variables: list[Variable]
     coverages: list[Coverage] = Field(min_length=1)

@@ -11,6 +11,7 @@ from pd_prime_demo.rating.definition import (
     AddStep,
     BandTable,
     BaseStep,
+    Cancellation,
     Condition,
     Coverage,
     DiscountStep,
@@ -224,11 +225,7 @@ def validate_definition(defn: ProductVersionDefinition) -> list[FieldIssue]:
     for i, rule in enumerate(defn.underwriting_rules):
         context = None if rule.scope is Scope.POLICY else rule.scope.value
         issues += _check_conditions(rule.when, variables, context, f"#/underwriting_rules/{i}/when")
-    if defn.cancellation.method == "short_rate" and not defn.cancellation.short_rate_table:
-        issues.append(FieldIssue("#/cancellation/short_rate_table", "short-rate needs its table"))
-    rows = defn.cancellation.short_rate_table
-    if rows and rows[-1].up_to_percent != Decimal(100):
-        issues.append(FieldIssue("#/cancellation/short_rate_table", "the last row must reach 100%"))
+    issues += _check_cancellation(defn.cancellation)
     # De-duplicate (a table used by several coverages reports its own faults once each).
     return list(dict.fromkeys(issues))
 
@@ -262,4 +259,62 @@ def _check_step(
     elif isinstance(step, DiscountStep):
         for k, item in enumerate(step.items):
             issues += _check_conditions(item.when, variables, unit, f"{at}/items/{k}/when")
+    return issues
+
+
+def _check_cancellation(cancellation: Cancellation) -> list[FieldIssue]:
+    """The short-rate table is read by its basis's bound only, so each row must carry exactly
+    that bound, ascending, with earned shares that never fall."""
+    at = "#/cancellation"
+    issues: list[FieldIssue] = []
+    rows = cancellation.short_rate_table
+    if cancellation.method == "short_rate" and not rows:
+        issues.append(FieldIssue(f"{at}/short_rate_table", "short-rate needs its table"))
+    basis = cancellation.short_rate_basis
+    by_days = basis == "days_in_force"
+    key, other = ("up_to_days", "up_to_percent") if by_days else ("up_to_percent", "up_to_days")
+    other_basis = "percent_of_term" if by_days else "days_in_force"
+    last: Decimal | None = None  # the latest bound given, for the ascending check
+    for i, row in enumerate(rows):
+        row_at = f"{at}/short_rate_table/{i}"
+        bound = row.up_to_days if by_days else row.up_to_percent
+        if bound is None:
+            issues.append(FieldIssue(f"{row_at}/{key}", f"a {basis} table's rows give {key}"))
+        if getattr(row, other) is not None:
+            issues.append(
+                FieldIssue(
+                    f"{row_at}/{other}",
+                    f"not used by a {basis} table (use it with short_rate_basis {other_basis})",
+                )
+            )
+        if bound is not None:
+            if last is not None and bound <= last:
+                issues.append(
+                    FieldIssue(f"{row_at}/{key}", f"must be greater than the row before's ({last})")
+                )
+            last = Decimal(bound)
+        if i and row.earned_percent < rows[i - 1].earned_percent:
+            issues.append(
+                FieldIssue(
+                    f"{row_at}/earned_percent",
+                    f"must not be less than the row before's ({rows[i - 1].earned_percent})",
+                )
+            )
+    last_row_bound = rows[-1].up_to_percent if rows else None
+    if not by_days and last_row_bound is not None and last_row_bound != Decimal(100):
+        issues.append(FieldIssue(f"{at}/short_rate_table", "the last row must reach 100%"))
+    percent_of_pro_rata = cancellation.method == "percent_of_pro_rata"
+    if percent_of_pro_rata and cancellation.return_percent_of_pro_rata is None:
+        issues.append(
+            FieldIssue(
+                f"{at}/return_percent_of_pro_rata",
+                "percent_of_pro_rata needs the share of the pro-rata refund returned",
+            )
+        )
+    if not percent_of_pro_rata and cancellation.return_percent_of_pro_rata is not None:
+        issues.append(
+            FieldIssue(
+                f"{at}/return_percent_of_pro_rata", "only used by the percent_of_pro_rata method"
+            )
+        )
     return issues
