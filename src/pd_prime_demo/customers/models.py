@@ -9,15 +9,18 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.customers.enums import CustomerKind
+
+_PERSON, _ORGANISATION = CustomerKind.PERSON.value, CustomerKind.ORGANISATION.value
 
 
 class Customer(Base):
     __tablename__ = "customers"
     __table_args__ = (
-        CheckConstraint("kind IN ('person', 'organisation')", name="kind_known"),
+        CheckConstraint(f"kind IN ('{_PERSON}', '{_ORGANISATION}')", name="kind_known"),
         CheckConstraint(
-            "(kind = 'person' AND first_name IS NOT NULL AND last_name IS NOT NULL)"
-            " OR (kind = 'organisation' AND organisation_name IS NOT NULL)",
+            f"(kind = '{_PERSON}' AND first_name IS NOT NULL AND last_name IS NOT NULL)"
+            f" OR (kind = '{_ORGANISATION}' AND organisation_name IS NOT NULL)",
             name="name_matches_kind",
         ),
         Index("ix_customers_created_at_id", "created_at", "id"),
@@ -26,7 +29,7 @@ class Customer(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # a CustomerKind
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
     organisation_name: Mapped[str | None] = mapped_column(String(200))

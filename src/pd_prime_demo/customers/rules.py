@@ -6,6 +6,7 @@ import re
 import uuid
 
 from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Role
+from pd_prime_demo.customers.enums import CustomerKind
 
 PII_FIELDS = ("ssn", "date_of_birth", "drivers_license_number")
 
@@ -53,7 +54,7 @@ def can_see(actor: Actor, *, owner_user_id: uuid.UUID | None, agent_id: uuid.UUI
 def display_name(
     *, kind: str, first_name: str | None, last_name: str | None, organisation_name: str | None
 ) -> str:
-    if kind == "organisation":
+    if kind == CustomerKind.ORGANISATION:
         return organisation_name or ""
     return f"{first_name or ''} {last_name or ''}".strip()
 

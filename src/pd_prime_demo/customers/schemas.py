@@ -257,7 +257,7 @@ class CustomerRead(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: uuid.UUID
-    kind: Literal["person", "organisation"]
+    kind: Literal["person", "organisation"]  # the values of enums.CustomerKind
     display_name: str
     first_name: str | None
     last_name: str | None

@@ -1,0 +1,32 @@
+"""Customer use cases: create, read, list and search, update, self-registration.
+
+PII (SSN, date of birth, driver's licence number) is encrypted per field before it reaches the
+session and decrypted only to present it; an unmasked presentation writes an audit entry.
+Other domains use customers only through this package: the names below.
+"""
+
+from pd_prime_demo.customers.repository import Visibility, may_see, visible_ids
+from pd_prime_demo.customers.service.pii import present, present_one
+from pd_prime_demo.customers.service.read import (
+    NOT_FOUND,
+    get_customer,
+    list_customers,
+    mailing_label,
+)
+from pd_prime_demo.customers.service.registration import register
+from pd_prime_demo.customers.service.write import create_customer, update_customer
+
+__all__ = [
+    "NOT_FOUND",
+    "Visibility",
+    "create_customer",
+    "get_customer",
+    "list_customers",
+    "mailing_label",
+    "may_see",
+    "present",
+    "present_one",
+    "register",
+    "update_customer",
+    "visible_ids",
+]
