@@ -12,6 +12,7 @@ from pd_prime_demo.api.dependencies import Session, require
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.products import service
+from pd_prime_demo.products.models import ProductVersionStatus
 from pd_prime_demo.products.schemas import (
     ProductVersionDetail,
     ProductVersionList,
@@ -89,9 +90,7 @@ async def list_product_versions(
     _: Reader,
     product_code: Annotated[str | None, Query(max_length=50)] = None,
     state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-    version_status: Annotated[
-        Literal["draft", "approved", "active", "retired"] | None, Query(alias="status")
-    ] = None,
+    version_status: Annotated[ProductVersionStatus | None, Query(alias="status")] = None,
 ) -> ProductVersionList:
     rows = await service.list_versions(
         session, product_code=product_code, state=state, status=version_status

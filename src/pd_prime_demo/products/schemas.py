@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from pd_prime_demo.products.models import ProductVersionStatus
 
 
 class ProductVersionRead(BaseModel):
@@ -18,7 +20,7 @@ class ProductVersionRead(BaseModel):
     line_of_business: str
     state: str
     version: str
-    status: Literal["draft", "approved", "active", "retired"]
+    status: ProductVersionStatus
     effective_new_business: date
     effective_renewal: date
     content_hash: str

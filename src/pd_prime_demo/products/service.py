@@ -1,7 +1,9 @@
 """Product versions: upload, lifecycle (draft -> approved -> active -> retired), selection.
 
 An approved version never changes: its definition and hash are fixed, so a quote that records
-the version id can always be re-rated to the same cent.
+the version id can always be re-rated to the same cent. Other domains rate through
+:func:`version_in_force` and :func:`compiled_version` (compiled once per process, cached),
+never through the ``product_versions`` table.
 """
 
 from __future__ import annotations
@@ -10,13 +12,12 @@ import hashlib
 import json
 import uuid
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
 from pydantic import ValidationError
-from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
@@ -34,19 +35,20 @@ from pd_prime_demo.core.result_types import (
     invalid,
     not_found,
 )
-from pd_prime_demo.products.models import ProductVersion
+from pd_prime_demo.products import repository
+from pd_prime_demo.products.models import ProductVersion, ProductVersionStatus
 from pd_prime_demo.rating.definition import ProductVersionDefinition
 from pd_prime_demo.rating.engine import CompiledProduct, compile_product
 from pd_prime_demo.rating.validation import validate_definition
 
 NOT_FOUND = not_found("product_version")
 
-_TRANSITIONS: dict[str, tuple[str, str]] = {
-    "approve": ("draft", "approved"),
-    "activate": ("approved", "active"),
-    "retire": ("active", "retired"),
-}
 Transition = Literal["approve", "activate", "retire"]
+_TRANSITIONS: dict[Transition, tuple[ProductVersionStatus, ProductVersionStatus]] = {
+    "approve": (ProductVersionStatus.DRAFT, ProductVersionStatus.APPROVED),
+    "activate": (ProductVersionStatus.APPROVED, ProductVersionStatus.ACTIVE),
+    "retire": (ProductVersionStatus.ACTIVE, ProductVersionStatus.RETIRED),
+}
 
 
 def parse_definition(raw: dict[str, Any]) -> Result[ProductVersionDefinition, DomainError]:
@@ -78,12 +80,8 @@ async def upload_version(
             return err
         case Ok(defn):
             pass
-    existing = await session.scalar(
-        select(ProductVersion).where(
-            ProductVersion.product_code == defn.product_code,
-            ProductVersion.state == defn.state,
-            ProductVersion.version == defn.version,
-        )
+    existing = await repository.find_by_identity(
+        session, defn.product_code, defn.state, defn.version
     )
     if existing is not None:
         return Err(conflict("product.version_exists", "this product, state and version exist"))
@@ -94,7 +92,7 @@ async def upload_version(
         line_of_business=defn.line_of_business,
         state=defn.state,
         version=defn.version,
-        status="draft",
+        status=ProductVersionStatus.DRAFT,
         effective_new_business=defn.effective_new_business,
         effective_renewal=defn.effective_renewal,
         definition=defn.model_dump(mode="json"),
@@ -102,8 +100,7 @@ async def upload_version(
         created_at=clock.now(),
         created_by=actor.id,
     )
-    session.add(row)
-    await session.flush()
+    await repository.insert(session, row)
     await audit.record(
         session,
         actor,
@@ -120,10 +117,10 @@ async def replace_draft(
 ) -> Result[ProductVersion, DomainError]:
     if not actor.has(Permission.PRODUCTS_MANAGE):
         return Err(forbidden("auth.permission_missing", "this requires products:manage"))
-    row = await session.get(ProductVersion, version_id, with_for_update=True)
+    row = await repository.get(session, version_id, for_update=True)
     if row is None:
         return Err(NOT_FOUND)
-    if row.status != "draft":
+    if row.status != ProductVersionStatus.DRAFT:
         return Err(conflict("product.version_immutable", f"a {row.status} version cannot change"))
     match parse_definition(raw):
         case Err() as err:
@@ -152,7 +149,7 @@ async def transition(
 ) -> Result[ProductVersion, DomainError]:
     if not actor.has(Permission.PRODUCTS_MANAGE):
         return Err(forbidden("auth.permission_missing", "this requires products:manage"))
-    row = await session.get(ProductVersion, version_id, with_for_update=True)
+    row = await repository.get(session, version_id, for_update=True)
     if row is None:
         return Err(NOT_FOUND)
     source, target = _TRANSITIONS[action]
@@ -165,9 +162,9 @@ async def transition(
         )
     now = clock.now()
     row.status = target
-    if action == "approve":
+    if target is ProductVersionStatus.APPROVED:
         row.approved_at, row.approved_by = now, actor.id
-    elif action == "activate":
+    elif target is ProductVersionStatus.ACTIVE:
         row.activated_at = now
     else:
         row.retired_at = now
@@ -192,92 +189,113 @@ async def transition(
 async def get_version(
     session: AsyncSession, version_id: uuid.UUID
 ) -> Result[ProductVersion, DomainError]:
-    row = await session.get(ProductVersion, version_id)
+    row = await repository.get(session, version_id)
     return Ok(row) if row is not None else Err(NOT_FOUND)
 
 
 async def list_versions(
-    session: AsyncSession, *, product_code: str | None, state: str | None, status: str | None
+    session: AsyncSession,
+    *,
+    product_code: str | None,
+    state: str | None,
+    status: ProductVersionStatus | None,
 ) -> list[ProductVersion]:
-    query = select(ProductVersion).order_by(
-        ProductVersion.product_code, ProductVersion.state, ProductVersion.effective_new_business
-    )
-    if product_code:
-        query = query.where(ProductVersion.product_code == product_code)
-    if state:
-        query = query.where(ProductVersion.state == state)
-    if status:
-        query = query.where(ProductVersion.status == status)
-    return list((await session.scalars(query)).all())
-
-
-def _version_in_force(renewal: bool) -> Select[ProductVersion]:
-    effective = (
-        ProductVersion.effective_renewal if renewal else ProductVersion.effective_new_business
-    )
-    return (
-        select(ProductVersion)
-        # The definition is large and immutable: load it only when the engine cache misses.
-        .options(defer(ProductVersion.definition))
-        .where(
-            ProductVersion.product_code == bindparam("product_code"),
-            ProductVersion.state == bindparam("state"),
-            ProductVersion.status == "active",
-            effective <= bindparam("on"),
-        )
-        .order_by(effective.desc())
-        .limit(1)
+    return await repository.list_versions(
+        session, product_code=product_code, state=state, status=status
     )
 
 
-# Every quote selects its version: the two statements are built once.
-_VERSION_IN_FORCE = {renewal: _version_in_force(renewal) for renewal in (False, True)}
+def _no_version_in_force(product_code: str, state: str, on: date) -> DomainError:
+    return DomainError(
+        ErrorKind.INVALID,
+        "quote.no_rate_version",
+        f"{product_code} is not available in {state} on {on.isoformat()}",
+        errors=(FieldIssue("#/effective_on", "no active rate version in force"),),
+    )
 
 
 async def select_version(
     session: AsyncSession, product_code: str, state: str, on: date, *, renewal: bool = False
 ) -> Result[ProductVersion, DomainError]:
     """The active version in force on ``on`` for new business (or renewals) in ``state``."""
-    row = await session.scalar(
-        _VERSION_IN_FORCE[renewal], {"product_code": product_code, "state": state, "on": on}
-    )
+    row = await repository.in_force(session, product_code, state, on, renewal=renewal)
+    return Ok(row) if row is not None else Err(_no_version_in_force(product_code, state, on))
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledVersion:
+    """A product version ready to rate, with what other domains record about it."""
+
+    id: uuid.UUID
+    product_code: str
+    state: str
+    version: str  # the filed label, e.g. "TX-2026.1"
+    content_hash: str
+    definition: ProductVersionDefinition
+    engine: CompiledProduct
+
+
+async def compiled_version(session: AsyncSession, version_id: uuid.UUID) -> CompiledVersion:
+    """A version that exists (callers hold its id from their own rows), compiled.
+
+    Raises ``LookupError`` for an unknown id: that is a bug or a broken reference, not a
+    business outcome.
+    """
+    row = await repository.get_header(session, version_id)
     if row is None:
-        return Err(
-            DomainError(
-                ErrorKind.INVALID,
-                "quote.no_rate_version",
-                f"{product_code} is not available in {state} on {on.isoformat()}",
-                errors=(FieldIssue("#/effective_on", "no active rate version in force"),),
-            )
-        )
-    return Ok(row)
+        raise LookupError(f"product version {version_id} does not exist")
+    return await compiled_products.version(session, row)
+
+
+async def version_in_force(
+    session: AsyncSession, product_code: str, state: str, on: date, *, renewal: bool = False
+) -> Result[CompiledVersion, DomainError]:
+    """The active version in force on ``on`` for new business (or renewals), compiled."""
+    row = await repository.in_force(session, product_code, state, on, renewal=renewal)
+    if row is None:
+        return Err(_no_version_in_force(product_code, state, on))
+    return Ok(await compiled_products.version(session, row))
 
 
 class _CompiledCache:
-    """Compiled engines by version id and content hash: versions are immutable once approved.
+    """Compiled versions by id, checked against the row's content hash.
 
-    A draft can be replaced, but its hash then changes, so a stale entry is never served.
+    Versions are immutable once approved; a draft can be replaced, but its hash then changes,
+    so a stale entry is never served. The row is read without its definition: the definition
+    is read (and compiled) only on a miss.
     """
 
     def __init__(self, size: int = 64) -> None:
-        self._items: OrderedDict[tuple[uuid.UUID, str], CompiledProduct] = OrderedDict()
+        self._items: OrderedDict[uuid.UUID, CompiledVersion] = OrderedDict()
         self._size = size
 
-    async def get(self, session: AsyncSession, row: ProductVersion) -> CompiledProduct:
-        key = (row.id, row.content_hash)
-        compiled = self._items.get(key)
-        if compiled is None:
-            definition = await session.scalar(
-                select(ProductVersion.definition).where(ProductVersion.id == row.id)
-            )
-            assert definition is not None
-            compiled = compile_product(ProductVersionDefinition.model_validate(definition))
-            self._items[key] = compiled
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)
-        else:
-            self._items.move_to_end(key)
+    async def version(self, session: AsyncSession, row: ProductVersion) -> CompiledVersion:
+        compiled = self._items.get(row.id)
+        if compiled is not None and compiled.content_hash == row.content_hash:
+            self._items.move_to_end(row.id)
+            return compiled
+        found = await repository.definition_of(session, row.id)
+        assert found is not None
+        raw, content_hash = found
+        definition = ProductVersionDefinition.model_validate(raw)
+        compiled = CompiledVersion(
+            id=row.id,
+            product_code=row.product_code,
+            state=row.state,
+            version=row.version,
+            content_hash=content_hash,  # the definition's own, should a draft just have changed
+            definition=definition,
+            engine=compile_product(definition),
+        )
+        self._items[row.id] = compiled
+        self._items.move_to_end(row.id)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
         return compiled
+
+    async def get(self, session: AsyncSession, row: ProductVersion) -> CompiledProduct:
+        """The engine alone (kept for the callers that hold a row)."""
+        return (await self.version(session, row)).engine
 
 
 compiled_products = _CompiledCache()
