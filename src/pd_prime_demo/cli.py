@@ -13,9 +13,9 @@ import typer
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo import bootstrap
 from pd_prime_demo.core.config import Environment, Settings, get_settings
 from pd_prime_demo.core.crypto import load_key_material
-from pd_prime_demo.core.database import resolve_database_url, run_migrations
 from pd_prime_demo.core.logging import configure_logging
 
 app = typer.Typer(help="PD Prime: an open P&C insurance core.", no_args_is_help=True)
@@ -29,32 +29,6 @@ bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=T
 app.add_typer(products_app, name="products")
 app.add_typer(quotes_app, name="quotes")
 app.add_typer(bench_app, name="bench")
-
-
-def _settings(*, demo: bool = False) -> Settings:
-    settings = get_settings()
-    if demo and settings.env is not Environment.DEMO:
-        settings = settings.model_copy(update={"env": Environment.DEMO})
-    configure_logging(settings.log_level, json=settings.log_json)
-    # Resolve once so that the embedded server (if any) is shared by everything below.
-    return settings.model_copy(update={"database_url": resolve_database_url(settings)})
-
-
-def _migrate(settings: Settings) -> None:
-    assert settings.database_url is not None
-    run_migrations(settings.database_url)
-
-
-async def _seed(settings: Settings) -> dict[str, int]:
-    from pd_prime_demo.core.runtime import Runtime
-    from pd_prime_demo.seed import seed_demo
-
-    runtime = Runtime.create(settings)
-    try:
-        async with runtime.db.unit_of_work() as session:
-            return await seed_demo(session, runtime)
-    finally:
-        await runtime.close()
 
 
 def _serve(settings: Settings, *, workers: int = 1) -> None:
@@ -76,18 +50,18 @@ def _serve(settings: Settings, *, workers: int = 1) -> None:
 @app.command()
 def migrate() -> None:
     """Apply database migrations up to head."""
-    _migrate(_settings())
+    bootstrap.migrate(bootstrap.settings())
     typer.echo("migrations: at head")
 
 
 @app.command()
 def seed() -> None:
     """Load the demo data (idempotent). Refused in production."""
-    settings = _settings()
+    settings = bootstrap.settings()
     if settings.env is Environment.PRODUCTION:
         typer.echo("refusing to seed demo users with known passwords in production", err=True)
         raise typer.Exit(2)
-    created = asyncio.run(_seed(settings))
+    created = asyncio.run(bootstrap.seed(settings))
     typer.echo(
         f"seeded: {created['users']} users, {created['customers']} customers, "
         f"{created['products']} product versions, {created['quotes']} quotes, "
@@ -106,7 +80,7 @@ def serve(
 ) -> None:
     """Serve the API."""
     if workers == 1:
-        _serve(_settings())
+        _serve(bootstrap.settings())
         return
     settings = get_settings()
     if not settings.database_url:
@@ -125,9 +99,9 @@ def demo() -> None:
     """Start everything with demo data: embedded PostgreSQL unless DATABASE_URL is set."""
     from pd_prime_demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 
-    settings = _settings(demo=True)
-    _migrate(settings)
-    created = asyncio.run(_seed(settings))
+    settings = bootstrap.settings(demo=True)
+    bootstrap.migrate(settings)
+    created = asyncio.run(bootstrap.seed(settings))
     base = f"http://{settings.host}:{settings.port}"
     database = (
         "DATABASE_URL"
@@ -165,7 +139,7 @@ def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]], *, commit: boo
     """Run ``work`` in one session on the configured database (committed if ``commit``)."""
     from pd_prime_demo.core.database import Database
 
-    settings = _settings()
+    settings = bootstrap.settings()
 
     async def run() -> T:
         assert settings.database_url is not None
@@ -211,7 +185,7 @@ app.add_typer(ledger_app, name="ledger")
 @ledger_app.command("check")
 def ledger_check() -> None:
     """Prove the ledger balances (debits = credits, every entry balanced); exit 1 if not."""
-    from pd_prime_demo.billing.ledger import trial_balance
+    from pd_prime_demo.billing.service import trial_balance
 
     trial = _in_transaction(trial_balance)
     if trial.balanced:
@@ -245,7 +219,7 @@ def products_upload(
     from pd_prime_demo.core.result_types import Err, Ok
     from pd_prime_demo.products import service as products
 
-    settings = _settings()
+    settings = bootstrap.settings()
     raw = json.loads(path.read_text("utf-8"))
 
     async def run() -> tuple[bool, str]:
@@ -308,7 +282,7 @@ def worker(
     from pd_prime_demo.core.database import Database
     from pd_prime_demo.worker import run_forever, run_jobs
 
-    settings = _settings()
+    settings = bootstrap.settings()
 
     async def run() -> None:
         assert settings.database_url is not None

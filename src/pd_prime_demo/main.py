@@ -1,4 +1,5 @@
-"""create_app(): wiring only — routers, middleware, error handlers, lifespan."""
+"""create_app(): wiring only — routers, middleware, error handlers, lifespan, and the ports
+one domain offers another against the direction of their imports."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from pd_prime_demo import __version__
@@ -14,10 +15,19 @@ from pd_prime_demo.api.errors import install_error_handlers
 from pd_prime_demo.api.health import router as health_router
 from pd_prime_demo.api.middleware import RequestContextMiddleware
 from pd_prime_demo.api.response_patterns import problem_openapi_schemas
-from pd_prime_demo.api.v1 import V1_ROUTERS
+from pd_prime_demo.audit.router import router as audit_router
+from pd_prime_demo.billing.router import BillingPorts
+from pd_prime_demo.billing.router import router as billing_router
 from pd_prime_demo.core.config import Settings, get_settings
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.customers.router import router as customers_router
+from pd_prime_demo.identity.router import router as identity_router
+from pd_prime_demo.policies import service as policies
+from pd_prime_demo.policies.router import router as policies_router
+from pd_prime_demo.products.router import router as products_router
+from pd_prime_demo.quotes.router import router as quotes_router
+from pd_prime_demo.reports.router import router as reports_router
 
 DESCRIPTION = """
 PD Prime is an open, API-first property & casualty insurance core.
@@ -25,6 +35,19 @@ PD Prime is an open, API-first property & casualty insurance core.
 **Try it:** press *Authorize* and log in with one of the demo users printed by `make demo`
 (for example `admin@demo.pdprime.example`). Every error is RFC 9457 `application/problem+json`.
 """
+
+
+# Every domain router of API version 1, in the order the OpenAPI document lists them.
+V1_ROUTERS: tuple[APIRouter, ...] = (
+    identity_router,
+    customers_router,
+    products_router,
+    quotes_router,
+    policies_router,
+    billing_router,
+    reports_router,
+    audit_router,
+)
 
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
@@ -50,6 +73,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     if runtime is not None:
         app.state.runtime = runtime
+    # Billing's run cancels unpaid policies through the policies domain, which billing may not
+    # import (policies call billing, never the reverse): the function is handed to it here.
+    app.state.billing_ports = BillingPorts(cancel_policy=policies.cancel_for_non_payment)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)

@@ -17,38 +17,38 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.billing.earning import post_earned
+from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.database import Database
-from pd_prime_demo.policies import renewals
-from pd_prime_demo.policies.declarations import render_pending
-from pd_prime_demo.policies.delinquency import run_billing
-from pd_prime_demo.quotes.service import expire_due
+from pd_prime_demo.policies import service as policies
+from pd_prime_demo.quotes import service as quotes
 
 log = structlog.get_logger(__name__)
 
 
 async def _expire_quotes(session: AsyncSession) -> object:
-    return await expire_due(session)
+    return await quotes.expire_due(session)
 
 
 async def _billing(session: AsyncSession) -> object:
-    run = await run_billing(session, on=clock.today())
+    run = await billing.run_billing(
+        session, on=clock.today(), cancel_policy=policies.cancel_for_non_payment
+    )
     return {"invoiced": run.invoiced, "notices": run.notices, "cancellations": run.cancellations}
 
 
 async def _earn(session: AsyncSession) -> object:
-    return await post_earned(session, through=clock.today() - timedelta(days=1))
+    return await billing.post_earned(session, through=clock.today() - timedelta(days=1))
 
 
 async def _documents(session: AsyncSession) -> object:
-    return await render_pending(session)
+    return await policies.render_pending(session)
 
 
 JOBS: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
     "quotes.expire": _expire_quotes,
-    "renewals.offer": renewals.offer_due,
-    "renewals.lapse": renewals.lapse_due,
+    "renewals.offer": policies.offer_due,
+    "renewals.lapse": policies.lapse_due,
     "billing.run": _billing,
     "ledger.earn": _earn,
     "documents.render": _documents,

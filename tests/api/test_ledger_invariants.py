@@ -9,8 +9,8 @@ from decimal import Decimal
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.billing import ledger
-from pd_prime_demo.billing.models import Account
+from pd_prime_demo.billing import service as ledger
+from pd_prime_demo.billing.service import Account
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
 from tests.factories import auto_quote, person, user_login

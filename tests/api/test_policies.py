@@ -10,8 +10,8 @@ from typing import Any
 from httpx import AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.billing import ledger
-from pd_prime_demo.billing.models import Account
+from pd_prime_demo.billing import service as ledger
+from pd_prime_demo.billing.service import Account
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.rules import permissions_for
@@ -283,7 +283,7 @@ async def test_declarations_sweep_renders_each_transaction_once(
     """A transaction committed without its page (the process stopped) gets it from the sweep."""
     from sqlalchemy import text
 
-    from pd_prime_demo.policies.declarations import render_pending
+    from pd_prime_demo.policies.service import render_pending
 
     agent = await user_login(client, runtime, Role.AGENT)
     policy = (await _bound(client, agent))["policy"]

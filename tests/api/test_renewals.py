@@ -81,7 +81,7 @@ async def test_offer_accept_and_as_of_across_the_term_boundary(
 async def test_unaccepted_offer_lapses_and_policy_expires(
     client: AsyncClient, runtime: Runtime
 ) -> None:
-    from pd_prime_demo.policies import renewals
+    from pd_prime_demo.policies import service as renewals
 
     agent, policy = await _policy(client, runtime)
     url = f"/api/v1/policies/{policy['id']}"

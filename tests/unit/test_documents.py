@@ -11,50 +11,52 @@ import pytest
 from fpdf import FPDF
 from pypdf import PdfReader
 
-from pd_prime_demo.billing.models import InstallmentRow
 from pd_prime_demo.documents import pdf
-from pd_prime_demo.documents.service import declarations_layout, invoice_layout
-from pd_prime_demo.policies.models import Policy, PolicyTransaction
+from pd_prime_demo.documents.service import (
+    CancellationLine,
+    CoverageLine,
+    Declarations,
+    Invoice,
+    declarations_layout,
+    invoice_layout,
+)
 
 ISSUED = datetime(2027, 3, 1, 15, 30, tzinfo=UTC)
 
 
-def _policy() -> Policy:
-    return Policy(
-        id=uuid.uuid4(),
-        number="PA-TX-0000042",
+def _cancelled(
+    name: str = "Jane Roe", coverage_names: dict[str, str] | None = None
+) -> Declarations:
+    names = coverage_names or {"bi": "Bodily injury liability", "comp": "Comprehensive"}
+    return Declarations(
+        policy_id=uuid.uuid4(),
+        policy_number="PA-TX-0000042",
+        product_name="Personal Auto",
         state="TX",
-        product_code="personal_auto",
-        payment_plan="monthly",
-    )
-
-
-def _cancelled_txn() -> PolicyTransaction:
-    return PolicyTransaction(
+        rate_version="2026.1",
+        transaction_id=uuid.uuid4(),
         seq=3,
         kind="cancellation",
         effective_on=date(2027, 3, 1),
         reason_code="insured_request",
+        issued_at=ISSUED,
+        term_start=date(2027, 1, 1),
+        term_end=date(2027, 7, 1),
+        status="cancelled",
+        insured_name=name,
+        insured_address="1 Main St, Austin, TX 78701",
+        payment_plan="monthly",
+        coverages=(
+            CoverageLine(names["bi"], "100/300", None, Decimal("600.00")),
+            CoverageLine(names["comp"], None, "500", Decimal("225.00")),
+        ),
+        term_premium=Decimal("825.00"),
+        fees=Decimal("25.00"),
+        taxes=Decimal("0.00"),
         premium_change=Decimal("-412.50"),
         fees_change=Decimal("0"),
         taxes_change=Decimal("0"),
-        created_at=ISSUED,
-        snapshot={
-            "rate_version": "2026.1",
-            "term_start": "2027-01-01",
-            "term_end": "2027-07-01",
-            "status": "cancelled",
-            "coverage_premiums": {"bi": "600.00", "comp": "225.00"},
-            "coverages": {"bi": {"limit": "100/300"}, "comp": {"deductible": "500"}},
-            "term_premium": "825.00",
-            "fees": "25.00",
-            "taxes": "0.00",
-            "cancellation": {
-                "effective_on": "2027-03-01",
-                "method": "short_rate",
-                "return_premium": "412.50",
-            },
-        },
+        cancellation=CancellationLine(date(2027, 3, 1), "short_rate", Decimal("412.50")),
     )
 
 
@@ -64,14 +66,7 @@ def _text(content: bytes) -> str:
 
 
 def _declarations(name: str, coverage_names: dict[str, str] | None = None) -> bytes:
-    layout = declarations_layout(
-        _policy(),
-        _cancelled_txn(),
-        insured={"name": name, "address": "1 Main St, Austin, TX 78701"},
-        coverage_names=coverage_names or {"bi": "Bodily injury liability", "comp": "Comprehensive"},
-        product_name="Personal Auto",
-    )
-    return pdf.render(layout, issued_at=ISSUED)
+    return pdf.render(declarations_layout(_cancelled(name, coverage_names)), issued_at=ISSUED)
 
 
 def test_declarations_state_the_policy_its_coverages_and_the_cancellation() -> None:
@@ -112,18 +107,22 @@ def test_a_cell_too_long_for_its_column_wraps_instead_of_overflowing() -> None:
 
 
 def test_invoice_states_amounts_due() -> None:
-    row = InstallmentRow(
-        seq=2,
-        term_start=date(2027, 1, 1),
-        due_on=date(2027, 2, 1),
-        amount=Decimal("137.50"),
-        fee=Decimal("5.00"),
+    invoice = Invoice(
+        policy_id=uuid.uuid4(),
+        policy_number="PA-TX-0000042",
+        product_code="personal_auto",
+        state="TX",
+        installment_id=uuid.uuid4(),
         invoice_number="INV-0000007",
         invoiced_on=date(2027, 1, 15),
+        due_on=date(2027, 2, 1),
+        seq=2,
+        term_start=date(2027, 1, 1),
+        amount=Decimal("137.50"),
+        fee=Decimal("5.00"),
+        balance=Decimal("280.00"),
     )
-    text = _text(
-        pdf.render(invoice_layout(_policy(), row, balance=Decimal("280.00")), issued_at=ISSUED)
-    )
+    text = _text(pdf.render(invoice_layout(invoice), issued_at=ISSUED))
     for expected in (
         "Invoice INV-0000007",
         "Due 2027-02-01",

@@ -9,15 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pd_prime_demo.policies.rules import (
-    Earning,
-    ShortRate,
-    add_months,
-    earned_at_cancellation,
-    earned_through,
-    installment_schedule,
-    prorate,
-)
+from pd_prime_demo.billing.rules import installment_schedule
+from pd_prime_demo.premium.cancellation import CancellationTerms, ShortRate, earned_at_cancellation
+from pd_prime_demo.premium.earning import Earning, earned_through
+from pd_prime_demo.premium.proration import add_months, prorate
 
 money = st.decimals(min_value=Decimal("1"), max_value=Decimal("50000"), places=2)
 days_ = st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31))
@@ -63,7 +58,12 @@ def test_refund_never_exceeds_premium(
     end = add_months(start, months)
     cancel_on = min(start + timedelta(days=offset), end)
     kept = earned_at_cancellation(
-        method, premium, start, end, cancel_on, short_rate=SHORT_RATE, minimum_earned=minimum
+        method,
+        premium,
+        start,
+        end,
+        cancel_on,
+        CancellationTerms(short_rate=SHORT_RATE, minimum_earned=minimum),
     )
     returned = premium - kept
     assert Decimal(0) <= kept <= premium

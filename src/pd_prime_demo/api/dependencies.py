@@ -1,25 +1,14 @@
-"""Request-scoped dependencies: the runtime, the unit of work, the current actor, permissions."""
+"""Request-scoped dependencies shared by every route: the runtime and the unit of work."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.api.response_patterns import fail
-from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.result_types import Err, Ok, forbidden, unauthenticated
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.identity import service as identity
-
-oauth2_scheme = OAuth2PasswordBearer(
-    tokenUrl="/api/v1/auth/token",
-    auto_error=False,
-    description="Log in with a demo user's e-mail and password (see the README).",
-)
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -44,39 +33,3 @@ async def unit_of_work(runtime: RuntimeDep) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
-
-
-async def current_authentication(
-    session: Session,
-    runtime: RuntimeDep,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-) -> identity.Authenticated:
-    if not token:
-        fail(unauthenticated("auth.unauthenticated", "a bearer access token is required"))
-    match await identity.authenticate_access_token(session, runtime, token):
-        case Ok(authenticated):
-            return authenticated
-        case Err(error):
-            fail(error, {"WWW-Authenticate": 'Bearer realm="pd-prime", error="invalid_token"'})
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def current_actor(
-    authenticated: Annotated[identity.Authenticated, Depends(current_authentication)],
-) -> Actor:
-    return authenticated.actor
-
-
-CurrentActor = Annotated[Actor, Depends(current_actor)]
-
-
-def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
-    """Dependency factory: the current actor, or 403 when the role lacks ``permission``."""
-
-    async def dependency(actor: CurrentActor) -> Actor:
-        if not actor.has(permission):
-            fail(forbidden("auth.permission_missing", f"this requires the {permission} permission"))
-        return actor
-
-    dependency.__name__ = f"require_{permission.value.replace(':', '_')}"
-    return dependency

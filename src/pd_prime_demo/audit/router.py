@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import Session, require
+from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import problem_responses
 from pd_prime_demo.audit import service
 from pd_prime_demo.audit.schemas import AuditEntryRead, AuditPage, ChainVerification
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.identity.dependencies import require
 
 router = APIRouter(prefix=f"{API_V1}/audit", tags=["audit"])
 

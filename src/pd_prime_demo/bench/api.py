@@ -264,10 +264,10 @@ def run_api_benchmark(
     executed per request: throughput is then meaningless, but the count is repeatable.
     """
     launch = server_command(free_port(), workers=workers, callgrind=callgrind)
-    from pd_prime_demo.cli import _migrate, _seed, _settings
+    from pd_prime_demo import bootstrap
     from pd_prime_demo.core.database import create_database, drop_database
 
-    base = _settings(demo=True)
+    base = bootstrap.settings(demo=True)
     assert base.database_url is not None
     scratch = asyncio.run(create_database(base.database_url, f"pd_prime_bench_{os.getpid()}"))
     settings = base.model_copy(update={"database_url": scratch})
@@ -279,8 +279,8 @@ def run_api_benchmark(
         "PD_PRIME_DATA_DIR": str(settings.data_dir),
     }
     try:
-        _migrate(settings)
-        asyncio.run(_seed(settings))
+        bootstrap.migrate(settings)
+        asyncio.run(bootstrap.seed(settings))
         return _serve_and_measure(env, launch, seconds, concurrency, suite, scratch, echo)
     finally:
         asyncio.run(drop_database(base.database_url, scratch))

@@ -3,8 +3,9 @@ and PostgreSQL, beside bare FastAPI + asyncpg endpoints doing the same database 
 
 The bare endpoints (served only by the benchmark app) skip everything but SQL: no auth, no
 ORM, no audit chain lock, no PDF rendering. ``bind`` writes the same rows in one transaction
-(policy, transaction, journal and lines, installment, quote status, audit and outbox rows, a
-document row); ``read`` is one query; ``pay`` writes the payment, its journal, audit and outbox.
+(policy, transaction, journal and lines, billing account, term and premium piece, installment,
+quote status, audit and outbox rows, a document row); ``read`` is one query; ``pay`` writes
+the payment, its journal, audit and outbox.
 """
 
 from __future__ import annotations
@@ -118,6 +119,37 @@ def add_bare_routes(app: FastAPI) -> None:
                     (journal, "unearned_premium", "0", premium),
                     (journal, "fee_income", "0", "25"),
                 ],
+            )
+            await conn.execute(
+                "INSERT INTO billing_accounts (policy_id, policy_number, policy_serial, "
+                "customer_id, product_code, state, payment_plan, installment_fee, "
+                "invoice_lead_days, grace_days, notice_days, opened_at) VALUES "
+                "($1, $2, $3, $4, $5, $6, 'annual', 0, 15, 10, 10, now())",
+                policy_id,
+                f"PA-TX-{serial:07d}",
+                serial,
+                quote["customer_id"],
+                quote["product_code"],
+                quote["state"],
+            )
+            await conn.execute(
+                "INSERT INTO billing_terms (policy_id, term_start, term_end, total) "
+                "VALUES ($1, $2::date, $2::date + 182, $3::numeric + 25)",
+                policy_id,
+                quote["effective_on"],
+                premium,
+            )
+            await conn.execute(
+                "INSERT INTO premium_earnings (policy_id, source_id, product_code, state, "
+                "accounting_on, recorded_at, amount, start_on, end_on, basis, term_start, "
+                "term_end) VALUES ($1, $2, $3, $4, $5::date, now(), $6::numeric, $5::date, "
+                "$5::date + 182, 'days', $5::date, $5::date + 182)",
+                policy_id,
+                txn_id,
+                quote["product_code"],
+                quote["state"],
+                quote["effective_on"],
+                premium,
             )
             await conn.execute(
                 "INSERT INTO installments (id, policy_id, term_start, seq, due_on, amount, fee) "
@@ -234,7 +266,8 @@ async def run_policy_suite(
 
     def real_bind() -> Request | None:
         quote = take(real_quotes)
-        return None if quote is None else ("POST", f"/api/v1/quotes/{quote}/bind", {}, headers)
+        bind = {"option": "standard"}
+        return None if quote is None else ("POST", f"/api/v1/quotes/{quote}/bind", bind, headers)
 
     def bare_bind() -> Request | None:
         quote = take(bare_quotes)
@@ -263,7 +296,9 @@ async def run_policy_suite(
         return ("POST", f"/bench/bare/payments/{bound[next(counter) % len(bound)]}", None, {})
 
     # Warm up (first-request imports and caches) and make sure there is a policy to read.
-    warm = await client.post(f"/api/v1/quotes/{real_quotes.pop()}/bind", json={}, headers=headers)
+    warm = await client.post(
+        f"/api/v1/quotes/{real_quotes.pop()}/bind", json={"option": "standard"}, headers=headers
+    )
     if warm.status_code != 201:
         raise RuntimeError(f"warm-up bind failed: {warm.status_code} {warm.text}")
     bound.append(warm.json()["id"])

@@ -1,4 +1,4 @@
-"""Posting to the double-entry ledger, and proving it balances.
+"""The double-entry ledger's queries: posting an entry, balances, and proving it balances.
 
 Every business transaction posts one journal entry whose debits equal its credits, in the same
 database transaction as the change it records. Entries are never edited: a correction is a new
@@ -17,7 +17,8 @@ from sqlalchemy import Insert, Numeric, String, Table, bindparam, func, insert, 
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.billing.models import Account, JournalEntry, LedgerLine
+from pd_prime_demo.billing.enums import Account
+from pd_prime_demo.billing.models import JournalEntry, LedgerLine
 from pd_prime_demo.core import clock
 
 ZERO = Decimal(0)

@@ -1,8 +1,13 @@
-"""The double-entry premium ledger, installments and invoices, payments and refunds."""
+"""Billing's tables: accounts and terms, installments and invoices, payments and refunds, how
+written premium is earned, and the double-entry premium ledger.
+
+Billing keeps its own copy of what it needs about a policy (``billing_accounts``, written when
+the policy is bound), so it never reads the policy tables: policies call billing, never the
+reverse.
+"""
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,19 +24,45 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from pd_prime_demo.billing.enums import Account
 from pd_prime_demo.core.database import Base
 
-
-class Account(enum.StrEnum):
-    RECEIVABLE = "premium_receivable"  # asset: billed to policyholders, not yet paid
-    CASH = "cash"  # asset
-    UNEARNED = "unearned_premium"  # liability: written, not yet earned
-    EARNED = "earned_premium"  # revenue
-    FEES = "fee_income"  # revenue
-    TAXES = "taxes_payable"  # liability: collected for the state
-
-
 _ACCOUNTS = ", ".join(f"'{a.value}'" for a in Account)
+
+
+class BillingAccount(Base):
+    """A policy's billing account: who may see it, its plan and the product's billing rules."""
+
+    __tablename__ = "billing_accounts"
+    __table_args__ = (Index("ix_billing_accounts_customer_id", "customer_id"),)
+
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"), primary_key=True)
+    policy_number: Mapped[str] = mapped_column(String(30))
+    policy_serial: Mapped[int]
+    customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
+    product_code: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(2))
+    payment_plan: Mapped[str] = mapped_column(String(20))
+    installment_fee: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    invoice_lead_days: Mapped[int]
+    grace_days: Mapped[int]
+    notice_days: Mapped[int]
+    opened_at: Mapped[datetime]
+
+
+class BillingTerm(Base):
+    """What a term bills in all (premium, fees and taxes), and when its cover ends early."""
+
+    __tablename__ = "billing_terms"
+
+    policy_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("billing_accounts.policy_id"), primary_key=True
+    )
+    term_start: Mapped[date] = mapped_column(primary_key=True)
+    term_end: Mapped[date]
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    # Set by a cancellation, cleared by a reinstatement: installments due from then are void.
+    cover_ends_on: Mapped[date | None]
 
 
 class JournalEntry(Base):
@@ -117,6 +148,35 @@ class Refund(Base):
     amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     reason: Mapped[str] = mapped_column(String(40))
     issued_at: Mapped[datetime]
+
+
+class PremiumEarning(Base):
+    """A piece of written premium and the span it is earned over (append-only).
+
+    One policy transaction writes one or more pieces whose amounts sum to its premium change,
+    so written premium, and earned and unearned premium on any day, are sums over this table.
+    """
+
+    __tablename__ = "premium_earnings"
+    __table_args__ = (
+        Index("ix_premium_earnings_policy_id", "policy_id"),
+        Index("ix_premium_earnings_accounting_on", "accounting_on"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("billing_accounts.policy_id"))
+    source_id: Mapped[uuid.UUID]  # the policy transaction that wrote it
+    product_code: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(2))
+    # Written premium counts on the later of the effective and booking dates.
+    accounting_on: Mapped[date]
+    recorded_at: Mapped[datetime]
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    start_on: Mapped[date]
+    end_on: Mapped[date]
+    basis: Mapped[str] = mapped_column(String(10))
+    term_start: Mapped[date]
+    term_end: Mapped[date]
 
 
 class EarningMark(Base):

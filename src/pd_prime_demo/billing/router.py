@@ -1,61 +1,114 @@
-"""Billing operations and the ledger (billing staff and admins)."""
+"""Billing routes: a policy's account and payments, the billing run and the ledger."""
 
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
+import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import Session, require
-from pd_prime_demo.api.response_patterns import problem_responses
-from pd_prime_demo.billing import ledger
-from pd_prime_demo.billing.earning import post_earned
+from pd_prime_demo.api.dependencies import Session
+from pd_prime_demo.api.response_patterns import handle_result, problem_responses
+from pd_prime_demo.billing import service
+from pd_prime_demo.billing.schemas import (
+    AccountRead,
+    BillingRunCreate,
+    BillingRunRead,
+    EarningRunCreate,
+    EarningRunRead,
+    InstallmentRead,
+    PaymentCreate,
+    PaymentRead,
+    TrialBalanceRead,
+)
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.policies.delinquency import run_billing
+from pd_prime_demo.identity.dependencies import CurrentActor, require
 
 router = APIRouter(prefix=API_V1, tags=["billing"])
 
 Manager = Annotated[Actor, Depends(require(Permission.BILLING_MANAGE))]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+@dataclass(frozen=True, slots=True)
+class BillingPorts:
+    """What billing needs from domains it may not import, wired by ``main.create_app``."""
+
+    cancel_policy: service.CancelPolicy
 
 
-class BillingRunCreate(_In):
-    on: date | None = None
+async def billing_ports(request: Request) -> BillingPorts:
+    ports: BillingPorts = request.app.state.billing_ports
+    return ports
 
 
-class BillingRunRead(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    on: date
-    invoiced: int
-    notices: int
-    cancellations: int
+@router.get(
+    "/policies/{policy_id}/billing",
+    response_model=AccountRead,
+    responses=problem_responses(401, 404),
+    summary="Installments, invoices, payments and the ledger balance",
+)
+async def read_billing(policy_id: uuid.UUID, session: Session, actor: CurrentActor) -> AccountRead:
+    view = handle_result(await service.read_account(session, policy_id, actor=actor))
+    return AccountRead(
+        balance=view.balance,
+        paid=view.paid,
+        refunded=view.refunded,
+        unapplied=view.credit,
+        installments=[
+            InstallmentRead(
+                term_start=i.row.term_start,
+                seq=i.row.seq,
+                due_on=i.row.due_on,
+                amount=i.row.amount,
+                fee=i.row.fee,
+                invoice_number=i.row.invoice_number,
+                status=i.status,
+                paid=i.paid,
+            )
+            for i in view.installments
+        ],
+    )
 
 
-class EarningRunCreate(_In):
-    through: date
-
-
-class EarningRunRead(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    through: date
-    entries_posted: int
-
-
-class TrialBalanceRead(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    balanced: bool
-    debits: Decimal
-    credits: Decimal
-    unbalanced_entries: list[int]
-    accounts: dict[str, Decimal]
+@router.post(
+    "/policies/{policy_id}/payments",
+    response_model=PaymentRead,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": PaymentRead, "description": "Replayed: already recorded"},
+        **problem_responses(401, 403, 404, 422),
+    },
+    summary="Pay (Idempotency-Key required: a retry never pays twice)",
+)
+async def pay_policy(
+    policy_id: uuid.UUID,
+    body: PaymentCreate,
+    response: Response,
+    session: Session,
+    actor: Annotated[Actor, Depends(require(Permission.BILLING_PAY))],
+    idempotency_key: Annotated[
+        str,
+        Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
+    ],
+) -> PaymentRead:
+    account = handle_result(await service.account_for(session, policy_id, actor=actor))
+    payment, created = handle_result(
+        await service.pay(
+            session,
+            account,
+            amount=body.amount,
+            method=body.method,
+            idempotency_key=idempotency_key,
+            actor=actor,
+        )
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return PaymentRead.model_validate(payment)
 
 
 @router.post(
@@ -64,8 +117,15 @@ class TrialBalanceRead(BaseModel):
     responses=problem_responses(401, 403, 422),
     summary="Run billing for a day: invoices, notices, non-payment cancellations",
 )
-async def start_billing_run(body: BillingRunCreate, session: Session, _: Manager) -> BillingRunRead:
-    run = await run_billing(session, on=body.on or clock.today())
+async def start_billing_run(
+    body: BillingRunCreate,
+    session: Session,
+    _: Manager,
+    ports: Annotated[BillingPorts, Depends(billing_ports)],
+) -> BillingRunRead:
+    run = await service.run_billing(
+        session, on=body.on or clock.today(), cancel_policy=ports.cancel_policy
+    )
     return BillingRunRead(
         on=run.on, invoiced=run.invoiced, notices=run.notices, cancellations=run.cancellations
     )
@@ -79,7 +139,8 @@ async def start_billing_run(body: BillingRunCreate, session: Session, _: Manager
 )
 async def post_earnings(body: EarningRunCreate, session: Session, _: Manager) -> EarningRunRead:
     return EarningRunRead(
-        through=body.through, entries_posted=await post_earned(session, through=body.through)
+        through=body.through,
+        entries_posted=await service.post_earned(session, through=body.through),
     )
 
 
@@ -90,8 +151,8 @@ async def post_earnings(body: EarningRunCreate, session: Session, _: Manager) ->
     summary="Prove the ledger balances: total debits, credits, and any unbalanced entry",
 )
 async def read_trial_balance(session: Session, _: Manager) -> TrialBalanceRead:
-    trial = await ledger.trial_balance(session)
-    accounts = await ledger.balances(session)
+    trial = await service.trial_balance(session)
+    accounts = await service.balances(session)
     return TrialBalanceRead(
         balanced=trial.balanced,
         debits=trial.debits,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import CurrentActor, RuntimeDep, Session, require
+from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.http_conditions import etag_for, expected_version
 from pd_prime_demo.api.idempotency import IdempotencyKey, IdempotentCreate
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
@@ -23,6 +23,7 @@ from pd_prime_demo.customers.schemas import (
     RegistrationCreate,
     RegistrationRead,
 )
+from pd_prime_demo.identity.dependencies import CurrentActor, require
 
 router = APIRouter(prefix=API_V1, tags=["customers"])
 

@@ -10,50 +10,111 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, cast
+from typing import cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Select, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.documents import pdf
 from pd_prime_demo.documents.models import Document
 
-if TYPE_CHECKING:
-    from pd_prime_demo.billing.models import InstallmentRow
-    from pd_prime_demo.policies.models import Policy, PolicyTransaction
-
 
 def _words(code: str | None) -> str:
     return (code or "").replace("_", " ")
 
 
-def declarations_layout(
-    policy: Policy,
-    txn: PolicyTransaction,
-    *,
-    insured: dict[str, str],
-    coverage_names: dict[str, str],
-    product_name: str,
-) -> pdf.Layout:
-    snap: dict[str, Any] = txn.snapshot
-    choices: dict[str, dict[str, Any]] = snap["coverages"]
-    reason = f" ({_words(txn.reason_code)})" if txn.reason_code else ""
+@dataclass(frozen=True, slots=True)
+class CoverageLine:
+    name: str
+    limit: str | None
+    deductible: str | None
+    premium: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class CancellationLine:
+    effective_on: date
+    method: str
+    return_premium: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Declarations:
+    """What a declarations page says: one policy transaction and the state it puts in force.
+
+    The policies domain fills it in; documents know nothing of how policies are stored.
+    """
+
+    policy_id: uuid.UUID
+    policy_number: str
+    product_name: str
+    state: str
+    rate_version: str
+    transaction_id: uuid.UUID
+    seq: int
+    kind: str
+    effective_on: date
+    reason_code: str | None
+    issued_at: datetime
+    term_start: date
+    term_end: date
+    status: str
+    insured_name: str
+    insured_address: str
+    payment_plan: str
+    coverages: tuple[CoverageLine, ...]
+    term_premium: Decimal
+    fees: Decimal
+    taxes: Decimal
+    premium_change: Decimal
+    fees_change: Decimal
+    taxes_change: Decimal
+    cancellation: CancellationLine | None = None
+
+    @property
+    def filename(self) -> str:
+        return f"{self.policy_number}-{self.seq:03d}-{self.kind}.pdf"
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """What an invoice says: one installment of a policy's billing account."""
+
+    policy_id: uuid.UUID
+    policy_number: str
+    product_code: str
+    state: str
+    installment_id: uuid.UUID
+    invoice_number: str
+    invoiced_on: date
+    due_on: date
+    seq: int
+    term_start: date
+    amount: Decimal
+    fee: Decimal
+    balance: Decimal
+
+
+def declarations_layout(page: Declarations) -> pdf.Layout:
+    reason = f" ({_words(page.reason_code)})" if page.reason_code else ""
     blocks: list[pdf.Block] = [
         pdf.Heading("Policy declarations"),
         pdf.Fields(
             (
-                ("Policy", policy.number),
-                ("Product", f"{product_name} ({policy.state})"),
-                ("Rate version", str(snap["rate_version"])),
+                ("Policy", page.policy_number),
+                ("Product", f"{page.product_name} ({page.state})"),
+                ("Rate version", page.rate_version),
             )
         ),
         pdf.Fields(
             (
                 (
                     "Transaction",
-                    f"#{txn.seq} {_words(txn.kind)}, effective {txn.effective_on}{reason}",
+                    f"#{page.seq} {_words(page.kind)}, effective {page.effective_on}{reason}",
                 ),
             )
         ),
@@ -61,13 +122,15 @@ def declarations_layout(
             (
                 (
                     "Policy period",
-                    f"{snap['term_start']} to {snap['term_end']} (12:01 a.m. standard time)",
+                    f"{page.term_start} to {page.term_end} (12:01 a.m. standard time)",
                 ),
-                ("Status", _words(snap["status"])),
+                ("Status", _words(page.status)),
             )
         ),
-        pdf.Fields((("Named insured", insured["name"]), ("Mailing address", insured["address"]))),
-        pdf.Fields((("Payment plan", _words(policy.payment_plan)),)),
+        pdf.Fields(
+            (("Named insured", page.insured_name), ("Mailing address", page.insured_address))
+        ),
+        pdf.Fields((("Payment plan", _words(page.payment_plan)),)),
         pdf.Heading("Coverages", size=13),
         pdf.Table(
             (
@@ -77,76 +140,78 @@ def declarations_layout(
                 pdf.Column("Term premium", 0.2, "R"),
             ),
             tuple(
-                (
-                    coverage_names.get(code, code),
-                    str(choices.get(code, {}).get("limit") or "-"),
-                    str(choices.get(code, {}).get("deductible") or "-"),
-                    _money(premium),
-                )
-                for code, premium in sorted(snap["coverage_premiums"].items())
+                (line.name, line.limit or "-", line.deductible or "-", _money(line.premium))
+                for line in page.coverages
             ),
         ),
         pdf.Fields(
             (
-                ("Term premium", _money(snap["term_premium"])),
-                ("Fees", _money(snap["fees"])),
-                ("Taxes and assessments", _money(snap["taxes"])),
+                ("Term premium", _money(page.term_premium)),
+                ("Fees", _money(page.fees)),
+                ("Taxes and assessments", _money(page.taxes)),
             )
         ),
         pdf.Fields(
             (
                 (
                     "This transaction",
-                    f"premium {_money(txn.premium_change)}, fees {_money(txn.fees_change)}, "
-                    f"taxes {_money(txn.taxes_change)}",
+                    f"premium {_money(page.premium_change)}, fees {_money(page.fees_change)}, "
+                    f"taxes {_money(page.taxes_change)}",
                 ),
             )
         ),
     ]
-    if cancellation := snap.get("cancellation"):
+    if (cancellation := page.cancellation) is not None:
         blocks.append(
             pdf.Fields(
                 (
                     (
                         "Cancelled",
-                        f"effective {cancellation['effective_on']} "
-                        f"({_words(cancellation['method'])}); return premium "
-                        f"{_money(cancellation['return_premium'])}",
+                        f"effective {cancellation.effective_on} "
+                        f"({_words(cancellation.method)}); return premium "
+                        f"{_money(cancellation.return_premium)}",
                     ),
                 )
             )
         )
     blocks.append(
         pdf.Paragraph(
-            f"Issued {txn.created_at.date()}. This declarations page, with the policy form and "
+            f"Issued {page.issued_at.date()}. This declarations page, with the policy form and "
             "endorsements, makes up the policy."
         )
     )
-    return pdf.Layout(f"Declarations {policy.number}", tuple(blocks))
+    return pdf.Layout(f"Declarations {page.policy_number}", tuple(blocks))
 
 
-def invoice_layout(policy: Policy, row: InstallmentRow, *, balance: Decimal) -> pdf.Layout:
+def invoice_layout(invoice: Invoice) -> pdf.Layout:
     return pdf.Layout(
-        f"Invoice {row.invoice_number}",
+        f"Invoice {invoice.invoice_number}",
         (
-            pdf.Heading(f"Invoice {row.invoice_number}"),
-            pdf.Fields((("Policy", f"{policy.number} ({policy.product_code}, {policy.state})"),)),
-            pdf.Fields((("Invoice date", str(row.invoiced_on)), ("Due", str(row.due_on)))),
+            pdf.Heading(f"Invoice {invoice.invoice_number}"),
+            pdf.Fields(
+                (
+                    (
+                        "Policy",
+                        f"{invoice.policy_number} ({invoice.product_code}, {invoice.state})",
+                    ),
+                )
+            ),
+            pdf.Fields((("Invoice date", str(invoice.invoiced_on)), ("Due", str(invoice.due_on)))),
             pdf.Table(
                 (pdf.Column("Item", 0.7), pdf.Column("Amount", 0.3, "R")),
                 (
                     (
-                        f"Installment {row.seq} of the term starting {row.term_start}",
-                        _money(row.amount),
+                        f"Installment {invoice.seq} of the term starting {invoice.term_start}",
+                        _money(invoice.amount),
                     ),
-                    ("Installment fee", _money(row.fee)),
-                    ("Amount due", _money(row.amount + row.fee)),
+                    ("Installment fee", _money(invoice.fee)),
+                    ("Amount due", _money(invoice.amount + invoice.fee)),
                 ),
                 bold_last_row=True,
             ),
             pdf.Paragraph(
                 "Account balance after this invoice (all terms, positive means owed): "
-                f"{_money(balance)}"
+                f"{_money(invoice.balance)}"
             ),
             pdf.Paragraph(
                 "Pay by the due date to keep your coverage in force. After the grace period a "
@@ -161,7 +226,7 @@ _INSERT = insert(cast(Table, Document.__table__))
 
 async def _store(
     session: AsyncSession,
-    policy: Policy,
+    policy_id: uuid.UUID,
     *,
     kind: str,
     source_id: str,
@@ -175,7 +240,7 @@ async def _store(
         _INSERT,
         {
             "id": document_id,
-            "policy_id": policy.id,
+            "policy_id": policy_id,
             "kind": kind,
             "source_id": source_id,
             "filename": filename,
@@ -188,40 +253,26 @@ async def _store(
     return document_id
 
 
-async def render_declarations(
-    session: AsyncSession,
-    policy: Policy,
-    txn: PolicyTransaction,
-    *,
-    insured: dict[str, str],
-    coverage_names: dict[str, str],
-    product_name: str,
-) -> uuid.UUID:
-    """``insured``: the named insured's name and mailing address lines (no other PII)."""
-    layout = declarations_layout(
-        policy, txn, insured=insured, coverage_names=coverage_names, product_name=product_name
-    )
-    content = pdf.render(layout, issued_at=txn.created_at)
+async def render_declarations(session: AsyncSession, page: Declarations) -> uuid.UUID:
+    content = pdf.render(declarations_layout(page), issued_at=page.issued_at)
     return await _store(
         session,
-        policy,
+        page.policy_id,
         kind="declarations",
-        source_id=str(txn.id),
-        filename=f"{policy.number}-{txn.seq:03d}-{txn.kind}.pdf",
+        source_id=str(page.transaction_id),
+        filename=page.filename,
         content=content,
     )
 
 
-async def render_invoice(
-    session: AsyncSession, policy: Policy, row: InstallmentRow, *, balance: Decimal
-) -> uuid.UUID:
-    content = pdf.render(invoice_layout(policy, row, balance=balance), issued_at=clock.now())
+async def render_invoice(session: AsyncSession, invoice: Invoice) -> uuid.UUID:
+    content = pdf.render(invoice_layout(invoice), issued_at=clock.now())
     return await _store(
         session,
-        policy,
+        invoice.policy_id,
         kind="invoice",
-        source_id=str(row.id),
-        filename=f"{row.invoice_number}.pdf",
+        source_id=str(invoice.installment_id),
+        filename=f"{invoice.invoice_number}.pdf",
         content=content,
     )
 
@@ -231,6 +282,12 @@ def _money(value: Decimal | str) -> str:
     return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
 
 
+def sources_with(kind: str) -> Select[str]:
+    """The source ids that have a document of ``kind``, as a subquery for a sweep that looks
+    for records still without one."""
+    return select(Document.source_id).where(Document.kind == kind)
+
+
 async def list_for_policy(session: AsyncSession, policy_id: uuid.UUID) -> list[Document]:
     return list(
         (
@@ -238,7 +295,6 @@ async def list_for_policy(session: AsyncSession, policy_id: uuid.UUID) -> list[D
                 select(Document)
                 .where(Document.policy_id == policy_id)
                 .order_by(Document.created_at)
-                .options()
             )
         ).all()
     )

@@ -10,13 +10,7 @@ from fastapi import APIRouter, Depends, Form, Query, Response, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import (
-    CurrentActor,
-    RuntimeDep,
-    Session,
-    current_authentication,
-    require,
-)
+from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.response_patterns import (
     domain_error_response,
     fail,
@@ -26,6 +20,7 @@ from pd_prime_demo.api.response_patterns import (
 from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.result_types import conflict, invalid
 from pd_prime_demo.identity import clients, service
+from pd_prime_demo.identity.dependencies import CurrentActor, current_authentication, require
 from pd_prime_demo.identity.schemas import (
     ApiClientCreate,
     ApiClientPage,

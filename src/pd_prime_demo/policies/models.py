@@ -18,15 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
-
-TRANSACTION_KINDS = (
-    "new_business",
-    "endorsement",
-    "cancellation",
-    "reinstatement",
-    "renewal",
-    "non_renewal",
-)
+from pd_prime_demo.policies.enums import RenewalStatus, TransactionKind
 
 
 class Policy(Base):
@@ -52,7 +44,8 @@ class PolicyTransaction(Base):
     __tablename__ = "policy_transactions"
     __table_args__ = (
         CheckConstraint(
-            "kind IN (" + ", ".join(f"'{k}'" for k in TRANSACTION_KINDS) + ")", name="kind_known"
+            "kind IN (" + ", ".join(f"'{k.value}'" for k in TransactionKind) + ")",
+            name="kind_known",
         ),
         Index("ix_policy_transactions_policy_seq", "policy_id", "seq", unique=True),
         Index("ix_policy_transactions_accounting_on", "accounting_on"),
@@ -87,7 +80,10 @@ class RenewalOffer(Base):
     __tablename__ = "policy_renewals"
     __table_args__ = (
         UniqueConstraint("policy_id", "term_start", name="uq_policy_renewals_term"),
-        CheckConstraint("status IN ('offered', 'accepted', 'lapsed')", name="status_known"),
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s.value}'" for s in RenewalStatus) + ")",
+            name="status_known",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -1,4 +1,4 @@
-"""Policy, billing and document routes."""
+"""Policy and policy-document routes."""
 
 from __future__ import annotations
 
@@ -7,30 +7,26 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import CurrentActor, Session, require
-from pd_prime_demo.api.response_patterns import handle_result, problem_responses
-from pd_prime_demo.billing import service as billing
+from pd_prime_demo.api.dependencies import Session
+from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.result_types import DomainError, Result
+from pd_prime_demo.core.result_types import DomainError, Result, not_found
 from pd_prime_demo.documents import service as documents
-from pd_prime_demo.policies import renewals, service
+from pd_prime_demo.identity.dependencies import CurrentActor, require
+from pd_prime_demo.policies import service
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.schemas import (
-    AccountRead,
     BindRequest,
     CancellationCreate,
     DocumentList,
     DocumentRead,
     EndorsementCreate,
-    InstallmentRead,
-    PaymentCreate,
-    PaymentRead,
     PolicyList,
     PolicyRead,
     ReinstatementCreate,
@@ -116,11 +112,8 @@ async def list_policies(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PolicyList:
     rows = await service.list_policies(session, actor=actor, customer_id=customer_id, limit=limit)
-    histories = await service.transactions_of(session, [p.id for p in rows])
-    today = clock.today()
-    return PolicyList(
-        items=[_present(p, service.state_as_of(histories.get(p.id, []), today)) for p in rows]
-    )
+    states = await service.states_today(session, rows, clock.today())
+    return PolicyList(items=[_present(p, states[p.id]) for p in rows])
 
 
 @router.get(
@@ -150,8 +143,7 @@ async def read_policy(
 async def list_transactions(
     policy_id: uuid.UUID, session: Session, actor: CurrentActor
 ) -> TransactionList:
-    handle_result(await service.get_policy(session, policy_id, actor=actor))
-    rows = await service.transactions(session, policy_id)
+    rows = handle_result(await service.history_for(session, policy_id, actor=actor))
     return TransactionList(items=[TransactionRead.model_validate(t) for t in rows])
 
 
@@ -253,7 +245,7 @@ class NonRenewalCreate(BaseModel):
 )
 async def offer_renewal(policy_id: uuid.UUID, session: Session, actor: Writer) -> RenewalRead:
     return RenewalRead.model_validate(
-        handle_result(await renewals.offer(session, policy_id, actor=actor))
+        handle_result(await service.offer(session, policy_id, actor=actor))
     )
 
 
@@ -269,7 +261,7 @@ async def accept_renewal(
     session: Session,
     actor: Writer,
 ) -> TransactionRead:
-    return _recorded(await renewals.accept(session, policy_id, actor=actor))
+    return _recorded(await service.accept(session, policy_id, actor=actor))
 
 
 @router.post(
@@ -285,75 +277,7 @@ async def non_renew_policy(
     session: Session,
     actor: Writer,
 ) -> TransactionRead:
-    return _recorded(await renewals.non_renew(session, policy_id, reason=body.reason, actor=actor))
-
-
-@router.get(
-    "/policies/{policy_id}/billing",
-    response_model=AccountRead,
-    responses=problem_responses(401, 404),
-    summary="Installments, invoices, payments and the ledger balance",
-)
-async def read_billing(policy_id: uuid.UUID, session: Session, actor: CurrentActor) -> AccountRead:
-    policy = handle_result(await service.get_policy(session, policy_id, actor=actor))
-    view = await billing.account(session, policy)
-    return AccountRead(
-        balance=view.balance,
-        paid=view.paid,
-        refunded=view.refunded,
-        unapplied=view.credit,
-        installments=[
-            InstallmentRead(
-                term_start=i.row.term_start,
-                seq=i.row.seq,
-                due_on=i.row.due_on,
-                amount=i.row.amount,
-                fee=i.row.fee,
-                invoice_number=i.row.invoice_number,
-                status=i.status,
-                paid=i.paid,
-            )
-            for i in view.installments
-        ],
-    )
-
-
-@router.post(
-    "/policies/{policy_id}/payments",
-    response_model=PaymentRead,
-    status_code=status.HTTP_201_CREATED,
-    responses={
-        200: {"model": PaymentRead, "description": "Replayed: already recorded"},
-        **problem_responses(401, 403, 404, 422),
-    },
-    summary="Pay (Idempotency-Key required: a retry never pays twice)",
-)
-async def pay_policy(
-    policy_id: uuid.UUID,
-    body: PaymentCreate,
-    response: Response,
-    session: Session,
-    actor: Annotated[Actor, Depends(require(Permission.BILLING_PAY))],
-    idempotency_key: Annotated[
-        str,
-        Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
-    ],
-) -> PaymentRead:
-    policy = handle_result(await service.get_policy(session, policy_id, actor=actor))
-    payment, created = handle_result(
-        await billing.pay(
-            session,
-            policy,
-            amount=body.amount,
-            method=body.method,
-            idempotency_key=idempotency_key,
-            actor=actor,
-        )
-    )
-    if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replayed"] = "true"
-    return PaymentRead.model_validate(payment)
+    return _recorded(await service.non_renew(session, policy_id, reason=body.reason, actor=actor))
 
 
 @router.get(
@@ -384,8 +308,7 @@ async def download_document(
 ) -> Response:
     doc = await documents.get(session, document_id)
     if doc is None:
-        handle_result(service.document_not_found())
-    assert doc is not None
+        fail(not_found("document"))
     handle_result(await service.get_policy(session, doc.policy_id, actor=actor))
     return Response(
         doc.content,

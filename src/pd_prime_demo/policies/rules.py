@@ -1,135 +1,305 @@
-"""Pure policy arithmetic: terms, proration, cancellation methods, earning, installments.
+"""The policy lifecycle as pure functions: each takes the state in force and returns the
+transition (the next state, its premium, fee and tax changes, and how its premium is earned).
 
-Money is Decimal, rounded half-up to the cent at each stated step. Premium is earned daily
-pro-rata: on day D (inclusive) of a span [start, end) the earned share is
-``clamp(D - start + 1, 0, end - start) / (end - start)``.
+No I/O: the services price the risk (rating) and load the term's figures, then call these; what
+they return is recorded as it is. Money is rounded half-up to the cent at each stated step.
 """
 
 from __future__ import annotations
 
-import calendar
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from typing import Any
 
-CENT = Decimal("0.01")
-ZERO = Decimal(0)
-
-
-def cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, ROUND_HALF_UP)
-
-
-def add_months(start: date, months: int) -> date:
-    """Calendar months later, clamped to the month's last day (Jan 31 + 1 = Feb 28 or 29)."""
-    month_index = start.month - 1 + months
-    year, month = start.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
-
-
-def prorate(amount: Decimal, start: date, end: date, from_day: date) -> Decimal:
-    """The share of ``amount`` for [from_day, end) out of [start, end), to the cent."""
-    total = (end - start).days
-    remaining = min(max((end - from_day).days, 0), total)
-    return cents(amount * remaining / total)
+from pd_prime_demo.policies.enums import CancellationReason, PolicyStatus, TransactionKind
+from pd_prime_demo.policies.state import CancellationInfo, Lapse, NonRenewalNotice, PolicyState
+from pd_prime_demo.premium.cancellation import (
+    CancellationMethod,
+    CancellationTerms,
+    earned_at_cancellation,
+)
+from pd_prime_demo.premium.earning import Earning, earned_through
+from pd_prime_demo.premium.proration import ZERO, Proration, cents, prorate
 
 
 @dataclass(frozen=True, slots=True)
-class ShortRate:
-    up_to_percent: Decimal
-    earned_percent: Decimal
+class Priced:
+    """A rating of one risk and set of coverages on one product version."""
+
+    version_id: uuid.UUID
+    rate_version: str
+    coverage_premiums: dict[str, Decimal]
+    premium: Decimal
+    fees: Decimal
+    taxes: Decimal
 
 
-def earned_at_cancellation(
-    method: str,
-    premium: Decimal,
-    start: date,
-    end: date,
-    cancel_on: date,
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """What a transaction records: the state it puts in force and the money it moves."""
+
+    kind: TransactionKind
+    effective_on: date
+    state: PolicyState
+    premium_change: Decimal
+    fees_change: Decimal
+    taxes_change: Decimal
+    earnings: tuple[Earning, ...]
+    reason_code: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TermFigures:
+    """What the transactions of one term wrote so far (for a cancellation or reinstatement)."""
+
+    written: Decimal
+    taxes_written: Decimal
+    earnings: tuple[Earning, ...] = field(default_factory=tuple)
+
+
+def _priced_state(state: PolicyState, priced: Priced, **changes: Any) -> PolicyState:
+    return state.model_copy(
+        update={
+            "coverage_premiums": priced.coverage_premiums,
+            "term_premium": priced.premium,
+            "fees": priced.fees,
+            "taxes": priced.taxes,
+            "rate_version": priced.rate_version,
+            "product_version_id": priced.version_id,
+            **changes,
+        }
+    )
+
+
+def _term_earning(amount: Decimal, start: date, state: PolicyState, basis: Proration) -> Earning:
+    return Earning(amount, start, state.term_end, basis, (state.term_start, state.term_end))
+
+
+def issue(
     *,
-    short_rate: tuple[ShortRate, ...] = (),
-    minimum_earned: Decimal | None = None,
-) -> Decimal:
-    """Premium the carrier keeps when the term is cancelled effective ``cancel_on``.
+    term_start: date,
+    term_end: date,
+    option: str,
+    coverages: dict[str, dict[str, str]],
+    risk: dict[str, Any],
+    priced: Priced,
+    surcharge: Decimal | None,
+    payment_plan: str,
+    insured_id: uuid.UUID,
+    proration: Proration,
+) -> Transition:
+    """New business: the first term, as quoted and bound."""
+    state = PolicyState(
+        status=PolicyStatus.IN_FORCE,
+        term_start=term_start,
+        term_end=term_end,
+        option=option,
+        coverages=coverages,
+        coverage_premiums=priced.coverage_premiums,
+        term_premium=priced.premium,
+        fees=priced.fees,
+        taxes=priced.taxes,
+        risk=risk,
+        rate_version=priced.rate_version,
+        product_version_id=priced.version_id,
+        surcharge=surcharge,
+        payment_plan=payment_plan,
+        insured_id=insured_id,
+    )
+    return Transition(
+        TransactionKind.NEW_BUSINESS,
+        term_start,
+        state,
+        priced.premium,
+        priced.fees,
+        priced.taxes,
+        (_term_earning(priced.premium, term_start, state, proration),),
+    )
 
-    ``flat``: nothing is earned (cancellation from inception). ``pro_rata``: the days in force.
-    ``short_rate``: the product's table, by the share of the term in force (a penalty for
-    leaving early). A product's minimum earned premium applies to the last two, never above
-    the premium itself.
+
+def endorse(
+    state: PolicyState,
+    priced: Priced,
+    *,
+    effective_on: date,
+    risk: dict[str, Any],
+    coverages: dict[str, dict[str, str]],
+    proration: Proration,
+    note: str | None = None,
+) -> Transition:
+    """A mid-term change re-rated on the term's version: the difference in term premium (and
+    taxes) for the rest of the term, prorated."""
+    start, end = state.term_start, state.term_end
+    premium_change = prorate(
+        priced.premium - state.term_premium, start, end, effective_on, proration
+    )
+    taxes_change = prorate(priced.taxes - state.taxes, start, end, effective_on, proration)
+    new_state = _priced_state(state, priced, risk=risk, coverages=coverages)
+    return Transition(
+        TransactionKind.ENDORSEMENT,
+        effective_on,
+        new_state,
+        premium_change,
+        ZERO,
+        taxes_change,
+        (_term_earning(premium_change, effective_on, state, proration),),
+        note=note,
+    )
+
+
+def cancellation_method(
+    state: PolicyState, effective_on: date, reason: CancellationReason, product_method: str
+) -> CancellationMethod:
+    """Flat from the term's first day; the product's method when the insured asks; pro-rata
+    when the carrier cancels (non-payment, underwriting)."""
+    if effective_on == state.term_start:
+        return CancellationMethod.FLAT
+    if reason is CancellationReason.INSURED_REQUEST:
+        return CancellationMethod(product_method)
+    return CancellationMethod.PRO_RATA
+
+
+def cancel(
+    state: PolicyState,
+    term: TermFigures,
+    *,
+    effective_on: date,
+    reason: CancellationReason,
+    product_method: str,
+    terms: CancellationTerms,
+    note: str | None = None,
+) -> Transition:
+    """End cover from ``effective_on``: return premium by the method, taxes in proportion.
+
+    The remaining earning of the term stops; a short-rate penalty or a minimum earned premium
+    is earned at once. A minimum earned premium is the insured's cost of leaving early, never
+    the carrier's: it applies only to the insured's own request.
     """
-    if method == "flat":
-        return ZERO
-    in_force = (premium - prorate(premium, start, end, cancel_on)).copy_abs()
-    if method == "short_rate":
-        elapsed = Decimal((cancel_on - start).days) * 100 / Decimal((end - start).days)
-        row = next((r for r in short_rate if elapsed <= r.up_to_percent), None)
-        share = row.earned_percent if row is not None else Decimal(100)
-        in_force = max(in_force, cents(premium * share / 100))
-    if minimum_earned is not None:
-        in_force = max(in_force, minimum_earned)
-    return min(in_force, premium)
-
-
-@dataclass(frozen=True, slots=True)
-class Earning:
-    """A written amount earned evenly over [start, end); instantly when start == end."""
-
-    amount: Decimal
-    start: date
-    end: date
-
-    def earned_through(self, day: date) -> Decimal:
-        total = (self.end - self.start).days
-        if total <= 0:
-            return self.amount if day >= self.start else ZERO
-        elapsed = min(max((day - self.start).days + 1, 0), total)
-        return cents(self.amount * elapsed / total)
-
-
-def earnings_from_json(items: list[dict[str, str]]) -> list[Earning]:
-    return [
-        Earning(Decimal(e["amount"]), date.fromisoformat(e["start"]), date.fromisoformat(e["end"]))
-        for e in items
-    ]
-
-
-def earned_through(earnings: list[Earning], day: date) -> Decimal:
-    return sum((e.earned_through(day) for e in earnings), ZERO)
-
-
-@dataclass(frozen=True, slots=True)
-class Installment:
-    seq: int
-    due_on: date
-    amount: Decimal
-    fee: Decimal
-
-
-PLAN_INSTALLMENTS = {"annual": 1, "semi_annual": 2, "quarterly": 4, "monthly": 12}
-
-
-def installment_schedule(
-    total: Decimal, start: date, term_months: int, plan: str, installment_fee: Decimal
-) -> list[Installment]:
-    """Equal installments over the term, at the plan's spacing; leftover cents go first.
-
-    The first installment is due at inception; every later one carries the plan's fee.
-    """
-    per_year = PLAN_INSTALLMENTS[plan]
-    step = 12 // per_year  # months between installments
-    count = max(1, term_months // step)  # a six-month term pays quarterly twice
-    base = (total / count).quantize(CENT, rounding="ROUND_DOWN")
-    first = total - base * (count - 1)
-    return [
-        Installment(
-            seq=i + 1,
-            due_on=add_months(start, step * i),
-            amount=first if i == 0 else base,
-            fee=ZERO if i == 0 else installment_fee,
+    start, end = state.term_start, state.term_end
+    method = cancellation_method(state, effective_on, reason, product_method)
+    if reason is not CancellationReason.INSURED_REQUEST or method is CancellationMethod.FLAT:
+        terms = CancellationTerms(
+            short_rate=terms.short_rate,
+            short_rate_basis=terms.short_rate_basis,
+            return_percent_of_pro_rata=terms.return_percent_of_pro_rata,
+            proration=terms.proration,
         )
-        for i in range(count)
-    ]
+    written = term.written
+    unearned = written - earned_through(term.earnings, effective_on - timedelta(days=1))
+    keep = earned_at_cancellation(method, written, start, end, effective_on, terms)
+    returned = written - keep
+    penalty = unearned - returned
+    taxes_returned = cents(term.taxes_written * returned / written) if written else ZERO
+    new_state = state.model_copy(
+        update={
+            "status": PolicyStatus.CANCELLED,
+            "cancellation": CancellationInfo(
+                effective_on=effective_on,
+                reason_code=reason,
+                method=method,
+                return_premium=returned,
+            ),
+        }
+    )
+    return Transition(
+        TransactionKind.CANCELLATION,
+        effective_on,
+        new_state,
+        -returned,
+        ZERO,
+        -taxes_returned,
+        (
+            Earning(-unearned, effective_on, end, terms.proration, (start, end)),
+            Earning(penalty, effective_on, effective_on),
+        ),
+        reason_code=reason.value,
+        note=note,
+    )
 
 
-def days(n: int) -> timedelta:
-    return timedelta(days=n)
+def reinstate(
+    state: PolicyState,
+    cancellation: Transition,
+    *,
+    effective_on: date,
+    proration: Proration,
+    note: str | None = None,
+) -> Transition:
+    """Reverse a cancellation: from its own date (no lapse: everything it returned is written
+    again and earned as before), or later (a lapse in cover: the rest of the term, prorated)."""
+    assert state.cancellation is not None
+    cancelled_on = state.cancellation.effective_on
+    restored = state.model_copy(update={"status": PolicyStatus.IN_FORCE, "cancellation": None})
+    if effective_on == cancelled_on:
+        return Transition(
+            TransactionKind.REINSTATEMENT,
+            effective_on,
+            restored.model_copy(update={"lapse": None}),
+            -cancellation.premium_change,
+            ZERO,
+            -cancellation.taxes_change,
+            tuple(e.negated() for e in cancellation.earnings),
+            note=note,
+        )
+    start, end = state.term_start, state.term_end
+    premium_change = prorate(state.term_premium, start, end, effective_on, proration)
+    taxes_change = prorate(state.taxes, start, end, effective_on, proration)
+    return Transition(
+        TransactionKind.REINSTATEMENT,
+        effective_on,
+        restored.model_copy(update={"lapse": Lapse(from_=cancelled_on, to=effective_on)}),
+        premium_change,
+        ZERO,
+        taxes_change,
+        (_term_earning(premium_change, effective_on, state, proration),),
+        note=note,
+    )
+
+
+def renew(
+    state: PolicyState, priced: Priced, *, term_end: date, proration: Proration
+) -> PolicyState:
+    """The next term's state: the same risk and coverages, re-rated on the renewal version."""
+    return _priced_state(
+        state,
+        priced,
+        status=PolicyStatus.IN_FORCE,
+        term_start=state.term_end,
+        term_end=term_end,
+        cancellation=None,
+        lapse=None,
+        non_renewal=None,
+    )
+
+
+def accept_renewal(offered: PolicyState, *, proration: Proration) -> Transition:
+    """The renewal transaction: the offered term's premium, written and earned over it."""
+    return Transition(
+        TransactionKind.RENEWAL,
+        offered.term_start,
+        offered,
+        offered.term_premium,
+        offered.fees,
+        offered.taxes,
+        (_term_earning(offered.term_premium, offered.term_start, offered, proration),),
+    )
+
+
+def non_renew(state: PolicyState, *, reason: str, notice_on: date) -> Transition:
+    """Notice that the policy will not renew; cover runs to the end of the term."""
+    return Transition(
+        TransactionKind.NON_RENEWAL,
+        notice_on,
+        state.model_copy(
+            update={"non_renewal": NonRenewalNotice(reason=reason, notice_on=notice_on)}
+        ),
+        ZERO,
+        ZERO,
+        ZERO,
+        (),
+        reason_code="non_renewal",
+        note=reason,
+    )

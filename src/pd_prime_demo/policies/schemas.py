@@ -1,15 +1,17 @@
-"""Policy, billing and document API models."""
+"""Policy and document API models."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pd_prime_demo.quotes.schemas import CoverageChoice, RiskData
+from pd_prime_demo.billing.service import PaymentPlanCode
+from pd_prime_demo.policies.enums import CancellationReason, StatusOn
+from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
 
 class _In(BaseModel):
@@ -18,7 +20,7 @@ class _In(BaseModel):
 
 class BindRequest(_In):
     option: str | None = Field(default=None, max_length=50, description="Package to bind.")
-    payment_plan: Literal["annual", "semi_annual", "quarterly", "monthly"] = "annual"
+    payment_plan: PaymentPlanCode = PaymentPlanCode.ANNUAL
 
 
 class EndorsementCreate(_In):
@@ -30,7 +32,7 @@ class EndorsementCreate(_In):
 
 class CancellationCreate(_In):
     effective_on: date
-    reason_code: Literal["insured_request", "non_payment", "underwriting"]
+    reason_code: CancellationReason
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -72,7 +74,7 @@ class PolicyRead(BaseModel):
     inception_on: date
     payment_plan: str
     as_of: date
-    status: Literal["in_force", "cancelled", "expired", "not_yet_effective"]
+    status: StatusOn
     in_force: dict[str, Any] | None = Field(description="The state in force on as_of.")
     transaction_seq: int | None
 
@@ -85,40 +87,6 @@ class PolicyList(BaseModel):
 class TransactionList(BaseModel):
     model_config = ConfigDict(frozen=True)
     items: list[TransactionRead]
-
-
-class PaymentCreate(_In):
-    amount: Decimal = Field(gt=0, le=1_000_000, decimal_places=2)
-    method: Literal["card", "ach", "check"] = "card"
-
-
-class PaymentRead(BaseModel):
-    model_config = ConfigDict(frozen=True, from_attributes=True)
-    id: uuid.UUID
-    amount: Decimal
-    method: str
-    received_at: datetime
-
-
-class InstallmentRead(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    term_start: date
-    seq: int
-    due_on: date
-    amount: Decimal
-    fee: Decimal
-    invoice_number: str | None
-    status: str
-    paid: Decimal
-
-
-class AccountRead(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    balance: Decimal = Field(description="Owed (positive) or credit (negative), per the ledger.")
-    paid: Decimal
-    refunded: Decimal
-    unapplied: Decimal
-    installments: list[InstallmentRead]
 
 
 class DocumentRead(BaseModel):

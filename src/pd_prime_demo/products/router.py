@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, Query, Response, status
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import Session, require
+from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.identity.dependencies import require
 from pd_prime_demo.products import service
 from pd_prime_demo.products.models import ProductVersionStatus
 from pd_prime_demo.products.schemas import (

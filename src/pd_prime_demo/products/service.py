@@ -214,14 +214,6 @@ def _no_version_in_force(product_code: str, state: str, on: date) -> DomainError
     )
 
 
-async def select_version(
-    session: AsyncSession, product_code: str, state: str, on: date, *, renewal: bool = False
-) -> Result[ProductVersion, DomainError]:
-    """The active version in force on ``on`` for new business (or renewals) in ``state``."""
-    row = await repository.in_force(session, product_code, state, on, renewal=renewal)
-    return Ok(row) if row is not None else Err(_no_version_in_force(product_code, state, on))
-
-
 @dataclass(frozen=True, slots=True)
 class CompiledVersion:
     """A product version ready to rate, with what other domains record about it."""
@@ -244,7 +236,7 @@ async def compiled_version(session: AsyncSession, version_id: uuid.UUID) -> Comp
     row = await repository.get_header(session, version_id)
     if row is None:
         raise LookupError(f"product version {version_id} does not exist")
-    return await compiled_products.version(session, row)
+    return await _compiled.version(session, row)
 
 
 async def version_in_force(
@@ -254,7 +246,7 @@ async def version_in_force(
     row = await repository.in_force(session, product_code, state, on, renewal=renewal)
     if row is None:
         return Err(_no_version_in_force(product_code, state, on))
-    return Ok(await compiled_products.version(session, row))
+    return Ok(await _compiled.version(session, row))
 
 
 class _CompiledCache:
@@ -293,9 +285,5 @@ class _CompiledCache:
             self._items.popitem(last=False)
         return compiled
 
-    async def get(self, session: AsyncSession, row: ProductVersion) -> CompiledProduct:
-        """The engine alone (kept for the callers that hold a row)."""
-        return (await self.version(session, row)).engine
 
-
-compiled_products = _CompiledCache()
+_compiled = _CompiledCache()

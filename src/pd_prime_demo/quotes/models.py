@@ -12,15 +12,15 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
-
-QUOTE_STATUSES = ("draft", "quoted", "referred", "approved", "declined", "expired", "bound")
+from pd_prime_demo.quotes.enums import QuoteStatus
 
 
 class Quote(Base):
     __tablename__ = "quotes"
     __table_args__ = (
         CheckConstraint(
-            "status IN (" + ", ".join(f"'{s}'" for s in QUOTE_STATUSES) + ")", name="status_known"
+            "status IN (" + ", ".join(f"'{s.value}'" for s in QuoteStatus) + ")",
+            name="status_known",
         ),
         Index("ix_quotes_customer_id", "customer_id"),
         Index("ix_quotes_referred", "created_at", postgresql_where="status = 'referred'"),

@@ -10,12 +10,14 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import CurrentActor, RuntimeDep, Session, require
+from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.http_conditions import etag_for, expected_version
 from pd_prime_demo.api.idempotency import IdempotencyKey, IdempotentCreate
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.identity.dependencies import CurrentActor, require
 from pd_prime_demo.quotes import service
+from pd_prime_demo.quotes.enums import QuoteStatus
 from pd_prime_demo.quotes.models import Quote
 from pd_prime_demo.quotes.schemas import (
     ChargeRead,
@@ -24,7 +26,6 @@ from pd_prime_demo.quotes.schemas import (
     QuoteCreate,
     QuotePage,
     QuoteRead,
-    QuoteStatus,
     QuoteUpdate,
     RuleHitRead,
     UnderwritingDecision,

@@ -9,24 +9,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-QuoteStatus = Literal["draft", "quoted", "referred", "approved", "declined", "expired", "bound"]
+from pd_prime_demo.quotes.enums import QuoteStatus
+from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
 
 class _In(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class RiskData(_In):
-    """Rating variables by scope; which ones a product needs is in its version definition."""
-
-    policy: dict[str, Any] = Field(default_factory=dict)
-    drivers: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
-    vehicles: list[dict[str, Any]] = Field(default_factory=list, max_length=20)
-
-
-class CoverageChoice(_In):
-    limit: str | None = Field(default=None, max_length=30)
-    deductible: str | None = Field(default=None, max_length=30)
 
 
 class QuoteOption(_In):

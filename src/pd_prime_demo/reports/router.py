@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import Session, require
+from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import fail, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import FieldIssue, invalid
+from pd_prime_demo.identity.dependencies import require
 from pd_prime_demo.reports import service
 
 router = APIRouter(prefix=f"{API_V1}/reports", tags=["reports"])

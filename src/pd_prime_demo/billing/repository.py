@@ -1,0 +1,189 @@
+"""Billing's queries: the only module that builds SQL on billing's tables.
+
+Reads a caller may not see are filtered by the customers they may see (a subquery that the
+customers service builds), so an account that is not visible is simply not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.billing.models import (
+    BillingAccount,
+    BillingTerm,
+    EarningMark,
+    InstallmentRow,
+    Payment,
+    PremiumEarning,
+    Refund,
+)
+
+ZERO = Decimal(0)
+
+
+async def account(
+    session: AsyncSession,
+    policy_id: uuid.UUID,
+    *,
+    visible_customers: Select[Any] | None = None,
+    for_update: bool = False,
+) -> BillingAccount | None:
+    """The account; with ``visible_customers``, only if its customer is among them."""
+    query = select(BillingAccount).where(BillingAccount.policy_id == policy_id)
+    if visible_customers is not None:
+        query = query.where(BillingAccount.customer_id.in_(visible_customers))
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def term(session: AsyncSession, policy_id: uuid.UUID, term_start: date) -> BillingTerm | None:
+    return await session.get(BillingTerm, (policy_id, term_start))
+
+
+_INSTALLMENTS = (
+    select(InstallmentRow)
+    .where(InstallmentRow.policy_id == bindparam("policy_id"))
+    .order_by(InstallmentRow.due_on, InstallmentRow.term_start, InstallmentRow.seq)
+)
+
+
+async def installments(session: AsyncSession, policy_id: uuid.UUID) -> list[InstallmentRow]:
+    return list((await session.scalars(_INSTALLMENTS, {"policy_id": policy_id})).all())
+
+
+# An installment not yet invoiced nor cancelled ("scheduled" in the account view).
+_STILL_TO_BILL = (
+    select(InstallmentRow.id)
+    .where(
+        InstallmentRow.policy_id == bindparam("policy_id"),
+        InstallmentRow.invoice_number.is_(None),
+        InstallmentRow.cancelled_on.is_(None),
+    )
+    .limit(1)
+)
+
+
+async def anything_to_bill(session: AsyncSession, policy_id: uuid.UUID) -> bool:
+    return await session.scalar(_STILL_TO_BILL, {"policy_id": policy_id}) is not None
+
+
+async def due_for_invoice(
+    session: AsyncSession, *, through: date, max_lead_days: int
+) -> Sequence[tuple[InstallmentRow, BillingAccount]]:
+    """Uninvoiced installments due within their account's lead time of ``through``, locked
+    (a concurrent run skips them), with their account: one query for the whole run."""
+    rows = await session.execute(
+        select(InstallmentRow, BillingAccount)
+        .join(BillingAccount, BillingAccount.policy_id == InstallmentRow.policy_id)
+        .where(
+            InstallmentRow.invoice_number.is_(None),
+            InstallmentRow.cancelled_on.is_(None),
+            InstallmentRow.due_on <= through + timedelta(days=max_lead_days),
+            InstallmentRow.due_on - through <= BillingAccount.invoice_lead_days,
+        )
+        .order_by(InstallmentRow.due_on)
+        .with_for_update(of=InstallmentRow, skip_locked=True)
+    )
+    return [(row, acct) for row, acct in rows]
+
+
+async def accounts_with_invoices_due_before(session: AsyncSession, on: date) -> list[uuid.UUID]:
+    """Accounts with an invoiced installment due before ``on`` (delinquency candidates)."""
+    return list(
+        (
+            await session.scalars(
+                select(InstallmentRow.policy_id)
+                .where(InstallmentRow.invoice_number.is_not(None), InstallmentRow.due_on < on)
+                .group_by(InstallmentRow.policy_id)
+                .order_by(func.min(InstallmentRow.due_on))
+            )
+        ).all()
+    )
+
+
+_PAID = select(func.coalesce(func.sum(Payment.amount), 0)).where(
+    Payment.policy_id == bindparam("policy_id")
+)
+_REFUNDED = select(func.coalesce(func.sum(Refund.amount), 0)).where(
+    Refund.policy_id == bindparam("policy_id")
+)
+
+
+async def paid_and_refunded(session: AsyncSession, policy_id: uuid.UUID) -> tuple[Decimal, Decimal]:
+    params = {"policy_id": policy_id}
+    paid = await session.scalar(_PAID, params)
+    refunded = await session.scalar(_REFUNDED, params)
+    return Decimal(paid or 0), Decimal(refunded or 0)
+
+
+async def payment_by_key(
+    session: AsyncSession, policy_id: uuid.UUID, idempotency_key: str
+) -> Payment | None:
+    return await session.scalar(
+        select(Payment).where(
+            Payment.policy_id == policy_id, Payment.idempotency_key == idempotency_key
+        )
+    )
+
+
+async def add_earnings(session: AsyncSession, pieces: list[dict[str, Any]]) -> None:
+    if pieces:
+        await session.execute(insert(PremiumEarning), pieces)
+
+
+async def earnings_booked_through(session: AsyncSession, through: date) -> Sequence[PremiumEarning]:
+    """Every piece of premium booked by ``through``, by policy (for the earning run)."""
+    return (
+        await session.scalars(
+            select(PremiumEarning)
+            .where(PremiumEarning.accounting_on <= through)
+            .order_by(PremiumEarning.policy_id, PremiumEarning.id)
+        )
+    ).all()
+
+
+async def earnings_of(session: AsyncSession, policy_id: uuid.UUID) -> Sequence[PremiumEarning]:
+    return (
+        await session.scalars(
+            select(PremiumEarning)
+            .where(PremiumEarning.policy_id == policy_id)
+            .order_by(PremiumEarning.id)
+        )
+    ).all()
+
+
+async def earnings_known_at(
+    session: AsyncSession, *, booked_by: date, known_at: datetime | None
+) -> Sequence[PremiumEarning]:
+    """Every piece booked by ``booked_by`` (and recorded by ``known_at``), for reports."""
+    query = select(PremiumEarning).where(PremiumEarning.accounting_on <= booked_by)
+    if known_at is not None:
+        query = query.where(PremiumEarning.recorded_at <= known_at)
+    return (await session.scalars(query.order_by(PremiumEarning.id))).all()
+
+
+async def earning_mark(session: AsyncSession, policy_id: uuid.UUID) -> EarningMark | None:
+    return await session.get(EarningMark, policy_id, with_for_update=True)
+
+
+async def covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> bool:
+    """Whether a term of the account covers ``on`` (not ended, not cancelled by then)."""
+    found = await session.scalar(
+        select(BillingTerm.term_start)
+        .where(
+            BillingTerm.policy_id == policy_id,
+            BillingTerm.term_start <= on,
+            BillingTerm.term_end > on,
+            (BillingTerm.cover_ends_on.is_(None)) | (BillingTerm.cover_ends_on > on),
+        )
+        .limit(1)
+    )
+    return found is not None

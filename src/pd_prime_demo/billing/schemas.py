@@ -1,0 +1,80 @@
+"""Billing API models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pd_prime_demo.billing.enums import InstallmentStatus, PaymentMethod
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PaymentCreate(_In):
+    amount: Decimal = Field(gt=0, le=1_000_000, decimal_places=2)
+    method: PaymentMethod = PaymentMethod.CARD
+
+
+class PaymentRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    id: uuid.UUID
+    amount: Decimal
+    method: str
+    received_at: datetime
+
+
+class InstallmentRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    term_start: date
+    seq: int
+    due_on: date
+    amount: Decimal
+    fee: Decimal
+    invoice_number: str | None
+    status: InstallmentStatus
+    paid: Decimal
+
+
+class AccountRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    balance: Decimal = Field(description="Owed (positive) or credit (negative), per the ledger.")
+    paid: Decimal
+    refunded: Decimal
+    unapplied: Decimal
+    installments: list[InstallmentRead]
+
+
+class BillingRunCreate(_In):
+    on: date | None = None
+
+
+class BillingRunRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    on: date
+    invoiced: int
+    notices: int
+    cancellations: int
+
+
+class EarningRunCreate(_In):
+    through: date
+
+
+class EarningRunRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    through: date
+    entries_posted: int
+
+
+class TrialBalanceRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    balanced: bool
+    debits: Decimal
+    credits: Decimal
+    unbalanced_entries: list[int]
+    accounts: dict[str, Decimal]

@@ -1,0 +1,61 @@
+"""Billing use cases: accounts and schedules, invoices, payments and refunds, delinquency, the
+ledger and earned premium. Other domains use billing only through this module."""
+
+from pd_prime_demo.billing.enums import Account, InstallmentStatus, PaymentMethod, PaymentPlanCode
+from pd_prime_demo.billing.ledger import TrialBalance, balances, trial_balance
+from pd_prime_demo.billing.service.accounts import (
+    AccountOpening,
+    PremiumChange,
+    on_transaction,
+    open_account,
+    plans_for,
+)
+from pd_prime_demo.billing.service.delinquency import (
+    BillingRun,
+    CancelPolicy,
+    DueCancellation,
+    non_payment_cancellation_due,
+    run_billing,
+)
+from pd_prime_demo.billing.service.earning import PremiumFigures, post_earned, premium_figures
+from pd_prime_demo.billing.service.invoicing import invoice_due
+from pd_prime_demo.billing.service.payments import pay
+from pd_prime_demo.billing.service.refunds import refund_if_due
+from pd_prime_demo.billing.service.views import (
+    AccountView,
+    InstallmentView,
+    account_for,
+    read_account,
+    view,
+)
+
+__all__ = [
+    "Account",
+    "AccountOpening",
+    "AccountView",
+    "BillingRun",
+    "CancelPolicy",
+    "DueCancellation",
+    "InstallmentStatus",
+    "InstallmentView",
+    "PaymentMethod",
+    "PaymentPlanCode",
+    "PremiumChange",
+    "PremiumFigures",
+    "TrialBalance",
+    "account_for",
+    "balances",
+    "invoice_due",
+    "non_payment_cancellation_due",
+    "on_transaction",
+    "open_account",
+    "pay",
+    "plans_for",
+    "post_earned",
+    "premium_figures",
+    "read_account",
+    "refund_if_due",
+    "run_billing",
+    "trial_balance",
+    "view",
+]

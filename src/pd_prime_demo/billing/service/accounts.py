@@ -1,0 +1,215 @@
+"""Billing accounts: opened at bind, fitted to every policy transaction, and read.
+
+A transaction posts its premium, fees and taxes to the ledger (receivable against unearned
+premium, fee income and taxes payable), records how its premium is earned, and fits the term's
+installments to what the term now bills.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.billing import ledger, repository
+from pd_prime_demo.billing.enums import Account
+from pd_prime_demo.billing.ledger import credit, debit
+from pd_prime_demo.billing.models import BillingAccount, BillingTerm, InstallmentRow
+from pd_prime_demo.billing.rules import installment_schedule
+from pd_prime_demo.billing.service.refunds import refund_if_due
+from pd_prime_demo.core import clock
+from pd_prime_demo.premium.earning import Earning
+from pd_prime_demo.rating.definition import Billing, PaymentPlan, ProductVersionDefinition
+
+ZERO = Decimal(0)
+
+
+def plans_for(defn: ProductVersionDefinition) -> list[PaymentPlan]:
+    return list(defn.billing.payment_plans)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountOpening:
+    """What billing keeps about a newly bound policy."""
+
+    policy_id: uuid.UUID
+    policy_number: str
+    policy_serial: int
+    customer_id: uuid.UUID
+    product_code: str
+    state: str
+    payment_plan: str
+    rules: Billing
+
+
+async def open_account(session: AsyncSession, opening: AccountOpening) -> None:
+    plan = next(p for p in opening.rules.payment_plans if p.code == opening.payment_plan)
+    session.add(
+        BillingAccount(
+            policy_id=opening.policy_id,
+            policy_number=opening.policy_number,
+            policy_serial=opening.policy_serial,
+            customer_id=opening.customer_id,
+            product_code=opening.product_code,
+            state=opening.state,
+            payment_plan=opening.payment_plan,
+            installment_fee=plan.installment_fee,
+            invoice_lead_days=opening.rules.invoice_lead_days,
+            grace_days=opening.rules.grace_days,
+            notice_days=opening.rules.notice_days,
+            opened_at=clock.now(),
+        )
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PremiumChange:
+    """One policy transaction as billing sees it: money written and how it is earned."""
+
+    policy_id: uuid.UUID
+    source_id: uuid.UUID  # the policy transaction
+    source: str  # "policy.<kind>", the ledger entry's source
+    memo: str
+    effective_on: date
+    accounting_on: date
+    term_start: date
+    term_end: date
+    term_months: int
+    premium: Decimal
+    fees: Decimal
+    taxes: Decimal
+    earnings: tuple[Earning, ...]
+    opens_term: bool = False  # new business or renewal: the term's schedule starts here
+    cover_ends_on: date | None = None  # a cancellation: installments due from then are void
+    restores_cover: bool = False  # a reinstatement
+
+    @property
+    def total(self) -> Decimal:
+        return self.premium + self.fees + self.taxes
+
+
+async def on_transaction(session: AsyncSession, change: PremiumChange) -> None:
+    """Post the transaction to the ledger, fit the schedule to it, refund any excess."""
+    account = await repository.account(session, change.policy_id)
+    assert account is not None, "a policy's account is opened when it is bound"
+    total = change.total
+    await ledger.post(
+        session,
+        policy_id=change.policy_id,
+        source=change.source,
+        source_id=str(change.source_id),
+        memo=change.memo,
+        accounting_on=change.accounting_on,
+        lines=[
+            debit(Account.RECEIVABLE, total),
+            credit(Account.UNEARNED, change.premium),
+            credit(Account.FEES, change.fees),
+            credit(Account.TAXES, change.taxes),
+        ],
+    )
+    await repository.add_earnings(session, _pieces(account, change))
+    if change.opens_term:
+        session.add(
+            BillingTerm(
+                policy_id=change.policy_id,
+                term_start=change.term_start,
+                term_end=change.term_end,
+                total=total,
+                cover_ends_on=None,
+            )
+        )
+        for item in installment_schedule(
+            total,
+            change.term_start,
+            change.term_months,
+            account.payment_plan,
+            account.installment_fee,
+        ):
+            session.add(
+                InstallmentRow(
+                    policy_id=change.policy_id,
+                    term_start=change.term_start,
+                    seq=item.seq,
+                    due_on=item.due_on,
+                    amount=item.amount,
+                    fee=item.fee,
+                )
+            )
+        await session.flush()
+    else:
+        term = await repository.term(session, change.policy_id, change.term_start)
+        assert term is not None
+        term.total += total
+        if change.cover_ends_on is not None:
+            term.cover_ends_on = change.cover_ends_on
+        elif change.restores_cover:
+            term.cover_ends_on = None
+        rows = [
+            r
+            for r in await repository.installments(session, change.policy_id)
+            if r.term_start == change.term_start
+        ]
+        if change.cover_ends_on is not None:
+            for row in rows:
+                if row.invoice_number is None and row.due_on >= change.cover_ends_on:
+                    row.cancelled_on = change.cover_ends_on
+        if (adjustment := _fit_schedule(change, rows, total)) is not None:
+            session.add(adjustment)
+        await session.flush()
+    if total < 0:
+        # Only a fall in what is owed can leave a credit; payments refund their own excess.
+        await refund_if_due(session, change.policy_id)
+
+
+def _pieces(account: BillingAccount, change: PremiumChange) -> list[dict[str, object]]:
+    now = clock.now()
+    return [
+        {
+            "policy_id": change.policy_id,
+            "source_id": change.source_id,
+            "product_code": account.product_code,
+            "state": account.state,
+            "accounting_on": change.accounting_on,
+            "recorded_at": now,
+            "amount": e.amount,
+            "start_on": e.start,
+            "end_on": e.end,
+            "basis": e.basis.value,
+            "term_start": (e.term or (change.term_start, change.term_end))[0],
+            "term_end": (e.term or (change.term_start, change.term_end))[1],
+        }
+        for e in change.earnings
+        if e.amount != 0
+    ]
+
+
+def _fit_schedule(
+    change: PremiumChange, rows: list[InstallmentRow], amount: Decimal
+) -> InstallmentRow | None:
+    """Spread a change over what is not yet invoiced: an increase goes on the last open
+    installment (or a new one due now); a decrease lowers the last open installments first.
+    What cannot be lowered stays on the account as a credit (refunded when nothing is left)."""
+    open_rows = [r for r in rows if r.cancelled_on is None and r.invoice_number is None]
+    if amount > 0:
+        if open_rows:
+            open_rows[-1].amount += amount
+            return None
+        return InstallmentRow(
+            policy_id=change.policy_id,
+            term_start=change.term_start,
+            seq=max((r.seq for r in rows), default=0) + 1,
+            due_on=max(change.effective_on, clock.today()),
+            amount=amount,
+            fee=ZERO,
+        )
+    remaining = -amount
+    for row in reversed(open_rows):
+        taken = min(row.amount, remaining)
+        row.amount -= taken
+        remaining -= taken
+        if remaining == 0:
+            break
+    return None

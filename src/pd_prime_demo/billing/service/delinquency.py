@@ -1,0 +1,125 @@
+"""The billing run: non-payment cancellations that are due, invoices ahead of due dates, and
+notices of cancellation for invoices unpaid past their grace period.
+
+Past the product's grace period an unpaid invoice gets a notice of cancellation for
+non-payment, effective ``notice_days`` later; if it is still unpaid on that date, the policy is
+cancelled for non-payment effective that date. Billing does not change policies: the run is
+handed the policies domain's cancellation (``cancel_policy``) and calls it; that function locks
+the policy, then asks :func:`non_payment_cancellation_due` again under the account's lock, so a
+payment that arrives meanwhile wins.
+
+Locks: a policy's row before its billing account's row, and the account's row before any of its
+installments, payments or refunds, on every path; runs are serialised by an advisory lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Protocol
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.billing import repository
+from pd_prime_demo.billing.service.invoicing import invoice_due
+from pd_prime_demo.billing.service.views import view
+from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.result_types import DomainError, Ok, Result
+
+
+class CancelPolicy(Protocol):
+    """The policies domain's non-payment cancellation, as the billing run calls it: cancel the
+    policy if :func:`non_payment_cancellation_due` says so; Ok(True) if it was cancelled."""
+
+    def __call__(
+        self, session: AsyncSession, policy_id: uuid.UUID, *, on: date
+    ) -> Awaitable[Result[bool, DomainError]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DueCancellation:
+    effective_on: date
+    invoice_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class BillingRun:
+    on: date
+    invoiced: int
+    notices: int
+    cancellations: int
+
+
+RUN_LOCK = "job:billing.run"
+
+
+async def run_billing(
+    session: AsyncSession, *, on: date, cancel_policy: CancelPolicy
+) -> BillingRun:
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": RUN_LOCK}
+    )
+    candidates = await repository.accounts_with_invoices_due_before(session, on)
+    cancellations = 0
+    for policy_id in candidates:
+        match await cancel_policy(session, policy_id, on=on):
+            case Ok(True):
+                cancellations += 1
+            case _:
+                pass
+    invoiced = await invoice_due(session, through=on)
+    notices = 0
+    actor = Actor.system("billing-run")
+    for policy_id in candidates:
+        notices += await _send_notices(session, policy_id, on, actor)
+    await session.flush()
+    return BillingRun(on, invoiced, notices, cancellations)
+
+
+async def _covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> bool:
+    return await repository.covered_on(session, policy_id, on)
+
+
+async def _send_notices(session: AsyncSession, policy_id: uuid.UUID, on: date, actor: Actor) -> int:
+    account = await repository.account(session, policy_id, for_update=True)
+    assert account is not None
+    if not await _covered_on(session, policy_id, on):
+        return 0
+    sent = 0
+    for item in (await view(session, account)).past_due(on):
+        row = item.row
+        if row.notice_sent_on is not None:
+            continue
+        row.notice_sent_on = on
+        row.cancel_effective_on = on + timedelta(days=account.notice_days)
+        detail = {
+            "invoice": row.invoice_number,
+            "cancel_effective_on": row.cancel_effective_on.isoformat(),
+        }
+        await audit.record(
+            session, actor, "billing.cancellation_notice", "policy", str(policy_id), detail
+        )
+        emit(session, "billing.cancellation_notice", "policy", str(policy_id), detail)
+        sent += 1
+    return sent
+
+
+async def non_payment_cancellation_due(
+    session: AsyncSession, policy_id: uuid.UUID, on: date
+) -> DueCancellation | None:
+    """The cancellation a notice announced, if its date has come and the invoice is still
+    unpaid (the account is locked: call it holding the policy's lock)."""
+    account = await repository.account(session, policy_id, for_update=True)
+    if account is None or not await _covered_on(session, policy_id, on):
+        return None
+    for item in (await view(session, account)).past_due(on):
+        row = item.row
+        if row.cancel_effective_on is not None and on >= row.cancel_effective_on:
+            assert row.invoice_number is not None
+            return DueCancellation(row.cancel_effective_on, row.invoice_number)
+    return None

@@ -1,0 +1,110 @@
+"""Recognising earned premium in the ledger (daily pro-rata), as a job runs it, and the
+written, earned and unearned figures that premium reports are made of.
+
+Each run moves, per policy, the difference between what the premium pieces say is earned
+through the date and what the ledger already recognised, from unearned to earned premium.
+Running it twice for the same date posts nothing the second time.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.billing import ledger, repository
+from pd_prime_demo.billing.enums import Account
+from pd_prime_demo.billing.ledger import credit, debit
+from pd_prime_demo.billing.models import EarningMark, PremiumEarning
+from pd_prime_demo.premium.earning import Earning, earned_through
+from pd_prime_demo.premium.proration import Proration
+
+ZERO = Decimal(0)
+
+
+def earning_of(piece: PremiumEarning) -> Earning:
+    return Earning(
+        piece.amount,
+        piece.start_on,
+        piece.end_on,
+        Proration(piece.basis),
+        (piece.term_start, piece.term_end),
+    )
+
+
+async def post_earned(session: AsyncSession, *, through: date) -> int:
+    """Post earned premium through ``through`` for every policy; returns entries posted."""
+    by_policy: dict[uuid.UUID, list[Earning]] = {}
+    for piece in await repository.earnings_booked_through(session, through):
+        by_policy.setdefault(piece.policy_id, []).append(earning_of(piece))
+    posted = 0
+    for policy_id, earnings in by_policy.items():
+        target = earned_through(earnings, through)
+        mark = await repository.earning_mark(session, policy_id)
+        if mark is None:
+            mark = EarningMark(policy_id=policy_id, earned_through=through, earned_posted=ZERO)
+            session.add(mark)
+        delta = target - mark.earned_posted
+        if delta != 0:
+            await ledger.post(
+                session,
+                policy_id=policy_id,
+                source="ledger.earning",
+                source_id=f"{policy_id}:{through.isoformat()}",
+                memo=f"earned premium through {through.isoformat()}",
+                accounting_on=through,
+                lines=[debit(Account.UNEARNED, delta), credit(Account.EARNED, delta)],
+            )
+            posted += 1
+        mark.earned_posted = target
+        mark.earned_through = max(mark.earned_through, through)
+    await session.flush()
+    return posted
+
+
+@dataclass
+class PremiumFigures:
+    """Written, earned and unearned premium of one product in one state, for a period."""
+
+    product_code: str
+    state: str
+    written: Decimal = ZERO  # in the period
+    earned: Decimal = ZERO  # in the period
+    unearned: Decimal = ZERO  # at the period's end
+    written_to_date: Decimal = ZERO  # cumulative through the period's end
+    earned_to_date: Decimal = ZERO
+
+
+async def premium_figures(
+    session: AsyncSession, *, start: date, end: date, known_at: datetime | None = None
+) -> list[PremiumFigures]:
+    """By product and state, from the premium pieces with the ledger's earning rule."""
+    pieces = await repository.earnings_known_at(session, booked_by=end, known_at=known_at)
+    grouped: dict[tuple[str, str], dict[uuid.UUID, list[PremiumEarning]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for piece in pieces:
+        grouped[(piece.product_code, piece.state)][piece.policy_id].append(piece)
+    before = start - timedelta(days=1)
+    lines = []
+    for (product_code, state), policies in sorted(grouped.items()):
+        line = PremiumFigures(product_code, state)
+        for booked in policies.values():
+            line.written += _sum(p.amount for p in booked if p.accounting_on >= start)
+            line.written_to_date += _sum(p.amount for p in booked)
+            earned_end = earned_through([earning_of(p) for p in booked], end)
+            line.earned_to_date += earned_end
+            earlier = [earning_of(p) for p in booked if p.accounting_on <= before]
+            line.earned += earned_end - earned_through(earlier, before)
+            line.unearned += _sum(p.amount for p in booked) - earned_end
+        lines.append(line)
+    return lines
+
+
+def _sum(values: Iterable[Decimal]) -> Decimal:
+    return sum(values, ZERO)

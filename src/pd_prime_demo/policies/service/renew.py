@@ -1,0 +1,187 @@
+"""Renewals: offered ahead of expiry (re-rated with the version in force for renewals on the
+renewal date), then accepted into a new term or lapsed; or a non-renewal with its reason."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict, not_found
+from pd_prime_demo.policies import repository, rules
+from pd_prime_demo.policies.enums import PolicyStatus, RenewalStatus
+from pd_prime_demo.policies.models import PolicyTransaction, RenewalOffer
+from pd_prime_demo.policies.service.common import (
+    latest_transaction,
+    price,
+    proration_of,
+    record,
+    state_of,
+    writable_policy,
+)
+from pd_prime_demo.policies.state import PolicyState
+from pd_prime_demo.premium.proration import add_months
+from pd_prime_demo.products import service as products
+
+MAX_OFFER_DAYS = 120  # the upper bound of Billing.renewal_offer_days
+
+
+async def offer(
+    session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
+) -> Result[RenewalOffer, DomainError]:
+    match await writable_policy(session, policy_id, actor=actor):
+        case Err() as err:
+            return err
+        case Ok(policy):
+            pass
+    latest = latest_transaction(await repository.transactions(session, policy.id))
+    state = state_of(latest)
+    if state.non_renewal is not None:
+        return Err(conflict("policy.non_renewed", "the policy has been non-renewed"))
+    if state.status is not PolicyStatus.IN_FORCE:
+        return Err(conflict("policy.not_in_force", "only a policy in force can be renewed"))
+    term_end = state.term_end
+    current = await products.compiled_version(session, latest.product_version_id)
+    window = current.definition.billing.renewal_offer_days
+    if clock.today() < term_end - timedelta(days=window):
+        return Err(
+            conflict(
+                "policy.renewal_too_early", f"renewals are offered within {window} days of expiry"
+            )
+        )
+    if (existing := await repository.renewal_offer(session, policy.id, term_end)) is not None:
+        return Ok(existing)
+    match await products.version_in_force(
+        session, policy.product_code, policy.state, term_end, renewal=True
+    ):
+        case Err() as err:
+            return err
+        case Ok(version):
+            pass
+    # Renewals are priced on the risk and coverages in force, without the quote's surcharge.
+    match price(
+        version, risk=state.risk, option=state.option, coverages=state.coverages, surcharge=None
+    ):
+        case Err() as err:
+            return err
+        case Ok(priced):
+            pass
+    new_end = add_months(term_end, version.definition.term_months)
+    offered = rules.renew(
+        state.model_copy(update={"surcharge": None}),
+        priced,
+        term_end=new_end,
+        proration=proration_of(version),
+    )
+    renewal = RenewalOffer(
+        id=uuid.uuid4(),
+        policy_id=policy.id,
+        term_start=term_end,
+        term_end=new_end,
+        product_version_id=version.id,
+        rate_version=version.version,
+        premium=priced.premium,
+        fees=priced.fees,
+        taxes=priced.taxes,
+        snapshot=offered.to_json(),
+        status=RenewalStatus.OFFERED,
+        offered_at=clock.now(),
+    )
+    session.add(renewal)
+    await session.flush()
+    detail = {
+        "term_start": term_end.isoformat(),
+        "premium": str(priced.premium),
+        "rate_version": version.version,
+    }
+    await audit.record(session, actor, "policy.renewal_offered", "policy", str(policy.id), detail)
+    emit(session, "policy.renewal_offered", "policy", str(policy.id), detail)
+    return Ok(renewal)
+
+
+async def accept(
+    session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
+) -> Result[PolicyTransaction, DomainError]:
+    """Accept the open offer: a renewal transaction starts the new term."""
+    match await writable_policy(session, policy_id, actor=actor):
+        case Err() as err:
+            return err
+        case Ok(policy):
+            pass
+    renewal = await repository.open_renewal_offer(session, policy.id)
+    if renewal is None:
+        return Err(not_found("renewal_offer"))
+    if clock.today() > renewal.term_start:
+        return Err(conflict("policy.renewal_lapsed", "the offer lapsed at the end of the term"))
+    version = await products.compiled_version(session, renewal.product_version_id)
+    transition = rules.accept_renewal(
+        PolicyState.from_json(renewal.snapshot), proration=proration_of(version)
+    )
+    txn = await record(session, policy, transition, version=version, actor=actor)
+    renewal.status = RenewalStatus.ACCEPTED
+    renewal.decided_at = clock.now()
+    return Ok(txn)
+
+
+async def lapse_due(session: AsyncSession) -> int:
+    """Offers not accepted by the start of the new term lapse; the policy simply expires."""
+    rows = await repository.offers_to_lapse(session, clock.today())
+    actor = Actor.system("renewals")
+    for renewal in rows:
+        renewal.status = RenewalStatus.LAPSED
+        renewal.decided_at = clock.now()
+        detail = {"term_start": renewal.term_start.isoformat()}
+        await audit.record(
+            session, actor, "policy.renewal_lapsed", "policy", str(renewal.policy_id), detail
+        )
+        emit(session, "policy.renewal_lapsed", "policy", str(renewal.policy_id), detail)
+    return len(rows)
+
+
+async def non_renew(
+    session: AsyncSession, policy_id: uuid.UUID, *, reason: str, actor: Actor
+) -> Result[PolicyTransaction, DomainError]:
+    """Notice that the policy will not renew; cover runs to the end of the term."""
+    match await writable_policy(session, policy_id, actor=actor):
+        case Err() as err:
+            return err
+        case Ok(policy):
+            pass
+    latest = latest_transaction(await repository.transactions(session, policy.id))
+    state = state_of(latest)
+    if state.status is not PolicyStatus.IN_FORCE or state.non_renewal is not None:
+        return Err(
+            conflict("policy.not_renewable", "the policy is not in force or already non-renewed")
+        )
+    version = await products.compiled_version(session, latest.product_version_id)
+    transition = rules.non_renew(
+        state, reason=reason, notice_on=max(clock.today(), latest.effective_on)
+    )
+    return Ok(await record(session, policy, transition, version=version, actor=actor))
+
+
+async def offer_due(session: AsyncSession) -> int:
+    """Offer renewals for every policy inside its product's offer window (the daily job)."""
+    actor = Actor.system("renewals")
+    offered = 0
+    today = clock.today()
+    # Candidates: terms ending within the longest window a product may declare.
+    candidates = await repository.terms_ending_between(
+        session, today, today + timedelta(days=MAX_OFFER_DAYS)
+    )
+    histories = await repository.transactions_of(session, list(candidates))
+    for policy_id, history in histories.items():
+        state = state_of(latest_transaction(history))
+        if state.status is not PolicyStatus.IN_FORCE or state.non_renewal is not None:
+            continue
+        if not today <= state.term_end:
+            continue
+        result = await offer(session, policy_id, actor=actor)
+        if isinstance(result, Ok) and result.value.offered_at.date() == today:
+            offered += 1
+    return offered
