@@ -1,12 +1,12 @@
 # PD Prime — the two commands of the quickstart, and a few helpers.
 #   make demo   start the platform with demo data on http://127.0.0.1:8000
-#   make test   ruff, mypy --strict and the whole test suite with coverage (>= 85%)
+#   make test   ruff, mypy --strict, the import contracts and every test with coverage (>= 85%)
 
 SHELL := /bin/bash
 BOOTSTRAP := .pd-prime/uv-bootstrap
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 
-.PHONY: demo test sync lint typecheck pytest serve migrate clean
+.PHONY: demo test sync lint typecheck architecture pytest serve migrate clean
 
 $(BOOTSTRAP)/bin/uv:
 	@echo "uv not found: installing it into $(BOOTSTRAP) from PyPI"
@@ -27,10 +27,14 @@ lint: sync
 typecheck: sync
 	$(UV) run --no-sync mypy
 
+# The layering and domain boundaries of ARCHITECTURE.md (contracts in .importlinter).
+architecture: sync
+	$(UV) run --no-sync lint-imports
+
 pytest: sync
 	$(UV) run --no-sync pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=85
 
-test: lint typecheck pytest
+test: lint typecheck architecture pytest
 
 serve: sync
 	$(UV) run --no-sync pd-prime serve
