@@ -59,20 +59,49 @@ async def installments(session: AsyncSession, policy_id: uuid.UUID) -> list[Inst
     return list((await session.scalars(_INSTALLMENTS, {"policy_id": policy_id})).all())
 
 
-# An installment not yet invoiced nor cancelled ("scheduled" in the account view).
-_STILL_TO_BILL = (
+async def installments_of_term(
+    session: AsyncSession, policy_id: uuid.UUID, term_start: date
+) -> list[InstallmentRow]:
+    return list(
+        (
+            await session.scalars(
+                select(InstallmentRow)
+                .where(
+                    InstallmentRow.policy_id == policy_id, InstallmentRow.term_start == term_start
+                )
+                .order_by(InstallmentRow.seq)
+            )
+        ).all()
+    )
+
+
+async def terms(session: AsyncSession, policy_id: uuid.UUID) -> list[BillingTerm]:
+    return list(
+        (
+            await session.scalars(
+                select(BillingTerm)
+                .where(BillingTerm.policy_id == policy_id)
+                .order_by(BillingTerm.term_start)
+            )
+        ).all()
+    )
+
+
+# An installment not yet invoiced nor cancelled ("scheduled") that will bill a fee.
+_FEE_TO_BILL = (
     select(InstallmentRow.id)
     .where(
         InstallmentRow.policy_id == bindparam("policy_id"),
         InstallmentRow.invoice_number.is_(None),
         InstallmentRow.cancelled_on.is_(None),
+        InstallmentRow.fee > 0,
     )
     .limit(1)
 )
 
 
-async def anything_to_bill(session: AsyncSession, policy_id: uuid.UUID) -> bool:
-    return await session.scalar(_STILL_TO_BILL, {"policy_id": policy_id}) is not None
+async def fee_still_to_bill(session: AsyncSession, policy_id: uuid.UUID) -> bool:
+    return await session.scalar(_FEE_TO_BILL, {"policy_id": policy_id}) is not None
 
 
 async def due_for_invoice(

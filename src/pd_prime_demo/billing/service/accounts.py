@@ -18,7 +18,7 @@ from pd_prime_demo.billing import ledger, repository
 from pd_prime_demo.billing.enums import Account
 from pd_prime_demo.billing.ledger import credit, debit
 from pd_prime_demo.billing.models import BillingAccount, BillingTerm, InstallmentRow
-from pd_prime_demo.billing.rules import installment_schedule
+from pd_prime_demo.billing.rules import ScheduleRow, fit_schedule, installment_schedule
 from pd_prime_demo.billing.service.refunds import refund_if_due
 from pd_prime_demo.core import clock
 from pd_prime_demo.premium.earning import Earning
@@ -147,18 +147,7 @@ async def on_transaction(session: AsyncSession, change: PremiumChange) -> None:
             term.cover_ends_on = change.cover_ends_on
         elif change.restores_cover:
             term.cover_ends_on = None
-        rows = [
-            r
-            for r in await repository.installments(session, change.policy_id)
-            if r.term_start == change.term_start
-        ]
-        if change.cover_ends_on is not None:
-            for row in rows:
-                if row.invoice_number is None and row.due_on >= change.cover_ends_on:
-                    row.cancelled_on = change.cover_ends_on
-        if (adjustment := _fit_schedule(change, rows, total)) is not None:
-            session.add(adjustment)
-        await session.flush()
+        await _fit(session, term, due_if_new=max(change.effective_on, clock.today()))
     if total < 0:
         # Only a fall in what is owed can leave a credit; payments refund their own excess.
         await refund_if_due(session, change.policy_id)
@@ -186,30 +175,30 @@ def _pieces(account: BillingAccount, change: PremiumChange) -> list[dict[str, ob
     ]
 
 
-def _fit_schedule(
-    change: PremiumChange, rows: list[InstallmentRow], amount: Decimal
-) -> InstallmentRow | None:
-    """Spread a change over what is not yet invoiced: an increase goes on the last open
-    installment (or a new one due now); a decrease lowers the last open installments first.
-    What cannot be lowered stays on the account as a credit (refunded when nothing is left)."""
-    open_rows = [r for r in rows if r.cancelled_on is None and r.invoice_number is None]
-    if amount > 0:
-        if open_rows:
-            open_rows[-1].amount += amount
-            return None
-        return InstallmentRow(
-            policy_id=change.policy_id,
-            term_start=change.term_start,
-            seq=max((r.seq for r in rows), default=0) + 1,
-            due_on=max(change.effective_on, clock.today()),
-            amount=amount,
-            fee=ZERO,
+async def _fit(session: AsyncSession, term: BillingTerm, *, due_if_new: date) -> None:
+    """Fit the term's installments to what it now bills (``billing.rules.fit_schedule``)."""
+    rows = await repository.installments_of_term(session, term.policy_id, term.term_start)
+    fitted = fit_schedule(
+        [
+            ScheduleRow(r.seq, r.due_on, r.amount, r.invoice_number is not None, r.cancelled_on)
+            for r in rows
+        ],
+        target=term.total,
+        cover_ends_on=term.cover_ends_on,
+        today=clock.today(),
+        due_if_new=due_if_new,
+    )
+    for row, fit in zip(rows, fitted.rows, strict=True):
+        row.amount, row.due_on, row.cancelled_on = fit.amount, fit.due_on, fit.cancelled_on
+    if (added := fitted.added) is not None:
+        session.add(
+            InstallmentRow(
+                policy_id=term.policy_id,
+                term_start=term.term_start,
+                seq=added.seq,
+                due_on=added.due_on,
+                amount=added.amount,
+                fee=ZERO,
+            )
         )
-    remaining = -amount
-    for row in reversed(open_rows):
-        taken = min(row.amount, remaining)
-        row.amount -= taken
-        remaining -= taken
-        if remaining == 0:
-            break
-    return None
+    await session.flush()

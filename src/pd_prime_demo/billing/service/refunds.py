@@ -18,14 +18,20 @@ from pd_prime_demo.core.outbox import emit
 
 
 async def refund_if_due(session: AsyncSession, policy_id: uuid.UUID) -> Refund | None:
-    """Refund a credit balance once nothing remains to be billed; never more than was paid."""
-    # Mid-term, an installment is still to be billed: one query answers, not the whole account.
-    if await repository.anything_to_bill(session, policy_id):
+    """Refund a credit balance once nothing remains to be billed; never more than was paid.
+
+    An installment still to be invoiced with a fee will bill again, so the credit is kept for
+    it (mid-term, one query answers); one still to be invoiced without a fee bills nothing the
+    credit does not already cover.
+    """
+    if await repository.fee_still_to_bill(session, policy_id):
         return None
     account = await repository.account(session, policy_id)
     assert account is not None
     current = await view(session, account)
-    if current.balance >= 0:
+    if current.balance >= 0 or any(
+        i.outstanding > 0 for i in current.installments if i.row.invoice_number is None
+    ):
         return None
     amount = min(-current.balance, current.paid - current.refunded)
     if amount <= 0:

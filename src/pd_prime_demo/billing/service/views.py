@@ -24,11 +24,16 @@ NOT_FOUND = not_found("policy")
 @dataclass(frozen=True, slots=True)
 class InstallmentView:
     row: InstallmentRow
-    paid: Decimal
+    paid: Decimal  # what payments (and credits) cover of it, oldest installment first
 
     @property
     def due(self) -> Decimal:
-        return self.row.amount + self.row.fee
+        """What it asks for: its amount, and its fee once invoiced (the fee is billed then)."""
+        return self.row.amount + (self.row.fee if self.row.invoice_number is not None else ZERO)
+
+    @property
+    def outstanding(self) -> Decimal:
+        return ZERO if self.row.cancelled_on is not None else self.due - self.paid
 
     @property
     def status(self) -> InstallmentStatus:
@@ -43,12 +48,15 @@ class InstallmentView:
 
 @dataclass(frozen=True, slots=True)
 class AccountView:
+    """A billing account: the ledger's receivable is exactly what its live installments still
+    owe, less the credit no installment needs (``balance == sum(outstanding) - credit``)."""
+
     account: BillingAccount
     installments: list[InstallmentView]
     paid: Decimal
     refunded: Decimal
     balance: Decimal  # ledger receivable: positive = owed, negative = credit
-    credit: Decimal  # payments not yet needed by any invoice
+    credit: Decimal  # money no installment needs: unapplied payments and billed-too-much
 
     def past_due(self, on: date) -> list[InstallmentView]:
         grace = timedelta(days=self.account.grace_days)
@@ -61,16 +69,24 @@ class AccountView:
 
 
 async def view(session: AsyncSession, account: BillingAccount) -> AccountView:
-    """Installments with what has been paid against each (oldest first), and the balance."""
+    """Installments with what has been paid against each (oldest first), and the balance.
+
+    Payments (net of refunds) and whatever invoices billed beyond what their term now bills
+    (after a decrease) are applied to the live installments in due order.
+    """
     rows = await repository.installments(session, account.policy_id)
     paid, refunded = await repository.paid_and_refunded(session, account.policy_id)
-    available = paid - refunded
+    targets = {t.term_start: t.total for t in await repository.terms(session, account.policy_id)}
+    live = [r for r in rows if r.cancelled_on is None]
+    billed_beyond = sum((r.amount for r in live), ZERO) - sum(targets.values(), ZERO)
+    available = paid - refunded + billed_beyond
     views = []
     for row in rows:
-        if row.invoice_number is None or row.cancelled_on is not None:
+        if row.cancelled_on is not None:
             views.append(InstallmentView(row, ZERO))
             continue
-        applied = min(available, row.amount + row.fee)
+        due = InstallmentView(row, ZERO).due
+        applied = max(min(available, due), ZERO)
         available -= applied
         views.append(InstallmentView(row, applied))
     balances = await ledger.balances(session, policy_id=account.policy_id)
