@@ -228,7 +228,7 @@ async def _seed_policy(session: AsyncSession, actor: Actor) -> int:
     if not isinstance(listed, Ok) or not listed.value[0]:
         return 0
     result = await policies.bind_quote(
-        session, listed.value[0][0].id, option=None, payment_plan="monthly", actor=actor
+        session, listed.value[0][0].id, option="standard", payment_plan="monthly", actor=actor
     )
     if isinstance(result, Err):
         raise RuntimeError(f"seeding a demo policy failed: {result.error}")

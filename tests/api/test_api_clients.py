@@ -121,7 +121,9 @@ async def test_a_client_is_held_to_its_owners_book_and_its_scopes(
     mine = await _customer(client, agent)
     own_quote = await client.post("/api/v1/quotes", json=auto_quote(mine), headers=headers)
     bind = await client.post(
-        f"/api/v1/quotes/{own_quote.json()['id']}/bind", json={}, headers=headers
+        f"/api/v1/quotes/{own_quote.json()['id']}/bind",
+        json={"option": "standard"},
+        headers=headers,
     )
     assert bind.status_code == 403
     created = await client.post("/api/v1/customers", json=person(), headers=headers)

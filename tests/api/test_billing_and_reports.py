@@ -23,7 +23,9 @@ async def _bind(
     body["customer_id"] = customer["id"]
     quote = (await client.post("/api/v1/quotes", json=body, headers=agent.headers)).json()
     bound = await client.post(
-        f"/api/v1/quotes/{quote['id']}/bind", json={"payment_plan": plan}, headers=agent.headers
+        f"/api/v1/quotes/{quote['id']}/bind",
+        json={"option": "standard", "payment_plan": plan},
+        headers=agent.headers,
     )
     assert bound.status_code == 201, bound.text
     return dict(bound.json())

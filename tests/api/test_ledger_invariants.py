@@ -35,7 +35,7 @@ async def test_random_sequences_keep_every_invariant(
         policy = (
             await client.post(
                 f"/api/v1/quotes/{quote['id']}/bind",
-                json={"payment_plan": plan},
+                json={"option": "standard", "payment_plan": plan},
                 headers=agent.headers,
             )
         ).json()

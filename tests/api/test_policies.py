@@ -34,7 +34,9 @@ async def _bound(
     quote = (await client.post("/api/v1/quotes", json=quote_body, headers=agent.headers)).json()
     assert quote["status"] == "quoted", quote
     response = await client.post(
-        f"/api/v1/quotes/{quote['id']}/bind", json=bind, headers=agent.headers
+        f"/api/v1/quotes/{quote['id']}/bind",
+        json={"option": "standard", **bind},
+        headers=agent.headers,
     )
     assert response.status_code == 201, response.text
     return {"quote": quote, "policy": response.json()}
@@ -60,7 +62,9 @@ async def test_bind_is_idempotent_and_records_the_term(
     )
     assert in_force["term_premium"] == quote["rating"][1]["premium"]
     assert in_force["rate_version"] == "TX-2026.1"
-    again = await client.post(f"/api/v1/quotes/{quote['id']}/bind", json={}, headers=agent.headers)
+    again = await client.post(
+        f"/api/v1/quotes/{quote['id']}/bind", json={"option": "full"}, headers=agent.headers
+    )
     assert again.status_code == 200
     assert again.json()["id"] == policy["id"]
     requote = await client.get(f"/api/v1/quotes/{quote['id']}", headers=agent.headers)
@@ -314,7 +318,7 @@ async def test_a_transaction_and_its_declarations_page_are_written_together(
     ).json()
     actor = Actor.user(uuid.UUID(str(agent.user_id)), Role.AGENT, permissions_for(Role.AGENT))
     bound = await service.bind_quote(
-        session, uuid.UUID(quote["id"]), option=None, payment_plan="annual", actor=actor
+        session, uuid.UUID(quote["id"]), option="standard", payment_plan="annual", actor=actor
     )
     assert isinstance(bound, Ok)
     pages = select(Document.source_id).where(
@@ -366,7 +370,9 @@ async def test_policy_reads_follow_customer_visibility_for_every_kind_of_reader(
     assert quote.status_code == 201, quote.text
     admin = await user_login(client, runtime, Role.ADMIN)
     bound = await client.post(
-        f"/api/v1/quotes/{quote.json()['id']}/bind", json={}, headers=admin.headers
+        f"/api/v1/quotes/{quote.json()['id']}/bind",
+        json={"option": "standard"},
+        headers=admin.headers,
     )
     assert bound.status_code == 201, bound.text
     url = f"/api/v1/policies/{bound.json()['id']}"
@@ -377,3 +383,39 @@ async def test_policy_reads_follow_customer_visibility_for_every_kind_of_reader(
     assert (await client.get(url, headers=adjuster.headers)).status_code == 200
     assert (await client.get(url, headers=stranger_agent.headers)).status_code == 404
     assert (await client.get(url, headers=other_policyholder)).status_code == 404
+
+
+async def test_binding_asks_which_package_and_a_different_repeat_names_the_policy(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
+    quote = (
+        await client.post("/api/v1/quotes", json=auto_quote(customer["id"]), headers=agent.headers)
+    ).json()
+    url = f"/api/v1/quotes/{quote['id']}/bind"
+    ambiguous = await client.post(url, json={}, headers=agent.headers)
+    assert ambiguous.status_code == 422
+    assert ambiguous.json()["code"] == "policy.option_required"
+    assert ambiguous.json()["errors"][0]["pointer"] == "#/option"
+    bound = await client.post(url, json={"option": "full"}, headers=agent.headers)
+    assert bound.status_code == 201
+    same = await client.post(url, json={"option": "full"}, headers=agent.headers)
+    assert same.status_code == 200
+    assert same.json()["id"] == bound.json()["id"]
+    for different in ({"option": "standard"}, {"option": "full", "payment_plan": "monthly"}):
+        refused = await client.post(url, json=different, headers=agent.headers)
+        assert refused.status_code == 409, different
+        assert refused.json()["code"] == "policy.already_bound"
+        assert refused.json()["policy_number"] == bound.json()["number"]
+        assert refused.json()["policy_id"] == bound.json()["id"]
+    policy = (
+        await client.get(f"/api/v1/policies/{bound.json()['id']}", headers=agent.headers)
+    ).json()
+    assert policy["payment_plan"] == "annual"
+    assert policy["in_force"] is None, "not in force before inception"
+    assert policy["terms"]["option"] == "full", "but it says what it will be"
+    one_package = home_quote(customer["id"])
+    home = (await client.post("/api/v1/quotes", json=one_package, headers=agent.headers)).json()
+    only = await client.post(f"/api/v1/quotes/{home['id']}/bind", json={}, headers=agent.headers)
+    assert only.status_code == 201, "a quote with one package needs no choice"

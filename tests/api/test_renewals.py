@@ -20,7 +20,9 @@ async def _policy(client: AsyncClient, runtime: Runtime) -> tuple[Any, dict[str,
         await client.post("/api/v1/quotes", json=auto_quote(customer["id"]), headers=agent.headers)
     ).json()
     policy = (
-        await client.post(f"/api/v1/quotes/{quote['id']}/bind", json={}, headers=agent.headers)
+        await client.post(
+            f"/api/v1/quotes/{quote['id']}/bind", json={"option": "standard"}, headers=agent.headers
+        )
     ).json()
     return agent, policy
 

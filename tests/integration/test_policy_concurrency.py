@@ -31,7 +31,10 @@ async def test_concurrent_binds_make_exactly_one_policy(committed_runtime: Runti
         ).json()
         url = f"/api/v1/quotes/{quote['id']}/bind"
         responses = await asyncio.gather(
-            *(client.post(url, json={}, headers=agent.headers) for _ in range(8))
+            *(
+                client.post(url, json={"option": "standard"}, headers=agent.headers)
+                for _ in range(8)
+            )
         )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] * 7 + [201], [r.text for r in responses]

@@ -53,9 +53,9 @@ def test_the_live_installments_bill_the_target_or_the_invoices_already_did(
     assert billed == max(target, invoiced), "every cent of the target sits on a live installment"
     assert all(r.amount >= 0 for r in live)
     assert [r for r in fitted.rows if r.invoiced] == [r for r in rows if r.invoiced]
-    for row in fitted.rows:
-        if not row.invoiced and cover_ends is not None and row.due_on >= cover_ends:
-            assert row.cancelled_on is not None, "cover ended before it fell due"
+    for before, after in zip(rows, fitted.rows, strict=True):
+        if not before.invoiced and cover_ends is not None and before.due_on >= cover_ends:
+            assert after.cancelled_on is not None, "cover ended before it fell due"
 
 
 def test_a_reinstated_installment_comes_back_due_no_earlier_than_today() -> None:

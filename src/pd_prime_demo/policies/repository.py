@@ -44,14 +44,15 @@ _AS_OF: dict[Hashable, Select[Policy, PolicyTransaction]] = {}
 
 
 def _as_of_statement(visible_customers: Select[Any]) -> Select[Policy, PolicyTransaction]:
-    """The policy with its latest transaction effective on ``:on``, if visible."""
+    """The policy with its latest transaction effective on ``:on`` (or, before inception, the
+    first to take effect), if visible."""
+    on = bindparam("on", type_=Date)
+    effective = PolicyTransaction.effective_on
     latest = (
         select(PolicyTransaction)
-        .where(
-            PolicyTransaction.policy_id == Policy.id,
-            PolicyTransaction.effective_on <= bindparam("on"),
-        )
-        .order_by(PolicyTransaction.effective_on.desc(), PolicyTransaction.seq.desc())
+        .where(PolicyTransaction.policy_id == Policy.id)
+        # Effective by then first, latest first; then the upcoming ones, soonest first.
+        .order_by(effective > on, func.abs(effective - on), PolicyTransaction.seq.desc())
         .limit(1)
         .lateral()
     )

@@ -63,6 +63,7 @@ def _present(policy: Policy, state: service.AsOf) -> PolicyRead:
         as_of=on,
         status=state.status,
         in_force=state.snapshot if state.status in ("in_force", "cancelled") else None,
+        terms=state.snapshot,
         transaction_seq=state.transaction.seq if state.transaction else None,
     )
 

@@ -75,8 +75,15 @@ class PolicyRead(BaseModel):
     payment_plan: str
     as_of: date
     status: StatusOn
-    in_force: dict[str, Any] | None = Field(description="The state in force on as_of.")
-    transaction_seq: int | None
+    in_force: dict[str, Any] | None = Field(
+        description="The state in force on as_of (null when nothing is: before inception, after "
+        "expiry)."
+    )
+    terms: dict[str, Any] | None = Field(
+        description="What the policy says on as_of: the state in effect that day (also once "
+        "expired or cancelled), or before inception the state it starts with."
+    )
+    transaction_seq: int | None = Field(description="The transaction whose state `terms` is.")
 
 
 class PolicyList(BaseModel):

@@ -13,6 +13,7 @@ from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
+    ErrorKind,
     FieldIssue,
     Ok,
     Result,
@@ -40,6 +41,50 @@ class Bound:
     history: list[PolicyTransaction] | None  # known when just created: its one transaction
 
 
+def _chosen_option(option: str | None, names: list[str]) -> Result[str, DomainError]:
+    """The package to bind: the one named, or the only one; asked for when there are several."""
+    if option is None:
+        if len(names) == 1:
+            return Ok(names[0])
+        return Err(
+            invalid(
+                "policy.option_required",
+                "this quote has several packages: say which one to bind",
+                FieldIssue("#/option", f"must be one of {names}"),
+            )
+        )
+    if option not in names:
+        return Err(
+            invalid(
+                "policy.unknown_option",
+                "no such package on this quote",
+                FieldIssue("#/option", f"must be one of {names}"),
+            )
+        )
+    return Ok(option)
+
+
+async def _already_bound(
+    session: AsyncSession, quote_id: uuid.UUID, option: str, payment_plan: str
+) -> Result[Bound, DomainError]:
+    """The same bind again returns the policy; a different one is a conflict naming it."""
+    existing = await repository.by_quote(session, quote_id)
+    assert existing is not None
+    first = await repository.transactions(session, existing.id)
+    bound_option = first[0].snapshot["option"]
+    if (option, payment_plan) != (bound_option, existing.payment_plan):
+        return Err(
+            DomainError(
+                ErrorKind.CONFLICT,
+                "policy.already_bound",
+                f"this quote is already bound into policy {existing.number} "
+                f"(package {bound_option!r}, {existing.payment_plan} plan)",
+                extra={"policy_id": str(existing.id), "policy_number": existing.number},
+            )
+        )
+    return Ok(Bound(existing, created=False, history=None))
+
+
 async def bind_quote(
     session: AsyncSession,
     quote_id: uuid.UUID,
@@ -60,24 +105,19 @@ async def bind_quote(
             return err
         case Ok(quote):
             pass
-    if quote.status == "bound":
-        existing = await repository.by_quote(session, quote.id)
-        assert existing is not None
-        return Ok(Bound(existing, created=False, history=None))
-    if quote.status not in quotes.BINDABLE_STATUSES:
+    bound = quote.status == quotes.QuoteStatus.BOUND
+    if not bound and quote.status not in quotes.BINDABLE_STATUSES:
         return Err(conflict("quote.not_bindable", f"a {quote.status} quote cannot be bound"))
+    names = [o["name"] for o in quote.options]
+    match _chosen_option(option, names):
+        case Err() as err:
+            return err
+        case Ok(chosen):
+            pass
+    if bound:
+        return await _already_bound(session, quote.id, chosen, payment_plan)
     if quote.effective_on < clock.today():
         return Err(conflict("quote.effective_date_passed", "re-quote with a current date"))
-    names = [o["name"] for o in quote.options]
-    chosen = option or names[0]
-    if chosen not in names:
-        return Err(
-            invalid(
-                "policy.unknown_option",
-                "no such package on this quote",
-                FieldIssue("#/option", f"must be one of {names}"),
-            )
-        )
     package = quote.options[names.index(chosen)]
     assert quote.product_version_id is not None
     version = await products.compiled_version(session, quote.product_version_id)

@@ -32,15 +32,20 @@ class AsOf:
 
 
 def state_as_of(history: list[PolicyTransaction], on: date) -> AsOf:
-    """What was in force on ``on``: the latest transaction effective by then decides."""
+    """What was in force on ``on``: the latest transaction effective by then decides (before
+    inception, the first transaction to take effect, for what the policy will say)."""
     effective = [t for t in history if t.effective_on <= on]
-    return state_from(latest_transaction(effective) if effective else None, on)
+    if effective:
+        return state_from(latest_transaction(effective), on)
+    upcoming = [t for t in history if t.effective_on > on]
+    first = min(upcoming, key=lambda t: (t.effective_on, -t.seq)) if upcoming else None
+    return state_from(first, on)
 
 
 def state_from(latest: PolicyTransaction | None, on: date) -> AsOf:
-    """The state on ``on`` given the latest transaction effective by then (None: none yet)."""
-    if latest is None:
-        return AsOf(on, StatusOn.NOT_YET_EFFECTIVE, None)
+    """The state on ``on`` given the transaction that decides it (see :func:`state_as_of`)."""
+    if latest is None or latest.effective_on > on:
+        return AsOf(on, StatusOn.NOT_YET_EFFECTIVE, latest)
     snap = latest.snapshot
     if snap["status"] == PolicyStatus.CANCELLED:
         return AsOf(on, StatusOn.CANCELLED, latest)
