@@ -14,11 +14,10 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.quotes import service as quotes
@@ -60,11 +59,7 @@ async def run_jobs(db: Database) -> dict[str, object]:
     results: dict[str, object] = {}
     for name, job in JOBS.items():
         async with db.unit_of_work() as session:
-            locked = await session.scalar(
-                text("SELECT pg_try_advisory_xact_lock(hashtextextended(:n, 0))"),
-                {"n": f"job:{name}"},
-            )
-            if not locked:
+            if not await locks.try_lock(session, f"job:{name}"):
                 results[name] = "skipped: running elsewhere"
                 continue
             results[name] = await job(session)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
+from pd_prime_demo import cli
+from pd_prime_demo.bench.api import free_port, server_command
 from pd_prime_demo.core.config import get_settings
 from tests.conftest import KEYS, create_scratch_database, drop_scratch_database
 
@@ -31,3 +38,30 @@ def cli_env(server_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     yield url
     get_settings.cache_clear()
     asyncio.run(drop_scratch_database(server_url, url))
+
+
+@pytest.fixture
+def served(cli_env: str) -> Iterator[str]:
+    """The production app on the scratch database, with the demo data; its base URL."""
+    for command in (["migrate"], ["seed"]):
+        result = CliRunner().invoke(cli.app, command)
+        assert result.exit_code == 0, result.output
+    launch = server_command(
+        free_port(), workers=1, callgrind=False, factory="pd_prime_demo.main:app_factory"
+    )
+    server = subprocess.Popen(launch.argv, env=dict(os.environ))  # noqa: S603 - our module
+    base = f"http://127.0.0.1:{launch.port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("the server did not become ready")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

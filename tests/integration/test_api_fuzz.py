@@ -9,52 +9,20 @@ the run the books must still be whole: the ledger balances and the audit chain v
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from pd_prime_demo import cli
-from pd_prime_demo.bench.api import free_port, server_command
 from pd_prime_demo.seed import DEMO_PASSWORD
 
 runner = CliRunner()
 
 # Ending the run's own login would leave the rest of the run unauthenticated.
 _EXCLUDED = "logout|revoke|deactivation"
-
-
-@pytest.fixture
-def served(cli_env: str) -> Iterator[str]:
-    """The production app on the scratch database, with the demo data; its base URL."""
-    for command in (["migrate"], ["seed"]):
-        result = runner.invoke(cli.app, command)
-        assert result.exit_code == 0, result.output
-    launch = server_command(
-        free_port(), workers=1, callgrind=False, factory="pd_prime_demo.main:app_factory"
-    )
-    server = subprocess.Popen(launch.argv, env=dict(os.environ))  # noqa: S603 - our module
-    base = f"http://127.0.0.1:{launch.port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/health/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("the server did not become ready")
-        yield base
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def _token(base: str, email: str) -> str:

@@ -94,7 +94,11 @@ async def pay_policy(
         Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
     ],
 ) -> PaymentRead:
-    account = handle_result(await service.account_for(session, policy_id, actor=actor))
+    # The account's row lock serialises payments on it: a second request with the same key
+    # waits for the first to commit, then finds its payment and replays it.
+    account = handle_result(
+        await service.account_for(session, policy_id, actor=actor, for_update=True)
+    )
     payment, created = handle_result(
         await service.pay(
             session,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, String, select, text
+from sqlalchemy import Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.database import Base
 
 
@@ -40,10 +40,7 @@ async def lock_and_find(
     The transaction-scoped advisory lock makes a concurrent duplicate wait for the first
     request's commit and then replay it, instead of creating a second resource.
     """
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-        {"k": f"idempotency:{principal}:{key}"},
-    )
+    await locks.lock(session, f"idempotency:{principal}:{key}")
     return await session.scalar(
         select(IdempotencyRecord).where(
             IdempotencyRecord.principal == principal, IdempotencyRecord.key == key

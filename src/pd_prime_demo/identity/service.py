@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.crypto import PasswordHashing
 from pd_prime_demo.core.pagination import keyset_page
@@ -109,6 +109,8 @@ async def create_user(
                 *(FieldIssue("#/password", p) for p in problems),
             )
         )
+    # Two sign-ups with one e-mail: the second waits for the first, then finds the address taken.
+    await locks.lock(session, f"user-email:{email}")
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         return Err(conflict("user.email_taken", "a user with this e-mail already exists"))
     now = clock.now()

@@ -93,7 +93,8 @@ class PremiumChange:
 
 async def on_transaction(session: AsyncSession, change: PremiumChange) -> None:
     """Post the transaction to the ledger, fit the schedule to it, refund any excess."""
-    account = await repository.account(session, change.policy_id)
+    # Locked: a transaction's billing serialises with payments and the billing run on it.
+    account = await repository.account(session, change.policy_id, for_update=True)
     assert account is not None, "a policy's account is opened when it is bound"
     total = change.total
     await ledger.post(

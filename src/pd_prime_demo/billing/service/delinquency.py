@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import repository
 from pd_prime_demo.billing.service.invoicing import invoice_due
 from pd_prime_demo.billing.service.views import view
+from pd_prime_demo.core import locks
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Ok, Result
@@ -61,9 +61,7 @@ RUN_LOCK = "job:billing.run"
 async def run_billing(
     session: AsyncSession, *, on: date, cancel_policy: CancelPolicy
 ) -> BillingRun:
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:n, 0))"), {"n": RUN_LOCK}
-    )
+    await locks.lock(session, RUN_LOCK)
     candidates = await repository.accounts_with_invoices_due_before(session, on)
     cancellations = 0
     for policy_id in candidates:

@@ -1,0 +1,91 @@
+"""Races between clients against the real server: no 5xx, and each effect exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from typing import Any
+
+import httpx
+from typer.testing import CliRunner
+
+from pd_prime_demo import cli
+from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
+from pd_prime_demo.seed import DEMO_PASSWORD
+from tests.factories import person
+
+
+async def _login(client: httpx.AsyncClient, email: str) -> dict[str, str]:
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": email, "password": DEMO_PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def _at_once(
+    client: httpx.AsyncClient, n: int, method: str, url: str, **kwargs: Any
+) -> list[httpx.Response]:
+    return list(await asyncio.gather(*(client.request(method, url, **kwargs) for _ in range(n))))
+
+
+def _no_server_error(responses: list[httpx.Response]) -> None:
+    assert all(r.status_code < 500 for r in responses), [(r.status_code, r.text) for r in responses]
+
+
+def test_same_key_requests_in_parallel_take_effect_once_and_replay(served: str) -> None:
+    asyncio.run(_same_key_races(served))
+    ledger = CliRunner().invoke(cli.app, ["ledger", "check"])
+    assert ledger.exit_code == 0, ledger.output
+
+
+async def _same_key_races(served: str) -> None:
+    limits = httpx.Limits(max_connections=40)
+    async with httpx.AsyncClient(base_url=served, limits=limits, timeout=60) as client:
+        agent = await _login(client, "agent@demo.pdprime.example")
+        policy = (await client.get("/api/v1/policies", headers=agent)).json()["items"][0]
+        key = {"Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+        url = f"/api/v1/policies/{policy['id']}/payments"
+        payments = await _at_once(
+            client, 20, "POST", url, json={"amount": "10.00"}, headers={**agent, **key}
+        )
+        _no_server_error(payments)
+        assert sorted(r.status_code for r in payments) == [200] * 19 + [201]
+        assert len({r.json()["id"] for r in payments}) == 1
+        account = (
+            await client.get(f"/api/v1/policies/{policy['id']}/billing", headers=agent)
+        ).json()
+        assert account["paid"] == "10.00"
+
+        body = person()
+        customers = await _at_once(
+            client, 20, "POST", "/api/v1/customers", json=body, headers={**agent, **key}
+        )
+        _no_server_error(customers)
+        assert {r.status_code for r in customers} == {201}
+        assert len({r.json()["id"] for r in customers}) == 1
+        assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in customers) == 19
+
+        quote = copy.deepcopy(AUTO_EXAMPLE)
+        quote["customer_id"] = customers[0].json()["id"]
+        quote["effective_on"] = policy["inception_on"]
+        other_key = {"Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+        quotes = await _at_once(
+            client, 20, "POST", "/api/v1/quotes", json=quote, headers={**agent, **other_key}
+        )
+        _no_server_error(quotes)
+        assert {r.status_code for r in quotes} == {201}, [r.text for r in quotes][:2]
+        assert len({r.json()["id"] for r in quotes}) == 1
+
+
+async def test_parallel_registrations_of_one_e_mail_make_one_user(served: str) -> None:
+    from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
+
+    body = {**REGISTRATION_EXAMPLE, "email": f"race-{uuid.uuid4().hex[:8]}@example.com"}
+    async with httpx.AsyncClient(base_url=served, timeout=60) as client:
+        responses = await _at_once(client, 10, "POST", "/api/v1/registrations", json=body)
+    _no_server_error(responses)
+    assert sorted(r.status_code for r in responses)[0] == 201
+    assert sum(r.status_code == 201 for r in responses) == 1
