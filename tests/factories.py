@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from httpx import AsyncClient
@@ -57,6 +57,18 @@ async def login(client: AsyncClient, email: str, password: str = PASSWORD) -> di
     )
     assert response.status_code == 200, response.text
     return dict(response.json())
+
+
+async def relogin(client: AsyncClient, who: Login) -> dict[str, str]:
+    """Fresh bearer headers for ``who`` at the clock's current time (tokens issued before a
+    clock jump have expired)."""
+    tokens = await login(client, who.email)
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def noon(day: date) -> datetime:
+    """Midday UTC of a business day, for ``clock.frozen_at``."""
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
 async def user_login(client: AsyncClient, runtime: Runtime, role: Role) -> Login:

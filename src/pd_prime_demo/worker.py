@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.database import Database
+from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.quotes import service as quotes
 
@@ -30,14 +31,27 @@ async def _expire_quotes(session: AsyncSession) -> object:
 
 
 async def _billing(session: AsyncSession) -> object:
-    run = await billing.run_billing(
+    match await billing.run_billing(
         session, on=clock.today(), cancel_policy=policies.cancel_for_non_payment
-    )
-    return {"invoiced": run.invoiced, "notices": run.notices, "cancellations": run.cancellations}
+    ):
+        case Ok(run):
+            return {
+                "invoiced": run.invoiced,
+                "notices": run.notices,
+                "cancellations": run.cancellations,
+            }
+        case Err(error):
+            raise RuntimeError(error.detail)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _earn(session: AsyncSession) -> object:
-    return await billing.post_earned(session, through=clock.today() - timedelta(days=1))
+    match await billing.post_earned(session, through=clock.today() - timedelta(days=1)):
+        case Ok(posted):
+            return posted
+        case Err(error):
+            raise RuntimeError(error.detail)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def _documents(session: AsyncSession) -> object:

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.billing import service as ledger
 from pd_prime_demo.billing.service import Account
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import Login, auto_quote, home_quote, person, user_login
+from tests.factories import Login, auto_quote, home_quote, noon, person, relogin, user_login
 
 
 async def _bind(
@@ -41,9 +42,12 @@ async def test_unpaid_invoice_leads_to_notice_then_non_payment_cancellation(
     inception = date.fromisoformat(policy["inception_on"])
 
     async def run(on: date) -> dict[str, Any]:
-        response = await client.post(
-            "/api/v1/billing/runs", json={"on": on.isoformat()}, headers=admin.headers
-        )
+        with frozen_at(noon(on)):
+            response = await client.post(
+                "/api/v1/billing/runs",
+                json={"on": on.isoformat()},
+                headers=await relogin(client, admin),
+            )
         assert response.status_code == 200, response.text
         return dict(response.json())
 
@@ -78,20 +82,25 @@ async def test_paid_invoice_is_not_delinquent(client: AsyncClient, runtime: Runt
     policy = await _bind(client, agent, auto_quote("x"), "monthly")
     url = f"/api/v1/policies/{policy['id']}"
     inception = date.fromisoformat(policy["inception_on"])
-    await client.post(
-        "/api/v1/billing/runs", json={"on": inception.isoformat()}, headers=admin.headers
-    )
+    with frozen_at(noon(inception)):
+        await client.post(
+            "/api/v1/billing/runs",
+            json={"on": inception.isoformat()},
+            headers=await relogin(client, admin),
+        )
     first = (await client.get(f"{url}/billing", headers=agent.headers)).json()["installments"][0]
     await client.post(
         f"{url}/payments",
         json={"amount": first["amount"]},
         headers={**agent.headers, "Idempotency-Key": "p1"},
     )
-    run = await client.post(
-        "/api/v1/billing/runs",
-        json={"on": (inception + timedelta(days=12)).isoformat()},
-        headers=admin.headers,
-    )
+    later = inception + timedelta(days=12)
+    with frozen_at(noon(later)):
+        run = await client.post(
+            "/api/v1/billing/runs",
+            json={"on": later.isoformat()},
+            headers=await relogin(client, admin),
+        )
     assert run.json()["notices"] == 0
     account = (await client.get(f"{url}/billing", headers=agent.headers)).json()
     assert account["installments"][0]["status"] == "paid"
@@ -114,21 +123,23 @@ async def test_report_agrees_with_the_ledger(
         headers=agent.headers,
     )
     end = start + timedelta(days=90)
-    posted = await client.post(
-        "/api/v1/ledger/earnings", json={"through": end.isoformat()}, headers=admin.headers
-    )
-    assert posted.json()["entries_posted"] == 2
-    again = await client.post(
-        "/api/v1/ledger/earnings", json={"through": end.isoformat()}, headers=admin.headers
-    )
-    assert again.json()["entries_posted"] == 0, "earning is idempotent"
-    report = (
-        await client.get(
-            "/api/v1/reports/premium",
-            params={"start": start.isoformat(), "end": end.isoformat()},
-            headers=admin.headers,
+    with frozen_at(noon(end + timedelta(days=1))):
+        admin_then = await relogin(client, admin)
+        posted = await client.post(
+            "/api/v1/ledger/earnings", json={"through": end.isoformat()}, headers=admin_then
         )
-    ).json()
+        assert posted.json()["entries_posted"] == 2
+        again = await client.post(
+            "/api/v1/ledger/earnings", json={"through": end.isoformat()}, headers=admin_then
+        )
+        assert again.json()["entries_posted"] == 0, "earning is idempotent"
+        report = (
+            await client.get(
+                "/api/v1/reports/premium",
+                params={"start": start.isoformat(), "end": end.isoformat()},
+                headers=admin_then,
+            )
+        ).json()
     lines = {(line["product_code"], line["state"]): line for line in report["lines"]}
     assert set(lines) == {("personal_auto", "TX"), ("homeowners_ho3", "OH")}
     assert lines[("personal_auto", "TX")]["in_force_count"] == 0

@@ -110,3 +110,72 @@ async def test_a_reinstatement_after_a_lapse_bills_the_rest_of_the_term_over_its
     after = await receivable_on_installments(client, session, agent.headers, policy["id"])
     live = [i for i in after if i["status"] != "cancelled"]
     assert len(live) == 6, "every monthly installment of the six-month term is live again"
+
+
+async def test_business_dates_have_bounds_and_nothing_is_run_or_earned_ahead_of_today(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    before = await billing.balances(session)
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    for url, field, day, code in (
+        ("/api/v1/billing/runs", "on", "9999-12-31", "request.invalid"),
+        ("/api/v1/billing/runs", "on", tomorrow, "billing.run_in_future"),
+        ("/api/v1/ledger/earnings", "through", "9999-12-31", "request.invalid"),
+        ("/api/v1/ledger/earnings", "through", tomorrow, "ledger.earning_in_future"),
+        ("/api/v1/ledger/earnings", "through", "0001-01-01", "request.invalid"),
+    ):
+        refused = await client.post(url, json={field: day}, headers=admin.headers)
+        assert refused.status_code == 422, (url, day, refused.text)
+        assert refused.json()["code"] == code
+        assert refused.json()["errors"][0]["pointer"] == f"#/{field}"
+    report = await client.get(
+        "/api/v1/reports/premium",
+        params={"start": "0001-01-01", "end": "2026-01-01"},
+        headers=admin.headers,
+    )
+    assert report.status_code == 422
+    assert await billing.balances(session) == before, "nothing was posted"
+
+
+async def test_a_wrong_earning_run_is_reversed_by_correcting_entries(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """What an earning run through 9999-12-31 did before dates had bounds, undone."""
+    from pd_prime_demo.core.clock import frozen_at
+    from pd_prime_demo.core.result_types import Ok
+    from tests.factories import noon, relogin
+
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    policy = await _bind_monthly(client, agent)
+    inception = date.fromisoformat(policy["inception_on"])
+    payable = inception + timedelta(days=30)
+    with frozen_at(noon(payable)):
+        # The legitimate run through yesterday, then the wrong one through the far future.
+        assert isinstance(await billing.post_earned(session, through=payable), Ok)
+        right = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
+        with frozen_at(noon(date(2199, 12, 31))):
+            assert isinstance(await billing.post_earned(session, through=date(2199, 12, 31)), Ok)
+        wrong = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
+        assert wrong[billing.Account.EARNED] < right[billing.Account.EARNED], "all earned"
+        headers = await relogin(client, admin)
+        kept = await client.post(
+            "/api/v1/ledger/earnings", json={"through": payable.isoformat()}, headers=headers
+        )
+        assert kept.json()["entries_posted"] == 0, "a plain run never goes back"
+        restated = await client.post(
+            "/api/v1/ledger/earnings",
+            json={"through": payable.isoformat(), "restate": True},
+            headers=headers,
+        )
+        assert restated.status_code == 200, restated.text
+        assert restated.json()["entries_posted"] >= 1
+        trial = (await client.get("/api/v1/ledger/trial-balance", headers=headers)).json()
+    assert trial["balanced"] is True
+    corrected = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
+    assert corrected == right, "the far-future recognition is gone, nothing else moved"
+    history = await billing.balances(
+        session, policy_id=uuid.UUID(policy["id"]), as_of=date(2199, 12, 31)
+    )
+    assert history == right, "even on the wrong run's own date the books read right"

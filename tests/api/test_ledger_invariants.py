@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.billing import service as ledger
 from pd_prime_demo.billing.service import Account
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import auto_quote, person, user_login
+from tests.factories import auto_quote, noon, person, relogin, user_login
 
 
 async def test_random_sequences_keep_every_invariant(
@@ -74,15 +75,20 @@ async def test_random_sequences_keep_every_invariant(
             elif action == "reinstate":
                 await client.post(f"{url}/reinstatements", json={}, headers=agent.headers)
             elif action == "bill":
-                await client.post(
-                    "/api/v1/billing/runs", json={"on": day.isoformat()}, headers=admin.headers
-                )
+                with frozen_at(noon(day)):
+                    await client.post(
+                        "/api/v1/billing/runs",
+                        json={"on": day.isoformat()},
+                        headers=await relogin(client, admin),
+                    )
             else:
-                await client.post(
-                    "/api/v1/ledger/earnings",
-                    json={"through": day.isoformat()},
-                    headers=admin.headers,
-                )
+                with frozen_at(noon(day)):
+                    earned = await client.post(
+                        "/api/v1/ledger/earnings",
+                        json={"through": day.isoformat()},
+                        headers=await relogin(client, admin),
+                    )
+                assert earned.status_code == 200, earned.text
             trial = await ledger.trial_balance(session)
             assert trial.balanced, (seed, step, action)
             account = (await client.get(f"{url}/billing", headers=agent.headers)).json()

@@ -13,7 +13,18 @@ from datetime import date
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Insert, Numeric, String, Table, bindparam, func, insert, select, true
+from sqlalchemy import (
+    Insert,
+    Numeric,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -138,6 +149,41 @@ async def balances(
     rows = (await session.execute(query)).all()
     found = {Account(account): Decimal(total) for account, total in rows}
     return {account: found.get(account, ZERO) for account in Account}
+
+
+EARNING = "ledger.earning"
+EARNING_REVERSAL = "ledger.earning_reversal"
+
+
+@dataclass(frozen=True, slots=True)
+class EarningEntry:
+    journal_id: int
+    policy_id: uuid.UUID
+    accounting_on: date
+    earned: Decimal  # credited to earned premium
+
+
+async def unreversed_earnings_after(session: AsyncSession, after: date) -> list[EarningEntry]:
+    """Earning entries dated after ``after`` that no reversal has reversed yet."""
+    reversed_ids = select(JournalEntry.source_id).where(JournalEntry.source == EARNING_REVERSAL)
+    earned = func.sum(LedgerLine.credit - LedgerLine.debit)
+    rows = await session.execute(
+        select(JournalEntry.id, JournalEntry.policy_id, JournalEntry.accounting_on, earned)
+        .join(LedgerLine, LedgerLine.journal_id == JournalEntry.id)
+        .where(
+            JournalEntry.source == EARNING,
+            JournalEntry.accounting_on > after,
+            LedgerLine.account == Account.EARNED.value,
+            sql_cast(JournalEntry.id, String).not_in(reversed_ids),
+        )
+        .group_by(JournalEntry.id)
+        .order_by(JournalEntry.id)
+    )
+    return [
+        EarningEntry(journal_id, policy_id, on, Decimal(amount))
+        for journal_id, policy_id, on, amount in rows
+        if policy_id is not None
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,8 +127,10 @@ async def start_billing_run(
     _: Manager,
     ports: Annotated[BillingPorts, Depends(billing_ports)],
 ) -> BillingRunRead:
-    run = await service.run_billing(
-        session, on=body.on or clock.today(), cancel_policy=ports.cancel_policy
+    run = handle_result(
+        await service.run_billing(
+            session, on=body.on or clock.today(), cancel_policy=ports.cancel_policy
+        )
     )
     return BillingRunRead(
         on=run.on, invoiced=run.invoiced, notices=run.notices, cancellations=run.cancellations
@@ -142,10 +144,10 @@ async def start_billing_run(
     summary="Recognise earned premium (daily pro-rata) through a date",
 )
 async def post_earnings(body: EarningRunCreate, session: Session, _: Manager) -> EarningRunRead:
-    return EarningRunRead(
-        through=body.through,
-        entries_posted=await service.post_earned(session, through=body.through),
+    posted = handle_result(
+        await service.post_earned(session, through=body.through, restate=body.restate)
     )
+    return EarningRunRead(through=body.through, entries_posted=posted)
 
 
 @router.get(

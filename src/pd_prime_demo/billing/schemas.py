@@ -9,6 +9,7 @@ from decimal import Decimal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.billing.enums import InstallmentStatus, PaymentMethod
+from pd_prime_demo.core.dates import BusinessDate
 
 
 class _In(BaseModel):
@@ -50,7 +51,9 @@ class AccountRead(BaseModel):
 
 
 class BillingRunCreate(_In):
-    on: date | None = None
+    on: BusinessDate | None = Field(
+        default=None, description="The day to run (default today): no later than today."
+    )
 
 
 class BillingRunRead(BaseModel):
@@ -62,7 +65,15 @@ class BillingRunRead(BaseModel):
 
 
 class EarningRunCreate(_In):
-    through: date
+    through: BusinessDate = Field(
+        description="Recognise earned premium through this day: no later than today."
+    )
+    restate: bool = Field(
+        default=False,
+        description="Recognise exactly what is earned through `through`, reversing with "
+        "correcting entries anything recognised beyond it (otherwise only what is newly earned "
+        "is posted).",
+    )
 
 
 class EarningRunRead(BaseModel):

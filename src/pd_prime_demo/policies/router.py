@@ -16,6 +16,7 @@ from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.dates import BusinessDate
 from pd_prime_demo.core.result_types import DomainError, Result, not_found
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.identity.dependencies import CurrentActor, require
@@ -127,7 +128,7 @@ async def read_policy(
     policy_id: uuid.UUID,
     session: Session,
     actor: CurrentActor,
-    as_of: Annotated[date | None, Query(description="Default: today.")] = None,
+    as_of: Annotated[BusinessDate | None, Query(description="Default: today.")] = None,
 ) -> PolicyRead:
     policy, state = handle_result(
         await service.read_as_of(session, policy_id, as_of or clock.today(), actor=actor)

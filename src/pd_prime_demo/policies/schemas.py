@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.billing.service import PaymentPlanCode
+from pd_prime_demo.core.dates import BusinessDate
 from pd_prime_demo.policies.enums import CancellationReason, StatusOn
 from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
@@ -24,20 +25,20 @@ class BindRequest(_In):
 
 
 class EndorsementCreate(_In):
-    effective_on: date
+    effective_on: BusinessDate
     risk: RiskData | None = None
     coverages: dict[str, CoverageChoice] | None = Field(default=None, max_length=30)
     note: str | None = Field(default=None, max_length=2000)
 
 
 class CancellationCreate(_In):
-    effective_on: date
+    effective_on: BusinessDate
     reason_code: CancellationReason
     note: str | None = Field(default=None, max_length=2000)
 
 
 class ReinstatementCreate(_In):
-    effective_on: date | None = Field(
+    effective_on: BusinessDate | None = Field(
         default=None, description="Omit to reinstate without a lapse in cover."
     )
     note: str | None = Field(default=None, max_length=2000)

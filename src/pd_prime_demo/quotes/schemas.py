@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pd_prime_demo.core.dates import BusinessDate
 from pd_prime_demo.quotes.enums import QuoteStatus
 from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
@@ -90,7 +91,7 @@ class QuoteCreate(_In):
     customer_id: uuid.UUID
     product_code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,49}$")
     state: str = Field(pattern=r"^[A-Z]{2}$")
-    effective_on: date
+    effective_on: BusinessDate
     risk: RiskData
     options: list[QuoteOption] = Field(
         min_length=1, max_length=3, description="Alternative coverage packages, rated side by side."
@@ -105,7 +106,7 @@ class QuoteCreate(_In):
 
 
 class QuoteUpdate(_In):
-    effective_on: date | None = None
+    effective_on: BusinessDate | None = None
     risk: RiskData | None = None
     options: list[QuoteOption] | None = Field(default=None, min_length=1, max_length=3)
     submit: bool = True

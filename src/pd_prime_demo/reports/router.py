@@ -13,6 +13,7 @@ from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import fail, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.dates import BusinessDate
 from pd_prime_demo.core.result_types import FieldIssue, invalid
 from pd_prime_demo.identity.dependencies import require
 from pd_prime_demo.reports import service
@@ -49,8 +50,10 @@ class PremiumReportRead(BaseModel):
 async def premium_report(
     session: Session,
     _: Annotated[Actor, Depends(require(Permission.REPORTS_READ))],
-    start: Annotated[date, Query(description="First day of the period.")],
-    end: Annotated[date, Query(description="Last day of the period (and the 'as of' date).")],
+    start: Annotated[BusinessDate, Query(description="First day of the period.")],
+    end: Annotated[
+        BusinessDate, Query(description="Last day of the period (and the 'as of' date).")
+    ],
 ) -> PremiumReportRead:
     if end < start:
         fail(

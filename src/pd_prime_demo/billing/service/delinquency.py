@@ -26,10 +26,10 @@ from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import repository
 from pd_prime_demo.billing.service.invoicing import invoice_due
 from pd_prime_demo.billing.service.views import view
-from pd_prime_demo.core import locks
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.outbox import emit
-from pd_prime_demo.core.result_types import DomainError, Ok, Result
+from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
 
 
 class CancelPolicy(Protocol):
@@ -60,7 +60,17 @@ RUN_LOCK = "job:billing.run"
 
 async def run_billing(
     session: AsyncSession, *, on: date, cancel_policy: CancelPolicy
-) -> BillingRun:
+) -> Result[BillingRun, DomainError]:
+    """Run billing for ``on`` (today, or a past day missed): never ahead of time, which would
+    issue notices and cancellations early."""
+    if on > clock.today():
+        return Err(
+            invalid(
+                "billing.run_in_future",
+                "billing runs for today or a past day, never ahead",
+                FieldIssue("#/on", f"must not be after {clock.today().isoformat()}"),
+            )
+        )
     await locks.lock(session, RUN_LOCK)
     candidates = await repository.accounts_with_invoices_due_before(session, on)
     cancellations = 0
@@ -76,7 +86,7 @@ async def run_billing(
     for policy_id in candidates:
         notices += await _send_notices(session, policy_id, on, actor)
     await session.flush()
-    return BillingRun(on, invoiced, notices, cancellations)
+    return Ok(BillingRun(on, invoiced, notices, cancellations))
 
 
 async def _covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> bool:

@@ -21,6 +21,8 @@ from pd_prime_demo.billing import ledger, repository
 from pd_prime_demo.billing.enums import Account
 from pd_prime_demo.billing.ledger import credit, debit
 from pd_prime_demo.billing.models import EarningMark, PremiumEarning
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
 from pd_prime_demo.premium.earning import Earning, earned_through
 from pd_prime_demo.premium.proration import Proration
 
@@ -37,18 +39,37 @@ def earning_of(piece: PremiumEarning) -> Earning:
     )
 
 
-async def post_earned(session: AsyncSession, *, through: date) -> int:
-    """Post earned premium through ``through`` for every policy; returns entries posted."""
+async def post_earned(
+    session: AsyncSession, *, through: date, restate: bool = False
+) -> Result[int, DomainError]:
+    """Post earned premium through ``through`` for every policy; returns entries posted.
+
+    Premium is never recognised ahead of time. A run for an earlier day than the ledger has
+    already reached posts nothing, unless ``restate``: then every earning entry dated after
+    ``through`` is reversed by a correcting entry on its own date (so every day's books read
+    as if it had never been posted), and each policy is brought to exactly what it has earned
+    through ``through`` (as after an earning run with a wrong date).
+    """
+    if through > clock.today():
+        return Err(
+            invalid(
+                "ledger.earning_in_future",
+                "premium is earned day by day: it cannot be recognised ahead of time",
+                FieldIssue("#/through", f"must not be after {clock.today().isoformat()}"),
+            )
+        )
+    posted = await _reverse_after(session, through) if restate else 0
     by_policy: dict[uuid.UUID, list[Earning]] = {}
     for piece in await repository.earnings_booked_through(session, through):
         by_policy.setdefault(piece.policy_id, []).append(earning_of(piece))
-    posted = 0
     for policy_id, earnings in by_policy.items():
         target = earned_through(earnings, through)
         mark = await repository.earning_mark(session, policy_id)
         if mark is None:
             mark = EarningMark(policy_id=policy_id, earned_through=through, earned_posted=ZERO)
             session.add(mark)
+        if through < mark.earned_through:
+            continue  # already recognised further (a restatement has wound it back first)
         delta = target - mark.earned_posted
         if delta != 0:
             await ledger.post(
@@ -64,7 +85,27 @@ async def post_earned(session: AsyncSession, *, through: date) -> int:
         mark.earned_posted = target
         mark.earned_through = max(mark.earned_through, through)
     await session.flush()
-    return posted
+    return Ok(posted)
+
+
+async def _reverse_after(session: AsyncSession, through: date) -> int:
+    """Reverse every earning entry dated after ``through`` and wind the marks back to it."""
+    entries = await ledger.unreversed_earnings_after(session, through)
+    for entry in entries:
+        await ledger.post(
+            session,
+            policy_id=entry.policy_id,
+            source=ledger.EARNING_REVERSAL,
+            source_id=str(entry.journal_id),
+            memo=f"reversal of earned premium posted for {entry.accounting_on.isoformat()}",
+            accounting_on=entry.accounting_on,
+            lines=[debit(Account.EARNED, entry.earned), credit(Account.UNEARNED, entry.earned)],
+        )
+        mark = await repository.earning_mark(session, entry.policy_id)
+        assert mark is not None
+        mark.earned_posted -= entry.earned
+        mark.earned_through = min(mark.earned_through, through)
+    return len(entries)
 
 
 @dataclass
