@@ -86,17 +86,33 @@ _UNSTORABLE_VALUE = {
 }
 
 
+# SQLSTATEs that say the database cannot serve right now, not that the request is wrong: it is
+# starting up, shutting down or recovering (57P01-57P03), out of connections (53300), the
+# connection failed (class 08), or the transaction lost a race it may win on a retry
+# (serialisation failure 40001, deadlock 40P01). Nothing was applied: 503, retry.
+_UNAVAILABLE = frozenset({"57P01", "57P02", "57P03", "53300", "40001", "40P01"})
+
+
+def _unavailable(sqlstate: str | None) -> bool:
+    return sqlstate is not None and (sqlstate in _UNAVAILABLE or sqlstate.startswith("08"))
+
+
 async def _on_database(request: Request, exc: Exception) -> JSONResponse:
     """A lost or refused database connection is the server's trouble and worth a retry.
 
     The engine does not ping connections on checkout (a round trip per request); instead a
     connection found dead invalidates the pool, and this one request answers 503. A database
-    that refuses connections (down, restarting) answers 503 too. Nothing was acknowledged, so
+    that refuses connections (down, restarting, still starting up: SQLSTATE 57P03) or a
+    transaction that lost a race worth retrying answers 503 too. Nothing was acknowledged, so
     nothing is lost. A value the database cannot store answers 422 (the transaction rolled
     back: nothing changed). Any other database error is a bug: 500.
     """
-    if isinstance(exc, DBAPIError) and not exc.connection_invalidated:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
+    sqlstate = getattr(getattr(exc, "orig", exc), "sqlstate", None)
+    if (
+        isinstance(exc, DBAPIError)
+        and not exc.connection_invalidated
+        and not _unavailable(sqlstate)
+    ):
         if (reason := _UNSTORABLE_VALUE.get(str(sqlstate))) is not None:
             log.warning("request.unstorable_value", path=request.url.path, sqlstate=sqlstate)
             return problem_response(
@@ -106,7 +122,12 @@ async def _on_database(request: Request, exc: Exception) -> JSONResponse:
                 instance=request.url.path,
             )
         return await _on_unhandled(request, exc)
-    log.warning("database.unavailable", path=request.url.path, error_type=type(exc).__name__)
+    log.warning(
+        "database.unavailable",
+        path=request.url.path,
+        error_type=type(exc).__name__,
+        sqlstate=sqlstate,
+    )
     return problem_response(
         status=503,
         code="service.database_unavailable",

@@ -67,7 +67,10 @@ async def readiness(runtime: RuntimeDep) -> JSONResponse:
         checks["redis"] = Check(ok=ok, detail="reachable" if ok else "unreachable")
     ready = all(c.ok for c in checks.values())
     body = Readiness(status="ready" if ready else "not_ready", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+    if ready:
+        return JSONResponse(body.model_dump())
+    # A load balancer or orchestrator polls again after this many seconds.
+    return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
 
 
 @router.get(
