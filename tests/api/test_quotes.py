@@ -145,6 +145,7 @@ async def test_referral_queue_authority_and_approval_with_surcharge(
     assert approved.status_code == 200, approved.text
     body = approved.json()
     assert body["status"] == "approved"
+    assert body["surcharge_percent"] == "10", "the surcharge reads as it was given"
     assert body["decision_note"] == "garaged, low mileage"
     assert Decimal(body["rating"][0]["premium"]) == (before * Decimal("1.10")).quantize(
         Decimal("0.01")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.billing.enums import InstallmentStatus, PaymentMethod
 from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.money import Money
 
 
 class _In(BaseModel):
@@ -24,7 +25,7 @@ class PaymentCreate(_In):
 class PaymentRead(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
     id: uuid.UUID
-    amount: Decimal
+    amount: Money
     method: str
     received_at: datetime
 
@@ -34,19 +35,19 @@ class InstallmentRead(BaseModel):
     term_start: date
     seq: int
     due_on: date
-    amount: Decimal
-    fee: Decimal
+    amount: Money
+    fee: Money
     invoice_number: str | None
     status: InstallmentStatus
-    paid: Decimal
+    paid: Money
 
 
 class AccountRead(BaseModel):
     model_config = ConfigDict(frozen=True)
-    balance: Decimal = Field(description="Owed (positive) or credit (negative), per the ledger.")
-    paid: Decimal
-    refunded: Decimal
-    unapplied: Decimal
+    balance: Money = Field(description="Owed (positive) or credit (negative), per the ledger.")
+    paid: Money
+    refunded: Money
+    unapplied: Money
     installments: list[InstallmentRead]
 
 
@@ -85,7 +86,7 @@ class EarningRunRead(BaseModel):
 class TrialBalanceRead(BaseModel):
     model_config = ConfigDict(frozen=True)
     balanced: bool
-    debits: Decimal
-    credits: Decimal
+    debits: Money
+    credits: Money
     unbalanced_entries: list[int]
-    accounts: dict[str, Decimal]
+    accounts: dict[str, Money]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -17,6 +16,7 @@ from pd_prime_demo.api.response_patterns import fail, handle_result, problem_res
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.money import Money
 from pd_prime_demo.core.result_types import DomainError, Result, not_found
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.identity.dependencies import CurrentActor, require
@@ -227,9 +227,9 @@ class RenewalRead(BaseModel):
     term_start: date
     term_end: date
     rate_version: str
-    premium: Decimal
-    fees: Decimal
-    taxes: Decimal
+    premium: Money
+    fees: Money
+    taxes: Money
     status: str
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.billing.service import PaymentPlanCode
 from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.money import Money
 from pd_prime_demo.policies.enums import CancellationReason, StatusOn
 from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
@@ -54,9 +54,9 @@ class TransactionRead(BaseModel):
     accounting_on: date
     term_start: date
     term_end: date
-    premium_change: Decimal
-    fees_change: Decimal
-    taxes_change: Decimal
+    premium_change: Money
+    fees_change: Money
+    taxes_change: Money
     reason_code: str | None
     note: str | None
     snapshot: dict[str, Any]

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pd_prime_demo.core.money import Factor, Money
 from pd_prime_demo.policies.enums import CancellationReason, PolicyStatus
 from pd_prime_demo.premium.cancellation import CancellationMethod
 
@@ -26,7 +26,7 @@ class CancellationInfo(_State):
     effective_on: date
     reason_code: CancellationReason
     method: CancellationMethod
-    return_premium: Decimal
+    return_premium: Money
 
 
 class Lapse(_State):
@@ -49,14 +49,14 @@ class PolicyState(_State):
     coverages: dict[str, dict[str, str]] = Field(
         description="Chosen limit and deductible codes by coverage."
     )
-    coverage_premiums: dict[str, Decimal]
-    term_premium: Decimal
-    fees: Decimal
-    taxes: Decimal
+    coverage_premiums: dict[str, Money]
+    term_premium: Money
+    fees: Money
+    taxes: Money
     risk: dict[str, Any]
     rate_version: str
     product_version_id: uuid.UUID
-    surcharge: Decimal | None = Field(
+    surcharge: Factor | None = Field(
         default=None, description="An underwriter's multiplier on the premium (1.10 is +10%)."
     )
     payment_plan: str | None = None
@@ -72,7 +72,7 @@ class PolicyState(_State):
     def to_json(self) -> dict[str, Any]:
         """The stored form (``snapshot``): absent optional parts are left out, as ever."""
         data = self.model_dump(mode="json", by_alias=True, exclude_none=True)
-        data["surcharge"] = str(self.surcharge) if self.surcharge is not None else None
+        data.setdefault("surcharge", None)
         return data
 
     @classmethod

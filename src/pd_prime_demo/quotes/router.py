@@ -66,7 +66,7 @@ async def _read(session: AsyncSession, quote: Quote) -> QuoteRead:
         rating=rating,
         underwriting=[RuleHitRead(**h) for h in quote.underwriting.get("hits", [])],
         required_authority=quote.required_authority,
-        surcharge=quote.surcharge,
+        surcharge_percent=(quote.surcharge - 1) * 100 if quote.surcharge is not None else None,
         decision_note=quote.decision_note,
         version=quote.version,
         created_at=quote.created_at,

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.money import Factor, Money, WorksheetAmount
 from pd_prime_demo.quotes.enums import QuoteStatus
 from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
@@ -133,17 +134,17 @@ class UnderwritingDecision(_In):
 class ChargeRead(BaseModel):
     model_config = ConfigDict(frozen=True)
     name: str
-    amount: Decimal
+    amount: Money
 
 
 class OptionRating(BaseModel):
     model_config = ConfigDict(frozen=True)
     name: str
-    coverage_premiums: dict[str, Decimal]
-    premium: Decimal
+    coverage_premiums: dict[str, Money]
+    premium: Money
     fees: list[ChargeRead]
     taxes: list[ChargeRead]
-    total: Decimal
+    total: Money
 
 
 class RuleHitRead(BaseModel):
@@ -173,7 +174,9 @@ class QuoteRead(BaseModel):
     rating: list[OptionRating] | None
     underwriting: list[RuleHitRead]
     required_authority: int | None
-    surcharge: Decimal | None
+    surcharge_percent: Factor | None = Field(
+        description="An underwriter's surcharge on the premium, in percent (10 is +10%)."
+    )
     decision_note: str | None
     version: int
     created_at: datetime
@@ -194,16 +197,16 @@ class WorksheetLineRead(BaseModel):
     op: str
     table: str | None
     key: str | None
-    factor: Decimal | None
-    amount: Decimal
+    factor: Factor | None
+    amount: WorksheetAmount
 
 
 class OptionWorksheet(BaseModel):
     model_config = ConfigDict(frozen=True)
     name: str
     lines: list[WorksheetLineRead]
-    premium: Decimal
-    total: Decimal
+    premium: Money
+    total: Money
 
 
 class WorksheetRead(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -14,6 +13,7 @@ from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import fail, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.money import Money
 from pd_prime_demo.core.result_types import FieldIssue, invalid
 from pd_prime_demo.identity.dependencies import require
 from pd_prime_demo.reports import service
@@ -25,12 +25,12 @@ class PremiumLineRead(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
     product_code: str
     state: str
-    written: Decimal
-    earned: Decimal
-    unearned: Decimal
-    written_to_date: Decimal
-    earned_to_date: Decimal
-    in_force_premium: Decimal
+    written: Money
+    earned: Money
+    unearned: Money
+    written_to_date: Money
+    earned_to_date: Money
+    in_force_premium: Money
     in_force_count: int
 
 
