@@ -167,3 +167,45 @@ async def test_report_agrees_with_the_ledger(
         headers=agent.headers,
     )
     assert forbidden.status_code == 403
+
+
+async def test_report_and_ledger_reconcile_across_a_future_dated_endorsement(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    policy = await _bind(client, agent, auto_quote("x"), "annual")
+    inception = date.fromisoformat(policy["inception_on"])
+    coverages = dict(policy["terms"]["coverages"])
+    coverages["bi"] = {"limit": "250/500"}
+    endorsed = await client.post(
+        f"/api/v1/policies/{policy['id']}/endorsements",
+        json={"effective_on": (inception + timedelta(days=30)).isoformat(), "coverages": coverages},
+        headers=agent.headers,
+    )
+    assert endorsed.status_code == 201, endorsed.text
+    future_written = Decimal(endorsed.json()["premium_change"])
+    end = inception + timedelta(days=10)
+    with frozen_at(noon(end + timedelta(days=1))):
+        headers = await relogin(client, admin)
+        posted = await client.post(
+            "/api/v1/ledger/earnings", json={"through": end.isoformat()}, headers=headers
+        )
+        assert posted.status_code == 200, posted.text
+        report = (
+            await client.get(
+                "/api/v1/reports/premium",
+                params={"start": inception.isoformat(), "end": end.isoformat()},
+                headers=headers,
+            )
+        ).json()
+    books = {k: Decimal(v) for k, v in report["reconciliation"].items()}
+    total_unearned = sum(Decimal(line["unearned"]) for line in report["lines"])
+    assert books["report_unearned"] == total_unearned
+    assert books["earning_not_yet_posted"] == 0, "the earning job ran through the end"
+    assert books["ledger_unearned"] == total_unearned, "the report agrees with the ledger's day"
+    assert books["booked_after_end"] >= future_written > 0
+    assert (
+        books["ledger_unearned"] + books["booked_after_end"] - books["earned_after_end"]
+        == books["ledger_unearned_all_dates"]
+    ), "the reconciling items explain the ledger's balance on all dates"

@@ -216,3 +216,13 @@ async def covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> b
         .limit(1)
     )
     return found is not None
+
+
+async def written_booked_after(session: AsyncSession, after: date) -> Decimal:
+    """Premium written with an accounting date after ``after`` (recorded already)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(PremiumEarning.amount), 0)).where(
+            PremiumEarning.accounting_on > after
+        )
+    )
+    return Decimal(total or 0)

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
@@ -34,11 +34,29 @@ class PremiumLineRead(BaseModel):
     in_force_count: int
 
 
+class ReconciliationRead(BaseModel):
+    """unearned premium: report + earning not yet posted = ledger on the end date;
+    ledger on the end date + booked after the end - earned after the end = ledger on all dates."""
+
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    report_unearned: Money
+    ledger_unearned: Money = Field(description="The ledger's unearned premium as of `end`.")
+    earning_not_yet_posted: Money = Field(
+        description="Earned through `end` but not yet recognised by the earning job."
+    )
+    booked_after_end: Money = Field(
+        description="Premium recorded with an accounting date after `end` (future-dated)."
+    )
+    earned_after_end: Money
+    ledger_unearned_all_dates: Money
+
+
 class PremiumReportRead(BaseModel):
     model_config = ConfigDict(frozen=True)
     start: date
     end: date
     lines: list[PremiumLineRead]
+    reconciliation: ReconciliationRead
 
 
 @router.get(
@@ -68,4 +86,5 @@ async def premium_report(
         start=report.start,
         end=report.end,
         lines=[PremiumLineRead.model_validate(line) for line in report.lines],
+        reconciliation=ReconciliationRead.model_validate(report.reconciliation),
     )

@@ -32,11 +32,30 @@ class PremiumLine:
     in_force_count: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """How the report's unearned premium at the end meets the ledger's balances.
+
+    ``ledger_unearned`` (the ledger as of the end) is the report's unearned plus earning not
+    yet posted through the end (none once the daily earning job has run that far). The
+    ledger's balance on all dates adds what is booked with a later accounting date (a
+    future-dated endorsement, say) and takes away what was earned after the end.
+    """
+
+    report_unearned: Decimal
+    ledger_unearned: Decimal
+    earning_not_yet_posted: Decimal
+    booked_after_end: Decimal
+    earned_after_end: Decimal
+    ledger_unearned_all_dates: Decimal
+
+
 @dataclass
 class PremiumReport:
     start: date
     end: date
     lines: list[PremiumLine] = field(default_factory=list)
+    reconciliation: Reconciliation | None = None
 
     def total(self, attribute: str) -> Decimal:
         return sum((getattr(line, attribute) for line in self.lines), ZERO)
@@ -59,4 +78,15 @@ async def premium_report(session: AsyncSession, *, start: date, end: date) -> Pr
         line = lines.setdefault(key, PremiumLine(*key))
         line.in_force_premium += in_force.premium
         line.in_force_count += in_force.count
-    return PremiumReport(start, end, [lines[k] for k in sorted(lines)])
+    report = PremiumReport(start, end, [lines[k] for k in sorted(lines)])
+    books = await billing.ledger_premium(session, on=end)
+    unearned = report.total("unearned")
+    report.reconciliation = Reconciliation(
+        report_unearned=unearned,
+        ledger_unearned=books.unearned_on,
+        earning_not_yet_posted=books.unearned_on - unearned,
+        booked_after_end=books.booked_after,
+        earned_after_end=books.earned_all_dates - books.earned_on,
+        ledger_unearned_all_dates=books.unearned_all_dates,
+    )
+    return report

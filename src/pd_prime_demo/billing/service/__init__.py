@@ -17,7 +17,13 @@ from pd_prime_demo.billing.service.delinquency import (
     non_payment_cancellation_due,
     run_billing,
 )
-from pd_prime_demo.billing.service.earning import PremiumFigures, post_earned, premium_figures
+from pd_prime_demo.billing.service.earning import (
+    LedgerPremium,
+    PremiumFigures,
+    ledger_premium,
+    post_earned,
+    premium_figures,
+)
 from pd_prime_demo.billing.service.invoicing import invoice_due
 from pd_prime_demo.billing.service.payments import pay
 from pd_prime_demo.billing.service.refunds import refund_if_due
@@ -38,6 +44,7 @@ __all__ = [
     "DueCancellation",
     "InstallmentStatus",
     "InstallmentView",
+    "LedgerPremium",
     "PaymentMethod",
     "PaymentPlanCode",
     "PremiumChange",
@@ -46,6 +53,7 @@ __all__ = [
     "account_for",
     "balances",
     "invoice_due",
+    "ledger_premium",
     "non_payment_cancellation_due",
     "on_transaction",
     "open_account",

@@ -149,3 +149,28 @@ async def premium_figures(
 
 def _sum(values: Iterable[Decimal]) -> Decimal:
     return sum(values, ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerPremium:
+    """The ledger's unearned and earned premium on a day and on all dates, and the premium
+    booked with an accounting date after that day: what reconciles a premium report for the
+    day with the ledger's balances. Amounts are positive (a liability, a revenue)."""
+
+    unearned_on: Decimal
+    earned_on: Decimal
+    unearned_all_dates: Decimal
+    earned_all_dates: Decimal
+    booked_after: Decimal
+
+
+async def ledger_premium(session: AsyncSession, *, on: date) -> LedgerPremium:
+    then = await ledger.balances(session, as_of=on)
+    now = await ledger.balances(session)
+    return LedgerPremium(
+        unearned_on=-then[Account.UNEARNED],
+        earned_on=-then[Account.EARNED],
+        unearned_all_dates=-now[Account.UNEARNED],
+        earned_all_dates=-now[Account.EARNED],
+        booked_after=await repository.written_booked_after(session, on),
+    )
