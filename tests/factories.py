@@ -66,6 +66,13 @@ async def relogin(client: AsyncClient, who: Login) -> dict[str, str]:
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
 
+async def changing(client: AsyncClient, headers: dict[str, str], url: str) -> dict[str, str]:
+    """``headers`` with If-Match: the ETag of the policy at ``url`` as it reads now."""
+    read = await client.get(url, headers=headers)
+    assert read.status_code == 200, read.text
+    return {**headers, "If-Match": read.headers["etag"]}
+
+
 def noon(day: date) -> datetime:
     """Midday UTC of a business day, for ``clock.frozen_at``."""
     return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)

@@ -220,15 +220,23 @@ async def _seed_quotes(session: AsyncSession, actor: Actor) -> int:
 async def _seed_policy(session: AsyncSession, actor: Actor) -> int:
     """Bind Maria's quoted package on a monthly plan, so the demo has a policy and a bill."""
     maria = uuid.uuid5(_NAMESPACE, "maria")
-    if await policies.list_policies(session, actor=actor, customer_id=maria, limit=1):
+    listed = await policies.list_policies(
+        session,
+        actor=actor,
+        where=policies.PolicyFilter(customer_id=maria),
+        on=clock.today(),
+        cursor=None,
+        limit=1,
+    )
+    if isinstance(listed, Ok) and listed.value[0]:
         return 0
-    listed = await quotes.list_quotes(
+    quoted = await quotes.list_quotes(
         session, actor=actor, status="quoted", customer_id=maria, cursor=None, limit=1
     )
-    if not isinstance(listed, Ok) or not listed.value[0]:
+    if not isinstance(quoted, Ok) or not quoted.value[0]:
         return 0
     result = await policies.bind_quote(
-        session, listed.value[0][0].id, option="standard", payment_plan="monthly", actor=actor
+        session, quoted.value[0][0].id, option="standard", payment_plan="monthly", actor=actor
     )
     if isinstance(result, Err):
         raise RuntimeError(f"seeding a demo policy failed: {result.error}")

@@ -14,7 +14,16 @@ from pd_prime_demo.billing.service import Account
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import Login, auto_quote, home_quote, noon, person, relogin, user_login
+from tests.factories import (
+    Login,
+    auto_quote,
+    changing,
+    home_quote,
+    noon,
+    person,
+    relogin,
+    user_login,
+)
 
 
 async def _bind(
@@ -120,7 +129,7 @@ async def test_report_agrees_with_the_ledger(
             "effective_on": (start + timedelta(days=45)).isoformat(),
             "reason_code": "underwriting",
         },
-        headers=agent.headers,
+        headers=await changing(client, agent.headers, f"/api/v1/policies/{auto['id']}"),
     )
     end = start + timedelta(days=90)
     with frozen_at(noon(end + timedelta(days=1))):
@@ -181,7 +190,7 @@ async def test_report_and_ledger_reconcile_across_a_future_dated_endorsement(
     endorsed = await client.post(
         f"/api/v1/policies/{policy['id']}/endorsements",
         json={"effective_on": (inception + timedelta(days=30)).isoformat(), "coverages": coverages},
-        headers=agent.headers,
+        headers=await changing(client, agent.headers, f"/api/v1/policies/{policy['id']}"),
     )
     assert endorsed.status_code == 201, endorsed.text
     future_written = Decimal(endorsed.json()["premium_change"])

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import Login, auto_quote, person, user_login
+from tests.factories import Login, auto_quote, changing, person, user_login
 
 
 async def _bind_monthly(client: AsyncClient, agent: Login) -> dict[str, Any]:
@@ -68,7 +68,7 @@ async def test_cancel_then_reinstate_on_a_monthly_plan_puts_the_premium_back_on_
     cancelled = await client.post(
         f"{url}/cancellations",
         json={"effective_on": cancel_on.isoformat(), "reason_code": "insured_request"},
-        headers=agent.headers,
+        headers=await changing(client, agent.headers, url),
     )
     assert cancelled.status_code == 201, cancelled.text
     after_cancel = await receivable_on_installments(client, session, agent.headers, policy["id"])
@@ -77,7 +77,9 @@ async def test_cancel_then_reinstate_on_a_monthly_plan_puts_the_premium_back_on_
         for i in after_cancel
         if date.fromisoformat(i["due_on"]) >= cancel_on
     )
-    reinstated = await client.post(f"{url}/reinstatements", json={}, headers=agent.headers)
+    reinstated = await client.post(
+        f"{url}/reinstatements", json={}, headers=await changing(client, agent.headers, url)
+    )
     assert reinstated.status_code == 201, reinstated.text
     after = await receivable_on_installments(client, session, agent.headers, policy["id"])
     # Without a lapse, the schedule is the one the policy had: every installment live again,
@@ -99,12 +101,12 @@ async def test_a_reinstatement_after_a_lapse_bills_the_rest_of_the_term_over_its
             "effective_on": (inception + timedelta(days=40)).isoformat(),
             "reason_code": "underwriting",
         },
-        headers=agent.headers,
+        headers=await changing(client, agent.headers, url),
     )
     reinstated = await client.post(
         f"{url}/reinstatements",
         json={"effective_on": (inception + timedelta(days=70)).isoformat()},
-        headers=agent.headers,
+        headers=await changing(client, agent.headers, url),
     )
     assert reinstated.status_code == 201, reinstated.text
     after = await receivable_on_installments(client, session, agent.headers, policy["id"])

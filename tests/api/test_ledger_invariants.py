@@ -14,7 +14,7 @@ from pd_prime_demo.billing.service import Account
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import auto_quote, noon, person, relogin, user_login
+from tests.factories import auto_quote, changing, noon, person, relogin, user_login
 
 
 async def test_random_sequences_keep_every_invariant(
@@ -62,7 +62,11 @@ async def test_random_sequences_keep_every_invariant(
                     },
                 }
                 if risk:
-                    await client.post(f"{url}/endorsements", json=body, headers=agent.headers)
+                    await client.post(
+                        f"{url}/endorsements",
+                        json=body,
+                        headers=await changing(client, agent.headers, url),
+                    )
             elif action == "cancel":
                 await client.post(
                     f"{url}/cancellations",
@@ -70,10 +74,14 @@ async def test_random_sequences_keep_every_invariant(
                         "effective_on": day.isoformat(),
                         "reason_code": rng.choice(["insured_request", "non_payment"]),
                     },
-                    headers=agent.headers,
+                    headers=await changing(client, agent.headers, url),
                 )
             elif action == "reinstate":
-                await client.post(f"{url}/reinstatements", json={}, headers=agent.headers)
+                await client.post(
+                    f"{url}/reinstatements",
+                    json={},
+                    headers=await changing(client, agent.headers, url),
+                )
             elif action == "bill":
                 with frozen_at(noon(day)):
                     await client.post(

@@ -10,7 +10,7 @@ from httpx import AsyncClient
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import PASSWORD, auto_quote, person, user_login
+from tests.factories import PASSWORD, auto_quote, changing, person, user_login
 
 
 async def _policy(client: AsyncClient, runtime: Runtime) -> tuple[Any, dict[str, Any]]:
@@ -59,7 +59,9 @@ async def test_offer_accept_and_as_of_across_the_term_boundary(
         assert offered.json()["rate_version"] == "TX-2026.1"
         again = await client.post(f"{url}/renewal-offers", headers=headers)
         assert again.json()["id"] == offered.json()["id"]
-        accepted = await client.post(f"{url}/renewals", headers=headers)
+        accepted = await client.post(
+            f"{url}/renewals", headers=await changing(client, headers, url)
+        )
         assert accepted.status_code == 201, accepted.text
         assert accepted.json()["kind"] == "renewal"
         last_day = await client.get(
@@ -95,7 +97,7 @@ async def test_unaccepted_offer_lapses_and_policy_expires(
         async with runtime.db.unit_of_work() as session:
             assert await renewals.lapse_due(session) >= 1
         headers = await _relogin(client, agent)
-        late = await client.post(f"{url}/renewals", headers=headers)
+        late = await client.post(f"{url}/renewals", headers=await changing(client, headers, url))
         assert late.status_code == 404
         state = await client.get(url, params={"as_of": term_end}, headers=headers)
         assert state.json()["status"] == "expired"
@@ -105,7 +107,9 @@ async def test_non_renewal_blocks_offers(client: AsyncClient, runtime: Runtime) 
     agent, policy = await _policy(client, runtime)
     url = f"/api/v1/policies/{policy['id']}"
     notice = await client.post(
-        f"{url}/non-renewals", json={"reason": "roof condition"}, headers=agent.headers
+        f"{url}/non-renewals",
+        json={"reason": "roof condition"},
+        headers=await changing(client, agent.headers, url),
     )
     assert notice.status_code == 201, notice.text
     assert notice.json()["snapshot"]["non_renewal"]["reason"] == "roof condition"

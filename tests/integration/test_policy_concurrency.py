@@ -83,7 +83,8 @@ async def test_database_refuses_unbalanced_or_rewritten_ledger(committed_runtime
     for statement in (
         "UPDATE ledger_lines SET debit = 20",
         "DELETE FROM ledger_journal",
-        "TRUNCATE policy_transactions",
+        "TRUNCATE policy_transactions CASCADE",
+        "TRUNCATE premium_earnings",
     ):
         async with engine.connect() as conn:
             with pytest.raises(DBAPIError, match="append-only"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -112,3 +113,40 @@ def test_installments_sum_to_the_total(total: Decimal, start: date, months: int,
     assert schedule[0].fee == 0
     assert all(i.due_on < add_months(start, months) for i in schedule)
     assert [i.seq for i in schedule] == list(range(1, len(schedule) + 1))
+
+
+def test_merge_patch_follows_rfc_7396_appendix_a() -> None:
+    from pd_prime_demo.policies.rules import merge_patch
+
+    # RFC 7396 appendix A, every example.
+    cases: list[tuple[Any, Any, Any]] = [
+        ({"a": "b"}, {"a": "c"}, {"a": "c"}),
+        ({"a": "b"}, {"b": "c"}, {"a": "b", "b": "c"}),
+        ({"a": "b"}, {"a": None}, {}),
+        ({"a": "b", "b": "c"}, {"a": None}, {"b": "c"}),
+        ({"a": ["b"]}, {"a": "c"}, {"a": "c"}),
+        ({"a": "c"}, {"a": ["b"]}, {"a": ["b"]}),
+        ({"a": {"b": "c"}}, {"a": {"b": "d", "c": None}}, {"a": {"b": "d"}}),
+        ({"a": [{"b": "c"}]}, {"a": [1]}, {"a": [1]}),
+        (["a", "b"], ["c", "d"], ["c", "d"]),
+        ({"a": "b"}, ["c"], ["c"]),
+        ({"a": "foo"}, None, None),
+        ({"a": "foo"}, "bar", "bar"),
+        ({"e": None}, {"a": 1}, {"e": None, "a": 1}),
+        ([1, 2], {"a": "b", "c": None}, {"a": "b"}),
+        ({}, {"a": {"bb": {"ccc": None}}}, {"a": {"bb": {}}}),
+    ]
+    for target, patch, expected in cases:
+        assert merge_patch(target, patch) == expected, (target, patch)
+
+
+def test_conflicting_fields_of_two_changes() -> None:
+    from pd_prime_demo.policies.rules import FieldConflict, conflicts, without
+
+    new = {"coverages": {"bi": {"limit": "100/300"}}, "risk": {"policy": {"territory": "dallas"}}}
+    later = {"coverages": {"bi": {"limit": "250/500"}, "pd": {"limit": "100"}}}
+    assert conflicts(new, later) == [FieldConflict("/coverages/bi/limit", "100/300", "250/500")]
+    assert conflicts(new, {"coverages": {"bi": {"limit": "100/300"}}}) == [], "same value"
+    assert without(later, {"/coverages/bi/limit"}) == {"coverages": {"pd": {"limit": "100"}}}
+    whole = {"risk": {"vehicles": [{"symbol": "A"}]}}
+    assert conflicts({"risk": {"vehicles": [{"symbol": "B"}]}}, whole)[0].field == "/risk/vehicles"

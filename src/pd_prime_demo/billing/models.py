@@ -21,10 +21,12 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.billing.enums import Account
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.database import Base
 
 _ACCOUNTS = ", ".join(f"'{a.value}'" for a in Account)
@@ -63,6 +65,11 @@ class BillingTerm(Base):
     total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     # Set by a cancellation, cleared by a reinstatement: installments due from then are void.
     cover_ends_on: Mapped[date | None]
+    # When this version of the row was written; a trigger keeps earlier versions in
+    # billing_terms_history, so the account can be read as it was known at any time.
+    recorded_at: Mapped[datetime] = mapped_column(
+        default=clock.now, onupdate=clock.now, server_default=func.now()
+    )
 
 
 class JournalEntry(Base):
@@ -120,6 +127,10 @@ class InstallmentRow(Base):
     # Delinquency: when the notice of cancellation went out, and the date it takes effect.
     notice_sent_on: Mapped[date | None]
     cancel_effective_on: Mapped[date | None]
+    # When this version of the row was written (earlier versions: installments_history).
+    recorded_at: Mapped[datetime] = mapped_column(
+        default=clock.now, onupdate=clock.now, server_default=func.now()
+    )
 
 
 class Payment(Base):
@@ -187,3 +198,43 @@ class EarningMark(Base):
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"), primary_key=True)
     earned_through: Mapped[date]
     earned_posted: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
+class InstallmentVersion(Base):
+    """An earlier version of an installment row, kept by a trigger when the row changes: it
+    held from its ``recorded_at`` until ``superseded_at`` (the next version's)."""
+
+    __tablename__ = "installments_history"
+    __table_args__ = (Index("ix_installments_history_policy_id", "policy_id"),)
+
+    history_id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    id: Mapped[uuid.UUID]
+    policy_id: Mapped[uuid.UUID]
+    term_start: Mapped[date]
+    seq: Mapped[int]
+    due_on: Mapped[date]
+    amount: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    fee: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    invoice_number: Mapped[str | None] = mapped_column(String(40))
+    invoiced_on: Mapped[date | None]
+    cancelled_on: Mapped[date | None]
+    notice_sent_on: Mapped[date | None]
+    cancel_effective_on: Mapped[date | None]
+    recorded_at: Mapped[datetime]
+    superseded_at: Mapped[datetime]
+
+
+class BillingTermVersion(Base):
+    """An earlier version of a billing term row (see :class:`InstallmentVersion`)."""
+
+    __tablename__ = "billing_terms_history"
+    __table_args__ = (Index("ix_billing_terms_history_policy_id", "policy_id"),)
+
+    history_id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    policy_id: Mapped[uuid.UUID]
+    term_start: Mapped[date]
+    term_end: Mapped[date]
+    total: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    cover_ends_on: Mapped[date | None]
+    recorded_at: Mapped[datetime]
+    superseded_at: Mapped[datetime]

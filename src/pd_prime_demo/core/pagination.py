@@ -1,4 +1,9 @@
-"""Opaque keyset cursors: stable under concurrent inserts, unlike OFFSET paging."""
+"""Opaque keyset cursors: stable under concurrent inserts, unlike OFFSET paging.
+
+Every list pages the same way: ``?limit=`` and ``?cursor=`` from the previous page's
+``next_cursor``. A page is ordered by a unique key (by default ``(created_at, id)``); the
+cursor holds the last row's key, so the next page starts after it whatever was inserted since.
+"""
 
 from __future__ import annotations
 
@@ -6,37 +11,52 @@ import base64
 import binascii
 import json
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, invalid
 
+BAD_CURSOR = invalid("pagination.bad_cursor", "the cursor is not valid")
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
-    created_at: datetime
-    id: uuid.UUID
 
-    def encode(self) -> str:
-        raw = json.dumps([self.created_at.isoformat(), str(self.id)]).encode()
-        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
-    @classmethod
-    def decode(cls, token: str) -> Cursor | None:
-        """The cursor, or None when the token was not made by :meth:`encode`."""
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            created, ident = json.loads(raw)
-            moment = datetime.fromisoformat(created)
-            if moment.tzinfo is None:
-                return None
-            return cls(moment, uuid.UUID(ident))
-        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+
+def _value(text: Any, kind: type) -> Any:
+    if kind is datetime:
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            raise ValueError("a timestamp without a zone")
+        return moment
+    if kind is date:
+        return date.fromisoformat(text)
+    if kind is uuid.UUID:
+        return uuid.UUID(text)
+    if kind is int:
+        return int(text)
+    return str(text)
+
+
+def encode(values: Sequence[Any]) -> str:
+    raw = json.dumps([_text(v) for v in values]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(token: str, kinds: Sequence[type]) -> list[Any] | None:
+    """The key values a cursor holds, or None when the token was not made by :func:`encode`."""
+    try:
+        raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(kinds):
             return None
+        return [_value(text, kind) for text, kind in zip(raw, kinds, strict=True)]
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        return None
 
 
 class Keyed(Protocol):
@@ -44,28 +64,31 @@ class Keyed(Protocol):
     id: uuid.UUID
 
 
-T = TypeVar("T", bound=Keyed)
+T = TypeVar("T")
 
 
 async def keyset_page(
     session: AsyncSession,
     query: Select[T],
-    entity: type[T],
+    entity: type[Keyed] | None = None,
     *,
     cursor: str | None,
     limit: int,
+    keys: Sequence[InstrumentedAttribute[Any]] | None = None,
 ) -> Result[tuple[list[T], str | None], DomainError]:
-    """One page of ``query`` in (created_at, id) order, after ``cursor``; and the next cursor."""
-    created: Any = entity.created_at
-    ident: Any = entity.id
-    query = query.order_by(created, ident).limit(limit + 1)
+    """One page of ``query`` in ascending ``keys`` order (``entity``'s (created_at, id) by
+    default), after ``cursor``; and the next page's cursor, None on the last page."""
+    columns: Sequence[Any] = keys or (entity.created_at, entity.id)  # type: ignore[union-attr]
+    kinds = [column.type.python_type for column in columns]
+    query = query.order_by(*columns).limit(limit + 1)
     if cursor is not None:
-        position = Cursor.decode(cursor)
+        position = decode(cursor, kinds)
         if position is None:
-            return Err(invalid("pagination.bad_cursor", "the cursor is not valid"))
-        query = query.where(tuple_(created, ident) > tuple_(position.created_at, position.id))
+            return Err(BAD_CURSOR)
+        query = query.where(tuple_(*columns) > tuple_(*position))
     rows = list((await session.scalars(query)).all())
     next_cursor = None
     if len(rows) > limit:
-        next_cursor = Cursor(rows[limit - 1].created_at, rows[limit - 1].id).encode()
+        last = rows[limit - 1]
+        next_cursor = encode([getattr(last, column.key) for column in columns])
     return Ok((rows[:limit], next_cursor))

@@ -14,16 +14,20 @@ from typing import Any, Generic, TypeAlias, TypeVar
 
 T = TypeVar("T")
 E = TypeVar("E")
+# Covariant: an Ok[Policy] is an Ok[Policy | Quote], so a use case returning a narrower result
+# passes for one declared wider without re-wrapping it.
+T_co = TypeVar("T_co", covariant=True)
+E_co = TypeVar("E_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
-class Ok(Generic[T]):
-    value: T
+class Ok(Generic[T_co]):
+    value: T_co
 
 
 @dataclass(frozen=True, slots=True)
-class Err(Generic[E]):
-    error: E
+class Err(Generic[E_co]):
+    error: E_co
 
 
 Result: TypeAlias = Ok[T] | Err[E]

@@ -13,7 +13,11 @@ from pd_prime_demo.core.database import Base
 
 class Document(Base):
     __tablename__ = "documents"
-    __table_args__ = (Index("ix_documents_policy_id", "policy_id"),)
+    __table_args__ = (
+        # A policy's documents, a page at a time; and "has this record its page yet?".
+        Index("ix_documents_policy_id_created_at", "policy_id", "created_at", "id"),
+        Index("ix_documents_kind_source_id", "kind", "source_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))

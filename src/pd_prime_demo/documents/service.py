@@ -17,8 +17,11 @@ from typing import cast
 
 from sqlalchemy import Select, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.pagination import keyset_page
+from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.documents import pdf
 from pd_prime_demo.documents.models import Document
 
@@ -288,16 +291,12 @@ def sources_with(kind: str) -> Select[str]:
     return select(Document.source_id).where(Document.kind == kind)
 
 
-async def list_for_policy(session: AsyncSession, policy_id: uuid.UUID) -> list[Document]:
-    return list(
-        (
-            await session.scalars(
-                select(Document)
-                .where(Document.policy_id == policy_id)
-                .order_by(Document.created_at)
-            )
-        ).all()
-    )
+async def list_for_policy(
+    session: AsyncSession, policy_id: uuid.UUID, *, cursor: str | None = None, limit: int = 200
+) -> Result[tuple[list[Document], str | None], DomainError]:
+    """A page of the policy's documents, oldest first (the caller checked it may see them)."""
+    query = select(Document).where(Document.policy_id == policy_id).options(defer(Document.content))
+    return await keyset_page(session, query, Document, cursor=cursor, limit=limit)
 
 
 async def get(session: AsyncSession, document_id: uuid.UUID) -> Document | None:

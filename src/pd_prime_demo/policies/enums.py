@@ -28,6 +28,9 @@ class TransactionKind(enum.StrEnum):
     REINSTATEMENT = "reinstatement"
     RENEWAL = "renewal"
     NON_RENEWAL = "non_renewal"
+    # Undoes a later transaction so that an out-of-sequence change can go in before it; the
+    # reversed transaction is then re-applied on top as a new one.
+    REVERSAL = "reversal"
 
 
 class CancellationReason(enum.StrEnum):
@@ -40,3 +43,19 @@ class RenewalStatus(enum.StrEnum):
     OFFERED = "offered"
     ACCEPTED = "accepted"
     LAPSED = "lapsed"
+
+
+class ConflictResolution(enum.StrEnum):
+    """What an out-of-sequence change does when a later transaction touched the same fields."""
+
+    REFUSE = "refuse"  # answer 409 listing the conflicts
+    KEEP_LATER = "keep_later"  # the later transaction's values win from its own date
+    APPLY_NEW = "apply_new"  # the new values hold on; later changes to them are dropped
+
+
+class ChangeStatus(enum.StrEnum):
+    """A policy change request that underwriting had to see."""
+
+    REFERRED = "referred"
+    APPLIED = "applied"
+    DECLINED = "declined"

@@ -18,12 +18,17 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
-from pd_prime_demo.policies.enums import RenewalStatus, TransactionKind
+from pd_prime_demo.policies.enums import ChangeStatus, RenewalStatus, TransactionKind
 
 
 class Policy(Base):
     __tablename__ = "policies"
-    __table_args__ = (Index("ix_policies_customer_id", "customer_id"),)
+    __table_args__ = (
+        Index("ix_policies_customer_id", "customer_id"),
+        # The keyset every listing pages by, and the listing's filters.
+        Index("ix_policies_created_at_id", "created_at", "id"),
+        Index("ix_policies_product_state", "product_code", "state"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     # Drawn from the policy_number_seq sequence; the number shows it.
@@ -36,6 +41,8 @@ class Policy(Base):
     state: Mapped[str] = mapped_column(String(2))
     inception_on: Mapped[date]
     payment_plan: Mapped[str] = mapped_column(String(20))
+    # Moves on with every change: the policy's ETag, checked against If-Match.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
 
@@ -49,6 +56,12 @@ class PolicyTransaction(Base):
         ),
         Index("ix_policy_transactions_policy_seq", "policy_id", "seq", unique=True),
         Index("ix_policy_transactions_accounting_on", "accounting_on"),
+        Index(
+            "ix_policy_transactions_reversals",
+            "policy_id",
+            "reverses_seq",
+            postgresql_where="reverses_seq IS NOT NULL",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -70,8 +83,43 @@ class PolicyTransaction(Base):
     earnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
+    # What was asked for (a merge patch, a reason...), so the change can be re-applied on top of
+    # an out-of-sequence one; and for a reversal, the transaction it reverses.
+    change: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    reverses_seq: Mapped[int | None]
+    reapplies_seq: Mapped[int | None]
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
+
+
+class PolicyChange(Base):
+    """A change underwriting must see before it applies (an endorsement its rules refer)."""
+
+    __tablename__ = "policy_changes"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{s.value}'" for s in ChangeStatus) + ")",
+            name="status_known",
+        ),
+        Index("ix_policy_changes_policy_id", "policy_id"),
+        Index("ix_policy_changes_referred", "requested_at", postgresql_where="status = 'referred'"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    effective_on: Mapped[date]
+    request: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(12))
+    underwriting: Mapped[dict[str, Any]]
+    required_authority: Mapped[int]
+    premium_change: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    requested_at: Mapped[datetime]
+    requested_by: Mapped[str] = mapped_column(String(100))
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("policy_transactions.id"))
 
 
 class RenewalOffer(Base):

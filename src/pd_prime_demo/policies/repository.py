@@ -8,16 +8,39 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Hashable, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Numeric, Select, String, bindparam, cast, exists, func, select, true
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Numeric,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from pd_prime_demo.policies.enums import PolicyStatus, RenewalStatus
-from pd_prime_demo.policies.models import Policy, PolicyTransaction, RenewalOffer
+from pd_prime_demo.core import pagination
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result
+from pd_prime_demo.policies.enums import (
+    ChangeStatus,
+    PolicyStatus,
+    RenewalStatus,
+    StatusOn,
+    TransactionKind,
+)
+from pd_prime_demo.policies.models import Policy, PolicyChange, PolicyTransaction, RenewalOffer
 
 
 async def get(
@@ -41,21 +64,44 @@ async def by_quote(session: AsyncSession, quote_id: uuid.UUID) -> Policy | None:
 
 
 _AS_OF: dict[Hashable, Select[Policy, PolicyTransaction]] = {}
+# No timestamp is later: "as known now" includes everything recorded.
+LATEST_KNOWN = datetime(9999, 12, 31, tzinfo=UTC)
 
 
-def _as_of_statement(visible_customers: Select[Any]) -> Select[Policy, PolicyTransaction]:
-    """The policy with its latest transaction effective on ``:on`` (or, before inception, the
-    first to take effect), if visible."""
+def _in_effect_as_known() -> Any:
+    """Transactions that count as known at ``:known_at``: recorded by then, not a reversal,
+    and not reversed by a reversal recorded by then."""
+    known = bindparam("known_at", type_=DateTime(timezone=True))
+    reversal = aliased(PolicyTransaction)
+    reversed_by_then = exists().where(
+        reversal.policy_id == PolicyTransaction.policy_id,
+        reversal.reverses_seq == PolicyTransaction.seq,
+        reversal.created_at <= known,
+    )
+    return (
+        PolicyTransaction.created_at <= known,
+        PolicyTransaction.kind != TransactionKind.REVERSAL.value,
+        ~reversed_by_then,
+    )
+
+
+def _deciding_transaction() -> Any:
+    """Per policy, the transaction that decides what it is on ``:on`` as known at
+    ``:known_at``: the latest in effect by then, or before inception the first to come."""
     on = bindparam("on", type_=Date)
     effective = PolicyTransaction.effective_on
-    latest = (
+    return (
         select(PolicyTransaction)
-        .where(PolicyTransaction.policy_id == Policy.id)
+        .where(PolicyTransaction.policy_id == Policy.id, *_in_effect_as_known())
         # Effective by then first, latest first; then the upcoming ones, soonest first.
         .order_by(effective > on, func.abs(effective - on), PolicyTransaction.seq.desc())
         .limit(1)
         .lateral()
     )
+
+
+def _as_of_statement(visible_customers: Select[Any]) -> Select[Policy, PolicyTransaction]:
+    latest = _deciding_transaction()
     txn = aliased(PolicyTransaction, latest)
     return (
         select(Policy, txn)
@@ -69,11 +115,12 @@ async def read_as_of(
     policy_id: uuid.UUID,
     on: date,
     *,
+    known_at: datetime | None = None,
     visibility: Hashable,
     visible_customers: Select[Any],
     params: dict[str, Any],
 ) -> tuple[Policy, PolicyTransaction | None] | None:
-    """One round trip: the policy and its transaction in effect on ``on``.
+    """One round trip: the policy and the transaction that decides what it is on ``on``.
 
     Reading a policy is the hottest query there is, so its statement is built once per kind
     of ``visibility`` (``visible_customers`` must depend on nothing else; the viewer's id is
@@ -82,26 +129,108 @@ async def read_as_of(
     statement = _AS_OF.get(visibility)
     if statement is None:
         statement = _AS_OF[visibility] = _as_of_statement(visible_customers)
-    row = (await session.execute(statement, {"policy_id": policy_id, "on": on, **params})).first()
-    return None if row is None else (row[0], row[1])
+    row = (
+        await session.execute(
+            statement,
+            {
+                "policy_id": policy_id,
+                "on": on,
+                "known_at": known_at or LATEST_KNOWN,
+                **params,
+            },
+        )
+    ).first()
+    if row is None:
+        return None
+    policy, txn = row
+    return policy, txn
 
 
-async def listing(
+@dataclass(frozen=True, slots=True)
+class PolicyFilter:
+    number: str | None = None
+    customer_id: uuid.UUID | None = None
+    product_code: str | None = None
+    state: str | None = None
+    inception_from: date | None = None
+    inception_to: date | None = None
+    status: StatusOn | None = None  # on ``on`` as known at ``known_at``
+
+
+_KEY = (Policy.created_at, Policy.id)
+
+
+async def page(
     session: AsyncSession,
     *,
     visible_customers: Select[Any],
-    customer_id: uuid.UUID | None,
+    params: dict[str, Any],
+    where: PolicyFilter,
+    on: date,
+    known_at: datetime | None,
+    cursor: str | None,
     limit: int,
-) -> list[Policy]:
+) -> Result[tuple[list[tuple[Policy, PolicyTransaction | None]], str | None], DomainError]:
+    """A page of visible policies in (created_at, id) order, each with the transaction that
+    decides what it is on ``on``; filtered in the database (the book is never loaded)."""
+    latest = _deciding_transaction()
+    txn = aliased(PolicyTransaction, latest)
     query = (
-        select(Policy)
+        select(Policy, txn)
+        .outerjoin(latest, true())
         .where(Policy.customer_id.in_(visible_customers))
-        .order_by(Policy.created_at.desc())
-        .limit(limit)
     )
-    if customer_id is not None:
-        query = query.where(Policy.customer_id == customer_id)
-    return list((await session.scalars(query)).all())
+    for column, value in (
+        (Policy.number, where.number),
+        (Policy.customer_id, where.customer_id),
+        (Policy.product_code, where.product_code),
+        (Policy.state, where.state),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if where.inception_from is not None:
+        query = query.where(Policy.inception_on >= where.inception_from)
+    if where.inception_to is not None:
+        query = query.where(Policy.inception_on <= where.inception_to)
+    if where.status is not None:
+        query = query.where(_status_on(txn) == where.status.value)
+    if cursor is not None:
+        position = pagination.decode(cursor, [datetime, uuid.UUID])
+        if position is None:
+            return Err(pagination.BAD_CURSOR)
+        query = query.where(tuple_(*_KEY) > tuple_(*position))
+    query = query.order_by(*_KEY).limit(limit + 1)
+    rows: list[tuple[Policy, PolicyTransaction | None]] = [
+        (policy, deciding)
+        for policy, deciding in await session.execute(
+            query, {"on": on, "known_at": known_at or LATEST_KNOWN, **params}
+        )
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1][0]
+        next_cursor = pagination.encode([last.created_at, last.id])
+    return Ok((rows[:limit], next_cursor))
+
+
+def _status_on(txn: Any) -> Any:
+    """What a policy is on ``:on`` given its deciding transaction (see ``StatusOn``)."""
+    on = bindparam("on", type_=Date)
+    return case(
+        (txn.id.is_(None), StatusOn.NOT_YET_EFFECTIVE.value),
+        (txn.effective_on > on, StatusOn.NOT_YET_EFFECTIVE.value),
+        (txn.snapshot["status"].astext == PolicyStatus.CANCELLED.value, StatusOn.CANCELLED.value),
+        (txn.snapshot["term_end"].astext.cast(Date) <= on, StatusOn.EXPIRED.value),
+        else_=StatusOn.IN_FORCE.value,
+    )
+
+
+async def by_number(
+    session: AsyncSession, number: str, *, visible_customers: Select[Any]
+) -> Policy | None:
+    return await session.scalar(
+        select(Policy).where(Policy.number == number, Policy.customer_id.in_(visible_customers))
+    )
 
 
 async def transactions(session: AsyncSession, policy_id: uuid.UUID) -> list[PolicyTransaction]:
@@ -131,25 +260,12 @@ async def transactions_of(
     return found
 
 
-def _in_effect_on() -> Any:
-    """Each policy's transaction in effect on ``:on`` (a lateral subquery per policy)."""
-    return (
-        select(PolicyTransaction.snapshot)
-        .where(
-            PolicyTransaction.policy_id == Policy.id,
-            PolicyTransaction.effective_on <= bindparam("on"),
-        )
-        .order_by(PolicyTransaction.effective_on.desc(), PolicyTransaction.seq.desc())
-        .limit(1)
-        .lateral("in_effect")
-    )
-
-
 async def in_force_totals(
-    session: AsyncSession, on: date
+    session: AsyncSession, on: date, *, known_at: datetime | None = None
 ) -> Sequence[tuple[str, str, int, Decimal]]:
-    """(product, state, policies in force on ``on``, their term premium), in the database."""
-    latest = _in_effect_on()
+    """(product, state, policies in force on ``on``, their term premium) as known at
+    ``known_at``, in the database."""
+    latest = _deciding_transaction()
     snapshot = latest.c.snapshot
     query = (
         select(
@@ -160,12 +276,13 @@ async def in_force_totals(
         )
         .join(latest, true())
         .where(
+            latest.c.effective_on <= bindparam("on"),
             snapshot["status"].astext == PolicyStatus.IN_FORCE.value,
             snapshot["term_end"].astext.cast(Date) > bindparam("on"),
         )
         .group_by(Policy.product_code, Policy.state)
     )
-    rows = await session.execute(query, {"on": on})
+    rows = await session.execute(query, {"on": on, "known_at": known_at or LATEST_KNOWN})
     return [(code, state, int(count), Decimal(premium)) for code, state, count, premium in rows]
 
 
@@ -238,7 +355,7 @@ async def without_document(
     query = (
         select(PolicyTransaction, Policy)
         .join(Policy, Policy.id == PolicyTransaction.policy_id)
-        .where(~has_page)
+        .where(~has_page, PolicyTransaction.kind != TransactionKind.REVERSAL.value)
         .order_by(PolicyTransaction.created_at)
         .limit(limit)
         .with_for_update(of=PolicyTransaction, skip_locked=True)
@@ -246,3 +363,48 @@ async def without_document(
     if policy_id is not None:
         query = query.where(PolicyTransaction.policy_id == policy_id)
     return [(txn, policy) for txn, policy in await session.execute(query)]
+
+
+async def policy_change(
+    session: AsyncSession, change_id: uuid.UUID, *, for_update: bool = False
+) -> PolicyChange | None:
+    return await session.get(PolicyChange, change_id, with_for_update=for_update)
+
+
+async def referred_changes(
+    session: AsyncSession, *, authority: int, visible_customers: Select[Any], limit: int
+) -> list[PolicyChange]:
+    """Referred changes that need no more than ``authority``, oldest first."""
+    query = (
+        select(PolicyChange)
+        .join(Policy, Policy.id == PolicyChange.policy_id)
+        .where(
+            PolicyChange.status == ChangeStatus.REFERRED,
+            PolicyChange.required_authority <= authority,
+            Policy.customer_id.in_(visible_customers),
+        )
+        .order_by(PolicyChange.requested_at)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def transactions_page(
+    session: AsyncSession,
+    policy_id: uuid.UUID,
+    *,
+    as_of: date | None,
+    known_at: datetime | None,
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[PolicyTransaction], str | None], DomainError]:
+    """The policy's transactions in the order recorded: those recorded by ``known_at`` and
+    effective by ``as_of`` when given, a page at a time."""
+    query = select(PolicyTransaction).where(PolicyTransaction.policy_id == policy_id)
+    if known_at is not None:
+        query = query.where(PolicyTransaction.created_at <= known_at)
+    if as_of is not None:
+        query = query.where(PolicyTransaction.effective_on <= as_of)
+    return await pagination.keyset_page(
+        session, query, cursor=cursor, limit=limit, keys=[PolicyTransaction.seq]
+    )

@@ -303,3 +303,89 @@ def non_renew(state: PolicyState, *, reason: str, notice_on: date) -> Transition
         reason_code="non_renewal",
         note=reason,
     )
+
+
+def reverse(transition: Transition, *, note: str) -> Transition:
+    """Undo a transaction: the same money the other way, earned back over the same spans. The
+    state it carries is the one it undoes (for the record: a reversal is never in effect)."""
+    return Transition(
+        TransactionKind.REVERSAL,
+        transition.effective_on,
+        transition.state,
+        -transition.premium_change,
+        -transition.fees_change,
+        -transition.taxes_change,
+        tuple(e.negated() for e in transition.earnings),
+        note=note,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Changes as JSON merge patches (RFC 7396), and how two of them collide
+# ---------------------------------------------------------------------------------------------
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396: ``patch`` applied to ``target`` (objects merge, ``null`` removes a member,
+    anything else, arrays included, replaces)."""
+    if not isinstance(patch, dict):
+        return patch
+    merged = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = merge_patch(merged.get(key), value)
+    return merged
+
+
+def touched(patch: Any, prefix: str = "") -> dict[str, Any]:
+    """The JSON Pointers a merge patch sets (or removes, as None), with their new values: its
+    leaves, where an array or a scalar is a leaf."""
+    if not isinstance(patch, dict) or not patch:
+        return {prefix: patch}
+    found: dict[str, Any] = {}
+    for key, value in patch.items():
+        escaped = str(key).replace("~", "~0").replace("/", "~1")
+        found.update(touched(value, f"{prefix}/{escaped}"))
+    return found
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldConflict:
+    """A field an out-of-sequence change sets that a later change set to something else."""
+
+    field: str
+    new: Any
+    later: Any
+
+
+def conflicts(new: dict[str, Any], later: dict[str, Any]) -> list[FieldConflict]:
+    """Where two changes (``{"risk": patch, "coverages": patch}``) set the same field to
+    different values."""
+    mine, theirs = touched(new), touched(later)
+    return [
+        FieldConflict(field, value, theirs[other])
+        for field, value in mine.items()
+        for other in theirs
+        if _overlap(field, other) and value != theirs[other]
+    ]
+
+
+def without(change: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """``change`` with every leaf at or under ``fields`` left out (the new values win there)."""
+    kept: dict[str, Any] = {}
+    for pointer, value in touched(change).items():
+        if any(_overlap(pointer, f) for f in fields):
+            continue
+        node = kept
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        if parts:
+            node[parts[-1]] = value
+    return kept

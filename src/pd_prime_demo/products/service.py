@@ -13,7 +13,7 @@ import json
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -287,3 +287,25 @@ class _CompiledCache:
 
 
 _compiled = _CompiledCache()
+
+
+def effective_date_issues(
+    version: CompiledVersion, on: date, *, may_backdate: bool, pointer: str = "#/effective_on"
+) -> list[FieldIssue]:
+    """Whether a quote, bind or change may be effective ``on`` under the product's window:
+    at most ``max_advance_days`` ahead, and at most ``max_backdate_days`` back unless the
+    actor may back-date further (underwriting)."""
+    window = version.definition.effective_dates
+    today = clock.today()
+    if on > today + timedelta(days=window.max_advance_days):
+        return [FieldIssue(pointer, f"must be within {window.max_advance_days} days from today")]
+    earliest = today - timedelta(days=window.max_backdate_days)
+    if on < earliest and not may_backdate:
+        return [
+            FieldIssue(
+                pointer,
+                f"must not be before {earliest.isoformat()} ({window.max_backdate_days} days "
+                "back); earlier needs an underwriter",
+            )
+        ]
+    return []

@@ -9,6 +9,7 @@ from pd_prime_demo.billing.service.accounts import (
     on_transaction,
     open_account,
     plans_for,
+    settle,
 )
 from pd_prime_demo.billing.service.delinquency import (
     BillingRun,
@@ -64,6 +65,7 @@ __all__ = [
     "read_account",
     "refund_if_due",
     "run_billing",
+    "settle",
     "trial_balance",
     "view",
 ]

@@ -83,16 +83,21 @@ class PremiumChange:
     taxes: Decimal
     earnings: tuple[Earning, ...]
     opens_term: bool = False  # new business or renewal: the term's schedule starts here
-    cover_ends_on: date | None = None  # a cancellation: installments due from then are void
-    restores_cover: bool = False  # a reinstatement
+    # When the term's cover ends early once this transaction is in (a cancellation), or None:
+    # installments due from then are void.
+    cover_ends_on: date | None = None
 
     @property
     def total(self) -> Decimal:
         return self.premium + self.fees + self.taxes
 
 
-async def on_transaction(session: AsyncSession, change: PremiumChange) -> None:
-    """Post the transaction to the ledger, fit the schedule to it, refund any excess."""
+async def on_transaction(
+    session: AsyncSession, change: PremiumChange, *, settle: bool = True
+) -> None:
+    """Post the transaction to the ledger and record how its premium is earned; then (unless
+    the caller settles a batch itself, see :func:`settle`) fit the term's installments to it
+    and refund any credit nothing will bill."""
     # Locked: a transaction's billing serialises with payments and the billing run on it.
     account = await repository.account(session, change.policy_id, for_update=True)
     assert account is not None, "a policy's account is opened when it is bound"
@@ -112,7 +117,9 @@ async def on_transaction(session: AsyncSession, change: PremiumChange) -> None:
         ],
     )
     await repository.add_earnings(session, _pieces(account, change))
-    if change.opens_term:
+    term = await repository.term(session, change.policy_id, change.term_start)
+    if term is None:
+        assert change.opens_term, "only new business or a renewal opens a term"
         session.add(
             BillingTerm(
                 policy_id=change.policy_id,
@@ -140,18 +147,25 @@ async def on_transaction(session: AsyncSession, change: PremiumChange) -> None:
                 )
             )
         await session.flush()
-    else:
-        term = await repository.term(session, change.policy_id, change.term_start)
-        assert term is not None
-        term.total += total
-        if change.cover_ends_on is not None:
-            term.cover_ends_on = change.cover_ends_on
-        elif change.restores_cover:
-            term.cover_ends_on = None
+        return
+    # A renewal re-applied after an out-of-sequence change finds its term: it bills again.
+    term.total += total
+    term.cover_ends_on = change.cover_ends_on
+    if settle:
         await _fit(session, term, due_if_new=max(change.effective_on, clock.today()))
-    if total < 0:
-        # Only a fall in what is owed can leave a credit; payments refund their own excess.
-        await refund_if_due(session, change.policy_id)
+        if total < 0:
+            # Only a fall in what is owed can leave a credit; payments refund their own excess.
+            await refund_if_due(session, change.policy_id)
+
+
+async def settle(session: AsyncSession, policy_id: uuid.UUID, term_starts: set[date]) -> None:
+    """Fit the installments of each term to what it bills, then refund what nothing will bill
+    (after a batch of transactions recorded with ``settle=False``)."""
+    for term_start in sorted(term_starts):
+        term = await repository.term(session, policy_id, term_start)
+        assert term is not None
+        await _fit(session, term, due_if_new=clock.today())
+    await refund_if_due(session, policy_id)
 
 
 def _pieces(account: BillingAccount, change: PremiumChange) -> list[dict[str, object]]:

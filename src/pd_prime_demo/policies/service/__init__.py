@@ -5,48 +5,57 @@ effective before the policy's latest transaction (``policy.out_of_sequence``). O
 use policies only through this package: the names below.
 """
 
+from pd_prime_demo.policies.repository import PolicyFilter
+from pd_prime_demo.policies.service import changes
 from pd_prime_demo.policies.service.bind import Bound, bind_quote
 from pd_prime_demo.policies.service.cancel import cancel, cancel_for_non_payment, reinstate
 from pd_prime_demo.policies.service.common import get_policy, writable_policy
 from pd_prime_demo.policies.service.declarations import render_pending
-from pd_prime_demo.policies.service.endorse import endorse
+from pd_prime_demo.policies.service.endorse import Referred, endorse
 from pd_prime_demo.policies.service.read import (
     AsOf,
     InForce,
     history_for,
     in_force_on,
+    known_in_effect,
     list_policies,
     read_as_of,
+    read_by_number,
     state_as_of,
-    states_today,
     transactions,
 )
 from pd_prime_demo.policies.service.renew import accept, lapse_due, non_renew, offer, offer_due
+from pd_prime_demo.policies.service.sequence import Applied
 from pd_prime_demo.policies.state import PolicyState
 
 __all__ = [
+    "Applied",
     "AsOf",
     "Bound",
     "InForce",
+    "PolicyFilter",
     "PolicyState",
+    "Referred",
     "accept",
     "bind_quote",
     "cancel",
     "cancel_for_non_payment",
+    "changes",
     "endorse",
     "get_policy",
     "history_for",
     "in_force_on",
+    "known_in_effect",
     "lapse_due",
     "list_policies",
     "non_renew",
     "offer",
     "offer_due",
     "read_as_of",
+    "read_by_number",
     "reinstate",
     "render_pending",
     "state_as_of",
-    "states_today",
     "transactions",
     "writable_policy",
 ]

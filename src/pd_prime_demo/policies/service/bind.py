@@ -116,11 +116,19 @@ async def bind_quote(
             pass
     if bound:
         return await _already_bound(session, quote.id, chosen, payment_plan)
-    if quote.effective_on < clock.today():
-        return Err(conflict("quote.effective_date_passed", "re-quote with a current date"))
     package = quote.options[names.index(chosen)]
     assert quote.product_version_id is not None
     version = await products.compiled_version(session, quote.product_version_id)
+    # A back-dated bind, within the product's window (further back: an underwriter).
+    if quote.effective_on < clock.today() and products.effective_date_issues(
+        version, quote.effective_on, may_backdate=actor.has(Permission.UNDERWRITING_DECIDE)
+    ):
+        return Err(
+            conflict(
+                "quote.effective_date_passed",
+                "the quote's effective date is further back than the product allows: re-quote",
+            )
+        )
     match rate_packages(version.definition, version.engine, quote.risk, [package], quote.surcharge):
         case Err() as err:
             return err

@@ -1,10 +1,14 @@
-"""Cancellations (the insured's request, non-payment, underwriting) and reinstatements."""
+"""Cancellations (the insured's request, non-payment, underwriting) and reinstatements.
+
+A cancellation may be effective before later transactions: they are reversed and re-applied
+after it where they still can (``service.sequence``); an endorsement after the cancellation
+date no longer can, and the request must say the cancellation wins (``on_conflict``).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date
-from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,53 +23,16 @@ from pd_prime_demo.core.result_types import (
     conflict,
     invalid,
 )
-from pd_prime_demo.policies import repository, rules
-from pd_prime_demo.policies.enums import CancellationReason, TransactionKind
-from pd_prime_demo.policies.models import PolicyTransaction
-from pd_prime_demo.policies.service.common import (
-    latest_transaction,
-    proration_of,
-    record,
-    state_of,
-    transition_of,
-    writable_policy,
+from pd_prime_demo.policies import repository
+from pd_prime_demo.policies.enums import (
+    CancellationReason,
+    ConflictResolution,
+    TransactionKind,
 )
-from pd_prime_demo.policies.service.endorse import changeable
-from pd_prime_demo.premium.cancellation import CancellationTerms, ShortRate, ShortRateBasis
-from pd_prime_demo.premium.earning import earnings_from_json
-from pd_prime_demo.premium.proration import ZERO, Proration
+from pd_prime_demo.policies.service.common import backdating_problem, writable_policy
+from pd_prime_demo.policies.service.endorse import state_on
+from pd_prime_demo.policies.service.sequence import Applied, Intent, change, in_effect
 from pd_prime_demo.products import service as products
-
-
-def cancellation_terms(version: products.CompiledVersion) -> CancellationTerms:
-    """The product's cancellation rules, as the arithmetic takes them."""
-    rules_ = version.definition.cancellation
-    basis = ShortRateBasis(rules_.short_rate_basis)
-    return CancellationTerms(
-        short_rate=tuple(
-            ShortRate(_bound(r.up_to_percent, r.up_to_days, basis), r.earned_percent)
-            for r in rules_.short_rate_table
-        ),
-        short_rate_basis=basis,
-        return_percent_of_pro_rata=rules_.return_percent_of_pro_rata,
-        minimum_earned=rules_.minimum_earned_premium,
-        proration=Proration(version.definition.proration),
-    )
-
-
-def _bound(percent: Decimal | None, days: int | None, basis: ShortRateBasis) -> Decimal:
-    value = percent if basis is ShortRateBasis.PERCENT_OF_TERM else days
-    assert value is not None, "a product's short-rate rows carry their basis' key (validated)"
-    return Decimal(value)
-
-
-def term_figures(history: list[PolicyTransaction], term_start: date) -> rules.TermFigures:
-    term = [t for t in history if t.term_start == term_start]
-    return rules.TermFigures(
-        written=sum((t.premium_change for t in term), ZERO),
-        taxes_written=sum((t.taxes_change for t in term), ZERO),
-        earnings=tuple(e for t in term for e in earnings_from_json(t.earnings)),
-    )
 
 
 async def cancel(
@@ -76,25 +43,31 @@ async def cancel(
     reason_code: str,
     note: str | None,
     actor: Actor,
-) -> Result[PolicyTransaction, DomainError]:
+    on_conflict: ConflictResolution = ConflictResolution.REFUSE,
+    expected_version: int | None = None,
+) -> Result[Applied, DomainError]:
     """Cancel; return premium by the product's method for the insured's own request, pro-rata
     when the carrier cancels (non-payment, underwriting), flat when effective at inception."""
-    match await changeable(session, policy_id, effective_on, actor):
+    match await writable_policy(session, policy_id, actor=actor, expected_version=expected_version):
         case Err() as err:
             return err
-        case Ok((policy, history, state)):
+        case Ok(policy):
             pass
-    version = await products.compiled_version(session, state.product_version_id)
-    transition = rules.cancel(
-        state,
-        term_figures(history, state.term_start),
-        effective_on=effective_on,
-        reason=CancellationReason(reason_code),
-        product_method=version.definition.cancellation.method,
-        terms=cancellation_terms(version),
-        note=note,
+    history = await repository.transactions(session, policy.id)
+    state = state_on(history, effective_on)
+    if state is not None and state.covers(effective_on):
+        version = await products.compiled_version(session, state.product_version_id)
+        if (problem := backdating_problem(version, effective_on, actor)) is not None:
+            return Err(problem)
+    intent = Intent(
+        TransactionKind.CANCELLATION,
+        effective_on,
+        {"reason_code": CancellationReason(reason_code).value},
+        note,
     )
-    return Ok(await record(session, policy, transition, version=version, actor=actor))
+    return await change(
+        session, policy, intent, actor=actor, on_conflict=on_conflict, history=history
+    )
 
 
 async def reinstate(
@@ -104,15 +77,16 @@ async def reinstate(
     effective_on: date | None,
     note: str | None,
     actor: Actor,
-) -> Result[PolicyTransaction, DomainError]:
+    expected_version: int | None = None,
+) -> Result[Applied, DomainError]:
     """Reverse a cancellation: from its own date (no lapse), or later (with a lapse in cover)."""
-    match await writable_policy(session, policy_id, actor=actor):
+    match await writable_policy(session, policy_id, actor=actor, expected_version=expected_version):
         case Err() as err:
             return err
         case Ok(policy):
             pass
     history = await repository.transactions(session, policy.id)
-    latest = latest_transaction(history)
+    latest = max(in_effect(history), key=lambda t: (t.effective_on, t.seq))
     if latest.kind != TransactionKind.CANCELLATION:
         return Err(conflict("policy.not_cancelled", "only a cancelled policy can be reinstated"))
     cancelled_on = latest.effective_on
@@ -125,22 +99,17 @@ async def reinstate(
                 FieldIssue("#/effective_on", "outside the cancelled period"),
             )
         )
-    version = await products.compiled_version(session, latest.product_version_id)
-    transition = rules.reinstate(
-        state_of(latest),
-        transition_of(latest),
-        effective_on=on,
-        proration=proration_of(version),
-        note=note,
-    )
-    return Ok(await record(session, policy, transition, version=version, actor=actor))
+    intent = Intent(TransactionKind.REINSTATEMENT, on, {"lapse": on != cancelled_on}, note)
+    return await change(session, policy, intent, actor=actor, history=history)
 
 
 async def cancel_for_non_payment(
     session: AsyncSession, policy_id: uuid.UUID, *, on: date
 ) -> Result[bool, DomainError]:
     """The billing run's non-payment cancellation: if billing, asked under the policy's lock,
-    says a notice has run out unpaid, cancel pro-rata from the date the notice gave."""
+    says a notice has run out unpaid, cancel pro-rata from the date the notice gave. Later
+    transactions (a future-dated endorsement, say) are reversed, and those that can no longer
+    apply after the cancellation are dropped: the cancellation wins."""
     actor = Actor.system("billing-run")
     match await writable_policy(session, policy_id, actor=actor):
         case Err() as err:
@@ -157,6 +126,7 @@ async def cancel_for_non_payment(
         reason_code=CancellationReason.NON_PAYMENT,
         note=f"unpaid invoice {due.invoice_number}",
         actor=actor,
+        on_conflict=ConflictResolution.APPLY_NEW,
     ):
         case Ok():
             return Ok(True)

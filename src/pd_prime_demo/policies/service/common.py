@@ -16,7 +16,16 @@ from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.outbox import emit
-from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, forbidden, not_found
+from pd_prime_demo.core.result_types import (
+    DomainError,
+    Err,
+    Ok,
+    Result,
+    forbidden,
+    invalid,
+    not_found,
+    stale_version,
+)
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies import repository
@@ -47,12 +56,36 @@ async def get_policy(
 
 
 async def writable_policy(
-    session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
+    session: AsyncSession,
+    policy_id: uuid.UUID,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
 ) -> Result[Policy, DomainError]:
-    """The policy, locked for a change, if ``actor`` may change it (404 if it may not see it)."""
+    """The policy, locked for a change, if ``actor`` may change it (404 if it may not see it)
+    and, when ``expected_version`` is given (If-Match), nobody changed it since (412)."""
     if not actor.has(Permission.POLICIES_WRITE):
         return Err(PERMISSION_MISSING)
-    return await get_policy(session, policy_id, actor=actor, for_update=True)
+    match await get_policy(session, policy_id, actor=actor, for_update=True):
+        case Ok(policy) if expected_version is not None and policy.version != expected_version:
+            return Err(stale_version("policy"))
+        case found:
+            return found
+
+
+def backdating_problem(
+    version: products.CompiledVersion, effective_on: date, actor: Actor
+) -> DomainError | None:
+    """A change may be effective in the past within the product's window; beyond it only
+    for someone with underwriting authority."""
+    issues = products.effective_date_issues(
+        version, effective_on, may_backdate=actor.has(Permission.UNDERWRITING_DECIDE)
+    )
+    if not issues:
+        return None
+    return invalid(
+        "policy.effective_date_out_of_window", "the change's effective date is not allowed", *issues
+    )
 
 
 def state_of(txn: PolicyTransaction) -> PolicyState:
@@ -123,6 +156,11 @@ def proration_of(version: products.CompiledVersion) -> Proration:
     return Proration(version.definition.proration)
 
 
+def cover_ends_on(state: PolicyState) -> date | None:
+    """When cover of the state's term ends early (a cancellation), or None."""
+    return state.cancellation.effective_on if state.cancellation is not None else None
+
+
 async def record(
     session: AsyncSession,
     policy: Policy,
@@ -130,8 +168,20 @@ async def record(
     *,
     version: products.CompiledVersion,
     actor: Actor,
+    change: dict[str, Any] | None = None,
+    reverses_seq: int | None = None,
+    reapplies_seq: int | None = None,
+    term_state: PolicyState | None = None,
+    settle: bool = True,
 ) -> PolicyTransaction:
-    """Record ``transition`` as the policy's next transaction, with everything that follows."""
+    """Record ``transition`` as the policy's next transaction, with everything that follows:
+    its audit entry and event, its billing, and its declarations page (a reversal has none).
+
+    ``term_state`` is the state that governs the transaction's term once it is recorded (by
+    default its own; in an out-of-sequence batch, a reversal's term is governed by what is left
+    in effect), which says whether cover of the term ends early; ``settle=False`` leaves
+    fitting the installments and refunding to the caller (a batch settles once, at its end).
+    """
     state = transition.state
     kind = transition.kind
     # New business opens the history; (policy_id, seq) is unique, so a mistake cannot slip by.
@@ -155,6 +205,9 @@ async def record(
         earnings=earnings_json(transition.earnings),
         reason_code=transition.reason_code,
         note=transition.note,
+        change=change or {},
+        reverses_seq=reverses_seq,
+        reapplies_seq=reapplies_seq,
         created_at=clock.now(),
         created_by=actor.id,
     )
@@ -166,6 +219,10 @@ async def record(
         "premium_change": str(transition.premium_change),
         "reason_code": transition.reason_code,
     }
+    if reverses_seq is not None:
+        summary["reverses_seq"] = reverses_seq
+    if reapplies_seq is not None:
+        summary["reapplies_seq"] = reapplies_seq
     await audit.record(session, actor, f"policy.{kind}", "policy", str(policy.id), summary)
     emit(session, f"policy.{kind}", "policy", str(policy.id), {"number": policy.number, **summary})
     await billing.on_transaction(
@@ -185,11 +242,12 @@ async def record(
             taxes=txn.taxes_change,
             earnings=transition.earnings,
             opens_term=kind in (TransactionKind.NEW_BUSINESS, TransactionKind.RENEWAL),
-            cover_ends_on=txn.effective_on if kind is TransactionKind.CANCELLATION else None,
-            restores_cover=kind is TransactionKind.REINSTATEMENT,
+            cover_ends_on=cover_ends_on(term_state or state),
         ),
+        settle=settle,
     )
-    await render_declarations(session, policy, txn, state, version)
+    if kind is not TransactionKind.REVERSAL:
+        await render_declarations(session, policy, txn, state, version)
     return txn
 
 

@@ -1,57 +1,88 @@
-"""Endorsements: a mid-term change of risk or coverages, re-rated and prorated."""
+"""Endorsements: a change of risk or coverages, given as a JSON merge patch (RFC 7396) of the
+state in force on its date, re-rated on the term's version and prorated.
+
+An endorsement goes through the product's underwriting rules as a quote does: a rule it newly
+triggers that declines refuses it (422 ``policy.change_declined``); one that refers holds it as
+a referred change until an underwriter with enough authority approves or declines it. Rules the
+policy already met when it was bound do not fire again. The date may be before later
+transactions (see ``service.sequence``).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.core.actor import Actor
-from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.result_types import (
+    DomainError,
+    Err,
+    ErrorKind,
+    FieldIssue,
+    Ok,
+    Result,
+)
 from pd_prime_demo.policies import repository, rules
-from pd_prime_demo.policies.models import Policy, PolicyTransaction
-from pd_prime_demo.policies.service.common import (
-    latest_transaction,
-    price,
-    proration_of,
-    record,
-    state_of,
-    writable_policy,
+from pd_prime_demo.policies.enums import ChangeStatus, ConflictResolution, TransactionKind
+from pd_prime_demo.policies.models import Policy, PolicyChange, PolicyTransaction
+from pd_prime_demo.policies.service.common import backdating_problem, writable_policy
+from pd_prime_demo.policies.service.sequence import (
+    Applied,
+    Intent,
+    change,
+    in_effect,
+    plan,
+    versions_for,
 )
 from pd_prime_demo.policies.state import PolicyState
 from pd_prime_demo.products import service as products
+from pd_prime_demo.rating.engine import RuleHit, underwrite
+from pd_prime_demo.rating.packages import rate_packages
 
 
-def out_of_sequence(latest: PolicyTransaction, effective_on: date) -> DomainError | None:
-    if effective_on < latest.effective_on:
-        return conflict(
-            "policy.out_of_sequence",
-            f"the policy has a transaction effective {latest.effective_on.isoformat()}; "
-            "changes effective before it are refused (see docs/policies.md)",
-        )
-    return None
+@dataclasses.dataclass(frozen=True, slots=True)
+class Referred:
+    """The endorsement waits for an underwriter."""
+
+    change: PolicyChange
 
 
-async def changeable(
-    session: AsyncSession, policy_id: uuid.UUID, effective_on: date, actor: Actor
-) -> Result[tuple[Policy, list[PolicyTransaction], PolicyState], DomainError]:
-    """The policy, its history and current state, if a change effective then is allowed:
-    the actor may change it, the date is not out of sequence, and cover is in force then."""
-    match await writable_policy(session, policy_id, actor=actor):
-        case Err() as err:
-            return err
-        case Ok(policy):
-            pass
-    history = await repository.transactions(session, policy.id)
-    latest = latest_transaction(history)
-    if (problem := out_of_sequence(latest, effective_on)) is not None:
-        return Err(problem)
-    state = state_of(latest)
-    if not state.covers(effective_on):
-        return Err(conflict("policy.not_in_force", "the policy is not in force on that date"))
-    return Ok((policy, history, state))
+def state_on(history: list[PolicyTransaction], on: date) -> PolicyState | None:
+    current = [t for t in in_effect(history) if t.effective_on <= on]
+    if not current:
+        return None
+    latest = max(current, key=lambda t: (t.effective_on, t.seq))
+    return PolicyState.from_json(latest.snapshot)
+
+
+def _hits(
+    version: products.CompiledVersion, state: PolicyState, risk: Any, coverages: Any
+) -> list[RuleHit] | None:
+    package = {"name": state.option, "coverages": coverages}
+    match rate_packages(version.definition, version.engine, risk, [package], state.surcharge):
+        case Ok(rated):
+            return underwrite(version.engine, rated.risk)
+        case Err():
+            return None  # the change itself is invalid: applying it says how
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def newly_triggered(
+    version: products.CompiledVersion, state: PolicyState, intent: Intent
+) -> list[RuleHit]:
+    """The underwriting rules the changed state triggers that the state before did not."""
+    risk = rules.merge_patch(state.risk, intent.data.get("risk") or {})
+    coverages = rules.merge_patch(state.coverages, intent.data.get("coverages") or {})
+    after = _hits(version, state, risk, coverages) or []
+    before = {(h.code, h.where) for h in _hits(version, state, state.risk, state.coverages) or []}
+    return [h for h in after if (h.code, h.where) not in before]
 
 
 async def endorse(
@@ -61,34 +92,90 @@ async def endorse(
     effective_on: date,
     risk: dict[str, Any] | None,
     coverages: dict[str, Any] | None,
+    note: str | None = None,
+    on_conflict: ConflictResolution = ConflictResolution.REFUSE,
+    expected_version: int | None = None,
     actor: Actor,
-) -> Result[PolicyTransaction, DomainError]:
-    """A mid-term change, re-rated on the term's version; the difference prorated by days."""
-    match await changeable(session, policy_id, effective_on, actor):
+) -> Result[Applied | Referred, DomainError]:
+    """Endorse the policy effective ``effective_on``: applied now, or referred."""
+    match await writable_policy(session, policy_id, actor=actor, expected_version=expected_version):
         case Err() as err:
             return err
-        case Ok((policy, _, state)):
+        case Ok(policy):
             pass
-    new_risk = risk if risk is not None else state.risk
-    new_coverages = coverages if coverages is not None else state.coverages
-    version = await products.compiled_version(session, state.product_version_id)
-    match price(
-        version,
-        risk=new_risk,
-        option=state.option,
-        coverages=new_coverages,
-        surcharge=state.surcharge,
-    ):
-        case Err() as err:
-            return err
-        case Ok(priced):
-            pass
-    transition = rules.endorse(
-        state,
-        priced,
-        effective_on=effective_on,
-        risk=new_risk,
-        coverages=new_coverages,
-        proration=proration_of(version),
+    history = await repository.transactions(session, policy.id)
+    intent = Intent(
+        TransactionKind.ENDORSEMENT,
+        effective_on,
+        {k: v for k, v in (("risk", risk), ("coverages", coverages)) if v is not None},
+        note,
     )
-    return Ok(await record(session, policy, transition, version=version, actor=actor))
+    state = state_on(history, effective_on)
+    if state is None or not state.covers(effective_on):
+        return await change(session, policy, intent, actor=actor, history=history)  # says why
+    version = await products.compiled_version(session, state.product_version_id)
+    if (problem := backdating_problem(version, effective_on, actor)) is not None:
+        return Err(problem)
+    hits = newly_triggered(version, state, intent)
+    if declines := [h for h in hits if h.action == "decline"]:
+        return Err(_declined(declines))
+    referrals = [h for h in hits if h.action == "refer"]
+    needed = max((h.authority for h in referrals), default=0)
+    if referrals and not (actor.has(Permission.UNDERWRITING_DECIDE) and actor.authority >= needed):
+        return await _refer(session, policy, history, intent, on_conflict, referrals, actor)
+    return await change(
+        session, policy, intent, actor=actor, on_conflict=on_conflict, history=history
+    )
+
+
+def _declined(declines: list[RuleHit]) -> DomainError:
+    return DomainError(
+        ErrorKind.INVALID,
+        "policy.change_declined",
+        "the product's underwriting rules decline this change: "
+        + "; ".join(h.reason for h in declines),
+        errors=tuple(FieldIssue("#/risk", f"{h.code}: {h.reason}") for h in declines),
+        extra={"rules": [dataclasses.asdict(h) for h in declines]},
+    )
+
+
+async def _refer(
+    session: AsyncSession,
+    policy: Policy,
+    history: list[PolicyTransaction],
+    intent: Intent,
+    on_conflict: ConflictResolution,
+    referrals: list[RuleHit],
+    actor: Actor,
+) -> Result[Applied | Referred, DomainError]:
+    """Hold the change for underwriting, after checking that it would apply as asked."""
+    versions = await versions_for(session, [t.product_version_id for t in history])
+    match plan(history, intent, versions=versions, on_conflict=on_conflict):
+        case Err() as err:
+            return err
+        case Ok(batch):
+            preview = batch.new.transition.premium_change
+    referred = PolicyChange(
+        id=uuid.uuid4(),
+        policy_id=policy.id,
+        kind=TransactionKind.ENDORSEMENT.value,
+        effective_on=intent.effective_on,
+        request={"data": intent.data, "note": intent.note, "on_conflict": on_conflict.value},
+        status=ChangeStatus.REFERRED,
+        underwriting={"hits": [dataclasses.asdict(h) for h in referrals]},
+        required_authority=max(h.authority for h in referrals),
+        premium_change=preview,
+        requested_at=clock.now(),
+        requested_by=actor.id,
+    )
+    session.add(referred)
+    await session.flush()
+    detail = {
+        "change_id": str(referred.id),
+        "effective_on": intent.effective_on.isoformat(),
+        "rules": [h.code for h in referrals],
+        "required_authority": referred.required_authority,
+    }
+    await audit.record(session, actor, "policy.change_referred", "policy", str(policy.id), detail)
+    emit(session, "policy.change_referred", "policy", str(policy.id), detail)
+    return Ok(Referred(referred))

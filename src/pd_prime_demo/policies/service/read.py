@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from pd_prime_demo.policies import repository
 from pd_prime_demo.policies.enums import PolicyStatus, StatusOn
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.service.common import NOT_FOUND, get_policy, latest_transaction
+from pd_prime_demo.policies.service.sequence import in_effect
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,13 +32,25 @@ class AsOf:
         return self.transaction.snapshot if self.transaction else None
 
 
-def state_as_of(history: list[PolicyTransaction], on: date) -> AsOf:
-    """What was in force on ``on``: the latest transaction effective by then decides (before
-    inception, the first transaction to take effect, for what the policy will say)."""
-    effective = [t for t in history if t.effective_on <= on]
+def known_in_effect(
+    history: list[PolicyTransaction], known_at: datetime | None = None
+) -> list[PolicyTransaction]:
+    """The transactions in effect as known at ``known_at`` (now by default): recorded by then,
+    not reversals, and not reversed by a reversal recorded by then."""
+    known = [t for t in history if known_at is None or t.created_at <= known_at]
+    return in_effect(known)
+
+
+def state_as_of(
+    history: list[PolicyTransaction], on: date, known_at: datetime | None = None
+) -> AsOf:
+    """What was in force on ``on`` as known at ``known_at``: the latest transaction in effect
+    by then decides (before inception, the first to take effect, for what it will say)."""
+    current = known_in_effect(history, known_at)
+    effective = [t for t in current if t.effective_on <= on]
     if effective:
         return state_from(latest_transaction(effective), on)
-    upcoming = [t for t in history if t.effective_on > on]
+    upcoming = [t for t in current if t.effective_on > on]
     first = min(upcoming, key=lambda t: (t.effective_on, -t.seq)) if upcoming else None
     return state_from(first, on)
 
@@ -55,9 +68,15 @@ def state_from(latest: PolicyTransaction | None, on: date) -> AsOf:
 
 
 async def read_as_of(
-    session: AsyncSession, policy_id: uuid.UUID, on: date, *, actor: Actor
+    session: AsyncSession,
+    policy_id: uuid.UUID,
+    on: date,
+    *,
+    actor: Actor,
+    known_at: datetime | None = None,
 ) -> Result[tuple[Policy, AsOf], DomainError]:
-    """The policy and what was in force on ``on``, in one query (404 if not visible)."""
+    """The policy and what was in force on ``on`` as known at ``known_at``, in one query
+    (404 if not visible)."""
     if not actor.has(Permission.POLICIES_READ):
         return Err(NOT_FOUND)
     visibility, viewer = customers.Visibility.of(actor)
@@ -65,6 +84,7 @@ async def read_as_of(
         session,
         policy_id,
         on,
+        known_at=known_at,
         visibility=visibility,
         visible_customers=visibility.visible_ids(),
         params={"viewer": viewer},
@@ -75,17 +95,48 @@ async def read_as_of(
     return Ok((policy, state_from(txn, on)))
 
 
-async def list_policies(
-    session: AsyncSession, *, actor: Actor, customer_id: uuid.UUID | None, limit: int
-) -> list[Policy]:
+async def read_by_number(
+    session: AsyncSession, number: str, on: date, *, actor: Actor
+) -> Result[tuple[Policy, AsOf], DomainError]:
     if not actor.has(Permission.POLICIES_READ):
-        return []
-    return await repository.listing(
-        session,
-        visible_customers=customers.visible_ids(actor),
-        customer_id=customer_id,
-        limit=limit,
+        return Err(NOT_FOUND)
+    policy = await repository.by_number(
+        session, number, visible_customers=customers.visible_ids(actor)
     )
+    if policy is None:
+        return Err(NOT_FOUND)
+    return await read_as_of(session, policy.id, on, actor=actor)
+
+
+async def list_policies(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    where: repository.PolicyFilter,
+    on: date,
+    known_at: datetime | None = None,
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[tuple[Policy, AsOf]], str | None], DomainError]:
+    """A page of the policies ``actor`` may see, each as of ``on``, filtered in the database."""
+    if not actor.has(Permission.POLICIES_READ):
+        return Ok(([], None))
+    visibility, viewer = customers.Visibility.of(actor)
+    match await repository.page(
+        session,
+        visible_customers=visibility.visible_ids(),
+        params={"viewer": viewer},
+        where=where,
+        on=on,
+        known_at=known_at,
+        cursor=cursor,
+        limit=limit,
+    ):
+        case Err() as err:
+            return err
+        case Ok((rows, next_cursor)):
+            return Ok(([(p, state_from(t, on)) for p, t in rows], next_cursor))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def transactions(session: AsyncSession, policy_id: uuid.UUID) -> list[PolicyTransaction]:
@@ -94,22 +145,25 @@ async def transactions(session: AsyncSession, policy_id: uuid.UUID) -> list[Poli
 
 
 async def history_for(
-    session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
-) -> Result[list[PolicyTransaction], DomainError]:
+    session: AsyncSession,
+    policy_id: uuid.UUID,
+    *,
+    actor: Actor,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 200,
+) -> Result[tuple[list[PolicyTransaction], str | None], DomainError]:
+    """A page of the policy's transactions in the order recorded, as known at ``known_at``
+    (recorded by then), effective by ``as_of`` if given."""
     match await get_policy(session, policy_id, actor=actor):
         case Err() as err:
             return err
         case Ok(policy):
-            return Ok(await repository.transactions(session, policy.id))
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def states_today(
-    session: AsyncSession, policies: list[Policy], on: date
-) -> dict[uuid.UUID, AsOf]:
-    """Each listed policy's state on ``on``, from one query for all their histories."""
-    histories = await repository.transactions_of(session, [p.id for p in policies])
-    return {p.id: state_as_of(histories.get(p.id, []), on) for p in policies}
+            pass
+    return await repository.transactions_page(
+        session, policy.id, as_of=as_of, known_at=known_at, cursor=cursor, limit=limit
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +176,14 @@ class InForce:
     premium: Decimal
 
 
-async def in_force_on(session: AsyncSession, on: date) -> list[InForce]:
-    """By product and state: the policies in force on ``on`` and their term premium (one
-    aggregate query: the book is never loaded)."""
+async def in_force_on(
+    session: AsyncSession, on: date, *, known_at: datetime | None = None
+) -> list[InForce]:
+    """By product and state: the policies in force on ``on`` (as known at ``known_at``) and
+    their term premium (one aggregate query: the book is never loaded)."""
     return [
         InForce(product_code, state, count, premium)
-        for product_code, state, count, premium in await repository.in_force_totals(session, on)
+        for product_code, state, count, premium in await repository.in_force_totals(
+            session, on, known_at=known_at
+        )
     ]

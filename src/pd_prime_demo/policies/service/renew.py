@@ -14,17 +14,16 @@ from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict, not_found
 from pd_prime_demo.policies import repository, rules
-from pd_prime_demo.policies.enums import PolicyStatus, RenewalStatus
-from pd_prime_demo.policies.models import PolicyTransaction, RenewalOffer
+from pd_prime_demo.policies.enums import PolicyStatus, RenewalStatus, TransactionKind
+from pd_prime_demo.policies.models import RenewalOffer
 from pd_prime_demo.policies.service.common import (
     latest_transaction,
     price,
     proration_of,
-    record,
     state_of,
     writable_policy,
 )
-from pd_prime_demo.policies.state import PolicyState
+from pd_prime_demo.policies.service.sequence import Applied, Intent, change, in_effect
 from pd_prime_demo.premium.proration import add_months
 from pd_prime_demo.products import service as products
 
@@ -105,10 +104,15 @@ async def offer(
 
 
 async def accept(
-    session: AsyncSession, policy_id: uuid.UUID, *, actor: Actor
-) -> Result[PolicyTransaction, DomainError]:
-    """Accept the open offer: a renewal transaction starts the new term."""
-    match await writable_policy(session, policy_id, actor=actor):
+    session: AsyncSession,
+    policy_id: uuid.UUID,
+    *,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Result[Applied, DomainError]:
+    """Accept the open offer: a renewal transaction starts the new term (priced as offered,
+    since the offer is re-priced whenever the policy changes)."""
+    match await writable_policy(session, policy_id, actor=actor, expected_version=expected_version):
         case Err() as err:
             return err
         case Ok(policy):
@@ -118,14 +122,19 @@ async def accept(
         return Err(not_found("renewal_offer"))
     if clock.today() > renewal.term_start:
         return Err(conflict("policy.renewal_lapsed", "the offer lapsed at the end of the term"))
-    version = await products.compiled_version(session, renewal.product_version_id)
-    transition = rules.accept_renewal(
-        PolicyState.from_json(renewal.snapshot), proration=proration_of(version)
+    intent = Intent(
+        TransactionKind.RENEWAL,
+        renewal.term_start,
+        {"product_version_id": str(renewal.product_version_id)},
     )
-    txn = await record(session, policy, transition, version=version, actor=actor)
-    renewal.status = RenewalStatus.ACCEPTED
-    renewal.decided_at = clock.now()
-    return Ok(txn)
+    match await change(session, policy, intent, actor=actor):
+        case Err() as err:
+            return err
+        case Ok(applied):
+            renewal.status = RenewalStatus.ACCEPTED
+            renewal.decided_at = clock.now()
+            return Ok(applied)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def lapse_due(session: AsyncSession) -> int:
@@ -144,25 +153,29 @@ async def lapse_due(session: AsyncSession) -> int:
 
 
 async def non_renew(
-    session: AsyncSession, policy_id: uuid.UUID, *, reason: str, actor: Actor
-) -> Result[PolicyTransaction, DomainError]:
+    session: AsyncSession,
+    policy_id: uuid.UUID,
+    *,
+    reason: str,
+    actor: Actor,
+    expected_version: int | None = None,
+) -> Result[Applied, DomainError]:
     """Notice that the policy will not renew; cover runs to the end of the term."""
-    match await writable_policy(session, policy_id, actor=actor):
+    match await writable_policy(session, policy_id, actor=actor, expected_version=expected_version):
         case Err() as err:
             return err
         case Ok(policy):
             pass
-    latest = latest_transaction(await repository.transactions(session, policy.id))
+    history = await repository.transactions(session, policy.id)
+    latest = max(in_effect(history), key=lambda t: (t.effective_on, t.seq))
     state = state_of(latest)
     if state.status is not PolicyStatus.IN_FORCE or state.non_renewal is not None:
         return Err(
             conflict("policy.not_renewable", "the policy is not in force or already non-renewed")
         )
-    version = await products.compiled_version(session, latest.product_version_id)
-    transition = rules.non_renew(
-        state, reason=reason, notice_on=max(clock.today(), latest.effective_on)
-    )
-    return Ok(await record(session, policy, transition, version=version, actor=actor))
+    notice_on = max(clock.today(), latest.effective_on)
+    intent = Intent(TransactionKind.NON_RENEWAL, notice_on, {"reason": reason}, reason)
+    return await change(session, policy, intent, actor=actor, history=history)
 
 
 async def offer_due(session: AsyncSession) -> int:

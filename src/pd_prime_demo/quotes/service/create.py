@@ -38,20 +38,20 @@ from pd_prime_demo.quotes.service.common import (
 )
 from pd_prime_demo.quotes.service.read import get_quote
 
-MAX_DAYS_AHEAD = 365
-
 
 def options_json(options: list[QuoteOption]) -> list[dict[str, Any]]:
     return [o.model_dump(mode="json", exclude_none=True) for o in options]
 
 
-def _check_effective(on_date: date) -> list[FieldIssue]:
-    today = clock.today()
-    if on_date < today:
-        return [FieldIssue("#/effective_on", "must not be in the past")]
-    if on_date > today + timedelta(days=MAX_DAYS_AHEAD):
-        return [FieldIssue("#/effective_on", f"must be within {MAX_DAYS_AHEAD} days")]
-    return []
+def _date_problem(version: products.CompiledVersion, on: date, actor: Actor) -> DomainError | None:
+    """A term may start as far ahead, and as far back, as the product allows (further back
+    only for an underwriter)."""
+    issues = products.effective_date_issues(
+        version, on, may_backdate=actor.has(Permission.UNDERWRITING_DECIDE)
+    )
+    if issues:
+        return invalid("quote.invalid_effective_date", "effective_on is not acceptable", *issues)
+    return None
 
 
 @beartype
@@ -68,10 +68,6 @@ async def create_quote(
                 FieldIssue("#/customer_id", "unknown customer"),
             )
         )
-    if issues := _check_effective(data.effective_on):
-        return Err(
-            invalid("quote.invalid_effective_date", "effective_on is not acceptable", *issues)
-        )
     match await products.version_in_force(
         session, data.product_code, data.state, data.effective_on
     ):
@@ -79,6 +75,8 @@ async def create_quote(
             return err
         case Ok(version):
             pass
+    if (problem := _date_problem(version, data.effective_on, actor)) is not None:
+        return Err(problem)
     now = clock.now()
     validity = version.definition.quote_validity_days
     quote = Quote(
@@ -150,10 +148,6 @@ async def update_quote(
     if expected_version is not None and expected_version != quote.version:
         return Err(stale_version("quote"))
     if changes.effective_on is not None:
-        if issues := _check_effective(changes.effective_on):
-            return Err(
-                invalid("quote.invalid_effective_date", "effective_on is not acceptable", *issues)
-            )
         quote.effective_on = changes.effective_on
     if changes.risk is not None:
         quote.risk = changes.risk.model_dump(mode="json")
@@ -167,6 +161,11 @@ async def update_quote(
             return err
         case Ok(version):
             pass
+    if (
+        changes.effective_on is not None
+        and (problem := _date_problem(version, quote.effective_on, actor)) is not None
+    ):
+        return Err(problem)
     await audit.record(
         session,
         actor,
