@@ -39,6 +39,7 @@ async def _billing(session: AsyncSession) -> object:
                 "invoiced": run.invoiced,
                 "notices": run.notices,
                 "cancellations": run.cancellations,
+                "skipped": [f"{s.policy_number}: {s.code}" for s in run.skipped],
             }
         case Err(error):
             raise RuntimeError(error.detail)

@@ -218,3 +218,49 @@ async def test_report_and_ledger_reconcile_across_a_future_dated_endorsement(
         books["ledger_unearned"] + books["booked_after_end"] - books["earned_after_end"]
         == books["ledger_unearned_all_dates"]
     ), "the reconciling items explain the ledger's balance on all dates"
+
+
+async def test_non_payment_cancels_a_policy_with_a_future_dated_change(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Delinquency acts although a later transaction exists: it is reversed, and dropped since
+    it cannot apply to a cancelled policy (it was skipped, silently, before)."""
+    from tests.factories import changing
+
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    policy = await _bind(client, agent, auto_quote("x"), "monthly")
+    url = f"/api/v1/policies/{policy['id']}"
+    inception = date.fromisoformat(policy["inception_on"])
+    endorsed = await client.post(
+        f"{url}/endorsements",
+        json={
+            "effective_on": (inception + timedelta(days=60)).isoformat(),
+            "coverages": {"pd": {"limit": "100"}},
+        },
+        headers=await changing(client, agent.headers, url),
+    )
+    assert endorsed.status_code == 201, endorsed.text
+
+    async def run(on: date) -> dict[str, Any]:
+        with frozen_at(noon(on)):
+            response = await client.post(
+                "/api/v1/billing/runs",
+                json={"on": on.isoformat()},
+                headers=await relogin(client, admin),
+            )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    await run(inception - timedelta(days=10))
+    assert (await run(inception + timedelta(days=11)))["notices"] == 1
+    cancel_on = inception + timedelta(days=21)
+    done = await run(cancel_on)
+    assert done["cancellations"] == 1
+    assert done["skipped"] == []
+    later = await client.get(
+        url, params={"as_of": (inception + timedelta(days=70)).isoformat()}, headers=agent.headers
+    )
+    assert later.json()["status"] == "cancelled"
+    assert later.json()["terms"]["cancellation"]["effective_on"] == cancel_on.isoformat()
+    assert later.json()["terms"]["coverages"]["pd"]["limit"] == "50", "the endorsement is gone"

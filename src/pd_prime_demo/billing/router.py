@@ -21,6 +21,7 @@ from pd_prime_demo.billing.schemas import (
     InstallmentRead,
     PaymentCreate,
     PaymentRead,
+    SkippedRead,
     TrialBalanceRead,
 )
 from pd_prime_demo.core import clock
@@ -133,7 +134,11 @@ async def start_billing_run(
         )
     )
     return BillingRunRead(
-        on=run.on, invoiced=run.invoiced, notices=run.notices, cancellations=run.cancellations
+        on=run.on,
+        invoiced=run.invoiced,
+        notices=run.notices,
+        cancellations=run.cancellations,
+        skipped=[SkippedRead.model_validate(s) for s in run.skipped],
     )
 
 

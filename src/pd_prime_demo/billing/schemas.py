@@ -57,12 +57,23 @@ class BillingRunCreate(_In):
     )
 
 
+class SkippedRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    policy_id: uuid.UUID
+    policy_number: str
+    code: str = Field(description="Why the non-payment cancellation did not go through.")
+    reason: str
+
+
 class BillingRunRead(BaseModel):
     model_config = ConfigDict(frozen=True)
     on: date
     invoiced: int
     notices: int
     cancellations: int
+    skipped: list[SkippedRead] = Field(
+        description="Policies past their notice date that were not cancelled, and why."
+    )
 
 
 class EarningRunCreate(_In):

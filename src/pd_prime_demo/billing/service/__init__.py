@@ -15,6 +15,7 @@ from pd_prime_demo.billing.service.delinquency import (
     BillingRun,
     CancelPolicy,
     DueCancellation,
+    Skipped,
     non_payment_cancellation_due,
     run_billing,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "PaymentPlanCode",
     "PremiumChange",
     "PremiumFigures",
+    "Skipped",
     "TrialBalance",
     "account_for",
     "balances",

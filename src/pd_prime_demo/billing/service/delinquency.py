@@ -48,11 +48,22 @@ class DueCancellation:
 
 
 @dataclass(frozen=True, slots=True)
+class Skipped:
+    """A policy the run should have cancelled for non-payment but could not, and why."""
+
+    policy_id: uuid.UUID
+    policy_number: str
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class BillingRun:
     on: date
     invoiced: int
     notices: int
     cancellations: int
+    skipped: tuple[Skipped, ...] = ()
 
 
 RUN_LOCK = "job:billing.run"
@@ -74,19 +85,24 @@ async def run_billing(
     await locks.lock(session, RUN_LOCK)
     candidates = await repository.accounts_with_invoices_due_before(session, on)
     cancellations = 0
+    skipped: list[Skipped] = []
     for policy_id in candidates:
         match await cancel_policy(session, policy_id, on=on):
             case Ok(True):
                 cancellations += 1
-            case _:
+            case Ok(False):
                 pass
+            case Err(error):
+                account = await repository.account(session, policy_id)
+                number = account.policy_number if account is not None else str(policy_id)
+                skipped.append(Skipped(policy_id, number, error.code, error.detail))
     invoiced = await invoice_due(session, through=on)
     notices = 0
     actor = Actor.system("billing-run")
     for policy_id in candidates:
         notices += await _send_notices(session, policy_id, on, actor)
     await session.flush()
-    return Ok(BillingRun(on, invoiced, notices, cancellations))
+    return Ok(BillingRun(on, invoiced, notices, cancellations, tuple(skipped)))
 
 
 async def _covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> bool:
