@@ -118,3 +118,51 @@ async def test_non_renewal_blocks_offers(client: AsyncClient, runtime: Runtime) 
         refused = await client.post(f"{url}/renewal-offers", headers=headers)
     assert refused.status_code == 409
     assert refused.json()["code"] == "policy.non_renewed"
+
+
+async def test_an_open_offer_follows_a_change_to_the_term_it_renews(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent, policy = await _policy(client, runtime)
+    url = f"/api/v1/policies/{policy['id']}"
+    term_end = policy["in_force"]["term_end"]
+    with frozen_at(_at(term_end) - timedelta(days=30)):
+        headers = await _relogin(client, agent)
+        offered = (await client.post(f"{url}/renewal-offers", headers=headers)).json()
+        endorsed = await client.post(
+            f"{url}/endorsements",
+            json={
+                "effective_on": (_at(term_end) - timedelta(days=20)).date().isoformat(),
+                "coverages": {"bi": {"limit": "250/500"}},
+            },
+            headers=await changing(client, headers, url),
+        )
+        assert endorsed.status_code == 201, endorsed.text
+        accepted = await client.post(
+            f"{url}/renewals", headers=await changing(client, headers, url)
+        )
+        assert accepted.status_code == 201, accepted.text
+    renewal = accepted.json()
+    assert renewal["snapshot"]["coverages"]["bi"]["limit"] == "250/500", "renews what is in force"
+    assert renewal["premium_change"] != offered["premium"], "re-priced with the change"
+    cancelled_offer_policy_agent, other = await _policy(client, runtime)
+    other_url = f"/api/v1/policies/{other['id']}"
+    other_end = other["in_force"]["term_end"]
+    with frozen_at(_at(other_end) - timedelta(days=30)):
+        headers = await _relogin(client, cancelled_offer_policy_agent)
+        assert (
+            await client.post(f"{other_url}/renewal-offers", headers=headers)
+        ).status_code == 201
+        cancelled = await client.post(
+            f"{other_url}/cancellations",
+            json={
+                "effective_on": (_at(other_end) - timedelta(days=25)).date().isoformat(),
+                "reason_code": "insured_request",
+            },
+            headers=await changing(client, headers, other_url),
+        )
+        assert cancelled.status_code == 201, cancelled.text
+        withdrawn = await client.post(
+            f"{other_url}/renewals", headers=await changing(client, headers, other_url)
+        )
+        assert withdrawn.status_code == 404, "a cancelled term's offer is withdrawn"

@@ -31,7 +31,8 @@ from pd_prime_demo.policies.enums import (
 )
 from pd_prime_demo.policies.service.common import backdating_problem, writable_policy
 from pd_prime_demo.policies.service.endorse import state_on
-from pd_prime_demo.policies.service.sequence import Applied, Intent, change, in_effect
+from pd_prime_demo.policies.service.intents import Intent, in_effect
+from pd_prime_demo.policies.service.sequence import Applied, change
 from pd_prime_demo.products import service as products
 
 

@@ -29,7 +29,8 @@ from pd_prime_demo.policies import repository
 from pd_prime_demo.policies.enums import ChangeStatus, ConflictResolution, TransactionKind
 from pd_prime_demo.policies.models import PolicyChange
 from pd_prime_demo.policies.service.common import get_policy, writable_policy
-from pd_prime_demo.policies.service.sequence import Intent, change
+from pd_prime_demo.policies.service.intents import Intent
+from pd_prime_demo.policies.service.sequence import change
 
 NOT_FOUND = not_found("policy_change")
 

@@ -33,14 +33,8 @@ from pd_prime_demo.policies import repository, rules
 from pd_prime_demo.policies.enums import ChangeStatus, ConflictResolution, TransactionKind
 from pd_prime_demo.policies.models import Policy, PolicyChange, PolicyTransaction
 from pd_prime_demo.policies.service.common import backdating_problem, writable_policy
-from pd_prime_demo.policies.service.sequence import (
-    Applied,
-    Intent,
-    change,
-    in_effect,
-    plan,
-    versions_for,
-)
+from pd_prime_demo.policies.service.intents import Intent, in_effect
+from pd_prime_demo.policies.service.sequence import Applied, change, plan, versions_for
 from pd_prime_demo.policies.state import PolicyState
 from pd_prime_demo.products import service as products
 from pd_prime_demo.rating.engine import RuleHit, underwrite

@@ -17,7 +17,7 @@ from pd_prime_demo.policies import repository
 from pd_prime_demo.policies.enums import PolicyStatus, StatusOn
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.service.common import NOT_FOUND, get_policy, latest_transaction
-from pd_prime_demo.policies.service.sequence import in_effect
+from pd_prime_demo.policies.service.intents import in_effect
 
 
 @dataclass(frozen=True, slots=True)

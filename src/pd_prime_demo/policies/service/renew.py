@@ -23,7 +23,8 @@ from pd_prime_demo.policies.service.common import (
     state_of,
     writable_policy,
 )
-from pd_prime_demo.policies.service.sequence import Applied, Intent, change, in_effect
+from pd_prime_demo.policies.service.intents import Intent, in_effect
+from pd_prime_demo.policies.service.sequence import Applied, change
 from pd_prime_demo.premium.proration import add_months
 from pd_prime_demo.products import service as products
 

@@ -7,62 +7,41 @@ field the new one also sets, the request says which side wins, or it is refused 
 the list of conflicts; a later transaction that can no longer apply (an endorsement after a
 back-dated cancellation, say) is dropped only when the new change is meant to win. Billing and
 the ledger follow every transaction with their own entries, and the installments are fitted
-once, after the whole batch.
-
-A transaction records what was asked for in ``change`` (an endorsement's merge patches, a
-cancellation's reason), which is what makes re-applying it possible.
+once, after the whole batch. An open renewal offer is re-priced on the state its term now ends
+with, or withdrawn if the term can no longer renew.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import service as billing
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
-from pd_prime_demo.core.result_types import (
-    DomainError,
-    Err,
-    ErrorKind,
-    FieldIssue,
-    Ok,
-    Result,
-    conflict,
-    invalid,
-)
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, Ok, Result, conflict
 from pd_prime_demo.policies import repository, rules
-from pd_prime_demo.policies.enums import (
-    CancellationReason,
-    ConflictResolution,
-    PolicyStatus,
-    TransactionKind,
-)
+from pd_prime_demo.policies.enums import ConflictResolution, RenewalStatus, TransactionKind
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
-from pd_prime_demo.policies.service.cancellation_terms import cancellation_terms, term_figures
-from pd_prime_demo.policies.service.common import price, proration_of, record, state_of
+from pd_prime_demo.policies.service.common import record
+from pd_prime_demo.policies.service.intents import (
+    Entry,
+    Intent,
+    Versions,
+    apply,
+    as_uuid,
+    entry_of,
+    in_effect,
+    intent_of,
+)
 from pd_prime_demo.policies.state import PolicyState
-from pd_prime_demo.premium.earning import earnings_from_json
-from pd_prime_demo.premium.proration import add_months
 from pd_prime_demo.products import service as products
-from pd_prime_demo.rating.schemas import RiskData
-
-Versions = dict[Any, products.CompiledVersion]
-
-
-@dataclass(frozen=True, slots=True)
-class Intent:
-    """What a change asks for, as it is stored in its transaction's ``change``."""
-
-    kind: TransactionKind
-    effective_on: date
-    data: dict[str, Any] = field(default_factory=dict)
-    note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,170 +53,6 @@ class Applied:
     reversed: tuple[int, ...] = ()
     reapplied: tuple[tuple[int, int], ...] = ()  # (the later transaction, its re-application)
     dropped: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A transaction in effect: recorded already (``txn``) or about to be."""
-
-    transition: rules.Transition
-    version_id: Any
-    txn: PolicyTransaction | None = None
-
-    @property
-    def order(self) -> tuple[date, int]:
-        return self.transition.effective_on, self.txn.seq if self.txn else 10**9
-
-
-def in_effect(history: Iterable[PolicyTransaction]) -> list[PolicyTransaction]:
-    """The transactions that count: neither a reversal nor reversed by one."""
-    rows = list(history)
-    reversed_seqs = {t.reverses_seq for t in rows if t.kind == TransactionKind.REVERSAL}
-    return [t for t in rows if t.kind != TransactionKind.REVERSAL and t.seq not in reversed_seqs]
-
-
-def intent_of(txn: PolicyTransaction) -> Intent:
-    """What a recorded transaction asked for (transactions recorded before ``change`` was
-    kept say it through their state and reason)."""
-    kind = TransactionKind(txn.kind)
-    data = dict(txn.change)
-    if not data:
-        snapshot = txn.snapshot
-        if kind is TransactionKind.ENDORSEMENT:
-            data = {"risk": snapshot["risk"], "coverages": snapshot["coverages"]}
-        elif kind is TransactionKind.CANCELLATION:
-            data = {"reason_code": txn.reason_code}
-        elif kind is TransactionKind.REINSTATEMENT:
-            data = {"lapse": snapshot.get("lapse") is not None}
-        elif kind is TransactionKind.RENEWAL:
-            data = {"product_version_id": str(txn.product_version_id)}
-        elif kind is TransactionKind.NON_RENEWAL:
-            data = {"reason": txn.note or ""}
-    return Intent(kind, txn.effective_on, data, txn.note)
-
-
-def _risk_problems(risk: Any) -> list[FieldIssue]:
-    try:
-        RiskData.model_validate(risk)
-    except ValidationError as exc:
-        return [
-            FieldIssue("#/risk/" + "/".join(str(p) for p in e["loc"]), e["msg"])
-            for e in exc.errors()
-        ]
-    return []
-
-
-def apply(
-    state: PolicyState, intent: Intent, *, entries: list[Entry], versions: Versions
-) -> Result[rules.Transition | None, DomainError]:
-    """The transition ``intent`` makes from ``state`` (None: it cannot apply to that state,
-    e.g. an endorsement of a cancelled policy); problems with the request as errors."""
-    on, data = intent.effective_on, intent.data
-    match intent.kind:
-        case TransactionKind.ENDORSEMENT:
-            if not state.covers(on):
-                return Ok(None)
-            risk = rules.merge_patch(state.risk, data.get("risk") or {})
-            coverages = rules.merge_patch(state.coverages, data.get("coverages") or {})
-            if problems := _risk_problems(risk):
-                return Err(
-                    invalid("policy.invalid_risk", "the changed risk is not valid", *problems)
-                )
-            version = versions[state.product_version_id]
-            match price(
-                version,
-                risk=risk,
-                option=state.option,
-                coverages=coverages,
-                surcharge=state.surcharge,
-            ):
-                case Err() as err:
-                    return err
-                case Ok(priced):
-                    pass
-            return Ok(
-                rules.endorse(
-                    state,
-                    priced,
-                    effective_on=on,
-                    risk=risk,
-                    coverages=coverages,
-                    proration=proration_of(version),
-                    note=intent.note,
-                )
-            )
-        case TransactionKind.CANCELLATION:
-            if not state.covers(on):
-                return Ok(None)
-            version = versions[state.product_version_id]
-            return Ok(
-                rules.cancel(
-                    state,
-                    term_figures([e.transition for e in entries], state.term_start),
-                    effective_on=on,
-                    reason=CancellationReason(data["reason_code"]),
-                    product_method=version.definition.cancellation.method,
-                    terms=cancellation_terms(version),
-                    note=intent.note,
-                )
-            )
-        case TransactionKind.REINSTATEMENT:
-            cancelled = next(
-                (
-                    e.transition
-                    for e in reversed(entries)
-                    if e.transition.kind is TransactionKind.CANCELLATION
-                    and e.transition.state.term_start == state.term_start
-                ),
-                None,
-            )
-            if state.cancellation is None or cancelled is None:
-                return Ok(None)
-            cancelled_on = state.cancellation.effective_on
-            reinstate_on = on if data.get("lapse") else cancelled_on
-            if not cancelled_on <= reinstate_on < state.term_end:
-                return Ok(None)
-            version = versions[state.product_version_id]
-            return Ok(
-                rules.reinstate(
-                    state,
-                    cancelled,
-                    effective_on=reinstate_on,
-                    proration=proration_of(version),
-                    note=intent.note,
-                )
-            )
-        case TransactionKind.RENEWAL:
-            if state.status is not PolicyStatus.IN_FORCE or state.non_renewal is not None:
-                return Ok(None)
-            version = versions[_uuid(data["product_version_id"])]
-            match price(
-                version,
-                risk=state.risk,
-                option=state.option,
-                coverages=state.coverages,
-                surcharge=None,
-            ):
-                case Err() as err:
-                    return err
-                case Ok(priced):
-                    pass
-            offered = rules.renew(
-                state.model_copy(update={"surcharge": None}),
-                priced,
-                term_end=add_months(state.term_end, version.definition.term_months),
-                proration=proration_of(version),
-            )
-            return Ok(rules.accept_renewal(offered, proration=proration_of(version)))
-        case TransactionKind.NON_RENEWAL:
-            if state.status is not PolicyStatus.IN_FORCE:
-                return Ok(None)
-            return Ok(rules.non_renew(state, reason=str(data.get("reason", "")), notice_on=on))
-    raise AssertionError(f"{intent.kind} is never re-applied")  # pragma: no cover
-
-
-def _uuid(value: Any) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,24 +83,6 @@ class Plan:
     dropped: list[PolicyTransaction]
 
 
-def _entry(txn: PolicyTransaction) -> Entry:
-    return Entry(
-        rules.Transition(
-            TransactionKind(txn.kind),
-            txn.effective_on,
-            state_of(txn),
-            txn.premium_change,
-            txn.fees_change,
-            txn.taxes_change,
-            tuple(earnings_from_json(txn.earnings)),
-            txn.reason_code,
-            txn.note,
-        ),
-        txn.product_version_id,
-        txn,
-    )
-
-
 def plan(
     history: list[PolicyTransaction],
     intent: Intent,
@@ -296,7 +93,7 @@ def plan(
     """Work out the whole batch before anything is written: the change applied on its date,
     the later transactions re-applied on top, and whatever conflicts that raises."""
     current = in_effect(history)
-    before = [_entry(t) for t in current if t.effective_on <= intent.effective_on]
+    before = [entry_of(t) for t in current if t.effective_on <= intent.effective_on]
     later = sorted(
         (t for t in current if t.effective_on > intent.effective_on),
         key=lambda t: (t.effective_on, t.seq),
@@ -404,7 +201,7 @@ async def change(
     history = history if history is not None else await repository.transactions(session, policy.id)
     ids = [t.product_version_id for t in history]
     if intent.kind is TransactionKind.RENEWAL:
-        ids.append(_uuid(intent.data["product_version_id"]))
+        ids.append(as_uuid(intent.data["product_version_id"]))
     versions = await versions_for(session, ids)
     match plan(history, intent, versions=versions, on_conflict=on_conflict):
         case Err() as err:
@@ -412,12 +209,12 @@ async def change(
         case Ok(batch):
             pass
     in_sequence = not batch.reverse
-    remaining = [_entry(t) for t in in_effect(history)]
+    remaining = [entry_of(t) for t in in_effect(history)]
     terms: set[date] = set()
     reversed_seqs: list[int] = []
     for txn in batch.reverse:
         remaining = [e for e in remaining if e.txn is None or e.txn.seq != txn.seq]
-        undone = _entry(txn).transition
+        undone = entry_of(txn).transition
         await record(
             session,
             policy,
@@ -459,6 +256,8 @@ async def change(
         terms.add(txn.term_start)
     if not in_sequence:
         await billing.settle(session, policy.id, terms)
+    if intent.kind is not TransactionKind.RENEWAL:
+        await _reprice_offer(session, policy, remaining, actor)
     policy.version += 1
     return Ok(
         Applied(
@@ -469,6 +268,47 @@ async def change(
             tuple(t.seq for t in batch.dropped),
         )
     )
+
+
+async def _reprice_offer(
+    session: AsyncSession, policy: Policy, entries: list[Entry], actor: Actor
+) -> None:
+    """An open renewal offer follows the term it renews: re-priced on the state the term now
+    ends with, or withdrawn (lapsed) when the term can no longer renew."""
+    offer = await repository.open_renewal_offer(session, policy.id)
+    if offer is None:
+        return
+    expiring = [e for e in entries if e.transition.state.term_end == offer.term_start]
+    versions = await versions_for(session, [offer.product_version_id])
+    renewed: Result[rules.Transition | None, DomainError] = Ok(None)
+    if expiring:
+        state = max(expiring, key=lambda e: e.order).transition.state
+        intent = Intent(
+            TransactionKind.RENEWAL,
+            offer.term_start,
+            {"product_version_id": str(offer.product_version_id)},
+        )
+        renewed = apply(state, intent, entries=entries, versions=versions)
+    match renewed:
+        case Ok(None) | Err():
+            offer.status = RenewalStatus.LAPSED
+            offer.decided_at = clock.now()
+            action, detail = "policy.renewal_withdrawn", {"term_start": str(offer.term_start)}
+        case Ok(transition):
+            assert transition is not None
+            if (
+                transition.premium_change == offer.premium
+                and transition.taxes_change == offer.taxes
+            ):
+                return
+            offer.premium = transition.premium_change
+            offer.fees = transition.fees_change
+            offer.taxes = transition.taxes_change
+            offer.snapshot = transition.state.to_json()
+            action = "policy.renewal_repriced"
+            detail = {"term_start": str(offer.term_start), "premium": str(offer.premium)}
+    await audit.record(session, actor, action, "policy", str(policy.id), detail)
+    emit(session, action, "policy", str(policy.id), detail)
 
 
 def _governing(entries: list[Entry], term_start: date) -> PolicyState | None:
