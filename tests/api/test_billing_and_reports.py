@@ -264,3 +264,57 @@ async def test_non_payment_cancels_a_policy_with_a_future_dated_change(
     assert later.json()["status"] == "cancelled"
     assert later.json()["terms"]["cancellation"]["effective_on"] == cancel_on.isoformat()
     assert later.json()["terms"]["coverages"]["pd"]["limit"] == "50", "the endorsement is gone"
+
+
+async def test_a_closed_periods_report_reads_as_first_produced_after_a_back_dated_change(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.factories import changing
+
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    policy = await _bind(client, agent, auto_quote("x"), "annual")
+    url = f"/api/v1/policies/{policy['id']}"
+    inception = date.fromisoformat(policy["inception_on"])
+    later = await client.post(
+        f"{url}/endorsements",
+        json={
+            "effective_on": (inception + timedelta(days=50)).isoformat(),
+            "coverages": {"bi": {"limit": "250/500"}},
+        },
+        headers=await changing(client, agent.headers, url),
+    )
+    assert later.status_code == 201
+    period = {
+        "start": inception.isoformat(),
+        "end": (inception + timedelta(days=60)).isoformat(),
+    }
+    first = (
+        await client.get("/api/v1/reports/premium", params=period, headers=admin.headers)
+    ).json()
+    produced_at = datetime.now(UTC)
+    back_dated = await client.post(
+        f"{url}/endorsements",
+        json={
+            "effective_on": (inception + timedelta(days=10)).isoformat(),
+            "coverages": {"pd": {"limit": "100"}},
+        },
+        headers=await changing(client, agent.headers, url),
+    )
+    assert back_dated.status_code == 201
+    assert back_dated.json()["out_of_sequence"]["reversed"] == [2]
+    today = (
+        await client.get("/api/v1/reports/premium", params=period, headers=admin.headers)
+    ).json()
+    assert today["lines"] != first["lines"], "the back-dated change is in today's figures"
+    again = (
+        await client.get(
+            "/api/v1/reports/premium",
+            params={**period, "known_at": produced_at.isoformat()},
+            headers=admin.headers,
+        )
+    ).json()
+    assert again["lines"] == first["lines"], "reproduced exactly as first produced"
+    assert again["reconciliation"] == first["reconciliation"]

@@ -89,3 +89,31 @@ async def test_parallel_registrations_of_one_e_mail_make_one_user(served: str) -
     _no_server_error(responses)
     assert sorted(r.status_code for r in responses)[0] == 201
     assert sum(r.status_code == 201 for r in responses) == 1
+
+
+async def test_parallel_changes_with_one_if_match_make_one_change(served: str) -> None:
+    limits = httpx.Limits(max_connections=20)
+    async with httpx.AsyncClient(base_url=served, limits=limits, timeout=60) as client:
+        agent = await _login(client, "agent@demo.pdprime.example")
+        policy = (await client.get("/api/v1/policies", headers=agent)).json()["items"][0]
+        url = f"/api/v1/policies/{policy['id']}"
+        read = await client.get(url, headers=agent)
+        etag = read.headers["etag"]
+        body = {
+            "effective_on": read.json()["terms"]["term_start"],
+            "coverages": {"pd": {"limit": "100"}},
+        }
+        responses = await _at_once(
+            client,
+            10,
+            "POST",
+            f"{url}/endorsements",
+            json=body,
+            headers={**agent, "If-Match": etag},
+        )
+        _no_server_error(responses)
+        assert sorted(r.status_code for r in responses) == [201] + [412] * 9, [
+            r.text for r in responses
+        ]
+        history = (await client.get(f"{url}/transactions", headers=agent)).json()["items"]
+        assert sum(t["kind"] == "endorsement" for t in history) == 1

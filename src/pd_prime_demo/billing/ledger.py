@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import cast
 
@@ -134,9 +134,14 @@ _POST = _posting()
 
 
 async def balances(
-    session: AsyncSession, *, policy_id: uuid.UUID | None = None, as_of: date | None = None
+    session: AsyncSession,
+    *,
+    policy_id: uuid.UUID | None = None,
+    as_of: date | None = None,
+    known_at: datetime | None = None,
 ) -> dict[Account, Decimal]:
-    """Debit-minus-credit balance of every account (one policy or all; through a date)."""
+    """Debit-minus-credit balance of every account (one policy or all), through an accounting
+    date, and as posted by a moment (``known_at``)."""
     query = (
         select(LedgerLine.account, func.sum(LedgerLine.debit - LedgerLine.credit))
         .join(JournalEntry, JournalEntry.id == LedgerLine.journal_id)
@@ -146,6 +151,8 @@ async def balances(
         query = query.where(JournalEntry.policy_id == policy_id)
     if as_of is not None:
         query = query.where(JournalEntry.accounting_on <= as_of)
+    if known_at is not None:
+        query = query.where(JournalEntry.occurred_at <= known_at)
     rows = (await session.execute(query)).all()
     found = {Account(account): Decimal(total) for account, total in rows}
     return {account: found.get(account, ZERO) for account in Account}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.billing.enums import Account
@@ -148,6 +150,8 @@ class Payment(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
     received_by: Mapped[str] = mapped_column(String(100))
+    # What it settled when made: [{term_start, seq, due_on, invoice_number, amount}].
+    settled: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
 
 
 class Refund(Base):

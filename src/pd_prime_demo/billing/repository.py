@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.billing.models import (
     BillingAccount,
     BillingTerm,
+    BillingTermVersion,
     EarningMark,
     InstallmentRow,
+    InstallmentVersion,
     Payment,
     PremiumEarning,
     Refund,
@@ -218,11 +220,74 @@ async def covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> b
     return found is not None
 
 
-async def written_booked_after(session: AsyncSession, after: date) -> Decimal:
-    """Premium written with an accounting date after ``after`` (recorded already)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(PremiumEarning.amount), 0)).where(
-            PremiumEarning.accounting_on > after
+async def written_booked_after(
+    session: AsyncSession, after: date, *, known_at: datetime | None = None
+) -> Decimal:
+    """Premium written with an accounting date after ``after`` (recorded by ``known_at``)."""
+    query = select(func.coalesce(func.sum(PremiumEarning.amount), 0)).where(
+        PremiumEarning.accounting_on > after
+    )
+    if known_at is not None:
+        query = query.where(PremiumEarning.recorded_at <= known_at)
+    total = await session.scalar(query)
+    return Decimal(total or 0)
+
+
+async def installments_known_at(
+    session: AsyncSession, policy_id: uuid.UUID, known_at: datetime
+) -> list[InstallmentRow | InstallmentVersion]:
+    """The account's installments as they stood at ``known_at``: each row's version that was
+    current then (rows written later are left out)."""
+    current = await session.scalars(
+        select(InstallmentRow).where(
+            InstallmentRow.policy_id == policy_id, InstallmentRow.recorded_at <= known_at
         )
     )
-    return Decimal(total or 0)
+    earlier = await session.scalars(
+        select(InstallmentVersion).where(
+            InstallmentVersion.policy_id == policy_id,
+            InstallmentVersion.recorded_at <= known_at,
+            InstallmentVersion.superseded_at > known_at,
+        )
+    )
+    rows: list[InstallmentRow | InstallmentVersion] = [*current.all(), *earlier.all()]
+    return sorted(rows, key=lambda r: (r.due_on, r.term_start, r.seq))
+
+
+async def term_totals_known_at(
+    session: AsyncSession, policy_id: uuid.UUID, known_at: datetime | None
+) -> dict[date, Decimal]:
+    """What each term billed in all, as it stood at ``known_at`` (now by default)."""
+    if known_at is None:
+        return {t.term_start: t.total for t in await terms(session, policy_id)}
+    current = await session.execute(
+        select(BillingTerm.term_start, BillingTerm.total).where(
+            BillingTerm.policy_id == policy_id, BillingTerm.recorded_at <= known_at
+        )
+    )
+    earlier = await session.execute(
+        select(BillingTermVersion.term_start, BillingTermVersion.total).where(
+            BillingTermVersion.policy_id == policy_id,
+            BillingTermVersion.recorded_at <= known_at,
+            BillingTermVersion.superseded_at > known_at,
+        )
+    )
+    return {row.term_start: row.total for row in [*current, *earlier]}
+
+
+async def payments_by(
+    session: AsyncSession, policy_id: uuid.UUID, cutoff: datetime | None
+) -> list[Payment]:
+    query = select(Payment).where(Payment.policy_id == policy_id)
+    if cutoff is not None:
+        query = query.where(Payment.received_at <= cutoff)
+    return list((await session.scalars(query.order_by(Payment.received_at))).all())
+
+
+async def refunds_by(
+    session: AsyncSession, policy_id: uuid.UUID, cutoff: datetime | None
+) -> list[Refund]:
+    query = select(Refund).where(Refund.policy_id == policy_id)
+    if cutoff is not None:
+        query = query.where(Refund.issued_at <= cutoff)
+    return list((await session.scalars(query.order_by(Refund.issued_at))).all())

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from pydantic import AwareDatetime
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
@@ -21,11 +23,15 @@ from pd_prime_demo.billing.schemas import (
     InstallmentRead,
     PaymentCreate,
     PaymentRead,
+    PaymentRecorded,
+    RefundRead,
+    SettledRead,
     SkippedRead,
     TrialBalanceRead,
 )
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.dates import BusinessDate
 from pd_prime_demo.identity.dependencies import CurrentActor, require
 
 router = APIRouter(prefix=API_V1, tags=["billing"])
@@ -45,41 +51,64 @@ async def billing_ports(request: Request) -> BillingPorts:
     return ports
 
 
+def _installment(item: service.InstallmentView) -> InstallmentRead:
+    row = item.row
+    return InstallmentRead(
+        term_start=row.term_start,
+        seq=row.seq,
+        due_on=row.due_on,
+        amount=row.amount,
+        fee=row.fee,
+        invoice_number=row.invoice_number if item.is_invoiced else None,
+        invoiced_on=row.invoiced_on if item.is_invoiced else None,
+        status=item.status,
+        paid=item.paid,
+        outstanding=item.outstanding,
+    )
+
+
 @router.get(
     "/policies/{policy_id}/billing",
     response_model=AccountRead,
-    responses=problem_responses(401, 404),
-    summary="Installments, invoices, payments and the ledger balance",
+    responses=problem_responses(401, 404, 422),
+    summary="Installments and invoices, payments and refunds, and the ledger balance",
 )
-async def read_billing(policy_id: uuid.UUID, session: Session, actor: CurrentActor) -> AccountRead:
-    view = handle_result(await service.read_account(session, policy_id, actor=actor))
+async def read_billing(
+    policy_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    as_of: Annotated[
+        BusinessDate | None, Query(description="At the end of this day; default now.")
+    ] = None,
+    known_at: Annotated[
+        AwareDatetime | None, Query(description="As the system knew it at this moment.")
+    ] = None,
+) -> AccountRead:
+    view = handle_result(
+        await service.read_account(session, policy_id, actor=actor, as_of=as_of, known_at=known_at)
+    )
+    payments, refunds = view.payments, view.refunds
+    if as_of is None and known_at is None:
+        payments, refunds = await service.money_of(session, policy_id)
     return AccountRead(
+        as_of=as_of,
+        known_at=known_at,
         balance=view.balance,
         paid=view.paid,
         refunded=view.refunded,
         unapplied=view.credit,
-        installments=[
-            InstallmentRead(
-                term_start=i.row.term_start,
-                seq=i.row.seq,
-                due_on=i.row.due_on,
-                amount=i.row.amount,
-                fee=i.row.fee,
-                invoice_number=i.row.invoice_number,
-                status=i.status,
-                paid=i.paid,
-            )
-            for i in view.installments
-        ],
+        installments=[_installment(i) for i in view.installments],
+        payments=[PaymentRead.model_validate(p) for p in payments],
+        refunds=[RefundRead.model_validate(r) for r in refunds],
     )
 
 
 @router.post(
     "/policies/{policy_id}/payments",
-    response_model=PaymentRead,
+    response_model=PaymentRecorded,
     status_code=status.HTTP_201_CREATED,
     responses={
-        200: {"model": PaymentRead, "description": "Replayed: already recorded"},
+        200: {"model": PaymentRecorded, "description": "Replayed: already recorded"},
         **problem_responses(401, 403, 404, 422),
     },
     summary="Pay (Idempotency-Key required: a retry never pays twice)",
@@ -94,13 +123,13 @@ async def pay_policy(
         str,
         Header(alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$"),
     ],
-) -> PaymentRead:
+) -> PaymentRecorded:
     # The account's row lock serialises payments on it: a second request with the same key
     # waits for the first to commit, then finds its payment and replays it.
     account = handle_result(
         await service.account_for(session, policy_id, actor=actor, for_update=True)
     )
-    payment, created = handle_result(
+    recorded = handle_result(
         await service.pay(
             session,
             account,
@@ -110,10 +139,18 @@ async def pay_policy(
             actor=actor,
         )
     )
-    if not created:
+    if not recorded.created:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return PaymentRead.model_validate(payment)
+    payment = recorded.payment
+    return PaymentRecorded(
+        id=payment.id,
+        amount=payment.amount,
+        method=payment.method,
+        received_at=payment.received_at,
+        settled=[SettledRead.model_validate(item) for item in recorded.settled],
+        credit=payment.amount - sum((Decimal(i["amount"]) for i in recorded.settled), Decimal(0)),
+    )
 
 
 @router.post(

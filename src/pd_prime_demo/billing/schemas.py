@@ -22,12 +22,36 @@ class PaymentCreate(_In):
     method: PaymentMethod = PaymentMethod.CARD
 
 
+class SettledRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    term_start: date
+    seq: int
+    due_on: date
+    invoice_number: str | None = Field(description="None: a scheduled installment prepaid.")
+    amount: Money
+
+
 class PaymentRead(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
     id: uuid.UUID
     amount: Money
     method: str
     received_at: datetime
+
+
+class PaymentRecorded(PaymentRead):
+    """A payment and what it settled, oldest installment first; the rest is a credit."""
+
+    settled: list[SettledRead]
+    credit: Money = Field(description="What no installment needed (kept, or refunded).")
+
+
+class RefundRead(BaseModel):
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+    id: uuid.UUID
+    amount: Money
+    reason: str
+    issued_at: datetime
 
 
 class InstallmentRead(BaseModel):
@@ -38,17 +62,27 @@ class InstallmentRead(BaseModel):
     amount: Money
     fee: Money
     invoice_number: str | None
+    invoiced_on: date | None
     status: InstallmentStatus
     paid: Money
+    outstanding: Money
 
 
 class AccountRead(BaseModel):
+    """The account on ``as_of`` (invoices issued and money received by then) as the system
+    knew it at ``known_at``: its installments (an invoiced one is an invoice), the payments
+    and refunds, and the ledger's balance."""
+
     model_config = ConfigDict(frozen=True)
+    as_of: date | None
+    known_at: datetime | None
     balance: Money = Field(description="Owed (positive) or credit (negative), per the ledger.")
     paid: Money
     refunded: Money
     unapplied: Money
     installments: list[InstallmentRead]
+    payments: list[PaymentRead]
+    refunds: list[RefundRead]
 
 
 class BillingRunCreate(_In):

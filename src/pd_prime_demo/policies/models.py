@@ -34,8 +34,10 @@ class Policy(Base):
     # Drawn from the policy_number_seq sequence; the number shows it.
     serial: Mapped[int] = mapped_column(unique=True)
     number: Mapped[str] = mapped_column(String(30), unique=True)
-    # Unique: one quote binds at most one policy, whatever the concurrency.
-    quote_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("quotes.id"), unique=True)
+    # Unique: one quote binds at most one policy, whatever the concurrency. A policy converted
+    # from another system (``origin`` imported) has no quote.
+    quote_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("quotes.id"), unique=True)
+    origin: Mapped[str] = mapped_column(String(20), default="bound", server_default="bound")
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
     product_code: Mapped[str] = mapped_column(String(50))
     state: Mapped[str] = mapped_column(String(2))

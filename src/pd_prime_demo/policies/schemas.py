@@ -165,7 +165,8 @@ class PolicyRead(BaseModel):
 
     id: uuid.UUID
     number: str
-    quote_id: uuid.UUID
+    quote_id: uuid.UUID | None = Field(description="None for a policy converted from elsewhere.")
+    origin: str = Field(description="bound (from a quote) or imported (a book conversion).")
     customer_id: uuid.UUID
     product_code: str
     state: str

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
@@ -55,6 +55,7 @@ class PremiumReportRead(BaseModel):
     model_config = ConfigDict(frozen=True)
     start: date
     end: date
+    known_at: datetime | None
     lines: list[PremiumLineRead]
     reconciliation: ReconciliationRead
 
@@ -72,6 +73,13 @@ async def premium_report(
     end: Annotated[
         BusinessDate, Query(description="Last day of the period (and the 'as of' date).")
     ],
+    known_at: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="As the books stood at this moment: a closed period reads exactly as "
+            "it was first produced, whatever was back-dated into it since."
+        ),
+    ] = None,
 ) -> PremiumReportRead:
     if end < start:
         fail(
@@ -81,10 +89,11 @@ async def premium_report(
                 FieldIssue("#/end", "must not be before start"),
             )
         )
-    report = await service.premium_report(session, start=start, end=end)
+    report = await service.premium_report(session, start=start, end=end, known_at=known_at)
     return PremiumReportRead(
         start=report.start,
         end=report.end,
+        known_at=report.known_at,
         lines=[PremiumLineRead.model_validate(line) for line in report.lines],
         reconciliation=ReconciliationRead.model_validate(report.reconciliation),
     )

@@ -8,7 +8,7 @@ the ledger agree to the cent; the policies in force at the end come from the pol
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +54,7 @@ class Reconciliation:
 class PremiumReport:
     start: date
     end: date
+    known_at: datetime | None = None
     lines: list[PremiumLine] = field(default_factory=list)
     reconciliation: Reconciliation | None = None
 
@@ -61,9 +62,13 @@ class PremiumReport:
         return sum((getattr(line, attribute) for line in self.lines), ZERO)
 
 
-async def premium_report(session: AsyncSession, *, start: date, end: date) -> PremiumReport:
+async def premium_report(
+    session: AsyncSession, *, start: date, end: date, known_at: datetime | None = None
+) -> PremiumReport:
+    """The report for [start, end]; with ``known_at``, exactly as it read at that moment
+    (nothing recorded later counts, however far back it is effective)."""
     lines: dict[tuple[str, str], PremiumLine] = {}
-    for figures in await billing.premium_figures(session, start=start, end=end):
+    for figures in await billing.premium_figures(session, start=start, end=end, known_at=known_at):
         lines[(figures.product_code, figures.state)] = PremiumLine(
             figures.product_code,
             figures.state,
@@ -73,13 +78,13 @@ async def premium_report(session: AsyncSession, *, start: date, end: date) -> Pr
             written_to_date=figures.written_to_date,
             earned_to_date=figures.earned_to_date,
         )
-    for in_force in await policies.in_force_on(session, end):
+    for in_force in await policies.in_force_on(session, end, known_at=known_at):
         key = (in_force.product_code, in_force.state)
         line = lines.setdefault(key, PremiumLine(*key))
         line.in_force_premium += in_force.premium
         line.in_force_count += in_force.count
-    report = PremiumReport(start, end, [lines[k] for k in sorted(lines)])
-    books = await billing.ledger_premium(session, on=end)
+    report = PremiumReport(start, end, known_at, [lines[k] for k in sorted(lines)])
+    books = await billing.ledger_premium(session, on=end, known_at=known_at)
     unearned = report.total("unearned")
     report.reconciliation = Reconciliation(
         report_unearned=unearned,

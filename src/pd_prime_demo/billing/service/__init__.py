@@ -27,12 +27,13 @@ from pd_prime_demo.billing.service.earning import (
     premium_figures,
 )
 from pd_prime_demo.billing.service.invoicing import invoice_due
-from pd_prime_demo.billing.service.payments import pay
+from pd_prime_demo.billing.service.payments import Recorded, pay
 from pd_prime_demo.billing.service.refunds import refund_if_due
 from pd_prime_demo.billing.service.views import (
     AccountView,
     InstallmentView,
     account_for,
+    money_of,
     read_account,
     view,
 )
@@ -51,12 +52,14 @@ __all__ = [
     "PaymentPlanCode",
     "PremiumChange",
     "PremiumFigures",
+    "Recorded",
     "Skipped",
     "TrialBalance",
     "account_for",
     "balances",
     "invoice_due",
     "ledger_premium",
+    "money_of",
     "non_payment_cancellation_due",
     "on_transaction",
     "open_account",

@@ -164,13 +164,15 @@ class LedgerPremium:
     booked_after: Decimal
 
 
-async def ledger_premium(session: AsyncSession, *, on: date) -> LedgerPremium:
-    then = await ledger.balances(session, as_of=on)
-    now = await ledger.balances(session)
+async def ledger_premium(
+    session: AsyncSession, *, on: date, known_at: datetime | None = None
+) -> LedgerPremium:
+    then = await ledger.balances(session, as_of=on, known_at=known_at)
+    now = await ledger.balances(session, known_at=known_at)
     return LedgerPremium(
         unearned_on=-then[Account.UNEARNED],
         earned_on=-then[Account.EARNED],
         unearned_all_dates=-now[Account.UNEARNED],
         earned_all_dates=-now[Account.EARNED],
-        booked_after=await repository.written_booked_after(session, on),
+        booked_after=await repository.written_booked_after(session, on, known_at=known_at),
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,10 +16,24 @@ from pd_prime_demo.billing.enums import Account
 from pd_prime_demo.billing.ledger import credit, debit
 from pd_prime_demo.billing.models import BillingAccount, Payment
 from pd_prime_demo.billing.service.refunds import refund_if_due
+from pd_prime_demo.billing.service.views import AccountView, allocate, view
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, FieldIssue, Ok, Result
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    payment: Payment
+    created: bool  # False: a replay of the payment made earlier with the same key
+
+    @property
+    def settled(self) -> list[dict[str, Any]]:
+        """What it settled when it was made (kept with it, so a replay says the same)."""
+        return list(self.payment.settled)
 
 
 async def pay(
@@ -28,8 +44,9 @@ async def pay(
     method: str,
     idempotency_key: str,
     actor: Actor,
-) -> Result[tuple[Payment, bool], DomainError]:
-    """Record a payment once per key; the same key with another amount is refused."""
+) -> Result[Recorded, DomainError]:
+    """Record a payment once per key; the same key with another amount is refused. The
+    payment settles the live installments oldest first; what none needs is a credit."""
     fingerprint = hashlib.sha256(f"{amount}|{method}".encode()).hexdigest()
     existing = await repository.payment_by_key(session, account.policy_id, idempotency_key)
     if existing is not None:
@@ -41,7 +58,7 @@ async def pay(
                     "this Idempotency-Key was used for another payment",
                 )
             )
-        return Ok((existing, False))
+        return Ok(Recorded(existing, created=False))
     if amount <= 0:
         return Err(
             DomainError(
@@ -52,6 +69,7 @@ async def pay(
             )
         )
     policy_id = account.policy_id
+    before = await view(session, account)
     payment = Payment(
         id=uuid.uuid4(),
         policy_id=policy_id,
@@ -61,6 +79,7 @@ async def pay(
         request_hash=fingerprint,
         received_at=clock.now(),
         received_by=actor.id,
+        settled=_settled(before, amount),
     )
     session.add(payment)
     await session.flush()
@@ -88,4 +107,22 @@ async def pay(
         {"payment_id": str(payment.id), "amount": str(amount)},
     )
     await refund_if_due(session, policy_id)
-    return Ok((payment, True))
+    return Ok(Recorded(payment, created=True))
+
+
+def _settled(before: AccountView, amount: Decimal) -> list[dict[str, Any]]:
+    """What ``amount`` settles on top of the account as it stands (oldest first)."""
+    rows = [v.row for v in before.installments]
+    already = sum((v.paid for v in before.installments), ZERO) + before.credit
+    after, _ = allocate(rows, already + amount)
+    return [
+        {
+            "term_start": now.row.term_start.isoformat(),
+            "seq": now.row.seq,
+            "due_on": now.row.due_on.isoformat(),
+            "invoice_number": now.row.invoice_number if now.is_invoiced else None,
+            "amount": str(now.paid - then.paid),
+        }
+        for now, then in zip(after, before.installments, strict=True)
+        if now.paid != then.paid
+    ]

@@ -22,6 +22,7 @@ def present(policy: Policy, state: service.AsOf) -> PolicyRead:
         id=policy.id,
         number=policy.number,
         quote_id=policy.quote_id,
+        origin=policy.origin,
         customer_id=policy.customer_id,
         product_code=policy.product_code,
         state=policy.state,
