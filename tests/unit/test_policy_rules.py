@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pd_prime_demo.billing.rules import installment_schedule
 from pd_prime_demo.premium.cancellation import CancellationTerms, ShortRate, earned_at_cancellation
 from pd_prime_demo.premium.earning import Earning, earned_through
-from pd_prime_demo.premium.proration import add_months, prorate
+from pd_prime_demo.premium.proration import add_months, cents, prorate
 
 money = st.decimals(min_value=Decimal("1"), max_value=Decimal("50000"), places=2)
 days_ = st.dates(min_value=date(2024, 1, 1), max_value=date(2030, 12, 31))
@@ -150,3 +150,96 @@ def test_conflicting_fields_of_two_changes() -> None:
     assert without(later, {"/coverages/bi/limit"}) == {"coverages": {"pd": {"limit": "100"}}}
     whole = {"risk": {"vehicles": [{"symbol": "A"}]}}
     assert conflicts({"risk": {"vehicles": [{"symbol": "B"}]}}, whole)[0].field == "/risk/vehicles"
+
+
+@given(
+    start=days_,
+    months=st.integers(1, 36),
+    k=st.integers(0, 36),
+    amount=money,
+)
+def test_by_months_each_month_weighs_the_same(
+    start: date, months: int, k: int, amount: Decimal
+) -> None:
+    from fractions import Fraction
+
+    from pd_prime_demo.premium.proration import Proration, elapsed
+
+    end = add_months(start, months)
+    k = min(k, months)
+    assert elapsed(start, end, add_months(start, k), Proration.MONTHS) == Fraction(k, months)
+    remaining = prorate(amount, start, end, add_months(start, k), Proration.MONTHS)
+    assert remaining == cents(amount * (months - k) / months)
+
+
+def test_a_partial_month_counts_by_its_own_days() -> None:
+    from fractions import Fraction
+
+    from pd_prime_demo.premium.proration import Proration, elapsed
+
+    start, end = date(2027, 1, 15), date(2027, 10, 15)  # nine months
+    # 14 days into the 28-day month from Feb 15 to Mar 15: one month and a half, of nine.
+    assert elapsed(start, end, date(2027, 3, 1), Proration.MONTHS) == Fraction(3, 2) / 9
+    assert elapsed(start, end, date(2027, 3, 1), Proration.DAYS) == Fraction(45, 273)
+
+
+@given(
+    premium=money,
+    start=days_,
+    months=st.sampled_from([6, 9, 12]),
+    offset=st.integers(1, 360),
+)
+def test_percent_of_pro_rata_and_short_rate_by_days_in_force(
+    premium: Decimal, start: date, months: int, offset: int
+) -> None:
+    from pd_prime_demo.premium.cancellation import CancellationTerms, ShortRateBasis
+
+    end = add_months(start, months)
+    cancel_on = min(start + timedelta(days=offset), end - timedelta(days=1))
+    pro_rata_return = prorate(premium, start, end, cancel_on)
+    ninety = earned_at_cancellation(
+        "percent_of_pro_rata",
+        premium,
+        start,
+        end,
+        cancel_on,
+        CancellationTerms(return_percent_of_pro_rata=Decimal(90)),
+    )
+    assert premium - ninety == cents(pro_rata_return * Decimal("0.9"))
+    table = (ShortRate(Decimal(30), Decimal(25)), ShortRate(Decimal(90), Decimal(50)))
+    by_days = earned_at_cancellation(
+        "short_rate",
+        premium,
+        start,
+        end,
+        cancel_on,
+        CancellationTerms(short_rate=table, short_rate_basis=ShortRateBasis.DAYS_IN_FORCE),
+    )
+    in_force = (cancel_on - start).days
+    share = Decimal(25) if in_force <= 30 else Decimal(50) if in_force <= 90 else Decimal(100)
+    assert by_days == min(premium, max(premium - pro_rata_return, cents(premium * share / 100)))
+
+
+@given(
+    amount=st.decimals(min_value=Decimal("-5000"), max_value=Decimal("5000"), places=2),
+    start=days_,
+    months=st.integers(1, 24),
+    offset=st.integers(0, 400),
+    day_offset=st.integers(-10, 800),
+)
+def test_earning_by_months_reaches_the_amount_at_the_end(
+    amount: Decimal, start: date, months: int, offset: int, day_offset: int
+) -> None:
+    from pd_prime_demo.premium.proration import Proration
+
+    end = add_months(start, months)
+    piece_start = min(start + timedelta(days=offset), end)
+    piece = Earning(amount, piece_start, end, Proration.MONTHS, (start, end))
+    day = start + timedelta(days=day_offset)
+    earned = piece.earned_through(day)
+    assert abs(earned) <= abs(amount)
+    if day >= end:
+        assert earned == amount
+    if day < piece_start:
+        assert earned == 0
+    assert Earning.from_json(piece.to_json()) == piece
