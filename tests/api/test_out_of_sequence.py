@@ -423,3 +423,41 @@ async def test_a_change_before_inception_is_a_conflict_not_an_error(
     )
     assert cancelled.status_code == 409
     assert cancelled.json()["code"] == "policy.not_in_force"
+
+
+async def test_a_change_in_the_expiring_term_carries_into_the_renewal_already_bound(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    from pd_prime_demo.core.clock import frozen_at
+    from tests.factories import noon, relogin
+
+    agent = await user_login(client, runtime, Role.AGENT)
+    policy = await _policy(client, agent)
+    url = f"/api/v1/policies/{policy['id']}"
+    _, term_end = _term(policy)
+    with frozen_at(noon(term_end - timedelta(days=10))):
+        headers = await relogin(client, agent)
+        assert (await client.post(f"{url}/renewal-offers", headers=headers)).status_code == 201
+        renewed = await client.post(f"{url}/renewals", headers=await changing(client, headers, url))
+        assert renewed.status_code == 201, renewed.text
+        endorsed = await _endorse(
+            client,
+            headers,
+            policy,
+            term_end - timedelta(days=20),
+            coverages={"pd": {"limit": "100"}},
+        )
+        assert endorsed.status_code == 201, endorsed.text
+    moved = endorsed.json()["out_of_sequence"]
+    assert moved["reversed"] == [2]
+    assert len(moved["reapplied"]) == 1
+    history = (await client.get(f"{url}/transactions", headers=agent.headers)).json()["items"]
+    renewal = history[-1]
+    assert renewal["kind"] == "renewal"
+    assert renewal["snapshot"]["coverages"]["pd"]["limit"] == "100", "the new term has it too"
+    assert Decimal(renewal["premium_change"]) == await _premium(
+        session, policy, pd={"limit": "100"}
+    ), "re-rated on the renewal's version"
+    await receivable_on_installments(client, session, agent.headers, policy["id"])
+    books = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
+    assert -books[billing.Account.UNEARNED] == sum(Decimal(t["premium_change"]) for t in history)
