@@ -1,4 +1,5 @@
-"""Demo data: one login per role and a small book of customers. Safe to run again."""
+"""Demo data: one login per role, a small book of customers, quotes and policies that show
+every part of the lifecycle to each role (``seed_book``). Safe to run again."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonCreate
 from pd_prime_demo.identity import service as identity
-from pd_prime_demo.policies import service as policies
 from pd_prime_demo.products import service as products
 from pd_prime_demo.products.shipped import shipped_documents
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
+from pd_prime_demo.seed_book import seed_book
 
 DEMO_PASSWORD = "prime-demo-pass"  # noqa: S105 — demo mode only; printed by `make demo`
 _NAMESPACE = uuid.UUID("6a1f2e0c-2f59-4d39-9a38-3c0f5f0d0e11")
@@ -31,13 +32,15 @@ class DemoLogin:
     role: Role
     email: str
     full_name: str
+    # The demo underwriter may decide every demo referral (the exotic vehicle needs 2).
+    authority: int | None = None
 
 
 DEMO_LOGINS = (
     DemoLogin(Role.ADMIN, "admin@demo.pdprime.example", "Avery Admin"),
     DemoLogin(Role.AGENT, "agent@demo.pdprime.example", "Alex Agent"),
     DemoLogin(Role.AGENT, "agent2@demo.pdprime.example", "Blair Agent"),
-    DemoLogin(Role.UNDERWRITER, "underwriter@demo.pdprime.example", "Uma Underwriter"),
+    DemoLogin(Role.UNDERWRITER, "underwriter@demo.pdprime.example", "Uma Underwriter", 2),
     DemoLogin(Role.ADJUSTER, "adjuster@demo.pdprime.example", "Jordan Adjuster"),
     DemoLogin(Role.CUSTOMER, "customer@demo.pdprime.example", "Casey Customer"),
 )
@@ -119,10 +122,23 @@ def _people() -> list[tuple[str, str | None, PersonCreate | OrganisationCreate]]
                 address=_address("1 Wacker Dr", "Chicago", "IL", "60601"),
             ),
         ),
+        (
+            "noah",
+            None,
+            PersonCreate(
+                kind="person",
+                first_name="Noah",
+                last_name="Brooks",
+                email="noah.brooks@example.com",
+                phone="+1 214 555 0177",
+                address=_address("2200 Ross Ave", "Dallas", "TX", "75201"),
+                date_of_birth=date(1990, 9, 21),
+            ),
+        ),
     ]
 
 
-_BOOK = {"casey": 0, "maria": 0, "james": 1, "lin": 1, "acme": 0}
+_BOOK = {"casey": 0, "maria": 0, "james": 1, "lin": 1, "acme": 0, "noah": 0}
 
 
 async def seed_products(session: AsyncSession) -> int:
@@ -168,6 +184,7 @@ async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
             role=login.role,
             passwords=runtime.passwords,
             actor=actor,
+            underwriting_authority=login.authority,
         ):
             case Ok(user):
                 users[login.email] = user.id
@@ -193,7 +210,9 @@ async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
             case Err(error):
                 raise RuntimeError(f"seeding customer {key} failed: {error.code}")
     created["quotes"] = await _seed_quotes(session, actor)
-    created["policies"] = await _seed_policy(session, actor)
+    created["policies"] = await seed_book(
+        session, actor, {key: uuid.uuid5(_NAMESPACE, key) for key, _, _ in _people()}
+    )
     return created
 
 
@@ -215,29 +234,3 @@ async def _seed_quotes(session: AsyncSession, actor: Actor) -> int:
         if isinstance(result, Err):
             raise RuntimeError(f"seeding a demo quote failed: {result.error}")
     return 2
-
-
-async def _seed_policy(session: AsyncSession, actor: Actor) -> int:
-    """Bind Maria's quoted package on a monthly plan, so the demo has a policy and a bill."""
-    maria = uuid.uuid5(_NAMESPACE, "maria")
-    listed = await policies.list_policies(
-        session,
-        actor=actor,
-        where=policies.PolicyFilter(customer_id=maria),
-        on=clock.today(),
-        cursor=None,
-        limit=1,
-    )
-    if isinstance(listed, Ok) and listed.value[0]:
-        return 0
-    quoted = await quotes.list_quotes(
-        session, actor=actor, status="quoted", customer_id=maria, cursor=None, limit=1
-    )
-    if not isinstance(quoted, Ok) or not quoted.value[0]:
-        return 0
-    result = await policies.bind_quote(
-        session, quoted.value[0][0].id, option="standard", payment_plan="monthly", actor=actor
-    )
-    if isinstance(result, Err):
-        raise RuntimeError(f"seeding a demo policy failed: {result.error}")
-    return 1

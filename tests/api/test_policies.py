@@ -407,3 +407,29 @@ async def test_binding_asks_which_package_and_a_different_repeat_names_the_polic
     home = (await client.post("/api/v1/quotes", json=one_package, headers=agent.headers)).json()
     only = await client.post(f"/api/v1/quotes/{home['id']}/bind", json={}, headers=agent.headers)
     assert only.status_code == 201, "a quote with one package needs no choice"
+
+
+async def test_a_self_registered_customer_buys_and_pays_directly(client: AsyncClient) -> None:
+    """No agent: the policyholder quotes, binds and pays; changes stay with staff."""
+    owner = await register_and_login(client, "direct-buyer@example.com")
+    me = (await client.get("/api/v1/customers", headers=owner)).json()["items"][0]
+    assert me["agent_id"] is None
+    quote = await client.post("/api/v1/quotes", json=auto_quote(me["id"]), headers=owner)
+    assert quote.status_code == 201, quote.text
+    bound = await client.post(
+        f"/api/v1/quotes/{quote.json()['id']}/bind",
+        json={"option": "standard", "payment_plan": "monthly"},
+        headers=owner,
+    )
+    assert bound.status_code == 201, bound.text
+    url = f"/api/v1/policies/{bound.json()['id']}"
+    paid = await client.post(
+        f"{url}/payments", json={"amount": "50.00"}, headers={**owner, "Idempotency-Key": "own"}
+    )
+    assert paid.status_code == 201, paid.text
+    change = await client.post(
+        f"{url}/cancellations",
+        json={"effective_on": bound.json()["inception_on"], "reason_code": "insured_request"},
+        headers=await changing(client, owner, url),
+    )
+    assert change.status_code == 403, "changes go through an agent or the carrier"

@@ -37,7 +37,7 @@ def test_migrate_seed_is_idempotent_and_audit_verifies(cli_env: str) -> None:
     assert runner.invoke(cli.app, ["migrate"]).exit_code == 0, "migrating twice is a no-op"
     first = runner.invoke(cli.app, ["seed"])
     assert first.exit_code == 0, first.output
-    assert "6 users, 5 customers, 6 product versions, 2 quotes, 1 policies" in first.output
+    assert "6 users, 6 customers, 6 product versions, 2 quotes, 4 policies" in first.output
     second = runner.invoke(cli.app, ["seed"])
     assert "0 users, 0 customers, 0 product versions, 0 quotes, 0 policies" in second.output
     assert _scalar(cli_env, "SELECT count(*) FROM users") == 6

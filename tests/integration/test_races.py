@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -47,6 +48,8 @@ async def _same_key_races(served: str) -> None:
         agent = await _login(client, "agent@demo.pdprime.example")
         policy = (await client.get("/api/v1/policies", headers=agent)).json()["items"][0]
         key = {"Idempotency-Key": f"race-{uuid.uuid4().hex}"}
+        billing_url = f"/api/v1/policies/{policy['id']}/billing"
+        paid_before = Decimal((await client.get(billing_url, headers=agent)).json()["paid"])
         url = f"/api/v1/policies/{policy['id']}/payments"
         payments = await _at_once(
             client, 20, "POST", url, json={"amount": "10.00"}, headers={**agent, **key}
@@ -54,10 +57,8 @@ async def _same_key_races(served: str) -> None:
         _no_server_error(payments)
         assert sorted(r.status_code for r in payments) == [200] * 19 + [201]
         assert len({r.json()["id"] for r in payments}) == 1
-        account = (
-            await client.get(f"/api/v1/policies/{policy['id']}/billing", headers=agent)
-        ).json()
-        assert account["paid"] == "10.00"
+        account = (await client.get(billing_url, headers=agent)).json()
+        assert Decimal(account["paid"]) == paid_before + 10, "paid once"
 
         body = person()
         customers = await _at_once(

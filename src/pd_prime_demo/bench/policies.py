@@ -312,7 +312,12 @@ async def run_policy_suite(
     ):
         if name == "read":
             async with asyncpg.create_pool(dsn, min_size=1, max_size=2) as db:
-                bound[:] = [str(r["id"]) for r in await db.fetch("SELECT id FROM policies")]
+                # The policies bound by this run (the demo book is another agent's, partly).
+                rows = await db.fetch(
+                    "SELECT id FROM policies WHERE quote_id = ANY($1::uuid[])",
+                    [uuid.UUID(q) for q in pool],
+                )
+                bound[:] = [str(r["id"]) for r in rows]
         compared = await compare(
             client,
             real,

@@ -158,6 +158,21 @@ async def balances(
     return {account: found.get(account, ZERO) for account in Account}
 
 
+_RECEIVABLE = (
+    select(func.coalesce(func.sum(LedgerLine.debit - LedgerLine.credit), 0))
+    .join(JournalEntry, JournalEntry.id == LedgerLine.journal_id)
+    .where(
+        JournalEntry.policy_id == bindparam("policy_id"),
+        LedgerLine.account == Account.RECEIVABLE.value,
+    )
+)
+
+
+async def receivable(session: AsyncSession, policy_id: uuid.UUID) -> Decimal:
+    """The policy's premium receivable: owed (positive) or a credit (negative)."""
+    return Decimal(await session.scalar(_RECEIVABLE, {"policy_id": policy_id}) or 0)
+
+
 EARNING = "ledger.earning"
 EARNING_REVERSAL = "ledger.earning_reversal"
 

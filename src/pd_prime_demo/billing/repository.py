@@ -140,19 +140,20 @@ async def accounts_with_invoices_due_before(session: AsyncSession, on: date) -> 
     )
 
 
-_PAID = select(func.coalesce(func.sum(Payment.amount), 0)).where(
-    Payment.policy_id == bindparam("policy_id")
-)
-_REFUNDED = select(func.coalesce(func.sum(Refund.amount), 0)).where(
-    Refund.policy_id == bindparam("policy_id")
+# One round trip for both sums.
+_PAID_AND_REFUNDED = select(
+    select(func.coalesce(func.sum(Payment.amount), 0))
+    .where(Payment.policy_id == bindparam("policy_id"))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(Refund.amount), 0))
+    .where(Refund.policy_id == bindparam("policy_id"))
+    .scalar_subquery(),
 )
 
 
 async def paid_and_refunded(session: AsyncSession, policy_id: uuid.UUID) -> tuple[Decimal, Decimal]:
-    params = {"policy_id": policy_id}
-    paid = await session.scalar(_PAID, params)
-    refunded = await session.scalar(_REFUNDED, params)
-    return Decimal(paid or 0), Decimal(refunded or 0)
+    paid, refunded = (await session.execute(_PAID_AND_REFUNDED, {"policy_id": policy_id})).one()
+    return Decimal(paid), Decimal(refunded)
 
 
 async def payment_by_key(

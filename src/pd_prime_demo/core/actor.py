@@ -37,7 +37,8 @@ class Permission(enum.StrEnum):
     QUOTES_WRITE = "quotes:write"
     UNDERWRITING_DECIDE = "underwriting:decide"
     POLICIES_READ = "policies:read"
-    POLICIES_WRITE = "policies:write"
+    POLICIES_BIND = "policies:bind"  # buy: bind a quote the actor may see into a policy
+    POLICIES_WRITE = "policies:write"  # change policies: endorse, cancel, reinstate, renew
     BILLING_PAY = "billing:pay"
     BILLING_MANAGE = "billing:manage"
     REPORTS_READ = "reports:read"

@@ -7,11 +7,14 @@ import uuid
 
 from pd_prime_demo.core.actor import Actor, Permission, Role
 
+# Quoting and buying: a policyholder may buy directly, with no agent (changes to a policy
+# then go through an agent or the carrier's staff).
 _QUOTING = {
     Permission.PRODUCTS_READ,
     Permission.QUOTES_READ,
     Permission.QUOTES_WRITE,
     Permission.POLICIES_READ,
+    Permission.POLICIES_BIND,
     Permission.BILLING_PAY,
 }
 
@@ -38,6 +41,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.QUOTES_READ,
             Permission.UNDERWRITING_DECIDE,
             Permission.POLICIES_READ,
+            Permission.POLICIES_BIND,
             Permission.POLICIES_WRITE,
             Permission.REPORTS_READ,
         }

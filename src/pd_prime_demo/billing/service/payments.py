@@ -69,7 +69,7 @@ async def pay(
             )
         )
     policy_id = account.policy_id
-    before = await view(session, account)
+    before = await view(session, account, with_balance=False)
     payment = Payment(
         id=uuid.uuid4(),
         policy_id=policy_id,

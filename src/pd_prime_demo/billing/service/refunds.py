@@ -24,6 +24,9 @@ async def refund_if_due(session: AsyncSession, policy_id: uuid.UUID) -> Refund |
     it (mid-term, one query answers); one still to be invoiced without a fee bills nothing the
     credit does not already cover.
     """
+    # Most calls end here, in one query each: nothing is owed back, or more will be billed.
+    if await ledger.receivable(session, policy_id) >= 0:
+        return None
     if await repository.fee_still_to_bill(session, policy_id):
         return None
     account = await repository.account(session, policy_id)

@@ -109,8 +109,11 @@ async def view(
     *,
     as_of: date | None = None,
     known_at: datetime | None = None,
+    with_balance: bool = True,
 ) -> AccountView:
-    """Installments with what has been paid against each (oldest first), and the balance.
+    """Installments with what has been paid against each (oldest first), and the balance
+    (unless ``with_balance`` is False: then ``balance`` is left at zero, for callers that need
+    only the allocation).
 
     Payments (net of refunds) and whatever invoices billed beyond what their term now bills
     (after a decrease) are applied to the live installments in due order. ``as_of`` reads the
@@ -137,10 +140,13 @@ async def view(
     live = [r for r in rows if r.cancelled_on is None]
     billed_beyond = sum((r.amount for r in live), ZERO) - sum(targets.values(), ZERO)
     views, credit = allocate(rows, paid - refunded + billed_beyond, invoiced_by=as_of)
-    balances = await ledger.balances(session, policy_id=policy_id, as_of=as_of, known_at=known_at)
-    return AccountView(
-        account, views, paid, refunded, balances[Account.RECEIVABLE], credit, payments, refunds
-    )
+    balance = ZERO
+    if with_balance:
+        balances = await ledger.balances(
+            session, policy_id=policy_id, as_of=as_of, known_at=known_at
+        )
+        balance = balances[Account.RECEIVABLE]
+    return AccountView(account, views, paid, refunded, balance, credit, payments, refunds)
 
 
 def _cutoff(as_of: date | None, known_at: datetime | None) -> datetime | None:

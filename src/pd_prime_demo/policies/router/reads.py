@@ -33,7 +33,7 @@ from pd_prime_demo.policies.schemas import (
 
 router = APIRouter(prefix=API_V1, tags=["policies"])
 
-Writer = Annotated[Actor, Depends(require(Permission.POLICIES_WRITE))]
+Binder = Annotated[Actor, Depends(require(Permission.POLICIES_BIND))]
 AsOf = Annotated[BusinessDate | None, Query(description="The effective date; default today.")]
 KnownAt = Annotated[
     AwareDatetime | None,
@@ -61,7 +61,7 @@ async def bind_quote(
     body: BindRequest,
     response: Response,
     session: Session,
-    actor: Writer,
+    actor: Binder,
 ) -> PolicyRead:
     bound = handle_result(
         await service.bind_quote(

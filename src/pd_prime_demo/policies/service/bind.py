@@ -18,12 +18,12 @@ from pd_prime_demo.core.result_types import (
     Ok,
     Result,
     conflict,
+    forbidden,
     invalid,
 )
 from pd_prime_demo.policies import repository, rules
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.service.common import (
-    PERMISSION_MISSING,
     priced,
     proration_of,
     record,
@@ -98,8 +98,8 @@ async def bind_quote(
     The quote row is locked first, so concurrent binds of one quote serialise: the second
     finds it bound and returns the same policy (and the unique quote_id is the last guard).
     """
-    if not actor.has(Permission.POLICIES_WRITE):
-        return Err(PERMISSION_MISSING)
+    if not actor.has(Permission.POLICIES_BIND):
+        return Err(forbidden("auth.permission_missing", "this requires policies:bind"))
     match await quotes.get_quote(session, quote_id, actor=actor, for_update=True):
         case Err() as err:
             return err
