@@ -433,3 +433,57 @@ async def test_a_self_registered_customer_buys_and_pays_directly(client: AsyncCl
         headers=await changing(client, owner, url),
     )
     assert change.status_code == 403, "changes go through an agent or the carrier"
+
+
+async def test_every_list_pages_the_same_way(client: AsyncClient, runtime: Runtime) -> None:
+    """limit and an opaque cursor from next_cursor; a bad cursor is a 422."""
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    for _ in range(3):
+        await _bound(client, agent)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        page = (await client.get("/api/v1/policies", params=params, headers=agent.headers)).json()
+        seen += [p["id"] for p in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == 3, "every policy once, in pages of two"
+    first = (await client.get(f"/api/v1/policies/{seen[0]}", headers=agent.headers)).json()
+    by_number = await client.get(
+        f"/api/v1/policies/by-number/{first['number']}", headers=agent.headers
+    )
+    assert by_number.json()["id"] == seen[0]
+    filtered = await client.get(
+        "/api/v1/policies",
+        params={"status": "not_yet_effective", "product_code": "personal_auto", "state": "TX"},
+        headers=agent.headers,
+    )
+    assert len(filtered.json()["items"]) == 3
+    in_force = await client.get(
+        "/api/v1/policies", params={"status": "in_force"}, headers=agent.headers
+    )
+    assert in_force.json()["items"] == [], "none has started yet"
+    for url in (
+        "/api/v1/policies",
+        "/api/v1/quotes",
+        "/api/v1/customers",
+        "/api/v1/underwriting/referrals",
+        "/api/v1/underwriting/policy-changes",
+        "/api/v1/products/versions",
+        "/api/v1/audit/entries",
+        "/api/v1/users",
+        "/api/v1/api-clients",
+        f"/api/v1/policies/{seen[0]}/transactions",
+        f"/api/v1/policies/{seen[0]}/documents",
+    ):
+        listed = await client.get(url, params={"limit": 1}, headers=admin.headers)
+        assert listed.status_code == 200, (url, listed.text)
+        assert set(listed.json()) == {"items", "next_cursor"}, url
+        bad = await client.get(url, params={"cursor": "garbage"}, headers=admin.headers)
+        assert bad.status_code == 422, url
+        assert bad.json()["code"] == "pagination.bad_cursor", url

@@ -102,7 +102,7 @@ async def test_audit_api_for_admins_only(client: AsyncClient, runtime: Runtime) 
     assert page.json()["items"][0]["action"] == "auth.login"
     older = await client.get(
         "/api/v1/audit/entries",
-        params={"before_id": page.json()["next_before_id"], "resource_id": "none"},
+        params={"cursor": page.json()["next_cursor"], "resource_id": "none"},
         headers=admin.headers,
     )
     assert older.json()["items"] == []

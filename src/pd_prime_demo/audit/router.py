@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
-from pd_prime_demo.api.response_patterns import problem_responses
+from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.audit import service
 from pd_prime_demo.audit.schemas import AuditEntryRead, AuditPage, ChainVerification
 from pd_prime_demo.core.actor import Actor, Permission
@@ -30,19 +30,20 @@ async def list_audit_entries(
     _: AuditReader,
     resource_type: Annotated[str | None, Query(max_length=50)] = None,
     resource_id: Annotated[str | None, Query(max_length=100)] = None,
-    before_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
-    rows = await service.list_entries(
-        session,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        before_id=before_id,
-        limit=limit,
+    rows, next_cursor = handle_result(
+        await service.list_entries(
+            session,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            cursor=cursor,
+            limit=limit,
+        )
     )
     return AuditPage(
-        items=[AuditEntryRead.model_validate(r) for r in rows],
-        next_before_id=rows[-1].id if len(rows) == limit else None,
+        items=[AuditEntryRead.model_validate(r) for r in rows], next_cursor=next_cursor
     )
 
 

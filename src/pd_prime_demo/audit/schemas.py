@@ -28,7 +28,7 @@ class AuditEntryRead(BaseModel):
 class AuditPage(BaseModel):
     model_config = ConfigDict(frozen=True)
     items: list[AuditEntryRead]
-    next_before_id: int | None
+    next_cursor: str | None
 
 
 class ChainVerification(BaseModel):

@@ -31,6 +31,8 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
 from pd_prime_demo.core.logging import request_id_var
+from pd_prime_demo.core.pagination import keyset_page
+from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.core.telemetry import AUDIT_ENTRIES
 
 # pg_advisory_xact_lock key reserved for the audit chain ("PDAUDIT" as a number).
@@ -172,17 +174,18 @@ async def list_entries(
     *,
     resource_type: str | None,
     resource_id: str | None,
-    before_id: int | None,
+    cursor: str | None,
     limit: int,
-) -> list[AuditEntry]:
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+) -> Result[tuple[list[AuditEntry], str | None], DomainError]:
+    """A page of entries, newest first (keyset on the chain's own order)."""
+    query = select(AuditEntry)
     if resource_type is not None:
         query = query.where(AuditEntry.resource_type == resource_type)
     if resource_id is not None:
         query = query.where(AuditEntry.resource_id == resource_id)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    return list((await session.scalars(query)).all())
+    return await keyset_page(
+        session, query, cursor=cursor, limit=limit, keys=[AuditEntry.id], descending=True
+    )
 
 
 async def count_entries(session: AsyncSession) -> int:

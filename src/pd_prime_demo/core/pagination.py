@@ -75,17 +75,21 @@ async def keyset_page(
     cursor: str | None,
     limit: int,
     keys: Sequence[InstrumentedAttribute[Any]] | None = None,
+    descending: bool = False,
 ) -> Result[tuple[list[T], str | None], DomainError]:
-    """One page of ``query`` in ascending ``keys`` order (``entity``'s (created_at, id) by
-    default), after ``cursor``; and the next page's cursor, None on the last page."""
+    """One page of ``query`` in ``keys`` order (``entity``'s (created_at, id) by default;
+    newest first if ``descending``), after ``cursor``; and the next page's cursor, None on the
+    last page."""
     columns: Sequence[Any] = keys or (entity.created_at, entity.id)  # type: ignore[union-attr]
     kinds = [column.type.python_type for column in columns]
-    query = query.order_by(*columns).limit(limit + 1)
+    order = [column.desc() for column in columns] if descending else list(columns)
+    query = query.order_by(*order).limit(limit + 1)
     if cursor is not None:
         position = decode(cursor, kinds)
         if position is None:
             return Err(BAD_CURSOR)
-        query = query.where(tuple_(*columns) > tuple_(*position))
+        key, after = tuple_(*columns), tuple_(*position)
+        query = query.where(key < after if descending else key > after)
     rows = list((await session.scalars(query)).all())
     next_cursor = None
     if len(rows) > limit:

@@ -372,8 +372,13 @@ async def policy_change(
 
 
 async def referred_changes(
-    session: AsyncSession, *, authority: int, visible_customers: Select[Any], limit: int
-) -> list[PolicyChange]:
+    session: AsyncSession,
+    *,
+    authority: int,
+    visible_customers: Select[Any],
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[PolicyChange], str | None], DomainError]:
     """Referred changes that need no more than ``authority``, oldest first."""
     query = (
         select(PolicyChange)
@@ -383,10 +388,14 @@ async def referred_changes(
             PolicyChange.required_authority <= authority,
             Policy.customer_id.in_(visible_customers),
         )
-        .order_by(PolicyChange.requested_at)
-        .limit(limit)
     )
-    return list((await session.scalars(query)).all())
+    return await pagination.keyset_page(
+        session,
+        query,
+        cursor=cursor,
+        limit=limit,
+        keys=[PolicyChange.requested_at, PolicyChange.id],
+    )
 
 
 async def transactions_page(

@@ -14,6 +14,8 @@ from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from pd_prime_demo.core.pagination import keyset_page
+from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.products.models import ProductVersion, ProductVersionStatus
 
 _WITHOUT_DEFINITION = defer(ProductVersion.definition)
@@ -112,3 +114,23 @@ async def in_force(
         _VERSION_IN_FORCE[renewal], {"product_code": product_code, "state": state, "on": on}
     )
     return row
+
+
+async def page_versions(
+    session: AsyncSession,
+    *,
+    product_code: str | None,
+    state: str | None,
+    status: ProductVersionStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[ProductVersion], str | None], DomainError]:
+    """A page of versions in the order they were uploaded."""
+    query = select(ProductVersion).options(defer(ProductVersion.definition))
+    if product_code:
+        query = query.where(ProductVersion.product_code == product_code)
+    if state:
+        query = query.where(ProductVersion.state == state)
+    if status:
+        query = query.where(ProductVersion.status == status)
+    return await keyset_page(session, query, ProductVersion, cursor=cursor, limit=limit)

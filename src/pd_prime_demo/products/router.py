@@ -92,11 +92,22 @@ async def list_product_versions(
     product_code: Annotated[str | None, Query(max_length=50)] = None,
     state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     version_status: Annotated[ProductVersionStatus | None, Query(alias="status")] = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ProductVersionList:
-    rows = await service.list_versions(
-        session, product_code=product_code, state=state, status=version_status
+    rows, next_cursor = handle_result(
+        await service.page_versions(
+            session,
+            product_code=product_code,
+            state=state,
+            status=version_status,
+            cursor=cursor,
+            limit=limit,
+        )
     )
-    return ProductVersionList(items=[ProductVersionRead.model_validate(r) for r in rows])
+    return ProductVersionList(
+        items=[ProductVersionRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
 
 
 @router.get(

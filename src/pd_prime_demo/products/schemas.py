@@ -39,3 +39,4 @@ class ProductVersionDetail(ProductVersionRead):
 class ProductVersionList(BaseModel):
     model_config = ConfigDict(frozen=True)
     items: list[ProductVersionRead]
+    next_cursor: str | None = None

@@ -205,6 +205,20 @@ async def list_versions(
     )
 
 
+async def page_versions(
+    session: AsyncSession,
+    *,
+    product_code: str | None,
+    state: str | None,
+    status: ProductVersionStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[ProductVersion], str | None], DomainError]:
+    return await repository.page_versions(
+        session, product_code=product_code, state=state, status=status, cursor=cursor, limit=limit
+    )
+
+
 def _no_version_in_force(product_code: str, state: str, on: date) -> DomainError:
     return DomainError(
         ErrorKind.INVALID,

@@ -39,15 +39,14 @@ async def page(
     return await keyset_page(session, query, Quote, cursor=cursor, limit=limit)
 
 
-async def referred_within(session: AsyncSession, authority: int, limit: int) -> list[Quote]:
+async def referred_within(
+    session: AsyncSession, authority: int, *, cursor: str | None, limit: int
+) -> Result[tuple[list[Quote], str | None], DomainError]:
     """Referred quotes needing no more than ``authority``, oldest first."""
-    query = (
-        select(Quote)
-        .where(Quote.status == QuoteStatus.REFERRED, Quote.required_authority <= authority)
-        .order_by(Quote.created_at)
-        .limit(limit)
+    query = select(Quote).where(
+        Quote.status == QuoteStatus.REFERRED, Quote.required_authority <= authority
     )
-    return list((await session.scalars(query)).all())
+    return await keyset_page(session, query, Quote, cursor=cursor, limit=limit)
 
 
 async def open_past_validity(session: AsyncSession, today: date, limit: int) -> Sequence[Quote]:

@@ -205,10 +205,13 @@ async def read_quote_worksheet(
 async def list_referrals(
     session: Session,
     actor: Annotated[Actor, Depends(require(Permission.UNDERWRITING_DECIDE))],
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> QuotePage:
-    rows = await service.referral_queue(session, actor=actor, limit=limit)
-    return QuotePage(items=[await _read(session, q) for q in rows], next_cursor=None)
+    rows, next_cursor = handle_result(
+        await service.referral_queue(session, actor=actor, cursor=cursor, limit=limit)
+    )
+    return QuotePage(items=[await _read(session, q) for q in rows], next_cursor=next_cursor)
 
 
 @router.post(

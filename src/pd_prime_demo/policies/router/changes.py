@@ -241,10 +241,17 @@ async def non_renew_policy(
     summary="Referred policy changes within your authority, oldest first",
 )
 async def list_referred_changes(
-    session: Session, actor: Decider, limit: Annotated[int, Query(ge=1, le=200)] = 50
+    session: Session,
+    actor: Decider,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PolicyChangePage:
-    rows = await service.changes.referred(session, actor=actor, limit=limit)
-    return PolicyChangePage(items=[PolicyChangeRead.model_validate(c) for c in rows])
+    rows, next_cursor = handle_result(
+        await service.changes.referred(session, actor=actor, cursor=cursor, limit=limit)
+    )
+    return PolicyChangePage(
+        items=[PolicyChangeRead.model_validate(c) for c in rows], next_cursor=next_cursor
+    )
 
 
 @router.get(

@@ -45,14 +45,17 @@ async def get_change(
     return Ok(found)
 
 
-async def referred(session: AsyncSession, *, actor: Actor, limit: int) -> list[PolicyChange]:
+async def referred(
+    session: AsyncSession, *, actor: Actor, cursor: str | None = None, limit: int
+) -> Result[tuple[list[PolicyChange], str | None], DomainError]:
     """Referred changes this underwriter may decide, oldest first."""
     if not actor.has(Permission.UNDERWRITING_DECIDE):
-        return []
+        return Ok(([], None))
     return await repository.referred_changes(
         session,
         authority=actor.authority,
         visible_customers=customers.visible_ids(actor),
+        cursor=cursor,
         limit=limit,
     )
 

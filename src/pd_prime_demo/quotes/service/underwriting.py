@@ -73,8 +73,10 @@ async def decide_referral(
     return Ok(quote)
 
 
-async def referral_queue(session: AsyncSession, *, actor: Actor, limit: int) -> list[Quote]:
+async def referral_queue(
+    session: AsyncSession, *, actor: Actor, cursor: str | None = None, limit: int
+) -> Result[tuple[list[Quote], str | None], DomainError]:
     """Referred quotes this underwriter may decide, oldest first."""
     if not actor.has(Permission.UNDERWRITING_DECIDE):
-        return []
-    return await repository.referred_within(session, actor.authority, limit)
+        return Ok(([], None))
+    return await repository.referred_within(session, actor.authority, cursor=cursor, limit=limit)
