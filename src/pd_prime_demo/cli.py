@@ -26,7 +26,9 @@ app.add_typer(keys_app, name="keys")
 products_app = typer.Typer(help="Products and their rate versions.", no_args_is_help=True)
 quotes_app = typer.Typer(help="Quotes.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+policies_app = typer.Typer(help="Policies.", no_args_is_help=True)
 app.add_typer(products_app, name="products")
+app.add_typer(policies_app, name="policies")
 app.add_typer(quotes_app, name="quotes")
 app.add_typer(bench_app, name="bench")
 
@@ -273,6 +275,74 @@ def quotes_expire() -> None:
     typer.echo(f"expired {_in_transaction(expire_due, commit=True)} quotes")
 
 
+@policies_app.command("import")
+def policies_import(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="csv or json (default: by the file's extension)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Check the whole file and load nothing.")] = False,
+    chunk: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Policies per database transaction.")
+    ] = 1000,
+    report: Annotated[
+        Path | None, typer.Option(help="Write the whole result (every policy) here as JSON.")
+    ] = None,
+) -> None:
+    """Convert a book from another system (docs/book-import.md): check the whole file, then load
+    it a chunk per transaction; exit 1 if any policy was refused, listing every problem."""
+    from pd_prime_demo.core.actor import Actor
+    from pd_prime_demo.core.result_types import Err, Ok
+    from pd_prime_demo.core.runtime import Runtime
+    from pd_prime_demo.policies import service as policies
+
+    kind = policies.format_of(path, fmt)
+    if kind not in ("csv", "json"):
+        raise typer.BadParameter("--format must be csv or json")
+    settings = bootstrap.settings()
+
+    async def run() -> policies.ImportResult:
+        runtime = Runtime.create(settings)
+        try:
+            match await policies.import_file(
+                runtime.db,
+                path,
+                fmt=kind,
+                actor=Actor.system("book-import"),
+                cipher=runtime.cipher,
+                dry_run=dry_run,
+                chunk=chunk,
+            ):
+                case Ok(result):
+                    return result
+                case Err(error):
+                    raise RuntimeError(error.detail)
+        finally:
+            await runtime.close()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    try:
+        result = asyncio.run(run())
+    except policies.UnreadableBookError as error:
+        _report(False, f"{path}: cannot be read ({error.pointer}): {error.detail}")
+        return
+    if report is not None:
+        report.write_text(result.model_dump_json(indent=2), "utf-8")
+    for problem in result.problems:
+        typer.echo(
+            f"{problem.number or '?'} (row {problem.row}) {problem.pointer}: {problem.detail}",
+            err=True,
+        )
+    counts = result.counts
+    verb = "would load" if dry_run else "loaded"
+    _report(
+        not result.refused,
+        f"{counts.policies} policies ({counts.transactions} transactions): {verb} "
+        f"{counts.loaded}, already loaded {counts.already_loaded}, refused {counts.refused}",
+    )
+
+
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option(help="Run every job once and exit (for cron).")] = False,
@@ -343,6 +413,23 @@ def bench_api(
         )
     except SetupError as error:
         raise typer.BadParameter(str(error)) from error
+
+
+@bench_app.command("import")
+def bench_import(
+    policies: Annotated[int, typer.Option(min=1, help="Policies in the synthetic book.")] = 10_000,
+    fmt: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
+    chunk: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Policies per database transaction.")
+    ] = 1000,
+) -> None:
+    """Convert a synthetic book into a throwaway database: policies and transactions per
+    second, wall and CPU time, peak memory."""
+    from pd_prime_demo.bench.imports import run_import_benchmark
+
+    if fmt not in ("json", "csv"):
+        raise typer.BadParameter("--format must be json or csv")
+    run_import_benchmark(policies=policies, fmt=fmt, chunk=chunk, echo=typer.echo)
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ as a subquery built by the customers service, so a policy that is not visible is
 
 from __future__ import annotations
 
+import typing
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -19,15 +20,20 @@ from sqlalchemy import (
     Numeric,
     Select,
     String,
+    Table,
     bindparam,
     case,
     cast,
     exists,
     func,
+    insert,
     select,
     true,
     tuple_,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -355,7 +361,13 @@ async def without_document(
     query = (
         select(PolicyTransaction, Policy)
         .join(Policy, Policy.id == PolicyTransaction.policy_id)
-        .where(~has_page, PolicyTransaction.kind != TransactionKind.REVERSAL.value)
+        .where(
+            ~has_page,
+            PolicyTransaction.kind != TransactionKind.REVERSAL.value,
+            # A converted history has no pages: the legacy system issued its documents. What
+            # happens to an imported policy afterwards is recorded later, and has them.
+            (Policy.origin != IMPORTED) | (PolicyTransaction.created_at > Policy.created_at),
+        )
         .order_by(PolicyTransaction.created_at)
         .limit(limit)
         .with_for_update(of=PolicyTransaction, skip_locked=True)
@@ -417,3 +429,60 @@ async def transactions_page(
     return await pagination.keyset_page(
         session, query, cursor=cursor, limit=limit, keys=[PolicyTransaction.seq]
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Book conversion (service.imports): a chunk of policies at a time
+# ---------------------------------------------------------------------------------------------
+
+IMPORTED = "imported"  # Policy.origin of a policy converted from another system
+
+
+async def by_numbers(session: AsyncSession, numbers: Sequence[str]) -> list[Policy]:
+    """The policies that have one of ``numbers`` (whoever may see them: numbers are unique)."""
+    if not numbers:
+        return []
+    return list((await session.scalars(select(Policy).where(Policy.number.in_(numbers)))).all())
+
+
+async def next_serials(session: AsyncSession, count: int) -> list[int]:
+    """``count`` serials from policy_number_seq, in one round trip."""
+    if count <= 0:
+        return []
+    serials = await session.scalars(
+        select(func.nextval("policy_number_seq")).select_from(func.generate_series(1, count))
+    )
+    return [int(s) for s in serials]
+
+
+async def visible_among(
+    session: AsyncSession, ids: Sequence[uuid.UUID], *, visible_customers: Select[Any]
+) -> set[uuid.UUID]:
+    """Those of ``ids`` that name a customer among ``visible_customers``."""
+    if not ids:
+        return set()
+    wanted = (
+        func.unnest(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))))
+        .table_valued(sql_column("id", PG_UUID(as_uuid=True)))
+        .render_derived("wanted")
+    )
+    found = await session.scalars(
+        select(wanted.c.id).where(wanted.c.id.in_(visible_customers)), {"ids": list(ids)}
+    )
+    return set(found)
+
+
+async def insert_converted(
+    session: AsyncSession, policies: list[dict[str, Any]], transactions: list[dict[str, Any]]
+) -> None:
+    """Converted policies and their transactions, whole rows in one statement per table."""
+    if policies:
+        await session.execute(insert(cast_table(Policy.__table__)), policies)
+    if transactions:
+        await session.execute(insert(cast_table(PolicyTransaction.__table__)), transactions)
+
+
+def cast_table(table: Any) -> Table:
+    """A mapped class's table, as Core's insert takes it (Core statements on the tables: the
+    ORM has nothing to track in rows written whole)."""
+    return typing.cast(Table, table)

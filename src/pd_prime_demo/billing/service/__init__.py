@@ -26,6 +26,15 @@ from pd_prime_demo.billing.service.earning import (
     post_earned,
     premium_figures,
 )
+from pd_prime_demo.billing.service.imports import (
+    AccountRows,
+    BookedChange,
+    ConvertedAccount,
+    PaidTooMuch,
+    conversion_payments,
+    open_converted_accounts,
+    plan_converted_account,
+)
 from pd_prime_demo.billing.service.invoicing import invoice_due
 from pd_prime_demo.billing.service.payments import Recorded, pay
 from pd_prime_demo.billing.service.refunds import refund_if_due
@@ -41,13 +50,17 @@ from pd_prime_demo.billing.service.views import (
 __all__ = [
     "Account",
     "AccountOpening",
+    "AccountRows",
     "AccountView",
     "BillingRun",
+    "BookedChange",
     "CancelPolicy",
+    "ConvertedAccount",
     "DueCancellation",
     "InstallmentStatus",
     "InstallmentView",
     "LedgerPremium",
+    "PaidTooMuch",
     "PaymentMethod",
     "PaymentPlanCode",
     "PremiumChange",
@@ -57,13 +70,16 @@ __all__ = [
     "TrialBalance",
     "account_for",
     "balances",
+    "conversion_payments",
     "invoice_due",
     "ledger_premium",
     "money_of",
     "non_payment_cancellation_due",
     "on_transaction",
     "open_account",
+    "open_converted_accounts",
     "pay",
+    "plan_converted_account",
     "plans_for",
     "post_earned",
     "premium_figures",

@@ -6,6 +6,7 @@ Other domains use customers only through this package: the names below.
 """
 
 from pd_prime_demo.customers.repository import Visibility, may_see, visible_ids
+from pd_prime_demo.customers.schemas import CustomerCreate, OrganisationCreate, PersonCreate
 from pd_prime_demo.customers.service.pii import present, present_one
 from pd_prime_demo.customers.service.read import (
     NOT_FOUND,
@@ -18,6 +19,9 @@ from pd_prime_demo.customers.service.write import create_customer, update_custom
 
 __all__ = [
     "NOT_FOUND",
+    "CustomerCreate",
+    "OrganisationCreate",
+    "PersonCreate",
     "Visibility",
     "create_customer",
     "get_customer",

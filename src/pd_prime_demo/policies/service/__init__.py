@@ -12,6 +12,15 @@ from pd_prime_demo.policies.service.cancel import cancel, cancel_for_non_payment
 from pd_prime_demo.policies.service.common import get_policy, writable_policy
 from pd_prime_demo.policies.service.declarations import render_pending
 from pd_prime_demo.policies.service.endorse import Referred, endorse
+from pd_prime_demo.policies.service.import_file import format_of, import_file
+from pd_prime_demo.policies.service.import_format import BookPolicy, ImportProblem, ImportResult
+from pd_prime_demo.policies.service.import_read import (
+    ReadPolicy,
+    UnreadableBookError,
+    read_csv,
+    read_json,
+)
+from pd_prime_demo.policies.service.imports import BookImport, import_book, start_import
 from pd_prime_demo.policies.service.read import (
     AsOf,
     InForce,
@@ -31,19 +40,28 @@ from pd_prime_demo.policies.state import PolicyState
 __all__ = [
     "Applied",
     "AsOf",
+    "BookImport",
+    "BookPolicy",
     "Bound",
+    "ImportProblem",
+    "ImportResult",
     "InForce",
     "PolicyFilter",
     "PolicyState",
+    "ReadPolicy",
     "Referred",
+    "UnreadableBookError",
     "accept",
     "bind_quote",
     "cancel",
     "cancel_for_non_payment",
     "changes",
     "endorse",
+    "format_of",
     "get_policy",
     "history_for",
+    "import_book",
+    "import_file",
     "in_force_on",
     "known_in_effect",
     "lapse_due",
@@ -53,8 +71,11 @@ __all__ = [
     "offer_due",
     "read_as_of",
     "read_by_number",
+    "read_csv",
+    "read_json",
     "reinstate",
     "render_pending",
+    "start_import",
     "state_as_of",
     "transactions",
     "writable_policy",
