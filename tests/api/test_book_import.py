@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -269,3 +270,57 @@ async def test_a_request_has_a_size_limit(
     monkeypatch.setattr(import_routes, "MAX_BYTES", 100)
     response = await client.post(URL, json=[book.policy()], headers=admin.headers)
     assert response.status_code == 413
+
+
+async def test_what_no_column_can_store_is_a_problem_not_a_failure(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    bad = book.policy("NUL-1")
+    bad["customer"]["last_name"] = "Null\u0000Byte"
+    good = book.policy("NUL-2")
+    response = await client.post(URL, json=[bad, good], headers=admin.headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["problems"][0]["pointer"] == "#/0/customer/last_name"
+    assert [p["number"] for p in body["loaded"]] == ["NUL-2"]
+
+
+async def test_a_conversion_never_pays_money_out(client: AsyncClient, runtime: Runtime) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    overpaid = book.policy("PAID-TOO-MUCH")
+    overpaid["transactions"][0]["paid_to_date"] = "99999.00"
+    for dry_run in ("true", "false"):
+        response = await client.post(
+            URL, params={"dry_run": dry_run}, json=[overpaid], headers=admin.headers
+        )
+        assert response.status_code == 422, response.text
+        problem = response.json()["problems"][0]
+        assert problem["pointer"] == "#/0/transactions/0/paid_to_date"
+        assert "settle its refund there first" in problem["detail"]
+
+
+def _documented(kind: str) -> str:
+    """The worked example of ``kind`` (json or csv) in docs/book-import.md."""
+    text = (Path(__file__).parents[2] / "docs" / "book-import.md").read_text("utf-8")
+    return text.split(f"```{kind}\n", 1)[1].split("```", 1)[0]
+
+
+async def test_the_documented_examples_load(client: AsyncClient, runtime: Runtime) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    by_json = await client.post(
+        URL,
+        content=_documented("json"),
+        headers={**admin.headers, "Content-Type": "application/json"},
+    )
+    by_csv = await client.post(
+        URL, content=_documented("csv"), headers={**admin.headers, "Content-Type": "text/csv"}
+    )
+    for response, number in ((by_json, "LEG-100234"), (by_csv, "LEG-100235")):
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["problems"] == []
+        assert body["counts"]["transactions"] == 3
+        loaded = body["loaded"][0]
+        assert loaded["number"] == number
+        assert (loaded["term_premium"], loaded["difference"]) == ("783.09", "-3.36")

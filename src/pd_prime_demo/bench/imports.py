@@ -23,35 +23,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from pd_prime_demo.bench.book import policies, products
+from pd_prime_demo.policies.service.import_read import POLICY_COLUMNS, TRANSACTION_COLUMNS
 
-CSV_POLICY_COLUMNS = [
-    "number",
-    "customer_id",
-    "customer_ref",
-    "customer",
-    "product_code",
-    "state",
-    "payment_plan",
-    "option",
-]
-CSV_TRANSACTION_COLUMNS = [
-    "kind",
-    "effective_on",
-    "booked_on",
-    "term_start",
-    "term_end",
-    "rate_version",
-    "risk",
-    "coverages",
-    "term_premium",
-    "fees",
-    "taxes",
-    "premium_change",
-    "taxes_change",
-    "reason_code",
-    "note",
-    "paid_to_date",
-]
+# The columns of the CSV format, as the import reads them.
+CSV_POLICY_COLUMNS = list(POLICY_COLUMNS)
+CSV_TRANSACTION_COLUMNS = list(TRANSACTION_COLUMNS)
 
 
 def _text(value: Any) -> str:

@@ -119,12 +119,12 @@ def pointer_path(pointer: str) -> Path:
 def _normalised(tx: BookTransaction, at: Path, issues: list[Issue]) -> tuple[Any, Any]:
     """The risk and coverages as the platform stores them (a quote's own shapes)."""
     risk: Any = None
-    coverages: Any = None
-    try:
-        risk = RiskData.model_validate(tx.risk).model_dump(mode="json")
-    except ValidationError as exc:
-        issues += [((*at, "risk", *e["loc"]), e["msg"]) for e in exc.errors()]
-    coverages = {}
+    if tx.risk is not None:
+        try:
+            risk = RiskData.model_validate(tx.risk).model_dump(mode="json")
+        except ValidationError as exc:
+            issues += [((*at, "risk", *e["loc"]), e["msg"]) for e in exc.errors()]
+    coverages: dict[str, Any] = {}
     for code, choice in (tx.coverages or {}).items():
         try:
             coverages[code] = CoverageChoice.model_validate(choice).model_dump(exclude_none=True)
@@ -168,7 +168,7 @@ class _Builder:
 
     def state_fields(
         self, tx: BookTransaction, version: products.CompiledVersion, at: Path
-    ) -> tuple[dict[str, Any], dict[str, dict[str, str]], rules.Priced] | None:
+    ) -> steps.NewState | None:
         """The state the transaction leaves, validated against ``version``."""
         missing = [name for name in STATE_FIELDS if getattr(tx, name) is None]
         for name in missing:
@@ -200,15 +200,17 @@ class _Builder:
         self.issues += issues
         if issues:
             return None
-        return risk, coverages, steps.priced_as_given(version, tx, premiums)
+        priced = steps.priced_as_given(version, tx, premiums)
+        return steps.NewState(tx, risk, coverages, priced, version, at)
 
     def same_state(self, state: PolicyState, tx: BookTransaction, at: Path) -> None:
         """A cancellation, reinstatement or non-renewal leaves risk and premiums as they were:
         the file may repeat them, not change them."""
         issues: list[Issue] = []
-        risk, coverages = _normalised(tx, at, issues) if tx.risk is not None else (None, None)
+        risk, coverages = _normalised(tx, at, issues)
+        self.issues += issues
         given: dict[str, Any] = {
-            "risk": risk,
+            "risk": risk if tx.risk is not None else None,
             "coverages": coverages if tx.coverages is not None else None,
             "premium": tx.premium,
             "fees": tx.fees,
@@ -309,10 +311,9 @@ class _Builder:
     ) -> steps.Outcome:
         entries = [s.transition for s in self.steps]
         if tx.kind in STATE_KINDS:
-            fields = self.state_fields(tx, version, at)
-            if fields is None:
+            new = self.state_fields(tx, version, at)
+            if new is None:
                 return []
-            risk, coverages, priced = fields
             if state is None:
                 assert tx.term_start is not None
                 assert tx.term_end is not None
@@ -320,29 +321,18 @@ class _Builder:
                     term_start=tx.term_start,
                     term_end=tx.term_end,
                     option=self.policy.option,
-                    coverages=coverages,
-                    risk=risk,
-                    priced=priced,
+                    coverages=new.coverages,
+                    risk=new.risk,
+                    priced=new.priced,
                     surcharge=None,
                     payment_plan=self.policy.payment_plan,
                     insured_id=self.customer_id,
                     proration=proration_of(version),
                 ), {}
             if tx.kind == "endorsement":
-                return steps.endorse(
-                    state, priced, tx, risk=risk, coverages=coverages, version=version, at=at
-                )
+                return steps.endorse(state, new)
             assert tx.term_end is not None
-            return steps.renew(
-                state,
-                priced,
-                tx,
-                risk=risk,
-                coverages=coverages,
-                term_end=tx.term_end,
-                version=version,
-                at=at,
-            )
+            return steps.renew(state, new, term_end=tx.term_end)
         assert state is not None
         self.same_state(state, tx, at)
         if tx.kind == "cancellation":

@@ -87,6 +87,7 @@ async def import_file(
     await _pass(db, check, path, fmt, chunk=chunk, progress=progress)
     if dry_run:
         return Ok(check.result())
+    del check  # what it learned of the file is learned again, a chunk at a time
     load = BookImport(actor=actor, cipher=cipher)
     await _pass(db, load, path, fmt, chunk=chunk, progress=progress)
     return Ok(load.result())

@@ -282,6 +282,13 @@ def read_csv(stream: TextIO) -> Iterator[ReadPolicy]:
     policy with that number, which the import refuses as given twice)."""
     reader = csv.reader(stream)
     try:
+        yield from _groups(reader)
+    except csv.Error as error:
+        raise UnreadableBookError("#", f"line {reader.line_num}: {error}") from None
+
+
+def _groups(reader: Any) -> Iterator[ReadPolicy]:
+    try:
         header = next(reader)
     except StopIteration:
         raise UnreadableBookError("#", "the file is empty: it needs a header line") from None
@@ -305,3 +312,19 @@ def read_csv(stream: TextIO) -> Iterator[ReadPolicy]:
         group.add(cells, line)
     if group is not None:
         yield group.read()
+
+
+def first_nul(value: Any, path: Path = ()) -> Path | None:
+    """Where a NUL character is (no text column or JSON document can store one), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = first_nul(key, path) or first_nul(item, (*path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := first_nul(item, (*path, index))) is not None:
+                return found
+    return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from pd_prime_demo.billing import service as billing
@@ -72,6 +73,20 @@ class Planned:
             ),
             tuple(changes),
             tuple((term_start, amount) for term_start, amount, _ in built.paid),
+        )
+
+    def received(self) -> Decimal:
+        """What the legacy system received for the policy's terms."""
+        return sum((amount for _, amount, _ in self.built.paid), Decimal(0))
+
+    def written(self) -> Decimal:
+        """What its transactions bill in all (premium, fees and taxes)."""
+        return sum(
+            (
+                s.transition.premium_change + s.transition.fees_change + s.transition.taxes_change
+                for s in self.built.steps
+            ),
+            Decimal(0),
         )
 
     def policy_row(self, actor_id: str, now: datetime) -> dict[str, Any]:

@@ -13,6 +13,7 @@ only the amounts (and the part earned at once) are the file's.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -31,6 +32,19 @@ from pd_prime_demo.products import service as products
 Outcome = tuple[rules.Transition, dict[str, Any]] | list[Issue]  # the transition and its change
 
 
+@dataclass(frozen=True, slots=True)
+class NewState:
+    """The state a new business, endorsement or renewal leaves: the file's, checked against
+    its version and priced as the file gives it."""
+
+    tx: BookTransaction
+    risk: dict[str, Any]
+    coverages: dict[str, dict[str, str]]
+    priced: rules.Priced
+    version: products.CompiledVersion
+    at: Path
+
+
 def merge_diff(old: Any, new: Any) -> Any:
     """The JSON merge patch (RFC 7396) that turns ``old`` into ``new``: what an endorsement
     would have asked for (arrays, like scalars, are replaced whole)."""
@@ -45,30 +59,22 @@ def merge_diff(old: Any, new: Any) -> Any:
     return patch
 
 
-def endorse(
-    state: PolicyState,
-    priced: rules.Priced,
-    tx: BookTransaction,
-    *,
-    risk: dict[str, Any],
-    coverages: dict[str, dict[str, str]],
-    version: products.CompiledVersion,
-    at: Path,
-) -> Outcome:
+def endorse(state: PolicyState, new: NewState) -> Outcome:
+    tx = new.tx
     if not state.covers(tx.effective_on):
-        return [((*at, "effective_on"), "the policy is not in force on that date")]
+        return [((*new.at, "effective_on"), "the policy is not in force on that date")]
     transition = rules.endorse(
         state,
-        priced,
+        new.priced,
         effective_on=tx.effective_on,
-        risk=risk,
-        coverages=coverages,
-        proration=proration_of(version),
+        risk=new.risk,
+        coverages=new.coverages,
+        proration=proration_of(new.version),
         note=tx.note,
     )
     patches = (
-        ("risk", merge_diff(state.risk, risk)),
-        ("coverages", merge_diff(state.coverages, coverages)),
+        ("risk", merge_diff(state.risk, new.risk)),
+        ("coverages", merge_diff(state.coverages, new.coverages)),
     )
     return transition, {key: patch for key, patch in patches if patch}
 
@@ -196,26 +202,19 @@ def non_renew(state: PolicyState, tx: BookTransaction, *, at: Path) -> Outcome:
     return rules.non_renew(state, reason=reason, notice_on=tx.effective_on), {"reason": reason}
 
 
-def renew(
-    state: PolicyState,
-    priced: rules.Priced,
-    tx: BookTransaction,
-    *,
-    risk: dict[str, Any],
-    coverages: dict[str, dict[str, str]],
-    term_end: date,
-    version: products.CompiledVersion,
-    at: Path,
-) -> Outcome:
+def renew(state: PolicyState, new: NewState, *, term_end: date) -> Outcome:
+    tx, at = new.tx, new.at
     if state.status is not PolicyStatus.IN_FORCE or state.non_renewal is not None:
         return [((*at, "kind"), "only a policy in force, not non-renewed, renews")]
     if tx.term_start != state.term_end:
         return [((*at, "term_start"), f"a renewal starts when the term ends ({state.term_end})")]
-    proration = proration_of(version)
-    expiring = state.model_copy(update={"surcharge": None, "risk": risk, "coverages": coverages})
-    offered = rules.renew(expiring, priced, term_end=term_end, proration=proration)
+    proration = proration_of(new.version)
+    expiring = state.model_copy(
+        update={"surcharge": None, "risk": new.risk, "coverages": new.coverages}
+    )
+    offered = rules.renew(expiring, new.priced, term_end=term_end, proration=proration)
     return rules.accept_renewal(offered, proration=proration), {
-        "product_version_id": str(version.id)
+        "product_version_id": str(new.version.id)
     }
 
 

@@ -53,7 +53,7 @@ from pd_prime_demo.policies.service.import_format import (
     LoadedPolicy,
     RefusedPolicy,
 )
-from pd_prime_demo.policies.service.import_read import Issue, ReadPolicy
+from pd_prime_demo.policies.service.import_read import Issue, ReadPolicy, first_nul
 from pd_prime_demo.policies.service.import_rows import Planned, compare_loaded
 from pd_prime_demo.products import service as products
 
@@ -156,6 +156,10 @@ class BookImport:
                 issues.append((("number",), f"given twice in the file (first at row {first})"))
             else:
                 self.numbers[number] = read.row
+        if (nul := first_nul(read.data)) is not None:
+            issues.append((nul, "contains a NUL character"))
+            self.refuse(read, issues)
+            return None
         try:
             policy = BookPolicy.model_validate(read.data)
         except ValidationError as exc:
@@ -260,6 +264,9 @@ class BookImport:
             plan = Planned(
                 c.read, c.built, uuid.uuid4(), serial, [uuid.uuid4() for _ in c.built.steps]
             )
+            if self.dry_run and plan.received() <= plan.written():
+                planned.append(plan)  # what the policy owes is at least what it wrote
+                continue
             match billing.plan_converted_account(
                 plan.account(), on=today, now=now, received_by=self.actor.id
             ):
