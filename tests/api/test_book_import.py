@@ -324,3 +324,27 @@ async def test_the_documented_examples_load(client: AsyncClient, runtime: Runtim
         loaded = body["loaded"][0]
         assert loaded["number"] == number
         assert (loaded["term_premium"], loaded["difference"]) == ("783.09", "-3.36")
+
+
+async def test_a_converted_policy_reads_like_any_other(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    start = clock.today() - timedelta(days=60)
+    item = book.policy("READS-1", start=start, plan="quarterly")
+    item["transactions"][0]["paid_to_date"] = "100.00"
+    loaded = (await client.post(URL, json=[item], headers=admin.headers)).json()["loaded"][0]
+    url = f"/api/v1/policies/{loaded['policy_id']}"
+    policy = await client.get(url, headers=admin.headers)
+    assert policy.status_code == 200, policy.text
+    body = policy.json()
+    assert (body["number"], body["origin"], body["quote_id"]) == ("READS-1", "imported", None)
+    assert body["inception_on"] == start.isoformat()
+    history = (await client.get(f"{url}/transactions", headers=admin.headers)).json()["items"]
+    assert [t["kind"] for t in history] == ["new_business"]
+    account = (await client.get(f"{url}/billing", headers=admin.headers)).json()
+    statuses = [i["status"] for i in account["installments"]]
+    # Quarterly: the first installment (due at inception) was billed by the legacy system and
+    # is paid in part; the second falls due within the lead time only later.
+    assert statuses[0] == "partially_paid", account
+    assert set(statuses[1:]) == {"scheduled"}, account

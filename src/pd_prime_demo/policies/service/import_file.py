@@ -3,11 +3,13 @@ checked whole first, then loaded a chunk of policies per database transaction.
 
 The first pass writes nothing: every problem of the file is known before anything is loaded
 (and a dry run stops there). The second loads, each chunk committed on its own: a crash loses
-at most the chunk in hand, and running the file again skips every policy that committed.
+at most the chunks in hand (the one being written and the one being prepared, which has written
+nothing), and running the file again skips every policy that committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -18,7 +20,7 @@ from pd_prime_demo.core.database import Database
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result
 from pd_prime_demo.policies.service.import_format import ImportResult
 from pd_prime_demo.policies.service.import_read import ReadPolicy, read_csv, read_json
-from pd_prime_demo.policies.service.imports import BookImport, start_import
+from pd_prime_demo.policies.service.imports import BookImport, Prepared, start_import
 
 CHUNK = 1000  # policies per database transaction
 
@@ -54,16 +56,33 @@ async def _pass(
     chunk: int,
     progress: Callable[[BookImport], object] | None,
 ) -> None:
-    with path.open(encoding="utf-8-sig", newline="") as stream:
-        for batch in _chunks(_reader(stream, fmt), chunk):
-            if book.dry_run:
+    """Read the file a chunk at a time: a check pass reads only; a load pass prepares each
+    chunk on one connection while the chunk before it is written and committed on another,
+    so the database's work and this process's overlap."""
+    writing: asyncio.Task[None] | None = None
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            for batch in _chunks(_reader(stream, fmt), chunk):
                 async with db.sessionmaker() as session:  # reads only
-                    await book.load(session, batch)
-            else:
-                async with db.unit_of_work() as session:
-                    await book.load(session, batch)
-            if progress is not None:
-                progress(book)
+                    prepared = await book.prepare(session, batch)
+                if writing is not None:
+                    await writing
+                if not book.dry_run:
+                    writing = asyncio.create_task(_commit(db, book, prepared))
+                    await asyncio.sleep(0)  # it starts now
+                if progress is not None:
+                    progress(book)
+        if writing is not None:
+            await writing
+            writing = None
+    finally:
+        if writing is not None:
+            writing.cancel()
+
+
+async def _commit(db: Database, book: BookImport, prepared: Prepared) -> None:
+    async with db.unit_of_work() as session:
+        await book.write(session, prepared)
 
 
 async def import_file(

@@ -24,12 +24,12 @@ LIMIT = Decimal(10) ** 10  # Numeric(12, 2) holds less than ten billion
 def _cents(value: Decimal) -> Decimal:
     if not value.is_finite():
         raise ValueError("must be a number")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise ValueError("must be in cents: at most two decimals")
     if abs(value) >= LIMIT:
         raise ValueError("must be less than 10,000,000,000")
-    return value.quantize(CENT)
+    cents = value.quantize(CENT)
+    if cents != value:
+        raise ValueError("must be in cents: at most two decimals")
+    return cents
 
 
 Amount = Annotated[Decimal, AfterValidator(_cents)]

@@ -76,6 +76,10 @@ def pointer(path: Path) -> str:
 class JsonPlace:
     index: int
 
+    @property
+    def row(self) -> int:
+        return self.index
+
     def locate(self, path: Path) -> tuple[int, str]:
         return self.index, pointer((self.index, *path))
 
@@ -83,6 +87,10 @@ class JsonPlace:
 @dataclass(frozen=True, slots=True)
 class CsvPlace:
     lines: tuple[int, ...]  # the line of each transaction
+
+    @property
+    def row(self) -> int:
+        return self.lines[0]
 
     def locate(self, path: Path) -> tuple[int, str]:
         if len(path) >= 3 and path[0] == "transactions" and isinstance(path[1], int):
@@ -106,6 +114,8 @@ class ReadPolicy:
     data: dict[str, Any]
     place: Place
     issues: list[Issue] = field(default_factory=list)
+    # Whether a NUL character may be in it (a JSON escape, a CSV cell): worth looking for.
+    nul: bool = False
 
     @property
     def number(self) -> str | None:
@@ -114,7 +124,7 @@ class ReadPolicy:
 
     @property
     def row(self) -> int:
-        return self.place.locate(())[0]
+        return self.place.row
 
 
 # ---------------------------------------------------------------------------------------------
@@ -156,7 +166,8 @@ class _JsonStream:
             if not self._fill():
                 return ""
 
-    def decode(self, index: int) -> Any:
+    def decode(self, index: int) -> tuple[Any, bool]:
+        """The next value, and whether its text escapes a NUL character."""
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buffer, self.pos)
@@ -166,8 +177,9 @@ class _JsonStream:
                 raise UnreadableBookError(pointer((index,)), f"not valid JSON: {exc.msg}") from None
             if end == len(self.buffer) and self._fill():
                 continue  # a number at the end of a block may go on in the next
+            nul = "\\u0000" in self.buffer[self.pos : end]
             self.pos = end
-            return value
+            return value, nul
 
 
 def read_json(stream: TextIO) -> Iterator[ReadPolicy]:
@@ -179,9 +191,9 @@ def read_json(stream: TextIO) -> Iterator[ReadPolicy]:
     index = 0
     closed = text.next_char() == "]"
     while not closed:
-        value = text.decode(index)
+        value, nul = text.decode(index)
         if isinstance(value, dict):
-            yield ReadPolicy(value, JsonPlace(index))
+            yield ReadPolicy(value, JsonPlace(index), nul=nul)
         else:
             yield ReadPolicy({}, JsonPlace(index), [((), "a policy must be a JSON object")])
         index += 1
@@ -238,6 +250,7 @@ class _Group:
         self.lines: list[int] = []
         self.issues: list[Issue] = []
         self.first = line
+        self.nul = False
 
     def add(self, cells: dict[str, str], line: int) -> None:
         j = len(self.lines)
@@ -247,6 +260,7 @@ class _Group:
         for name, text in cells.items():
             if not text:
                 continue
+            self.nul = self.nul or "\x00" in text
             if name in POLICY_COLUMNS:
                 self._policy_cell(name, text, j)
             elif name.startswith(PREMIUM):
@@ -274,7 +288,7 @@ class _Group:
             self.issues.append((path, f"belongs on the policy's first line ({name})"))
 
     def read(self) -> ReadPolicy:
-        return ReadPolicy(self.data, CsvPlace(tuple(self.lines)), self.issues)
+        return ReadPolicy(self.data, CsvPlace(tuple(self.lines)), self.issues, nul=self.nul)
 
 
 def read_csv(stream: TextIO) -> Iterator[ReadPolicy]:

@@ -18,14 +18,14 @@ system issued those), and the documents sweep leaves it alone.
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -35,7 +35,6 @@ from pd_prime_demo.core.actor import Actor, ActorKind, Permission, Role
 from pd_prime_demo.core.crypto import FieldCipher
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, forbidden
-from pd_prime_demo.customers import service as customers
 from pd_prime_demo.policies import repository
 from pd_prime_demo.policies.service.import_build import (
     Built,
@@ -44,6 +43,7 @@ from pd_prime_demo.policies.service.import_build import (
     build_policy,
     pointer_path,
 )
+from pd_prime_demo.policies.service.import_customers import BookCustomers
 from pd_prime_demo.policies.service.import_format import (
     BookPolicy,
     ImportCounts,
@@ -57,16 +57,7 @@ from pd_prime_demo.policies.service.import_read import Issue, ReadPolicy, first_
 from pd_prime_demo.policies.service.import_rows import Planned, compare_loaded
 from pd_prime_demo.products import service as products
 
-# Customers named by the carrier's own reference get this id, so a re-run finds them.
-CUSTOMER_NAMESPACE = uuid.UUID("0c7d7c8e-5a52-4b0f-9d0e-6b1f3c2a9e47")
 IMPORT_LOCK = "policies.import"  # one importer writes at a time: re-runs never race
-_CUSTOMER = TypeAdapter[customers.PersonCreate | customers.OrganisationCreate](
-    customers.CustomerCreate
-)
-
-
-def customer_id_for(ref: str) -> uuid.UUID:
-    return uuid.uuid5(CUSTOMER_NAMESPACE, ref)
 
 
 def may_import(actor: Actor) -> bool:
@@ -84,19 +75,17 @@ class _Candidate:
 
 
 @dataclass(slots=True)
-class _Refs:
-    """The customers the file gives by ``customer_ref``: where each was first given (and a
-    digest of its details, to notice a different one), and its details until it is created."""
+class Prepared:
+    """A chunk checked and planned, to write: its policies, and the moment it was planned
+    (every row of the chunk is stamped with it)."""
 
-    first: dict[str, tuple[int, str]] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
-    created: set[str] = field(default_factory=set)
+    planned: list[Planned]
+    now: datetime
 
-    def known(self, ref: str, *, dry_run: bool) -> bool:
-        """Whether the customer exists or will be created from details the file gave."""
-        if dry_run:
-            return ref in self.first or ref in self.created
-        return ref in self.details or ref in self.created
+
+async def _now_and_then(n: int, every: int = 25) -> None:
+    if n % every == 0:
+        await asyncio.sleep(0)
 
 
 class BookImport:
@@ -110,7 +99,7 @@ class BookImport:
         self.dry_run = dry_run
         self.catalog = Catalog()
         self.numbers: dict[str, int] = {}  # number -> row where it was first given
-        self.refs = _Refs()
+        self.customers = BookCustomers(actor=actor, cipher=cipher, dry_run=dry_run)
         self.counts = {"policies": 0, "transactions": 0}
         self.loaded: list[LoadedPolicy] = []
         self.known: list[KnownPolicy] = []
@@ -156,7 +145,7 @@ class BookImport:
                 issues.append((("number",), f"given twice in the file (first at row {first})"))
             else:
                 self.numbers[number] = read.row
-        if (nul := first_nul(read.data)) is not None:
+        if read.nul and (nul := first_nul(read.data)) is not None:
             issues.append((nul, "contains a NUL character"))
             self.refuse(read, issues)
             return None
@@ -166,37 +155,11 @@ class BookImport:
             issues += [(tuple(e["loc"]), e["msg"]) for e in exc.errors()]
             self.refuse(read, issues)
             return None
-        customer_id = self._customer(policy, read.row, issues)
+        customer_id = self.customers.customer_id(policy, read.row, issues)
         if issues or customer_id is None:
             self.refuse(read, issues)
             return None
         return _Candidate(read, policy, customer_id)
-
-    def _customer(self, policy: BookPolicy, row: int, issues: list[Issue]) -> uuid.UUID | None:
-        """The policy's customer id: given, or the one its ``customer_ref`` stands for."""
-        if policy.customer_id is not None:
-            if policy.customer_ref is not None or policy.customer is not None:
-                issues.append((("customer_id",), "give customer_id, or customer_ref, not both"))
-            return policy.customer_id
-        ref = policy.customer_ref
-        if ref is None:
-            issues.append((("customer_ref",), "required: customer_id or customer_ref"))
-            return None
-        if policy.customer is not None:
-            try:
-                details = _CUSTOMER.validate_python(policy.customer)
-            except ValidationError as exc:
-                issues += [(("customer", *e["loc"][1:]), e["msg"]) for e in exc.errors()]
-                return None
-            digest = hashlib.sha256(details.model_dump_json().encode()).hexdigest()
-            if ref not in self.refs.first:
-                self.refs.first[ref] = (row, digest)
-                if ref not in self.refs.created and not self.dry_run:
-                    self.refs.details[ref] = details
-            elif self.refs.first[ref][1] != digest:
-                first = self.refs.first[ref][0]
-                issues.append((("customer",), f"differs from this customer_ref's at row {first}"))
-        return customer_id_for(ref)
 
     async def _catalog(self, session: AsyncSession, pairs: set[tuple[str, str]]) -> None:
         for code, state in pairs - set(self.catalog.headers):
@@ -213,35 +176,27 @@ class BookImport:
                 if r.status != "draft":
                     self.catalog.compiled[r.id] = await products.compiled_version(session, r.id)
 
-    async def _check_customers(self, session: AsyncSession, candidates: list[_Candidate]) -> None:
-        """Every customer must exist and be the actor's to see, or be given in the file."""
-        ids = {c.customer_id for c in candidates}
-        found = await repository.visible_among(
-            session, list(ids), visible_customers=customers.visible_ids(self.actor)
-        )
-        for c in candidates:
-            ref = c.policy.customer_ref
-            if c.customer_id in found or c.built is None:
-                if ref is not None:
-                    self.refs.created.add(ref)
-                    self.refs.details.pop(ref, None)
-                continue
-            if ref is None:
-                c.built = None
-                self.refuse(c.read, [(("customer_id",), "no customer you may see has this id")])
-            elif not self.refs.known(ref, dry_run=self.dry_run):
-                c.built = None
-                detail = "no customer has this ref yet: give its details (customer) the first time"
-                self.refuse(c.read, [(("customer_ref",), detail)])
-
     # -- loading ----------------------------------------------------------------------------
 
     async def load(self, session: AsyncSession, chunk: list[ReadPolicy]) -> None:
-        """Check a chunk of policies and, unless a dry run, write those without a problem."""
-        candidates = [c for c in map(self._parsed, chunk) if c is not None]
+        """Check a chunk of policies and, unless a dry run, write those without a problem, all
+        in ``session``'s transaction."""
+        if not self.dry_run:
+            await locks.lock(session, IMPORT_LOCK)  # what is loaded already is read under it
+        await self.write(session, await self.prepare(session, chunk))
+
+    async def prepare(self, session: AsyncSession, chunk: list[ReadPolicy]) -> Prepared:
+        """Everything but writing (``session`` only reads): check each policy, build it and
+        plan its billing. It hands the event loop back every few policies, so a chunk being
+        written meanwhile on another connection goes on (``import_file`` overlaps them)."""
+        candidates = []
+        for n, read in enumerate(chunk, 1):
+            if (candidate := self._parsed(read)) is not None:
+                candidates.append(candidate)
+            await _now_and_then(n)
         await self._catalog(session, {(c.policy.product_code, c.policy.state) for c in candidates})
         today = clock.today()
-        for c in candidates:
+        for n, c in enumerate(candidates, 1):
             outcome = build_policy(
                 c.policy, customer_id=c.customer_id, catalog=self.catalog, today=today
             )
@@ -249,26 +204,29 @@ class BookImport:
                 self.refuse(c.read, outcome)
             else:
                 c.built = outcome
-        if not self.dry_run:
-            await locks.lock(session, IMPORT_LOCK)
+            await _now_and_then(n)
         fresh = await self._not_loaded(session, [c for c in candidates if c.built is not None])
-        await self._check_customers(session, fresh)
-        ready = [c for c in fresh if c.built is not None]
+        ready = []
+        missing = await self.customers.missing(session, [(c.policy, c.customer_id) for c in fresh])
+        for c, problem in zip(fresh, missing, strict=True):
+            if problem is None:
+                ready.append(c)
+            else:
+                self.refuse(c.read, [problem])
         serials = (
             [0] * len(ready) if self.dry_run else await repository.next_serials(session, len(ready))
         )
-        now = clock.now()
-        planned: list[Planned] = []
-        for c, serial in zip(ready, serials, strict=True):
+        prepared = Prepared([], clock.now())
+        for n, (c, serial) in enumerate(zip(ready, serials, strict=True), 1):
             assert c.built is not None
             plan = Planned(
                 c.read, c.built, uuid.uuid4(), serial, [uuid.uuid4() for _ in c.built.steps]
             )
             if self.dry_run and plan.received() <= plan.written():
-                planned.append(plan)  # what the policy owes is at least what it wrote
+                prepared.planned.append(plan)  # what the policy owes is at least what it wrote
                 continue
             match billing.plan_converted_account(
-                plan.account(), on=today, now=now, received_by=self.actor.id
+                plan.account(), on=today, now=prepared.now, received_by=self.actor.id
             ):
                 case Err(error):
                     detail = (
@@ -278,11 +236,43 @@ class BookImport:
                     self.refuse(c.read, [(c.built.paid[0][2], detail)])
                 case Ok(rows):
                     plan.rows = rows
-                    planned.append(plan)
+                    prepared.planned.append(plan)
+            await _now_and_then(n)
         if self.dry_run:
-            self.loaded += [p.outcome(None) for p in planned]
+            self.loaded += [p.outcome(None) for p in prepared.planned]
+        return prepared
+
+    async def write(self, session: AsyncSession, prepared: Prepared) -> None:
+        """Write what ``prepare`` planned (nothing in a dry run), under the importers' lock."""
+        if self.dry_run or not prepared.planned:
             return
-        await self._write(session, await self._create_customers(session, planned), now)
+        await locks.lock(session, IMPORT_LOCK)
+        planned = await self._loaded_meanwhile(session, prepared.planned)
+        failed = await self.customers.create(
+            session, [ref for p in planned if (ref := p.built.policy.customer_ref) is not None]
+        )
+        kept: list[Planned] = []
+        for plan in planned:
+            refused = failed.get(plan.built.policy.customer_ref or "")
+            if refused is None:
+                kept.append(plan)
+                continue
+            issues = [(("customer", *pointer_path(e.pointer)), e.detail) for e in refused.errors]
+            self.refuse(plan.read, issues or [(("customer",), refused.detail)])
+        await self._write(session, kept, prepared.now)
+
+    async def _loaded_meanwhile(
+        self, session: AsyncSession, planned: list[Planned]
+    ) -> list[Planned]:
+        """Another import may have loaded a number since ``prepare`` looked: it is refused
+        here (a run of the file again compares it) rather than loaded twice."""
+        numbers = [p.built.policy.number for p in planned]
+        taken = {p.number for p in await repository.by_numbers(session, numbers)}
+        for plan in planned:
+            if plan.built.policy.number in taken:
+                detail = "loaded by another import while this one ran: run the file again"
+                self.refuse(plan.read, [(("number",), detail)])
+        return [p for p in planned if p.built.policy.number not in taken]
 
     async def _not_loaded(
         self, session: AsyncSession, candidates: list[_Candidate]
@@ -314,39 +304,6 @@ class BookImport:
                 path, detail = difference
                 self.refuse(c.read, [(path, f"already loaded, and the file now differs: {detail}")])
         return fresh
-
-    async def _create_customers(
-        self, session: AsyncSession, planned: list[Planned]
-    ) -> list[Planned]:
-        """Create, once, each customer given by the file that the planned policies need; the
-        policies whose customer cannot be created (an agent it names is unknown, say: that is
-        refused before anything is written) are refused."""
-        failed: dict[str, DomainError] = {}
-        for plan in planned:
-            ref = plan.built.policy.customer_ref
-            if ref is None or ref in self.refs.created or ref in failed:
-                continue
-            match await customers.create_customer(
-                session,
-                self.refs.details[ref],
-                actor=self.actor,
-                cipher=self.cipher,
-                customer_id=customer_id_for(ref),
-            ):
-                case Ok():
-                    self.refs.created.add(ref)
-                    del self.refs.details[ref]
-                case Err(error):
-                    failed[ref] = error
-        kept: list[Planned] = []
-        for plan in planned:
-            refused = failed.get(plan.built.policy.customer_ref or "")
-            if refused is None:
-                kept.append(plan)
-                continue
-            issues = [(("customer", *pointer_path(e.pointer)), e.detail) for e in refused.errors]
-            self.refuse(plan.read, issues or [(("customer",), refused.detail)])
-        return kept
 
     async def _write(self, session: AsyncSession, planned: list[Planned], now: datetime) -> None:
         actor = self.actor
