@@ -41,7 +41,7 @@ def test_migrate_seed_is_idempotent_and_audit_verifies(cli_env: str) -> None:
     second = runner.invoke(cli.app, ["seed"])
     assert "0 users, 0 customers, 0 product versions, 0 quotes, 0 policies" in second.output
     assert _scalar(cli_env, "SELECT count(*) FROM users") == 6
-    assert _scalar(cli_env, "SELECT count(*) FROM customers") == 5
+    assert _scalar(cli_env, "SELECT count(*) FROM customers") == 6
     verified = runner.invoke(cli.app, ["audit", "verify"])
     assert verified.exit_code == 0
     assert "audit chain intact" in verified.output
