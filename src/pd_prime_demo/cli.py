@@ -1,4 +1,5 @@
-"""pd-prime: serve, demo, migrate, seed, audit verify, keys generate."""
+"""pd-prime: serve, demo, migrate, seed, worker, audit, ledger, keys, products, quotes, policies
+(``pd-prime bench`` is in ``bench.cli``)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo import bootstrap
+from pd_prime_demo.bench import cli as bench_cli
 from pd_prime_demo.core.config import Environment, Settings, get_settings
 from pd_prime_demo.core.crypto import load_key_material
 from pd_prime_demo.core.logging import configure_logging
@@ -25,12 +27,11 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 products_app = typer.Typer(help="Products and their rate versions.", no_args_is_help=True)
 quotes_app = typer.Typer(help="Quotes.", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 policies_app = typer.Typer(help="Policies.", no_args_is_help=True)
 app.add_typer(products_app, name="products")
 app.add_typer(policies_app, name="policies")
 app.add_typer(quotes_app, name="quotes")
-app.add_typer(bench_app, name="bench")
+app.add_typer(bench_cli.app, name="bench")
 
 
 def _serve(settings: Settings, *, workers: int = 1) -> None:
@@ -367,69 +368,6 @@ def worker(
             await db.dispose()
 
     asyncio.run(run())
-
-
-@bench_app.command("rating")
-def bench_rating(
-    policies: Annotated[
-        int, typer.Option(help="Size of the synthetic book to re-rate.")
-    ] = 1_000_000,
-    samples: Annotated[int, typer.Option(help="Single-quote timings per product.")] = 20_000,
-) -> None:
-    """Single-quote latency per product and bulk re-rating throughput of a synthetic book."""
-    from pd_prime_demo.bench.rating import run_rating_benchmark
-
-    run_rating_benchmark(policies=policies, samples=samples, echo=typer.echo)
-
-
-@bench_app.command("api")
-def bench_api(
-    seconds: Annotated[float, typer.Option(help="Seconds of load per endpoint.")] = 10,
-    concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
-    suite: Annotated[str, typer.Option(help="quotes, or policies (bind, read, pay).")] = "quotes",
-    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
-    callgrind: Annotated[
-        bool,
-        typer.Option(
-            help="Run the server under valgrind's callgrind and print the instructions it "
-            "executes per request: repeatable on a busy machine, unlike time (throughput is "
-            "then some fifty times lower)."
-        ),
-    ] = False,
-) -> None:
-    """Throughput through the real server and PostgreSQL beside bare baselines."""
-    from pd_prime_demo.bench.api import SetupError, run_api_benchmark
-
-    if suite not in ("quotes", "policies"):
-        raise typer.BadParameter("suite must be quotes or policies")
-    try:
-        run_api_benchmark(
-            seconds=seconds,
-            concurrency=concurrency,
-            suite=suite,
-            workers=workers,
-            callgrind=callgrind,
-            echo=typer.echo,
-        )
-    except SetupError as error:
-        raise typer.BadParameter(str(error)) from error
-
-
-@bench_app.command("import")
-def bench_import(
-    policies: Annotated[int, typer.Option(min=1, help="Policies in the synthetic book.")] = 10_000,
-    fmt: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
-    chunk: Annotated[
-        int, typer.Option(min=1, max=10_000, help="Policies per database transaction.")
-    ] = 1000,
-) -> None:
-    """Convert a synthetic book into a throwaway database: policies and transactions per
-    second, wall and CPU time, peak memory."""
-    from pd_prime_demo.bench.imports import run_import_benchmark
-
-    if fmt not in ("json", "csv"):
-        raise typer.BadParameter("--format must be json or csv")
-    run_import_benchmark(policies=policies, fmt=fmt, chunk=chunk, echo=typer.echo)
 
 
 def main() -> None:

@@ -88,7 +88,7 @@ class BookCustomers:
     ) -> list[Issue | None]:
         """For each policy, why its customer is missing (None: it exists and the actor may
         see it, or the file gives it)."""
-        found = await repository.visible_among(
+        found = await repository.conversion.visible_among(
             session,
             list({customer_id for _, customer_id in wanted}),
             visible_customers=customers.visible_ids(self.actor),

@@ -96,7 +96,7 @@ class Planned:
             "serial": self.serial,
             "number": policy.number,
             "quote_id": None,
-            "origin": repository.IMPORTED,
+            "origin": repository.conversion.IMPORTED,
             "customer_id": self.built.customer_id,
             "product_code": policy.product_code,
             "state": policy.state,
@@ -168,7 +168,7 @@ def compare_loaded(
 ) -> tuple[Path, str] | None:
     """Where the loaded policy differs from the file's (None: it is the same policy)."""
     file = built.policy
-    if policy.origin != repository.IMPORTED:
+    if policy.origin != repository.conversion.IMPORTED:
         return ("number",), "the number is a policy of this system's own"
     for name, value in (
         ("customer_id", built.customer_id),

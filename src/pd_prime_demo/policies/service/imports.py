@@ -214,7 +214,9 @@ class BookImport:
             else:
                 self.refuse(c.read, [problem])
         serials = (
-            [0] * len(ready) if self.dry_run else await repository.next_serials(session, len(ready))
+            [0] * len(ready)
+            if self.dry_run
+            else await repository.conversion.next_serials(session, len(ready))
         )
         prepared = Prepared([], clock.now())
         for n, (c, serial) in enumerate(zip(ready, serials, strict=True), 1):
@@ -267,7 +269,7 @@ class BookImport:
         """Another import may have loaded a number since ``prepare`` looked: it is refused
         here (a run of the file again compares it) rather than loaded twice."""
         numbers = [p.built.policy.number for p in planned]
-        taken = {p.number for p in await repository.by_numbers(session, numbers)}
+        taken = {p.number for p in await repository.conversion.by_numbers(session, numbers)}
         for plan in planned:
             if plan.built.policy.number in taken:
                 detail = "loaded by another import while this one ran: run the file again"
@@ -281,7 +283,9 @@ class BookImport:
         loaded when it is the policy the file describes, and refused when it is not."""
         existing = {
             p.number: p
-            for p in await repository.by_numbers(session, [c.policy.number for c in candidates])
+            for p in await repository.conversion.by_numbers(
+                session, [c.policy.number for c in candidates]
+            )
         }
         if not existing:
             return candidates
@@ -312,7 +316,7 @@ class BookImport:
         for plan in planned:
             policies.append(plan.policy_row(actor.id, now))
             transactions += plan.transaction_rows(actor.id, now)
-        await repository.insert_converted(session, policies, transactions)
+        await repository.conversion.insert_converted(session, policies, transactions)
         await billing.open_converted_accounts(session, [p.rows for p in planned if p.rows], now=now)
         for plan in planned:
             policy = plan.built.policy

@@ -54,7 +54,9 @@ async def offer(
                 "policy.renewal_too_early", f"renewals are offered within {window} days of expiry"
             )
         )
-    if (existing := await repository.renewal_offer(session, policy.id, term_end)) is not None:
+    if (
+        existing := await repository.renewals.renewal_offer(session, policy.id, term_end)
+    ) is not None:
         return Ok(existing)
     match await products.version_in_force(
         session, policy.product_code, policy.state, term_end, renewal=True
@@ -118,7 +120,7 @@ async def accept(
             return err
         case Ok(policy):
             pass
-    renewal = await repository.open_renewal_offer(session, policy.id)
+    renewal = await repository.renewals.open_renewal_offer(session, policy.id)
     if renewal is None:
         return Err(not_found("renewal_offer"))
     if clock.today() > renewal.term_start:
@@ -140,7 +142,7 @@ async def accept(
 
 async def lapse_due(session: AsyncSession) -> int:
     """Offers not accepted by the start of the new term lapse; the policy simply expires."""
-    rows = await repository.offers_to_lapse(session, clock.today())
+    rows = await repository.renewals.offers_to_lapse(session, clock.today())
     actor = Actor.system("renewals")
     for renewal in rows:
         renewal.status = RenewalStatus.LAPSED
@@ -185,7 +187,7 @@ async def offer_due(session: AsyncSession) -> int:
     offered = 0
     today = clock.today()
     # Candidates: terms ending within the longest window a product may declare.
-    candidates = await repository.terms_ending_between(
+    candidates = await repository.renewals.terms_ending_between(
         session, today, today + timedelta(days=MAX_OFFER_DAYS)
     )
     histories = await repository.transactions_of(session, list(candidates))

@@ -275,7 +275,7 @@ async def _reprice_offer(
 ) -> None:
     """An open renewal offer follows the term it renews: re-priced on the state the term now
     ends with, or withdrawn (lapsed) when the term can no longer renew."""
-    offer = await repository.open_renewal_offer(session, policy.id)
+    offer = await repository.renewals.open_renewal_offer(session, policy.id)
     if offer is None:
         return
     expiring = [e for e in entries if e.transition.state.term_end == offer.term_start]

@@ -6,7 +6,6 @@ as a subquery built by the customers service, so a policy that is not visible is
 
 from __future__ import annotations
 
-import typing
 import uuid
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -20,20 +19,15 @@ from sqlalchemy import (
     Numeric,
     Select,
     String,
-    Table,
     bindparam,
     case,
     cast,
     exists,
     func,
-    insert,
     select,
     true,
     tuple_,
 )
-from sqlalchemy import column as sql_column
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -42,11 +36,12 @@ from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result
 from pd_prime_demo.policies.enums import (
     ChangeStatus,
     PolicyStatus,
-    RenewalStatus,
     StatusOn,
     TransactionKind,
 )
-from pd_prime_demo.policies.models import Policy, PolicyChange, PolicyTransaction, RenewalOffer
+from pd_prime_demo.policies.models import Policy, PolicyChange, PolicyTransaction
+from pd_prime_demo.policies.repository import conversion as conversion
+from pd_prime_demo.policies.repository import renewals as renewals
 
 
 async def get(
@@ -305,47 +300,6 @@ async def next_serial(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.nextval("policy_number_seq"))) or 0)
 
 
-async def renewal_offer(
-    session: AsyncSession, policy_id: uuid.UUID, term_start: date
-) -> RenewalOffer | None:
-    return await session.scalar(
-        select(RenewalOffer).where(
-            RenewalOffer.policy_id == policy_id, RenewalOffer.term_start == term_start
-        )
-    )
-
-
-async def open_renewal_offer(session: AsyncSession, policy_id: uuid.UUID) -> RenewalOffer | None:
-    return await session.scalar(
-        select(RenewalOffer)
-        .where(RenewalOffer.policy_id == policy_id, RenewalOffer.status == RenewalStatus.OFFERED)
-        .with_for_update()
-    )
-
-
-async def offers_to_lapse(session: AsyncSession, today: date) -> Sequence[RenewalOffer]:
-    return (
-        await session.scalars(
-            select(RenewalOffer)
-            .where(RenewalOffer.status == RenewalStatus.OFFERED, RenewalOffer.term_start < today)
-            .with_for_update(skip_locked=True)
-        )
-    ).all()
-
-
-async def terms_ending_between(
-    session: AsyncSession, first: date, last: date
-) -> Sequence[uuid.UUID]:
-    """Policies with a term ending within [first, last] (renewal offer candidates)."""
-    return (
-        await session.scalars(
-            select(PolicyTransaction.policy_id)
-            .where(PolicyTransaction.term_end >= first, PolicyTransaction.term_end <= last)
-            .distinct()
-        )
-    ).all()
-
-
 async def without_document(
     session: AsyncSession,
     *,
@@ -366,7 +320,8 @@ async def without_document(
             PolicyTransaction.kind != TransactionKind.REVERSAL.value,
             # A converted history has no pages: the legacy system issued its documents. What
             # happens to an imported policy afterwards is recorded later, and has them.
-            (Policy.origin != IMPORTED) | (PolicyTransaction.created_at > Policy.created_at),
+            (Policy.origin != conversion.IMPORTED)
+            | (PolicyTransaction.created_at > Policy.created_at),
         )
         .order_by(PolicyTransaction.created_at)
         .limit(limit)
@@ -433,56 +388,3 @@ async def transactions_page(
 
 # ---------------------------------------------------------------------------------------------
 # Book conversion (service.imports): a chunk of policies at a time
-# ---------------------------------------------------------------------------------------------
-
-IMPORTED = "imported"  # Policy.origin of a policy converted from another system
-
-
-async def by_numbers(session: AsyncSession, numbers: Sequence[str]) -> list[Policy]:
-    """The policies that have one of ``numbers`` (whoever may see them: numbers are unique)."""
-    if not numbers:
-        return []
-    return list((await session.scalars(select(Policy).where(Policy.number.in_(numbers)))).all())
-
-
-async def next_serials(session: AsyncSession, count: int) -> list[int]:
-    """``count`` serials from policy_number_seq, in one round trip."""
-    if count <= 0:
-        return []
-    serials = await session.scalars(
-        select(func.nextval("policy_number_seq")).select_from(func.generate_series(1, count))
-    )
-    return [int(s) for s in serials]
-
-
-async def visible_among(
-    session: AsyncSession, ids: Sequence[uuid.UUID], *, visible_customers: Select[Any]
-) -> set[uuid.UUID]:
-    """Those of ``ids`` that name a customer among ``visible_customers``."""
-    if not ids:
-        return set()
-    wanted = (
-        func.unnest(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))))
-        .table_valued(sql_column("id", PG_UUID(as_uuid=True)))
-        .render_derived("wanted")
-    )
-    found = await session.scalars(
-        select(wanted.c.id).where(wanted.c.id.in_(visible_customers)), {"ids": list(ids)}
-    )
-    return set(found)
-
-
-async def insert_converted(
-    session: AsyncSession, policies: list[dict[str, Any]], transactions: list[dict[str, Any]]
-) -> None:
-    """Converted policies and their transactions, whole rows in one statement per table."""
-    if policies:
-        await session.execute(insert(cast_table(Policy.__table__)), policies)
-    if transactions:
-        await session.execute(insert(cast_table(PolicyTransaction.__table__)), transactions)
-
-
-def cast_table(table: Any) -> Table:
-    """A mapped class's table, as Core's insert takes it (Core statements on the tables: the
-    ORM has nothing to track in rows written whole)."""
-    return typing.cast(Table, table)

@@ -1,0 +1,75 @@
+"""``pd-prime bench``: benchmarks that print figures (rating, the API, a book conversion).
+
+Each benchmark module is imported only when its command runs: they pull in load generators and
+synthetic books nothing else needs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
+
+
+@app.command("rating")
+def bench_rating(
+    policies: Annotated[
+        int, typer.Option(help="Size of the synthetic book to re-rate.")
+    ] = 1_000_000,
+    samples: Annotated[int, typer.Option(help="Single-quote timings per product.")] = 20_000,
+) -> None:
+    """Single-quote latency per product and bulk re-rating throughput of a synthetic book."""
+    from pd_prime_demo.bench.rating import run_rating_benchmark
+
+    run_rating_benchmark(policies=policies, samples=samples, echo=typer.echo)
+
+
+@app.command("api")
+def bench_api(
+    seconds: Annotated[float, typer.Option(help="Seconds of load per endpoint.")] = 10,
+    concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
+    suite: Annotated[str, typer.Option(help="quotes, or policies (bind, read, pay).")] = "quotes",
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    callgrind: Annotated[
+        bool,
+        typer.Option(
+            help="Run the server under valgrind's callgrind and print the instructions it "
+            "executes per request: repeatable on a busy machine, unlike time (throughput is "
+            "then some fifty times lower)."
+        ),
+    ] = False,
+) -> None:
+    """Throughput through the real server and PostgreSQL beside bare baselines."""
+    from pd_prime_demo.bench.api import SetupError, run_api_benchmark
+
+    if suite not in ("quotes", "policies"):
+        raise typer.BadParameter("suite must be quotes or policies")
+    try:
+        run_api_benchmark(
+            seconds=seconds,
+            concurrency=concurrency,
+            suite=suite,
+            workers=workers,
+            callgrind=callgrind,
+            echo=typer.echo,
+        )
+    except SetupError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+@app.command("import")
+def bench_import(
+    policies: Annotated[int, typer.Option(min=1, help="Policies in the synthetic book.")] = 10_000,
+    fmt: Annotated[str, typer.Option("--format", help="json or csv.")] = "json",
+    chunk: Annotated[
+        int, typer.Option(min=1, max=10_000, help="Policies per database transaction.")
+    ] = 1000,
+) -> None:
+    """Convert a synthetic book: policies and transactions a second, CPU, peak memory."""
+    from pd_prime_demo.bench.imports import run_import_benchmark
+
+    if fmt not in ("json", "csv"):
+        raise typer.BadParameter("--format must be json or csv")
+    run_import_benchmark(policies=policies, fmt=fmt, chunk=chunk, echo=typer.echo)
