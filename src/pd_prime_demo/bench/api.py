@@ -196,8 +196,8 @@ async def _run(
         echo(describe("POST /api/v1/quotes", compared.real))
         echo(describe("... as draft, unrated", drafts))
         echo(describe("floor (raw SQL, unrated)", floored.real))
-        echo(describe_ratio("quote / echo throughput", compared, "85%"))
-        echo(describe_ratio("floor / echo throughput", floored, "-"))
+        echo(describe_ratio("quote / echo throughput", compared))
+        echo(describe_ratio("floor / echo throughput", floored))
         rating_share = compared.real.rate / drafts.rate if drafts.rate else 0.0
         echo(f"  quote / draft throughput: {rating_share:.0%} (what rating and underwriting cost)")
         return {

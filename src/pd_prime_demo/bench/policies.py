@@ -304,7 +304,6 @@ async def run_policy_suite(
     bound.append(warm.json()["id"])
     await client.post(f"/bench/bare/bind/{bare_quotes.pop()}")
     figures: dict[str, float] = {}
-    aims = {"bind": "70%", "read": "80%", "pay": "-"}
     for name, real, bare in (
         ("bind", real_bind, bare_bind),
         ("read", real_read, bare_read),
@@ -330,5 +329,5 @@ async def run_policy_suite(
         figures[name], figures[f"bare {name}"] = compared.real.rate, compared.baseline.rate
         echo(describe(name, compared.real))
         echo(describe(f"bare {name}", compared.baseline))
-        echo(describe_ratio(f"{name} / bare", compared, aims[name]))
+        echo(describe_ratio(f"{name} / bare", compared))
     return figures
