@@ -461,3 +461,40 @@ async def test_a_change_in_the_expiring_term_carries_into_the_renewal_already_bo
     await receivable_on_installments(client, session, agent.headers, policy["id"])
     books = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
     assert -books[billing.Account.UNEARNED] == sum(Decimal(t["premium_change"]) for t in history)
+
+
+async def test_a_change_before_a_cancel_and_reinstatement_on_one_day_keeps_the_schedule(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """Re-applied in order, the reinstatement follows the cancellation of its day: cover goes
+    on, and the term's installments stay live (not all of it on the first installment)."""
+    agent = await user_login(client, runtime, Role.AGENT)
+    policy = await _policy(client, agent)
+    url = f"/api/v1/policies/{policy['id']}"
+    start, _ = _term(policy)
+    before = await receivable_on_installments(client, session, agent.headers, policy["id"])
+    cancelled = await client.post(
+        f"{url}/cancellations",
+        json={
+            "effective_on": (start + timedelta(days=50)).isoformat(),
+            "reason_code": "insured_request",
+        },
+        headers=await changing(client, agent.headers, url),
+    )
+    assert cancelled.status_code == 201, cancelled.text
+    reinstated = await client.post(
+        f"{url}/reinstatements", json={}, headers=await changing(client, agent.headers, url)
+    )
+    assert reinstated.status_code == 201, reinstated.text
+    earlier = await _endorse(
+        client, agent, policy, start + timedelta(days=5), coverages={"pd": {"limit": "100"}}
+    )
+    assert earlier.status_code == 201, earlier.text
+    assert earlier.json()["out_of_sequence"]["reapplied"], "the cancellation and reinstatement"
+
+    after = await receivable_on_installments(client, session, agent.headers, policy["id"])
+    assert [i["status"] for i in after] == [i["status"] for i in before], "every one live"
+    amounts = [Decimal(i["amount"]) for i in after]
+    assert max(amounts) - min(amounts) < 1, f"spread evenly, not on one: {amounts}"
+    read = await client.get(url, headers=agent.headers)
+    assert read.json()["terms"]["status"] == "in_force"

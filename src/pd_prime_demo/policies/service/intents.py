@@ -8,7 +8,7 @@ cancellation's reason), which is what makes re-applying it on a new state possib
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -51,6 +51,14 @@ class Entry:
     @property
     def order(self) -> tuple[date, int]:
         return self.transition.effective_on, self.txn.seq if self.txn else 10**9
+
+
+def latest(entries: Sequence[Entry]) -> Entry:
+    """The entry in effect last: the latest effective, and on one day the last recorded.
+    Entries not yet recorded come after every recorded one, in the order given (the order a
+    batch applies them): a re-applied reinstatement follows the re-applied cancellation of its
+    day, as the originals did."""
+    return max(enumerate(entries), key=lambda pair: (pair[1].order, pair[0]))[1]
 
 
 def in_effect(history: Iterable[PolicyTransaction]) -> list[PolicyTransaction]:

@@ -39,6 +39,7 @@ from pd_prime_demo.policies.service.intents import (
     entry_of,
     in_effect,
     intent_of,
+    latest,
 )
 from pd_prime_demo.policies.state import PolicyState
 from pd_prime_demo.products import service as products
@@ -100,7 +101,7 @@ def plan(
     )
     if not before:
         return Err(conflict("policy.not_in_force", "the policy is not in force on that date"))
-    base = max(before, key=lambda e: e.order).transition.state
+    base = latest(before).transition.state
     match apply(base, intent, entries=before, versions=versions):
         case Err() as err:
             return err
@@ -282,7 +283,7 @@ async def _reprice_offer(
     versions = await versions_for(session, [offer.product_version_id])
     renewed: Result[rules.Transition | None, DomainError] = Ok(None)
     if expiring:
-        state = max(expiring, key=lambda e: e.order).transition.state
+        state = latest(expiring).transition.state
         intent = Intent(
             TransactionKind.RENEWAL,
             offer.term_start,
@@ -314,4 +315,4 @@ async def _reprice_offer(
 def _governing(entries: list[Entry], term_start: date) -> PolicyState | None:
     """The state in effect last within a term, among ``entries``."""
     term = [e for e in entries if e.transition.state.term_start == term_start]
-    return max(term, key=lambda e: e.order).transition.state if term else None
+    return latest(term).transition.state if term else None
