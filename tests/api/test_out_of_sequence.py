@@ -498,3 +498,62 @@ async def test_a_change_before_a_cancel_and_reinstatement_on_one_day_keeps_the_s
     assert max(amounts) - min(amounts) < 1, f"spread evenly, not on one: {amounts}"
     read = await client.get(url, headers=agent.headers)
     assert read.json()["terms"]["status"] == "in_force"
+
+
+async def test_known_at_is_a_moment_within_bounds_on_every_read(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """A moment no zone can carry past what the books hold: 422 naming the parameter (these
+    were 500s), on every read that takes ``known_at``; by number too, which honours it."""
+    agent = await user_login(client, runtime, Role.AGENT)
+    admin = await user_login(client, runtime, Role.ADMIN)
+    policy = await _policy(client, agent)
+    before = datetime.now(UTC).isoformat()  # bound, not yet endorsed
+    later = await _endorse(
+        client,
+        agent,
+        policy,
+        _term(policy)[0] + timedelta(days=9),
+        coverages={"pd": {"limit": "100"}},
+    )
+    assert later.status_code == 201, later.text
+    url = f"/api/v1/policies/{policy['id']}"
+    reads = [
+        (url, agent),
+        (f"/api/v1/policies/by-number/{policy['number']}", agent),
+        (f"{url}/transactions", agent),
+        (f"{url}/billing", agent),
+        ("/api/v1/policies?status=in_force", agent),
+        ("/api/v1/reports/premium?start=2027-01-01&end=2027-01-31", admin),
+    ]
+    for moment in (
+        "9999-12-31T23:59:59-12:00",
+        "0001-01-01T00:00:00+14:00",
+        "2200-01-01T00:00:00Z",
+    ):
+        for path, who in reads:
+            sep = "&" if "?" in path else "?"
+            refused = await client.get(
+                f"{path}{sep}known_at={moment.replace('+', '%2B')}", headers=who.headers
+            )
+            assert refused.status_code == 422, (path, moment, refused.text)
+            assert refused.json()["errors"][0]["parameter"] == "known_at"
+    then = (
+        await client.get(
+            f"/api/v1/policies/by-number/{policy['number']}",
+            params={
+                "known_at": before,
+                "as_of": (_term(policy)[0] + timedelta(days=20)).isoformat(),
+            },
+            headers=agent.headers,
+        )
+    ).json()
+    now = (
+        await client.get(
+            f"/api/v1/policies/by-number/{policy['number']}",
+            params={"as_of": (_term(policy)[0] + timedelta(days=20)).isoformat()},
+            headers=agent.headers,
+        )
+    ).json()
+    assert now["terms"]["coverages"]["pd"]["limit"] == "100"
+    assert then["terms"]["coverages"]["pd"]["limit"] == "50", "as known before the change"

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
-from pydantic import AwareDatetime
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
@@ -31,7 +30,7 @@ from pd_prime_demo.billing.schemas import (
 )
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.dates import BusinessDate, Moment
 from pd_prime_demo.identity.dependencies import CurrentActor, require
 
 router = APIRouter(prefix=API_V1, tags=["billing"])
@@ -81,7 +80,7 @@ async def read_billing(
         BusinessDate | None, Query(description="At the end of this day; default now.")
     ] = None,
     known_at: Annotated[
-        AwareDatetime | None, Query(description="As the system knew it at this moment.")
+        Moment | None, Query(description="As the system knew it at this moment.")
     ] = None,
 ) -> AccountRead:
     view = handle_result(

@@ -4,10 +4,10 @@ year 9999 is refused with a pointer instead of reaching the books."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2199, 12, 31)
@@ -15,4 +15,15 @@ LATEST = date(2199, 12, 31)
 BusinessDate = Annotated[
     date,
     Field(ge=EARLIEST, le=LATEST, description="A calendar date, 1900-01-01 to 2199-12-31."),
+]
+
+# A moment as requests may give it (``known_at``): with its zone, and within the same bounds,
+# so that no zone can carry it past what the database and Python's datetime can hold.
+Moment = Annotated[
+    AwareDatetime,
+    Field(
+        ge=datetime(EARLIEST.year, 1, 1, tzinfo=UTC),
+        lt=datetime(LATEST.year + 1, 1, 1, tzinfo=UTC),
+        description="A moment in RFC 3339, with its offset, from 1900 to 2199 (UTC).",
+    ),
 ]

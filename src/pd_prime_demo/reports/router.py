@@ -6,13 +6,13 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import fail, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.dates import BusinessDate, Moment
 from pd_prime_demo.core.money import Money
 from pd_prime_demo.core.result_types import FieldIssue, invalid
 from pd_prime_demo.identity.dependencies import require
@@ -74,7 +74,7 @@ async def premium_report(
         BusinessDate, Query(description="Last day of the period (and the 'as of' date).")
     ],
     known_at: Annotated[
-        AwareDatetime | None,
+        Moment | None,
         Query(
             description="As the books stood at this moment: a closed period reads exactly as "
             "it was first produced, whatever was back-dated into it since."

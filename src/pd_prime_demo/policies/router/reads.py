@@ -8,14 +8,13 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
-from pydantic import AwareDatetime
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import Session
 from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.core.dates import BusinessDate, Moment
 from pd_prime_demo.core.result_types import not_found
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.identity.dependencies import CurrentActor, require
@@ -36,7 +35,7 @@ router = APIRouter(prefix=API_V1, tags=["policies"])
 Binder = Annotated[Actor, Depends(require(Permission.POLICIES_BIND))]
 AsOf = Annotated[BusinessDate | None, Query(description="The effective date; default today.")]
 KnownAt = Annotated[
-    AwareDatetime | None,
+    Moment | None,
     Query(
         description="As the system knew it at this moment (RFC 3339): later back-dated changes "
         "are left out, so a closed period reads as it first did. Default: now."
@@ -128,13 +127,20 @@ async def list_policies(
     "/policies/by-number/{number}",
     response_model=PolicyRead,
     responses=problem_responses(401, 404, 422),
-    summary="A policy by its number, as of a date",
+    summary="A policy by its number, as of a date (as known at any moment)",
 )
 async def read_policy_by_number(
-    number: str, response: Response, session: Session, actor: CurrentActor, as_of: AsOf = None
+    number: str,
+    response: Response,
+    session: Session,
+    actor: CurrentActor,
+    as_of: AsOf = None,
+    known_at: KnownAt = None,
 ) -> PolicyRead:
     policy, state = handle_result(
-        await service.read_by_number(session, number, as_of or clock.today(), actor=actor)
+        await service.read_by_number(
+            session, number, as_of or clock.today(), actor=actor, known_at=known_at
+        )
     )
     response.headers["ETag"] = policy_etag(policy)
     return present(policy, state)

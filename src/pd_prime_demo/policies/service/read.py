@@ -96,7 +96,7 @@ async def read_as_of(
 
 
 async def read_by_number(
-    session: AsyncSession, number: str, on: date, *, actor: Actor
+    session: AsyncSession, number: str, on: date, *, actor: Actor, known_at: datetime | None = None
 ) -> Result[tuple[Policy, AsOf], DomainError]:
     if not actor.has(Permission.POLICIES_READ):
         return Err(NOT_FOUND)
@@ -105,7 +105,7 @@ async def read_by_number(
     )
     if policy is None:
         return Err(NOT_FOUND)
-    return await read_as_of(session, policy.id, on, actor=actor)
+    return await read_as_of(session, policy.id, on, actor=actor, known_at=known_at)
 
 
 async def list_policies(
