@@ -348,3 +348,48 @@ async def test_a_converted_policy_reads_like_any_other(
     # is paid in part; the second falls due within the lead time only later.
     assert statuses[0] == "partially_paid", account
     assert set(statuses[1:]) == {"scheduled"}, account
+
+
+async def test_taxes_follow_the_taxes_the_term_carries(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """A cancellation returns no more taxes than its term was charged, a reinstatement charges
+    none back below zero (found in review: the first loaded with taxes never charged returned,
+    or answered 500 without a payment to point at)."""
+    admin = await user_login(client, runtime, Role.ADMIN)
+    start = clock.today() - timedelta(days=90)
+    cancel_on = (start + timedelta(days=30)).isoformat()
+
+    def cancelled(taxes: str, *then: dict[str, Any]) -> dict[str, Any]:
+        return book.policy(
+            transactions=[
+                book.new_business(start),
+                {
+                    "kind": "cancellation",
+                    "effective_on": cancel_on,
+                    "booked_on": cancel_on,
+                    "reason_code": "insured_request",
+                    "premium_change": "-100.00",
+                    "taxes_change": taxes,
+                },
+                *then,
+            ]
+        )
+
+    reinstated = {
+        "kind": "reinstatement",
+        "effective_on": cancel_on,
+        "booked_on": cancel_on,
+        "premium_change": "100.00",
+        "taxes_change": "-1.00",
+    }
+    for body, pointer, detail in (
+        (cancelled("-999.00"), "#/0/transactions/1/taxes_change", "more than the term's taxes"),
+        (cancelled("5.00"), "#/0/transactions/1/taxes_change", "zero or less"),
+        (cancelled("0.00", reinstated), "#/0/transactions/2/taxes_change", "zero or more"),
+    ):
+        response = await client.post(URL, json=[body], headers=admin.headers)
+        assert response.status_code == 422, response.text
+        problems = _problems(response.json())
+        assert pointer in problems, problems
+        assert detail in problems[pointer][1]

@@ -95,6 +95,8 @@ def cancel(
         issues.append(((*at, "reason_code"), f"must be one of {reasons}"))
     if tx.premium_change is None or tx.premium_change > 0:
         issues.append(((*at, "premium_change"), "the return premium: required, zero or less"))
+    if tx.taxes_change is not None and tx.taxes_change > 0:
+        issues.append(((*at, "taxes_change"), "the taxes returned: zero or less"))
     if not state.covers(tx.effective_on):
         issues.append(((*at, "effective_on"), "the policy is not in force on that date"))
     if issues or tx.premium_change is None:
@@ -104,6 +106,9 @@ def cancel(
     if returned > term.written:
         detail = f"returns more than the term's written premium ({term.written})"
         return [((*at, "premium_change"), detail)]
+    if tx.taxes_change is not None and -tx.taxes_change > term.taxes_written:
+        detail = f"returns more than the term's taxes ({term.taxes_written})"
+        return [((*at, "taxes_change"), detail)]
     ours = rules.cancel(
         state,
         term,
@@ -164,6 +169,8 @@ def reinstate(
         issues.append(((*at, "effective_on"), detail))
     if tx.premium_change is None or tx.premium_change < 0:
         issues.append(((*at, "premium_change"), "the additional premium: required, zero or more"))
+    if tx.taxes_change is not None and tx.taxes_change < 0:
+        issues.append(((*at, "taxes_change"), "the taxes charged again: zero or more"))
     if issues or tx.premium_change is None:
         return issues
     ours = rules.reinstate(

@@ -235,7 +235,8 @@ class BookImport:
                         f"what the legacy system received ({error.paid}) exceeds what the "
                         f"policy owes ({error.owed}): settle its refund there first"
                     )
-                    self.refuse(c.read, [(c.built.paid[0][2], detail)])
+                    where = c.built.paid[0][2] if c.built.paid else ("transactions",)
+                    self.refuse(c.read, [(where, detail)])
                 case Ok(rows):
                     plan.rows = rows
                     prepared.planned.append(plan)
