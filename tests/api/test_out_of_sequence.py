@@ -22,9 +22,10 @@ from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.premium.proration import prorate
 from pd_prime_demo.products import service as products
+from pd_prime_demo.products.shipped import shipped
 from pd_prime_demo.rating.packages import rate_packages
 from tests.api.test_billing_defects import receivable_on_installments
-from tests.factories import Login, auto_quote, changing, person, user_login
+from tests.factories import Login, auto_quote, changing, days_ahead, person, user_login
 
 
 async def _policy(client: AsyncClient, agent: Login, **quote: Any) -> dict[str, Any]:
@@ -557,3 +558,52 @@ async def test_known_at_is_a_moment_within_bounds_on_every_read(
     ).json()
     assert now["terms"]["coverages"]["pd"]["limit"] == "100"
     assert then["terms"]["coverages"]["pd"]["limit"] == "50", "as known before the change"
+
+
+async def test_a_back_dated_change_is_underwritten_with_the_later_changes_on_top(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Neither change meets the rule alone (found in review: only the new change's own state
+    was underwritten); re-applied on top of the back-dated one, the later one does, so the
+    back-dated change waits for an underwriter."""
+    admin = await user_login(client, runtime, Role.ADMIN)
+    raw: dict[str, Any] = shipped("personal_auto", "TX").model_dump(mode="json")
+    since = days_ahead(-1)
+    raw.update(version="TX-2026.UW", effective_new_business=since, effective_renewal=since)
+    raw["underwriting_rules"] = [
+        *raw["underwriting_rules"],
+        {
+            "code": "dallas_paid_monthly",
+            "action": "refer",
+            "scope": "policy",
+            "when": [
+                {"ref": "policy.territory", "op": "eq", "value": "dallas"},
+                {"ref": "policy.paid_in_full", "op": "eq", "value": "false"},
+                {"ref": "policy.multi_policy", "op": "eq", "value": "true"},
+            ],
+            "reason": "Dallas, multi-policy and paid by installments",
+            "authority": 1,
+        },
+    ]
+    uploaded = await client.post("/api/v1/products/versions", json=raw, headers=admin.headers)
+    assert uploaded.status_code == 201, uploaded.text
+    url = f"/api/v1/products/versions/{uploaded.json()['id']}"
+    for action in ("approve", "activate"):
+        assert (await client.post(f"{url}/{action}", headers=admin.headers)).status_code == 200
+    agent = await user_login(client, runtime, Role.AGENT)
+    policy = await _policy(client, agent)
+    assert policy["terms"]["rate_version"] == "TX-2026.UW"
+    start, _ = _term(policy)
+    later = await _endorse(
+        client, agent, policy, start + timedelta(days=40), risk={"policy": {"territory": "dallas"}}
+    )
+    assert later.status_code == 201, later.text
+    earlier = await _endorse(
+        client, agent, policy, start + timedelta(days=10), risk={"policy": {"multi_policy": True}}
+    )
+    assert earlier.status_code == 202, earlier.text
+    assert [h["code"] for h in earlier.json()["underwriting"]["hits"]] == ["dallas_paid_monthly"]
+    history = (
+        await client.get(f"/api/v1/policies/{policy['id']}/transactions", headers=agent.headers)
+    ).json()["items"]
+    assert len(history) == 2, "nothing is applied while it waits"

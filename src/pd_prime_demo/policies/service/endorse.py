@@ -79,6 +79,40 @@ def newly_triggered(
     return [h for h in after if (h.code, h.where) not in before]
 
 
+async def _triggered_later(
+    session: AsyncSession,
+    history: list[PolicyTransaction],
+    intent: Intent,
+    on_conflict: ConflictResolution,
+    found: list[RuleHit],
+) -> list[RuleHit]:
+    """Out of sequence, the rules that the later transactions, re-applied on top of the change,
+    newly trigger: a back-dated change can make a later state one the rules refer or decline
+    although neither change does alone."""
+    if not any(t.effective_on > intent.effective_on for t in in_effect(history)):
+        return []  # in sequence: nothing is re-applied
+    versions = await versions_for(session, [t.product_version_id for t in history])
+    match plan(history, intent, versions=versions, on_conflict=on_conflict):
+        case Err():
+            return []  # applying it says why
+        case Ok(batch):
+            pass
+    seen = {(h.code, h.where) for h in found}
+    hits: list[RuleHit] = []
+    for original, entry, _ in batch.reapply:
+        after, before = entry.transition.state, PolicyState.from_json(original.snapshot)
+        if (after.risk, after.coverages) == (before.risk, before.coverages):
+            continue
+        version = versions[after.product_version_id]
+        had = _hits(versions[before.product_version_id], before, before.risk, before.coverages)
+        seen |= {(h.code, h.where) for h in had or []}
+        for hit in _hits(version, after, after.risk, after.coverages) or []:
+            if (hit.code, hit.where) not in seen:
+                seen.add((hit.code, hit.where))
+                hits.append(hit)
+    return hits
+
+
 async def endorse(
     session: AsyncSession,
     policy_id: uuid.UUID,
@@ -111,6 +145,7 @@ async def endorse(
     if (problem := backdating_problem(version, effective_on, actor)) is not None:
         return Err(problem)
     hits = newly_triggered(version, state, intent)
+    hits += await _triggered_later(session, history, intent, on_conflict, hits)
     if declines := [h for h in hits if h.action == "decline"]:
         return Err(_declined(declines))
     referrals = [h for h in hits if h.action == "refer"]
