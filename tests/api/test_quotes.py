@@ -268,6 +268,17 @@ async def test_other_agents_quote_is_404_and_customer_sees_own(
     me = {"Authorization": f"Bearer {tokens['access_token']}"}
     mine = await client.post("/api/v1/quotes", json=home_quote(own), headers=me)
     assert mine.status_code == 201, mine.text
+    # Buying directly, cover starts today at the earliest; an agent may back-date it within
+    # the product's window.
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    back_dated = {**home_quote(own), "effective_on": yesterday}
+    refused = await client.post("/api/v1/quotes", json=back_dated, headers=me)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["pointer"] == "#/effective_on"
+    by_agent = {**auto_quote(customer_id), "effective_on": yesterday}
+    assert (
+        await client.post("/api/v1/quotes", json=by_agent, headers=agent.headers)
+    ).status_code == 201
     assert (await client.get(url, headers=me)).status_code == 404
     assert [q["id"] for q in (await client.get("/api/v1/quotes", headers=me)).json()["items"]] == [
         mine.json()["id"]

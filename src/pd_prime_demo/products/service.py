@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import (
     DomainError,
@@ -304,17 +304,23 @@ _compiled = _CompiledCache()
 
 
 def effective_date_issues(
-    version: CompiledVersion, on: date, *, may_backdate: bool, pointer: str = "#/effective_on"
+    version: CompiledVersion, on: date, *, actor: Actor, pointer: str = "#/effective_on"
 ) -> list[FieldIssue]:
-    """Whether a quote, bind or change may be effective ``on`` under the product's window:
-    at most ``max_advance_days`` ahead, and at most ``max_backdate_days`` back unless the
-    actor may back-date further (underwriting)."""
+    """Whether ``actor`` may make a quote, bind or change effective ``on`` under the
+    product's window: at most ``max_advance_days`` ahead; at most ``max_backdate_days`` back
+    for an agent or staff, further only with underwriting authority. A policyholder buying or
+    changing cover directly cannot back-date it at all: cover already past is given by someone
+    who answers for it (no known loss), not by self-service."""
     window = version.definition.effective_dates
     today = clock.today()
     if on > today + timedelta(days=window.max_advance_days):
         return [FieldIssue(pointer, f"must be within {window.max_advance_days} days from today")]
+    if on >= today or actor.has(Permission.UNDERWRITING_DECIDE):
+        return []
+    if actor.role is Role.CUSTOMER:
+        return [FieldIssue(pointer, "must be today or later: ask your agent to back-date cover")]
     earliest = today - timedelta(days=window.max_backdate_days)
-    if on < earliest and not may_backdate:
+    if on < earliest:
         return [
             FieldIssue(
                 pointer,

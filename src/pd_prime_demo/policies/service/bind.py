@@ -121,7 +121,7 @@ async def bind_quote(
     version = await products.compiled_version(session, quote.product_version_id)
     # A back-dated bind, within the product's window (further back: an underwriter).
     if quote.effective_on < clock.today() and products.effective_date_issues(
-        version, quote.effective_on, may_backdate=actor.has(Permission.UNDERWRITING_DECIDE)
+        version, quote.effective_on, actor=actor
     ):
         return Err(
             conflict(

@@ -79,7 +79,7 @@ def backdating_problem(
     """A change may be effective in the past within the product's window; beyond it only
     for someone with underwriting authority."""
     issues = products.effective_date_issues(
-        version, effective_on, may_backdate=actor.has(Permission.UNDERWRITING_DECIDE)
+        version, effective_on, actor=actor
     )
     if not issues:
         return None

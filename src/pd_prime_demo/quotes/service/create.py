@@ -47,7 +47,7 @@ def _date_problem(version: products.CompiledVersion, on: date, actor: Actor) -> 
     """A term may start as far ahead, and as far back, as the product allows (further back
     only for an underwriter)."""
     issues = products.effective_date_issues(
-        version, on, may_backdate=actor.has(Permission.UNDERWRITING_DECIDE)
+        version, on, actor=actor
     )
     if issues:
         return invalid("quote.invalid_effective_date", "effective_on is not acceptable", *issues)
