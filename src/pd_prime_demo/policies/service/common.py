@@ -78,9 +78,7 @@ def backdating_problem(
 ) -> DomainError | None:
     """A change may be effective in the past within the product's window; beyond it only
     for someone with underwriting authority."""
-    issues = products.effective_date_issues(
-        version, effective_on, actor=actor
-    )
+    issues = products.effective_date_issues(version, effective_on, actor=actor)
     if not issues:
         return None
     return invalid(

@@ -46,9 +46,7 @@ def options_json(options: list[QuoteOption]) -> list[dict[str, Any]]:
 def _date_problem(version: products.CompiledVersion, on: date, actor: Actor) -> DomainError | None:
     """A term may start as far ahead, and as far back, as the product allows (further back
     only for an underwriter)."""
-    issues = products.effective_date_issues(
-        version, on, actor=actor
-    )
+    issues = products.effective_date_issues(version, on, actor=actor)
     if issues:
         return invalid("quote.invalid_effective_date", "effective_on is not acceptable", *issues)
     return None
