@@ -102,7 +102,7 @@ def demo() -> None:
     """Start everything with demo data: embedded PostgreSQL unless DATABASE_URL is set."""
     from pd_prime_demo.seed import DEMO_LOGINS, DEMO_PASSWORD
 
-    settings = bootstrap.settings(demo=True)
+    settings = bootstrap.settings(demo=True).model_copy(update={"embedded_worker": True})
     bootstrap.migrate(settings)
     created = asyncio.run(bootstrap.seed(settings))
     base = f"http://{settings.host}:{settings.port}"
@@ -127,8 +127,11 @@ def demo() -> None:
         f"  Demo logins (password for all: {DEMO_PASSWORD}) - use 'Authorize' in /docs:",
         *(f"    {login.role.value:<12} {login.email}" for login in DEMO_LOGINS),
         "",
+        f"  Jobs:                  a worker runs beside the server; sweeps on "
+        f"'{settings.periodic_cron}' (UTC)",
+        "",
         "  DEMO MODE: keys were generated locally; never put real personal data here.",
-        "  Press Ctrl-C to stop (the embedded database stops with it).",
+        "  Press Ctrl-C to stop the server and its worker (the embedded database stops too).",
         "",
     ]
     typer.echo("\n".join(lines))
@@ -346,26 +349,29 @@ def policies_import(
 
 @app.command()
 def worker(
-    once: Annotated[bool, typer.Option(help="Run every job once and exit (for cron).")] = False,
-    interval: Annotated[float, typer.Option(help="Seconds between rounds.")] = 3600,
+    once: Annotated[
+        bool, typer.Option(help="Run every sweep once, work the queue until empty, and exit.")
+    ] = False,
 ) -> None:
-    """Run the daily jobs: quote expiry, renewals, billing and delinquency, earned premium."""
-    from pd_prime_demo.core.database import Database
-    from pd_prime_demo.worker import run_forever, run_jobs
+    """Work the job queue: documents, the outbox relay and the periodic sweeps (quote expiry,
+    renewals, billing and delinquency, earned premium). Run as many as you need."""
+    from pd_prime_demo.core.runtime import Runtime
+    from pd_prime_demo.worker import run_once, run_worker
 
     settings = bootstrap.settings()
 
     async def run() -> None:
-        assert settings.database_url is not None
-        db = Database.connect(settings.database_url, pool_size=2, max_overflow=0)
+        runtime = Runtime.create(
+            settings.model_copy(update={"db_pool_size": 4, "db_max_overflow": 4})
+        )
         try:
             if once:
-                for name, result in (await run_jobs(db)).items():
+                for name, result in (await run_once(runtime)).items():
                     typer.echo(f"{name}: {result}")
             else:
-                await run_forever(db, interval_seconds=interval)
+                await run_worker(runtime)
         finally:
-            await db.dispose()
+            await runtime.close()
 
     asyncio.run(run())
 

@@ -3,6 +3,8 @@ one domain offers another against the direction of their imports."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,6 +30,7 @@ from pd_prime_demo.policies.router import router as policies_router
 from pd_prime_demo.products.router import router as products_router
 from pd_prime_demo.quotes.router import router as quotes_router
 from pd_prime_demo.reports.router import router as reports_router
+from pd_prime_demo.worker import run_worker
 
 DESCRIPTION = """
 PD Prime is an open, API-first property & casualty insurance core.
@@ -58,9 +61,21 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.create(settings)
+        # make demo: a queue worker (and the relay) in the server's own process, stopped with it.
+        jobs = (
+            asyncio.create_task(
+                run_worker(app.state.runtime, install_signal_handlers=False), name="worker"
+            )
+            if settings.embedded_worker
+            else None
+        )
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
             if owned:
                 await app.state.runtime.close()
 

@@ -1,29 +1,43 @@
-"""``pd-prime worker``: the daily jobs, safe to run on many machines at once.
+"""``pd-prime worker``: the job queue's worker, the outbox relay and the periodic sweeps.
 
-Each job is an idempotent sweep (running it twice for a day changes nothing the second time)
-and runs in its own transaction under a PostgreSQL advisory lock, so two workers never run the
-same job concurrently. A cron-style deployment can call ``pd-prime worker --once``.
+Run as many as you like, on as many machines: each takes jobs from the queue (procrastinate on
+PostgreSQL, ``core.queue``), each runs a relay (one relay transaction at a time, whichever
+worker), and each periodic sweep is deferred once per period whatever the number of workers.
+A sweep (quote expiry, renewal offers and lapses, the billing run, earned premium) handles
+everything due up to today, so after downtime the one late run the queue defers catches up on
+every missed day, and running one twice changes nothing the second time. ``pd-prime worker
+--once`` runs the sweeps, relays and drains the queue, then exits (for a cron deployment).
+
+This module wires the domains' jobs together (routes from event types to tasks, ports between
+domains), as ``main`` wires their routers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import procrastinate
 import structlog
+from procrastinate.job_context import JobContext
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock, locks
-from pd_prime_demo.core.database import Database
+from pd_prime_demo.core.queue import STANDARD, conninfo, record_errors
 from pd_prime_demo.core.result_types import Err, Ok
+from pd_prime_demo.core.runtime import Runtime, runtime_of
+from pd_prime_demo.documents import jobs as documents_jobs
+from pd_prime_demo.events.relay import Route, relay_pending, run_relay
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.quotes import service as quotes
 
 log = structlog.get_logger(__name__)
+
+# Which task each published event goes to (besides live updates, which read the stream).
+ROUTES: tuple[Route, ...] = (Route("document.requested", "documents:render"),)
 
 
 async def _expire_quotes(session: AsyncSession) -> object:
@@ -55,42 +69,92 @@ async def _earn(session: AsyncSession) -> object:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _documents(session: AsyncSession) -> object:
-    return await policies.render_pending(session)
-
-
-JOBS: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
+SWEEPS: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
     "quotes.expire": _expire_quotes,
     "renewals.offer": policies.offer_due,
     "renewals.lapse": policies.lapse_due,
     "billing.run": _billing,
     "ledger.earn": _earn,
-    "documents.render": _documents,
 }
 
+sweeps = procrastinate.Blueprint()
 
-async def run_jobs(db: Database) -> dict[str, object]:
-    """Run every job once; a job another worker holds is skipped, not waited for."""
-    results: dict[str, object] = {}
-    for name, job in JOBS.items():
-        async with db.unit_of_work() as session:
-            if not await locks.try_lock(session, f"job:{name}"):
-                results[name] = "skipped: running elsewhere"
-                continue
-            results[name] = await job(session)
-        log.info("worker.job_done", job=name, result=str(results[name]))
+
+def _sweep_task(name: str, sweep: Callable[[AsyncSession], Awaitable[object]]) -> None:
+    async def run_sweep(context: JobContext, timestamp: int) -> None:
+        result = await run_one(runtime_of(context), name, sweep)
+        log.info("worker.sweep_done", sweep=name, period=timestamp, result=str(result))
+
+    # lock: two runs of one sweep never overlap; queueing_lock: at most one waits to run.
+    sweeps.task(
+        name=name,
+        pass_context=True,
+        retry=STANDARD,
+        queue="sweeps",
+        lock=name,
+        queueing_lock=name,
+    )(run_sweep)
+
+
+for _name, _sweep in SWEEPS.items():
+    _sweep_task(_name, _sweep)
+
+
+async def run_one(
+    runtime: Runtime, name: str, sweep: Callable[[AsyncSession], Awaitable[object]]
+) -> object:
+    """One sweep in its own transaction, under an advisory lock: a second caller (a cron
+    ``--once`` beside the queue's run) skips rather than waits."""
+    async with runtime.db.unit_of_work() as session:
+        if not await locks.try_lock(session, f"job:{name}"):
+            return "skipped: running elsewhere"
+        return await sweep(session)
+
+
+def queue_app(runtime: Runtime) -> procrastinate.App:
+    """The runtime's queue with every domain's tasks and the periodic schedule on it."""
+    app = runtime.queue.app
+    if "documents:render" not in app.tasks:
+        app.add_tasks_from(documents_jobs.blueprint, namespace="documents")
+        app.add_tasks_from(sweeps, namespace="sweeps")
+        for name in SWEEPS:
+            app.periodic(cron=runtime.settings.periodic_cron, periodic_id=name)(
+                app.tasks[f"sweeps:{name}"]
+            )
+    return app
+
+
+async def run_worker(
+    runtime: Runtime, *, wait: bool = True, install_signal_handlers: bool = True
+) -> None:
+    """Work the queue (and relay the outbox beside it) until stopped, or, with ``wait=False``,
+    until nothing is left to do."""
+    app = queue_app(runtime)
+    await runtime.queue.ready()
+    relay = asyncio.create_task(
+        run_relay(runtime.db, app, ROUTES, dsn=conninfo(runtime.db.url)), name="outbox-relay"
+    )
+    try:
+        if not wait:
+            await relay_pending(runtime.db, app, ROUTES)
+        await app.run_worker_async(
+            wait=wait,
+            concurrency=runtime.settings.worker_concurrency,
+            install_signal_handlers=install_signal_handlers,
+            additional_context={"runtime": runtime},
+            worker_middleware=[record_errors],
+            name="pd-prime",
+        )
+    finally:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay
+
+
+async def run_once(runtime: Runtime) -> dict[str, object]:
+    """Every sweep once, then the relay and the queue until empty (cron deployments, tests)."""
+    results = {name: await run_one(runtime, name, sweep) for name, sweep in SWEEPS.items()}
+    for name, result in results.items():
+        log.info("worker.sweep_done", sweep=name, result=str(result))
+    await run_worker(runtime, wait=False, install_signal_handlers=False)
     return results
-
-
-async def run_forever(db: Database, *, interval_seconds: float) -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    while not stop.is_set():
-        try:
-            await run_jobs(db)
-        except Exception:  # one bad run must not stop the worker; it retries next round
-            log.exception("worker.run_failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)

@@ -42,6 +42,9 @@ class Permission(enum.StrEnum):
     BILLING_PAY = "billing:pay"
     BILLING_MANAGE = "billing:manage"
     REPORTS_READ = "reports:read"
+    EVENTS_READ = "events:read"  # the event stream and live updates, filtered by visibility
+    WEBHOOKS_MANAGE = "webhooks:manage"  # an API client's webhook subscriptions
+    JOBS_MANAGE = "jobs:manage"  # the job queue's failed jobs: list, retry, cancel
 
 
 class ActorKind(enum.StrEnum):

@@ -63,6 +63,14 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1)
     login_failure_window_seconds: int = Field(default=900, ge=1)
 
+    # When the periodic sweeps (quote expiry, renewals, the billing run, earned premium) are
+    # deferred, as a cron expression in UTC; default daily at 00:15, every 5 minutes in demo.
+    sweeps_cron: str | None = None
+    # Jobs one worker process runs at once; a job runs in its own transactions.
+    worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Run a queue worker and the outbox relay inside the server process (make demo does).
+    embedded_worker: bool = False
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -81,6 +89,12 @@ class Settings(BaseSettings):
     @property
     def is_demo(self) -> bool:
         return self.env is Environment.DEMO
+
+    @property
+    def periodic_cron(self) -> str:
+        if self.sweeps_cron:
+            return self.sweeps_cron
+        return "*/5 * * * *" if self.is_demo else "15 0 * * *"
 
     @property
     def embedded_database_allowed(self) -> bool:

@@ -160,6 +160,11 @@ class Database:
             else:
                 await session.commit()
 
+    @property
+    def url(self) -> str:
+        """The database's URL, password included (for the queue's own connections)."""
+        return self.engine.url.render_as_string(hide_password=False)
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 

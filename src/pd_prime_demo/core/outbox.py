@@ -1,17 +1,20 @@
 """The transactional outbox: events written in the same transaction as the change they describe.
 
-A relay (the worker, later) publishes unpublished rows and stamps ``published_at``; because the
-event commits or rolls back with the change, nothing acknowledged is lost and nothing rolled
-back is announced. A transaction's events are inserted in one statement as it commits, before
-the audit chain takes its lock (see ``core.at_commit``).
+Because an event commits or rolls back with its change, nothing acknowledged is lost and nothing
+rolled back is announced. A transaction's events are inserted in one statement as it commits,
+before the audit chain takes its lock (see ``core.at_commit``); a trigger then wakes the relay
+(``events.relay``), which gives committed events their ``position`` in the published sequence,
+stamps ``published_at`` and turns them into jobs. Jobs run at least once, so each consumer does
+its work once per event with :func:`consume_once` in the transaction of that work.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, String, event, insert
+from sqlalchemy import BigInteger, Identity, Index, String, event, insert, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -24,6 +27,18 @@ class OutboxEvent(Base):
     __tablename__ = "outbox_events"
     __table_args__ = (
         Index("ix_outbox_events_unpublished", "id", postgresql_where="published_at IS NULL"),
+        Index(
+            "ux_outbox_events_position",
+            "position",
+            unique=True,
+            postgresql_where="position IS NOT NULL",
+        ),
+        Index(
+            "ix_outbox_events_customer_id_position",
+            "customer_id",
+            "position",
+            postgresql_where="position IS NOT NULL",
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -33,6 +48,20 @@ class OutboxEvent(Base):
     aggregate_id: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]]
     published_at: Mapped[datetime | None]
+    # The order the relay published it in: gap free in commit order (None until published).
+    position: Mapped[int | None] = mapped_column(BigInteger)
+    # Whose business it is: a reader sees the events of the customers it may see (None: staff).
+    customer_id: Mapped[uuid.UUID | None]
+
+
+class ConsumedEvent(Base):
+    """What a consumer has done: one row per consumer and event, written with the work."""
+
+    __tablename__ = "consumed_events"
+
+    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    consumed_at: Mapped[datetime]
 
 
 _PENDING: AtCommit[dict[str, Any]] = AtCommit("pd_prime.outbox.pending")
@@ -45,9 +74,12 @@ def emit(
     aggregate_type: str,
     aggregate_id: str,
     payload: dict[str, Any] | None = None,
+    *,
+    customer_id: uuid.UUID | None = None,
 ) -> None:
     """Queue an event, written when ``session`` commits; ``payload`` holds ids and states,
-    never PII."""
+    never PII. ``customer_id`` is the customer whose business it is (None for the company's
+    own, such as a product published): it decides who may read the event."""
     _PENDING.add(
         session,
         {
@@ -56,6 +88,7 @@ def emit(
             "aggregate_type": aggregate_type,
             "aggregate_id": aggregate_id,
             "payload": payload or {},
+            "customer_id": customer_id,
         },
     )
 
@@ -65,3 +98,17 @@ def emit(
 def _write_on_commit(session: Session) -> None:
     if at_real_commit(session) and (rows := _PENDING.take(session)):
         session.connection().execute(_INSERT, rows)
+
+
+_CONSUME = text(
+    "INSERT INTO consumed_events (consumer, event_id, consumed_at) "
+    "VALUES (:consumer, :event_id, now()) ON CONFLICT DO NOTHING RETURNING event_id"
+)
+
+
+async def consume_once(session: AsyncSession, consumer: str, event_id: int) -> bool:
+    """True the first time ``consumer`` handles ``event_id``: it does its work in ``session``'s
+    transaction, which commits the mark with it. False on a repeat delivery (or while another
+    delivery of it is being handled, which then waits for it here)."""
+    result = await session.execute(_CONSUME, {"consumer": consumer, "event_id": event_id})
+    return result.scalar_one_or_none() is not None

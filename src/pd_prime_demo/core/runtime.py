@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
+
+from procrastinate.job_context import JobContext
 
 from pd_prime_demo.core.cache import Cache, create_cache
 from pd_prime_demo.core.config import Settings
@@ -13,6 +16,7 @@ from pd_prime_demo.core.crypto import (
     load_key_material,
 )
 from pd_prime_demo.core.database import Database
+from pd_prime_demo.core.queue import JobQueue
 
 
 @dataclass(slots=True)
@@ -23,13 +27,15 @@ class Runtime:
     cipher: FieldCipher
     signer: TokenSigner
     passwords: PasswordHashing
+    queue: JobQueue
 
     @classmethod
     def create(cls, settings: Settings, *, db: Database | None = None) -> Runtime:
         keys = load_key_material(settings)
+        db = db or Database.from_settings(settings)
         return cls(
             settings=settings,
-            db=db or Database.from_settings(settings),
+            db=db,
             cache=create_cache(settings.redis_url),
             cipher=FieldCipher(keys.pii_keys, keys.pii_active_kid),
             signer=TokenSigner(keys.jwt_keys, keys.jwt_active_kid),
@@ -38,8 +44,15 @@ class Runtime:
                 memory_cost_kib=settings.argon2_memory_cost_kib,
                 parallelism=settings.argon2_parallelism,
             ),
+            queue=JobQueue(db.url),
         )
 
     async def close(self) -> None:
+        await self.queue.close()
         await self.cache.close()
         await self.db.dispose()
+
+
+def runtime_of(context: JobContext) -> Runtime:
+    """The process's runtime, handed to every job by the worker (``additional_context``)."""
+    return cast("Runtime", context.additional_context["runtime"])

@@ -1,14 +1,23 @@
-"""Rendered documents (declarations pages, invoices), stored with a content hash."""
+"""Documents (declarations pages, invoices): the row exists from the business transaction on,
+with the facts it prints; a job renders it after commit and stores the PDF with its hash."""
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+
+
+class DocumentStatus(enum.StrEnum):
+    PENDING = "pending"  # recorded; its page is drawn by a job after the transaction commits
+    READY = "ready"
+    FAILED = "failed"  # every attempt failed: shown to staff, retried from the jobs view
 
 
 class Document(Base):
@@ -17,6 +26,12 @@ class Document(Base):
         # A policy's documents, a page at a time; and "has this record its page yet?".
         Index("ix_documents_policy_id_created_at", "policy_id", "created_at", "id"),
         Index("ix_documents_kind_source_id", "kind", "source_id"),
+        Index(
+            "ix_documents_status_created_at",
+            "status",
+            "created_at",
+            postgresql_where="status <> 'ready'",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -25,6 +40,12 @@ class Document(Base):
     source_id: Mapped[str] = mapped_column(String(100))
     filename: Mapped[str] = mapped_column(String(200))
     media_type: Mapped[str] = mapped_column(String(50))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
-    sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(10), server_default=DocumentStatus.READY.value)
+    # What the page prints, fixed when the record was made (ids and amounts, never PII: the
+    # insured's name and address are read when the page is drawn).
+    facts: Mapped[dict[str, Any] | None]
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    rendered_at: Mapped[datetime | None]

@@ -2,242 +2,81 @@
 
 The wording and arrangement of each document live in its layout function below
 (``declarations_layout``, ``invoice_layout``); ``documents.pdf`` draws them with fpdf2 (pure
-Python, no system libraries). Each document is stored once with its SHA-256, so what was issued
-can be proven later.
+Python, no system libraries).
+
+Drawing a page is slow and can fail, so it never happens in the business transaction:
+:func:`request_declarations` and :func:`request_invoice` record the document as ``pending``
+with the facts it prints and publish ``document.requested``; the ``documents.render`` job
+draws it after the transaction commits (:func:`render`), stores it once with its SHA-256 (so
+what was issued can be proven later) and publishes ``document.ready``, or, when every attempt
+failed, marks it ``failed`` with the error (:func:`mark_failed`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import cast
 
+from pydantic import TypeAdapter
 from sqlalchemy import Select, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import DomainError, Result
+from pd_prime_demo.customers import service as customers
 from pd_prime_demo.documents import pdf
-from pd_prime_demo.documents.models import Document
+from pd_prime_demo.documents.layouts import (
+    CancellationLine,
+    CoverageLine,
+    Declarations,
+    Invoice,
+    MailingLabel,
+    declarations_layout,
+    invoice_layout,
+)
+from pd_prime_demo.documents.models import Document, DocumentStatus
 
-
-def _words(code: str | None) -> str:
-    return (code or "").replace("_", " ")
-
-
-@dataclass(frozen=True, slots=True)
-class CoverageLine:
-    name: str
-    limit: str | None
-    deductible: str | None
-    premium: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class CancellationLine:
-    effective_on: date
-    method: str
-    return_premium: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class Declarations:
-    """What a declarations page says: one policy transaction and the state it puts in force.
-
-    The policies domain fills it in; documents know nothing of how policies are stored.
-    """
-
-    policy_id: uuid.UUID
-    policy_number: str
-    product_name: str
-    state: str
-    rate_version: str
-    transaction_id: uuid.UUID
-    seq: int
-    kind: str
-    effective_on: date
-    reason_code: str | None
-    issued_at: datetime
-    term_start: date
-    term_end: date
-    status: str
-    insured_name: str
-    insured_address: str
-    payment_plan: str
-    coverages: tuple[CoverageLine, ...]
-    term_premium: Decimal
-    fees: Decimal
-    taxes: Decimal
-    premium_change: Decimal
-    fees_change: Decimal
-    taxes_change: Decimal
-    cancellation: CancellationLine | None = None
-
-    @property
-    def filename(self) -> str:
-        return f"{self.policy_number}-{self.seq:03d}-{self.kind}.pdf"
-
-
-@dataclass(frozen=True, slots=True)
-class Invoice:
-    """What an invoice says: one installment of a policy's billing account."""
-
-    policy_id: uuid.UUID
-    policy_number: str
-    product_code: str
-    state: str
-    installment_id: uuid.UUID
-    invoice_number: str
-    invoiced_on: date
-    due_on: date
-    seq: int
-    term_start: date
-    amount: Decimal
-    fee: Decimal
-    balance: Decimal
-
-
-def declarations_layout(page: Declarations) -> pdf.Layout:
-    reason = f" ({_words(page.reason_code)})" if page.reason_code else ""
-    blocks: list[pdf.Block] = [
-        pdf.Heading("Policy declarations"),
-        pdf.Fields(
-            (
-                ("Policy", page.policy_number),
-                ("Product", f"{page.product_name} ({page.state})"),
-                ("Rate version", page.rate_version),
-            )
-        ),
-        pdf.Fields(
-            (
-                (
-                    "Transaction",
-                    f"#{page.seq} {_words(page.kind)}, effective {page.effective_on}{reason}",
-                ),
-            )
-        ),
-        pdf.Fields(
-            (
-                (
-                    "Policy period",
-                    f"{page.term_start} to {page.term_end} (12:01 a.m. standard time)",
-                ),
-                ("Status", _words(page.status)),
-            )
-        ),
-        pdf.Fields(
-            (("Named insured", page.insured_name), ("Mailing address", page.insured_address))
-        ),
-        pdf.Fields((("Payment plan", _words(page.payment_plan)),)),
-        pdf.Heading("Coverages", size=13),
-        pdf.Table(
-            (
-                pdf.Column("Coverage", 0.4),
-                pdf.Column("Limit", 0.2),
-                pdf.Column("Deductible", 0.2),
-                pdf.Column("Term premium", 0.2, "R"),
-            ),
-            tuple(
-                (line.name, line.limit or "-", line.deductible or "-", _money(line.premium))
-                for line in page.coverages
-            ),
-        ),
-        pdf.Fields(
-            (
-                ("Term premium", _money(page.term_premium)),
-                ("Fees", _money(page.fees)),
-                ("Taxes and assessments", _money(page.taxes)),
-            )
-        ),
-        pdf.Fields(
-            (
-                (
-                    "This transaction",
-                    f"premium {_money(page.premium_change)}, fees {_money(page.fees_change)}, "
-                    f"taxes {_money(page.taxes_change)}",
-                ),
-            )
-        ),
-    ]
-    if (cancellation := page.cancellation) is not None:
-        blocks.append(
-            pdf.Fields(
-                (
-                    (
-                        "Cancelled",
-                        f"effective {cancellation.effective_on} "
-                        f"({_words(cancellation.method)}); return premium "
-                        f"{_money(cancellation.return_premium)}",
-                    ),
-                )
-            )
-        )
-    blocks.append(
-        pdf.Paragraph(
-            f"Issued {page.issued_at.date()}. This declarations page, with the policy form and "
-            "endorsements, makes up the policy."
-        )
-    )
-    return pdf.Layout(f"Declarations {page.policy_number}", tuple(blocks))
-
-
-def invoice_layout(invoice: Invoice) -> pdf.Layout:
-    return pdf.Layout(
-        f"Invoice {invoice.invoice_number}",
-        (
-            pdf.Heading(f"Invoice {invoice.invoice_number}"),
-            pdf.Fields(
-                (
-                    (
-                        "Policy",
-                        f"{invoice.policy_number} ({invoice.product_code}, {invoice.state})",
-                    ),
-                )
-            ),
-            pdf.Fields((("Invoice date", str(invoice.invoiced_on)), ("Due", str(invoice.due_on)))),
-            pdf.Table(
-                (pdf.Column("Item", 0.7), pdf.Column("Amount", 0.3, "R")),
-                (
-                    (
-                        f"Installment {invoice.seq} of the term starting {invoice.term_start}",
-                        _money(invoice.amount),
-                    ),
-                    ("Installment fee", _money(invoice.fee)),
-                    ("Amount due", _money(invoice.amount + invoice.fee)),
-                ),
-                bold_last_row=True,
-            ),
-            pdf.Paragraph(
-                "Account balance after this invoice (all terms, positive means owed): "
-                f"{_money(invoice.balance)}"
-            ),
-            pdf.Paragraph(
-                "Pay by the due date to keep your coverage in force. After the grace period a "
-                "notice of cancellation for non-payment is sent."
-            ),
-        ),
-    )
+__all__ = [
+    "CancellationLine",
+    "CoverageLine",
+    "Declarations",
+    "DocumentStatus",
+    "Invoice",
+    "MailingLabel",
+    "declarations_layout",
+    "get",
+    "invoice_layout",
+    "list_for_policy",
+    "mark_failed",
+    "render",
+    "request_declarations",
+    "request_invoice",
+    "sources_with",
+]
 
 
 _INSERT = insert(cast(Table, Document.__table__))
+_DECLARATIONS = TypeAdapter(Declarations)
+_INVOICE = TypeAdapter(Invoice)
 
 
-async def _store(
+async def _request(
     session: AsyncSession,
     policy_id: uuid.UUID,
     *,
     kind: str,
     source_id: str,
     filename: str,
-    content: bytes,
+    facts: dict[str, object],
+    customer_id: uuid.UUID | None,
 ) -> uuid.UUID:
-    """The document's id. A plain insert: documents are written once and never changed, so
-    nothing needs the ORM to track them (a page is rendered in many business transactions)."""
+    """Record a pending document and the event that gets it drawn. A plain insert: nothing
+    needs the ORM to track it (many business transactions record one)."""
     document_id = uuid.uuid4()
     await session.execute(
         _INSERT,
@@ -248,41 +87,104 @@ async def _store(
             "source_id": source_id,
             "filename": filename,
             "media_type": "application/pdf",
-            "content": content,
-            "sha256": hashlib.sha256(content).hexdigest(),
+            "status": DocumentStatus.PENDING.value,
+            "facts": facts,
             "created_at": clock.now(),
         },
+    )
+    emit(
+        session,
+        "document.requested",
+        "document",
+        str(document_id),
+        {"policy_id": str(policy_id), "kind": kind},
+        customer_id=customer_id,
     )
     return document_id
 
 
-async def render_declarations(session: AsyncSession, page: Declarations) -> uuid.UUID:
-    content = pdf.render(declarations_layout(page), issued_at=page.issued_at)
-    return await _store(
+async def request_declarations(session: AsyncSession, page: Declarations) -> uuid.UUID:
+    """The declarations page of a policy transaction, drawn after ``session`` commits."""
+    return await _request(
         session,
         page.policy_id,
         kind="declarations",
         source_id=str(page.transaction_id),
         filename=page.filename,
-        content=content,
+        facts=_DECLARATIONS.dump_python(page, mode="json"),
+        customer_id=page.customer_id,
     )
 
 
-async def render_invoice(session: AsyncSession, invoice: Invoice) -> uuid.UUID:
-    content = pdf.render(invoice_layout(invoice), issued_at=clock.now())
-    return await _store(
+async def request_invoice(session: AsyncSession, invoice: Invoice) -> uuid.UUID:
+    """The invoice of an installment, drawn after ``session`` commits."""
+    return await _request(
         session,
         invoice.policy_id,
         kind="invoice",
         source_id=str(invoice.installment_id),
         filename=f"{invoice.invoice_number}.pdf",
-        content=content,
+        facts=_INVOICE.dump_python(invoice, mode="json"),
+        customer_id=invoice.customer_id,
     )
 
 
-def _money(value: Decimal | str) -> str:
-    amount = Decimal(value)
-    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
+async def _layout(session: AsyncSession, doc: Document) -> tuple[pdf.Layout, datetime]:
+    facts = doc.facts or {}
+    if doc.kind == "declarations":
+        page = _DECLARATIONS.validate_python(facts)
+        name, address = await customers.mailing_label(session, page.customer_id) or ("", "")
+        return declarations_layout(page, MailingLabel(name, address)), page.issued_at
+    invoice = _INVOICE.validate_python(facts)
+    return invoice_layout(invoice), doc.created_at
+
+
+async def render(session: AsyncSession, document_id: uuid.UUID) -> bool:
+    """Draw a pending (or failed, when its job is retried) document and store it; the row is
+    locked meanwhile, so two deliveries of the job draw it once. False if it is ready already
+    or unknown."""
+    doc = await session.get(Document, document_id, with_for_update=True)
+    if doc is None or doc.status == DocumentStatus.READY:
+        return False
+    layout, issued_at = await _layout(session, doc)
+    content = pdf.render(layout, issued_at=issued_at)
+    doc.content = content
+    doc.sha256 = hashlib.sha256(content).hexdigest()
+    doc.status = DocumentStatus.READY.value
+    doc.error = None
+    doc.rendered_at = clock.now()
+    emit(
+        session,
+        "document.ready",
+        "document",
+        str(doc.id),
+        {"policy_id": str(doc.policy_id), "kind": doc.kind, "sha256": doc.sha256},
+        customer_id=_customer_of(doc),
+    )
+    return True
+
+
+async def mark_failed(session: AsyncSession, document_id: uuid.UUID, error: str) -> None:
+    """Every attempt to draw the document failed: it shows as failed, with why, until an
+    administrator retries its job (:func:`render` draws a failed one again)."""
+    doc = await session.get(Document, document_id, with_for_update=True)
+    if doc is None or doc.status == DocumentStatus.READY:
+        return
+    doc.status = DocumentStatus.FAILED.value
+    doc.error = error[:2000]
+    emit(
+        session,
+        "document.failed",
+        "document",
+        str(doc.id),
+        {"policy_id": str(doc.policy_id), "kind": doc.kind},
+        customer_id=_customer_of(doc),
+    )
+
+
+def _customer_of(doc: Document) -> uuid.UUID | None:
+    raw = (doc.facts or {}).get("customer_id")
+    return uuid.UUID(raw) if isinstance(raw, str) else None
 
 
 def sources_with(kind: str) -> Select[str]:
@@ -295,7 +197,11 @@ async def list_for_policy(
     session: AsyncSession, policy_id: uuid.UUID, *, cursor: str | None = None, limit: int = 200
 ) -> Result[tuple[list[Document], str | None], DomainError]:
     """A page of the policy's documents, oldest first (the caller checked it may see them)."""
-    query = select(Document).where(Document.policy_id == policy_id).options(defer(Document.content))
+    query = (
+        select(Document)
+        .where(Document.policy_id == policy_id)
+        .options(defer(Document.content), defer(Document.facts))
+    )
     return await keyset_page(session, query, Document, cursor=cursor, limit=limit)
 
 

@@ -16,6 +16,7 @@ _QUOTING = {
     Permission.POLICIES_READ,
     Permission.POLICIES_BIND,
     Permission.BILLING_PAY,
+    Permission.EVENTS_READ,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -29,6 +30,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CUSTOMERS_CREATE,
             Permission.CUSTOMERS_UPDATE,
             Permission.POLICIES_WRITE,
+            Permission.WEBHOOKS_MANAGE,
             *_QUOTING,
         }
     ),
@@ -44,11 +46,18 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.POLICIES_BIND,
             Permission.POLICIES_WRITE,
             Permission.REPORTS_READ,
+            Permission.EVENTS_READ,
+            Permission.WEBHOOKS_MANAGE,
         }
     ),
     # Adjusters check coverage on claims: they read policies as of the loss date.
     Role.ADJUSTER: frozenset(
-        {Permission.CUSTOMERS_READ, Permission.PRODUCTS_READ, Permission.POLICIES_READ}
+        {
+            Permission.CUSTOMERS_READ,
+            Permission.PRODUCTS_READ,
+            Permission.POLICIES_READ,
+            Permission.EVENTS_READ,
+        }
     ),
     # Admins hold every permission, including products:manage (the actuarial function).
     Role.ADMIN: frozenset(Permission),

@@ -202,10 +202,22 @@ class DocumentRead(BaseModel):
     model_config = ConfigDict(frozen=True, from_attributes=True)
     id: uuid.UUID
     kind: str
+    status: str = Field(
+        description="pending (its page is being drawn), ready (download it), or failed "
+        "(every attempt failed; staff retry it from the jobs view)"
+    )
     filename: str
     media_type: str
-    sha256: str
+    sha256: str | None = Field(description="SHA-256 of the PDF, once it is ready")
     created_at: datetime
+    rendered_at: datetime | None = None
+
+
+class DocumentPending(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: uuid.UUID
+    status: str
+    detail: str
 
 
 class DocumentPage(BaseModel):

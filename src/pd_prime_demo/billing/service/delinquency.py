@@ -128,7 +128,14 @@ async def _send_notices(session: AsyncSession, policy_id: uuid.UUID, on: date, a
         await audit.record(
             session, actor, "billing.cancellation_notice", "policy", str(policy_id), detail
         )
-        emit(session, "billing.cancellation_notice", "policy", str(policy_id), detail)
+        emit(
+            session,
+            "billing.cancellation_notice",
+            "policy",
+            str(policy_id),
+            detail,
+            customer_id=account.customer_id,
+        )
         sent += 1
     return sent
 

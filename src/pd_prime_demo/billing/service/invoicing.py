@@ -40,7 +40,7 @@ async def issue_invoice(
     )
     await session.flush()
     balance = (await ledger.balances(session, policy_id=account.policy_id))[Account.RECEIVABLE]
-    await documents.render_invoice(
+    await documents.request_invoice(
         session,
         documents.Invoice(
             policy_id=account.policy_id,
@@ -56,6 +56,7 @@ async def issue_invoice(
             amount=row.amount,
             fee=row.fee,
             balance=balance,
+            customer_id=account.customer_id,
         ),
     )
     emit(
@@ -68,4 +69,5 @@ async def issue_invoice(
             "due_on": row.due_on.isoformat(),
             "amount": str(row.amount + row.fee),
         },
+        customer_id=account.customer_id,
     )

@@ -105,6 +105,7 @@ async def pay(
         "policy",
         str(policy_id),
         {"payment_id": str(payment.id), "amount": str(amount)},
+        customer_id=account.customer_id,
     )
     await refund_if_due(session, policy_id)
     return Ok(Recorded(payment, created=True))

@@ -60,5 +60,12 @@ async def refund_if_due(session: AsyncSession, policy_id: uuid.UUID) -> Refund |
     await audit.record(
         session, Actor.system("billing"), "billing.refund_issued", "policy", str(policy_id), detail
     )
-    emit(session, "billing.refund_issued", "policy", str(policy_id), detail)
+    emit(
+        session,
+        "billing.refund_issued",
+        "policy",
+        str(policy_id),
+        detail,
+        customer_id=account.customer_id,
+    )
     return refund

@@ -15,7 +15,7 @@ from pd_prime_demo.api.response_patterns import fail, handle_result, problem_res
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.dates import BusinessDate, Moment
-from pd_prime_demo.core.result_types import not_found
+from pd_prime_demo.core.result_types import conflict, not_found
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.identity.dependencies import CurrentActor, require
 from pd_prime_demo.policies import service
@@ -24,6 +24,7 @@ from pd_prime_demo.policies.router.presenting import policy_etag, present, trans
 from pd_prime_demo.policies.schemas import (
     BindRequest,
     DocumentPage,
+    DocumentPending,
     DocumentRead,
     PolicyPage,
     PolicyRead,
@@ -225,7 +226,11 @@ async def list_documents(
     response_class=Response,
     responses={
         200: {"content": {"application/pdf": {}}, "description": "The PDF"},
-        **problem_responses(401, 404),
+        202: {
+            "model": DocumentPending,
+            "description": "Still being drawn: ask again after Retry-After seconds",
+        },
+        **problem_responses(401, 404, 409),
     },
     summary="Download a document (ETag is its SHA-256)",
 )
@@ -236,6 +241,24 @@ async def download_document(
     if doc is None:
         fail(not_found("document"))
     handle_result(await service.get_policy(session, doc.policy_id, actor=actor))
+    if doc.status == documents.DocumentStatus.PENDING:
+        pending = DocumentPending(
+            id=doc.id, status=doc.status, detail="the document is being drawn"
+        )
+        return Response(
+            pending.model_dump_json(),
+            status_code=202,
+            media_type="application/json",
+            headers={"Retry-After": "2", "Cache-Control": "no-store"},
+        )
+    if doc.status == documents.DocumentStatus.FAILED or doc.content is None:
+        fail(
+            conflict(
+                "document.failed",
+                "the document could not be drawn; staff have been shown the failure and "
+                "can retry it",
+            )
+        )
     return Response(
         doc.content,
         media_type=doc.media_type,

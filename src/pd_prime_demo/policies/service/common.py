@@ -222,7 +222,14 @@ async def record(
     if reapplies_seq is not None:
         summary["reapplies_seq"] = reapplies_seq
     await audit.record(session, actor, f"policy.{kind}", "policy", str(policy.id), summary)
-    emit(session, f"policy.{kind}", "policy", str(policy.id), {"number": policy.number, **summary})
+    emit(
+        session,
+        f"policy.{kind}",
+        "policy",
+        str(policy.id),
+        {"number": policy.number, **summary},
+        customer_id=policy.customer_id,
+    )
     await billing.on_transaction(
         session,
         billing.PremiumChange(
@@ -256,11 +263,11 @@ async def render_declarations(
     state: PolicyState,
     version: products.CompiledVersion,
 ) -> uuid.UUID:
-    """The page of ``txn``, rated under ``version``, stored in ``session``'s transaction."""
-    name, address = await customers.mailing_label(session, policy.customer_id) or ("", "")
+    """The page of ``txn``, rated under ``version``: recorded in ``session``'s transaction and
+    drawn by a job once it commits."""
     names = {c.code: c.name for c in version.definition.coverages}
     cancellation = state.cancellation
-    return await documents.render_declarations(
+    return await documents.request_declarations(
         session,
         documents.Declarations(
             policy_id=policy.id,
@@ -277,8 +284,7 @@ async def render_declarations(
             term_start=state.term_start,
             term_end=state.term_end,
             status=state.status.value,
-            insured_name=name,
-            insured_address=address,
+            customer_id=policy.customer_id,
             payment_plan=policy.payment_plan,
             coverages=tuple(
                 documents.CoverageLine(

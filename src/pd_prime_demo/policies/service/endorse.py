@@ -206,5 +206,12 @@ async def _refer(
         "required_authority": referred.required_authority,
     }
     await audit.record(session, actor, "policy.change_referred", "policy", str(policy.id), detail)
-    emit(session, "policy.change_referred", "policy", str(policy.id), detail)
+    emit(
+        session,
+        "policy.change_referred",
+        "policy",
+        str(policy.id),
+        detail,
+        customer_id=policy.customer_id,
+    )
     return Ok(Referred(referred))

@@ -329,7 +329,14 @@ class BookImport:
             }
             policy_id = str(plan.policy_id)
             await audit.record(session, actor, "policy.imported", "policy", policy_id, summary)
-            emit(session, "policy.imported", "policy", policy_id, summary)
+            emit(
+                session,
+                "policy.imported",
+                "policy",
+                policy_id,
+                summary,
+                customer_id=policy.customer_id,
+            )
             self.loaded.append(plan.outcome(plan.policy_id))
 
 

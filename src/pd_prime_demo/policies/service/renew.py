@@ -102,7 +102,14 @@ async def offer(
         "rate_version": version.version,
     }
     await audit.record(session, actor, "policy.renewal_offered", "policy", str(policy.id), detail)
-    emit(session, "policy.renewal_offered", "policy", str(policy.id), detail)
+    emit(
+        session,
+        "policy.renewal_offered",
+        "policy",
+        str(policy.id),
+        detail,
+        customer_id=policy.customer_id,
+    )
     return Ok(renewal)
 
 

@@ -309,7 +309,7 @@ async def _reprice_offer(
             action = "policy.renewal_repriced"
             detail = {"term_start": str(offer.term_start), "premium": str(offer.premium)}
     await audit.record(session, actor, action, "policy", str(policy.id), detail)
-    emit(session, action, "policy", str(policy.id), detail)
+    emit(session, action, "policy", str(policy.id), detail, customer_id=policy.customer_id)
 
 
 def _governing(entries: list[Entry], term_start: date) -> PolicyState | None:

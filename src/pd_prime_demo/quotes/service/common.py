@@ -60,6 +60,7 @@ async def announce(
         "quote",
         str(quote.id),
         {"number": quote.number, "customer_id": str(quote.customer_id), **summary},
+        customer_id=quote.customer_id,
     )
 
 

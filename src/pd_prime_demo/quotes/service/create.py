@@ -119,6 +119,7 @@ async def create_quote(
         "quote",
         str(quote.id),
         {"number": quote.number, "customer_id": str(quote.customer_id)},
+        customer_id=quote.customer_id,
     )
     if assessment is not None:
         await announce(session, quote, QuoteStatus.DRAFT, actor, **assessment.detail)

@@ -1,0 +1,160 @@
+"""The relay: committed outbox events become published events and jobs.
+
+One relay transaction at a time (an advisory lock; any number of workers may run a relay)
+takes the oldest unpublished events, numbers them after the last published ``position``, stamps
+``published_at``, defers a job for every consumer whose route matches each event's type, and
+announces the new head on the ``pd_prime_events`` channel for live updates. Because relay
+transactions run one after another and see only committed events, positions follow commit
+order with no gaps: a reader that has seen up to position P has seen every event published
+before it, and never sees a change that rolled back (its event never committed).
+
+The jobs are deferred before the numbering commits. If that commit fails, the same events are
+published again by the next round and their jobs deferred twice: delivery is at least once,
+and consumers do their work once per event id (``core.outbox.consume_once``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import asyncpg
+import procrastinate
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.core import locks
+from pd_prime_demo.core.database import Database
+
+log = structlog.get_logger(__name__)
+
+EVENTS_CHANNEL = "pd_prime_events"  # payload: the newest published position
+OUTBOX_CHANNEL = "pd_prime_outbox"  # notified by a trigger when outbox rows commit
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Events whose type matches ``pattern`` (``fnmatch``: ``policy.*``) go to ``task``."""
+
+    pattern: str
+    task: str
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    id: int
+    position: int
+    topic: str
+    aggregate_type: str
+    aggregate_id: str
+    customer_id: uuid.UUID | None
+
+
+_PUBLISH = text(
+    """
+    WITH head AS (
+        SELECT coalesce(max(position), 0) AS position FROM outbox_events
+    ), batch AS (
+        SELECT id, row_number() OVER (ORDER BY id) AS n
+        FROM (
+            SELECT id FROM outbox_events WHERE published_at IS NULL ORDER BY id LIMIT :limit
+        ) oldest
+    )
+    UPDATE outbox_events e
+    SET position = head.position + batch.n, published_at = now()
+    FROM batch, head
+    WHERE e.id = batch.id
+    RETURNING e.id, e.position, e.topic, e.aggregate_type, e.aggregate_id, e.customer_id
+    """
+)
+_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
+async def publish_batch(
+    session: AsyncSession,
+    queue: procrastinate.App,
+    routes: Sequence[Route],
+    *,
+    limit: int = BATCH,
+) -> list[Published]:
+    """Publish the oldest unpublished events (up to ``limit``) in ``session``'s transaction and
+    defer their jobs; the caller commits. Returns them in position order."""
+    await locks.lock(session, "events.relay")
+    rows = (await session.execute(_PUBLISH, {"limit": limit})).all()
+    published = sorted((Published(*row) for row in rows), key=lambda p: p.position)
+    if not published:
+        return published
+    by_task: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for event in published:
+        for route in routes:
+            if fnmatch.fnmatchcase(event.topic, route.pattern):
+                by_task[route.task].append(
+                    {
+                        "event_id": event.id,
+                        "topic": event.topic,
+                        "aggregate_id": event.aggregate_id,
+                    }
+                )
+    for task, jobs in by_task.items():
+        await queue.configure_task(task, allow_unknown=True).batch_defer_async(*jobs)  # type: ignore[arg-type]
+    await session.execute(
+        _NOTIFY, {"channel": EVENTS_CHANNEL, "payload": str(published[-1].position)}
+    )
+    return published
+
+
+async def relay_pending(db: Database, queue: procrastinate.App, routes: Sequence[Route]) -> int:
+    """Publish every event committed so far, a batch per transaction; how many."""
+    total = 0
+    while True:
+        async with db.unit_of_work() as session:
+            batch = await publish_batch(session, queue, routes)
+        total += len(batch)
+        if len(batch) < BATCH:
+            return total
+
+
+async def run_relay(
+    db: Database,
+    queue: procrastinate.App,
+    routes: Sequence[Route],
+    *,
+    dsn: str,
+    poll_seconds: float = 5.0,
+) -> None:
+    """Relay until cancelled: woken by the outbox trigger's notification, and every
+    ``poll_seconds`` in case a notification was missed (a lost connection, say)."""
+    wake = asyncio.Event()
+    listener: asyncpg.Connection | None = None
+
+    def on_notify(*_: object) -> None:
+        wake.set()
+
+    try:
+        while True:
+            if listener is None or listener.is_closed():
+                try:
+                    listener = await asyncpg.connect(dsn)
+                    await listener.add_listener(OUTBOX_CHANNEL, on_notify)
+                except (OSError, asyncpg.PostgresError):
+                    log.warning("events.relay_listen_failed", exc_info=True)
+                    listener = None
+            wake.clear()
+            try:
+                count = await relay_pending(db, queue, routes)
+                if count:
+                    log.info("events.relayed", count=count)
+            except Exception:  # the database may be restarting: try again next round
+                log.exception("events.relay_failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=poll_seconds)
+    finally:
+        if listener is not None and not listener.is_closed():
+            await listener.close()
