@@ -22,6 +22,15 @@ class Cache(Protocol):
 
     async def clear(self, key: str) -> None: ...
 
+    async def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Store ``value`` under ``key`` for ``ttl_seconds``."""
+        ...
+
+    async def take(self, key: str) -> str | None:
+        """The value under ``key``, deleted in the same step: of two concurrent takers at most
+        one gets it (single-use tokens)."""
+        ...
+
     async def ping(self) -> bool: ...
 
     async def close(self) -> None: ...
@@ -32,6 +41,7 @@ class MemoryCache:
 
     def __init__(self) -> None:
         self._counters: dict[str, tuple[int, float]] = {}
+        self._values: dict[str, tuple[str, float]] = {}
         self._lock = asyncio.Lock()
 
     async def hit(self, key: str, window_seconds: int) -> int:
@@ -50,11 +60,23 @@ class MemoryCache:
     async def clear(self, key: str) -> None:
         self._counters.pop(key, None)
 
+    async def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        now = time.monotonic()
+        if len(self._values) >= 10_000:  # expired values go before the store grows further
+            self._values = {k: v for k, v in self._values.items() if v[1] > now}
+        self._values[key] = (value, now + ttl_seconds)
+
+    async def take(self, key: str) -> str | None:
+        # No await between the read and the delete: atomic on the event loop.
+        value, expires = self._values.pop(key, (None, 0.0))
+        return value if expires > time.monotonic() else None
+
     async def ping(self) -> bool:
         return True
 
     async def close(self) -> None:
         self._counters.clear()
+        self._values.clear()
 
 
 class RedisCache:
@@ -79,6 +101,13 @@ class RedisCache:
 
     async def clear(self, key: str) -> None:
         await self._redis.delete(self._key(key))
+
+    async def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        await self._redis.set(self._key(key), value, ex=ttl_seconds)
+
+    async def take(self, key: str) -> str | None:
+        value = await self._redis.getdel(self._key(key))  # GETDEL: Redis >= 6.2
+        return value.decode() if isinstance(value, bytes) else value
 
     async def ping(self) -> bool:
         try:
