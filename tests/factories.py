@@ -175,3 +175,20 @@ async def register_and_login(client: AsyncClient, email: str) -> dict[str, str]:
     assert registered.status_code == 201, registered.text
     tokens = await login(client, email, registration["password"])
     return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def draw_documents(runtime: Runtime) -> int:
+    """Draw every pending page, as the worker's documents job does after commit (the test's
+    transaction never commits, so no worker could see it); how many were drawn."""
+    from sqlalchemy import select
+
+    from pd_prime_demo.documents import service as documents
+    from pd_prime_demo.documents.models import Document
+
+    async with runtime.db.unit_of_work() as session:
+        pending = (
+            await session.scalars(select(Document.id).where(Document.status == "pending"))
+        ).all()
+        for document_id in pending:
+            await documents.render(session, document_id)
+    return len(pending)

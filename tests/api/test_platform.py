@@ -36,6 +36,7 @@ async def test_not_ready_when_database_unreachable(runtime: Runtime) -> None:
         cipher=runtime.cipher,
         signer=runtime.signer,
         passwords=runtime.passwords,
+        queue=runtime.queue,
     )
     app = create_app(runtime=broken)
     async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:

@@ -19,6 +19,7 @@ from tests.factories import (
     Login,
     auto_quote,
     changing,
+    draw_documents,
     home_quote,
     person,
     register_and_login,
@@ -218,6 +219,15 @@ async def test_payments_refunds_and_documents(
     assert Decimal(account["refunded"]) == total - Decimal("25.00") + Decimal("50.00")
     docs = (await client.get(f"{url}/documents", headers=agent.headers)).json()["items"]
     assert [d["kind"] for d in docs] == ["declarations", "declarations"]
+    # Recorded with their transactions, drawn after commit: until then a download waits.
+    assert [d["status"] for d in docs] == ["pending", "pending"]
+    waiting = await client.get(f"/api/v1/documents/{docs[0]['id']}", headers=agent.headers)
+    assert waiting.status_code == 202
+    assert waiting.headers["retry-after"] == "2"
+    assert waiting.json()["status"] == "pending"
+    assert await draw_documents(runtime) == 2
+    docs = (await client.get(f"{url}/documents", headers=agent.headers)).json()["items"]
+    assert [d["status"] for d in docs] == ["ready", "ready"]
     pdf = await client.get(f"/api/v1/documents/{docs[0]['id']}", headers=agent.headers)
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")

@@ -17,6 +17,7 @@ from pd_prime_demo.documents.service import (
     CoverageLine,
     Declarations,
     Invoice,
+    MailingLabel,
     declarations_layout,
     invoice_layout,
 )
@@ -24,9 +25,7 @@ from pd_prime_demo.documents.service import (
 ISSUED = datetime(2027, 3, 1, 15, 30, tzinfo=UTC)
 
 
-def _cancelled(
-    name: str = "Jane Roe", coverage_names: dict[str, str] | None = None
-) -> Declarations:
+def _cancelled(coverage_names: dict[str, str] | None = None) -> Declarations:
     names = coverage_names or {"bi": "Bodily injury liability", "comp": "Comprehensive"}
     return Declarations(
         policy_id=uuid.uuid4(),
@@ -43,8 +42,7 @@ def _cancelled(
         term_start=date(2027, 1, 1),
         term_end=date(2027, 7, 1),
         status="cancelled",
-        insured_name=name,
-        insured_address="1 Main St, Austin, TX 78701",
+        customer_id=uuid.uuid4(),
         payment_plan="monthly",
         coverages=(
             CoverageLine(names["bi"], "100/300", None, Decimal("600.00")),
@@ -66,7 +64,8 @@ def _text(content: bytes) -> str:
 
 
 def _declarations(name: str, coverage_names: dict[str, str] | None = None) -> bytes:
-    return pdf.render(declarations_layout(_cancelled(name, coverage_names)), issued_at=ISSUED)
+    insured = MailingLabel(name, "1 Main St, Austin, TX 78701")
+    return pdf.render(declarations_layout(_cancelled(coverage_names), insured), issued_at=ISSUED)
 
 
 def test_declarations_state_the_policy_its_coverages_and_the_cancellation() -> None:
