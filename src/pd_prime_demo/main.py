@@ -30,6 +30,7 @@ from pd_prime_demo.policies.router import router as policies_router
 from pd_prime_demo.products.router import router as products_router
 from pd_prime_demo.quotes.router import router as quotes_router
 from pd_prime_demo.reports.router import router as reports_router
+from pd_prime_demo.webhooks.router import router as webhooks_router
 from pd_prime_demo.worker import run_worker
 
 DESCRIPTION = """
@@ -49,6 +50,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     policies_router,
     billing_router,
     reports_router,
+    webhooks_router,
     audit_router,
 )
 

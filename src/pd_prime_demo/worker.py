@@ -33,11 +33,15 @@ from pd_prime_demo.documents import jobs as documents_jobs
 from pd_prime_demo.events.relay import Route, relay_pending, run_relay
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.quotes import service as quotes
+from pd_prime_demo.webhooks import jobs as webhooks_jobs
 
 log = structlog.get_logger(__name__)
 
 # Which task each published event goes to (besides live updates, which read the stream).
-ROUTES: tuple[Route, ...] = (Route("document.requested", "documents:render"),)
+ROUTES: tuple[Route, ...] = (
+    Route("document.requested", "documents:render"),
+    Route("*", "webhooks:fan_out"),
+)
 
 
 async def _expire_quotes(session: AsyncSession) -> object:
@@ -116,6 +120,7 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
     app = runtime.queue.app
     if "documents:render" not in app.tasks:
         app.add_tasks_from(documents_jobs.blueprint, namespace="documents")
+        app.add_tasks_from(webhooks_jobs.blueprint, namespace="webhooks")
         app.add_tasks_from(sweeps, namespace="sweeps")
         for name in SWEEPS:
             app.periodic(cron=runtime.settings.periodic_cron, periodic_id=name)(

@@ -1,0 +1,1 @@
+"""Webhooks: API clients subscribe to events and receive them signed (Standard Webhooks)."""

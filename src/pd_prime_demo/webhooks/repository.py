@@ -1,0 +1,320 @@
+"""Webhook queries: the only module that builds SQL on the webhook tables.
+
+A subscription is read through :func:`managed_by`'s filter (its client, the client's owner, an
+administrator); deliveries and attempts are read through their subscription.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.outbox import OutboxEvent
+from pd_prime_demo.core.pagination import keyset_page
+from pd_prime_demo.core.result_types import DomainError, Result
+from pd_prime_demo.webhooks.models import (
+    DeliveryStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from pd_prime_demo.webhooks.rules import client_id_of, manages_all, patterns_for
+
+Sub = WebhookSubscription
+Delivery = WebhookDelivery
+
+
+def managed_by(actor: Actor) -> ColumnElement[bool] | None:
+    """The subscriptions ``actor`` may manage; None: all of them."""
+    if (client_id := client_id_of(actor)) is not None:
+        return Sub.client_id == client_id
+    if manages_all(actor):
+        return None
+    if actor.user_id is not None:
+        return Sub.owner_id == actor.user_id
+    return false()
+
+
+def _managed(query: Select[Any], actor: Actor) -> Select[Any]:
+    condition = managed_by(actor)
+    return query if condition is None else query.where(condition)
+
+
+async def get_managed(
+    session: AsyncSession, subscription_id: uuid.UUID, *, actor: Actor, for_update: bool = False
+) -> WebhookSubscription | None:
+    query = _managed(select(Sub).where(Sub.id == subscription_id), actor)
+    if for_update:
+        query = query.with_for_update()
+    found: WebhookSubscription | None = await session.scalar(query)
+    return found
+
+
+async def lock_subscription(
+    session: AsyncSession, subscription_id: uuid.UUID
+) -> WebhookSubscription | None:
+    """The subscription, locked (the system's own use: attempts, disabling)."""
+    return await session.scalar(select(Sub).where(Sub.id == subscription_id).with_for_update())
+
+
+async def page_managed(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    client_id: uuid.UUID | None,
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[WebhookSubscription], str | None], DomainError]:
+    query = _managed(select(Sub), actor)
+    if client_id is not None:
+        query = query.where(Sub.client_id == client_id)
+    return await keyset_page(session, query, Sub, cursor=cursor, limit=limit)
+
+
+async def delete(session: AsyncSession, subscription: WebhookSubscription) -> None:
+    await session.delete(subscription)
+    await session.flush()
+
+
+# --- the fan-out -----------------------------------------------------------------------------
+
+
+async def get_event(session: AsyncSession, event_id: int) -> OutboxEvent | None:
+    return await session.get(OutboxEvent, event_id)
+
+
+async def matching_subscriptions(
+    session: AsyncSession, event: OutboxEvent
+) -> list[WebhookSubscription]:
+    """The enabled subscriptions that want ``event``'s type and existed when it happened: whose
+    patterns share one with the patterns the type matches (``&&``, on a GIN index)."""
+    query = select(Sub).where(
+        Sub.enabled.is_(True),
+        Sub.created_at <= event.occurred_at,
+        Sub.event_types.overlap(patterns_for(event.topic)),
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def add_deliveries(
+    session: AsyncSession,
+    event: OutboxEvent,
+    subscription_ids: Sequence[uuid.UUID],
+    *,
+    now: datetime,
+) -> list[uuid.UUID]:
+    """A pending delivery of ``event`` per subscription, due now; the ids of those it made
+    (a subscription that has one already keeps it: fanning out twice delivers once)."""
+    if not subscription_ids:
+        return []
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "subscription_id": subscription_id,
+            "event_id": event.id,
+            "event_type": event.topic,
+            "status": DeliveryStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for subscription_id in subscription_ids
+    ]
+    statement = (
+        insert(Delivery)
+        .values(rows)
+        .on_conflict_do_nothing(constraint="uq_webhook_deliveries_event")
+        .returning(Delivery.id)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+# --- attempts --------------------------------------------------------------------------------
+
+
+async def claim(
+    session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime, lease: timedelta
+) -> WebhookDelivery | None:
+    """Take the delivery's due attempt: counted, and not due again until the lease ends (so a
+    second job for it does nothing). None if it is not pending or not yet due."""
+    statement = (
+        update(Delivery)
+        .where(
+            Delivery.id == delivery_id,
+            Delivery.status == DeliveryStatus.PENDING.value,
+            Delivery.next_attempt_at <= now,
+        )
+        .values(attempts=Delivery.attempts + 1, next_attempt_at=now + lease, updated_at=now)
+        .returning(Delivery)
+        .execution_options(synchronize_session=False)
+    )
+    return await session.scalar(statement)
+
+
+async def lock_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery | None:
+    return await session.scalar(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    )
+
+
+def add_attempt(session: AsyncSession, attempt: WebhookAttempt) -> None:
+    session.add(attempt)
+
+
+async def mark_success(session: AsyncSession, subscription_id: uuid.UUID, *, now: datetime) -> None:
+    """The endpoint works: no longer failing. Written only when that changes something (or
+    once a minute for ``last_success_at``), so busy endpoints do not queue on their row."""
+    await session.execute(
+        update(Sub)
+        .where(
+            Sub.id == subscription_id,
+            or_(
+                Sub.failing_since.is_not(None),
+                Sub.last_success_at.is_(None),
+                Sub.last_success_at < now - timedelta(minutes=1),
+            ),
+        )
+        .values(failing_since=None, last_success_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def mark_failing(
+    session: AsyncSession, subscription_id: uuid.UUID, *, now: datetime
+) -> datetime | None:
+    """An attempt failed: the endpoint is failing since its first failure after the last
+    success. Returns that moment (None if the subscription is gone)."""
+    since: datetime | None = await session.scalar(
+        update(Sub)
+        .where(Sub.id == subscription_id)
+        .values(failing_since=func.coalesce(Sub.failing_since, now))
+        .returning(Sub.failing_since)
+        .execution_options(synchronize_session=False)
+    )
+    return since
+
+
+async def overdue(session: AsyncSession, *, before: datetime, limit: int) -> list[uuid.UUID]:
+    """Pending deliveries whose attempt was due before ``before`` (their job was lost, or
+    their worker vanished mid-attempt), oldest first."""
+    query = (
+        select(Delivery.id)
+        .where(Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at < before)
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def due_of(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    *,
+    now: datetime,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[uuid.UUID]:
+    """A subscription's pending deliveries due by ``now``, a chunk at a time in id order."""
+    query = select(Delivery.id).where(
+        Delivery.subscription_id == subscription_id,
+        Delivery.status == DeliveryStatus.PENDING.value,
+        Delivery.next_attempt_at <= now,
+    )
+    if after is not None:
+        query = query.where(Delivery.id > after)
+    return list((await session.scalars(query.order_by(Delivery.id).limit(limit))).all())
+
+
+# --- the delivery log ------------------------------------------------------------------------
+
+
+async def page_deliveries(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    *,
+    status: DeliveryStatus | None,
+    cursor: str | None,
+    limit: int,
+) -> Result[tuple[list[WebhookDelivery], str | None], DomainError]:
+    query = select(Delivery).where(Delivery.subscription_id == subscription_id)
+    if status is not None:
+        query = query.where(Delivery.status == status.value)
+    return await keyset_page(session, query, Delivery, cursor=cursor, limit=limit, descending=True)
+
+
+async def get_delivery(
+    session: AsyncSession,
+    subscription_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> WebhookDelivery | None:
+    query = select(Delivery).where(
+        Delivery.id == delivery_id, Delivery.subscription_id == subscription_id
+    )
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def attempts_of(
+    session: AsyncSession, delivery_ids: Sequence[uuid.UUID], *, limit_each: int
+) -> dict[uuid.UUID, list[WebhookAttempt]]:
+    """The newest ``limit_each`` attempts of each delivery, newest first."""
+    if not delivery_ids:
+        return {}
+    ranked = (
+        select(
+            WebhookAttempt.id,
+            func.row_number()
+            .over(
+                partition_by=WebhookAttempt.delivery_id,
+                order_by=(WebhookAttempt.attempted_at.desc(), WebhookAttempt.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(WebhookAttempt.delivery_id.in_(delivery_ids))
+        .subquery()
+    )
+    query = (
+        select(WebhookAttempt)
+        .join(ranked, ranked.c.id == WebhookAttempt.id)
+        .where(ranked.c.n <= limit_each)
+        .order_by(WebhookAttempt.attempted_at.desc(), WebhookAttempt.id.desc())
+    )
+    found: dict[uuid.UUID, list[WebhookAttempt]] = {d: [] for d in delivery_ids}
+    for attempt in (await session.scalars(query)).all():
+        found[attempt.delivery_id].append(attempt)
+    return found
+
+
+async def replay_failed(
+    session: AsyncSession, subscription_id: uuid.UUID, *, since: datetime, now: datetime
+) -> int:
+    """Every failed delivery of the subscription made since ``since`` starts again, due now."""
+    statement = (
+        update(Delivery)
+        .where(
+            Delivery.subscription_id == subscription_id,
+            Delivery.status == DeliveryStatus.FAILED.value,
+            Delivery.created_at >= since,
+        )
+        .values(
+            status=DeliveryStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            completed_at=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]

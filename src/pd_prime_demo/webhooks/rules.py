@@ -1,0 +1,239 @@
+"""Webhook rules, free of I/O: which events a subscription wants, which URLs and addresses
+may be called, the message and its Standard Webhooks signature, and the retry schedule."""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+from standardwebhooks import Webhook
+
+from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Role
+from pd_prime_demo.core.config import Environment
+
+# Svix's schedule: at once, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h; the
+# eighth failed attempt leaves the delivery failed (the dead letter), about 27 hours in all.
+RETRY_DELAYS: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """How deliveries are attempted; tests shorten the times."""
+
+    retry_delays: Sequence[int] = RETRY_DELAYS
+    timeout_seconds: float = 10.0
+    # An endpoint whose every attempt failed for this long is disabled (Svix: 5 days).
+    disable_after: timedelta = timedelta(days=5)
+    # A claimed attempt is retried by the sweep if its worker vanished for this long.
+    lease_seconds: int = 120
+    # After a rotation the previous secret keeps signing beside the new one for this long.
+    rotation_overlap: timedelta = timedelta(hours=24)
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.retry_delays) + 1
+
+    def retry_in(self, attempts: int) -> int | None:
+        """Seconds until the next attempt after ``attempts`` failed ones; None: give up."""
+        return self.retry_delays[attempts - 1] if attempts <= len(self.retry_delays) else None
+
+
+DEFAULT_POLICY = DeliveryPolicy()
+
+
+def failing_for_too_long(
+    failing_since: datetime | None, now: datetime, policy: DeliveryPolicy
+) -> bool:
+    return failing_since is not None and now - failing_since >= policy.disable_after
+
+
+# An event type is dotted lower-case words (``policy.bound``); a pattern may end in ``.*``
+# (every type under that prefix), or be ``*`` alone (every type).
+_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?$")
+MAX_EVENT_TYPES = 50
+
+
+def event_type_problem(pattern: str) -> str | None:
+    if pattern == "*" or (len(pattern) <= 100 and _TYPE.fullmatch(pattern)):
+        return None
+    return "an event type is dotted lower-case words, optionally ending in .*, or * alone"
+
+
+def patterns_for(topic: str) -> list[str]:
+    """Every pattern that matches ``topic``: ``*``, itself, and ``.*`` under each of its
+    prefixes (``policy.renewal.offered``: ``policy.*``, ``policy.renewal.*``)."""
+    words = topic.split(".")
+    return ["*", topic, *(".".join(words[:n]) + ".*" for n in range(1, len(words)))]
+
+
+def matches(pattern: str, topic: str) -> bool:
+    return pattern in patterns_for(topic)
+
+
+# --- who manages and who receives ----------------------------------------------------------
+
+
+def client_id_of(actor: Actor) -> uuid.UUID | None:
+    """The API client an actor is, or None for a person or the system."""
+    if actor.kind is not ActorKind.CLIENT:
+        return None
+    return uuid.UUID(actor.id.removeprefix("client:"))
+
+
+def manages_all(actor: Actor) -> bool:
+    """Administrators (and the system) manage every client's subscriptions; an owner manages
+    their clients'; a client its own."""
+    return actor.kind is ActorKind.SYSTEM or (
+        actor.kind is ActorKind.USER and actor.role is Role.ADMIN
+    )
+
+
+def has_company_reach(recipient: Actor) -> bool:
+    """Events about no customer (a product published) are the company's own: only clients of
+    staff who see the whole company receive them."""
+    return recipient.role in COMPANY_WIDE_ROLES
+
+
+# --- where a webhook may be sent -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkPolicy:
+    """Outside demo and test, only https to public addresses; there, also http and loopback
+    (so that a developer's and the tests' local receivers can be reached)."""
+
+    require_https: bool
+    allow_loopback: bool
+
+    @classmethod
+    def for_env(cls, env: Environment) -> NetworkPolicy:
+        local = env in (Environment.DEMO, Environment.TEST)
+        return cls(require_https=not local, allow_loopback=local)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    scheme: str
+    host: str  # lower case, without brackets for an IPv6 literal
+    port: int
+    path: str  # path and query, as given
+
+    @property
+    def literal(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        try:
+            return ipaddress.ip_address(self.host)
+        except ValueError:
+            return None
+
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+    def pinned_url(self, address: str) -> str:
+        """The URL with its host replaced by a vetted address, so that the connection goes
+        where the check looked (a second lookup could answer differently: DNS rebinding)."""
+        host = f"[{address}]" if ":" in address else address
+        return f"{self.scheme}://{host}:{self.port}{self.path}"
+
+
+def parse_url(url: str, policy: NetworkPolicy) -> Target | str:
+    """The target of a subscription URL, or why it is refused."""
+    if len(url) > 2000:
+        return "a URL is at most 2000 characters"
+    try:
+        parts: SplitResult = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "not a valid URL"
+    scheme = parts.scheme.lower()
+    if scheme not in ("https", "http"):
+        return "a webhook URL is https"
+    if scheme == "http" and policy.require_https:
+        return "a webhook URL must use https"
+    if parts.username is not None or parts.password is not None:
+        return "a webhook URL may not carry credentials"
+    if parts.fragment:
+        return "a webhook URL has no fragment"
+    host = (parts.hostname or "").rstrip(".")
+    if not host or any(ch.isspace() for ch in url) or not host.isascii():
+        return "a webhook URL needs an ASCII host name (punycode for international names)"
+    path = parts.path or "/"
+    if parts.query:
+        path = f"{path}?{parts.query}"
+    return Target(scheme, host.lower(), port or (443 if scheme == "https" else 80), path)
+
+
+def address_problem(address: str, policy: NetworkPolicy) -> str | None:
+    """Why ``address`` may not be called, or None: only public unicast addresses (and, in
+    demo and test, loopback). Loopback, link-local (cloud metadata at 169.254.169.254),
+    private, shared, multicast, reserved and unspecified addresses are refused."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return f"{address} is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback and policy.allow_loopback:
+        return None
+    if ip.is_multicast or ip.is_unspecified or not ip.is_global:
+        return f"{ip} is not a public address"
+    return None
+
+
+# --- the message -----------------------------------------------------------------------------
+
+
+def new_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def message_id(event_id: int) -> str:
+    """``webhook-id``: the event's, so a receiver recognises a repeat (retry or replay)."""
+    return f"evt_{event_id}"
+
+
+def message_body(
+    *,
+    topic: str,
+    occurred_at: datetime,
+    payload: dict[str, Any],
+    aggregate_type: str,
+    aggregate_id: str,
+    customer_id: str | None,
+) -> str:
+    """The JSON sent: ``{"type", "timestamp", "data"}``, the data being the event's payload
+    (ids and states, never PII) and the ids of what it is about."""
+    moment = occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    data = {
+        **payload,
+        "aggregate_type": aggregate_type,
+        "aggregate_id": aggregate_id,
+        "customer_id": customer_id,
+    }
+    return json.dumps(
+        {"type": topic, "timestamp": moment, "data": data}, separators=(",", ":"), default=str
+    )
+
+
+def signature_headers(
+    msg_id: str, timestamp: datetime, body: str, signing_secrets: Sequence[str]
+) -> dict[str, str]:
+    """``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` (one ``v1,`` signature
+    per secret, space separated: during a rotation a receiver may hold either secret)."""
+    signatures = " ".join(Webhook(s).sign(msg_id, timestamp, body) for s in signing_secrets)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": signatures,
+    }
