@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from pd_prime_demo import __version__
+from pd_prime_demo.admin.router import router as admin_router
 from pd_prime_demo.api.errors import install_error_handlers
 from pd_prime_demo.api.health import router as health_router
 from pd_prime_demo.api.middleware import RequestContextMiddleware
@@ -52,6 +53,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     reports_router,
     webhooks_router,
     audit_router,
+    admin_router,
 )
 
 

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock, locks
-from pd_prime_demo.core.queue import STANDARD, conninfo, record_errors
+from pd_prime_demo.core.queue import STANDARD, add_blueprint, conninfo, record_errors
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime, runtime_of
 from pd_prime_demo.documents import jobs as documents_jobs
@@ -119,9 +119,9 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
     """The runtime's queue with every domain's tasks and the periodic schedule on it."""
     app = runtime.queue.app
     if "documents:render" not in app.tasks:
-        app.add_tasks_from(documents_jobs.blueprint, namespace="documents")
-        app.add_tasks_from(webhooks_jobs.blueprint, namespace="webhooks")
-        app.add_tasks_from(sweeps, namespace="sweeps")
+        add_blueprint(app, documents_jobs.blueprint, "documents")
+        add_blueprint(app, webhooks_jobs.blueprint, "webhooks")
+        add_blueprint(app, sweeps, "sweeps")
         for name in SWEEPS:
             app.periodic(cron=runtime.settings.periodic_cron, periodic_id=name)(
                 app.tasks[f"sweeps:{name}"]

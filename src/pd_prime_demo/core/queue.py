@@ -135,3 +135,29 @@ class JobQueue:
         if self._opened:
             await self.app.close_async()
             self._opened = False
+
+
+def add_blueprint(
+    app: procrastinate.App, blueprint: procrastinate.Blueprint, namespace: str
+) -> None:
+    """Register ``blueprint``'s tasks (and periodic tasks) on ``app`` as ``namespace:name``.
+
+    procrastinate's own ``add_tasks_from`` moves the tasks into the app, renaming them in the
+    blueprint, so a blueprint serves one app per process; a process here may hold several
+    (the server's and a worker's, or one per test database), so the tasks are copied instead.
+    """
+    copies: dict[str, procrastinate.tasks.Task[Any, Any, Any]] = {}
+    for task in blueprint.tasks.values():
+        copies[task.name] = app.task(  # type: ignore[call-overload]
+            name=f"{namespace}:{task.name}",
+            retry=task.retry_strategy or False,
+            pass_context=task.pass_context,
+            queue=task.queue,
+            priority=task.priority,
+            lock=task.lock,
+            queueing_lock=task.queueing_lock,
+        )(task.func)
+    for periodic in blueprint.periodic_registry.periodic_tasks.values():
+        app.periodic(cron=periodic.cron, periodic_id=periodic.periodic_id)(
+            copies[periodic.task.name]
+        )
