@@ -296,6 +296,30 @@ async def attempts_of(
     return found
 
 
+async def fail_pending(
+    session: AsyncSession, subscription_id: uuid.UUID, *, now: datetime, reason: str
+) -> int:
+    """End the subscription's pending deliveries as failed (it was disabled): a replay after
+    it is enabled again sends them."""
+    statement = (
+        update(Delivery)
+        .where(
+            Delivery.subscription_id == subscription_id,
+            Delivery.status == DeliveryStatus.PENDING.value,
+        )
+        .values(
+            status=DeliveryStatus.FAILED.value,
+            next_attempt_at=None,
+            completed_at=now,
+            updated_at=now,
+            last_error=reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    result = await session.execute(statement)
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def replay_failed(
     session: AsyncSession, subscription_id: uuid.UUID, *, since: datetime, now: datetime
 ) -> int:

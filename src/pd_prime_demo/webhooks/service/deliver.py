@@ -186,6 +186,7 @@ async def _record(
     failing_since = await repository.mark_failing(session, delivery.subscription_id, now=now)
     if failing_for_too_long(failing_since, now, policy):
         await _disable_failing(session, delivery.subscription_id, now)
+        return None
     return retry_in
 
 
@@ -200,6 +201,11 @@ async def _disable_failing(
     subscription.disabled_at = now
     subscription.version += 1
     subscription.updated_at = now
+    # Its pending deliveries stop, this one's included (flushed first): a replay sends them
+    # once the subscription is enabled again.
+    await repository.fail_pending(
+        session, subscription.id, now=now, reason="the subscription was disabled: failing"
+    )
     facts = {
         "subscription_id": str(subscription.id),
         "client_id": str(subscription.client_id),

@@ -220,6 +220,9 @@ async def update_subscription(
         subscription.enabled = False
         subscription.disabled_reason = "manual"
         subscription.disabled_at = now
+        await repository.fail_pending(
+            session, subscription.id, now=now, reason="the subscription was disabled"
+        )
     subscription.version += 1
     subscription.updated_at = now
     await audit.record(

@@ -1,0 +1,189 @@
+"""Webhook retries against a real receiver: Svix's schedule into the dead letter, replays of
+one delivery or of every failure since a moment, and an endpoint failing for days disabled
+with its client told."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.webhooks import service
+from pd_prime_demo.webhooks.rules import RETRY_DELAYS
+from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
+from tests.factories import user_login
+from tests.integration.webhook_receiver import (
+    Receiver,
+    api,
+    fan_out_all,
+    listening,
+    quote_for_new_customer,
+    rows,
+    subscribe,
+    work,
+)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with listening() as found:
+        yield found
+
+
+async def test_a_failing_receiver_is_retried_on_the_schedule_then_failed_then_replayed(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        subscription = await subscribe(client, receiver, bearer(agency), "/down", ["quote.created"])
+        receiver.behaviour["/down"] = "fail"
+        await quote_for_new_customer(client, agent)
+
+        await work(runtime)
+
+        ((delivery_id, attempted_at, next_at),) = await rows(
+            runtime,
+            "SELECT d.id, a.attempted_at, d.next_attempt_at FROM webhook_deliveries d "
+            "JOIN webhook_attempts a ON a.delivery_id = d.id",
+        )
+        assert next_at - attempted_at == timedelta(seconds=5)
+        ((scheduled_at,),) = await rows(
+            runtime,
+            "SELECT scheduled_at FROM procrastinate_jobs WHERE task_name = 'webhooks:deliver' "
+            "AND status = 'todo' AND args->>'delivery_id' = :d",
+            d=str(delivery_id),
+        )
+        assert abs(scheduled_at - next_at) < timedelta(seconds=2)
+
+        # Each later attempt when it falls due (the clock travels there).
+        for delay in (*RETRY_DELAYS[1:], None):
+            with clock.frozen_at(next_at):
+                assert await service.attempt(runtime, delivery_id) == delay
+            if delay is not None:
+                next_at += timedelta(seconds=delay)
+        times = [
+            t
+            for (t,) in await rows(runtime, "SELECT attempted_at FROM webhook_attempts ORDER BY id")
+        ]
+        assert [int((b - a).total_seconds()) for a, b in itertools.pairwise(times)] == list(
+            RETRY_DELAYS
+        )
+        url = f"{SUBSCRIPTIONS}/{subscription['id']}"
+        failed = (await client.get(f"{url}/deliveries/{delivery_id}", headers=agent.headers)).json()
+        assert failed["status"] == "failed"
+        assert failed["next_attempt_at"] is None
+        assert len(failed["attempt_log"]) == 8
+        assert {a["status_code"] for a in failed["attempt_log"]} == {500}
+        assert failed["last_error"] == "the receiver answered 500"
+        state = (await client.get(url, headers=agent.headers)).json()
+        assert state["enabled"] is True  # a day of failures does not disable it
+        assert state["failing_since"] is not None
+        listed = await client.get(
+            f"{url}/deliveries", params={"status": "failed"}, headers=agent.headers
+        )
+        assert [d["id"] for d in listed.json()["items"]] == [str(delivery_id)]
+
+        receiver.behaviour["/down"] = "ok"
+        replayed = await client.post(
+            f"{url}/deliveries/{delivery_id}/replay", headers=agent.headers
+        )
+        assert replayed.status_code == 202, replayed.text
+        assert replayed.json()["status"] == "pending"
+        again = await client.post(f"{url}/deliveries/{delivery_id}/replay", headers=agent.headers)
+        assert again.status_code == 409
+        await work(runtime)
+
+        done = (await client.get(f"{url}/deliveries/{delivery_id}", headers=agent.headers)).json()
+        assert done["status"] == "succeeded"
+        assert done["attempts"] == 1
+        assert len(done["attempt_log"]) == 9
+        ids = {r.headers["webhook-id"] for r in receiver.at("/down")}
+        assert len(ids) == 1  # the same message each time: a receiver can deduplicate
+        assert (await client.get(url, headers=agent.headers)).json()["failing_since"] is None
+
+
+async def test_an_endpoint_failing_for_days_is_disabled_its_client_told_and_its_failures_replayed(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        down = await subscribe(client, receiver, bearer(agency), "/down", ["quote.created"])
+        await subscribe(client, receiver, bearer(agency), "/notices", ["webhook.*"])
+        receiver.behaviour["/down"] = "fail"
+        await quote_for_new_customer(client, agent)
+        await quote_for_new_customer(client, agent)
+        first, second = await fan_out_all(runtime)
+        start = clock.now()
+
+        with clock.frozen_at(start):
+            assert await service.attempt(runtime, first) == 5
+        with clock.frozen_at(start + timedelta(days=5)):  # no retry: it is disabled
+            assert await service.attempt(runtime, second) is None
+
+        url = f"{SUBSCRIPTIONS}/{down['id']}"
+        state = (await client.get(url, headers=agent.headers)).json()
+        assert state["enabled"] is False
+        assert state["disabled_reason"] == "failing"
+        ((payload,),) = await rows(
+            runtime,
+            "SELECT payload FROM outbox_events WHERE topic = 'webhook.subscription_disabled'",
+        )
+        assert payload["subscription_id"] == down["id"]
+        assert payload["owner_id"] == str(agent.user_id)
+        ((actor_id,),) = await rows(
+            runtime,
+            "SELECT actor_id FROM audit_log WHERE action = 'webhook.subscription_disabled' "
+            "AND resource_id = :id",
+            id=down["id"],
+        )
+        assert actor_id == "system:webhooks"
+
+        await work(runtime)  # the notice goes out; the disabled endpoint gets nothing more
+
+        (notice,) = receiver.at("/notices")
+        assert notice.message["type"] == "webhook.subscription_disabled"
+        assert notice.message["data"]["subscription_id"] == down["id"]
+        assert len(receiver.at("/down")) == 2
+        failed = await client.get(
+            f"{url}/deliveries", params={"status": "failed"}, headers=agent.headers
+        )
+        assert len(failed.json()["items"]) == 2
+        assert {d["last_error"] for d in failed.json()["items"]} == {
+            "the subscription was disabled: failing"
+        }
+        refused = await client.post(
+            f"{url}/replay", json={"since": start.isoformat()}, headers=agent.headers
+        )
+        assert refused.status_code == 409
+
+        receiver.behaviour["/down"] = "ok"
+        enabled = await client.patch(
+            url, json={"enabled": True}, headers={**agent.headers, "If-Match": "*"}
+        )
+        assert enabled.json()["enabled"] is True
+        assert enabled.json()["failing_since"] is None
+        replay = await client.post(
+            f"{url}/replay",
+            json={"since": (start - timedelta(hours=1)).isoformat()},
+            headers=agent.headers,
+        )
+        assert replay.status_code == 202
+        assert replay.json() == {"replayed": 2}
+        await work(runtime)
+
+        delivered = await client.get(f"{url}/deliveries", headers=agent.headers)
+        assert {d["status"] for d in delivered.json()["items"]} == {"succeeded"}
+        replayed = receiver.at("/down")[2:]
+        assert len(replayed) == 2
+        assert all(r.verified_with for r in replayed)

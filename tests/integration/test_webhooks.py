@@ -1,0 +1,195 @@
+"""Webhooks delivered for real: a database that commits, the worker, and an HTTP receiver on a
+local port that verifies every signature. Events reach only the subscriptions whose client may
+see them, once each, never for a rolled-back change; a slow receiver is a failed attempt; an
+address is checked again at each attempt."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.config import Environment
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.webhooks import service
+from pd_prime_demo.webhooks.rules import DeliveryPolicy
+from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
+from tests.conftest import make_settings
+from tests.factories import user_login
+from tests.integration.webhook_receiver import (
+    Receiver,
+    api,
+    fan_out_all,
+    listening,
+    quote_for_new_customer,
+    rolled_back_change,
+    rows,
+    subscribe,
+    work,
+)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with listening() as found:
+        yield found
+
+
+async def test_events_reach_only_clients_that_may_see_them_signed_and_once(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        other_agent = await user_login(client, runtime, Role.AGENT)
+        underwriter = await user_login(client, runtime, Role.UNDERWRITER)
+        agency = await register_client(client, admin, agent)
+        carrier = await register_client(client, admin, underwriter)
+        mine = await subscribe(client, receiver, bearer(agency), "/agency", ["*"])
+        theirs_too = await subscribe(
+            client, receiver, bearer(carrier), "/carrier", ["quote.*", "product.*"]
+        )
+        old_secret = receiver.secrets["/carrier"][0]
+        rotated = await client.post(
+            f"{SUBSCRIPTIONS}/{theirs_too['id']}/secret", headers=bearer(carrier)
+        )
+        new_secret = rotated.json()["secret"]
+        receiver.secrets["/carrier"] = [old_secret, new_secret]
+
+        customer, quote = await quote_for_new_customer(client, agent)
+        theirs, their_quote = await quote_for_new_customer(client, other_agent)
+        async with runtime.db.unit_of_work() as session:  # the company's own: no customer
+            emit(session, "product.published", "product", "HO3", {"product_code": "HO3"})
+        await rolled_back_change(runtime, uuid.UUID(customer))
+
+        await work(runtime)
+
+        agency_got = receiver.at("/agency")
+        assert agency_got, "the agency's client received its quote"
+        assert {r.message["data"]["customer_id"] for r in agency_got} == {customer}
+        assert "quote.created" in {r.message["type"] for r in agency_got}
+        assert all(r.verified_with for r in agency_got)
+        created = next(r for r in agency_got if r.message["type"] == "quote.created")
+        assert created.message["data"]["aggregate_id"] == quote
+        (event_id,) = (
+            await rows(
+                runtime,
+                "SELECT id FROM outbox_events WHERE topic = 'quote.created' AND aggregate_id = :q",
+                q=quote,
+            )
+        )[0]
+        assert created.headers["webhook-id"] == f"evt_{event_id}"
+        assert created.headers["content-type"] == "application/json"
+        assert not any("rolled-back" in r.body.decode() for r in receiver.received)
+
+        carrier_got = receiver.at("/carrier")
+        assert {r.message["data"]["customer_id"] for r in carrier_got} == {customer, theirs, None}
+        assert {r.message["data"]["aggregate_id"] for r in carrier_got} >= {quote, their_quote}
+        # During the rotation each delivery is signed with both secrets.
+        assert all(set(r.verified_with) == {old_secret, new_secret} for r in carrier_got)
+
+        log = await client.get(f"{SUBSCRIPTIONS}/{mine['id']}/deliveries", headers=bearer(agency))
+        assert log.status_code == 200
+        assert len(log.json()["items"]) == len(agency_got)
+        assert {d["status"] for d in log.json()["items"]} == {"succeeded"}
+        one = log.json()["items"][0]
+        detail = await client.get(
+            f"{SUBSCRIPTIONS}/{mine['id']}/deliveries/{one['id']}", headers=agent.headers
+        )
+        (attempt,) = detail.json()["attempt_log"]
+        assert attempt["status_code"] == 200
+        assert attempt["error"] is None
+        hidden = await client.get(
+            f"{SUBSCRIPTIONS}/{mine['id']}/deliveries", headers=other_agent.headers
+        )
+        assert hidden.status_code == 404
+
+        # Fanned out again (a repeated job), nothing new is made or sent.
+        count = len(receiver.received)
+        assert await fan_out_all(runtime) == []
+        await work(runtime)
+        assert len(receiver.received) == count
+
+        # A revoked client receives nothing more.
+        revoked = await client.post(
+            f"/api/v1/api-clients/{agency['id']}/revocation", headers=admin.headers
+        )
+        assert revoked.status_code == 200, revoked.text
+        await quote_for_new_customer(client, agent)
+        await work(runtime)
+        assert len(receiver.at("/agency")) == len(agency_got)
+
+
+async def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        await subscribe(client, receiver, bearer(agency), "/slow", ["quote.created"])
+        receiver.behaviour["/slow"] = "slow"
+        await quote_for_new_customer(client, agent)
+        (delivery_id,) = await fan_out_all(runtime)
+
+        retry_in = await service.attempt(
+            runtime, delivery_id, policy=DeliveryPolicy(timeout_seconds=0.5)
+        )
+
+    assert retry_in == 5
+    ((status_code, latency_ms, error, state),) = await rows(
+        runtime,
+        "SELECT a.status_code, a.latency_ms, a.error, d.status FROM webhook_attempts a "
+        "JOIN webhook_deliveries d ON d.id = a.delivery_id",
+    )
+    assert status_code is None
+    assert 400 <= latency_ms < 3000
+    assert error == "no answer within 0.5 s"
+    assert state == "pending"
+    assert len(receiver.at("/slow")) == 1
+
+
+async def test_addresses_are_checked_again_when_delivering(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        plain = await subscribe(client, receiver, bearer(agency), "/plain", ["quote.created"])
+        await subscribe(client, receiver, bearer(agency), "/tls", ["quote.created"])
+        async with runtime.db.unit_of_work() as session:  # an https URL to a loopback port
+            await session.execute(
+                text("UPDATE webhook_subscriptions SET url = :url WHERE url LIKE '%/tls'"),
+                {"url": receiver.url("/tls").replace("http:", "https:")},
+            )
+        await quote_for_new_customer(client, agent)
+        deliveries = await fan_out_all(runtime)
+    # The same deliveries, by a worker of a production deployment.
+    production = dataclasses.replace(
+        runtime, settings=make_settings(runtime.db.url, env=Environment.PRODUCTION)
+    )
+    for delivery_id in deliveries:
+        await service.attempt(production, delivery_id)
+
+    outcomes = {
+        subscription_id: (status, error, attempts)
+        for subscription_id, status, error, attempts in await rows(
+            runtime,
+            "SELECT d.subscription_id::text, d.status, coalesce(a.error, d.last_error), "
+            "d.attempts FROM webhook_deliveries d LEFT JOIN webhook_attempts a "
+            "ON a.delivery_id = d.id",
+        )
+    }
+    assert outcomes[plain["id"]] == ("failed", "a webhook URL must use https", 0)
+    (tls,) = [o for s, o in outcomes.items() if s != plain["id"]]
+    assert tls == ("pending", "127.0.0.1 is not a public address", 1)
+    assert receiver.received == []
