@@ -59,6 +59,17 @@ def bench_api(
         raise typer.BadParameter(str(error)) from error
 
 
+@app.command("jobs")
+def bench_jobs(
+    jobs: Annotated[int, typer.Option(min=100, help="Jobs per run.")] = 5000,
+    concurrency: Annotated[int, typer.Option(min=1, help="Jobs at a time per worker.")] = 8,
+) -> None:
+    """Job queue throughput with one and two worker processes, and the outbox relay's rate."""
+    from pd_prime_demo.bench.jobs import run_jobs_benchmark
+
+    run_jobs_benchmark(jobs=jobs, concurrency=concurrency, echo=typer.echo)
+
+
 @app.command("import")
 def bench_import(
     policies: Annotated[int, typer.Option(min=1, help="Policies in the synthetic book.")] = 10_000,

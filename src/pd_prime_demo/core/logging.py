@@ -87,3 +87,8 @@ def configure_logging(
     # Client libraries log full URLs, whose query strings may carry search terms.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
+    # The queue logs two lines per job at INFO (started, ended): a worker's log would be little
+    # else, and writing them costs more than an empty job. Failures, retries and stalled jobs
+    # are logged at WARNING and above; DEBUG shows every job.
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
