@@ -9,12 +9,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.webhooks import service
 from pd_prime_demo.webhooks.rules import RETRY_DELAYS
+from pd_prime_demo.worker import queue_app
 from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
 from tests.factories import user_login
 from tests.integration.webhook_receiver import (
@@ -187,3 +189,34 @@ async def test_an_endpoint_failing_for_days_is_disabled_its_client_told_and_its_
         replayed = receiver.at("/down")[2:]
         assert len(replayed) == 2
         assert all(r.verified_with for r in replayed)
+
+
+async def test_a_delivery_whose_job_was_lost_is_woken_by_the_sweep(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        await subscribe(client, receiver, bearer(agency), "/hook", ["quote.created"])
+        await quote_for_new_customer(client, agent)
+    # Made, but the process died before deferring its job (or mid-attempt, its lease ended).
+    (delivery_id,) = await fan_out_all(runtime)
+    await work(runtime)  # its event's fan-out finds it made (no job); the sweep: not late yet
+    assert receiver.at("/hook") == []
+
+    async with runtime.db.unit_of_work() as session:
+        await session.execute(
+            text("UPDATE webhook_deliveries SET next_attempt_at = now() - interval '3 minutes'")
+        )
+    app = queue_app(runtime)
+    await app.configure_task("webhooks:wake_overdue").defer_async(timestamp=0)
+    await work(runtime)
+
+    (delivered,) = receiver.at("/hook")
+    assert delivered.verified_with
+    ((status,),) = await rows(
+        runtime, "SELECT status FROM webhook_deliveries WHERE id = :id", id=delivery_id
+    )
+    assert status == "succeeded"
