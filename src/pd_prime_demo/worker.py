@@ -22,6 +22,7 @@ from datetime import timedelta
 import procrastinate
 import structlog
 from procrastinate.job_context import JobContext
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
@@ -102,6 +103,25 @@ def _sweep_task(name: str, sweep: Callable[[AsyncSession], Awaitable[object]]) -
 
 for _name, _sweep in SWEEPS.items():
     _sweep_task(_name, _sweep)
+
+
+@sweeps.periodic(cron="45 3 * * *", periodic_id="queue.prune")
+@sweeps.task(name="queue.prune", pass_context=True, queue="sweeps", lock="queue.prune")
+async def prune_jobs(context: JobContext, timestamp: int) -> None:
+    """Finished jobs are kept for ``jobs_retention_days`` (the admin view's history), then
+    deleted with their errors; dead letters stay until an administrator retries them."""
+    runtime = runtime_of(context)
+    hours = runtime.settings.jobs_retention_days * 24
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=hours, include_cancelled=True, include_aborted=True
+    )
+    async with runtime.db.unit_of_work() as session:
+        await session.execute(
+            text(
+                "DELETE FROM job_errors e WHERE NOT EXISTS "
+                "(SELECT FROM procrastinate_jobs j WHERE j.id = e.job_id)"
+            )
+        )
 
 
 async def run_one(

@@ -308,21 +308,58 @@ async def test_each_sweep_is_deferred_once_per_period_whatever_the_number_of_wor
             await deferrer.defer_jobs(deferrer.get_previous_tasks(at=now))
     finally:
         await other.close()
+    names = [f"sweeps:{name}" for name in SWEEPS]
     deferred = await _scalar(
         runtime,
-        "SELECT count(*) FROM procrastinate_jobs WHERE task_name LIKE 'sweeps:%'",
+        "SELECT count(*) FROM procrastinate_jobs WHERE task_name = ANY(:names)",
+        names=names,
     )
     assert deferred == len(SWEEPS)
     periods = await _scalar(
         runtime,
         "SELECT array_agg(DISTINCT defer_timestamp) FROM procrastinate_periodic_defers "
-        "WHERE task_name LIKE 'sweeps:%'",
+        "WHERE task_name = ANY(:names)",
+        names=names,
     )
     missed = croniter(runtime.settings.periodic_cron, now).get_prev(float)
     assert periods == [int(missed)]
     await _work(runtime)
     assert await _scalar(
         runtime,
-        "SELECT count(*) FROM procrastinate_jobs WHERE task_name LIKE 'sweeps:%' "
+        "SELECT count(*) FROM procrastinate_jobs WHERE task_name = ANY(:names) "
         "AND status = 'succeeded'",
+        names=names,
     ) == len(SWEEPS)
+
+
+async def test_finished_jobs_are_pruned_after_their_retention_and_dead_letters_kept(
+    committed_runtime: Runtime,
+) -> None:
+    runtime = committed_runtime
+    app = queue_app(runtime)
+    await runtime.queue.ready()
+    await _work(runtime)  # the seeded products' events fan out; the sweeps run
+    finished = await _scalar(
+        runtime, "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+    )
+    assert finished > 0
+    async with runtime.db.unit_of_work() as session:
+        # One dead letter, and every job finished longer ago than the retention.
+        await session.execute(
+            text(
+                "UPDATE procrastinate_jobs SET status = 'failed' WHERE id = "
+                "(SELECT min(id) FROM procrastinate_jobs)"
+            )
+        )
+        await session.execute(
+            text("UPDATE procrastinate_events SET at = at - make_interval(days => :days)"),
+            {"days": runtime.settings.jobs_retention_days + 1},
+        )
+    await app.configure_task("sweeps:queue.prune").defer_async(timestamp=0)
+    await _work(runtime)
+    left = await _scalar(
+        runtime,
+        "SELECT array_agg(DISTINCT status::text) FROM procrastinate_jobs "
+        "WHERE task_name <> 'sweeps:queue.prune'",
+    )
+    assert left == ["failed"]
