@@ -76,7 +76,7 @@ class Backoff(BaseRetryStrategy):
         return attempts >= len(self.schedule)
 
 
-# Business jobs (documents, sweeps): quick retries, then about an hour and a half in all.
+# Business jobs (documents, sweeps): quick retries, then about an hour and three quarters in all.
 STANDARD = Backoff((5, 30, 120, 600, 1800, 3600))
 
 
