@@ -57,6 +57,13 @@ async def get_managed(
     return found
 
 
+async def get_subscription(
+    session: AsyncSession, subscription_id: uuid.UUID
+) -> WebhookSubscription | None:
+    """The subscription, whoever manages it (the system's own use: attempts)."""
+    return await session.get(Sub, subscription_id)
+
+
 async def lock_subscription(
     session: AsyncSession, subscription_id: uuid.UUID
 ) -> WebhookSubscription | None:

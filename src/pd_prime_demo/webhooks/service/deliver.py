@@ -92,7 +92,7 @@ async def _claim(
     delivery = await repository.claim(session, delivery_id, now=now, lease=lease)
     if delivery is None:
         return None
-    subscription = await session.get(WebhookSubscription, delivery.subscription_id)
+    subscription = await repository.get_subscription(session, delivery.subscription_id)
     event = await repository.get_event(session, delivery.event_id)
     assert subscription is not None  # the foreign key (deleting it deletes the delivery)
     refusal = await _refusal(session, subscription, event)

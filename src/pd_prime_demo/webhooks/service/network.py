@@ -106,7 +106,7 @@ async def post(
                 await response.aclose()
     except (TimeoutError, httpx.TimeoutException):
         return ended(None, f"no answer within {within:g} s")
-    except (httpx.HTTPError, OSError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
         return ended(None, f"{type(exc).__name__}: {exc}"[:500])
     status = response.status_code
     if 300 <= status < 400:
