@@ -25,6 +25,7 @@ from pd_prime_demo.core.config import Settings, get_settings
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.router import router as customers_router
+from pd_prime_demo.events.router import router as events_router
 from pd_prime_demo.identity.router import router as identity_router
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.router import router as policies_router
@@ -51,6 +52,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     policies_router,
     billing_router,
     reports_router,
+    events_router,
     webhooks_router,
     audit_router,
     admin_router,

@@ -1,0 +1,279 @@
+"""The event stream: commit order without gaps, type filters, visibility and cursors."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from typing import Any
+
+from httpx import AsyncClient
+
+from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.result_types import Ok
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.events import service as events
+from pd_prime_demo.events.relay import publish_batch, relay_pending
+from tests.factories import Login, auto_quote, person, register_and_login, user_login
+
+
+async def _publish(runtime: Runtime) -> None:
+    # No routes: nothing is deferred, so the test's transaction holds everything.
+    async with runtime.db.unit_of_work() as session:
+        while len(await publish_batch(session, runtime.queue.app, ())) == 500:
+            pass
+
+
+async def _stream(client: AsyncClient, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    response = await client.get("/api/v1/events", params=params, headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def _quote_for(client: AsyncClient, headers: dict[str, str], customer_id: str) -> str:
+    created = await client.post("/api/v1/quotes", json=auto_quote(customer_id), headers=headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def _customer(client: AsyncClient, agent: Login) -> str:
+    created = await client.post("/api/v1/customers", json=person(), headers=agent.headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def _company_event(runtime: Runtime) -> None:
+    async with runtime.db.unit_of_work() as session:
+        emit(
+            session,
+            "product_version.approved",
+            "product_version",
+            str(uuid.uuid4()),
+            {"product_code": "personal_auto", "state": "TX", "version": 99},
+        )
+
+
+def _customers_of(items: list[dict[str, Any]]) -> set[str]:
+    return {e["data"]["customer_id"] for e in items if e["aggregate_type"] == "quote"}
+
+
+async def test_each_reader_sees_its_own_events_in_commit_order(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    underwriter = await user_login(client, runtime, Role.UNDERWRITER)
+    mine = await user_login(client, runtime, Role.AGENT)
+    theirs = await user_login(client, runtime, Role.AGENT)
+    my_customer = await _customer(client, mine)
+    their_customer = await _customer(client, theirs)
+    holder = await register_and_login(client, f"sam.{uuid.uuid4().hex[:6]}@example.com")
+    own = (await client.get("/api/v1/customers", headers=holder)).json()["items"][0]["id"]
+    await _quote_for(client, mine.headers, my_customer)
+    await _quote_for(client, theirs.headers, their_customer)
+    await _quote_for(client, holder, own)
+    await _company_event(runtime)
+    await _publish(runtime)
+
+    everything = await _stream(client, admin.headers, limit=1000)
+    positions = [e["id"] for e in everything["items"]]
+    assert positions == list(range(1, len(positions) + 1))  # gap free, in order
+    head = positions[-1]
+    assert everything["next_cursor"] == head
+    assert {my_customer, their_customer, own} <= _customers_of(everything["items"])
+    assert "product_version.approved" in {e["type"] for e in everything["items"]}
+    assert (await _stream(client, underwriter.headers, limit=1000))["items"] == everything["items"]
+
+    for reader, customer in ((mine.headers, my_customer), (theirs.headers, their_customer)):
+        seen = await _stream(client, reader, limit=1000)
+        assert _customers_of(seen["items"]) == {customer}
+        assert {e["aggregate_type"] for e in seen["items"]} == {"quote"}  # no company events
+        assert seen["next_cursor"] == head  # caught up, though its last event came earlier
+    policyholder = await _stream(client, holder, limit=1000)
+    assert _customers_of(policyholder["items"]) == {own}
+    assert {e["type"] for e in policyholder["items"]} >= {"quote.created", "quote.quoted"}
+
+
+async def test_types_filter_exactly_and_by_family(client: AsyncClient, runtime: Runtime) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    await _quote_for(client, agent.headers, await _customer(client, agent))
+    await _company_event(runtime)
+    await _publish(runtime)
+
+    created = await _stream(client, admin.headers, type="quote.created", limit=1000)
+    assert {e["type"] for e in created["items"]} == {"quote.created"}
+    both = await client.get(
+        "/api/v1/events",
+        params=[("type", "quote.*"), ("type", "product_version.approved"), ("limit", "1000")],
+        headers=admin.headers,
+    )
+    kinds = {e["type"] for e in both.json()["items"]}
+    assert {"quote.created", "quote.quoted", "product_version.approved"} <= kinds
+    assert all(k.startswith("quote.") or k == "product_version.approved" for k in kinds)
+    assert (await _stream(client, admin.headers, type="policy.*"))["items"] == []
+
+    for bad in ("quote.nonsense", "quote", "nothing.*", "*", "quote.%"):
+        response = await client.get("/api/v1/events", params={"type": bad}, headers=admin.headers)
+        assert response.status_code == 422, bad
+        problem = response.json()
+        assert problem["code"] == "request.invalid"
+        assert problem["errors"][0]["parameter"].startswith("type")
+
+
+async def test_a_cursor_resumes_after_the_last_event_seen(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    customer = await _customer(client, agent)
+    for _ in range(3):
+        await _quote_for(client, agent.headers, customer)
+    await _publish(runtime)
+    whole = (await _stream(client, admin.headers, limit=1000))["items"]
+
+    paged: list[dict[str, Any]] = []
+    cursor = 0
+    for _ in range(len(whole) + 1):
+        page = await _stream(client, admin.headers, after=cursor, limit=2)
+        paged += page["items"]
+        assert page["next_cursor"] >= cursor
+        if page["next_cursor"] == cursor:
+            break
+        cursor = page["next_cursor"]
+    assert paged == whole
+    assert cursor == whole[-1]["id"]
+
+    # Later events come after the cursor: a poller that resumes from it sees exactly them.
+    await _quote_for(client, agent.headers, customer)
+    await _publish(runtime)
+    newer = await _stream(client, agent.headers, after=cursor)
+    assert [e["type"] for e in newer["items"]] == ["quote.created", "quote.quoted"]
+    assert [e["id"] for e in newer["items"]] == [cursor + 1, cursor + 2]
+
+
+async def test_bad_input_and_who_may_read(client: AsyncClient, runtime: Runtime) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    other = await user_login(client, runtime, Role.AGENT)
+    await _quote_for(client, agent.headers, await _customer(client, agent))
+    await _company_event(runtime)
+    await _publish(runtime)
+    mine = (await _stream(client, agent.headers))["items"][0]
+
+    assert (await client.get("/api/v1/events")).status_code == 401
+    one = await client.get(f"/api/v1/events/{mine['id']}", headers=agent.headers)
+    assert one.status_code == 200
+    assert one.json() == mine
+    # Another agent's customer, a company event, no such position: all simply not found.
+    admin = await user_login(client, runtime, Role.ADMIN)
+    company = await _stream(client, admin.headers, type="product_version.*", limit=1000)
+    for position, reader in (
+        (mine["id"], other),
+        (company["items"][-1]["id"], agent),
+        (10**12, agent),
+    ):
+        missing = await client.get(f"/api/v1/events/{position}", headers=reader.headers)
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "event.not_found"
+    for params in ({"after": -1}, {"limit": 0}, {"limit": 1001}, {"after": "x"}):
+        bad = await client.get("/api/v1/events", params=params, headers=agent.headers)
+        assert bad.status_code == 422, params
+        assert bad.headers["content-type"] == "application/problem+json"
+    assert (await client.get("/api/v1/events/0", headers=agent.headers)).status_code == 422
+
+
+async def test_an_api_client_needs_the_events_scope(client: AsyncClient, runtime: Runtime) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    await _quote_for(client, agent.headers, await _customer(client, agent))
+    await _publish(runtime)
+
+    async def token(scopes: list[str]) -> dict[str, str]:
+        registered = await client.post(
+            "/api/v1/api-clients",
+            json={"name": "feed", "owner_id": str(agent.user_id), "scopes": scopes},
+            headers=admin.headers,
+        )
+        assert registered.status_code == 201, registered.text
+        body = registered.json()
+        issued = await client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": body["id"],
+                "client_secret": body["client_secret"],
+            },
+        )
+        return {"Authorization": f"Bearer {issued.json()['access_token']}"}
+
+    denied = await client.get("/api/v1/events", headers=await token(["quotes:read"]))
+    assert denied.status_code == 403
+    assert denied.json()["code"] == "auth.permission_missing"
+    feed = await _stream(client, await token(["events:read", "customers:read"]), limit=1000)
+    assert feed["items"] == (await _stream(client, agent.headers, limit=1000))["items"]
+
+
+async def test_no_gaps_while_writers_and_relays_race(committed_runtime: Runtime) -> None:
+    """Writers commit (and roll back) concurrently while two relays publish and a poller
+    follows the stream: at every read the events after its cursor start right after it."""
+    runtime = committed_runtime
+    app = await runtime.queue.ready()
+    reader = Actor.system("stream-test")
+    writing = True
+    committed: set[str] = set()
+
+    async def write(worker: int) -> None:
+        for step in range(15):
+            marker = f"{worker}-{step}"
+            rolled_back = random.random() < 0.2
+            try:
+                async with runtime.db.unit_of_work() as session:
+                    ids = [f"{marker}-{part}" for part in range(random.randint(1, 3))]
+                    for aggregate_id in ids:
+                        emit(session, "quote.created", "quote", aggregate_id, {})
+                    await asyncio.sleep(random.random() / 100)
+                    if rolled_back:
+                        raise LookupError
+            except LookupError:
+                continue
+            committed.update(ids)
+            await asyncio.sleep(0)
+
+    async def relay() -> None:
+        while writing:
+            await relay_pending(runtime.db, app, ())
+            await asyncio.sleep(random.random() / 200)
+        await relay_pending(runtime.db, app, ())
+
+    seen: list[events.Published] = []
+
+    async def poll() -> None:
+        cursor = 0
+        while True:
+            async with runtime.db.sessionmaker() as session:
+                read = await events.read_stream(session, actor=reader, after=cursor, limit=7)
+            assert isinstance(read, Ok)
+            page = read.value
+            positions = [e.position for e in page.events]
+            assert positions == list(range(cursor + 1, cursor + 1 + len(positions)))
+            seen.extend(page.events)
+            if not page.events and not writing and relays_done.is_set():
+                return
+            cursor = page.next_cursor
+            await asyncio.sleep(0.001)
+
+    relays_done = asyncio.Event()
+    relays = [asyncio.create_task(relay()) for _ in range(2)]
+    poller = asyncio.create_task(poll())
+    await asyncio.gather(*(write(w) for w in range(8)))
+    writing = False
+    await asyncio.gather(*relays)
+    relays_done.set()
+    await asyncio.wait_for(poller, timeout=60)
+
+    assert [e.position for e in seen] == list(range(1, len(seen) + 1))
+    got = [e.aggregate_id for e in seen if e.type == "quote.created"]  # besides the seed's
+    assert len(got) == len(set(got))  # each once
+    assert set(got) == committed  # everything committed, nothing rolled back
+    async with runtime.db.sessionmaker() as session:
+        assert await events.head(session) == len(seen)
