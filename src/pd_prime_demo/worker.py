@@ -176,10 +176,26 @@ async def run_worker(
             await relay
 
 
-async def run_once(runtime: Runtime) -> dict[str, object]:
-    """Every sweep once, then the relay and the queue until empty (cron deployments, tests)."""
+async def run_once(runtime: Runtime, *, max_rounds: int = 20) -> dict[str, object]:
+    """Every sweep once, then the relay and the queue until nothing is due (cron deployments,
+    tests). A worker that finds the queue empty stops, even while its other jobs defer more
+    (a page drawn publishes ``document.ready``, which fans out), so rounds repeat until a round
+    leaves nothing due."""
     results = {name: await run_one(runtime, name, sweep) for name, sweep in SWEEPS.items()}
     for name, result in results.items():
         log.info("worker.sweep_done", sweep=name, result=str(result))
-    await run_worker(runtime, wait=False, install_signal_handlers=False)
+    for _ in range(max_rounds):
+        await run_worker(runtime, wait=False, install_signal_handlers=False)
+        async with runtime.db.unit_of_work() as session:
+            unpublished = await session.scalar(_UNPUBLISHED)
+            due = await session.scalar(_DUE)
+        if not unpublished and not due:
+            break
     return results
+
+
+_UNPUBLISHED = text("SELECT count(*) FROM outbox_events WHERE published_at IS NULL")
+_DUE = text(
+    "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo' "
+    "AND (scheduled_at IS NULL OR scheduled_at <= now())"
+)

@@ -185,6 +185,14 @@ async def authenticate_client(
     return Ok(_as_actor(client_id, row, scopes)) if row is not None else Err(INVALID_CLIENT)
 
 
+async def client_actor(session: AsyncSession, client_id: uuid.UUID) -> Actor | None:
+    """The actor a live client acts as, with every scope it was granted (what a token of it
+    could hold at most); None when it is revoked, its owner inactive, or it is unknown. For
+    work done on a client's behalf without a token of its own, such as its webhooks."""
+    row = await _live_client(session, client_id)
+    return _as_actor(client_id, row, None) if row is not None else None
+
+
 async def issue_client_token(
     session: AsyncSession, rt: Runtime, *, client_id: str, client_secret: str, scope: str
 ) -> Result[ClientToken, DomainError]:

@@ -374,3 +374,8 @@ async def deactivate_user(
         )
         await audit.record(session, actor, "user.deactivated", "user", str(user.id))
     return Ok(user)
+
+
+async def client_actor(session: AsyncSession, client_id: uuid.UUID) -> Actor | None:
+    """The actor of live API client ``client_id`` with all its scopes (None: not live)."""
+    return await clients.client_actor(session, client_id)

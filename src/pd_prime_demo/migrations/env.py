@@ -14,12 +14,14 @@ import pd_prime_demo.audit.models
 import pd_prime_demo.billing.models
 import pd_prime_demo.core.idempotency
 import pd_prime_demo.core.outbox
+import pd_prime_demo.core.queue
 import pd_prime_demo.customers.models
 import pd_prime_demo.documents.models
 import pd_prime_demo.identity.models
 import pd_prime_demo.policies.models
 import pd_prime_demo.products.models
-import pd_prime_demo.quotes.models  # noqa: F401  (registers tables)
+import pd_prime_demo.quotes.models
+import pd_prime_demo.webhooks.models  # noqa: F401  (registers tables)
 from pd_prime_demo.core.database import Base, to_async_url
 
 config = context.config
