@@ -279,27 +279,11 @@ async def test_homeowners_short_rate_cancellation(client: AsyncClient, runtime: 
     )
 
 
-async def test_declarations_sweep_renders_each_transaction_once(
-    client: AsyncClient, runtime: Runtime, session: AsyncSession
-) -> None:
-    """A transaction committed without its page (the process stopped) gets it from the sweep."""
-    from sqlalchemy import text
-
-    from pd_prime_demo.policies.service import render_pending
-
-    agent = await user_login(client, runtime, Role.AGENT)
-    policy = (await _bound(client, agent))["policy"]
-    await session.execute(text("DELETE FROM documents WHERE policy_id = :p"), {"p": policy["id"]})
-    assert await render_pending(session, policy_id=policy["id"]) == 1
-    assert await render_pending(session, policy_id=policy["id"]) == 0
-    docs = await client.get(f"/api/v1/policies/{policy['id']}/documents", headers=agent.headers)
-    assert [d["kind"] for d in docs.json()["items"]] == ["declarations"]
-
-
 async def test_a_transaction_and_its_declarations_page_are_written_together(
     client: AsyncClient, runtime: Runtime, session: AsyncSession
 ) -> None:
-    """No response, background task or sweep is involved: the page is in the transaction."""
+    """The page is recorded in the transaction (pending, drawn after commit): no response,
+    background task or sweep is needed for a transaction to have its page."""
     import uuid
 
     from sqlalchemy import select
@@ -324,6 +308,8 @@ async def test_a_transaction_and_its_declarations_page_are_written_together(
     )
     history = await service.transactions(session, bound.value.policy.id)
     assert list((await session.scalars(pages)).all()) == [str(history[0].id)]
+    status = select(Document.status).where(Document.policy_id == bound.value.policy.id)
+    assert list((await session.scalars(status)).all()) == ["pending"]
 
 
 async def test_leap_year_month_end_term(client: AsyncClient, runtime: Runtime) -> None:

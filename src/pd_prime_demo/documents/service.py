@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import Select, Table, insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
@@ -56,7 +56,6 @@ __all__ = [
     "render",
     "request_declarations",
     "request_invoice",
-    "sources_with",
 ]
 
 
@@ -185,12 +184,6 @@ async def mark_failed(session: AsyncSession, document_id: uuid.UUID, error: str)
 def _customer_of(doc: Document) -> uuid.UUID | None:
     raw = (doc.facts or {}).get("customer_id")
     return uuid.UUID(raw) if isinstance(raw, str) else None
-
-
-def sources_with(kind: str) -> Select[str]:
-    """The source ids that have a document of ``kind``, as a subquery for a sweep that looks
-    for records still without one."""
-    return select(Document.source_id).where(Document.kind == kind)
 
 
 async def list_for_policy(

@@ -18,10 +18,8 @@ from sqlalchemy import (
     DateTime,
     Numeric,
     Select,
-    String,
     bindparam,
     case,
-    cast,
     exists,
     func,
     select,
@@ -298,38 +296,6 @@ async def next_seq(session: AsyncSession, policy_id: uuid.UUID) -> int:
 
 async def next_serial(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.nextval("policy_number_seq"))) or 0)
-
-
-async def without_document(
-    session: AsyncSession,
-    *,
-    documented: Select[Any],
-    policy_id: uuid.UUID | None,
-    limit: int,
-) -> Sequence[tuple[PolicyTransaction, Policy]]:
-    """Transactions whose id is not among ``documented`` (source ids), oldest first, each
-    locked while its page is rendered (a concurrent sweep skips it)."""
-    has_page = exists(
-        documented.where(documented.selected_columns[0] == cast(PolicyTransaction.id, String))
-    )
-    query = (
-        select(PolicyTransaction, Policy)
-        .join(Policy, Policy.id == PolicyTransaction.policy_id)
-        .where(
-            ~has_page,
-            PolicyTransaction.kind != TransactionKind.REVERSAL.value,
-            # A converted history has no pages: the legacy system issued its documents. What
-            # happens to an imported policy afterwards is recorded later, and has them.
-            (Policy.origin != conversion.IMPORTED)
-            | (PolicyTransaction.created_at > Policy.created_at),
-        )
-        .order_by(PolicyTransaction.created_at)
-        .limit(limit)
-        .with_for_update(of=PolicyTransaction, skip_locked=True)
-    )
-    if policy_id is not None:
-        query = query.where(PolicyTransaction.policy_id == policy_id)
-    return [(txn, policy) for txn, policy in await session.execute(query)]
 
 
 async def policy_change(

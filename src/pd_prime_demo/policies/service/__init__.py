@@ -10,7 +10,6 @@ from pd_prime_demo.policies.service import changes
 from pd_prime_demo.policies.service.bind import Bound, bind_quote
 from pd_prime_demo.policies.service.cancel import cancel, cancel_for_non_payment, reinstate
 from pd_prime_demo.policies.service.common import get_policy, writable_policy
-from pd_prime_demo.policies.service.declarations import render_pending
 from pd_prime_demo.policies.service.endorse import Referred, endorse
 from pd_prime_demo.policies.service.import_file import format_of, import_file
 from pd_prime_demo.policies.service.import_format import BookPolicy, ImportProblem, ImportResult
@@ -74,7 +73,6 @@ __all__ = [
     "read_csv",
     "read_json",
     "reinstate",
-    "render_pending",
     "start_import",
     "state_as_of",
     "transactions",
