@@ -31,6 +31,8 @@ from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.router import router as policies_router
 from pd_prime_demo.products.router import router as products_router
 from pd_prime_demo.quotes.router import router as quotes_router
+from pd_prime_demo.realtime.hub import Hub
+from pd_prime_demo.realtime.router import router as realtime_router
 from pd_prime_demo.reports.router import router as reports_router
 from pd_prime_demo.webhooks.router import router as webhooks_router
 from pd_prime_demo.worker import run_worker
@@ -53,6 +55,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     billing_router,
     reports_router,
     events_router,
+    realtime_router,
     webhooks_router,
     audit_router,
     admin_router,
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 jobs.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await jobs
+            await app.state.realtime_hub.close()
             if owned:
                 await app.state.runtime.close()
 
@@ -97,6 +101,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # Billing's run cancels unpaid policies through the policies domain, which billing may not
     # import (policies call billing, never the reverse): the function is handed to it here.
     app.state.billing_ports = BillingPorts(cancel_policy=policies.cancel_for_non_payment)
+    # Live updates: one database listener per process, started by the first WebSocket.
+    app.state.realtime_hub = Hub()
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health_router)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -135,7 +135,8 @@ def message(event: Published) -> dict[str, Any]:
 
 
 def _text(moment: datetime) -> str:
-    return moment.isoformat()
+    # As the API's models write a moment (RFC 3339 in UTC with Z), so both read alike.
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # Live updates: one read of each new batch per server process, filtered per connection.

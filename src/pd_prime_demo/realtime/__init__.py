@@ -1,0 +1,1 @@
+"""Live updates: the events a user may see, pushed over a WebSocket as they are published."""

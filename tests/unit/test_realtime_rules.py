@@ -1,0 +1,162 @@
+"""Live updates' pure parts and the hub's bounded queues; the cache's single-use take."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.cache import Cache, MemoryCache, create_cache
+from pd_prime_demo.core.result_types import Err, Ok
+from pd_prime_demo.events import service as events
+from pd_prime_demo.events.catalogue import TypeFilter, parse_filter
+from pd_prime_demo.identity.rules import permissions_for
+from pd_prime_demo.realtime import service
+from pd_prime_demo.realtime.hub import Delivery, Hub, Signal, Subscription
+from pd_prime_demo.realtime.rules import (
+    Holder,
+    Request,
+    dump_holder,
+    is_ping,
+    load_holder,
+    parse_request,
+)
+
+AGENT = Actor.user(uuid.uuid4(), Role.AGENT, permissions_for(Role.AGENT), authority=0)
+
+
+def _caches() -> list[Cache]:
+    caches: list[Cache] = [MemoryCache()]
+    if url := os.environ.get("REDIS_URL"):
+        caches.append(create_cache(url, namespace=f"pd-prime-test-{uuid.uuid4().hex}"))
+    return caches
+
+
+async def test_a_ticket_is_redeemed_once_by_whoever_asks_first() -> None:
+    for cache in _caches():
+        later = datetime.now(UTC) + timedelta(minutes=5)
+        issued = await service.issue_ticket(cache, AGENT, valid_until=later)
+        takers = await asyncio.gather(
+            *(service.redeem_ticket(cache, issued.ticket) for _ in range(10))
+        )
+        won = [t for t in takers if isinstance(t, Ok)]
+        assert len(won) == 1
+        assert won[0].value.actor == AGENT
+        assert all(
+            isinstance(t, Err) and t.error.code == "realtime.bad_ticket"
+            for t in takers
+            if t not in won
+        )
+        # An access token that has expired makes its ticket worthless.
+        stale = await service.issue_ticket(
+            cache, AGENT, valid_until=datetime.now(UTC) - timedelta(seconds=1)
+        )
+        assert isinstance(await service.redeem_ticket(cache, stale.ticket), Err)
+        assert isinstance(await service.redeem_ticket(cache, "rt_" + "x" * 43), Err)
+        assert isinstance(await service.redeem_ticket(cache, "not-a-ticket"), Err)
+        await cache.close()
+
+
+async def test_memory_values_expire() -> None:
+    cache = MemoryCache()
+    await cache.put("k", "v", 0)
+    assert await cache.take("k") is None
+    await cache.put("k", "v", 30)
+    assert await cache.take("k") == "v"
+    assert await cache.take("k") is None
+
+
+def test_a_holder_survives_the_cache_and_garbage_does_not() -> None:
+    moment = datetime(2026, 5, 1, 12, tzinfo=UTC)
+    holder = Holder(AGENT, moment)
+    assert load_holder(dump_holder(holder)) == holder
+    for garbage in ("", "[]", '{"kind": "user"}', '{"kind": "nobody"}'):
+        assert load_holder(garbage) is None
+
+
+def test_query_parameters() -> None:
+    ok = parse_request([("ticket", "rt_a"), ("last_event_id", "42"), ("type", "policy.*")])
+    assert ok == Request("rt_a", 42, ("policy.*",))
+    assert parse_request([]) == Request("", None, ())
+    for bad in (
+        [("last_event_id", "-1")],
+        [("last_event_id", "4.2")],
+        [("last_event_id", "٣")],  # a digit, but not an ASCII one
+        [("last_event_id", "9" * 30)],
+        [("ticket", "a"), ("ticket", "b")],
+        [("type", "quote.created")] * 51,
+    ):
+        assert isinstance(parse_request(bad), str), bad
+    assert is_ping('{"type": "ping"}')
+    assert not is_ping('{"type": "pong"}')
+    assert not is_ping("ping")
+    assert not is_ping('{"type": "ping", "pad": "' + "x" * 300 + '"}')
+
+
+def test_type_filters() -> None:
+    chosen = parse_filter(["policy.*", "quote.created"])
+    assert isinstance(chosen, TypeFilter)
+    assert chosen.admits("policy.endorsement")
+    assert chosen.admits("quote.created")
+    assert not chosen.admits("quote.quoted")
+    assert not chosen.admits("policyx.endorsement")
+    assert TypeFilter().admits("anything.at_all")
+    for bad in ("policy", "policy.unknown", "unknown.*", "*", "policy.%", "POLICY.*", ""):
+        assert isinstance(parse_filter([bad]), str), bad
+
+
+def _event(position: int, customer: uuid.UUID | None) -> events.Published:
+    return events.Published(
+        position, "quote.created", datetime.now(UTC), "quote", str(position), customer, {}
+    )
+
+
+def test_a_subscription_that_falls_behind_is_ended_not_grown() -> None:
+    hub = Hub(capacity=3)
+    audience = events.audience_of(Actor.system("test"))
+    slow = Subscription(audience, TypeFilter(), hub.capacity)
+    hub._subscriptions.add(slow)
+    batch = [_event(n, uuid.uuid4()) for n in range(1, 8)]
+    hub._dispatch(batch, [slow], set())
+    assert slow.ended is Signal.LAGGING
+    assert slow not in hub._subscriptions
+    items = [slow.queue.get_nowait() for _ in range(slow.queue.qsize())]
+    assert [i.position for i in items if isinstance(i, Delivery)] == [1, 2, 3]
+    assert items[-1] is Signal.LAGGING  # the signal always fits: capacity + 1
+
+
+def test_the_fan_out_filters_each_subscription() -> None:
+    hub = Hub()
+    mine, theirs = uuid.uuid4(), uuid.uuid4()
+    agent = events.audience_of(AGENT)
+    staff = events.audience_of(
+        Actor.user(uuid.uuid4(), Role.UNDERWRITER, permissions_for(Role.UNDERWRITER))
+    )
+    subscriptions = [
+        Subscription(agent, TypeFilter(), 10),
+        Subscription(staff, TypeFilter(), 10),
+        Subscription(staff, TypeFilter(families=frozenset({"policy"})), 10),
+    ]
+    allowed = {(agent.kind, AGENT.user_id, mine)}
+    hub._dispatch([_event(1, mine), _event(2, theirs), _event(3, None)], subscriptions, allowed)
+
+    def got(subscription: Subscription) -> list[int]:
+        return [
+            item.position
+            for item in (subscription.queue.get_nowait() for _ in range(subscription.queue.qsize()))
+            if isinstance(item, Delivery)
+        ]
+
+    assert got(subscriptions[0]) == [1]  # its customer only; no company event
+    assert got(subscriptions[1]) == [1, 2, 3]
+    assert got(subscriptions[2]) == []  # asked for policy events only
+
+
+@pytest.mark.parametrize("role", [Role.CUSTOMER, Role.AGENT])
+def test_company_events_are_not_for_customers_or_agents(role: Role) -> None:
+    audience = events.audience_of(Actor.user(uuid.uuid4(), role, permissions_for(role)))
+    assert not events.admits(audience, _event(1, None), set())
