@@ -24,6 +24,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from pd_prime_demo.bench.api import free_port, server_command
+from pd_prime_demo.bench.realtime import measure_latency
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.database import Database, run_migrations_async
 from pd_prime_demo.core.outbox import emit
@@ -269,3 +270,13 @@ async def test_tickets_are_single_use_and_bad_input_closes(
         assert await _closed_with(reused) == 4401
         await elsewhere.close()
     await first.close()
+
+
+async def test_the_latency_benchmark_hears_every_commit(
+    servers: list[Server], live_runtime: Runtime
+) -> None:
+    _, b = servers
+    admin = await _login(b, live_runtime, Role.ADMIN)
+    figures = await measure_latency(b.http, live_runtime.db.url, admin, samples=10)
+    assert figures["received"] == 10
+    assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
