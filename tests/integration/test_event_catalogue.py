@@ -222,6 +222,13 @@ async def test_the_catalogue_and_the_asyncapi_document_are_served(client: AsyncC
     assert "premium_change" in endorsement["payload_schema"]["required"]
     for entry in types.values():
         jsonschema.Draft7Validator.check_schema(entry["payload_schema"])
+    billing = (await client.get("/api/v1/events/types", params={"family": "billing"})).json()
+    assert {t["name"] for t in billing["items"]} == {
+        n for n in CATALOGUE if n.startswith("billing.")
+    }
+    unknown = await client.get("/api/v1/events/types", params={"family": "claims"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["parameter"].startswith("family")
 
     document = (await client.get("/asyncapi.json")).json()
     assert document["asyncapi"] == "3.0.0"

@@ -13,7 +13,7 @@ match its schema. Types are never renamed or re-purposed: a changed meaning is a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
@@ -231,7 +231,3 @@ def open_schema(model: type[BaseModel]) -> dict[str, Any]:
 @cache
 def schemas() -> dict[str, dict[str, Any]]:
     return {name: open_schema(t.payload) for name, t in CATALOGUE.items()}
-
-
-def types_of(families: Sequence[str] | None = None) -> list[EventType]:
-    return [t for t in _TYPES if families is None or t.family in families]

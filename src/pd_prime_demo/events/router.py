@@ -13,7 +13,7 @@ from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.events import service
 from pd_prime_demo.events.asyncapi import asyncapi_document
-from pd_prime_demo.events.catalogue import CATALOGUE, parse_filter, schemas
+from pd_prime_demo.events.catalogue import CATALOGUE, FAMILIES, parse_filter, schemas
 from pd_prime_demo.events.schemas import EventPage, EventRead, EventTypeList, EventTypeRead
 from pd_prime_demo.identity.dependencies import require
 
@@ -68,12 +68,30 @@ async def read_event_stream(
     return EventPage(items=[_read(e) for e in page.events], next_cursor=page.next_cursor)
 
 
+def _known_families(families: list[str]) -> list[str]:
+    if unknown := sorted(set(families) - FAMILIES):
+        raise ValueError(
+            f"no such family: {', '.join(unknown)} (one of {', '.join(sorted(FAMILIES))})"
+        )
+    return families
+
+
+Families = Annotated[
+    list[str],
+    Query(alias="family", max_length=20, description="Only these families (`policy`)."),
+    AfterValidator(_known_families),
+]
+
+
 @router.get(
     f"{API_V1}/events/types",
     response_model=EventTypeList,
+    responses=problem_responses(422),
     summary="The catalogue: every event type with the JSON Schema of its payload",
+    description="Public, like the AsyncAPI document at /asyncapi.json that describes the same "
+    "types as messages of the live-updates WebSocket.",
 )
-async def list_event_types() -> EventTypeList:
+async def list_event_types(families: Families = []) -> EventTypeList:  # noqa: B006
     payload = schemas()
     return EventTypeList(
         items=[
@@ -86,6 +104,7 @@ async def list_event_types() -> EventTypeList:
                 payload_schema=payload[t.name],
             )
             for t in CATALOGUE.values()
+            if not families or t.family in families
         ]
     )
 
