@@ -15,6 +15,7 @@ from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.events import service as events
 from pd_prime_demo.events.relay import publish_batch, relay_pending
+from pd_prime_demo.identity.rules import permissions_for
 from tests.factories import Login, auto_quote, person, register_and_login, user_login
 
 
@@ -277,3 +278,41 @@ async def test_no_gaps_while_writers_and_relays_race(committed_runtime: Runtime)
     assert set(got) == committed  # everything committed, nothing rolled back
     async with runtime.db.sessionmaker() as session:
         assert await events.head(session) == len(seen)
+
+
+async def test_live_updates_learn_each_viewers_share_of_a_batch_in_one_query_per_kind(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """The fan-out's query (one per kind of viewer, however many are connected) agrees with
+    the stream: each agent gets its book, each policyholder its own record, staff all."""
+    agents = [await user_login(client, runtime, Role.AGENT) for _ in range(3)]
+    for agent in agents:
+        await _quote_for(client, agent.headers, await _customer(client, agent))
+    holder = await register_and_login(client, f"kim.{uuid.uuid4().hex[:6]}@example.com")
+    own = (await client.get("/api/v1/customers", headers=holder)).json()["items"][0]["id"]
+    await _quote_for(client, holder, own)
+    holder_id = uuid.UUID((await client.get("/api/v1/users/me", headers=holder)).json()["id"])
+    adjuster = await user_login(client, runtime, Role.ADJUSTER)
+    await _company_event(runtime)
+    await _publish(runtime)
+
+    readers = [
+        *(
+            (a.headers, Actor.user(a.user_id, Role.AGENT, permissions_for(Role.AGENT)))
+            for a in agents
+        ),
+        (holder, Actor.user(holder_id, Role.CUSTOMER, permissions_for(Role.CUSTOMER))),
+        (
+            adjuster.headers,
+            Actor.user(adjuster.user_id, Role.ADJUSTER, permissions_for(Role.ADJUSTER)),
+        ),
+    ]
+    audiences = [events.audience_of(actor) for _, actor in readers]
+    async with runtime.db.sessionmaker() as session:
+        batch = await events.published_after(session, 0, limit=10_000)
+        allowed = await events.recipients(session, batch, audiences)
+    for (headers, actor), audience in zip(readers, audiences, strict=True):
+        expected = [e["id"] for e in (await _stream(client, headers, limit=1000))["items"]]
+        shared = [e.position for e in batch if events.admits(audience, e, allowed)]
+        assert shared == expected, actor.role
+        assert shared, actor.role
