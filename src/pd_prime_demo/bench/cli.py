@@ -70,6 +70,22 @@ def bench_jobs(
     run_jobs_benchmark(jobs=jobs, concurrency=concurrency, echo=typer.echo)
 
 
+@app.command("webhooks")
+def bench_webhooks(
+    events: Annotated[
+        int, typer.Option(min=1, help="Events per run; each goes to every subscription.")
+    ] = 40,
+    subscriptions: Annotated[
+        int, typer.Option(min=1, max=1000, help="Subscriptions, all to one local receiver.")
+    ] = 10,
+) -> None:
+    """Webhook deliveries a second to a local receiver with one and two worker processes, and
+    the latency from an event's commit to its delivery."""
+    from pd_prime_demo.bench.webhooks import run_webhooks_benchmark
+
+    run_webhooks_benchmark(events=events, subscriptions=subscriptions, echo=typer.echo)
+
+
 @app.command("import")
 def bench_import(
     policies: Annotated[int, typer.Option(min=1, help="Policies in the synthetic book.")] = 10_000,

@@ -1,0 +1,524 @@
+"""``pd-prime bench webhooks``: webhooks delivered to a local receiver by one and then two
+worker processes, on a throwaway database.
+
+An underwriter's API client holds N subscriptions to ``bench.*``, all to one receiver on
+127.0.0.1 (a thread of this process that answers 204 at once and checks the Standard Webhooks
+signature of every tenth request). E events are committed to the outbox first; then the
+workers (processes started beforehand and idle, each to run what ``pd-prime worker`` runs:
+the relay, the queue, the sweeps) are set to work, and the clock runs until the receiver has
+had E x N distinct deliveries. So a delivery costs its whole path: its share of the relay and
+the fan-out, the claim, the visibility check, decrypting the secret and signing, a new HTTP
+client and connection, and recording the attempt (its CPU time counted, though it follows the
+receipt). The receiver shares the machine with the workers and PostgreSQL; its own CPU time
+per request is printed.
+
+Latency (an event's commit to a delivery's receipt) is measured apart, by one worker, with
+events committed one at a time at half the rate that worker sustained: behind a backlog
+committed before the start it would only say how long the backlog took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import secrets
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from pd_prime_demo import bootstrap
+from pd_prime_demo.core.actor import Actor, Permission, Role
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.database import Database, create_database, drop_database
+from pd_prime_demo.core.logging import configure_logging
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.result_types import Err
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
+TOPIC = "bench.delivered"
+SYSTEM = Actor.system("bench")
+VERIFY_EVERY = 10  # the receiver checks one signature in this many
+# The worker's own pools, as ``pd-prime worker`` sizes them.
+WORKER_POOL = {"db_pool_size": 4, "db_max_overflow": 4}
+_NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"
+_FORGED = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1, in a thread of its own: 204 at once to every request,
+    the first arrival of each (path, ``webhook-id``) timed, every ``verify_every``-th request's
+    signature checked with ``standardwebhooks`` (a forged one is answered 400)."""
+
+    def __init__(self, *, verify_every: int = VERIFY_EVERY) -> None:
+        self.secrets: dict[str, str] = {}  # path -> the subscription's signing secret
+        self.first: dict[tuple[str, str], float] = {}  # (path, webhook-id) -> perf_counter
+        self.requests = 0
+        self.verified = 0
+        self.forged = 0
+        self.cpu_seconds = 0.0  # this thread's CPU time, as of the last request
+        self.port = 0
+        self._verify_every = verify_every
+        self._lock = threading.Lock()
+        self._target = 0
+        self._arrived = threading.Event()
+        self._loop = asyncio.new_event_loop()
+        self._stopping: asyncio.Event | None = None
+        self._listening = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-receiver", daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        if not self._listening.wait(10):
+            raise RuntimeError("the webhook receiver did not start")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(10)
+
+    def expect(self, deliveries: int) -> None:
+        """Wait (with :meth:`wait`) for this many distinct deliveries more."""
+        with self._lock:
+            self._target = len(self.first) + deliveries
+            self._arrived.clear()
+
+    def wait(self, timeout: float) -> bool:
+        return self._arrived.wait(timeout)
+
+    def _run(self) -> None:
+        async def serve() -> None:
+            self._stopping = asyncio.Event()
+            server = await asyncio.start_server(self._handle, "127.0.0.1", 0, backlog=1024)
+            self.port = server.sockets[0].getsockname()[1]
+            self._listening.set()
+            async with server:
+                await self._stopping.wait()
+
+        self._loop.run_until_complete(serve())
+        self._loop.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:  # keep-alive, though each attempt opens a connection of its own
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                path = head[0].split(" ")[1]
+                headers = {
+                    name.strip().lower(): value.strip()
+                    for name, value in (line.split(":", 1) for line in head[1:] if line)
+                }
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                writer.write(_NO_CONTENT if self._receive(path, headers, body) else _FORGED)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client closed the connection: the usual end
+        finally:
+            writer.close()
+
+    def _receive(self, path: str, headers: dict[str, str], body: bytes) -> bool:
+        """Count and time the request; whether it is answered 2xx."""
+        now = time.perf_counter()
+        with self._lock:
+            self.requests += 1
+            sample = self.requests % self._verify_every == 1 or self._verify_every == 1
+            self.first.setdefault((path, headers.get("webhook-id", "")), now)
+            if len(self.first) >= self._target:
+                self._arrived.set()
+        genuine = True
+        if sample:
+            try:
+                Webhook(self.secrets[path]).verify(body, headers)
+            except (KeyError, WebhookVerificationError):
+                genuine = False
+            with self._lock:
+                self.verified += genuine
+                self.forged += not genuine
+        self.cpu_seconds = time.thread_time()
+        return genuine
+
+
+def _settings(url: str) -> Settings:
+    """Demo settings (so that http to loopback may be called) on ``url``, logging warnings only
+    (the worker logs every fan-out at INFO)."""
+    settings = bootstrap.settings(demo=True).model_copy(
+        update={"database_url": url, "log_level": "WARNING"}
+    )
+    configure_logging(settings.log_level, json=settings.log_json)
+    return settings
+
+
+def _work(url: str, commands: Connection) -> None:
+    """One ``pd-prime worker`` process: ready once its imports and pools are, it works the
+    queue from each ``go`` to the next ``stop`` and answers with the CPU time it used."""
+    from pd_prime_demo.core.runtime import Runtime
+    from pd_prime_demo.worker import queue_app, run_worker
+
+    async def run() -> None:
+        runtime = Runtime.create(_settings(url).model_copy(update=WORKER_POOL))
+        try:
+            queue_app(runtime)
+            await runtime.queue.ready()
+            commands.send("ready")
+            while await asyncio.to_thread(commands.recv) == "go":
+                started = time.process_time()
+                worker = asyncio.create_task(run_worker(runtime, install_signal_handlers=False))
+                await asyncio.to_thread(commands.recv)  # stop
+                used = time.process_time() - started
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+                commands.send(used)
+        finally:
+            await runtime.close()
+
+    asyncio.run(run())
+
+
+class Workers:
+    """``count`` worker processes, started once (a process takes seconds to import the
+    platform) and idle until told to work: :meth:`working` runs the first few of them."""
+
+    def __init__(self, url: str, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._pipes: list[Connection] = []
+        self._processes: list[BaseProcess] = []
+        for _ in range(count):
+            ours, theirs = context.Pipe()
+            self._pipes.append(ours)
+            self._processes.append(context.Process(target=_work, args=(url, theirs)))
+
+    def __enter__(self) -> Workers:
+        for process in self._processes:
+            process.start()
+        for pipe, process in zip(self._pipes, self._processes, strict=True):
+            try:
+                ready = pipe.poll(180) and pipe.recv() == "ready"
+            except EOFError:  # it died starting
+                ready = False
+            if not ready:
+                self._end()
+                raise RuntimeError(f"worker process {process.pid} did not start")
+        return self
+
+    @contextlib.contextmanager
+    def working(self, count: int) -> Iterator[Callable[[], float]]:
+        """``count`` workers at work inside the block; the block's value, called, stops them
+        and gives the CPU time they used."""
+        pipes = self._pipes[:count]
+        for pipe in pipes:
+            pipe.send("go")
+        stopped: list[float] = []
+
+        def stop() -> float:
+            if not stopped:
+                for pipe in pipes:
+                    pipe.send("stop")
+                stopped.append(sum(float(pipe.recv()) for pipe in pipes))
+            return stopped[0]
+
+        try:
+            yield stop
+        finally:
+            stop()
+
+    def _end(self) -> None:
+        for pipe, process in zip(self._pipes, self._processes, strict=True):
+            with contextlib.suppress(OSError):
+                pipe.send("exit")
+            process.join(30)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+    def __exit__(self, *_: object) -> None:
+        self._end()
+
+
+async def _setup(settings: Settings, receiver: Receiver, subscriptions: int) -> None:
+    """An underwriter (who sees the whole company, so its client may receive events about no
+    customer), an API client of theirs, and its subscriptions, one path of the receiver each."""
+    from pd_prime_demo.core.runtime import Runtime
+    from pd_prime_demo.identity import clients
+    from pd_prime_demo.identity import service as identity
+    from pd_prime_demo.webhooks import service as webhooks
+    from pd_prime_demo.webhooks.rules import NetworkPolicy
+    from pd_prime_demo.webhooks.schemas import SubscriptionCreate
+
+    runtime = Runtime.create(settings)
+    try:
+        async with runtime.db.unit_of_work() as session:
+            user = await identity.create_user(
+                session,
+                email=f"bench-{os.getpid()}@example.com",
+                password=secrets.token_urlsafe(24),
+                full_name="Bench Underwriter",
+                role=Role.UNDERWRITER,
+                passwords=runtime.passwords,
+                actor=SYSTEM,
+            )
+            if isinstance(user, Err):
+                raise RuntimeError(user.error.detail)
+            client = await clients.register_client(
+                session,
+                name="Bench receiver",
+                owner_id=user.value.id,
+                scopes=[Permission.EVENTS_READ, Permission.WEBHOOKS_MANAGE],
+                actor=SYSTEM,
+            )
+            if isinstance(client, Err):
+                raise RuntimeError(client.error.detail)
+        network = NetworkPolicy.for_env(settings.env)
+        async with runtime.db.unit_of_work() as session:
+            for n in range(subscriptions):
+                path = f"/hooks/{n}"
+                body = SubscriptionCreate(
+                    url=receiver.url(path),
+                    event_types=["bench.*"],
+                    client_id=client.value.client.id,
+                )
+                made = await webhooks.create_subscription(
+                    session, body, actor=SYSTEM, cipher=runtime.cipher, network=network
+                )
+                if isinstance(made, Err):
+                    raise RuntimeError(made.error.detail)
+                receiver.secrets[path] = made.value.secret
+    finally:
+        await runtime.close()
+
+
+async def _commit_events(url: str, events: int, label: str) -> None:
+    db = Database.connect(url, pool_size=1, max_overflow=0)
+    try:
+        for start in range(0, events, 1000):
+            async with db.unit_of_work() as session:
+                for n in range(start, min(events, start + 1000)):
+                    emit(session, TOPIC, "bench", f"{label}-{n}", {"n": n})
+    finally:
+        await db.dispose()
+
+
+async def _succeeded(url: str, deliveries: int, *, within: float = 60) -> None:
+    """Wait until the database records ``deliveries`` succeeded ones."""
+    db = Database.connect(url, pool_size=1, max_overflow=0)
+    query = text("SELECT status, count(*) FROM webhook_deliveries GROUP BY status")
+    counts: dict[str, int] = {}
+    try:
+        async with asyncio.timeout(within):
+            while counts.get("succeeded", 0) < deliveries:
+                await asyncio.sleep(0.05)
+                async with db.sessionmaker() as session:
+                    counts = {str(s): int(n) for s, n in (await session.execute(query)).all()}
+    except TimeoutError:
+        raise RuntimeError(f"deliveries not all recorded as succeeded: {counts}") from None
+    finally:
+        await db.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRun:
+    workers: int
+    deliveries: int
+    seconds: float
+    cpu_seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.deliveries / self.seconds
+
+    @property
+    def cpu_ms_per_delivery(self) -> float:
+        return self.cpu_seconds * 1000 / self.deliveries
+
+
+class Bench:
+    """The phases of the benchmark, on one database, receiver and pool of workers."""
+
+    def __init__(self, url: str, receiver: Receiver, workers: Workers, subscriptions: int) -> None:
+        self.url = url
+        self.receiver = receiver
+        self.workers = workers
+        self.subscriptions = subscriptions
+        self.delivered = 0  # distinct deliveries so far, every phase
+
+    def _expect(self, events: int) -> int:
+        deliveries = events * self.subscriptions
+        self.receiver.expect(deliveries)
+        self.delivered += deliveries
+        return deliveries
+
+    def _received(self, deliveries: int) -> None:
+        if not self.receiver.wait(timeout=60 + deliveries / 10):
+            raise RuntimeError(
+                f"{len(self.receiver.first)} of {self.delivered} deliveries received in time"
+            )
+
+    def backlog(self, *, workers: int, events: int, label: str) -> DeliveryRun:
+        """E events committed, then ``workers`` started: until every delivery is received."""
+        asyncio.run(_commit_events(self.url, events, label))
+        deliveries = self._expect(events)
+        with self.workers.working(workers) as stop:
+            started = time.perf_counter()
+            self._received(deliveries)
+            elapsed = time.perf_counter() - started
+            # A delivery is received before its attempt is recorded: that is its cost too.
+            asyncio.run(_succeeded(self.url, self.delivered))
+            cpu = stop()
+        return DeliveryRun(workers, deliveries, elapsed, cpu)
+
+    def latency(self, *, events: int, per_second: float) -> list[float]:
+        """Seconds from each event's commit to each of its deliveries' receipt, events
+        committed one at a time ``per_second`` while one worker runs."""
+        deliveries = self._expect(events)
+        committed: dict[str, float] = {}
+        with self.workers.working(1):
+            time.sleep(0.5)  # the worker's first fetch and the relay's LISTEN
+            asyncio.run(self._paced(events, per_second, committed))
+            self._received(deliveries)
+            asyncio.run(_succeeded(self.url, self.delivered))
+        ids = asyncio.run(self._event_ids())
+        return [
+            received - committed[ids[msg_id]]
+            for (_, msg_id), received in self.receiver.first.items()
+            if ids.get(msg_id) in committed
+        ]
+
+    async def _paced(self, events: int, per_second: float, committed: dict[str, float]) -> None:
+        db = Database.connect(self.url, pool_size=1, max_overflow=0)
+        try:
+            start = time.perf_counter()
+            for n in range(events):
+                await asyncio.sleep(max(0.0, start + n / per_second - time.perf_counter()))
+                key = f"latency-{n}"
+                async with db.unit_of_work() as session:
+                    emit(session, TOPIC, "bench", key, {"n": n})
+                committed[key] = time.perf_counter()
+        finally:
+            await db.dispose()
+
+    async def _event_ids(self) -> dict[str, str]:
+        """``webhook-id`` -> the event's aggregate id (its key in this benchmark)."""
+        db = Database.connect(self.url, pool_size=1, max_overflow=0)
+        try:
+            async with db.sessionmaker() as session:
+                found = await session.execute(
+                    text("SELECT id, aggregate_id FROM outbox_events WHERE topic = :t"),
+                    {"t": TOPIC},
+                )
+                return {f"evt_{event_id}": key for event_id, key in found.all()}
+        finally:
+            await db.dispose()
+
+
+async def _client_cpu_ms(samples: int = 20) -> float:
+    """CPU time to open and close the HTTP client ``webhooks.service.network.post`` makes for
+    every attempt (httpx builds an SSL context for each, even for http)."""
+    import httpx
+
+    def client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0), follow_redirects=False, trust_env=False
+        )
+
+    async with client():  # the first one also reads the CA bundle's module in
+        pass
+    started = time.process_time()
+    for _ in range(samples):
+        async with client():
+            pass
+    return (time.process_time() - started) * 1000 / samples
+
+
+def _percentile(values: list[float], p: int) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+def run_webhooks_benchmark(
+    *, events: int = 40, subscriptions: int = 10, echo: Callable[[str], None] = print
+) -> dict[str, float]:
+    base = bootstrap.settings(demo=True)
+    assert base.database_url is not None
+    scratch = asyncio.run(
+        create_database(base.database_url, f"pd_prime_bench_webhooks_{os.getpid()}")
+    )
+    settings = base.model_copy(update={"database_url": scratch})
+    try:
+        bootstrap.migrate(settings)
+        with Receiver() as receiver, Workers(scratch, 2) as workers:
+            asyncio.run(_setup(settings, receiver, subscriptions))
+            bench = Bench(scratch, receiver, workers, subscriptions)
+            # Untimed: the first run defers and runs the periodic sweeps, and warms each
+            # process's caches.
+            bench.backlog(workers=2, events=2, label="warm-up")
+            per_run = events * subscriptions
+            concurrency = settings.worker_concurrency
+            echo(
+                f"webhooks: {events} events x {subscriptions} subscriptions = {per_run} "
+                f"deliveries per run to one receiver on 127.0.0.1 (204 at once); "
+                f"{concurrency} jobs at a time per worker process"
+            )
+            runs = [
+                bench.backlog(workers=workers, events=events, label=f"run-{workers}")
+                for workers in (1, 2)
+            ]
+            for run in runs:
+                echo(
+                    f"  {run.workers} worker{'s' if run.workers > 1 else ' '}: "
+                    f"{run.rate:8.0f} deliveries/s ({run.seconds:.2f} s; "
+                    f"{run.cpu_ms_per_delivery:.2f} ms worker CPU per delivery)"
+                )
+            ratio = runs[1].rate / runs[0].rate
+            echo(f"  2 workers / 1 worker throughput: {ratio:.2f}x")
+            client_ms = asyncio.run(_client_cpu_ms())
+            echo(
+                f"  baseline: a new httpx.AsyncClient, as each attempt opens one, costs "
+                f"{client_ms:.2f} ms CPU ({client_ms / runs[0].cpu_ms_per_delivery:.0%} of a "
+                f"delivery's worker CPU)"
+            )
+            # Half the rate one worker sustained, in events a second (each makes N deliveries).
+            latency_events = max(5, events // 4)
+            per_second = runs[0].rate / 2 / subscriptions
+            latencies = bench.latency(events=latency_events, per_second=per_second)
+            assert len(latencies) == latency_events * subscriptions
+            p50, p99 = _percentile(latencies, 50) * 1000, _percentile(latencies, 99) * 1000
+            echo(
+                f"  commit -> received, 1 worker at half its rate ({latency_events} events, "
+                f"{per_second * subscriptions:.0f} deliveries/s): p50 {p50:.0f} ms, "
+                f"p99 {p99:.0f} ms"
+            )
+            repeats = receiver.requests - len(receiver.first)
+            echo(
+                f"  receiver: {receiver.requests} requests ({repeats} repeated), "
+                f"{receiver.verified} signatures verified, {receiver.forged} forged; "
+                f"{receiver.cpu_seconds * 1000 / receiver.requests:.2f} ms CPU per request"
+            )
+            if receiver.forged or not receiver.verified:
+                raise RuntimeError("the receiver could not verify the deliveries' signatures")
+            return {
+                "1 worker": runs[0].rate,
+                "2 workers": runs[1].rate,
+                "latency p50 ms": p50,
+                "latency p99 ms": p99,
+                "client ms": client_ms,
+                "delivered": len(receiver.first),
+                "expected": bench.delivered,
+                "verified": receiver.verified,
+            }
+    finally:
+        asyncio.run(drop_database(base.database_url, scratch))
