@@ -15,6 +15,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -25,10 +26,13 @@ from websockets.exceptions import ConnectionClosed
 
 from pd_prime_demo.bench.api import free_port, server_command
 from pd_prime_demo.bench.realtime import measure_latency
-from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.cache import create_cache
 from pd_prime_demo.core.database import Database, run_migrations_async
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.identity.rules import permissions_for
+from pd_prime_demo.realtime import service as realtime
 from pd_prime_demo.seed import seed_products
 from tests.conftest import (
     KEYS,
@@ -142,9 +146,15 @@ async def _next_event(ws: ClientConnection) -> dict[str, Any]:
             return message
 
 
-async def _closed_with(ws: ClientConnection) -> int:
-    with pytest.raises(ConnectionClosed) as closed:
+async def _drain(ws: ClientConnection) -> None:
+    while True:
         await asyncio.wait_for(ws.recv(), timeout=WAIT)
+
+
+async def _closed_with(ws: ClientConnection) -> int:
+    """The close code, whatever messages came before it."""
+    with pytest.raises(ConnectionClosed) as closed:
+        await _drain(ws)
     assert closed.value.rcvd is not None
     return closed.value.rcvd.code
 
@@ -280,3 +290,22 @@ async def test_the_latency_benchmark_hears_every_commit(
     figures = await measure_latency(b.http, live_runtime.db.url, admin, samples=10)
     assert figures["received"] == 10
     assert figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="a ticket made here needs Redis")
+async def test_a_socket_ends_with_the_access_token_behind_its_ticket(
+    servers: list[Server], live_runtime: Runtime
+) -> None:
+    """A ticket carries its token's expiry; the socket closes then (4401: get a new ticket)."""
+    a, _ = servers
+    user = await create_user(live_runtime, Role.ADJUSTER)
+    actor = Actor.user(user, Role.ADJUSTER, permissions_for(Role.ADJUSTER))
+    cache = create_cache(os.environ["REDIS_URL"])
+    try:
+        soon = datetime.now(UTC) + timedelta(seconds=2)
+        issued = await realtime.issue_ticket(cache, actor, valid_until=soon)
+    finally:
+        await cache.close()
+    ws = await _socket(a, {}, ticket=issued.ticket)
+    assert await _closed_with(ws) == 4401
+    assert datetime.now(UTC) >= soon.replace(microsecond=0)  # kept to the second
