@@ -226,3 +226,12 @@ def test_serve_with_workers_runs_processes_behind_one_port(
     refused = runner.invoke(cli.app, ["serve", "--workers", "2"])
     assert refused.exit_code == 2
     assert "needs DATABASE_URL" in refused.output
+
+
+def test_realtime_benchmark_hears_every_commit(cli_env: str) -> None:
+    from pd_prime_demo.bench.live import run_realtime_benchmark
+
+    lines: list[str] = []
+    figures = run_realtime_benchmark(samples=10, echo=lines.append)
+    assert figures["received"] == 10
+    assert any("commit -> WebSocket message" in line for line in lines)

@@ -86,6 +86,19 @@ def bench_webhooks(
     run_webhooks_benchmark(events=events, subscriptions=subscriptions, echo=typer.echo)
 
 
+@app.command("realtime")
+def bench_realtime(
+    samples: Annotated[int, typer.Option(min=10, help="Events committed one at a time.")] = 300,
+    separate_worker: Annotated[
+        bool, typer.Option(help="Relay in a pd-prime worker process instead of the server.")
+    ] = False,
+) -> None:
+    """Commit-to-WebSocket latency of live updates (p50, p99) through a real server."""
+    from pd_prime_demo.bench.live import run_realtime_benchmark
+
+    run_realtime_benchmark(samples=samples, separate_worker=separate_worker, echo=typer.echo)
+
+
 @app.command("import")
 def bench_import(
     policies: Annotated[int, typer.Option(min=1, help="Policies in the synthetic book.")] = 10_000,
