@@ -215,7 +215,9 @@ def _always(request: Request) -> MakeRequest:
 
 
 async def _ready(client: httpx.AsyncClient, *, patient: bool = False) -> None:
-    for _ in range(1500 if patient else 150):
+    # Under callgrind the interpreter runs some fifty times slower: importing the app (about
+    # 2-4 s of CPU natively, more on a loaded machine) takes minutes.
+    for _ in range(6000 if patient else 150):
         try:
             if (await client.get("/health/ready")).status_code == 200:
                 return
@@ -359,4 +361,4 @@ def _serve_and_measure(
         return asyncio.run(_run(base_url, seconds, concurrency, echo, meters))
     finally:
         server.terminate()
-        server.wait(timeout=60)  # a server under callgrind takes a while to stop
+        server.wait(timeout=300)  # a server under callgrind takes a while to stop
