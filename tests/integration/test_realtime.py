@@ -13,13 +13,14 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -31,8 +32,11 @@ from pd_prime_demo.core.cache import create_cache
 from pd_prime_demo.core.database import Database, run_migrations_async
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.events.relay import relay_pending
 from pd_prime_demo.identity.rules import permissions_for
+from pd_prime_demo.main import create_app
 from pd_prime_demo.realtime import service as realtime
+from pd_prime_demo.realtime.hub import Hub
 from pd_prime_demo.seed import seed_products
 from tests.conftest import (
     KEYS,
@@ -147,8 +151,9 @@ async def _next_event(ws: ClientConnection) -> dict[str, Any]:
 
 
 async def _drain(ws: ClientConnection) -> None:
-    while True:
-        await asyncio.wait_for(ws.recv(), timeout=WAIT)
+    async with asyncio.timeout(WAIT):  # heartbeats alone would keep it open for ever
+        while True:
+            await ws.recv()
 
 
 async def _closed_with(ws: ClientConnection) -> int:
@@ -309,3 +314,61 @@ async def test_a_socket_ends_with_the_access_token_behind_its_ticket(
     ws = await _socket(a, {}, ticket=issued.ticket)
     assert await _closed_with(ws) == 4401
     assert datetime.now(UTC) >= soon.replace(microsecond=0)  # kept to the second
+
+
+async def test_in_process_replay_ping_and_a_client_that_falls_behind(
+    committed_runtime: Runtime,
+) -> None:
+    """The same protocol with the server in this process (its fan-out's queues made small):
+    a batch larger than a socket's queue ends that socket with 4408, and it resumes."""
+    runtime = committed_runtime
+    queue = await runtime.queue.ready()
+    app = create_app(runtime=runtime)
+    app.state.realtime_hub = Hub(capacity=3, poll_seconds=0.5)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    local = Server(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}")
+    try:
+        await _until(lambda: server.started)
+        admin = await _login(local, runtime, Role.ADMIN)
+
+        async def company_events(count: int) -> None:
+            async with runtime.db.unit_of_work() as session:
+                for n in range(count):
+                    emit(session, "webhook.replay_requested", "webhook_subscription", str(n), {})
+            await relay_pending(runtime.db, queue, ())
+
+        await company_events(2)
+        ws = await _socket(local, admin, last_event_id=0)
+        replayed = [await _next_event(ws) for _ in range(2)]
+        assert [e["id"] for e in replayed] == [1, 2]
+        await ws.send(json.dumps({"type": "ping"}))
+        while json.loads(await asyncio.wait_for(ws.recv(), timeout=WAIT))["type"] != "pong":
+            pass
+        head = await _stream_head(local, admin)
+        hub: Hub = app.state.realtime_hub
+        await _until(lambda: hub.connections == 1)  # replayed, and now following the hub
+        await company_events(10)  # one batch of ten: more than the socket's queue holds
+        assert await _closed_with(ws) == 4408
+        resumed = await _socket(local, admin, last_event_id=head)
+        assert [(await _next_event(resumed))["id"] for _ in range(10)] == list(
+            range(head + 1, head + 11)
+        )
+        await resumed.close()
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll the in-process server's state (it offers no event to wait on)."""
+    async with asyncio.timeout(WAIT):
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+
+
+async def _stream_head(server: Server, headers: dict[str, str]) -> int:
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        page = await client.get("/api/v1/events", params={"limit": 1000}, headers=headers)
+    return int(page.json()["next_cursor"])
