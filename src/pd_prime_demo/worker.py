@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
@@ -149,27 +150,59 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
     return app
 
 
+# Each lane is a worker loop with slots of its own, so webhook deliveries (each may wait up to
+# its timeout on a receiver that never answers) can never hold up documents or the sweeps.
+BUSINESS_QUEUES = ("documents", "sweeps", "default")
+WEBHOOK_QUEUES = ("webhooks",)
+
+
 async def run_worker(
     runtime: Runtime, *, wait: bool = True, install_signal_handlers: bool = True
 ) -> None:
-    """Work the queue (and relay the outbox beside it) until stopped, or, with ``wait=False``,
-    until nothing is left to do."""
+    """Work the queue (and relay the outbox beside it) until stopped (SIGINT or SIGTERM, or
+    the task cancelled), or, with ``wait=False``, until nothing is left to do."""
     app = queue_app(runtime)
     await runtime.queue.ready()
     relay = asyncio.create_task(
         run_relay(runtime.db, app, ROUTES, dsn=conninfo(runtime.db.url)), name="outbox-relay"
     )
+    settings = runtime.settings
+    lanes = [
+        (BUSINESS_QUEUES, settings.worker_concurrency, "pd-prime"),
+        (WEBHOOK_QUEUES, settings.webhook_concurrency, "pd-prime-webhooks"),
+    ]
+    stopped = asyncio.Event()
     try:
         if not wait:
             await relay_pending(runtime.db, app, ROUTES)
-        await app.run_worker_async(
-            wait=wait,
-            concurrency=runtime.settings.worker_concurrency,
-            install_signal_handlers=install_signal_handlers,
-            additional_context={"runtime": runtime},
-            worker_middleware=[record_errors],
-            name="pd-prime",
+        work = asyncio.gather(
+            *(
+                app.run_worker_async(
+                    queues=list(queues),
+                    wait=wait,
+                    concurrency=concurrency,
+                    install_signal_handlers=False,
+                    additional_context={"runtime": runtime},
+                    worker_middleware=[record_errors],
+                    name=name,
+                )
+                for queues, concurrency, name in lanes
+            )
         )
+        if install_signal_handlers:
+            loop = asyncio.get_running_loop()
+
+            def stop() -> None:
+                stopped.set()
+                work.cancel()
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop)
+        try:
+            await work
+        except asyncio.CancelledError:
+            if not stopped.is_set():
+                raise
     finally:
         relay.cancel()
         with contextlib.suppress(asyncio.CancelledError):

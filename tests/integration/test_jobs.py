@@ -4,10 +4,13 @@ sweeps deferred once per period whatever the number of workers."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from typing import Any
 
+import procrastinate
 from croniter import croniter
 from httpx import ASGITransport, AsyncClient
 from procrastinate.periodic import PeriodicDeferrer
@@ -355,11 +358,59 @@ async def test_finished_jobs_are_pruned_after_their_retention_and_dead_letters_k
             text("UPDATE procrastinate_events SET at = at - make_interval(days => :days)"),
             {"days": runtime.settings.jobs_retention_days + 1},
         )
+    before = await _scalar(runtime, "SELECT max(id) FROM procrastinate_jobs")
     await app.configure_task("sweeps:queue.prune").defer_async(timestamp=0)
     await _work(runtime)
+    # Of the jobs that had finished long ago, only the dead letter is left.
     left = await _scalar(
         runtime,
-        "SELECT array_agg(DISTINCT status::text) FROM procrastinate_jobs "
-        "WHERE task_name <> 'sweeps:queue.prune'",
+        "SELECT array_agg(DISTINCT status::text) FROM procrastinate_jobs WHERE id <= :last",
+        last=before,
     )
     assert left == ["failed"]
+
+
+async def test_webhook_deliveries_that_hang_never_hold_up_pages(
+    committed_runtime: Runtime,
+) -> None:
+    """Webhooks have a lane of their own: every webhook slot stuck on a receiver that never
+    answers, a page is still drawn at once."""
+    runtime = committed_runtime
+    runtime.settings = runtime.settings.model_copy(
+        update={"worker_concurrency": 1, "webhook_concurrency": 2}
+    )
+    release = asyncio.Event()
+    started = 0
+    stuck = procrastinate.Blueprint()
+
+    @stuck.task(name="hang", queue="webhooks")
+    async def hang() -> None:
+        nonlocal started
+        started += 1
+        await release.wait()
+
+    app = queue_app(runtime)
+    add_blueprint(app, stuck, "test")
+    await runtime.queue.ready()
+    for _ in range(5):
+        await app.configure_task("test:hang").defer_async()
+    async with AsyncClient(
+        transport=ASGITransport(app=create_app(runtime=runtime)), base_url="http://t"
+    ) as client:
+        headers, policy_id = await _bound_policy(client, runtime)
+        worker = asyncio.create_task(run_worker(runtime, install_signal_handlers=False))
+        try:
+            async with asyncio.timeout(30):
+                while True:
+                    docs = (
+                        await client.get(f"/api/v1/policies/{policy_id}/documents", headers=headers)
+                    ).json()["items"]
+                    if docs and all(d["status"] == "ready" for d in docs):
+                        break
+                    await asyncio.sleep(0.2)
+            assert started == 2  # both webhook slots still hang
+        finally:
+            release.set()
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     sweeps_cron: str | None = None
     # Jobs one worker process runs at once; a job runs in its own transactions.
     worker_concurrency: int = Field(default=4, ge=1, le=64)
+    # Webhook deliveries one worker process attempts at once, in a lane of their own.
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
     # Finished jobs are kept this long (their history in the admin view), then deleted.
     jobs_retention_days: int = Field(default=14, ge=1)
     # Run a queue worker and the outbox relay inside the server process (make demo does).
