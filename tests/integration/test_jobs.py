@@ -414,3 +414,55 @@ async def test_webhook_deliveries_that_hang_never_hold_up_pages(
             worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+
+
+async def test_racing_retries_of_one_dead_letter_make_one_retry_and_never_a_500(
+    committed_runtime: Runtime,
+) -> None:
+    runtime = committed_runtime
+    app = queue_app(runtime)
+    await runtime.queue.ready()
+    sweep = app.configure_task("sweeps:billing.run")
+    dead = await sweep.defer_async(timestamp=1)
+    async with runtime.db.unit_of_work() as session:
+        await session.execute(
+            text("UPDATE procrastinate_jobs SET status = 'failed', attempts = 7 WHERE id = :id"),
+            {"id": dead},
+        )
+    async with AsyncClient(
+        transport=ASGITransport(app=create_app(runtime=runtime)), base_url="http://t"
+    ) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        answers = await asyncio.gather(
+            *(
+                client.post(f"/api/v1/admin/jobs/{dead}/retry", headers=admin.headers)
+                for _ in range(8)
+            )
+        )
+        assert sorted(a.status_code for a in answers) == [200] + [409] * 7
+        assert {a.json()["code"] for a in answers if a.status_code == 409} == {"job.not_failed"}
+        audited = await _scalar(
+            runtime,
+            "SELECT count(*) FROM audit_log WHERE action = 'job.retried' AND resource_id = :id",
+            id=str(dead),
+        )
+        assert audited == 1
+
+        # A dead billing run retried while another billing run already waits would repeat it.
+        async with runtime.db.unit_of_work() as session:
+            await session.execute(
+                text("UPDATE procrastinate_jobs SET status = 'failed' WHERE id = :id"),
+                {"id": dead},
+            )
+        await sweep.defer_async(timestamp=2)
+        refused = await client.post(f"/api/v1/admin/jobs/{dead}/retry", headers=admin.headers)
+        assert refused.status_code == 409
+        assert refused.json()["code"] == "job.already_waiting"
+        assert (
+            await _scalar(
+                runtime,
+                "SELECT count(*) FROM audit_log WHERE action = 'job.retried' AND resource_id = :id",
+                id=str(dead),
+            )
+            == 1
+        )

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,15 @@ def test_keys_from_environment_json() -> None:
     settings = Settings.model_validate({"jwt_keys": '{"a": "pem"}', "pii_keys": "", "env": "test"})
     assert settings.jwt_keys["a"].get_secret_value() == "pem"
     assert settings.pii_keys == {}
+
+
+def test_a_cursor_the_database_cannot_take_is_refused_not_sent() -> None:
+    """Hand-made cursors: year 1 in a far zone (year 0 in UTC), an id beyond 64 bits."""
+    from pd_prime_demo.core.pagination import decode, encode
+
+    far = encode(["0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000000"])
+    assert decode(far, [datetime, uuid.UUID]) is None
+    assert decode(encode(["99999999999999999999999"]), [int]) is None
+    assert decode(encode([str(2**63 - 1)]), [int]) == [2**63 - 1]
+    fine = encode(["2026-12-01T10:00:00+00:00", "00000000-0000-0000-0000-000000000000"])
+    assert decode(fine, [datetime, uuid.UUID]) is not None

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import procrastinate
+import procrastinate.exceptions
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.admin import repository
 from pd_prime_demo.admin.models import QueuedJob
 from pd_prime_demo.audit import service as audit
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.queue import JobError
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict, not_found
@@ -57,19 +58,38 @@ async def get_job(session: AsyncSession, job_id: int) -> Result[JobView, DomainE
     return Ok(JobView(job, errors.get(job_id), history))
 
 
+async def _locked(session: AsyncSession, job_id: int) -> QueuedJob | None:
+    """The job, with the admin actions on it serialised (two retries of one job: the second
+    finds it waiting and is refused, rather than racing procrastinate's own check)."""
+    await locks.lock(session, f"admin.job:{job_id}")
+    return await repository.get(session, job_id)
+
+
 async def retry_job(
     session: AsyncSession, queue: procrastinate.App, job_id: int, *, actor: Actor
 ) -> Result[JobView, DomainError]:
-    """A failed (dead-lettered) job runs again now, with a fresh schedule of retries."""
-    job = await repository.get(session, job_id)
+    """A failed (dead-lettered) job runs once more, now: the administrator fixed the cause. If
+    that attempt fails too, the job is a dead letter again (its retry schedule was spent)."""
+    job = await _locked(session, job_id)
     if job is None:
         return Err(NOT_FOUND)
     if job.status != "failed":
         return Err(
             conflict("job.not_failed", f"only a failed job is retried; this one is {job.status}")
         )
-    await queue.job_manager.retry_job_by_id_async(job_id, retry_at=clock.now())
+    # Audited first: if procrastinate then refuses, the entry rolls back with the request.
     await audit.record(session, actor, "job.retried", "job", str(job_id), {"task": job.task_name})
+    try:
+        await queue.job_manager.retry_job_by_id_async(job_id, retry_at=clock.now())
+    except procrastinate.exceptions.UniqueViolation:
+        return Err(
+            conflict(
+                "job.already_waiting",
+                f"another {job.task_name} job already waits to run; this one would repeat it",
+            )
+        )
+    except procrastinate.exceptions.ConnectorException:
+        return Err(conflict("job.not_failed", "the job moved on meanwhile; read it again"))
     return await get_job(session, job_id)
 
 
@@ -77,17 +97,20 @@ async def cancel_job(
     session: AsyncSession, queue: procrastinate.App, job_id: int, *, actor: Actor
 ) -> Result[JobView, DomainError]:
     """A job still waiting to run (todo) never runs."""
-    job = await repository.get(session, job_id)
+    job = await _locked(session, job_id)
     if job is None:
         return Err(NOT_FOUND)
-    if job.status != "todo" or not await queue.job_manager.cancel_job_by_id_async(job_id):
-        return Err(
-            conflict(
-                "job.not_waiting", f"only a waiting job is cancelled; this one is {job.status}"
-            )
-        )
+    refused = conflict(
+        "job.not_waiting", f"only a waiting job is cancelled; this one is {job.status}"
+    )
+    if job.status != "todo":
+        return Err(refused)
     await audit.record(session, actor, "job.cancelled", "job", str(job_id), {"task": job.task_name})
-    return await get_job(session, job_id)
+    try:
+        cancelled = await queue.job_manager.cancel_job_by_id_async(job_id)
+    except procrastinate.exceptions.ConnectorException:
+        cancelled = False
+    return await get_job(session, job_id) if cancelled else Err(refused)
 
 
 @dataclass(frozen=True, slots=True)

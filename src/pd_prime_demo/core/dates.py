@@ -27,3 +27,13 @@ Moment = Annotated[
         description="A moment in RFC 3339, with its offset, from 1900 to 2199 (UTC).",
     ),
 ]
+
+_FIRST_MOMENT = datetime(EARLIEST.year, 1, 1, tzinfo=UTC)
+_END_OF_MOMENTS = datetime(LATEST.year + 1, 1, 1, tzinfo=UTC)
+
+
+def in_range(moment: datetime) -> datetime:
+    """``moment`` (aware) if it lies within the bounds of :data:`Moment`; ValueError if not."""
+    if not _FIRST_MOMENT <= moment < _END_OF_MOMENTS:
+        raise ValueError("a moment outside 1900-2199")
+    return moment

@@ -19,6 +19,7 @@ from sqlalchemy import Select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from pd_prime_demo.core.dates import in_range
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, invalid
 
 BAD_CURSOR = invalid("pagination.bad_cursor", "the cursor is not valid")
@@ -28,18 +29,26 @@ def _text(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else str(value)
 
 
+_BIGINT = 2**63 - 1
+
+
 def _value(text: Any, kind: type) -> Any:
+    """A key value from a cursor, refused (ValueError) unless the database can take it."""
     if kind is datetime:
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
             raise ValueError("a timestamp without a zone")
-        return moment
+        # Year 1 in a far zone is year 0 in UTC, which the database cannot take.
+        return in_range(moment)
     if kind is date:
         return date.fromisoformat(text)
     if kind is uuid.UUID:
         return uuid.UUID(text)
     if kind is int:
-        return int(text)
+        number = int(text)
+        if not -_BIGINT - 1 <= number <= _BIGINT:
+            raise ValueError("beyond a 64-bit key")
+        return number
     return str(text)
 
 
