@@ -184,6 +184,20 @@ async def test_bad_subscriptions_are_problems_and_nothing_is_kept(
         (_subscription(url="http://169.254.169.254/latest/meta-data"), "webhook.url_refused"),
         (_subscription(url="http://[::ffff:192.168.1.1]/"), "webhook.url_refused"),
         (_subscription(url="http://0.0.0.0:8080/"), "webhook.url_refused"),
+        # IPv6 forms leading to IPv4 inside: NAT64, local-use NAT64, 6to4, IPv4-compatible,
+        # IPv4-translated; and the deprecated site-local range.
+        *(
+            (_subscription(url=f"https://[{address}]/"), "webhook.url_refused")
+            for address in (
+                "64:ff9b::a9fe:a9fe",
+                "64:ff9b::a00:1",
+                "64:ff9b:1::a00:1",
+                "2002:a9fe:a9fe::1",
+                "::a9fe:a9fe",
+                "::ffff:0:a00:1",
+                "fec0::1",
+            )
+        ),
         (_subscription(url="ftp://hooks.example.com/"), "webhook.url_refused"),
         (_subscription(url="https://user:pw@hooks.example.com/"), "webhook.url_refused"),
         (_subscription(url="https://name.invalid/hook"), "webhook.url_refused"),

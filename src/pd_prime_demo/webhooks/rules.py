@@ -173,21 +173,72 @@ def parse_url(url: str, policy: NetworkPolicy) -> Target | str:
     return Target(scheme, host.lower(), port or (443 if scheme == "https" else 80), path)
 
 
+# IPv6 ranges that carry an IPv4 address a packet ends up at: the IPv4 one is what is
+# reached, so it is the one checked. Each network, and where in it the IPv4 address lies.
+_MAPPED = ipaddress.ip_network("::ffff:0:0/96")  # IPv4-mapped (RFC 4291)
+_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # IPv4-translated (RFC 2765)
+_COMPATIBLE = ipaddress.ip_network("::/96")  # IPv4-compatible, deprecated (RFC 4291)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known NAT64 prefix (RFC 6052)
+# Local-use NAT64 (RFC 8215): a site's own translator, which may map non-global IPv4, under
+# any prefix length (so the IPv4 address may sit at bits 48-87 as well as at the end): refused
+# outright, it is not a public address whatever it embeds.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+# Outside the demo and test environments, IPv6 is called only within global unicast.
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")  # deprecated (RFC 3879), inside still
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address leads to (mapped, translated, compatible, NAT64,
+    6to4, Teredo's server and client), if it is of such a form."""
+    low = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _MAPPED or ip in _TRANSLATED or ip in _NAT64:
+        return [low]
+    if ip in _COMPATIBLE:
+        # :: and ::1 are the unspecified and loopback addresses, not IPv4-compatible ones.
+        return [] if int(ip) <= 1 else [low]
+    if ip.sixtofour is not None:  # 2002::/16: the IPv4 address in bits 16-47
+        return [ip.sixtofour]
+    if ip.teredo is not None:  # 2001::/32: the server, and the client's inverted address
+        return list(ip.teredo)
+    return []
+
+
+def _ipv4_problem(ip: ipaddress.IPv4Address, policy: NetworkPolicy) -> bool:
+    if ip.is_loopback:
+        return not policy.allow_loopback
+    return ip.is_multicast or ip.is_unspecified or not ip.is_global
+
+
+def _ipv6_problem(ip: ipaddress.IPv6Address, policy: NetworkPolicy) -> bool:
+    if ip.is_loopback:
+        return not policy.allow_loopback
+    if ip in _LOCAL_NAT64 or ip in _SITE_LOCAL or ip not in _GLOBAL_UNICAST:
+        return True
+    return ip.is_multicast or not ip.is_global
+
+
 def address_problem(address: str, policy: NetworkPolicy) -> str | None:
     """Why ``address`` may not be called, or None: only public unicast addresses (and, in
     demo and test, loopback). Loopback, link-local (cloud metadata at 169.254.169.254),
-    private, shared, multicast, reserved and unspecified addresses are refused."""
+    private, shared, multicast, reserved and unspecified addresses are refused, and so is an
+    IPv6 address that leads to one of them in IPv4 (mapped, NAT64, 6to4, Teredo...)."""
     try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return f"{address} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    if ip.is_loopback and policy.allow_loopback:
-        return None
-    if ip.is_multicast or ip.is_unspecified or not ip.is_global:
-        return f"{ip} is not a public address"
-    return None
+    if isinstance(ip, ipaddress.IPv4Address):
+        refused = _ipv4_problem(ip, policy)
+    elif inner := embedded_ipv4(ip):
+        refused = any(_ipv4_problem(v4, policy) for v4 in inner)
+        # 6to4 and Teredo lie within global unicast and must pass as IPv6 as well (Teredo, a
+        # special-purpose block, does not).
+        refused = refused or (ip in _GLOBAL_UNICAST and _ipv6_problem(ip, policy))
+    else:
+        refused = _ipv6_problem(ip, policy)
+    return f"{ip} is not a public address" if refused else None
 
 
 # --- the message -----------------------------------------------------------------------------

@@ -44,9 +44,10 @@ async def vet(target: Target, policy: NetworkPolicy) -> list[str] | str:
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
     if not addresses:
         return f"{target.host} does not resolve"
-    for address in addresses:
-        if (problem := address_problem(address, policy)) is not None:
-            return f"{target.host} resolves to an address that may not be called ({problem})"
+    if any(address_problem(address, policy) is not None for address in addresses):
+        # Which address, is not said: the caller would learn what an internal name resolves
+        # to (a map of the network behind us), from the refusal or from the delivery log.
+        return f"{target.host} resolves to a non-public address"
     return addresses
 
 
