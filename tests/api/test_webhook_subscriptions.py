@@ -240,5 +240,15 @@ async def test_bad_subscriptions_are_problems_and_nothing_is_kept(
         f"{url}/replay", json={"since": "2026-01-01T00:00"}, headers=bearer(api)
     )
     assert naive.status_code == 422
+    for moment in (
+        "0001-01-01T00:00:00+14:00",
+        "1899-12-31T23:59:59Z",
+        "9999-12-31T23:59:59-14:00",
+    ):
+        out_of_range = await client.post(
+            f"{url}/replay", json={"since": moment}, headers=bearer(api)
+        )
+        assert out_of_range.status_code == 422, (moment, out_of_range.text)
+        assert out_of_range.json()["errors"][0]["pointer"] == "#/since"
     unknown = await client.get(f"{url}/deliveries/{made.json()['id']}", headers=bearer(api))
     assert unknown.status_code == 404

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
+from pd_prime_demo.core.dates import Moment
 from pd_prime_demo.webhooks.models import DeliveryStatus
 from pd_prime_demo.webhooks.rules import MAX_EVENT_TYPES, event_type_problem
 
@@ -152,7 +153,8 @@ class DeliveryPage(_Model):
 
 
 class ReplayRequest(_Model):
-    since: AwareDatetime = Field(description="Failed deliveries made since then start again.")
+    # A moment within 1900-2199 (UTC), as everywhere: no offset can carry it out of range.
+    since: Moment = Field(description="Failed deliveries made since then start again.")
 
     model_config = ConfigDict(
         frozen=True,
