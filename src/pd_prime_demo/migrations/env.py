@@ -33,12 +33,23 @@ def _url() -> str:
     return configured or to_async_url(os.environ["DATABASE_URL"])
 
 
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """The job queue's tables belong to procrastinate (migration 0010 applies its schema):
+    autogenerate must neither drop nor compare them."""
+    table = getattr(obj, "table", obj) if type_ != "table" else obj
+    table_name = getattr(table, "name", name) or ""
+    return not table_name.startswith("procrastinate_")
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         compare_type=True,
         transaction_per_migration=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -6,7 +6,9 @@
 - ``outbox_events.position``: the order in which the relay published committed events, gap
   free in commit order, which the event stream and live updates page by; ``customer_id``: whose
   business the event is, so that a reader sees only what it may (backfilled for policies and
-  quotes). A statement-level trigger wakes the relay when events commit.
+  quotes, and documents after a round trip); the events written before are numbered as
+  published, in the order they were written. A statement-level trigger wakes the relay when
+  events commit.
 - ``consumed_events``: what each idempotent consumer has done, keyed by event id.
 - ``job_errors``: the last error of each failed job attempt, for the admin view.
 - ``documents``: a page exists as soon as its record does (status pending), with the non-PII
@@ -89,6 +91,18 @@ def upgrade() -> None:
     op.execute(
         "UPDATE outbox_events e SET customer_id = q.customer_id FROM quotes q "
         "WHERE e.aggregate_type = 'quote' AND e.aggregate_id = q.id::text"
+    )
+    op.execute(
+        "UPDATE outbox_events e SET customer_id = p.customer_id FROM documents d "
+        "JOIN policies p ON p.id = d.policy_id "
+        "WHERE e.aggregate_type = 'document' AND e.aggregate_id = d.id::text"
+    )
+    # The events written before the queue existed are history: numbered as published here, in
+    # the order they were written, rather than each turned into a job by the first relay.
+    op.execute(
+        "UPDATE outbox_events e SET position = n.position, published_at = now() "
+        "FROM (SELECT id, row_number() OVER (ORDER BY id) AS position FROM outbox_events "
+        "WHERE published_at IS NULL) n WHERE e.id = n.id"
     )
     op.execute(
         "CREATE FUNCTION pd_prime_outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$ "
