@@ -113,9 +113,10 @@ async def test_a_converted_policy_has_no_pages_and_lives_on(
     result = await _import(runtime, [book.policy("LIVES-ON", start=today - timedelta(days=30))])
     policy_id = result.loaded[0].policy_id
     assert policy_id is not None
-    pages = text("SELECT count(*) FROM documents WHERE policy_id = :p")
-    async with runtime.db.unit_of_work() as work:
-        assert await work.scalar(pages, {"p": policy_id}) == 0
+    converted = await _count(
+        session, "SELECT count(*) FROM documents WHERE policy_id = :p", p=policy_id
+    )
+    assert converted == 0
     async with runtime.db.unit_of_work() as work:
         done = await policies.endorse(
             work,

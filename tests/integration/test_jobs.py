@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import procrastinate
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 from httpx import ASGITransport, AsyncClient
 from procrastinate.periodic import PeriodicDeferrer
 from sqlalchemy import text
