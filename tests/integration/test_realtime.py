@@ -113,9 +113,13 @@ async def servers(
             process.wait(timeout=30)
 
 
-async def _login(server: Server, runtime: Runtime, role: Role) -> dict[str, str]:
-    email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
-    await create_user(runtime, role, email=email)
+async def _login(
+    server: Server, runtime: Runtime, role: Role, *, email: str = ""
+) -> dict[str, str]:
+    """A new login session (of a new user, or of the one with ``email``)."""
+    if not email:
+        email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
+        await create_user(runtime, role, email=email)
     async with httpx.AsyncClient(base_url=server.http) as client:
         response = await client.post(
             "/api/v1/auth/token",
@@ -123,6 +127,42 @@ async def _login(server: Server, runtime: Runtime, role: Role) -> dict[str, str]
         )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def _me(server: Server, headers: dict[str, str]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        response = await client.get("/api/v1/users/me", headers=headers)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+async def _post(server: Server, path: str, headers: dict[str, str], **kwargs: Any) -> Any:
+    async with httpx.AsyncClient(base_url=server.http) as client:
+        response = await client.post(path, headers=headers, **kwargs)
+    assert response.status_code < 300, response.text
+    return response.json() if response.content else None
+
+
+async def _api_client(server: Server, admin: dict[str, str], owner: str) -> tuple[str, str]:
+    """An API client of ``owner`` that reads events and customers: its id and bearer token."""
+    scopes = ["events:read", "customers:read"]
+    body = await _post(
+        server,
+        "/api/v1/api-clients",
+        admin,
+        json={"name": "feed", "owner_id": owner, "scopes": scopes},
+    )
+    issued = await _post(
+        server,
+        "/api/v1/auth/token",
+        {},
+        data={
+            "grant_type": "client_credentials",
+            "client_id": body["id"],
+            "client_secret": body["client_secret"],
+        },
+    )
+    return str(body["id"]), f"Bearer {issued['access_token']}"
 
 
 async def _ticket(server: Server, headers: dict[str, str]) -> str:
@@ -150,18 +190,26 @@ async def _next_event(ws: ClientConnection) -> dict[str, Any]:
             return message
 
 
-async def _drain(ws: ClientConnection) -> None:
-    async with asyncio.timeout(WAIT):  # heartbeats alone would keep it open for ever
-        while True:
-            await ws.recv()
-
-
 async def _closed_with(ws: ClientConnection) -> int:
     """The close code, whatever messages came before it."""
+    return (await _until_closed(ws))[1]
+
+
+async def _collect(ws: ClientConnection, received: list[dict[str, Any]]) -> None:
+    async with asyncio.timeout(WAIT):  # heartbeats alone would keep it open for ever
+        while True:
+            message = json.loads(await ws.recv())
+            if message["type"] not in ("heartbeat", "pong"):
+                received.append(message)
+
+
+async def _until_closed(ws: ClientConnection) -> tuple[list[dict[str, Any]], int]:
+    """The events received until the socket closed, and its close code."""
+    received: list[dict[str, Any]] = []
     with pytest.raises(ConnectionClosed) as closed:
-        await _drain(ws)
+        await _collect(ws, received)
     assert closed.value.rcvd is not None
-    return closed.value.rcvd.code
+    return received, closed.value.rcvd.code
 
 
 async def _quote(server: Server, headers: dict[str, str], customer_id: str) -> str:
@@ -287,6 +335,58 @@ async def test_tickets_are_single_use_and_bad_input_closes(
     await first.close()
 
 
+async def _ends_unheard(ws: ClientConnection, quote_id: str) -> None:
+    """The socket closes with 4401 and never carries the quote made after its end."""
+    received, code = await _until_closed(ws)
+    assert code == 4401
+    assert quote_id not in {e["aggregate_id"] for e in received}
+
+
+async def test_a_revoked_api_client_loses_its_socket_and_its_unused_tickets(
+    servers: list[Server], live_runtime: Runtime
+) -> None:
+    a, b = servers
+    admin = await _login(a, live_runtime, Role.ADMIN)
+    agent = await _login(a, live_runtime, Role.AGENT)
+    customer = await _customer(a, agent)
+    client_id, bearer = await _api_client(a, admin, (await _me(a, agent))["id"])
+    feed = {"Authorization": bearer}
+    ws = await _socket(b, feed)
+    await _quote_events(ws, await _quote(a, agent, customer))  # it follows the agent's book
+    bought = await _ticket(a, feed)  # before the revocation, used after it
+
+    await _post(a, f"/api/v1/api-clients/{client_id}/revocation", admin)
+    await _ends_unheard(ws, await _quote(a, agent, customer))
+    assert await _closed_with(await _socket(b, {}, ticket=bought)) == 4401
+
+
+async def test_logging_out_or_being_deactivated_ends_the_socket(
+    servers: list[Server], live_runtime: Runtime
+) -> None:
+    a, b = servers
+    admin = await _login(a, live_runtime, Role.ADMIN)
+    agent = await _login(a, live_runtime, Role.AGENT)
+    email = (await _me(a, agent))["email"]
+    elsewhere = await _login(a, live_runtime, Role.AGENT, email=email)  # another session
+    customer = await _customer(a, agent)
+    leaving = await _socket(b, agent)
+    staying = await _socket(a, elsewhere)
+    bought = await _ticket(b, agent)
+
+    await _post(a, "/api/v1/auth/logout", agent)
+    quote = await _quote(a, elsewhere, customer)
+    await _ends_unheard(leaving, quote)
+    await _quote_events(staying, quote)  # the agent's other session goes on
+    assert await _closed_with(await _socket(a, {}, ticket=bought)) == 4401
+
+    underwriter = await _login(b, live_runtime, Role.UNDERWRITER)
+    watching = await _socket(a, underwriter)
+    user_id = (await _me(b, underwriter))["id"]
+    await _post(b, f"/api/v1/users/{user_id}/deactivation", admin)
+    await _ends_unheard(watching, await _quote(a, elsewhere, customer))
+    await staying.close()
+
+
 async def test_the_latency_benchmark_hears_every_commit(
     servers: list[Server], live_runtime: Runtime
 ) -> None:
@@ -303,12 +403,15 @@ async def test_a_socket_ends_with_the_access_token_behind_its_ticket(
 ) -> None:
     """A ticket carries its token's expiry; the socket closes then (4401: get a new ticket)."""
     a, _ = servers
-    user = await create_user(live_runtime, Role.ADJUSTER)
+    headers = await _login(a, live_runtime, Role.ADJUSTER)
+    verified = live_runtime.signer.verify(headers["Authorization"].removeprefix("Bearer "))
+    assert verified is not None
+    user, sid = (uuid.UUID(str(verified.claims[c])) for c in ("sub", "sid"))
     actor = Actor.user(user, Role.ADJUSTER, permissions_for(Role.ADJUSTER))
     cache = create_cache(os.environ["REDIS_URL"])
     try:
         soon = datetime.now(UTC) + timedelta(seconds=2)
-        issued = await realtime.issue_ticket(cache, actor, valid_until=soon)
+        issued = await realtime.issue_ticket(cache, actor, valid_until=soon, session_id=sid)
     finally:
         await cache.close()
     ws = await _socket(a, {}, ticket=issued.ticket)

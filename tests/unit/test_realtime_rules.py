@@ -20,6 +20,7 @@ from pd_prime_demo.realtime.hub import Delivery, Hub, Signal, Subscription
 from pd_prime_demo.realtime.rules import (
     Holder,
     Request,
+    client_id_of,
     dump_holder,
     is_ping,
     load_holder,
@@ -39,13 +40,15 @@ def _caches() -> list[Cache]:
 async def test_a_ticket_is_redeemed_once_by_whoever_asks_first() -> None:
     for cache in _caches():
         later = datetime.now(UTC) + timedelta(minutes=5)
-        issued = await service.issue_ticket(cache, AGENT, valid_until=later)
+        sid = uuid.uuid4()
+        issued = await service.issue_ticket(cache, AGENT, valid_until=later, session_id=sid)
         takers = await asyncio.gather(
             *(service.redeem_ticket(cache, issued.ticket) for _ in range(10))
         )
         won = [t for t in takers if isinstance(t, Ok)]
         assert len(won) == 1
         assert won[0].value.actor == AGENT
+        assert won[0].value.session_id == sid  # checked at redemption and while it is open
         assert all(
             isinstance(t, Err) and t.error.code == "realtime.bad_ticket"
             for t in takers
@@ -53,7 +56,7 @@ async def test_a_ticket_is_redeemed_once_by_whoever_asks_first() -> None:
         )
         # An access token that has expired makes its ticket worthless.
         stale = await service.issue_ticket(
-            cache, AGENT, valid_until=datetime.now(UTC) - timedelta(seconds=1)
+            cache, AGENT, valid_until=datetime.now(UTC) - timedelta(seconds=1), session_id=sid
         )
         assert isinstance(await service.redeem_ticket(cache, stale.ticket), Err)
         assert isinstance(await service.redeem_ticket(cache, "rt_" + "x" * 43), Err)
@@ -72,8 +75,14 @@ async def test_memory_values_expire() -> None:
 
 def test_a_holder_survives_the_cache_and_garbage_does_not() -> None:
     moment = datetime(2026, 5, 1, 12, tzinfo=UTC)
-    holder = Holder(AGENT, moment)
+    holder = Holder(AGENT, moment, session_id=uuid.uuid4())
     assert load_holder(dump_holder(holder)) == holder
+    client_id = uuid.uuid4()
+    client = Actor.client(client_id, AGENT, frozenset(permissions_for(Role.AGENT)))
+    assert client_id_of(client) == client_id
+    assert client_id_of(AGENT) is None
+    of_client = Holder(client, moment, client_id=client_id)
+    assert load_holder(dump_holder(of_client)) == of_client
     for garbage in ("", "[]", '{"kind": "user"}', '{"kind": "nobody"}'):
         assert load_holder(garbage) is None
 
@@ -115,10 +124,14 @@ def _event(position: int, customer: uuid.UUID | None) -> events.Published:
     )
 
 
+def _subscription(actor: Actor, types: TypeFilter, capacity: int) -> Subscription:
+    holder = Holder(actor, datetime.now(UTC) + timedelta(minutes=5))
+    return Subscription(events.audience_of(actor), types, holder, capacity)
+
+
 def test_a_subscription_that_falls_behind_is_ended_not_grown() -> None:
     hub = Hub(capacity=3)
-    audience = events.audience_of(Actor.system("test"))
-    slow = Subscription(audience, TypeFilter(), hub.capacity)
+    slow = _subscription(Actor.system("test"), TypeFilter(), hub.capacity)
     hub._subscriptions.add(slow)
     batch = [_event(n, uuid.uuid4()) for n in range(1, 8)]
     hub._dispatch(batch, [slow], set())
@@ -132,16 +145,13 @@ def test_a_subscription_that_falls_behind_is_ended_not_grown() -> None:
 def test_the_fan_out_filters_each_subscription() -> None:
     hub = Hub()
     mine, theirs = uuid.uuid4(), uuid.uuid4()
-    agent = events.audience_of(AGENT)
-    staff = events.audience_of(
-        Actor.user(uuid.uuid4(), Role.UNDERWRITER, permissions_for(Role.UNDERWRITER))
-    )
+    staff = Actor.user(uuid.uuid4(), Role.UNDERWRITER, permissions_for(Role.UNDERWRITER))
     subscriptions = [
-        Subscription(agent, TypeFilter(), 10),
-        Subscription(staff, TypeFilter(), 10),
-        Subscription(staff, TypeFilter(families=frozenset({"policy"})), 10),
+        _subscription(AGENT, TypeFilter(), 10),
+        _subscription(staff, TypeFilter(), 10),
+        _subscription(staff, TypeFilter(families=frozenset({"policy"})), 10),
     ]
-    allowed = {(agent.kind, AGENT.user_id, mine)}
+    allowed = {(subscriptions[0].audience.kind, AGENT.user_id, mine)}
     hub._dispatch([_event(1, mine), _event(2, theirs), _event(3, None)], subscriptions, allowed)
 
     def got(subscription: Subscription) -> list[int]:

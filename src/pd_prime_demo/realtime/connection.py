@@ -1,13 +1,16 @@
 """One live-updates WebSocket: authenticate with a ticket, replay, then follow.
 
-1. The query is checked (4422), then the ticket redeemed (4401; it is gone either way).
+1. The query is checked (4422), then the ticket redeemed (4401; it is gone either way): the
+   login session or API client it was bought with must still authenticate.
 2. With ``last_event_id`` the events after it are replayed from the database, page by page,
-   with the stream's own filter (``events.read_stream``), up to the head of the stream.
+   with the stream's own filter (``events.read_stream``), up to the head of the stream; each
+   page is sent only if the ticket's credential still stands.
 3. The connection subscribes to the process's hub, which names the position its queue starts
    after; whatever lies between the replay and that position is replayed too. From then on
    the queue is sent, skipping what the replay already sent: no gap and no repeat.
 4. Idle, it sends a heartbeat naming the position it is caught up to. It closes when the
-   access token behind the ticket expires (4401: resume with a new ticket), when the client
+   access token behind the ticket expires, or the hub finds its login session ended or its
+   API client revoked (4401: log in, resume with a new ticket), when the client
    lags behind its queue or does not take a message within ``SEND_TIMEOUT`` seconds (4408),
    or when the process stops (1001).
 """
@@ -52,8 +55,15 @@ class Closing:
     reason: str
 
 
+REVOKED = Closing(CloseCode.UNAUTHENTICATED, "the login session or API client ended: log in")
+
+
 class _ClientGoneError(Exception):
     """The client went away or stopped taking messages."""
+
+
+class _RevokedError(Exception):
+    """The ticket's login session or API client no longer authenticates."""
 
 
 class Connection:
@@ -86,6 +96,14 @@ class Connection:
                 return Closing(CloseCode.UNAUTHENTICATED, error.detail[:120])
             case Ok(holder):
                 pass
+        try:
+            async with self.runtime.db.sessionmaker() as session:
+                lapsed = await service.lapsed(session, [holder])
+        except Exception:
+            log.exception("realtime.credential_check_failed")
+            return Closing(CloseCode.TRY_AGAIN_LATER, "live updates are unavailable")
+        if lapsed:
+            return REVOKED
         if not holder.actor.has(Permission.EVENTS_READ):
             return Closing(CloseCode.FORBIDDEN, "this login may not read events")
         log.info("realtime.connected", actor=holder.actor.id, last_event_id=request.last_event_id)
@@ -125,6 +143,9 @@ class Connection:
                 read = await events.read_stream(
                     session, actor=holder.actor, after=self.sent, types=types, limit=REPLAY_PAGE
                 )
+                # After the page: a logout committed before it was read withholds it.
+                if await service.lapsed(session, [holder]):
+                    raise _RevokedError
             if isinstance(read, Err):  # the actor's permissions were checked: cannot happen
                 raise RuntimeError(read.error.detail)
             for event in read.value.events:
@@ -141,9 +162,7 @@ class Connection:
                 self.sent = request.last_event_id
                 await self._replay(holder, types, until=0)
             try:
-                subscription = await self.hub.subscribe(
-                    self.runtime.db, events.audience_of(holder.actor), types
-                )
+                subscription = await self.hub.subscribe(self.runtime.db, holder, types)
             except Exception:
                 log.exception("realtime.subscribe_failed")
                 return Closing(CloseCode.TRY_AGAIN_LATER, "live updates are unavailable")
@@ -157,6 +176,8 @@ class Connection:
                 self.hub.unsubscribe(subscription)
         except _ClientGoneError:
             return None
+        except _RevokedError:
+            return REVOKED
 
     async def _follow(self, holder: Holder, subscription: Subscription) -> Closing:
         while True:
@@ -177,6 +198,10 @@ class Connection:
                     return Closing(CloseCode.TOO_SLOW, "fell behind: resume with last_event_id")
                 case Signal.SHUTDOWN:
                     return Closing(CloseCode.GOING_AWAY, "the server is stopping: resume")
+                case Signal.REVOKED:
+                    return REVOKED
+                case Delivery() if subscription.ended is Signal.REVOKED:
+                    return REVOKED  # what waits was published before, but the socket is over
                 case Delivery() as delivery if delivery.position > self.sent:
                     await self._send(delivery.text)
                     self.sent = delivery.position

@@ -26,11 +26,13 @@ from dataclasses import dataclass, field
 
 import asyncpg
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.core.queue import conninfo
 from pd_prime_demo.events import service as events
-from pd_prime_demo.realtime.rules import frame
+from pd_prime_demo.realtime import service
+from pd_prime_demo.realtime.rules import Holder, frame
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +40,7 @@ log = structlog.get_logger(__name__)
 class Signal(enum.Enum):
     LAGGING = "lagging"  # the queue was full: the connection is ended
     SHUTDOWN = "shutdown"  # the process is stopping
+    REVOKED = "revoked"  # the login session or API client behind the ticket ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,7 @@ class Delivery:
 class Subscription:
     audience: events.Audience
     types: events.TypeFilter
+    holder: Holder
     capacity: int
     since: int = 0
     # One slot more than ``capacity``: the signal that ends it always fits.
@@ -99,12 +103,16 @@ class Hub:
         return len(self._subscriptions)
 
     async def subscribe(
-        self, db: Database, audience: events.Audience, types: events.TypeFilter
+        self, db: Database, holder: Holder, types: events.TypeFilter
     ) -> Subscription:
-        """A subscription receiving every event after its ``since`` that ``audience`` may see."""
+        """A subscription receiving every event after its ``since`` that ``holder`` may see,
+        while its credential lasts."""
         await self._start(db)
+        audience = events.audience_of(holder.actor)
         async with self._dispatching:
-            subscription = Subscription(audience, types, self.capacity, since=self._position)
+            subscription = Subscription(
+                audience, types, holder, self.capacity, since=self._position
+            )
             self._subscriptions.add(subscription)
         return subscription
 
@@ -174,6 +182,7 @@ class Hub:
                     self._position = max(self._position, await events.head(session))
                     return
                 batch = await events.published_after(session, self._position, limit=self.batch)
+                await self._end_lapsed(session)
                 if not batch:
                     return
                 subscriptions = list(self._subscriptions)
@@ -184,6 +193,14 @@ class Hub:
                 self._position = batch[-1].position
             if len(batch) < self.batch:
                 return
+
+    async def _end_lapsed(self, session: AsyncSession) -> None:
+        subscriptions = list(self._subscriptions)
+        lapsed = await service.lapsed(session, (s.holder for s in subscriptions))
+        for subscription in subscriptions:
+            if subscription.holder in lapsed:
+                subscription.end(Signal.REVOKED)
+                self._subscriptions.discard(subscription)
 
     def _dispatch(
         self,

@@ -22,7 +22,9 @@ class CloseCode(enum.IntEnum):
 
     GOING_AWAY = 1001  # the server is shutting down: reconnect, resume with last_event_id
     TRY_AGAIN_LATER = 1013  # the database cannot be reached right now
-    UNAUTHENTICATED = 4401  # ticket missing, unknown, expired or used; or the token expired
+    # Ticket missing, unknown, expired or used; the token expired; or its login session or API
+    # client ended (logout, revocation, the user deactivated).
+    UNAUTHENTICATED = 4401
     FORBIDDEN = 4403  # the login may not read events
     TOO_SLOW = 4408  # the client did not keep up: resume with last_event_id
     INVALID = 4422  # a bad query parameter
@@ -39,16 +41,39 @@ def ticket_key(ticket: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Holder:
-    """Who a ticket was issued to, and until when the access token behind it was valid."""
+    """Who a ticket was issued to, until when the access token behind it was valid, and what
+    that token stood on: a user's login session (its ``sid``) or an API client. A socket lives
+    only while that still authenticates, as every HTTP request checks it."""
 
     actor: Actor
     valid_until: datetime
+    session_id: uuid.UUID | None = None
+    client_id: uuid.UUID | None = None
+
+
+CLIENT_PREFIX = "client:"
+
+
+def client_id_of(actor: Actor) -> uuid.UUID | None:
+    """The API client an actor of kind ``client`` is (``Actor.client`` names it so)."""
+    if actor.kind is not ActorKind.CLIENT or not actor.id.startswith(CLIENT_PREFIX):
+        return None
+    try:
+        return uuid.UUID(actor.id.removeprefix(CLIENT_PREFIX))
+    except ValueError:
+        return None
+
+
+def _uuid(value: object) -> uuid.UUID | None:
+    return uuid.UUID(str(value)) if value else None
 
 
 def dump_holder(holder: Holder) -> str:
     actor = holder.actor
     return json.dumps(
         {
+            "session_id": str(holder.session_id) if holder.session_id else None,
+            "client_id": str(holder.client_id) if holder.client_id else None,
             "kind": actor.kind.value,
             "id": actor.id,
             "role": actor.role.value if actor.role else None,
@@ -68,10 +93,15 @@ def load_holder(text: str) -> Holder | None:
             id=str(raw["id"]),
             role=Role(raw["role"]) if raw["role"] else None,
             permissions=frozenset(Permission(p) for p in raw["permissions"]),
-            user_id=uuid.UUID(raw["user_id"]) if raw["user_id"] else None,
+            user_id=_uuid(raw["user_id"]),
             authority=int(raw["authority"]),
         )
-        return Holder(actor, datetime.fromtimestamp(int(raw["valid_until"]), UTC))
+        return Holder(
+            actor,
+            datetime.fromtimestamp(int(raw["valid_until"]), UTC),
+            session_id=_uuid(raw["session_id"]),
+            client_id=_uuid(raw["client_id"]),
+        )
     except (ValueError, KeyError, TypeError):
         return None
 
