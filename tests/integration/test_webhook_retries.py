@@ -19,10 +19,10 @@ from pd_prime_demo.webhooks.rules import RETRY_DELAYS
 from pd_prime_demo.worker import queue_app
 from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
 from tests.factories import user_login
+from tests.integration.test_webhooks import published_fan_out
 from tests.integration.webhook_receiver import (
     Receiver,
     api,
-    fan_out_all,
     listening,
     quote_for_new_customer,
     rows,
@@ -125,7 +125,7 @@ async def test_an_endpoint_failing_for_days_is_disabled_its_client_told_and_its_
         receiver.behaviour["/down"] = "fail"
         await quote_for_new_customer(client, agent)
         await quote_for_new_customer(client, agent)
-        first, second = await fan_out_all(runtime)
+        first, second = await published_fan_out(runtime)
         start = clock.now()
 
         with clock.frozen_at(start):
@@ -202,7 +202,7 @@ async def test_a_delivery_whose_job_was_lost_is_woken_by_the_sweep(
         await subscribe(client, receiver, bearer(agency), "/hook", ["quote.created"])
         await quote_for_new_customer(client, agent)
     # Made, but the process died before deferring its job (or mid-attempt, its lease ended).
-    (delivery_id,) = await fan_out_all(runtime)
+    (delivery_id,) = await published_fan_out(runtime)
     await work(runtime)  # its event's fan-out finds it made (no job); the sweep: not late yet
     assert receiver.at("/hook") == []
 

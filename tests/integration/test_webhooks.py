@@ -5,6 +5,7 @@ address is checked again at each attempt."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -12,12 +13,15 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import text
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.config import Environment
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.events.relay import publish_batch, relay_pending
 from pd_prime_demo.webhooks import service
 from pd_prime_demo.webhooks.rules import DeliveryPolicy
+from pd_prime_demo.worker import ROUTES, queue_app
 from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
 from tests.conftest import make_settings
 from tests.factories import user_login
@@ -40,10 +44,24 @@ async def receiver() -> AsyncIterator[Receiver]:
         yield found
 
 
+async def published_fan_out(runtime: Runtime) -> list[uuid.UUID]:
+    """Every committed event published (numbered, its jobs deferred) and fanned out there and
+    then, without the worker: the deliveries made (an unpublished event makes none)."""
+    await runtime.queue.ready()
+    await relay_pending(runtime.db, queue_app(runtime), ROUTES)
+    return await fan_out_all(runtime)
+
+
 async def test_events_reach_only_clients_that_may_see_them_signed_and_once(
     committed_runtime: Runtime, receiver: Receiver
 ) -> None:
     runtime = committed_runtime
+    async with runtime.db.unit_of_work() as session:
+        # Event ids and positions differ, as on a busy system (ids are taken in insert order,
+        # positions in commit order): the message's id is the position, as in the stream.
+        await session.execute(
+            text("SELECT setval(pg_get_serial_sequence('outbox_events', 'id'), 1000)")
+        )
     async with api(runtime) as client:
         admin = await user_login(client, runtime, Role.ADMIN)
         agent = await user_login(client, runtime, Role.AGENT)
@@ -77,14 +95,18 @@ async def test_events_reach_only_clients_that_may_see_them_signed_and_once(
         assert all(r.verified_with for r in agency_got)
         created = next(r for r in agency_got if r.message["type"] == "quote.created")
         assert created.message["data"]["aggregate_id"] == quote
-        (event_id,) = (
-            await rows(
-                runtime,
-                "SELECT id FROM outbox_events WHERE topic = 'quote.created' AND aggregate_id = :q",
-                q=quote,
-            )
-        )[0]
-        assert created.headers["webhook-id"] == f"evt_{event_id}"
+        ((event_id, position),) = await rows(
+            runtime,
+            "SELECT id, position FROM outbox_events "
+            "WHERE topic = 'quote.created' AND aggregate_id = :q",
+            q=quote,
+        )
+        assert event_id != position
+        assert created.headers["webhook-id"] == f"evt_{position}"
+        assert created.message["id"] == position
+        stream = await client.get(f"/api/v1/events/{position}", headers=bearer(agency))
+        assert stream.status_code == 200, stream.text
+        assert stream.json()["id"] == created.message["id"]
         assert created.headers["content-type"] == "application/json"
         assert not any("rolled-back" in r.body.decode() for r in receiver.received)
 
@@ -126,6 +148,38 @@ async def test_events_reach_only_clients_that_may_see_them_signed_and_once(
         assert len(receiver.at("/agency")) == len(agency_got)
 
 
+async def test_a_fan_out_waits_for_the_relay_that_publishes_its_event(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    """The relay defers an event's fan-out before its numbering commits: a worker may start
+    the job first. The fan-out waits for that commit (the event's position is its webhook-id)
+    instead of finding the event unpublished and making nothing."""
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        await subscribe(client, receiver, bearer(agency), "/hook", ["quote.created"])
+        await quote_for_new_customer(client, agent)
+    app = await runtime.queue.ready()
+    assert await fan_out_all(runtime) == []  # not published yet: nothing to send
+    ((event_id,),) = await rows(
+        runtime, "SELECT id FROM outbox_events WHERE topic = 'quote.created'"
+    )
+
+    async def fan_out() -> list[uuid.UUID]:
+        async with runtime.db.unit_of_work() as session:
+            return await service.fan_out(session, event_id, now=clock.now())
+
+    async with runtime.db.unit_of_work() as relay:
+        assert await publish_batch(relay, app, ())  # numbered, not yet committed
+        started = asyncio.create_task(fan_out())
+        await asyncio.sleep(0.5)
+        assert not started.done()
+    made = await started
+    assert len(made) == 1
+
+
 async def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(
     committed_runtime: Runtime, receiver: Receiver
 ) -> None:
@@ -137,7 +191,7 @@ async def test_a_receiver_that_does_not_answer_in_time_is_a_failed_attempt(
         await subscribe(client, receiver, bearer(agency), "/slow", ["quote.created"])
         receiver.behaviour["/slow"] = "slow"
         await quote_for_new_customer(client, agent)
-        (delivery_id,) = await fan_out_all(runtime)
+        (delivery_id,) = await published_fan_out(runtime)
 
         retry_in = await service.attempt(
             runtime, delivery_id, policy=DeliveryPolicy(timeout_seconds=0.5)
@@ -172,7 +226,7 @@ async def test_addresses_are_checked_again_when_delivering(
                 {"url": receiver.url("/tls").replace("http:", "https:")},
             )
         await quote_for_new_customer(client, agent)
-        deliveries = await fan_out_all(runtime)
+        deliveries = await published_fan_out(runtime)
     # The same deliveries, by a worker of a production deployment.
     production = dataclasses.replace(
         runtime, settings=make_settings(runtime.db.url, env=Environment.PRODUCTION)

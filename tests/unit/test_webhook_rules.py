@@ -213,6 +213,7 @@ def test_the_secret_is_a_standard_webhooks_secret() -> None:
 def test_the_message_is_signed_so_a_receiver_verifies_it_with_either_secret() -> None:
     old, new = new_secret(), new_secret()
     body = message_body(
+        position=4711,
         topic="quote.created",
         occurred_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
         payload={"number": "Q-1"},
@@ -221,6 +222,7 @@ def test_the_message_is_signed_so_a_receiver_verifies_it_with_either_secret() ->
         customer_id="c1",
     )
     assert json.loads(body) == {
+        "id": 4711,
         "type": "quote.created",
         "timestamp": "2026-12-01T09:30:00Z",
         "data": {
@@ -231,8 +233,8 @@ def test_the_message_is_signed_so_a_receiver_verifies_it_with_either_secret() ->
         },
     }
     now = datetime.now(UTC)
-    headers = signature_headers(message_id(42), now, body, [new, old])
-    assert headers["webhook-id"] == "evt_42"
+    headers = signature_headers(message_id(4711), now, body, [new, old])
+    assert headers["webhook-id"] == "evt_4711"
     assert headers["webhook-timestamp"] == str(int(now.timestamp()))
     assert len(headers["webhook-signature"].split(" ")) == 2
     for secret in (new, old):

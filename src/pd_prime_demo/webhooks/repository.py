@@ -97,6 +97,13 @@ async def get_event(session: AsyncSession, event_id: int) -> OutboxEvent | None:
     return await session.get(OutboxEvent, event_id)
 
 
+async def get_published_event(session: AsyncSession, event_id: int) -> OutboxEvent | None:
+    """The event, once the relay that publishes it has committed: the relay defers the
+    event's jobs before its numbering commits, and holds the row's lock till then, so reading
+    it ``FOR SHARE`` waits for that commit and then sees the event's ``position``."""
+    return await session.get(OutboxEvent, event_id, with_for_update={"read": True})
+
+
 async def matching_subscriptions(
     session: AsyncSession, event: OutboxEvent
 ) -> list[WebhookSubscription]:

@@ -249,13 +249,15 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def message_id(event_id: int) -> str:
-    """``webhook-id``: the event's, so a receiver recognises a repeat (retry or replay)."""
-    return f"evt_{event_id}"
+def message_id(position: int) -> str:
+    """``webhook-id``: the event's position, so a receiver recognises a repeat (retry or
+    replay), and the same event read from the stream or live updates (whose ``id`` it is)."""
+    return f"evt_{position}"
 
 
 def message_body(
     *,
+    position: int,
     topic: str,
     occurred_at: datetime,
     payload: dict[str, Any],
@@ -263,8 +265,9 @@ def message_body(
     aggregate_id: str,
     customer_id: str | None,
 ) -> str:
-    """The JSON sent: ``{"type", "timestamp", "data"}``, the data being the event's payload
-    (ids and states, never PII) and the ids of what it is about."""
+    """The JSON sent: ``{"id", "type", "timestamp", "data"}``: ``id`` the event's position
+    (as in the stream), the data the event's payload (ids and states, never PII) and the ids
+    of what it is about."""
     moment = occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
     data = {
         **payload,
@@ -273,7 +276,9 @@ def message_body(
         "customer_id": customer_id,
     }
     return json.dumps(
-        {"type": topic, "timestamp": moment, "data": data}, separators=(",", ":"), default=str
+        {"id": position, "type": topic, "timestamp": moment, "data": data},
+        separators=(",", ":"),
+        default=str,
     )
 
 

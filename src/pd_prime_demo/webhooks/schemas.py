@@ -133,7 +133,10 @@ class AttemptRead(_Model):
 class DeliveryRead(_Model):
     id: uuid.UUID
     subscription_id: uuid.UUID
-    event_id: int = Field(description="Also `webhook-id` (as `evt_<id>`).")
+    event_id: int = Field(
+        description="The event's record; `webhook-id` is `evt_<position>`, its position in the "
+        "event stream (`id` there and in the message)."
+    )
     event_type: str
     status: DeliveryStatus
     attempts: int = Field(description="Attempts since the delivery (or its replay) began.")

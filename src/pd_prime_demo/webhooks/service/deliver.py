@@ -100,7 +100,7 @@ async def _claim(
     target = parse_url(subscription.url, network)
     if refusal is None and isinstance(target, str):
         refusal = target
-    if refusal is not None or event is None or isinstance(target, str):
+    if refusal is not None or event is None or event.position is None or isinstance(target, str):
         # Not sent, so not an attempt: the delivery ends failed (a replay may send it later).
         delivery.attempts -= 1
         _finish(delivery, DeliveryStatus.FAILED, now, refusal)
@@ -114,6 +114,7 @@ async def _claim(
             )
         )
     body = message_body(
+        position=event.position,
         topic=event.topic,
         occurred_at=event.occurred_at,
         payload=event.payload,
@@ -121,7 +122,7 @@ async def _claim(
         aggregate_id=event.aggregate_id,
         customer_id=str(event.customer_id) if event.customer_id else None,
     )
-    return Request(target, message_id(event.id), body, signing, delivery.attempts)
+    return Request(target, message_id(event.position), body, signing, delivery.attempts)
 
 
 async def _refusal(
@@ -130,6 +131,8 @@ async def _refusal(
     """Why the delivery may not be sent now, if it may not."""
     if event is None:
         return "the event is no longer kept"
+    if event.position is None:  # cannot be: deliveries are made of published events only
+        return "the event is not published"
     if not subscription.enabled:
         return "the subscription is disabled"
     recipient = await client_actor(session, subscription.client_id)

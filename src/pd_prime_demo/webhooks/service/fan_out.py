@@ -48,8 +48,10 @@ async def may_receive(
 async def fan_out(session: AsyncSession, event_id: int, *, now: datetime) -> list[uuid.UUID]:
     """Make the event's deliveries, due now; the ids of those made (none the second time).
     The caller defers their attempts once this commits."""
-    event = await repository.get_event(session, event_id)
-    if event is None or event.topic == REPLAY_TOPIC:
+    event = await repository.get_published_event(session, event_id)
+    # An unpublished event has no position (its webhook-id) yet: the relay defers its fan-out
+    # again when it publishes it. A replay's event is internal: it only wakes deliveries.
+    if event is None or event.position is None or event.topic == REPLAY_TOPIC:
         return []
     recipients: list[uuid.UUID] = []
     actors: dict[uuid.UUID, Actor | None] = {}
