@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
 
@@ -36,6 +37,8 @@ from pd_prime_demo.realtime.router import router as realtime_router
 from pd_prime_demo.reports.router import router as reports_router
 from pd_prime_demo.webhooks.router import router as webhooks_router
 from pd_prime_demo.worker import run_worker
+
+log = structlog.get_logger(__name__)
 
 DESCRIPTION = """
 PD Prime is an open, API-first property & casualty insurance core.
@@ -78,6 +81,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if settings.embedded_worker
             else None
         )
+        if jobs is not None:
+            jobs.add_done_callback(_report_worker_end)
         try:
             yield
         finally:
@@ -125,6 +130,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _report_worker_end(task: asyncio.Task[None]) -> None:
+    """The embedded worker ends only with the server: say so loudly if it died on its own,
+    since pages, webhooks and the sweeps stop with it."""
+    if not task.cancelled() and (error := task.exception()) is not None:
+        log.error("worker.embedded_died", error=repr(error), exc_info=error)
 
 
 def app_factory() -> FastAPI:

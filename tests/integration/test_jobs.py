@@ -358,16 +358,25 @@ async def test_finished_jobs_are_pruned_after_their_retention_and_dead_letters_k
             text("UPDATE procrastinate_events SET at = at - make_interval(days => :days)"),
             {"days": runtime.settings.jobs_retention_days + 1},
         )
-    before = await _scalar(runtime, "SELECT max(id) FROM procrastinate_jobs")
+    done = await _scalar(
+        runtime, "SELECT array_agg(id) FROM procrastinate_jobs WHERE status = 'succeeded'"
+    )
+    dead = await _scalar(runtime, "SELECT id FROM procrastinate_jobs WHERE status = 'failed'")
     await app.configure_task("sweeps:queue.prune").defer_async(timestamp=0)
     await _work(runtime)
-    # Of the jobs that had finished long ago, only the dead letter is left.
-    left = await _scalar(
-        runtime,
-        "SELECT array_agg(DISTINCT status::text) FROM procrastinate_jobs WHERE id <= :last",
-        last=before,
+    # The jobs finished long ago are gone; the dead letter is kept.
+    assert (
+        await _scalar(
+            runtime, "SELECT count(*) FROM procrastinate_jobs WHERE id = ANY(:done)", done=done
+        )
+        == 0
     )
-    assert left == ["failed"]
+    assert (
+        await _scalar(
+            runtime, "SELECT status::text FROM procrastinate_jobs WHERE id = :id", id=dead
+        )
+        == "failed"
+    )
 
 
 async def test_webhook_deliveries_that_hang_never_hold_up_pages(
@@ -466,3 +475,35 @@ async def test_racing_retries_of_one_dead_letter_make_one_retry_and_never_a_500(
             )
             == 1
         )
+
+
+async def test_an_event_committed_late_is_published_after_those_committed_before_it(
+    committed_runtime: Runtime,
+) -> None:
+    """A transaction holds its outbox row (the lower id) uncommitted while a later one commits
+    and the relay publishes: the late event gets the next position, so a reader that saw the
+    first publication misses nothing."""
+    runtime = committed_runtime
+    app = queue_app(runtime)
+    await runtime.queue.ready()
+    await relay_pending(runtime.db, app, ROUTES)  # the products' events
+    insert = text(
+        "INSERT INTO outbox_events (occurred_at, topic, aggregate_type, aggregate_id, payload) "
+        "VALUES (now(), 'quote.created', 'quote', :key, '{}') RETURNING id"
+    )
+    async with runtime.db.engine.connect() as slow:
+        early = await slow.scalar(insert, {"key": "written-first"})  # not committed yet
+        async with runtime.db.unit_of_work() as session:
+            late = await session.scalar(insert, {"key": "committed-first"})
+        assert early < late
+        assert await relay_pending(runtime.db, app, ROUTES) == 1
+        head = await _scalar(runtime, "SELECT max(position) FROM outbox_events")
+        await slow.commit()
+    assert await relay_pending(runtime.db, app, ROUTES) == 1
+    positions = await _scalar(
+        runtime,
+        "SELECT array_agg(aggregate_id ORDER BY position) FROM outbox_events "
+        "WHERE position > :head - 1",
+        head=head,
+    )
+    assert positions == ["committed-first", "written-first"]

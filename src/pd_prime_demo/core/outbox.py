@@ -4,8 +4,9 @@ Because an event commits or rolls back with its change, nothing acknowledged is 
 rolled back is announced. A transaction's events are inserted in one statement as it commits,
 before the audit chain takes its lock (see ``core.at_commit``); a trigger then wakes the relay
 (``events.relay``), which gives committed events their ``position`` in the published sequence,
-stamps ``published_at`` and turns them into jobs. Jobs run at least once, so each consumer does
-its work once per event with :func:`consume_once` in the transaction of that work.
+stamps ``published_at`` and turns them into jobs. Jobs run at least once, so each consumer is
+idempotent on the event: a page is drawn once (its status), a webhook delivery is made once
+per subscription and event (a unique key).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, String, event, insert, text
+from sqlalchemy import BigInteger, Identity, Index, String, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -54,16 +55,6 @@ class OutboxEvent(Base):
     customer_id: Mapped[uuid.UUID | None]
 
 
-class ConsumedEvent(Base):
-    """What a consumer has done: one row per consumer and event, written with the work."""
-
-    __tablename__ = "consumed_events"
-
-    consumer: Mapped[str] = mapped_column(String(100), primary_key=True)
-    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    consumed_at: Mapped[datetime]
-
-
 _PENDING: AtCommit[dict[str, Any]] = AtCommit("pd_prime.outbox.pending")
 _INSERT = insert(OutboxEvent)
 
@@ -98,17 +89,3 @@ def emit(
 def _write_on_commit(session: Session) -> None:
     if at_real_commit(session) and (rows := _PENDING.take(session)):
         session.connection().execute(_INSERT, rows)
-
-
-_CONSUME = text(
-    "INSERT INTO consumed_events (consumer, event_id, consumed_at) "
-    "VALUES (:consumer, :event_id, now()) ON CONFLICT DO NOTHING RETURNING event_id"
-)
-
-
-async def consume_once(session: AsyncSession, consumer: str, event_id: int) -> bool:
-    """True the first time ``consumer`` handles ``event_id``: it does its work in ``session``'s
-    transaction, which commits the mark with it. False on a repeat delivery (or while another
-    delivery of it is being handled, which then waits for it here)."""
-    result = await session.execute(_CONSUME, {"consumer": consumer, "event_id": event_id})
-    return result.scalar_one_or_none() is not None

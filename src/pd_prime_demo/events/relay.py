@@ -10,7 +10,8 @@ before it, and never sees a change that rolled back (its event never committed).
 
 The jobs are deferred before the numbering commits. If that commit fails, the same events are
 published again by the next round and their jobs deferred twice: delivery is at least once,
-and consumers do their work once per event id (``core.outbox.consume_once``).
+and every consumer is idempotent on the event (a page is drawn once, a webhook delivery made
+once per subscription and event).
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@
   quotes, and documents after a round trip); the events written before are numbered as
   published, in the order they were written. A statement-level trigger wakes the relay when
   events commit.
-- ``consumed_events``: what each idempotent consumer has done, keyed by event id.
 - ``job_errors``: the last error of each failed job attempt, for the admin view.
 - ``documents``: a page exists as soon as its record does (status pending), with the non-PII
   facts it prints; a job renders it after commit (ready) or records why it failed.
@@ -114,13 +113,6 @@ def upgrade() -> None:
     )
 
     op.create_table(
-        "consumed_events",
-        sa.Column("consumer", sa.String(length=100), nullable=False),
-        sa.Column("event_id", sa.BigInteger(), nullable=False),
-        sa.Column("consumed_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("consumer", "event_id", name=op.f("pk_consumed_events")),
-    )
-    op.create_table(
         "job_errors",
         sa.Column("job_id", sa.BigInteger(), nullable=False),
         sa.Column("task_name", sa.String(length=200), nullable=False),
@@ -158,7 +150,6 @@ def downgrade() -> None:
     for column in ("rendered_at", "error", "facts", "status"):
         op.drop_column("documents", column)
     op.drop_table("job_errors")
-    op.drop_table("consumed_events")
     op.execute("DROP TRIGGER outbox_events_notify ON outbox_events")
     op.execute("DROP FUNCTION pd_prime_outbox_notify()")
     op.drop_index("ix_outbox_events_customer_id_position", table_name="outbox_events")
