@@ -11,15 +11,18 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from httpx import AsyncClient
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.config import Environment
-from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.outbox import OutboxEvent, emit
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.events.relay import publish_batch, relay_pending
-from pd_prime_demo.webhooks import service
+from pd_prime_demo.webhooks import repository, service
 from pd_prime_demo.webhooks.rules import DeliveryPolicy
 from pd_prime_demo.worker import ROUTES, queue_app
 from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
@@ -247,3 +250,110 @@ async def test_addresses_are_checked_again_when_delivering(
     (tls,) = [o for s, o in outcomes.items() if s != plain["id"]]
     assert tls == ("pending", "127.0.0.1 is not a public address", 1)
     assert receiver.received == []
+
+
+async def _published_event(
+    session: AsyncSession, topic: str, customer_id: str | None = None
+) -> int:
+    """A published event (numbered as the relay does), made after the subscriptions."""
+    event_id: int = (
+        await session.execute(
+            text(
+                "INSERT INTO outbox_events (occurred_at, topic, aggregate_type, aggregate_id, "
+                "payload, published_at, position, customer_id) SELECT :at, :topic, 'quote', 'q', "
+                "'{}', :at, coalesce(max(position), 0) + 1, :customer_id FROM outbox_events "
+                "RETURNING id"
+            ),
+            {"at": clock.now(), "topic": topic, "customer_id": customer_id},
+        )
+    ).scalar_one()
+    return event_id
+
+
+async def test_the_fan_out_finds_its_subscriptions_on_the_gin_index(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    agency = await register_client(client, admin, agent)
+    made = await client.post(
+        SUBSCRIPTIONS,
+        json={"url": "http://127.0.0.1:9/hook", "event_types": ["quote.*"]},
+        headers=bearer(agency),
+    )
+    assert made.status_code == 201, made.text
+    # A few thousand subscriptions, nearly all to other types, some disabled.
+    await session.execute(
+        text(
+            "INSERT INTO webhook_subscriptions (id, client_id, owner_id, url, event_types, "
+            "secret, enabled, version, created_at, updated_at, created_by) "
+            "SELECT gen_random_uuid(), client_id, owner_id, url, ARRAY['other' || g || '.*'], "
+            "secret, g % 10 <> 0, 1, created_at, updated_at, created_by "
+            "FROM webhook_subscriptions, generate_series(1, 4000) g WHERE id = :id"
+        ),
+        {"id": made.json()["id"]},
+    )
+    await session.execute(text("ANALYZE webhook_subscriptions"))
+    event = await session.get_one(OutboxEvent, await _published_event(session, "quote.created"))
+
+    # The statement as the fan-out sends it (its array parameter typed as the column's).
+    compiled = repository.matching(event).compile(dialect=session.bind.dialect)
+    assert compiled.positiontup is not None
+    connection = await session.connection()
+    explained = await connection.exec_driver_sql(
+        f"EXPLAIN {compiled}", tuple(compiled.params[name] for name in compiled.positiontup)
+    )
+    plan = "\n".join(str(line) for (line,) in explained.all())
+    assert "ix_webhook_subscriptions_event_types" in plan, plan
+    assert [
+        s for s, _ in await repository.matching_subscriptions(session, event, after=None, limit=9)
+    ] == [uuid.UUID(made.json()["id"])]
+
+
+async def test_a_fan_out_asks_who_sees_a_customer_once_per_viewer_a_chunk_at_a_time(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    other_agent = await user_login(client, runtime, Role.AGENT)
+    mine = [await register_client(client, admin, agent) for _ in range(3)]
+    theirs = await register_client(client, admin, other_agent)
+    subscriptions: dict[str, list[str]] = {}
+    for api_client in (*mine, theirs):
+        for n in range(4):
+            made = await client.post(
+                SUBSCRIPTIONS,
+                json={"url": f"http://127.0.0.1:9/hook/{n}", "event_types": ["quote.*"]},
+                headers=bearer(api_client),
+            )
+            assert made.status_code == 201, made.text
+            subscriptions.setdefault(api_client["id"], []).append(made.json()["id"])
+    customer, _ = await quote_for_new_customer(client, agent)
+    event_id = await _published_event(session, "quote.created", customer)
+
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    engine = runtime.db.engine.sync_engine
+    sqlalchemy_event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with runtime.db.unit_of_work() as fanning:
+            made_ids = await service.fan_out(fanning, event_id, now=clock.now(), chunk=5)
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", count)
+
+    delivered = {
+        str(s)
+        for (s,) in (
+            await session.execute(
+                text("SELECT subscription_id FROM webhook_deliveries WHERE event_id = :e"),
+                {"e": event_id},
+            )
+        ).all()
+    }
+    assert len(made_ids) == 12
+    assert delivered == {s for c in mine for s in subscriptions[c["id"]]}
+    # 16 subscriptions, 4 clients, 2 agents: their customer asked about twice, not 16 times.
+    assert sum(" customers" in s for s in statements) == 2, statements

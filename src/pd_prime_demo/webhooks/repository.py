@@ -104,17 +104,30 @@ async def get_published_event(session: AsyncSession, event_id: int) -> OutboxEve
     return await session.get(OutboxEvent, event_id, with_for_update={"read": True})
 
 
-async def matching_subscriptions(
-    session: AsyncSession, event: OutboxEvent
-) -> list[WebhookSubscription]:
-    """The enabled subscriptions that want ``event``'s type and existed when it happened: whose
-    patterns share one with the patterns the type matches (``&&``, on a GIN index)."""
-    query = select(Sub).where(
-        Sub.enabled.is_(True),
+def matching(
+    event: OutboxEvent, *, after: uuid.UUID | None = None, limit: int = 500
+) -> Select[uuid.UUID, uuid.UUID]:
+    """The enabled subscriptions that want ``event``'s type and existed when it happened,
+    (id, client id) a page at a time in id order: those whose patterns share one with the
+    patterns the type matches (``&&``, on the GIN index over the enabled ones)."""
+    query = select(Sub.id, Sub.client_id).where(
+        # ``enabled`` itself: ``enabled IS true`` does not imply the index's ``WHERE enabled``,
+        # and the planner would then scan every subscription.
+        Sub.enabled,
         Sub.created_at <= event.occurred_at,
         Sub.event_types.overlap(patterns_for(event.topic)),
     )
-    return list((await session.scalars(query)).all())
+    if after is not None:
+        query = query.where(Sub.id > after)
+    return query.order_by(Sub.id).limit(limit)
+
+
+async def matching_subscriptions(
+    session: AsyncSession, event: OutboxEvent, *, after: uuid.UUID | None, limit: int
+) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """A page of :func:`matching`: (subscription id, client id)."""
+    rows = (await session.execute(matching(event, after=after, limit=limit))).all()
+    return [(subscription_id, client_id) for subscription_id, client_id in rows]
 
 
 async def add_deliveries(

@@ -136,7 +136,7 @@ async def _refusal(
     if not subscription.enabled:
         return "the subscription is disabled"
     recipient = await client_actor(session, subscription.client_id)
-    if not await may_receive(session, recipient, subscription, event):
+    if not await may_receive(session, recipient, subscription.client_id, event):
         return "the client may no longer receive this event (revoked, or out of its reach)"
     return None
 

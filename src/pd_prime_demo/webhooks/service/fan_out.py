@@ -19,48 +19,74 @@ from pd_prime_demo.core.outbox import OutboxEvent
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.webhooks import repository
 from pd_prime_demo.webhooks.clients import client_actor
-from pd_prime_demo.webhooks.models import WebhookSubscription
 from pd_prime_demo.webhooks.rules import has_company_reach
 from pd_prime_demo.webhooks.service.deliveries import REPLAY_TOPIC
 
 OWN_NOTICES = "webhook."
+CHUNK = 500  # subscriptions read at a time
 
 
 async def may_receive(
     session: AsyncSession,
     recipient: Actor | None,
-    subscription: WebhookSubscription,
+    client_id: uuid.UUID,
     event: OutboxEvent,
+    *,
+    seen: dict[object, bool] | None = None,
 ) -> bool:
-    """Whether the subscription's client (``recipient``: its actor, None if not live) may
-    have the event, now."""
+    """Whether the client ``client_id`` (``recipient``: its actor, None if not live) may have
+    the event, now. ``seen`` keeps, within one fan-out, whether each kind of viewer sees the
+    event's customer (every client of one agent sees the agent's book)."""
     if recipient is None:
         return False
     if event.topic.startswith(OWN_NOTICES):
-        return event.payload.get("client_id") == str(subscription.client_id)
+        return event.payload.get("client_id") == str(client_id)
     if not recipient.has(Permission.EVENTS_READ):
         return False
     if event.customer_id is None:
         return has_company_reach(recipient)
-    return await customers.may_see(session, event.customer_id, actor=recipient)
+    viewer = customers.Visibility.of(recipient)
+    if seen is None or viewer not in seen:
+        sees = await customers.may_see(session, event.customer_id, actor=recipient)
+        if seen is None:
+            return sees
+        seen[viewer] = sees
+    return seen[viewer]
 
 
-async def fan_out(session: AsyncSession, event_id: int, *, now: datetime) -> list[uuid.UUID]:
+async def fan_out(
+    session: AsyncSession, event_id: int, *, now: datetime, chunk: int = CHUNK
+) -> list[uuid.UUID]:
     """Make the event's deliveries, due now; the ids of those made (none the second time).
-    The caller defers their attempts once this commits."""
+    The caller defers their attempts once this commits.
+
+    Subscriptions are read a chunk at a time; whether a client may receive the event is
+    decided once per client (its actor read once), and whether a kind of viewer sees the
+    event's customer once per viewer, not once per subscription."""
     event = await repository.get_published_event(session, event_id)
     # An unpublished event has no position (its webhook-id) yet: the relay defers its fan-out
     # again when it publishes it. A replay's event is internal: it only wakes deliveries.
     if event is None or event.position is None or event.topic == REPLAY_TOPIC:
         return []
-    recipients: list[uuid.UUID] = []
-    actors: dict[uuid.UUID, Actor | None] = {}
-    for subscription in await repository.matching_subscriptions(session, event):
-        if subscription.client_id not in actors:
-            actors[subscription.client_id] = await client_actor(session, subscription.client_id)
-        if await may_receive(session, actors[subscription.client_id], subscription, event):
-            recipients.append(subscription.id)
-    return await repository.add_deliveries(session, event, recipients, now=now)
+    decided: dict[uuid.UUID, bool] = {}
+    seen: dict[object, bool] = {}
+    made: list[uuid.UUID] = []
+    after: uuid.UUID | None = None
+    while True:
+        page = await repository.matching_subscriptions(session, event, after=after, limit=chunk)
+        recipients: list[uuid.UUID] = []
+        for subscription_id, client_id in page:
+            if client_id not in decided:
+                recipient = await client_actor(session, client_id)
+                decided[client_id] = await may_receive(
+                    session, recipient, client_id, event, seen=seen
+                )
+            if decided[client_id]:
+                recipients.append(subscription_id)
+        made += await repository.add_deliveries(session, event, recipients, now=now)
+        if len(page) < chunk:
+            return made
+        after = page[-1][0]
 
 
 async def replayed(
