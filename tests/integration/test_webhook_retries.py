@@ -5,18 +5,22 @@ with its client told."""
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
+from httpx import AsyncClient
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.webhooks import service
+from pd_prime_demo.webhooks import repository, service
+from pd_prime_demo.webhooks.jobs import OVERDUE_AFTER, defer_deliveries
 from pd_prime_demo.webhooks.rules import RETRY_DELAYS
-from pd_prime_demo.worker import queue_app
+from pd_prime_demo.worker import queue_app, run_worker
 from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
 from tests.factories import user_login
 from tests.integration.test_webhooks import published_fan_out
@@ -220,3 +224,86 @@ async def test_a_delivery_whose_job_was_lost_is_woken_by_the_sweep(
         runtime, "SELECT status FROM webhook_deliveries WHERE id = :id", id=delivery_id
     )
     assert status == "succeeded"
+
+
+async def test_the_sweep_leaves_alone_a_delivery_whose_job_waits_in_the_queue(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    """A queue that has fallen behind holds jobs for deliveries already overdue: the sweep
+    does not add another for each of them every minute (a job scheduled for later than the
+    delivery is due, though, is no help: it is woken)."""
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        await subscribe(client, receiver, bearer(agency), "/hook", ["quote.created"])
+        await quote_for_new_customer(client, agent)
+    (delivery_id,) = await published_fan_out(runtime)
+    async with runtime.db.unit_of_work() as session:
+        await session.execute(
+            text("UPDATE webhook_deliveries SET next_attempt_at = now() - interval '3 minutes'")
+        )
+    app = queue_app(runtime)
+
+    async def woken() -> list[uuid.UUID]:
+        async with runtime.db.unit_of_work() as session:
+            return await service.overdue(session, before=clock.now() - OVERDUE_AFTER, limit=10)
+
+    assert await woken() == [delivery_id]  # no job for it: lost
+    await defer_deliveries(app, [delivery_id], in_seconds=3600)
+    assert await woken() == [delivery_id]  # a job, but not before an hour
+    await defer_deliveries(app, [delivery_id])
+    assert await woken() == []  # a job waiting its turn
+    for _ in range(3):
+        await app.configure_task("webhooks:wake_overdue").defer_async(timestamp=0)
+        await run_worker(runtime, wait=False, install_signal_handlers=False)
+    (delivered,) = receiver.at("/hook")
+    assert delivered.verified_with
+    ((jobs,),) = await rows(
+        runtime,
+        "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'webhooks:deliver' "
+        "AND scheduled_at < now() + interval '30 minutes'",
+    )
+    assert jobs == 1  # the one it had: the sweeps added none
+
+
+async def test_a_replay_wakes_its_deliveries_on_the_pending_index(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    agency = await register_client(client, admin, agent)
+    subscription_ids = []
+    for n in range(10):
+        made = await client.post(
+            SUBSCRIPTIONS,
+            json={"url": f"http://127.0.0.1:9/{n}", "event_types": ["quote.*"]},
+            headers=bearer(agency),
+        )
+        assert made.status_code == 201, made.text
+        subscription_ids.append(made.json()["id"])
+    # Ten subscriptions' deliveries, half of them pending and due (a replay of failures).
+    await session.execute(
+        text(
+            "INSERT INTO webhook_deliveries (id, subscription_id, event_id, event_type, status, "
+            "attempts, next_attempt_at, created_at, updated_at) "
+            "SELECT gen_random_uuid(), s.id, g, 'quote.created', "
+            "CASE WHEN g % 2 = 0 THEN 'pending' ELSE 'succeeded' END, 0, "
+            "CASE WHEN g % 2 = 0 THEN now() - random() * interval '1 day' END, now(), now() "
+            "FROM webhook_subscriptions s, generate_series(1, 2000) g WHERE s.id = ANY(:ids)"
+        ),
+        {"ids": [uuid.UUID(i) for i in subscription_ids]},
+    )
+    await session.execute(text("ANALYZE webhook_deliveries"))
+    query = repository.due(
+        uuid.UUID(subscription_ids[0]), now=clock.now(), after=uuid.UUID(int=0), limit=500
+    )
+    compiled = query.compile(dialect=session.bind.dialect)
+    assert compiled.positiontup is not None
+    connection = await session.connection()
+    explained = await connection.exec_driver_sql(
+        f"EXPLAIN {compiled}", tuple(compiled.params[name] for name in compiled.positiontup)
+    )
+    plan = "\n".join(str(line) for (line,) in explained.all())
+    assert "ix_webhook_deliveries_pending" in plan, plan

@@ -21,12 +21,13 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.queue import STANDARD
 from pd_prime_demo.core.runtime import runtime_of
 from pd_prime_demo.webhooks import service
+from pd_prime_demo.webhooks.rules import DELIVER_TASK
 
 log = structlog.get_logger(__name__)
 
 blueprint = procrastinate.Blueprint()
 
-DELIVER = "webhooks:deliver"
+DELIVER = DELIVER_TASK
 CHUNK = 500
 # A delivery due longer ago than this has no job coming (jobs are deferred for their time).
 OVERDUE_AFTER = timedelta(minutes=2)
@@ -85,7 +86,8 @@ async def deliver(context: JobContext, *, delivery_id: str) -> None:
     queueing_lock="webhooks.overdue",
 )
 async def wake_overdue(context: JobContext, timestamp: int) -> None:
-    """Every minute: defer again the deliveries nobody woke in time."""
+    """Every minute: defer again the deliveries nobody woke in time, and only those: one
+    whose job waits in a queue that has fallen behind is left to it (2,000 at most a run)."""
     runtime = runtime_of(context)
     async with runtime.db.unit_of_work() as session:
         due = await service.overdue(session, before=clock.now() - OVERDUE_AFTER, limit=CHUNK * 4)

@@ -103,6 +103,14 @@ class WebhookDelivery(Base):
             "next_attempt_at",
             postgresql_where="status = 'pending'",
         ),
+        # A subscription's pending deliveries in id order: the chunks a replay wakes (0012).
+        Index(
+            "ix_webhook_deliveries_pending",
+            "subscription_id",
+            "id",
+            postgresql_include=["next_attempt_at"],
+            postgresql_where="status = 'pending'",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,7 @@ from pd_prime_demo.webhooks.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from pd_prime_demo.webhooks.rules import client_id_of, manages_all, patterns_for
+from pd_prime_demo.webhooks.rules import DELIVER_TASK, client_id_of, manages_all, patterns_for
 
 Sub = WebhookSubscription
 Delivery = WebhookDelivery
@@ -229,16 +229,46 @@ async def mark_failing(
     return since
 
 
+# A deliver job waiting to run (due already) or running: the sweep leaves its delivery alone.
+# procrastinate's table, read here only: a queue that has fallen behind holds jobs for
+# deliveries already overdue, and waking them again each minute would only add to it.
+_NO_JOB_WAITING = text(
+    "NOT EXISTS (SELECT FROM procrastinate_jobs j WHERE j.task_name = :deliver_task "
+    "AND j.args->>'delivery_id' = webhook_deliveries.id::text "
+    "AND (j.status = 'doing' OR (j.status = 'todo' AND coalesce(j.scheduled_at, now()) <= now())))"
+).bindparams(deliver_task=DELIVER_TASK)
+
+
 async def overdue(session: AsyncSession, *, before: datetime, limit: int) -> list[uuid.UUID]:
-    """Pending deliveries whose attempt was due before ``before`` (their job was lost, or
-    their worker vanished mid-attempt), oldest first."""
+    """Pending deliveries whose attempt was due before ``before`` and that no job is waiting
+    for or working on (their job was lost, or their worker vanished mid-attempt), oldest
+    first."""
     query = (
         select(Delivery.id)
-        .where(Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at < before)
+        .where(
+            Delivery.status == DeliveryStatus.PENDING.value,
+            Delivery.next_attempt_at < before,
+            _NO_JOB_WAITING,
+        )
         .order_by(Delivery.next_attempt_at)
         .limit(limit)
     )
     return list((await session.scalars(query)).all())
+
+
+def due(
+    subscription_id: uuid.UUID, *, now: datetime, after: uuid.UUID | None, limit: int
+) -> Select[uuid.UUID]:
+    """A subscription's pending deliveries due by ``now`` in id order, after ``after``: on
+    ``ix_webhook_deliveries_pending``."""
+    query = select(Delivery.id).where(
+        Delivery.subscription_id == subscription_id,
+        Delivery.status == DeliveryStatus.PENDING.value,
+        Delivery.next_attempt_at <= now,
+    )
+    if after is not None:
+        query = query.where(Delivery.id > after)
+    return query.order_by(Delivery.id).limit(limit)
 
 
 async def due_of(
@@ -250,14 +280,8 @@ async def due_of(
     limit: int,
 ) -> list[uuid.UUID]:
     """A subscription's pending deliveries due by ``now``, a chunk at a time in id order."""
-    query = select(Delivery.id).where(
-        Delivery.subscription_id == subscription_id,
-        Delivery.status == DeliveryStatus.PENDING.value,
-        Delivery.next_attempt_at <= now,
-    )
-    if after is not None:
-        query = query.where(Delivery.id > after)
-    return list((await session.scalars(query.order_by(Delivery.id).limit(limit))).all())
+    query = due(subscription_id, now=now, after=after, limit=limit)
+    return list((await session.scalars(query)).all())
 
 
 # --- the delivery log ------------------------------------------------------------------------

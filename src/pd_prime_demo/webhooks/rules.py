@@ -48,6 +48,8 @@ class DeliveryPolicy:
 
 
 DEFAULT_POLICY = DeliveryPolicy()
+# The job that makes one attempt of a delivery (``jobs.deliver``).
+DELIVER_TASK = "webhooks:deliver"
 
 
 def failing_for_too_long(
