@@ -31,6 +31,14 @@ async def _scalar(runtime: Runtime, sql: str, **params: Any) -> Any:
         return await session.scalar(text(sql), params)
 
 
+async def _status(runtime: Runtime, job_id: int) -> str:
+    return str(
+        await _scalar(
+            runtime, "SELECT status::text FROM procrastinate_jobs WHERE id = :id", id=job_id
+        )
+    )
+
+
 async def _work(runtime: Runtime) -> None:
     """One worker round: relay what committed, then run every job that is due."""
     await run_worker(runtime, wait=False, install_signal_handlers=False)
@@ -193,12 +201,7 @@ async def test_a_failing_job_is_retried_on_its_schedule_then_dead_lettered_and_a
         for _ in STANDARD.schedule:
             await _due_now(runtime, job_id)
             await _work(runtime)
-        assert (
-            await _scalar(
-                runtime, "SELECT status::text FROM procrastinate_jobs WHERE id = :id", id=job_id
-            )
-            == "failed"
-        )
+        assert await _status(runtime, job_id) == "failed"
         assert (
             await _scalar(runtime, "SELECT attempts FROM job_errors WHERE job_id = :id", id=job_id)
             == STANDARD.max_attempts
@@ -278,12 +281,7 @@ async def test_an_admin_cancels_a_waiting_job_only(committed_runtime: Runtime) -
         bad = await client.get("/api/v1/admin/jobs?status=lost", headers=admin.headers)
         assert bad.status_code == 422
     await _work(runtime)
-    assert (
-        await _scalar(
-            runtime, "SELECT status::text FROM procrastinate_jobs WHERE id = :id", id=waiting
-        )
-        == "cancelled"
-    )
+    assert await _status(runtime, waiting) == "cancelled"
 
 
 async def test_each_sweep_is_deferred_once_per_period_whatever_the_number_of_workers(
@@ -371,12 +369,7 @@ async def test_finished_jobs_are_pruned_after_their_retention_and_dead_letters_k
         )
         == 0
     )
-    assert (
-        await _scalar(
-            runtime, "SELECT status::text FROM procrastinate_jobs WHERE id = :id", id=dead
-        )
-        == "failed"
-    )
+    assert await _status(runtime, dead) == "failed"
 
 
 async def test_webhook_deliveries_that_hang_never_hold_up_pages(
