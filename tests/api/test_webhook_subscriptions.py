@@ -12,6 +12,7 @@ from standardwebhooks import Webhook
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.webhooks.rules import MAX_SUBSCRIPTIONS_PER_CLIENT
 from tests.factories import Login, user_login
 
 SUBSCRIPTIONS = "/api/v1/webhooks/subscriptions"
@@ -252,3 +253,34 @@ async def test_bad_subscriptions_are_problems_and_nothing_is_kept(
         assert out_of_range.json()["errors"][0]["pointer"] == "#/since"
     unknown = await client.get(f"{url}/deliveries/{made.json()['id']}", headers=bearer(api))
     assert unknown.status_code == 404
+
+
+async def test_a_client_has_at_most_twenty_subscriptions(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    api = await register_client(client, admin, agent)
+    other = await register_client(client, admin, agent)
+    made = []
+    for n in range(MAX_SUBSCRIPTIONS_PER_CLIENT):
+        response = await client.post(
+            SUBSCRIPTIONS, json=_subscription(url=f"http://127.0.0.1:9/{n}"), headers=bearer(api)
+        )
+        assert response.status_code == 201, response.text
+        made.append(response.json()["id"])
+    one_more = await client.post(SUBSCRIPTIONS, json=_subscription(), headers=bearer(api))
+    assert one_more.status_code == 409, one_more.text
+    assert one_more.json()["code"] == "webhook.too_many_subscriptions"
+    by_owner = await client.post(
+        SUBSCRIPTIONS, json=_subscription(client_id=api["id"]), headers=agent.headers
+    )
+    assert by_owner.status_code == 409
+    # Another client of the same owner has its own twenty; a deletion frees a place.
+    assert (
+        await client.post(SUBSCRIPTIONS, json=_subscription(), headers=bearer(other))
+    ).status_code == 201
+    deleted = await client.delete(f"{SUBSCRIPTIONS}/{made[0]}", headers=bearer(api))
+    assert deleted.status_code == 204
+    again = await client.post(SUBSCRIPTIONS, json=_subscription(), headers=bearer(api))
+    assert again.status_code == 201, again.text

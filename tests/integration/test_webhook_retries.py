@@ -4,6 +4,7 @@ with its client told."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.webhooks import repository, service
 from pd_prime_demo.webhooks.jobs import OVERDUE_AFTER, defer_deliveries
-from pd_prime_demo.webhooks.rules import RETRY_DELAYS
+from pd_prime_demo.webhooks.rules import RETRY_DELAYS, DeliveryPolicy
 from pd_prime_demo.worker import queue_app, run_worker
 from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
 from tests.factories import user_login
@@ -255,9 +256,7 @@ async def test_the_sweep_leaves_alone_a_delivery_whose_job_waits_in_the_queue(
     assert await woken() == [delivery_id]  # a job, but not before an hour
     await defer_deliveries(app, [delivery_id])
     assert await woken() == []  # a job waiting its turn
-    for _ in range(3):
-        await app.configure_task("webhooks:wake_overdue").defer_async(timestamp=0)
-        await run_worker(runtime, wait=False, install_signal_handlers=False)
+    await run_worker(runtime, wait=False, install_signal_handlers=False)
     (delivered,) = receiver.at("/hook")
     assert delivered.verified_with
     ((jobs,),) = await rows(
@@ -265,7 +264,7 @@ async def test_the_sweep_leaves_alone_a_delivery_whose_job_waits_in_the_queue(
         "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'webhooks:deliver' "
         "AND scheduled_at < now() + interval '30 minutes'",
     )
-    assert jobs == 1  # the one it had: the sweeps added none
+    assert jobs == 1  # the one it had: the sweep added none
 
 
 async def test_a_replay_wakes_its_deliveries_on_the_pending_index(
@@ -307,3 +306,68 @@ async def test_a_replay_wakes_its_deliveries_on_the_pending_index(
     )
     plan = "\n".join(str(line) for (line,) in explained.all())
     assert "ix_webhook_deliveries_pending" in plan, plan
+
+
+async def test_an_endpoint_failing_attempt_after_attempt_is_paused_then_tried_one_at_a_time(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    """The circuit breaker: after five failed attempts in a row the endpoint's deliveries wait,
+    unsent and uncounted, for the schedule's next point; then one attempt at a time tries it
+    (a black hole holds one worker slot, not one per delivery); a success closes it."""
+    runtime = committed_runtime
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        down = await subscribe(client, receiver, bearer(agency), "/down", ["quote.created"])
+        receiver.behaviour["/down"] = "fail"
+        for _ in range(8):
+            await quote_for_new_customer(client, agent)
+        deliveries = await published_fan_out(runtime)
+        assert len(deliveries) == 8
+        url = f"{SUBSCRIPTIONS}/{down['id']}"
+        start = clock.now()
+        # A shorter schedule, so that the clock stays within the five minutes a receiver
+        # accepts a signature's timestamp in.
+        policy = DeliveryPolicy(retry_delays=(5, 30, 60), timeout_seconds=0.5)
+
+        with clock.frozen_at(start):
+            for delivery_id in deliveries[:4]:
+                assert await service.attempt(runtime, delivery_id, policy=policy) == 5
+            assert (await client.get(url, headers=agent.headers)).json()["paused_until"] is None
+            assert (
+                await service.attempt(runtime, deliveries[4], policy=policy) == 5
+            )  # the fifth: paused
+            # Put off till the pause ends, unsent and not counted as an attempt.
+            assert await service.attempt(runtime, deliveries[5], policy=policy) == 5
+        assert len(receiver.at("/down")) == 5
+        state = (await client.get(url, headers=agent.headers)).json()
+        assert state["paused_until"] is not None
+        (waiting,) = await rows(
+            runtime,
+            "SELECT attempts, next_attempt_at FROM webhook_deliveries WHERE id = :id",
+            id=deliveries[5],
+        )
+        assert waiting == (0, start + timedelta(seconds=5))
+
+        # The pause over, three deliveries at once: one tries the endpoint, the others wait.
+        receiver.behaviour["/down"] = "slow"
+        with clock.frozen_at(start + timedelta(seconds=5)):
+            outcomes = await asyncio.gather(
+                *(service.attempt(runtime, d, policy=policy) for d in deliveries[5:])
+            )
+        assert len(receiver.at("/down")) == 6
+        # The probe failed: the next point of the schedule (35 s after the first failure); the
+        # others wait for the probe (its timeout, a name's resolution and a margin).
+        assert sorted(outcomes, key=str) == sorted([30, 11, 11], key=str)
+
+        receiver.behaviour["/down"] = "ok"
+        later = start + timedelta(seconds=35)
+        with clock.frozen_at(later):
+            # The first tries the endpoint and succeeds; the breaker closed, the rest go at once.
+            for delivery_id in (*deliveries[5:], deliveries[0]):
+                assert await service.attempt(runtime, delivery_id, policy=policy) is None
+        assert len(receiver.at("/down")) == 10
+        state = (await client.get(url, headers=agent.headers)).json()
+        assert state["paused_until"] is None
+        assert state["failing_since"] is None

@@ -196,6 +196,26 @@ def test_the_schedule_is_svix_s_then_the_dead_letter() -> None:
     assert DeliveryPolicy(retry_delays=(1,)).retry_in(2) is None
 
 
+def test_an_endpoint_failing_attempt_after_attempt_is_paused_on_the_schedule() -> None:
+    start = datetime(2026, 12, 1, tzinfo=UTC)
+
+    def paused(in_a_row: int, seconds: float) -> float | None:
+        until = DEFAULT_POLICY.paused_until(in_a_row, start, start + timedelta(seconds=seconds))
+        return None if until is None else (until - start).total_seconds()
+
+    assert DEFAULT_POLICY.breaker_after == 5
+    assert paused(4, 0) is None  # closed below five failures in a row
+    assert paused(5, 0) == 5  # the schedule's points from the first failure: 5 s, 5 min 5 s...
+    assert paused(5, 4.9) == 5
+    assert paused(5, 5) == 305
+    assert paused(50, 5) == 305  # attempts failing one after the other do not push it further
+    assert paused(9, 2000) == 2105
+    spent = sum(RETRY_DELAYS)
+    assert paused(9, spent) == spent + 36000  # then every ten hours
+    assert paused(9, spent + 36000 * 2 + 1) == spent + 36000 * 3
+    assert DeliveryPolicy(breaker_after=2).paused_until(2, start, start) is not None
+
+
 def test_an_endpoint_is_failing_for_too_long_after_five_days() -> None:
     start = datetime(2026, 12, 1, tzinfo=UTC)
     assert not failing_for_too_long(None, start, DEFAULT_POLICY)

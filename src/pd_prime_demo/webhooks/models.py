@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -69,6 +70,10 @@ class WebhookSubscription(Base):
     disabled_at: Mapped[datetime | None]
     # The first failed attempt since the last success: failing for long enough disables it.
     failing_since: Mapped[datetime | None]
+    # The circuit breaker: failed attempts since the last success, and, once there are enough
+    # of them, until when deliveries wait (then one attempt at a time tries the endpoint).
+    consecutive_failures: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    paused_until: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime]

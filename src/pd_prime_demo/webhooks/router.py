@@ -60,7 +60,7 @@ def _read(subscription: WebhookSubscription, response: Response) -> Subscription
     "/subscriptions",
     response_model=SubscriptionCreated,
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(401, 403, 409, 422),
     summary="Subscribe an API client to events; the signing secret is shown once",
 )
 async def create_subscription(

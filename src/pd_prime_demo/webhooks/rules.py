@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import math
 import re
 import secrets
 import uuid
@@ -37,17 +38,47 @@ class DeliveryPolicy:
     lease_seconds: int = 120
     # After a rotation the previous secret keeps signing beside the new one for this long.
     rotation_overlap: timedelta = timedelta(hours=24)
+    # The circuit breaker: an endpoint that failed this many attempts in a row is paused.
+    breaker_after: int = 5
 
     @property
     def max_attempts(self) -> int:
         return len(self.retry_delays) + 1
 
+    @property
+    def probe_seconds(self) -> int:
+        """How long the one attempt trying a paused endpoint keeps the others waiting: its
+        timeout, the name's resolution (5 s at most) and a margin. Then they look again: the
+        endpoint is paused further, or works."""
+        return math.ceil(self.timeout_seconds) + 10
+
     def retry_in(self, attempts: int) -> int | None:
         """Seconds until the next attempt after ``attempts`` failed ones; None: give up."""
         return self.retry_delays[attempts - 1] if attempts <= len(self.retry_delays) else None
 
+    def paused_until(
+        self, consecutive_failures: int, failing_since: datetime, now: datetime
+    ) -> datetime | None:
+        """Until when an endpoint is left alone after ``consecutive_failures`` failed attempts
+        in a row (None: it is not, below ``breaker_after``): the next point after ``now`` of
+        the schedule, run from ``failing_since`` as if the endpoint were one message (5 s,
+        5 min, 30 min... after it began failing, then every last delay). Derived from the
+        time, not the count, so attempts that were under way when it tripped, failing one
+        after the other, do not push it further."""
+        if consecutive_failures < self.breaker_after or not self.retry_delays:
+            return None
+        at = failing_since
+        for delay in self.retry_delays:
+            at += timedelta(seconds=delay)
+            if at > now:
+                return at
+        last = timedelta(seconds=self.retry_delays[-1])
+        return at + last * ((now - at) // last + 1)
+
 
 DEFAULT_POLICY = DeliveryPolicy()
+# An API client has at most this many subscriptions: each may hold worker slots.
+MAX_SUBSCRIPTIONS_PER_CLIENT = 20
 # The job that makes one attempt of a delivery (``jobs.deliver``).
 DELIVER_TASK = "webhooks:deliver"
 

@@ -96,6 +96,11 @@ class SubscriptionRead(_Model):
     failing_since: datetime | None = Field(
         description="The first failed attempt since the last success, if failing now."
     )
+    paused_until: datetime | None = Field(
+        description="Set when the endpoint failed five attempts in a row: deliveries wait "
+        "until then, and then one attempt at a time tries it (the circuit breaker); cleared "
+        "by a success."
+    )
     last_success_at: datetime | None = Field(description="To the minute.")
     previous_secret_expires_at: datetime | None = Field(
         description="After a rotation, until when the previous secret also signs."

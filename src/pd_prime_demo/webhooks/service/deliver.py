@@ -10,6 +10,7 @@ its client and owner told (``webhook.subscription_disabled``) and the change aud
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,8 +66,8 @@ async def attempt(
     network = NetworkPolicy.for_env(runtime.settings.env)
     async with runtime.db.unit_of_work() as session:
         prepared = await _claim(session, runtime, delivery_id, network, policy)
-    if prepared is None:
-        return None
+    if prepared is None or isinstance(prepared, int):
+        return prepared  # nothing due, or put off while its endpoint's breaker is open
     now = clock.now()
     headers = signature_headers(prepared.msg_id, now, prepared.body, prepared.signing_secrets)
     exchange = await post(
@@ -86,7 +87,9 @@ async def _claim(
     delivery_id: uuid.UUID,
     network: NetworkPolicy,
     policy: DeliveryPolicy,
-) -> Request | None:
+) -> Request | int | None:
+    """The request to make; or seconds until the delivery is tried again without an attempt
+    (its endpoint is paused); or None (nothing due, or it ended unsent)."""
     now = clock.now()
     lease = timedelta(seconds=policy.lease_seconds)
     delivery = await repository.claim(session, delivery_id, now=now, lease=lease)
@@ -105,6 +108,17 @@ async def _claim(
         delivery.attempts -= 1
         _finish(delivery, DeliveryStatus.FAILED, now, refusal)
         return None
+    if subscription.paused_until is not None and (
+        until := await repository.take_probe(
+            session, subscription.id, now=now, lease=timedelta(seconds=policy.probe_seconds)
+        )
+    ):
+        # Its endpoint failed attempt after attempt: this one waits, uncounted, so that a
+        # black hole holds one worker slot at a time (the probe), not one per delivery.
+        delivery.attempts -= 1
+        delivery.next_attempt_at = until
+        delivery.updated_at = now
+        return max(1, math.ceil((until - now).total_seconds()))
     signing = [reveal_secret(subscription, runtime.cipher)]
     if subscription.previous_secret and (subscription.previous_secret_expires_at or now) > now:
         signing.append(
@@ -186,10 +200,19 @@ async def _record(
         delivery.next_attempt_at = now + timedelta(seconds=retry_in)
         delivery.updated_at = now
         delivery.last_error = exchange.error
-    failing_since = await repository.mark_failing(session, delivery.subscription_id, now=now)
+    failing = await repository.mark_failing(session, delivery.subscription_id, now=now)
+    if failing is None:
+        return retry_in
+    failing_since, in_a_row = failing
     if failing_for_too_long(failing_since, now, policy):
         await _disable_failing(session, delivery.subscription_id, now)
         return None
+    if (paused_until := policy.paused_until(in_a_row, failing_since, now)) is not None:
+        await repository.pause(session, delivery.subscription_id, until=paused_until)
+        if retry_in is not None and delivery.next_attempt_at is not None:
+            # No sooner than the endpoint is tried again.
+            delivery.next_attempt_at = max(delivery.next_attempt_at, paused_until)
+            retry_in = math.ceil((delivery.next_attempt_at - now).total_seconds())
     return retry_in
 
 

@@ -80,6 +80,10 @@ async def get_delivery(
 
 
 def _wake(session: AsyncSession, subscription: WebhookSubscription) -> None:
+    # A replay is asked for once the receiver is fixed: its endpoint's breaker closes, so the
+    # replayed deliveries go at once (five failures in a row open it again).
+    subscription.consecutive_failures = 0
+    subscription.paused_until = None
     emit(
         session,
         REPLAY_TOPIC,

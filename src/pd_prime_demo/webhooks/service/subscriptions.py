@@ -11,7 +11,7 @@ from beartype import beartype
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.crypto import FieldCipher
 from pd_prime_demo.core.result_types import (
@@ -20,6 +20,7 @@ from pd_prime_demo.core.result_types import (
     FieldIssue,
     Ok,
     Result,
+    conflict,
     invalid,
     not_found,
     stale_version,
@@ -29,6 +30,7 @@ from pd_prime_demo.webhooks.clients import client_actor
 from pd_prime_demo.webhooks.models import WebhookSubscription
 from pd_prime_demo.webhooks.rules import (
     DEFAULT_POLICY,
+    MAX_SUBSCRIPTIONS_PER_CLIENT,
     DeliveryPolicy,
     NetworkPolicy,
     client_id_of,
@@ -40,6 +42,11 @@ from pd_prime_demo.webhooks.schemas import SubscriptionCreate, SubscriptionUpdat
 from pd_prime_demo.webhooks.service.network import vet
 
 NOT_FOUND = not_found("webhook_subscription")
+TOO_MANY = conflict(
+    "webhook.too_many_subscriptions",
+    f"an API client has at most {MAX_SUBSCRIPTIONS_PER_CLIENT} subscriptions: delete one, or "
+    "subscribe one URL to more event types",
+)
 UNKNOWN_CLIENT = invalid(
     "webhook.unknown_client",
     "the subscription needs a live API client that you manage",
@@ -125,6 +132,11 @@ async def create_subscription(
     client_id = client_id_of(recipient)
     assert client_id is not None  # a client's actor, with its owner's id
     assert recipient.user_id is not None
+    # Each subscription may hold worker slots: a client has a bounded number. Counted under a
+    # lock of the client's, so two subscribing at once cannot both take the last place.
+    await locks.lock(session, f"webhooks.subscriptions:{client_id}")
+    if await repository.count_of_client(session, client_id) >= MAX_SUBSCRIPTIONS_PER_CLIENT:
+        return Err(TOO_MANY)
     now = clock.now()
     subscription_id = uuid.uuid4()
     secret = new_secret()
@@ -215,7 +227,8 @@ async def update_subscription(
         # Enabled again: its failures so far no longer count towards disabling it.
         subscription.enabled = True
         subscription.disabled_reason = subscription.disabled_at = None
-        subscription.failing_since = None
+        subscription.failing_since = subscription.paused_until = None
+        subscription.consecutive_failures = 0
     elif body.enabled is False and subscription.enabled:
         subscription.enabled = False
         subscription.disabled_reason = "manual"

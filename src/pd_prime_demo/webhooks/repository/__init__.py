@@ -1,17 +1,18 @@
 """Webhook queries: the only module that builds SQL on the webhook tables.
 
 A subscription is read through :func:`managed_by`'s filter (its client, the client's owner, an
-administrator); deliveries and attempts are read through their subscription.
+administrator); deliveries and attempts are read through their subscription. The queries of
+attempts (claims, the endpoint's state, the sweep's) are in :mod:`.attempts`, named here too.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Select, false, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +26,51 @@ from pd_prime_demo.webhooks.models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from pd_prime_demo.webhooks.rules import DELIVER_TASK, client_id_of, manages_all, patterns_for
+from pd_prime_demo.webhooks.repository.attempts import (
+    add_attempt,
+    claim,
+    due,
+    due_of,
+    lock_delivery,
+    mark_failing,
+    mark_success,
+    overdue,
+    pause,
+    take_probe,
+)
+from pd_prime_demo.webhooks.rules import client_id_of, manages_all, patterns_for
+
+__all__ = [
+    "Delivery",
+    "Sub",
+    "add_attempt",
+    "add_deliveries",
+    "attempts_of",
+    "claim",
+    "count_of_client",
+    "delete",
+    "due",
+    "due_of",
+    "fail_pending",
+    "get_delivery",
+    "get_event",
+    "get_managed",
+    "get_published_event",
+    "get_subscription",
+    "lock_delivery",
+    "lock_subscription",
+    "managed_by",
+    "mark_failing",
+    "mark_success",
+    "matching",
+    "matching_subscriptions",
+    "overdue",
+    "page_deliveries",
+    "page_managed",
+    "pause",
+    "replay_failed",
+    "take_probe",
+]
 
 Sub = WebhookSubscription
 Delivery = WebhookDelivery
@@ -164,124 +209,13 @@ async def add_deliveries(
     return list((await session.scalars(statement)).all())
 
 
-# --- attempts --------------------------------------------------------------------------------
-
-
-async def claim(
-    session: AsyncSession, delivery_id: uuid.UUID, *, now: datetime, lease: timedelta
-) -> WebhookDelivery | None:
-    """Take the delivery's due attempt: counted, and not due again until the lease ends (so a
-    second job for it does nothing). None if it is not pending or not yet due."""
-    statement = (
-        update(Delivery)
-        .where(
-            Delivery.id == delivery_id,
-            Delivery.status == DeliveryStatus.PENDING.value,
-            Delivery.next_attempt_at <= now,
+async def count_of_client(session: AsyncSession, client_id: uuid.UUID) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Sub).where(Sub.client_id == client_id)
         )
-        .values(attempts=Delivery.attempts + 1, next_attempt_at=now + lease, updated_at=now)
-        .returning(Delivery)
-        .execution_options(synchronize_session=False)
+        or 0
     )
-    return await session.scalar(statement)
-
-
-async def lock_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    return await session.scalar(
-        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
-    )
-
-
-def add_attempt(session: AsyncSession, attempt: WebhookAttempt) -> None:
-    session.add(attempt)
-
-
-async def mark_success(session: AsyncSession, subscription_id: uuid.UUID, *, now: datetime) -> None:
-    """The endpoint works: no longer failing. Written only when that changes something (or
-    once a minute for ``last_success_at``), so busy endpoints do not queue on their row."""
-    await session.execute(
-        update(Sub)
-        .where(
-            Sub.id == subscription_id,
-            or_(
-                Sub.failing_since.is_not(None),
-                Sub.last_success_at.is_(None),
-                Sub.last_success_at < now - timedelta(minutes=1),
-            ),
-        )
-        .values(failing_since=None, last_success_at=now)
-        .execution_options(synchronize_session=False)
-    )
-
-
-async def mark_failing(
-    session: AsyncSession, subscription_id: uuid.UUID, *, now: datetime
-) -> datetime | None:
-    """An attempt failed: the endpoint is failing since its first failure after the last
-    success. Returns that moment (None if the subscription is gone)."""
-    since: datetime | None = await session.scalar(
-        update(Sub)
-        .where(Sub.id == subscription_id)
-        .values(failing_since=func.coalesce(Sub.failing_since, now))
-        .returning(Sub.failing_since)
-        .execution_options(synchronize_session=False)
-    )
-    return since
-
-
-# A deliver job waiting to run (due already) or running: the sweep leaves its delivery alone.
-# procrastinate's table, read here only: a queue that has fallen behind holds jobs for
-# deliveries already overdue, and waking them again each minute would only add to it.
-_NO_JOB_WAITING = text(
-    "NOT EXISTS (SELECT FROM procrastinate_jobs j WHERE j.task_name = :deliver_task "
-    "AND j.args->>'delivery_id' = webhook_deliveries.id::text "
-    "AND (j.status = 'doing' OR (j.status = 'todo' AND coalesce(j.scheduled_at, now()) <= now())))"
-).bindparams(deliver_task=DELIVER_TASK)
-
-
-async def overdue(session: AsyncSession, *, before: datetime, limit: int) -> list[uuid.UUID]:
-    """Pending deliveries whose attempt was due before ``before`` and that no job is waiting
-    for or working on (their job was lost, or their worker vanished mid-attempt), oldest
-    first."""
-    query = (
-        select(Delivery.id)
-        .where(
-            Delivery.status == DeliveryStatus.PENDING.value,
-            Delivery.next_attempt_at < before,
-            _NO_JOB_WAITING,
-        )
-        .order_by(Delivery.next_attempt_at)
-        .limit(limit)
-    )
-    return list((await session.scalars(query)).all())
-
-
-def due(
-    subscription_id: uuid.UUID, *, now: datetime, after: uuid.UUID | None, limit: int
-) -> Select[uuid.UUID]:
-    """A subscription's pending deliveries due by ``now`` in id order, after ``after``: on
-    ``ix_webhook_deliveries_pending``."""
-    query = select(Delivery.id).where(
-        Delivery.subscription_id == subscription_id,
-        Delivery.status == DeliveryStatus.PENDING.value,
-        Delivery.next_attempt_at <= now,
-    )
-    if after is not None:
-        query = query.where(Delivery.id > after)
-    return query.order_by(Delivery.id).limit(limit)
-
-
-async def due_of(
-    session: AsyncSession,
-    subscription_id: uuid.UUID,
-    *,
-    now: datetime,
-    after: uuid.UUID | None,
-    limit: int,
-) -> list[uuid.UUID]:
-    """A subscription's pending deliveries due by ``now``, a chunk at a time in id order."""
-    query = due(subscription_id, now=now, after=after, limit=limit)
-    return list((await session.scalars(query)).all())
 
 
 # --- the delivery log ------------------------------------------------------------------------
