@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,6 +18,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.config import Environment
+from pd_prime_demo.events.catalogue import CATALOGUE
 from pd_prime_demo.webhooks.rules import (
     DEFAULT_POLICY,
     RETRY_DELAYS,
@@ -277,3 +280,14 @@ def test_who_manages_and_who_receives_company_events() -> None:
     assert not has_company_reach(client)
     underwriter = Actor.user(uuid.uuid4(), Role.UNDERWRITER, frozenset(Permission))
     assert has_company_reach(Actor.client(uuid.uuid4(), underwriter, frozenset(Permission)))
+
+
+def test_the_event_types_the_webhooks_guide_names_are_in_the_catalogue() -> None:
+    guide = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+    # Names of the business families (the webhook.* family's names are mostly error codes).
+    named = set(
+        re.findall(r"\b(?:policy|quote|billing|document|product_version)(?:\.[a-z_]+)+", guide)
+    )
+    assert named, "the guide names event types"
+    assert named <= set(CATALOGUE), named - set(CATALOGUE)
+    assert {"webhook.subscription_disabled", "webhook.replay_requested"} <= set(CATALOGUE)

@@ -29,7 +29,8 @@ EventTypes = Annotated[
     Field(
         min_length=1,
         max_length=MAX_EVENT_TYPES,
-        description="Event types (`policy.bound`), patterns (`policy.*`), or `*` for all.",
+        description="Event types (`policy.new_business`), patterns (`policy.*`), or `*` for "
+        "all: see `GET /api/v1/events/types`.",
     ),
     AfterValidator(_distinct),
 ]
