@@ -28,6 +28,7 @@ from tests.integration.test_webhooks import published_fan_out
 from tests.integration.webhook_receiver import (
     Receiver,
     api,
+    fan_out_all,
     listening,
     quote_for_new_customer,
     rows,
@@ -194,6 +195,20 @@ async def test_an_endpoint_failing_for_days_is_disabled_its_client_told_and_its_
         replayed = receiver.at("/down")[2:]
         assert len(replayed) == 2
         assert all(r.verified_with for r in replayed)
+        # The replay's own event is internal: not sent, even to the client's webhook.* one,
+        # however often it is fanned out.
+        assert await fan_out_all(runtime) == []
+        await work(runtime)
+        assert [r.message["type"] for r in receiver.at("/notices")] == [
+            "webhook.subscription_disabled"
+        ]
+        ((replay_events, their_deliveries),) = await rows(
+            runtime,
+            "SELECT count(*), (SELECT count(*) FROM webhook_deliveries "
+            "WHERE event_type = 'webhook.replay_requested') FROM outbox_events "
+            "WHERE topic = 'webhook.replay_requested' AND position IS NOT NULL",
+        )
+        assert (replay_events, their_deliveries) == (1, 0)
 
 
 async def test_a_delivery_whose_job_was_lost_is_woken_by_the_sweep(
