@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from httpx import AsyncClient
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.outbox import emit
@@ -16,7 +20,14 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.events import service as events
 from pd_prime_demo.events.relay import publish_batch, relay_pending
 from pd_prime_demo.identity.rules import permissions_for
-from tests.factories import Login, auto_quote, person, register_and_login, user_login
+from tests.factories import (
+    Login,
+    auto_quote,
+    create_user,
+    person,
+    register_and_login,
+    user_login,
+)
 
 
 async def _publish(runtime: Runtime) -> None:
@@ -316,3 +327,151 @@ async def test_live_updates_learn_each_viewers_share_of_a_batch_in_one_query_per
         shared = [e.position for e in batch if events.admits(audience, e, allowed)]
         assert shared == expected, actor.role
         assert shared, actor.role
+
+
+# A book large enough to be read in windows of positions: 300 customers, a page of 100.
+BOOK = 300
+
+
+async def _book_of_events(runtime: Runtime) -> tuple[Actor, list[events.Published], int]:
+    """An agent with ``BOOK`` customers and another with as many, and 20,000 events published
+    for them: the first agent's half of positions 1-10000 (about 14 a customer), none of
+    10001-14000, one in twenty of 14001-20000; every seventh of no customer. The agent,
+    every event it may see, and the head before them."""
+    mine = await create_user(runtime, Role.AGENT)
+    theirs = await create_user(runtime, Role.AGENT)
+    async with runtime.db.unit_of_work() as session:
+        before = await events.head(session)
+        await session.execute(
+            text(
+                "INSERT INTO customers (id, kind, first_name, last_name, display_name, email,"
+                " address_line1, city, state, postal_code, country, agent_id, version,"
+                " created_at, updated_at)"
+                " SELECT gen_random_uuid(), 'person', 'F', 'L', 'F L', 'c' || g || '@x.example',"
+                " '1 Main St', 'Austin', 'TX', '78701', 'US',"
+                " CASE WHEN g % 2 = 0 THEN CAST(:mine AS uuid) ELSE CAST(:theirs AS uuid) END,"
+                " 1, now(), now() FROM generate_series(1, :n) g"
+            ),
+            {"mine": mine, "theirs": theirs, "n": 2 * BOOK},
+        )
+        await session.execute(
+            text(
+                "WITH m AS (SELECT array_agg(id) AS ids FROM customers WHERE agent_id = :mine),"
+                " t AS (SELECT array_agg(id) AS ids FROM customers WHERE agent_id = :theirs),"
+                " e AS (SELECT g, CASE WHEN g % 7 = 0 THEN NULL"
+                "   WHEN (g <= 10000 AND g % 2 = 0) OR (g > 14000 AND g % 20 = 0)"
+                "   THEN m.ids[1 + g % :n] ELSE t.ids[1 + g % :n] END AS customer_id"
+                "   FROM generate_series(1, 20000) g, m, t)"
+                " INSERT INTO outbox_events (occurred_at, topic, aggregate_type, aggregate_id,"
+                "   payload, published_at, position, customer_id)"
+                " SELECT now(), CASE WHEN customer_id IS NULL THEN 'product_version.approved'"
+                "   WHEN g % 3 = 0 THEN 'policy.endorsement' ELSE 'quote.created' END,"
+                "   'quote', g::text, '{}', now(), :before + g, customer_id FROM e"
+            ),
+            {"mine": mine, "theirs": theirs, "n": BOOK, "before": before},
+        )
+    agent = Actor.user(mine, Role.AGENT, permissions_for(Role.AGENT))
+    async with runtime.db.sessionmaker() as session:
+        owned = {
+            row[0]
+            for row in await session.execute(
+                text("SELECT id FROM customers WHERE agent_id = :a"), {"a": mine}
+            )
+        }
+        every = await events.published_after(session, before, limit=30_000)
+    return agent, [e for e in every if e.customer_id in owned], before
+
+
+async def test_an_agents_large_book_pages_exactly_as_its_events_lie(runtime: Runtime) -> None:
+    """Paged with any limit and type filter, from any cursor, a large book's stream is exactly
+    its events in order, and each page's next_cursor resumes without a gap."""
+    agent, mine, before = await _book_of_events(runtime)
+    head = before + 20_000
+    middle, late = mine[len(mine) // 2].position, mine[-30].position
+    cases: list[tuple[int, tuple[str, ...], int]] = [
+        (1, (), late),  # across the stretch of none, into the sparse end
+        (7, (), middle),
+        (100, (), before),
+        (1000, (), before),
+        (100, ("policy.endorsement",), before),
+        (250, ("quote.*",), middle),
+    ]
+    for limit, types, start in cases:
+        expected = [
+            e.position
+            for e in mine
+            if e.position > start and (not types or _admitted(e.type, types))
+        ]
+        cursor, got = start, []
+        async with runtime.db.sessionmaker() as session:
+            while True:
+                read = await events.read_stream(
+                    session, actor=agent, after=cursor, types=types, limit=limit
+                )
+                assert isinstance(read, Ok)
+                page = read.value
+                got += [e.position for e in page.events]
+                assert page.next_cursor >= cursor
+                if len(page.events) < limit:
+                    assert page.next_cursor == head  # nothing of its own lies beyond
+                    break
+                assert page.next_cursor == page.events[-1].position
+                cursor = page.next_cursor
+        assert got == expected, (limit, types, start)
+    assert len(mine) > 4000
+
+
+def _admitted(name: str, types: tuple[str, ...]) -> bool:
+    return any(name == t or (t.endswith(".*") and name.startswith(t[:-1])) for t in types)
+
+
+async def test_a_page_of_a_large_book_reads_about_a_page_not_the_book(
+    runtime: Runtime, engine: AsyncEngine
+) -> None:
+    """Counted in the plans PostgreSQL ran: a page of a book of 300 customers reads a few
+    hundred events, where reading each customer's next page of events would read all the
+    book's thousands (and a replay from 0, all that is left of them for every page)."""
+    agent, mine, before = await _book_of_events(runtime)
+    for after in (before, mine[len(mine) // 3].position):
+        async with runtime.db.sessionmaker() as session, _plans(engine) as plans:
+            read = await events.read_stream(session, actor=agent, after=after, limit=100)
+            assert isinstance(read, Ok)
+            read_rows = sum([await _events_read(session, *run) for run in plans])
+        assert [e.position for e in read.value.events] == [
+            e.position for e in mine if e.position > after
+        ][:100]
+        assert read_rows <= 1_500, (after, read_rows)
+
+
+@contextlib.asynccontextmanager
+async def _plans(engine: AsyncEngine) -> AsyncIterator[list[tuple[str, Any]]]:
+    """The statements on outbox_events run in the block, with their parameters."""
+    ran: list[tuple[str, Any]] = []
+
+    def seen(_c: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "outbox_events" in statement and not statement.startswith("EXPLAIN"):
+            ran.append((statement, parameters))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield ran
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+
+async def _events_read(session: AsyncSession, statement: str, parameters: Any) -> int:
+    """How many rows of outbox_events the statement's plan read (kept or filtered out)."""
+    connection = await session.connection()
+    explained = await connection.exec_driver_sql(
+        "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+    )
+    plan = explained.scalar_one()
+    return _rows_of(plan[0]["Plan"])
+
+
+def _rows_of(node: dict[str, Any]) -> int:
+    own = 0
+    if node.get("Relation Name") == "outbox_events" and "Index Only" not in node["Node Type"]:
+        kept = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
+        own = kept * node["Actual Loops"]
+    return own + sum(_rows_of(child) for child in node.get("Plans", ()))

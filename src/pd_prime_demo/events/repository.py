@@ -2,16 +2,18 @@
 builds SQL on them for reading.
 
 A page of the stream is a keyset on ``position``: ``ux_outbox_events_position`` for a reader
-who sees every customer, ``ix_outbox_events_customer_id_position`` for one who sees a few.
-The page and the head of the stream are read in one statement, so in one snapshot: a head
-read later could count events committed after the page was read, and a reader resuming from
-it would miss them.
+who sees every customer; for one who sees a book of customers, windows of positions read
+either from that index or from ``ix_outbox_events_customer_id_position``, whichever costs
+less (see ``_book_page``). The head of the stream is never read after the page: a head read
+later could count events committed after the page was read, and a reader resuming from it
+would miss them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -24,12 +26,12 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.selectable import Subquery
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from pd_prime_demo.core.outbox import OutboxEvent
@@ -104,34 +106,138 @@ def _of_types(types: TypeFilter) -> ColumnElement[bool] | None:
     return or_(*conditions)
 
 
-def _rows(scope: Scope, conditions: list[ColumnElement[bool]], limit: int) -> Subquery:
-    """The page's rows. A reader of a few customers (a policyholder, an agent's book) reads
-    each customer's next events from ``(customer_id, position)`` and keeps the first
-    ``limit`` of them all: the cost follows the book, not the age of the cursor, where a scan
-    of the whole stream in position order would read every other customer's events too."""
-    if scope.customers is None or scope.every_customer or scope.company:
-        return (
-            select(*_COLUMNS)
-            .where(*conditions, scope.condition())
-            .order_by(_E.position)
-            .limit(limit)
-            .subquery("page")
-        )
-    ids = scope.customers.subquery("visible")
+def _page_with_head(conditions: list[ColumnElement[bool]], scope: Scope, limit: int) -> Select[Any]:
+    """A reader of every customer (or of the company's events): the page is the first
+    ``limit`` rows of the position index that pass, read with the head in one statement."""
+    head = (
+        select(func.coalesce(func.max(_E.position), 0).label("head"))
+        .where(_E.position.is_not(None))
+        .cte("head")
+    )
+    rows = (
+        select(*_COLUMNS)
+        .where(*conditions, scope.condition())
+        .order_by(_E.position)
+        .limit(limit)
+        .subquery("page")
+    )
+    return (
+        select(head.c.head, *rows.c)
+        .select_from(head.outerjoin(rows, true()))
+        .order_by(rows.c.position)
+    )
+
+
+# A reader of a book of customers (an agent's, a policyholder's own) reads the stream in
+# windows of positions, each the cheaper of two ways:
+# - by position: the window's range of ``ux_outbox_events_position``, keeping the rows of the
+#   book's customers (a semi-join); it costs the window's width;
+# - by customer: each customer's events in the window from ``(customer_id, position)``, merged;
+#   it costs a probe per customer, plus the book's events in the window.
+# The first window spans a few pages' worth of positions, each next one wider by what the last
+# one found (at least twice), until the page is full or the window reaches the head: a page
+# costs about what the cursor advances over, bounded by the book's probes, so a replay from 0
+# is linear in the stream, whatever the size of the book.
+FIRST_WINDOW_PAGES = 4
+PROBE_ROWS = 16  # one customer's probe (~6 us) costs about this many rows of a range scan
+# A book whose customers' next events (up to a page each) make at most this many rows is read
+# by customer up to the head in one statement (a policyholder, a small agency).
+SMALL_BOOK_ROWS = 20_000
+BOOK_COUNT_CAP = 1_000_000  # counting a book stops here: it is large either way
+
+
+def _by_position(
+    customers: Select[uuid.UUID], window: list[ColumnElement[bool]], limit: int
+) -> Select[Any]:
+    return (
+        select(*_COLUMNS)
+        .where(*window, _E.customer_id.in_(customers))
+        .order_by(_E.position)
+        .limit(limit)
+    )
+
+
+def _by_customer(
+    customers: Select[uuid.UUID], window: list[ColumnElement[bool]], limit: int
+) -> Select[Any]:
+    ids = customers.subquery("visible")
     own = (
         select(*_COLUMNS)
-        .where(*conditions, _E.customer_id == next(iter(ids.c)))
+        .where(*window, _E.customer_id == next(iter(ids.c)))
         .order_by(_E.position)
         .limit(limit)
         .lateral("own")
     )
-    return (
-        select(*own.c)
-        .select_from(ids.join(own, true()))
-        .order_by(own.c.position)
-        .limit(limit)
-        .subquery("page")
-    )
+    return select(*own.c).select_from(ids.join(own, true())).order_by(own.c.position).limit(limit)
+
+
+async def _book_page(
+    session: AsyncSession,
+    customers: Select[uuid.UUID],
+    conditions: list[ColumnElement[bool]],
+    *,
+    after: int,
+    limit: int,
+) -> tuple[list[Published], int]:
+    # The head first, then the windows up to it: positions up to the head are all committed
+    # (the relay numbers one transaction at a time) and never change, so the later statements
+    # see all of them, and nothing visible lies between the page and the head it returns.
+    counted = select(func.count()).select_from(customers.limit(BOOK_COUNT_CAP).subquery())
+    newest = select(func.coalesce(func.max(_E.position), 0)).where(_E.position.is_not(None))
+    head, book = (
+        await session.execute(select(newest.scalar_subquery(), counted.scalar_subquery()))
+    ).one()
+    if after >= head:
+        return [], int(head)
+    if book * limit <= SMALL_BOOK_ROWS:  # a small book: by customer up to the head, at once
+        rest = [*conditions, _E.position > after, _E.position <= head]
+        rows = (await session.execute(_by_customer(customers, rest, limit))).all()
+        return [_published(row) for row in rows], int(head)
+    found: list[Published] = []
+    async with _planned_for_each_window(session):
+        low, width = after, FIRST_WINDOW_PAGES * limit
+        while len(found) < limit and low < head:
+            need = limit - len(found)
+            by_customer = book * PROBE_ROWS <= width
+            whole = by_customer and book * need <= SMALL_BOOK_ROWS
+            high = head if whole else min(head, low + width)
+            window = [*conditions, _E.position > low, _E.position <= high]
+            query = (_by_customer if by_customer else _by_position)(customers, window, need)
+            page = [_published(row) for row in (await session.execute(query)).all()]
+            found += page
+            # As wide as this window's density says the rest of the page needs, and at least
+            # twice as wide: a sparse book soon reads by customer, whose cost is its probes.
+            seen = len(page) or 0.25  # a window that found nothing: a quarter of an event
+            width = max(2 * width, int((need - len(page)) * (high - low) / seen))
+            low = high
+    return found, int(head)
+
+
+# Each window of a large book's page is planned for its own parameters, without JIT: a prepared
+# statement otherwise settles on a generic plan after five runs, one for every book (an
+# agency's thousands of customers or a policyholder's one) and every window's width (measured
+# among a few large agencies: a page of one went from 20 ms to 70 ms on its sixth run); and a
+# window read by customer is estimated costly enough for JIT, whose compiling (10-15 ms) never
+# pays here.
+_SETTINGS = {"plan_cache_mode": "force_custom_plan", "jit": "off"}
+_SET = text(
+    "SELECT was.plan_cache_mode, was.jit,"
+    " set_config('plan_cache_mode', :plan_cache_mode, true), set_config('jit', :jit, true)"
+    " FROM (SELECT current_setting('plan_cache_mode') AS plan_cache_mode,"
+    " current_setting('jit') AS jit OFFSET 0) AS was"
+)
+_RESTORE = text(
+    "SELECT set_config('plan_cache_mode', :plan_cache_mode, true), set_config('jit', :jit, true)"
+)
+
+
+@contextlib.asynccontextmanager
+async def _planned_for_each_window(session: AsyncSession) -> AsyncIterator[None]:
+    """The settings above while in the block (local to the transaction), as they were after
+    it; after an error the transaction's rollback restores them."""
+    row = (await session.execute(_SET, _SETTINGS)).one()
+    yield
+    await session.execute(_RESTORE, {"plan_cache_mode": row.plan_cache_mode, "jit": row.jit})
 
 
 async def page(
@@ -143,21 +249,13 @@ async def page(
     scope: Scope,
 ) -> tuple[list[Published], int]:
     """Up to ``limit`` visible events after ``after`` in position order, and the head of the
-    stream (the newest position, 0 when none) in the same snapshot."""
-    conditions = [_E.position.is_not(None), _E.position > after]
+    stream (the newest position, 0 when none) as read before or with them."""
+    conditions: list[ColumnElement[bool]] = [_E.position.is_not(None)]
     if (typed := _of_types(types)) is not None:
         conditions.append(typed)
-    head = (
-        select(func.coalesce(func.max(_E.position), 0).label("head"))
-        .where(_E.position.is_not(None))
-        .cte("head")
-    )
-    rows = _rows(scope, conditions, limit)
-    query = (
-        select(head.c.head, *rows.c)
-        .select_from(head.outerjoin(rows, true()))
-        .order_by(rows.c.position)
-    )
+    if scope.customers is not None and not scope.every_customer and not scope.company:
+        return await _book_page(session, scope.customers, conditions, after=after, limit=limit)
+    query = _page_with_head([*conditions, _E.position > after], scope, limit)
     result = (await session.execute(query)).all()
     found = [_published(row) for row in result if row.position is not None]
     return found, int(result[0].head) if result else 0
