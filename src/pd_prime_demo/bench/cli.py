@@ -76,7 +76,12 @@ def bench_webhooks(
         int, typer.Option(min=1, help="Events per run; each goes to every subscription.")
     ] = 40,
     subscriptions: Annotated[
-        int, typer.Option(min=1, max=1000, help="Subscriptions, all to one local receiver.")
+        int,
+        typer.Option(
+            min=1,
+            max=20,
+            help="Subscriptions of one API client (at most 20, the cap), all to one receiver.",
+        ),
     ] = 10,
 ) -> None:
     """Webhook deliveries a second to a local receiver with one and two worker processes, and
