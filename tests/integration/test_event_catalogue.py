@@ -28,7 +28,7 @@ from pd_prime_demo.core.database import Database, run_migrations_async
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.documents import service as documents
-from pd_prime_demo.events.catalogue import CATALOGUE, FAMILIES, schemas
+from pd_prime_demo.events.catalogue import CATALOGUE, FAMILIES, PUBLISHED, schemas
 from pd_prime_demo.main import create_app
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.enums import ConflictResolution
@@ -215,7 +215,9 @@ async def test_the_catalogue_and_the_asyncapi_document_are_served(client: AsyncC
     listed = await client.get("/api/v1/events/types")
     assert listed.status_code == 200
     types = {t["name"]: t for t in listed.json()["items"]}
-    assert set(types) == set(CATALOGUE)
+    assert set(types) == set(PUBLISHED)
+    assert "webhook.replay_requested" not in types  # internal: the webhooks' own message
+    assert types["webhook.subscription_disabled"]["visibility"] == "admin"
     endorsement = types["policy.endorsement"]
     assert endorsement["family"] == "policy"
     assert endorsement["visibility"] == "customer"
@@ -224,7 +226,7 @@ async def test_the_catalogue_and_the_asyncapi_document_are_served(client: AsyncC
         jsonschema.Draft7Validator.check_schema(entry["payload_schema"])
     billing = (await client.get("/api/v1/events/types", params={"family": "billing"})).json()
     assert {t["name"] for t in billing["items"]} == {
-        n for n in CATALOGUE if n.startswith("billing.")
+        n for n in PUBLISHED if n.startswith("billing.")
     }
     unknown = await client.get("/api/v1/events/types", params={"family": "claims"})
     assert unknown.status_code == 422
@@ -235,9 +237,11 @@ async def test_the_catalogue_and_the_asyncapi_document_are_served(client: AsyncC
     assert document["servers"]["api"]["protocol"] == "ws"
     channel = document["channels"]["liveUpdates"]
     assert channel["address"] == "/api/v1/realtime/ws"
-    assert set(CATALOGUE) <= set(channel["messages"])
+    assert set(PUBLISHED) <= set(channel["messages"])
+    assert "webhook.replay_requested" not in channel["messages"]
+    assert "webhook.replay_requested" not in document["components"]["schemas"]
     _every_reference_resolves(document, document)
-    for name in CATALOGUE:
+    for name in PUBLISHED:
         payload = document["components"]["messages"][name]["payload"]
         jsonschema.Draft7Validator.check_schema(payload)
         assert payload["properties"]["type"] == {"const": name}

@@ -475,3 +475,99 @@ def _rows_of(node: dict[str, Any]) -> int:
         kept = node["Actual Rows"] + node.get("Rows Removed by Filter", 0)
         own = kept * node["Actual Loops"]
     return own + sum(_rows_of(child) for child in node.get("Plans", ()))
+
+
+async def _webhook_notices(runtime: Runtime, owner: uuid.UUID) -> None:
+    """What the webhooks write: a replay's internal message, and a subscription disabled for
+    ``owner``'s client and for another owner's."""
+    async with runtime.db.unit_of_work() as session:
+        for who in (owner, uuid.uuid4()):
+            subscription, client = str(uuid.uuid4()), str(uuid.uuid4())
+            emit(
+                session,
+                "webhook.replay_requested",
+                "webhook_subscription",
+                subscription,
+                {"subscription_id": subscription, "client_id": client},
+            )
+            emit(
+                session,
+                "webhook.subscription_disabled",
+                "webhook_subscription",
+                subscription,
+                {
+                    "subscription_id": subscription,
+                    "client_id": client,
+                    "owner_id": str(who),
+                    "failing_since": None,
+                },
+            )
+
+
+async def test_internal_events_are_nobodys_and_client_notices_only_admins_and_owners(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    underwriter = await user_login(client, runtime, Role.UNDERWRITER)
+    agent = await user_login(client, runtime, Role.AGENT)
+    other = await user_login(client, runtime, Role.AGENT)
+    await _quote_for(client, agent.headers, await _customer(client, agent))
+    await _company_event(runtime)
+    await _webhook_notices(runtime, agent.user_id)
+    await _publish(runtime)
+    registered = await client.post(
+        "/api/v1/api-clients",
+        json={"name": "feed", "owner_id": str(agent.user_id), "scopes": ["events:read"]},
+        headers=admin.headers,
+    )
+    issued = await client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": registered.json()["id"],
+            "client_secret": registered.json()["client_secret"],
+        },
+    )
+    feed = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+
+    def notices(page: dict[str, Any]) -> list[str]:
+        return [e["data"]["owner_id"] for e in page["items"] if e["type"].startswith("webhook.")]
+
+    everything = await _stream(client, admin.headers, limit=1000)
+    assert "webhook.replay_requested" not in {e["type"] for e in everything["items"]}
+    assert len(notices(everything)) == 2
+    assert str(agent.user_id) in notices(everything)
+    staff = await _stream(client, underwriter.headers, limit=1000)
+    assert notices(staff) == []
+    assert "product_version.approved" in {e["type"] for e in staff["items"]}  # still staff's
+    for reader in (agent.headers, feed):  # the owner, and its client (without customers:read)
+        assert notices(await _stream(client, reader, limit=1000)) == [str(agent.user_id)]
+    assert notices(await _stream(client, other.headers, limit=1000)) == []
+    mine = next(e for e in everything["items"] if notices({"items": [e]}) == [str(agent.user_id)])
+    assert (await client.get(f"/api/v1/events/{mine['id']}", headers=agent.headers)).json() == mine
+    for reader in (underwriter, other):
+        missing = await client.get(f"/api/v1/events/{mine['id']}", headers=reader.headers)
+        assert missing.status_code == 404
+
+    async with runtime.db.sessionmaker() as session:
+        head = await events.head(session)
+        batch = await events.published_after(session, 0, limit=10_000)
+        internal = [e.position for e in batch if e.type == "webhook.replay_requested"]
+        assert len(internal) == 2
+        hidden = await client.get(f"/api/v1/events/{internal[0]}", headers=admin.headers)
+        assert hidden.status_code == 404
+        # Live updates' fan-out gives each reader what its stream gives it.
+        for who in (admin, underwriter, agent, other):
+            actor = Actor.user(who.user_id, who.role, permissions_for(who.role))
+            audience = events.audience_of(actor)
+            allowed = await events.recipients(session, batch, [audience])
+            shared = [e.position for e in batch if events.admits(audience, e, allowed)]
+            stream = await _stream(client, who.headers, limit=1000)
+            assert shared == [e["id"] for e in stream["items"]], who.role
+            assert stream["next_cursor"] == head
+    asked = {"type": "webhook.replay_requested"}  # not a type a reader may name
+    assert (
+        await client.get("/api/v1/events", params=asked, headers=admin.headers)
+    ).status_code == 422
+    webhooks = await _stream(client, agent.headers, type="webhook.*")
+    assert notices(webhooks) == [str(agent.user_id)]

@@ -439,7 +439,7 @@ async def test_in_process_replay_ping_and_a_client_that_falls_behind(
         async def company_events(count: int) -> None:
             async with runtime.db.unit_of_work() as session:
                 for n in range(count):
-                    emit(session, "webhook.replay_requested", "webhook_subscription", str(n), {})
+                    emit(session, "product_version.approved", "product_version", str(n), {})
             await relay_pending(runtime.db, queue, ())
 
         await company_events(2)
@@ -458,6 +458,11 @@ async def test_in_process_replay_ping_and_a_client_that_falls_behind(
         assert [(await _next_event(resumed))["id"] for _ in range(10)] == list(
             range(head + 1, head + 11)
         )
+        async with runtime.db.unit_of_work() as session:  # the webhooks' internal message
+            emit(session, "webhook.replay_requested", "webhook_subscription", "s", {})
+        await company_events(1)
+        after_it = await _next_event(resumed)
+        assert (after_it["id"], after_it["type"]) == (head + 12, "product_version.approved")
         await resumed.close()
     finally:
         server.should_exit = True

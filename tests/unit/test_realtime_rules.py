@@ -170,3 +170,25 @@ def test_the_fan_out_filters_each_subscription() -> None:
 def test_company_events_are_not_for_customers_or_agents(role: Role) -> None:
     audience = events.audience_of(Actor.user(uuid.uuid4(), role, permissions_for(role)))
     assert not events.admits(audience, _event(1, None), set())
+
+
+def test_internal_events_reach_no_one_and_client_notices_admins_and_their_owner() -> None:
+    owner = uuid.uuid4()
+
+    def webhook(kind: str, data: dict[str, str]) -> events.Published:
+        return events.Published(1, kind, datetime.now(UTC), "webhook_subscription", "s", None, data)
+
+    def reader(role: Role, user: uuid.UUID | None = None) -> events.Audience:
+        return events.audience_of(Actor.user(user or uuid.uuid4(), role, permissions_for(role)))
+
+    readers = [
+        reader(Role.ADMIN),
+        reader(Role.UNDERWRITER),
+        reader(Role.AGENT, owner),
+        reader(Role.AGENT),
+        events.audience_of(Actor.system("test")),
+    ]
+    internal = webhook("webhook.replay_requested", {})
+    notice = webhook("webhook.subscription_disabled", {"owner_id": str(owner)})
+    assert [events.admits(r, internal, set()) for r in readers] == [False] * 5
+    assert [events.admits(r, notice, set()) for r in readers] == [True, False, True, False, True]

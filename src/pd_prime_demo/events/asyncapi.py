@@ -11,7 +11,7 @@ from functools import cache
 from typing import Any
 
 from pd_prime_demo import __version__
-from pd_prime_demo.events.catalogue import CATALOGUE, schemas
+from pd_prime_demo.events.catalogue import PUBLISHED, schemas
 
 WS_PATH = "/api/v1/realtime/ws"
 
@@ -25,14 +25,15 @@ order of the event stream (`id` is the stream position, gap free in commit order
    the server first replays every event after N, then follows new ones; without it, it starts
    at the head of the stream. Reconnect with the last `id` received to resume without a gap.
 3. Close codes: 4401 the ticket is missing, unknown, expired or used (or the access token it
-   was issued for expired: get a new token and ticket and resume), 4403 the login may not read
+   was issued for expired, or its login session ended or its API client was revoked: get a
+   new token and ticket and resume), 4403 the login may not read
    events, 4422 a bad query parameter, 4408 the client did not keep up (resume with
    `last_event_id`), 1001 the server is going away.
 """
 
 
 def _envelope(name: str) -> dict[str, Any]:
-    entry = CATALOGUE[name]
+    entry = PUBLISHED[name]
     return {
         "type": "object",
         "required": ["id", "type", "occurred_at", "aggregate_type", "aggregate_id", "data"],
@@ -100,15 +101,15 @@ _QUERY = {
 
 @cache
 def _document() -> dict[str, Any]:
-    names = sorted(CATALOGUE)
+    names = sorted(PUBLISHED)
     messages: dict[str, Any] = {
         name: {
             "name": name,
             "title": name,
-            "summary": CATALOGUE[name].summary,
+            "summary": PUBLISHED[name].summary,
             "contentType": "application/json",
             "payload": _envelope(name),
-            "x-visibility": CATALOGUE[name].visibility,
+            "x-visibility": PUBLISHED[name].visibility,
         }
         for name in names
     }
@@ -144,7 +145,7 @@ def _document() -> dict[str, Any]:
             },
         },
         "components": {
-            "schemas": schemas(),
+            "schemas": {n: schema for n, schema in schemas().items() if n in PUBLISHED},
             "messages": messages,
             "securitySchemes": {
                 "ticket": {

@@ -3,7 +3,11 @@
 An event type is ``<family>.<what happened>``; a subscriber filters by exact types or by a
 family (``policy.*``). ``visibility`` says who may read events of the type: ``customer``
 events belong to a customer (its own logins, its agent and company-wide staff see them),
-``staff`` events are the company's own (company-wide staff and system actors only).
+``staff`` events are the company's own (company-wide staff and system actors only),
+``admin`` events are notices about an API client, for administrators and for the client's
+owner (the user named by the payload's ``owner_id``, and that user's clients). ``internal``
+types are the platform's own messages between its parts (a webhook replay asked for): they
+are in no reader's stream, socket or catalogue listing.
 
 A new ``emit(...)`` topic is added here with its payload model (``events.payloads``); the
 catalogue test fails for a topic the code emits that is missing, or a payload that does not
@@ -22,7 +26,8 @@ from pydantic import BaseModel
 
 from pd_prime_demo.events import payloads as p
 
-Visibility = Literal["customer", "staff"]
+Visibility = Literal["customer", "staff", "admin", "internal"]
+OWNER_MEMBER = "owner_id"  # of an admin event's payload: the user it is also for
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,19 +176,23 @@ _TYPES: list[EventType] = [
         "Deliveries of a webhook subscription were queued to be sent again.",
         "webhook_subscription",
         p.WebhookReplayRequested,
-        "staff",
+        "internal",  # the webhooks' own job message (webhooks.service.deliveries)
     ),
     EventType(
         "webhook.subscription_disabled",
         "A webhook subscription was disabled (its endpoint failed for days, or by hand).",
         "webhook_subscription",
         p.WebhookSubscriptionDisabled,
-        "staff",
+        "admin",  # it names a client and its owner: not every staff member's business
     ),
 ]
 
-CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}
-FAMILIES: frozenset[str] = frozenset(t.family for t in _TYPES)
+CATALOGUE: dict[str, EventType] = {t.name: t for t in _TYPES}  # every type the code emits
+# What readers may be given, listed and filter by: every type but the internal ones.
+PUBLISHED: dict[str, EventType] = {n: t for n, t in CATALOGUE.items() if t.visibility != "internal"}
+INTERNAL_TYPES: frozenset[str] = frozenset(CATALOGUE) - frozenset(PUBLISHED)
+ADMIN_TYPES: frozenset[str] = frozenset(n for n, t in PUBLISHED.items() if t.visibility == "admin")
+FAMILIES: frozenset[str] = frozenset(t.family for t in PUBLISHED.values())
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _FAMILY = re.compile(r"^([a-z][a-z0-9_]*)\.\*$")
@@ -212,7 +221,7 @@ def parse_filter(patterns: Iterable[str]) -> TypeFilter | str:
     for pattern in patterns:
         if (family := _FAMILY.match(pattern)) is not None and family.group(1) in FAMILIES:
             families.add(family.group(1))
-        elif pattern in CATALOGUE:
+        elif pattern in PUBLISHED:
             names.add(pattern)
         elif _NAME.match(pattern) or _FAMILY.match(pattern):
             return f"{pattern!r} is not an event type (see /api/v1/events/types)"

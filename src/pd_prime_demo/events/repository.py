@@ -21,6 +21,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ColumnElement,
     Select,
+    and_,
     bindparam,
     false,
     func,
@@ -35,7 +36,7 @@ from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.visitors import replacement_traverse
 
 from pd_prime_demo.core.outbox import OutboxEvent
-from pd_prime_demo.events.catalogue import TypeFilter
+from pd_prime_demo.events.catalogue import ADMIN_TYPES, INTERNAL_TYPES, OWNER_MEMBER, TypeFilter
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,24 +77,39 @@ def _published(row: Any) -> Published:
 @dataclass(frozen=True, slots=True)
 class Scope:
     """The events a reader may see: those of ``customers`` (a subquery of ids) or of every
-    customer, and with ``company`` those of no customer."""
+    customer; with ``company`` those of no customer, except the admin types (notices about API
+    clients), which it sees with ``admin``, or when ``owner`` is the user they are for. The
+    internal types, no one."""
 
     customers: Select[uuid.UUID] | None
     every_customer: bool
     company: bool
+    admin: bool = False
+    owner: uuid.UUID | None = None
 
     def condition(self) -> ColumnElement[bool]:
-        if self.every_customer and self.company:
-            return true()
         own: ColumnElement[bool] | None = None
         if self.every_customer:
             own = _E.customer_id.is_not(None)
         elif self.customers is not None:
             own = _E.customer_id.in_(self.customers)
+        parts = [p for p in (own, self._none()) if p is not None]
+        return and_(_E.topic.not_in(sorted(INTERNAL_TYPES)), or_(*parts) if parts else false())
+
+    def _none(self) -> ColumnElement[bool] | None:
+        """Which events of no customer."""
+        if self.admin:
+            return _E.customer_id.is_(None)
+        kept: list[ColumnElement[bool]] = []
         if self.company:
-            none = _E.customer_id.is_(None)
-            return none if own is None else or_(own, none)
-        return own if own is not None else false()
+            kept.append(_E.topic.not_in(sorted(ADMIN_TYPES)))
+        if self.owner is not None:
+            kept.append(_owned_by(self.owner))
+        return and_(_E.customer_id.is_(None), or_(*kept)) if kept else None
+
+
+def _owned_by(owner: uuid.UUID) -> ColumnElement[bool]:
+    return and_(_E.topic.in_(sorted(ADMIN_TYPES)), _E.payload[OWNER_MEMBER].astext == str(owner))
 
 
 def _of_types(types: TypeFilter) -> ColumnElement[bool] | None:
@@ -254,11 +270,45 @@ async def page(
     if (typed := _of_types(types)) is not None:
         conditions.append(typed)
     if scope.customers is not None and not scope.every_customer and not scope.company:
-        return await _book_page(session, scope.customers, conditions, after=after, limit=limit)
+        # The book's events are a customer's, which no internal type is: filtered all the same.
+        conditions.append(_E.topic.not_in(sorted(INTERNAL_TYPES)))
+        found, newest = await _book_page(
+            session, scope.customers, conditions, after=after, limit=limit
+        )
+        if scope.owner is not None:
+            found = await _with_notices(
+                session, found, scope.owner, conditions, after=after, limit=limit, newest=newest
+            )
+        return found, newest
     query = _page_with_head([*conditions, _E.position > after], scope, limit)
     result = (await session.execute(query)).all()
     found = [_published(row) for row in result if row.position is not None]
     return found, int(result[0].head) if result else 0
+
+
+async def _with_notices(
+    session: AsyncSession,
+    found: list[Published],
+    owner: uuid.UUID,
+    conditions: list[ColumnElement[bool]],
+    *,
+    after: int,
+    limit: int,
+    newest: int,
+) -> list[Published]:
+    """A book's page with its reader's notices about its own API clients merged in, read over
+    the positions the page spans only (up to its last event when full, else up to the head)
+    from the events of no customer: the page still costs about what it covers."""
+    until = found[-1].position if len(found) == limit else newest
+    query = (
+        select(*_COLUMNS)
+        .where(*conditions, _E.customer_id.is_(None), _owned_by(owner))
+        .where(_E.position > after, _E.position <= until)
+        .order_by(_E.position)
+        .limit(limit)
+    )
+    notices = [_published(row) for row in (await session.execute(query)).all()]
+    return sorted([*found, *notices], key=lambda e: e.position)[:limit] if notices else found
 
 
 async def one(session: AsyncSession, position: int, *, scope: Scope) -> Published | None:

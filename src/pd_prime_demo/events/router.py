@@ -13,7 +13,7 @@ from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.events import service
 from pd_prime_demo.events.asyncapi import asyncapi_document
-from pd_prime_demo.events.catalogue import CATALOGUE, FAMILIES, parse_filter, schemas
+from pd_prime_demo.events.catalogue import FAMILIES, PUBLISHED, parse_filter, schemas
 from pd_prime_demo.events.schemas import EventPage, EventRead, EventTypeList, EventTypeRead
 from pd_prime_demo.identity.dependencies import require
 
@@ -103,7 +103,7 @@ async def list_event_types(families: Families = []) -> EventTypeList:  # noqa: B
                 visibility=t.visibility,
                 payload_schema=payload[t.name],
             )
-            for t in CATALOGUE.values()
+            for t in PUBLISHED.values()
             if not families or t.family in families
         ]
     )

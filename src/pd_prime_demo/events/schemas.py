@@ -53,9 +53,10 @@ class EventTypeRead(BaseModel):
     family: str = Field(description="Filter a whole family with `type=policy.*`.")
     summary: str
     aggregate_type: str
-    visibility: Literal["customer", "staff"] = Field(
+    visibility: Literal["customer", "staff", "admin"] = Field(
         description="customer: the customer's logins, its agent and company-wide staff read it; "
-        "staff: company-wide staff and system actors only."
+        "staff: company-wide staff and system actors only; admin: administrators, and the user "
+        "the payload's `owner_id` names (with that user's API clients)."
     )
     payload_schema: dict[str, Any] = Field(description="JSON Schema of the event's `data`.")
 

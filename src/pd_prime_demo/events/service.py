@@ -31,7 +31,14 @@ from pd_prime_demo.core.result_types import (
 )
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.events import repository, rules
-from pd_prime_demo.events.catalogue import CATALOGUE, TypeFilter, parse_filter
+from pd_prime_demo.events.catalogue import (
+    ADMIN_TYPES,
+    CATALOGUE,
+    INTERNAL_TYPES,
+    OWNER_MEMBER,
+    TypeFilter,
+    parse_filter,
+)
 from pd_prime_demo.events.relay import EVENTS_CHANNEL
 from pd_prime_demo.events.repository import Published
 
@@ -79,6 +86,8 @@ def _visible(actor: Actor) -> repository.Scope:
         customers=customers.visible_ids(actor) if kind not in _UNFILTERED else None,
         every_customer=kind is customers.Visibility.ALL,
         company=rules.sees_company_events(actor),
+        admin=rules.sees_admin_events(actor),
+        owner=rules.notices_owner(actor),
     )
 
 
@@ -160,11 +169,20 @@ class Audience:
     kind: customers.Visibility
     viewer: uuid.UUID | None
     company: bool
+    admin: bool = False
+    owner: uuid.UUID | None = None
 
 
 def audience_of(actor: Actor) -> Audience:
     kind, viewer = customers.Visibility.of(actor)
-    return Audience(actor, kind, viewer, rules.sees_company_events(actor))
+    return Audience(
+        actor,
+        kind,
+        viewer,
+        rules.sees_company_events(actor),
+        rules.sees_admin_events(actor),
+        rules.notices_owner(actor),
+    )
 
 
 Recipients = set[tuple[customers.Visibility, uuid.UUID, uuid.UUID]]
@@ -195,8 +213,13 @@ async def recipients(
 
 def admits(audience: Audience, event: Published, allowed: Recipients) -> bool:
     """Whether ``audience`` may see ``event``, given the batch's :func:`recipients`."""
+    if event.type in INTERNAL_TYPES:
+        return False
     if event.customer_id is None:
-        return audience.company
+        if event.type not in ADMIN_TYPES:
+            return audience.company
+        owner = event.data.get(OWNER_MEMBER)
+        return audience.admin or (audience.owner is not None and owner == str(audience.owner))
     if audience.kind is customers.Visibility.ALL:
         return True
     return (
