@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
@@ -87,7 +87,7 @@ def test_every_topic_written_in_the_code_is_catalogued() -> None:
     checked = 0
     for where, topic in _emitted_topics():
         if isinstance(topic, ast.Constant):
-            assert topic.value in CATALOGUE, f"{where}: {topic.value} is not in the catalogue"
+            assert topic.value in CATALOGUE, f"{where}: {topic.value!r} is not in the catalogue"
             checked += 1
         elif isinstance(topic, ast.JoinedStr) and isinstance(topic.values[0], ast.Constant):
             prefix = str(topic.values[0].value)

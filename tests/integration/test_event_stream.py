@@ -545,8 +545,8 @@ async def test_internal_events_are_nobodys_and_client_notices_only_admins_and_ow
     assert notices(await _stream(client, other.headers, limit=1000)) == []
     mine = next(e for e in everything["items"] if notices({"items": [e]}) == [str(agent.user_id)])
     assert (await client.get(f"/api/v1/events/{mine['id']}", headers=agent.headers)).json() == mine
-    for reader in (underwriter, other):
-        missing = await client.get(f"/api/v1/events/{mine['id']}", headers=reader.headers)
+    for login in (underwriter, other):
+        missing = await client.get(f"/api/v1/events/{mine['id']}", headers=login.headers)
         assert missing.status_code == 404
 
     async with runtime.db.sessionmaker() as session:

@@ -313,7 +313,7 @@ async def test_a_replay_wakes_its_deliveries_on_the_pending_index(
     query = repository.due(
         uuid.UUID(subscription_ids[0]), now=clock.now(), after=uuid.UUID(int=0), limit=500
     )
-    compiled = query.compile(dialect=session.bind.dialect)
+    compiled = query.compile(dialect=session.get_bind().dialect)
     assert compiled.positiontup is not None
     connection = await session.connection()
     explained = await connection.exec_driver_sql(

@@ -297,7 +297,7 @@ async def test_the_fan_out_finds_its_subscriptions_on_the_gin_index(
     event = await session.get_one(OutboxEvent, await _published_event(session, "quote.created"))
 
     # The statement as the fan-out sends it (its array parameter typed as the column's).
-    compiled = repository.matching(event).compile(dialect=session.bind.dialect)
+    compiled = repository.matching(event).compile(dialect=session.get_bind().dialect)
     assert compiled.positiontup is not None
     connection = await session.connection()
     explained = await connection.exec_driver_sql(

@@ -151,6 +151,7 @@ def test_the_fan_out_filters_each_subscription() -> None:
         _subscription(staff, TypeFilter(), 10),
         _subscription(staff, TypeFilter(families=frozenset({"policy"})), 10),
     ]
+    assert AGENT.user_id is not None
     allowed = {(subscriptions[0].audience.kind, AGENT.user_id, mine)}
     hub._dispatch([_event(1, mine), _event(2, theirs), _event(3, None)], subscriptions, allowed)
 
