@@ -231,3 +231,10 @@ def describe(name: str, run: Run) -> str:
     if run.server_instructions:
         cpu += f"  {run.server_instructions / 1e6:7.2f} M instructions/req"
     return f"  {name:<24} {run.rate:8.1f} req/s  ({run.failed} failed)  {cpu}".rstrip()
+
+
+def percentile(values: list[float], p: int) -> float:
+    """The ``p``-th percentile of ``values`` (inclusive method; a single value is its own)."""
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]

@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 import uuid
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from pd_prime_demo.bench.load import percentile
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.core.outbox import emit
 
 TOPIC = "bench.realtime"
-
-
-def _percentile(values: list[float], p: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
 
 
 async def measure_latency(
@@ -67,8 +61,8 @@ async def measure_latency(
     return {
         "samples": float(samples),
         "received": float(len(latencies)),
-        "p50_ms": round(_percentile(latencies, 50), 2),
-        "p99_ms": round(_percentile(latencies, 99), 2),
+        "p50_ms": round(percentile(latencies, 50), 2),
+        "p99_ms": round(percentile(latencies, 99), 2),
         "max_ms": round(max(latencies), 2),
     }
 

@@ -20,132 +20,30 @@ committed before the start it would only say how long the backlog took.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import multiprocessing
 import os
 import secrets
-import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 
 from pd_prime_demo import bootstrap
+from pd_prime_demo.bench.load import percentile
 from pd_prime_demo.bench.receiver import Receiver
+from pd_prime_demo.bench.workers import Workers
 from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database, create_database, drop_database
-from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import Err
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-    from multiprocessing.process import BaseProcess
+    pass
 
 TOPIC = "bench.delivered"
 SYSTEM = Actor.system("bench")
-# The worker's own pools, as ``pd-prime worker`` sizes them.
-WORKER_POOL = {"db_pool_size": 4, "db_max_overflow": 4}
-
-
-def _settings(url: str) -> Settings:
-    """Demo settings (so that http to loopback may be called) on ``url``, logging warnings only
-    (the worker logs every fan-out at INFO)."""
-    settings = bootstrap.settings(demo=True).model_copy(
-        update={"database_url": url, "log_level": "WARNING"}
-    )
-    configure_logging(settings.log_level, json=settings.log_json)
-    return settings
-
-
-def _work(url: str, commands: Connection) -> None:
-    """One ``pd-prime worker`` process: ready once its imports and pools are, it works the
-    queue from each ``go`` to the next ``stop`` and answers with the CPU time it used."""
-    from pd_prime_demo.core.runtime import Runtime
-    from pd_prime_demo.worker import queue_app, run_worker
-
-    async def run() -> None:
-        runtime = Runtime.create(_settings(url).model_copy(update=WORKER_POOL))
-        try:
-            queue_app(runtime)
-            await runtime.queue.ready()
-            commands.send("ready")
-            while await asyncio.to_thread(commands.recv) == "go":
-                started = time.process_time()
-                worker = asyncio.create_task(run_worker(runtime, install_signal_handlers=False))
-                await asyncio.to_thread(commands.recv)  # stop
-                used = time.process_time() - started
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
-                commands.send(used)
-        finally:
-            await runtime.close()
-
-    asyncio.run(run())
-
-
-class Workers:
-    """``count`` worker processes, started once (a process takes seconds to import the
-    platform) and idle until told to work: :meth:`working` runs the first few of them."""
-
-    def __init__(self, url: str, count: int) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._pipes: list[Connection] = []
-        self._processes: list[BaseProcess] = []
-        for _ in range(count):
-            ours, theirs = context.Pipe()
-            self._pipes.append(ours)
-            self._processes.append(context.Process(target=_work, args=(url, theirs)))
-
-    def __enter__(self) -> Workers:
-        for process in self._processes:
-            process.start()
-        for pipe, process in zip(self._pipes, self._processes, strict=True):
-            try:
-                ready = pipe.poll(180) and pipe.recv() == "ready"
-            except EOFError:  # it died starting
-                ready = False
-            if not ready:
-                self._end()
-                raise RuntimeError(f"worker process {process.pid} did not start")
-        return self
-
-    @contextlib.contextmanager
-    def working(self, count: int) -> Iterator[Callable[[], float]]:
-        """``count`` workers at work inside the block; the block's value, called, stops them
-        and gives the CPU time they used."""
-        pipes = self._pipes[:count]
-        for pipe in pipes:
-            pipe.send("go")
-        stopped: list[float] = []
-
-        def stop() -> float:
-            if not stopped:
-                for pipe in pipes:
-                    pipe.send("stop")
-                stopped.append(sum(float(pipe.recv()) for pipe in pipes))
-            return stopped[0]
-
-        try:
-            yield stop
-        finally:
-            stop()
-
-    def _end(self) -> None:
-        for pipe, process in zip(self._pipes, self._processes, strict=True):
-            with contextlib.suppress(OSError):
-                pipe.send("exit")
-            process.join(30)
-            if process.is_alive():
-                process.terminate()
-                process.join()
-
-    def __exit__(self, *_: object) -> None:
-        self._end()
 
 
 async def _setup(settings: Settings, receiver: Receiver, subscriptions: int) -> None:
@@ -342,12 +240,6 @@ async def _client_cpu_ms(samples: int = 20) -> float:
     return (time.process_time() - started) * 1000 / samples
 
 
-def _percentile(values: list[float], p: int) -> float:
-    if len(values) == 1:
-        return values[0]
-    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
-
-
 def run_webhooks_benchmark(
     *, events: int = 40, subscriptions: int = 10, echo: Callable[[str], None] = print
 ) -> dict[str, float]:
@@ -395,7 +287,7 @@ def run_webhooks_benchmark(
             per_second = runs[0].rate / 2 / subscriptions
             latencies = bench.latency(events=latency_events, per_second=per_second)
             assert len(latencies) == latency_events * subscriptions
-            p50, p99 = _percentile(latencies, 50) * 1000, _percentile(latencies, 99) * 1000
+            p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
             echo(
                 f"  commit -> received, 1 worker at half its rate ({latency_events} events, "
                 f"{per_second * subscriptions:.0f} deliveries/s): p50 {p50:.0f} ms, "

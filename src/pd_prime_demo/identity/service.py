@@ -10,13 +10,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from beartype import beartype
-from sqlalchemy import any_, bindparam, select, union_all, update
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -39,7 +37,8 @@ from pd_prime_demo.core.result_types import (
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
 from pd_prime_demo.identity import clients
-from pd_prime_demo.identity.models import ApiClient, AuthSession, RefreshToken, User
+from pd_prime_demo.identity.liveness import live_credentials as live_credentials
+from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
 from pd_prime_demo.identity.rules import password_problems, token_digest, user_actor
 
 INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
@@ -381,26 +380,3 @@ async def deactivate_user(
 async def client_actor(session: AsyncSession, client_id: uuid.UUID) -> Actor | None:
     """The actor of live API client ``client_id`` with all its scopes (None: not live)."""
     return await clients.client_actor(session, client_id)
-
-
-async def live_credentials(
-    session: AsyncSession, *, session_ids: Collection[uuid.UUID], client_ids: Collection[uuid.UUID]
-) -> set[uuid.UUID]:
-    """Which of these login sessions and API clients still authenticate a request (as
-    ``authenticate_access_token`` checks: not revoked nor expired, the user or owner active),
-    in one query: for work that outlives its request, such as a live-updates socket."""
-    ids = ARRAY(UUID(as_uuid=True))
-    sessions = (
-        select(AuthSession.id)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.id == any_(bindparam("sessions", list(session_ids), type_=ids)))
-        .where(AuthSession.revoked_at.is_(None), AuthSession.expires_at > clock.now())
-        .where(User.is_active.is_(True))
-    )
-    live_clients = (
-        select(ApiClient.id)
-        .join(User, User.id == ApiClient.owner_id)
-        .where(ApiClient.id == any_(bindparam("clients", list(client_ids), type_=ids)))
-        .where(ApiClient.revoked_at.is_(None), User.is_active.is_(True))
-    )
-    return set(await session.scalars(union_all(sessions, live_clients)))
