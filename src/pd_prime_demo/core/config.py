@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     # Run a queue worker and the outbox relay inside the server process (make demo does).
     embedded_worker: bool = False
 
+    # --- The HTTP edge: security headers, CORS, body size, /metrics, demo mode (issue 13) ---
+
+    # --- Rate limits and trusted proxies (issue 13) ---
+
+    # --- MFA, passwords, e-mail and sessions (issue 13) ---
+
+    # --- OAuth 2.1 / OpenID Connect provider and staff SSO (issue 13) ---
+
+    # --- API keys and PII key rotation (issue 13) ---
+
     log_level: str = "INFO"
     log_json: bool = True
 

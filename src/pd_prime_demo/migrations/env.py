@@ -17,7 +17,10 @@ import pd_prime_demo.core.outbox
 import pd_prime_demo.core.queue
 import pd_prime_demo.customers.models
 import pd_prime_demo.documents.models
+import pd_prime_demo.identity.api_key_models
+import pd_prime_demo.identity.mfa_models
 import pd_prime_demo.identity.models
+import pd_prime_demo.identity.oauth_models
 import pd_prime_demo.policies.models
 import pd_prime_demo.products.models
 import pd_prime_demo.quotes.models

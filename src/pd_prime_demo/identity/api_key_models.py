@@ -1,0 +1,3 @@
+"""API keys for simple integrations, and the PII key rotation's progress."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""TOTP and WebAuthn credentials, recovery codes, password-reset and e-mail verification tokens."""
+
+from __future__ import annotations
