@@ -12,12 +12,15 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp
 
 from pd_prime_demo import __version__
 from pd_prime_demo.admin.router import router as admin_router
+from pd_prime_demo.api import docs
+from pd_prime_demo.api.body_limit import BodySizeLimitMiddleware
+from pd_prime_demo.api.edge import wrap_edge
 from pd_prime_demo.api.errors import install_error_handlers
 from pd_prime_demo.api.health import router as health_router
-from pd_prime_demo.api.middleware import RequestContextMiddleware
 from pd_prime_demo.api.response_patterns import problem_openapi_schemas
 from pd_prime_demo.audit.router import router as audit_router
 from pd_prime_demo.billing.router import BillingPorts
@@ -65,6 +68,16 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+class PDPrimeApp(FastAPI):
+    """FastAPI with the edge (security headers, request context, CORS) around the whole
+    middleware stack, Starlette's ServerErrorMiddleware included, so that a 500 gets them."""
+
+    edge_settings: Settings
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return wrap_edge(super().build_middleware_stack(), self.edge_settings)
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> FastAPI:
     """Build the ASGI app. Tests pass a ``runtime`` bound to their own transaction."""
     settings = settings or (runtime.settings if runtime else get_settings())
@@ -94,13 +107,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             if owned:
                 await app.state.runtime.close()
 
-    app = FastAPI(
+    app = PDPrimeApp(
         title="PD Prime",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        swagger_ui_parameters={"persistAuthorization": True},
+        # The docs pages are the platform's own (api/docs.py): offline, under a CSP.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.edge_settings = settings
     if runtime is not None:
         app.state.runtime = runtime
     # Billing's run cancels unpaid policies through the policies domain, which billing may not
@@ -109,8 +125,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # Live updates: one database listener per process, started by the first WebSocket.
     app.state.realtime_hub = Hub()
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        by_path=settings.max_body_bytes_by_path,
+    )
     app.include_router(health_router)
+    app.include_router(docs.router)
+    app.mount(docs.ASSETS, docs.static_files(), name="docs-assets")
     for router in V1_ROUTERS:
         app.include_router(router)
 

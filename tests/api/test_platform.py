@@ -6,6 +6,7 @@ import re
 
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from pd_prime_demo.core.database import Database
@@ -46,9 +47,12 @@ async def test_not_ready_when_database_unreachable(runtime: Runtime) -> None:
     assert response.json()["checks"]["database"]["ok"] is False
 
 
-async def test_metrics_count_requests_by_route_template(client: AsyncClient) -> None:
-    await client.get("/api/v1/customers/00000000-0000-0000-0000-000000000000")
-    text = (await client.get("/metrics")).text
+async def test_metrics_count_requests_by_route_template(runtime: Runtime) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"metrics_token": SecretStr("t0k3n")})
+    transport = ASGITransport(app=create_app(runtime=runtime))
+    async with AsyncClient(transport=transport, base_url="http://t") as client:
+        await client.get("/api/v1/customers/00000000-0000-0000-0000-000000000000")
+        text = (await client.get("/metrics", headers={"Authorization": "Bearer t0k3n"})).text
     assert re.search(
         r'pd_prime_http_requests_total\{method="GET",route="/api/v1/customers/\{customer_id\}",'
         r'status="401"\} [1-9]',

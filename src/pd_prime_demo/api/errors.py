@@ -26,7 +26,7 @@ _HTTP_CODES = {
     404: "http.not_found",
     405: "http.method_not_allowed",
     406: "http.not_acceptable",
-    413: "http.content_too_large",
+    413: "request.too_large",
     415: "http.unsupported_media_type",
 }
 

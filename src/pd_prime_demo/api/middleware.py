@@ -1,7 +1,9 @@
 """Request context: correlation id, one access-log line, and Prometheus metrics.
 
 A pure ASGI middleware (not BaseHTTPMiddleware) so that the context variables it sets are
-visible to the handlers and to the 500 handler outside it.
+visible to the handlers and to the 500 handler: it wraps the whole stack, Starlette's
+ServerErrorMiddleware included (api/edge.py), so a 500 or a refused CORS preflight is logged,
+counted and carries the request id like any other answer.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ class RequestContextMiddleware:
         request_id = (
             incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         )
-        # Set, not reset: the 500 handler (outside this middleware) must still see it, and the
-        # next request on this task overwrites it first thing.
+        # Set, not reset: the 500 handler must still see it while the error propagates, and
+        # the next request on this task overwrites it first thing.
         request_id_var.set(request_id)
         structlog.contextvars.clear_contextvars()
         status = 500

@@ -76,6 +76,36 @@ class Settings(BaseSettings):
     embedded_worker: bool = False
 
     # --- The HTTP edge: security headers, CORS, body size, /metrics, demo mode (issue 13) ---
+    # Strict-Transport-Security (RFC 6797): how long browsers keep to HTTPS; 0 tells them to
+    # forget it. Two years with subdomains is what the HSTS preload list asks for.
+    hsts_max_age_seconds: int = Field(default=63_072_000, ge=0)
+    hsts_include_subdomains: bool = True
+    hsts_preload: bool = False
+    # CORS: the exact origins (scheme://host[:port]) whose browser pages may call the API. None
+    # by default; "*" lets any page read the public API but never with credentials.
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
+    # Largest request body read, in bytes (413 request.too_large above it, before parsing);
+    # the routes under a prefix in max_body_bytes_by_path may take more (the book import).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_body_bytes_by_path: dict[str, int] = Field(
+        default_factory=lambda: {"/api/v1/policies/imports": 10 * 1024 * 1024 + 64 * 1024}
+    )
+    # Bearer token that opens /metrics; without one, /metrics answers 404 on the public app.
+    metrics_token: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _cors_origins_exact(self) -> Settings:
+        import re
+
+        for origin in self.cors_allow_origins:
+            if origin == "*":
+                if self.cors_allow_credentials:
+                    raise ValueError("cors_allow_origins '*' is never allowed with credentials")
+            elif not re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"cors_allow_origins: {origin!r} is not scheme://host[:port]")
+        return self
 
     # --- Rate limits and trusted proxies (issue 13) ---
 
