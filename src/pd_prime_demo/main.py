@@ -30,6 +30,7 @@ from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.router import router as customers_router
 from pd_prime_demo.events.router import router as events_router
+from pd_prime_demo.identity.api_keys_router import router as api_keys_router
 from pd_prime_demo.identity.router import router as identity_router
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.router import router as policies_router
@@ -54,6 +55,7 @@ PD Prime is an open, API-first property & casualty insurance core.
 # Every domain router of API version 1, in the order the OpenAPI document lists them.
 V1_ROUTERS: tuple[APIRouter, ...] = (
     identity_router,
+    api_keys_router,
     customers_router,
     products_router,
     quotes_router,

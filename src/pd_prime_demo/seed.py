@@ -187,6 +187,8 @@ async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
             underwriting_authority=login.authority,
         ):
             case Ok(user):
+                # Its password is published: it signs in only in demo mode (see identity).
+                user.is_demo = True
                 users[login.email] = user.id
                 created["users"] += 1
             case Err(error):

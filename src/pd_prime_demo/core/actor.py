@@ -51,6 +51,7 @@ class ActorKind(enum.StrEnum):
     USER = "user"
     SYSTEM = "system"
     CLIENT = "client"  # a machine client acting within its owner's reach
+    API_KEY = "api_key"  # a user's API key: the owner's reach, narrowed to the key's scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,9 @@ class Actor:
     user_id: uuid.UUID | None = None
     # Underwriting authority level (1-5): referrals above it need someone more senior.
     authority: int = 0
+    # A demo account (or a client or key of one): signs in only in demo mode, and may not
+    # write when the demo is read-only (a public showcase).
+    demo: bool = False
 
     def has(self, permission: Permission) -> bool:
         return permission in self.permissions
@@ -98,4 +102,19 @@ class Actor:
             owner.permissions & scopes,
             owner.user_id,
             owner.authority,
+            owner.demo,
+        )
+
+    @classmethod
+    def api_key(cls, key_id: uuid.UUID, owner: Actor, scopes: frozenset[Permission]) -> Actor:
+        """A user's API key: like an API client, its owner's reach with only the permissions
+        both the owner and the key's scopes hold, named for audit as the key."""
+        return cls(
+            ActorKind.API_KEY,
+            f"api_key:{key_id}",
+            owner.role,
+            owner.permissions & scopes,
+            owner.user_id,
+            owner.authority,
+            owner.demo,
         )

@@ -114,6 +114,16 @@ class Settings(BaseSettings):
     # --- OAuth 2.1 / OpenID Connect provider and staff SSO (issue 13) ---
 
     # --- API keys and PII key rotation (issue 13) ---
+    # A new API key lives this long unless its owner asks for less; never longer than the max.
+    api_key_default_ttl_days: int = Field(default=90, ge=1)
+    api_key_max_ttl_days: int = Field(default=365, ge=1)
+    # After a rotation the old key keeps working this long (unless asked for less), so that
+    # every deployment of an integration can move to the new key.
+    api_key_rotation_overlap_hours: int = Field(default=24, ge=0, le=24 * 30)
+    # A public showcase: demo accounts may read but every write of theirs is refused (403).
+    demo_read_only: bool = False
+    # `pd-prime keys rotate`: rows re-encrypted per transaction.
+    pii_rotation_batch_size: int = Field(default=500, ge=1, le=10_000)
 
     log_level: str = "INFO"
     log_json: bool = True
@@ -133,6 +143,12 @@ class Settings(BaseSettings):
     @property
     def is_demo(self) -> bool:
         return self.env is Environment.DEMO
+
+    @property
+    def demo_accounts_allowed(self) -> bool:
+        """Where the demo data (accounts with a published password) may be seeded and used,
+        and key material generated locally: demo mode and a developer's machine."""
+        return self.env in (Environment.DEMO, Environment.DEVELOPMENT)
 
     @property
     def periodic_cron(self) -> str:

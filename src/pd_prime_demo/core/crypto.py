@@ -198,9 +198,10 @@ class KeyMaterial:
     pii_active_kid: str
 
 
-def generate_key_material() -> KeyMaterial:
-    jwt_kid = f"jwt-{secrets.token_hex(4)}"
-    pii_kid = f"pii-{secrets.token_hex(4)}"
+def generate_key_material(*, kid_prefix: str = "") -> KeyMaterial:
+    """Fresh keys; demo mode's are named ``demo-...`` so that no other mode accepts them."""
+    jwt_kid = f"{kid_prefix}jwt-{secrets.token_hex(4)}"
+    pii_kid = f"{kid_prefix}pii-{secrets.token_hex(4)}"
     pem = ECKey.generate_key("P-256").as_pem(private=True).decode("ascii")
     return KeyMaterial({jwt_kid: pem}, jwt_kid, {pii_kid: os.urandom(32)}, pii_kid)
 
@@ -239,7 +240,7 @@ def load_key_material(settings: Settings) -> KeyMaterial:
             stored["pii_active_kid"],
         )
     else:
-        material = generate_key_material()
+        material = generate_key_material(kid_prefix="demo-")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         payload = {
             "jwt_keys": material.jwt_keys,

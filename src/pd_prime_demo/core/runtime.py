@@ -17,6 +17,7 @@ from pd_prime_demo.core.crypto import (
 )
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.core.queue import JobQueue
+from pd_prime_demo.core.secret_policy import refuse_unsafe_secrets
 
 
 @dataclass(slots=True)
@@ -32,6 +33,7 @@ class Runtime:
     @classmethod
     def create(cls, settings: Settings, *, db: Database | None = None) -> Runtime:
         keys = load_key_material(settings)
+        refuse_unsafe_secrets(settings, keys)
         db = db or Database.from_settings(settings)
         return cls(
             settings=settings,

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.response_patterns import fail
 from pd_prime_demo.core.actor import Actor, Permission
@@ -18,19 +19,43 @@ from pd_prime_demo.identity import service as identity
 oauth2_scheme = OAuth2PasswordBearer(
     tokenUrl="/api/v1/auth/token",
     auto_error=False,
-    description="Log in with a demo user's e-mail and password (see the README).",
+    description="Log in with a demo user's e-mail and password (see the README). An API key "
+    "(pdp_live_...) is sent the same way, as the bearer token.",
+)
+
+
+# Methods that change nothing (RFC 9110 section 9.2.1), and the writes a read-only demo still
+# allows because they only end or read what the account already has: logging out, and a ticket
+# for the live updates it may read.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_READ_ONLY_DEMO_ALLOWS = frozenset({f"{API_V1}/auth/logout", f"{API_V1}/realtime/tickets"})
+
+DEMO_READ_ONLY = forbidden(
+    "demo.read_only", "this is a read-only demo: demo accounts may look but not change anything"
 )
 
 
 async def current_authentication(
+    request: Request,
     session: Session,
     runtime: RuntimeDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> identity.Authenticated:
     if not token:
-        fail(unauthenticated("auth.unauthenticated", "a bearer access token is required"))
+        fail(
+            unauthenticated(
+                "auth.unauthenticated", "a bearer access token (or API key) is required"
+            )
+        )
     match await identity.authenticate_access_token(session, runtime, token):
         case Ok(authenticated):
+            if (
+                authenticated.actor.demo
+                and runtime.settings.demo_read_only
+                and request.method not in _SAFE_METHODS
+                and request.url.path not in _READ_ONLY_DEMO_ALLOWS
+            ):
+                fail(DEMO_READ_ONLY)
             return authenticated
         case Err(error):
             fail(error, {"WWW-Authenticate": 'Bearer realm="pd-prime", error="invalid_token"'})

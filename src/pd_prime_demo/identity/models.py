@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, String, func
+from sqlalchemy import ARRAY, CheckConstraint, ForeignKey, Index, String, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.actor import Role
@@ -24,6 +24,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     full_name: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A demo account (seeded with a published password): signs in only in demo mode.
+    is_demo: Mapped[bool] = mapped_column(default=False, server_default=false())
     underwriting_authority: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())

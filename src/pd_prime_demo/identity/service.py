@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from beartype import beartype
@@ -36,7 +36,7 @@ from pd_prime_demo.core.result_types import (
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
-from pd_prime_demo.identity import clients
+from pd_prime_demo.identity import api_keys, clients
 from pd_prime_demo.identity.liveness import live_credentials as live_credentials
 from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
 from pd_prime_demo.identity.rules import password_problems, token_digest, user_actor
@@ -45,6 +45,9 @@ INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or pas
 INVALID_TOKEN = unauthenticated("auth.invalid_token", "the access token is invalid or expired")
 INVALID_REFRESH = unauthenticated(
     "auth.invalid_refresh_token", "the refresh token is invalid, expired or revoked"
+)
+DEMO_ACCOUNT_REFUSED = unauthenticated(
+    "auth.demo_account", "demo accounts sign in only while the platform runs in demo mode"
 )
 REFRESH_REUSED = unauthenticated(
     "auth.refresh_token_reused",
@@ -73,7 +76,7 @@ def actor_for_user(user: User) -> Actor:
 # Every authenticated request runs this, so it is built once and selects only the columns an
 # Actor needs (no ORM entity to load). The login session must be live and the user active.
 _LIVE_SESSION = (
-    select(User.id, User.role, User.underwriting_authority)
+    select(User.id, User.role, User.underwriting_authority, User.is_demo)
     .join(AuthSession, AuthSession.user_id == User.id)
     .where(
         User.id == bindparam("user_id"),
@@ -216,6 +219,8 @@ async def login(
         await rt.cache.hit(key, rt.settings.login_failure_window_seconds)
         LOGIN_ATTEMPTS.labels("failed").inc()
         return Err(INVALID_CREDENTIALS)
+    if user.is_demo and not rt.settings.demo_accounts_allowed:
+        return Err(DEMO_ACCOUNT_REFUSED)
     await rt.cache.clear(key)
     now = clock.now()
     if rt.passwords.needs_rehash(user.password_hash):
@@ -316,7 +321,14 @@ class Authenticated:
 async def authenticate_access_token(
     session: AsyncSession, rt: Runtime, token: str
 ) -> Result[Authenticated, DomainError]:
-    """Verify signature and claims, then confirm the user and login session are still live."""
+    """Verify signature and claims, then confirm the user and login session are still live.
+    An API key (``pdp_...``, not a JWT) is looked up by its digest instead."""
+    if api_keys.is_api_key(token):
+        match await api_keys.authenticate_key(session, rt, token):
+            case Ok(actor):
+                return Ok(Authenticated(actor, None))
+            case Err() as err:
+                return err
     verified = rt.signer.verify(token)
     if verified is None or verified.header.get("typ") != "at+jwt":
         return Err(INVALID_TOKEN)
@@ -352,9 +364,11 @@ async def authenticate_access_token(
             {"user_id": user_id, "session_id": session_id, "now": datetime.fromtimestamp(now, UTC)},
         )
     ).one_or_none()
-    if row is None:
+    # A demo account's session from a demo run ends when the platform leaves demo mode.
+    if row is None or (row.is_demo and not rt.settings.demo_accounts_allowed):
         return Err(INVALID_TOKEN)
-    return Ok(Authenticated(user_actor(row.id, row.role, row.underwriting_authority), session_id))
+    actor = user_actor(row.id, row.role, row.underwriting_authority)
+    return Ok(Authenticated(replace(actor, demo=True) if row.is_demo else actor, session_id))
 
 
 async def deactivate_user(
