@@ -448,3 +448,43 @@ async def test_metrics_need_the_configured_token(runtime: Runtime) -> None:
     assert right.status_code == 200
     assert "pd_prime_http_requests_total" in right.text
     _assert_secured(right)
+
+
+# --- Lists refuse a caller without the permission (not an empty page) --------------------
+
+
+async def test_an_adjuster_listing_quotes_is_refused(client: AsyncClient, runtime: Runtime) -> None:
+    adjuster = await user_login(client, runtime, Role.ADJUSTER)
+    response = await client.get("/api/v1/quotes", headers=adjuster.headers)
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "auth.permission_missing"
+    agent = await user_login(client, runtime, Role.AGENT)
+    assert (await client.get("/api/v1/quotes", headers=agent.headers)).status_code == 200
+
+
+async def test_a_client_without_policies_read_listing_policies_is_refused(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    registered = await client.post(
+        "/api/v1/api-clients",
+        json={"name": "quote reader", "owner_id": str(agent.user_id), "scopes": ["quotes:read"]},
+        headers=admin.headers,
+    )
+    assert registered.status_code == 201, registered.text
+    token = await client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": registered.json()["id"],
+            "client_secret": registered.json()["client_secret"],
+        },
+    )
+    assert token.status_code == 200, token.text
+    bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    refused = await client.get("/api/v1/policies", headers=bearer)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "auth.permission_missing"
+    assert (await client.get("/api/v1/quotes", headers=bearer)).status_code == 200
+    assert (await client.get("/api/v1/policies", headers=agent.headers)).status_code == 200

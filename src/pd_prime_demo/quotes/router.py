@@ -105,7 +105,7 @@ async def create_quote(
 @router.get(
     "/quotes",
     response_model=QuotePage,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 403, 422),
     summary="List the quotes you may see",
 )
 async def list_quotes(

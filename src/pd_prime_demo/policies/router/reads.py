@@ -81,7 +81,7 @@ async def bind_quote(
 @router.get(
     "/policies",
     response_model=PolicyPage,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 403, 422),
     summary="The policies you may see, filtered, a page at a time",
 )
 async def list_policies(

@@ -50,7 +50,7 @@ async def referred(
 ) -> Result[tuple[list[PolicyChange], str | None], DomainError]:
     """Referred changes this underwriter may decide, oldest first."""
     if not actor.has(Permission.UNDERWRITING_DECIDE):
-        return Ok(([], None))
+        return Err(forbidden("auth.permission_missing", "this requires underwriting:decide"))
     return await repository.referred_changes(
         session,
         authority=actor.authority,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, forbidden
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.policies import repository
 from pd_prime_demo.policies.enums import PolicyStatus, StatusOn
@@ -119,8 +119,10 @@ async def list_policies(
     limit: int,
 ) -> Result[tuple[list[tuple[Policy, AsOf]], str | None], DomainError]:
     """A page of the policies ``actor`` may see, each as of ``on``, filtered in the database."""
+    # Without policies:read (an API client or key not given it) the answer is 403, not an
+    # empty page that reads as "no policies".
     if not actor.has(Permission.POLICIES_READ):
-        return Ok(([], None))
+        return Err(forbidden("auth.permission_missing", "this requires policies:read"))
     visibility, viewer = customers.Visibility.of(actor)
     match await repository.page(
         session,

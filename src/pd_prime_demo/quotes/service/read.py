@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict, forbidden
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.products import service as products
 from pd_prime_demo.quotes import repository
@@ -47,8 +47,10 @@ async def list_quotes(
     cursor: str | None,
     limit: int,
 ) -> Result[tuple[list[Quote], str | None], DomainError]:
+    # A role without quotes:read is told so (403), not handed an empty page that reads as
+    # "no quotes" (OWASP API5:2023, broken function-level authorization).
     if not actor.has(Permission.QUOTES_READ):
-        return Ok(([], None))
+        return Err(forbidden("auth.permission_missing", "this requires quotes:read"))
     return await repository.page(
         session,
         visible_customers=customers.visible_ids(actor),

@@ -78,5 +78,5 @@ async def referral_queue(
 ) -> Result[tuple[list[Quote], str | None], DomainError]:
     """Referred quotes this underwriter may decide, oldest first."""
     if not actor.has(Permission.UNDERWRITING_DECIDE):
-        return Ok(([], None))
+        return Err(forbidden("auth.permission_missing", "this requires underwriting:decide"))
     return await repository.referred_within(session, actor.authority, cursor=cursor, limit=limit)
