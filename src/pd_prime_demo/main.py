@@ -31,6 +31,7 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.router import router as customers_router
 from pd_prime_demo.events.router import router as events_router
 from pd_prime_demo.identity.api_keys_router import router as api_keys_router
+from pd_prime_demo.identity.oauth_router import router as oauth_router
 from pd_prime_demo.identity.router import router as identity_router
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.router import router as policies_router
@@ -56,6 +57,7 @@ PD Prime is an open, API-first property & casualty insurance core.
 V1_ROUTERS: tuple[APIRouter, ...] = (
     identity_router,
     api_keys_router,
+    oauth_router,
     customers_router,
     products_router,
     quotes_router,

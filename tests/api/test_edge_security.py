@@ -462,7 +462,7 @@ async def test_an_adjuster_listing_quotes_is_refused(client: AsyncClient, runtim
     assert (await client.get("/api/v1/quotes", headers=agent.headers)).status_code == 200
 
 
-async def test_a_client_without_policies_read_listing_policies_is_refused(
+async def test_a_client_without_the_read_scope_listing_policies_or_customers_is_refused(
     client: AsyncClient, runtime: Runtime
 ) -> None:
     admin = await user_login(client, runtime, Role.ADMIN)
@@ -483,8 +483,9 @@ async def test_a_client_without_policies_read_listing_policies_is_refused(
     )
     assert token.status_code == 200, token.text
     bearer = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    refused = await client.get("/api/v1/policies", headers=bearer)
-    assert refused.status_code == 403, refused.text
-    assert refused.json()["code"] == "auth.permission_missing"
+    for listing in ("/api/v1/policies", "/api/v1/customers"):
+        refused = await client.get(listing, headers=bearer)
+        assert refused.status_code == 403, (listing, refused.text)
+        assert refused.json()["code"] == "auth.permission_missing"
     assert (await client.get("/api/v1/quotes", headers=bearer)).status_code == 200
     assert (await client.get("/api/v1/policies", headers=agent.headers)).status_code == 200

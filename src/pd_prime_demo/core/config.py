@@ -8,6 +8,7 @@ environment they must be configured, or the platform refuses to start.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -112,6 +113,21 @@ class Settings(BaseSettings):
     # --- MFA, passwords, e-mail and sessions (issue 13) ---
 
     # --- OAuth 2.1 / OpenID Connect provider and staff SSO (issue 13) ---
+    # The provider's issuer identifier (RFC 8414 §2, OIDC Discovery §3): the https URL it is
+    # reached at in production. It is the ID tokens' iss and the base of every endpoint the
+    # discovery documents name, so it must be the public URL, never taken from a Host header.
+    oauth_issuer: str = "http://127.0.0.1:8000"
+    # An authorization code lives this long (RFC 6749 §4.1.2 recommends at most 10 minutes).
+    oauth_code_ttl_seconds: int = Field(default=60, ge=10, le=600)
+    # An OAuth authorization (its login session) ends this long after the user consented,
+    # however often its refresh tokens rotate: the absolute lifetime (RFC 9700 §4.14.2).
+    oauth_authorization_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+    # How long the browser stays signed in at the authorization page after a password check.
+    oauth_sign_in_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # Signing keys retired from jwt_keys' active kid: {kid: time}. Each is still published in
+    # the JWKS and still verifies until then (set it at least the longest token lifetime after
+    # it stopped signing); past it the key is neither published nor trusted (docs/oauth.md).
+    jwt_key_retire_at: dict[str, datetime] = Field(default_factory=dict)
 
     # --- API keys and PII key rotation (issue 13) ---
     # A new API key lives this long unless its owner asks for less; never longer than the max.

@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -31,6 +32,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.config import Environment, Settings
 
 log = structlog.get_logger(__name__)
@@ -118,13 +120,28 @@ VERIFIED_TOKEN_CACHE_SIZE = 8192
 
 
 class TokenSigner:
-    """ES256 JWS signing with a key ring; the ``kid`` header picks the verification key."""
+    """ES256 JWS signing with a key ring; the ``kid`` header picks the verification key.
+
+    Rotation: a new key becomes active and signs; the previous one gets a retirement time
+    (``retire_at``) at least the longest token lifetime later. Until then it is published in
+    the JWKS and verifies the tokens it signed; from then on it is neither (docs/oauth.md).
+    """
 
     algorithm = "ES256"
 
-    def __init__(self, pem_keys: Mapping[str, str], active_kid: str) -> None:
+    def __init__(
+        self,
+        pem_keys: Mapping[str, str],
+        active_kid: str,
+        retire_at: Mapping[str, datetime] | None = None,
+    ) -> None:
         if active_kid not in pem_keys:
             raise ValueError(f"active JWT key id {active_kid!r} is not in the key ring")
+        self._retire_at = dict(retire_at or {})
+        if active_kid in self._retire_at:
+            raise ValueError(f"the active JWT key id {active_kid!r} cannot be retired")
+        if unknown := sorted(set(self._retire_at) - set(pem_keys)):
+            raise ValueError(f"retired JWT key ids not in the key ring: {unknown}")
         self._keys = {
             kid: ECKey.import_key(pem, {"kid": kid, "use": "sig", "alg": self.algorithm})
             for kid, pem in pem_keys.items()
@@ -134,8 +151,10 @@ class TokenSigner:
         # Bounded: a flood of distinct (forged) tokens only evicts, it cannot grow memory.
         self._verify_cached = lru_cache(maxsize=VERIFIED_TOKEN_CACHE_SIZE)(self._verify)
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        header = {"alg": self.algorithm, "kid": self.active_kid, "typ": "at+jwt"}
+    def sign(self, claims: dict[str, Any], *, typ: str = "at+jwt") -> str:
+        """Access tokens are ``at+jwt`` (RFC 9068 §2.1); ID tokens and other signed values
+        carry another ``typ``, so that none of them is ever accepted as an access token."""
+        header = {"alg": self.algorithm, "kid": self.active_kid, "typ": typ}
         return jwt.encode(header, claims, self._keys[self.active_kid], algorithms=[self.algorithm])
 
     def verify(self, token: str) -> VerifiedToken | None:
@@ -147,7 +166,15 @@ class TokenSigner:
         request's CPU): the key ring is fixed for the signer's life, so a cached answer can
         never disagree with a fresh one.
         """
-        return self._verify_cached(token)
+        verified = self._verify_cached(token)
+        if verified is None or self._retired(str(verified.header.get("kid"))):
+            return None
+        return verified
+
+    def _retired(self, kid: str) -> bool:
+        # Checked outside the cache: a key's retirement comes with time, its signatures do not.
+        until = self._retire_at.get(kid)
+        return until is not None and until <= clock.now()
 
     def _verify(self, token: str) -> VerifiedToken | None:
         try:
@@ -160,7 +187,9 @@ class TokenSigner:
         )
 
     def public_jwks(self) -> dict[str, Any]:
-        return dict(self._keyset.as_dict(private=False))
+        """The active key and every retired key not yet past its retirement time."""
+        live: list[Any] = [key for kid, key in self._keys.items() if not self._retired(kid)]
+        return dict(KeySet(live).as_dict(private=False))
 
 
 class PasswordHashing:

@@ -40,7 +40,7 @@ class Runtime:
             db=db,
             cache=create_cache(settings.redis_url),
             cipher=FieldCipher(keys.pii_keys, keys.pii_active_kid),
-            signer=TokenSigner(keys.jwt_keys, keys.jwt_active_kid),
+            signer=TokenSigner(keys.jwt_keys, keys.jwt_active_kid, settings.jwt_key_retire_at),
             passwords=PasswordHashing(
                 time_cost=settings.argon2_time_cost,
                 memory_cost_kib=settings.argon2_memory_cost_kib,

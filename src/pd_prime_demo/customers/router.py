@@ -69,13 +69,14 @@ async def create_customer(
 @router.get(
     "/customers",
     response_model=CustomerPage,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 403, 422),
     summary="List and search the customers you may see",
 )
 async def list_customers(
     session: Session,
     runtime: RuntimeDep,
-    actor: CurrentActor,
+    # 403 without customers:read (an API client or key not given it), not an empty page.
+    actor: Annotated[Actor, Depends(require(Permission.CUSTOMERS_READ))],
     q: Annotated[
         str | None,
         Query(min_length=1, max_length=100, description="Matches name or e-mail (substring)."),

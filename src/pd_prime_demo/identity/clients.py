@@ -6,6 +6,11 @@ client's scopes are permissions, and only ones its owner's role holds; a token c
 scopes asked for (all of the client's by default), and every request checks that the client
 is not revoked and its owner still active, so revocation takes effect at once. There is no
 refresh token: a client asks for a new access token with its credentials (RFC 6749 §4.4.3).
+
+The same registration serves the OAuth 2.1 authorization code grant (identity.oauth): a
+client is confidential (a secret) or public (none: a browser or mobile app, held to PKCE
+alone), lists its exact redirect URIs, the grants it may use, and the scopes it may ask a user
+to consent to (OpenID Connect's and permissions, the latter only ones its owner holds).
 """
 
 from __future__ import annotations
@@ -28,15 +33,23 @@ from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
+    ErrorKind,
     FieldIssue,
     Ok,
     Result,
     invalid,
     not_found,
-    unauthenticated,
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.models import ApiClient, User
+from pd_prime_demo.identity.oauth_log import record_token_event
+from pd_prime_demo.identity.oauth_rules import (
+    OIDC_SCOPES,
+    AuthMethod,
+    ClientType,
+    GrantType,
+    redirect_uri_problem,
+)
 from pd_prime_demo.identity.rules import (
     STAFF_ROLES,
     permissions_for,
@@ -44,15 +57,25 @@ from pd_prime_demo.identity.rules import (
     user_actor,
 )
 
-INVALID_CLIENT = unauthenticated(
-    "auth.invalid_client", "the client id or secret is wrong, or the client is not active"
+# ``error`` is RFC 6749 §5.2's code, an extension member of the problem document.
+INVALID_CLIENT = DomainError(
+    ErrorKind.UNAUTHENTICATED,
+    "auth.invalid_client",
+    "the client id or secret is wrong, or the client is not active",
+    extra={"error": "invalid_client"},
+)
+UNAUTHORIZED_CLIENT = DomainError(
+    ErrorKind.FORBIDDEN,
+    "auth.unauthorized_client",
+    "this client is not registered for this grant type",
+    extra={"error": "unauthorized_client"},
 )
 
 
 @dataclass(frozen=True, slots=True)
 class Registered:
     client: ApiClient
-    secret: str  # returned once, at registration; only its digest is kept
+    secret: str | None  # returned once, at registration; only its digest is kept (public: None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +91,24 @@ async def register_client(
     *,
     name: str,
     owner_id: uuid.UUID,
-    scopes: list[Permission],
+    scopes: list[Permission | str],
     actor: Actor,
+    client_type: ClientType = ClientType.CONFIDENTIAL,
+    redirect_uris: list[str] | None = None,
+    grant_types: list[GrantType] | None = None,
+    token_endpoint_auth_method: AuthMethod | None = None,
 ) -> Result[Registered, DomainError]:
+    grants = set(grant_types or [GrantType.CLIENT_CREDENTIALS])
+    uris = list(dict.fromkeys(redirect_uris or []))
+    method = token_endpoint_auth_method or (
+        AuthMethod.NONE if client_type is ClientType.PUBLIC else AuthMethod.CLIENT_SECRET_BASIC
+    )
+    if problems := _registration_problems(client_type, uris, grants, method, scopes):
+        return Err(
+            invalid(
+                "api_client.invalid_metadata", "the client's registration is not valid", *problems
+            )
+        )
     owner = await session.get(User, owner_id)
     if owner is None or not owner.is_active or Role(owner.role) not in STAFF_ROLES:
         return Err(
@@ -84,7 +122,7 @@ async def register_client(
     if lacking := [
         FieldIssue(f"#/scopes/{i}", f"an {owner.role} does not hold {scope}")
         for i, scope in enumerate(scopes)
-        if scope not in held
+        if scope not in held and scope not in OIDC_SCOPES
     ]:
         return Err(
             invalid(
@@ -93,15 +131,19 @@ async def register_client(
                 *lacking,
             )
         )
-    secret = secrets.token_urlsafe(32)
+    secret = secrets.token_urlsafe(32) if client_type is ClientType.CONFIDENTIAL else None
     client = ApiClient(
         id=uuid.uuid4(),
         name=name,
         owner_id=owner.id,
-        scopes=sorted({scope.value for scope in scopes}),
-        secret_hash=token_digest(secret),
+        scopes=sorted({str(scope) for scope in scopes}),
+        secret_hash=token_digest(secret) if secret is not None else None,
         created_at=clock.now(),
         created_by=actor.id,
+        client_type=client_type.value,
+        redirect_uris=uris,
+        grant_types=sorted(g.value for g in grants),
+        token_endpoint_auth_method=method.value,
     )
     session.add(client)
     await session.flush()
@@ -111,9 +153,48 @@ async def register_client(
         "api_client.registered",
         "api_client",
         str(client.id),
-        {"owner_id": str(owner.id), "scopes": client.scopes},
+        {
+            "owner_id": str(owner.id),
+            "scopes": client.scopes,
+            "client_type": client.client_type,
+            "grant_types": client.grant_types,
+        },
     )
     return Ok(Registered(client, secret))
+
+
+def _registration_problems(
+    client_type: ClientType,
+    uris: list[str],
+    grants: set[GrantType],
+    method: AuthMethod,
+    scopes: list[Permission | str],
+) -> list[FieldIssue]:
+    public = client_type is ClientType.PUBLIC
+    problems = [
+        FieldIssue(f"#/redirect_uris/{i}", f"{uri!r} {why}")
+        for i, uri in enumerate(uris)
+        if (why := redirect_uri_problem(uri, public=public)) is not None
+    ]
+    method_issue = "#/token_endpoint_auth_method"
+    if public and method is not AuthMethod.NONE:
+        problems.append(FieldIssue(method_issue, "a public client has no secret: none"))
+    if not public and method is AuthMethod.NONE:
+        problems.append(FieldIssue(method_issue, "a confidential client uses its secret"))
+    if public and GrantType.CLIENT_CREDENTIALS in grants:
+        problems.append(FieldIssue("#/grant_types", "client_credentials needs a secret"))
+    code = GrantType.AUTHORIZATION_CODE in grants
+    if code and not uris:
+        problems.append(FieldIssue("#/redirect_uris", "the authorization code grant needs one"))
+    if uris and not code:
+        problems.append(FieldIssue("#/redirect_uris", "only for the authorization code grant"))
+    if GrantType.REFRESH_TOKEN in grants and not code:
+        problems.append(FieldIssue("#/grant_types", "refresh_token needs authorization_code"))
+    if not code and (oidc := sorted(OIDC_SCOPES & {str(s) for s in scopes})):
+        problems.append(
+            FieldIssue("#/scopes", f"{' '.join(oidc)}: only for the authorization code grant")
+        )
+    return problems
 
 
 async def list_clients(
@@ -141,6 +222,7 @@ _LIVE_CLIENT = (
     select(
         ApiClient.scopes,
         ApiClient.secret_hash,
+        ApiClient.grant_types,
         User.id,
         User.role,
         User.underwriting_authority,
@@ -154,7 +236,7 @@ _LIVE_CLIENT = (
 )
 
 
-_LiveClient = Row[list[str], str, uuid.UUID, str, int | None]
+_LiveClient = Row[list[str], str | None, list[str], uuid.UUID, str, int | None]
 
 
 async def _live_client(session: AsyncSession, client_id: uuid.UUID) -> _LiveClient | None:
@@ -202,8 +284,14 @@ async def issue_client_token(
         return Err(INVALID_CLIENT)
     row = await _live_client(session, ident)
     # The client id is public (RFC 6749 §2.2); the secret is compared in constant time.
-    if row is None or not hmac.compare_digest(row.secret_hash, token_digest(client_secret)):
+    if (
+        row is None
+        or row.secret_hash is None
+        or not hmac.compare_digest(row.secret_hash, token_digest(client_secret))
+    ):
         return Err(INVALID_CLIENT)
+    if GrantType.CLIENT_CREDENTIALS not in row.grant_types:
+        return Err(UNAUTHORIZED_CLIENT)
     actor = _as_actor(ident, row, None)
     granted = {p.value for p in actor.permissions}
     requested = set(scope.split()) or granted
@@ -239,4 +327,38 @@ async def issue_client_token(
         str(ident),
         {"scope": issued_scope},
     )
+    await record_token_event(
+        session, "issued", grant=GrantType.CLIENT_CREDENTIALS, client_id=ident, user_id=row.id
+    )
     return Ok(ClientToken(token, ttl, issued_scope))
+
+
+async def authenticate_oauth_client(
+    session: AsyncSession, *, client_id: str, client_secret: str | None
+) -> Result[ApiClient, DomainError]:
+    """A client at the token, revocation or introspection endpoint (RFC 6749 §2.3): a
+    confidential one by its secret (HTTP Basic or the form: both are accepted), a public one
+    by its id alone, and then it must send no secret. Live: not revoked, its owner active."""
+    try:
+        ident = uuid.UUID(client_id)
+    except ValueError:
+        return Err(INVALID_CLIENT)
+    client = await live_client_record(session, ident)
+    if client is None:
+        return Err(INVALID_CLIENT)
+    if client.secret_hash is None:
+        return Ok(client) if client_secret is None else Err(INVALID_CLIENT)
+    if client_secret is None or not hmac.compare_digest(
+        client.secret_hash, token_digest(client_secret)
+    ):
+        return Err(INVALID_CLIENT)
+    return Ok(client)
+
+
+async def live_client_record(session: AsyncSession, client_id: uuid.UUID) -> ApiClient | None:
+    """The registered client if it is live (not revoked, its owner active), else None."""
+    return await session.scalar(
+        select(ApiClient)
+        .join(User, User.id == ApiClient.owner_id)
+        .where(ApiClient.id == client_id, ApiClient.revoked_at.is_(None), User.is_active.is_(True))
+    )

@@ -43,6 +43,11 @@ class AuthSession(Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(64))
+    # An OAuth authorization is a login session too: the client it was granted to and the
+    # scopes the user consented to (both None for a password login). Its access tokens hold
+    # only those scopes' permissions, and its refresh tokens rotate like any other.
+    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_clients.id"))
+    scope: Mapped[str | None] = mapped_column(String(1000))
 
 
 class RefreshToken(Base):
@@ -69,12 +74,28 @@ class ApiClient(Base):
     """
 
     __tablename__ = "api_clients"
+    __table_args__ = (
+        CheckConstraint("client_type IN ('confidential', 'public')", name="client_type_known"),
+        # A public client (a browser or mobile app) holds no secret; a confidential one does.
+        CheckConstraint(
+            "(client_type = 'public') = (secret_hash IS NULL)", name="secret_iff_confidential"
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100))
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
-    secret_hash: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None]
+    # OAuth 2.1 registration metadata (RFC 7591 §2 names): redirect URIs are compared exactly.
+    client_type: Mapped[str] = mapped_column(String(16), server_default="confidential")
+    redirect_uris: Mapped[list[str]] = mapped_column(ARRAY(String(2000)), server_default="{}")
+    grant_types: Mapped[list[str]] = mapped_column(
+        ARRAY(String(32)), server_default="{client_credentials}"
+    )
+    token_endpoint_auth_method: Mapped[str] = mapped_column(
+        String(32), server_default="client_secret_basic"
+    )

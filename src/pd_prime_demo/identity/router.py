@@ -281,7 +281,15 @@ async def register_api_client(
 ) -> ApiClientRegistered:
     registered = handle_result(
         await clients.register_client(
-            session, name=body.name, owner_id=body.owner_id, scopes=body.scopes, actor=actor
+            session,
+            name=body.name,
+            owner_id=body.owner_id,
+            scopes=list(body.scopes),
+            actor=actor,
+            client_type=body.client_type,
+            redirect_uris=body.redirect_uris,
+            grant_types=body.grant_types,
+            token_endpoint_auth_method=body.token_endpoint_auth_method,
         )
     )
     response.headers.update(_NO_STORE)

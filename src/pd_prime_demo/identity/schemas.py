@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from pd_prime_demo.core.actor import Permission, Role
+from pd_prime_demo.identity.oauth_rules import AuthMethod, ClientType, GrantType, OidcScope
 
 
 class _Model(BaseModel):
@@ -77,10 +78,29 @@ class ApiClientCreate(_Model):
     owner_id: uuid.UUID = Field(
         description="The staff user whose reach the client works within (an agent's book)."
     )
-    scopes: list[Permission] = Field(
+    scopes: list[Permission | OidcScope] = Field(
         min_length=1,
-        max_length=len(Permission),
-        description="Permissions of the client's tokens; its owner's role must hold each.",
+        max_length=len(Permission) + len(OidcScope),
+        description=(
+            "Permissions of the client's tokens (its owner's role must hold each) and, for the "
+            "authorization code grant, the OpenID Connect scopes it may ask users for."
+        ),
+    )
+    client_type: ClientType = Field(
+        default=ClientType.CONFIDENTIAL,
+        description="public: a browser or native app, with no secret (PKCE protects its codes).",
+    )
+    redirect_uris: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Exact redirect URIs of the authorization code grant (https, or loopback).",
+    )
+    grant_types: list[GrantType] = Field(
+        default_factory=lambda: [GrantType.CLIENT_CREDENTIALS], min_length=1, max_length=3
+    )
+    token_endpoint_auth_method: AuthMethod | None = Field(
+        default=None,
+        description="none for public clients; client_secret_basic (default) or _post otherwise.",
     )
 
     model_config = ConfigDict(
@@ -100,15 +120,66 @@ class ApiClientRead(_Model):
     id: uuid.UUID = Field(description="Also the client_id of the token endpoint.")
     name: str
     owner_id: uuid.UUID
-    scopes: list[Permission]
+    scopes: list[str]
+    client_type: ClientType
+    redirect_uris: list[str]
+    grant_types: list[GrantType]
+    token_endpoint_auth_method: AuthMethod
     created_at: datetime
     revoked_at: datetime | None
 
 
 class ApiClientRegistered(ApiClientRead):
-    client_secret: str = Field(
-        description="Shown only in this response: only a digest of it is kept."
+    client_secret: str | None = Field(
+        description="Shown only in this response: only a digest of it is kept (public: null)."
     )
+
+
+class OAuthTokenResponse(_Model):
+    """OAuth 2.0 token response (RFC 6749 §5.1), with OpenID Connect's id_token."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
+    expires_in: int
+    refresh_token: str | None = None
+    scope: str
+    id_token: str | None = None
+
+
+class IntrospectionRead(_Model):
+    """RFC 7662 §2.2."""
+
+    active: bool
+    token_type: str | None = None
+    client_id: str | None = None
+    scope: str | None = None
+    sub: str | None = None
+    iss: str | None = None
+    aud: str | None = None
+    iat: int | None = None
+    exp: int | None = None
+    jti: str | None = None
+
+
+class UserInfoRead(BaseModel):
+    """OpenID Connect Core §5.3.2: ``sub`` and the claims the token's scopes release."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    sub: str
+    name: str | None = None
+    updated_at: int | None = None
+    email: str | None = None
+    email_verified: bool | None = None
+
+
+class ProviderMetadataRead(BaseModel):
+    """RFC 8414 §2 / OpenID Connect Discovery §3 metadata (more members may follow)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
 
 
 class ApiClientPage(_Model):

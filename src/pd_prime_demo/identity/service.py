@@ -39,6 +39,7 @@ from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
 from pd_prime_demo.identity import api_keys, clients
 from pd_prime_demo.identity.liveness import live_credentials as live_credentials
 from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
+from pd_prime_demo.identity.oauth_rules import narrowed_to_scope
 from pd_prime_demo.identity.rules import password_problems, token_digest, user_actor
 
 INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
@@ -175,6 +176,13 @@ async def _issue_tokens(
             "nbf": int(now.timestamp()),
             "exp": int(now.timestamp()) + ttl,
             "jti": uuid.uuid4().hex,
+            # An OAuth authorization's token: the client (RFC 9068 names it client_id, which
+            # here marks a client credentials token) and the scopes the user consented to.
+            **(
+                {"azp": str(auth_session.client_id), "scope": auth_session.scope or ""}
+                if auth_session.client_id is not None
+                else {}
+            ),
         }
     )
     refresh = secrets.token_urlsafe(32)
@@ -191,6 +199,9 @@ async def _issue_tokens(
     )
     await session.flush()
     return TokenPair(access, ttl, refresh)
+
+
+issue_session_tokens = _issue_tokens  # an OAuth authorization's first tokens (identity.oauth)
 
 
 def _throttle_key(email: str) -> str:
@@ -260,7 +271,11 @@ async def _revoke_session(
 
 
 async def refresh(
-    session: AsyncSession, rt: Runtime, *, refresh_token: str
+    session: AsyncSession,
+    rt: Runtime,
+    *,
+    refresh_token: str,
+    client_id: uuid.UUID | None = None,  # the OAuth client it was issued to (RFC 6749 §6)
 ) -> Result[TokenPair | RefreshReuse, DomainError]:
     stored = await session.scalar(
         select(RefreshToken)
@@ -271,6 +286,8 @@ async def refresh(
         return Err(INVALID_REFRESH)
     auth_session = await session.get(AuthSession, stored.session_id, with_for_update=True)
     assert auth_session is not None  # foreign key
+    if auth_session.client_id != client_id:
+        return Err(INVALID_REFRESH)
     user = await session.get(User, auth_session.user_id)
     assert user is not None  # foreign key
     actor = actor_for_user(user)
@@ -368,6 +385,8 @@ async def authenticate_access_token(
     if row is None or (row.is_demo and not rt.settings.demo_accounts_allowed):
         return Err(INVALID_TOKEN)
     actor = user_actor(row.id, row.role, row.underwriting_authority)
+    if "azp" in claims:  # an OAuth authorization's token holds only its consented scopes
+        actor = narrowed_to_scope(actor, str(claims.get("scope", "")))
     return Ok(Authenticated(replace(actor, demo=True) if row.is_demo else actor, session_id))
 
 

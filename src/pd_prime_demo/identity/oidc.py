@@ -1,0 +1,133 @@
+"""OpenID Connect on top of the OAuth provider: ID tokens, userinfo and discovery.
+
+ID tokens follow OpenID Connect Core §2 and §3.1.3.6; they are signed with the platform's
+token key ring (ES256, the same JWKS) but typed ``JWT``, so that no ID token is ever accepted
+as an access token (those are ``at+jwt``, RFC 9068). The discovery documents are RFC 8414's
+and OpenID Connect Discovery's, checked with authlib's metadata validators in the tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.identity.models import AuthSession, User
+from pd_prime_demo.identity.oauth_models import AuthorizationCode
+from pd_prime_demo.identity.oauth_rules import KNOWN_SCOPES, OidcScope, at_hash
+
+# Authentication context class: one factor (a password) or more (NIST SP 800-63B AAL2).
+ACR_SINGLE_FACTOR = "urn:pd-prime:acr:aal1"
+ACR_MULTI_FACTOR = "urn:pd-prime:acr:aal2"
+
+OAUTH_PATH = "/api/v1/oauth"
+JWKS_PATH = "/api/v1/auth/jwks.json"
+
+
+def id_token(
+    rt: Runtime,
+    user: User,
+    client_id: uuid.UUID,
+    code: AuthorizationCode,
+    authorization: AuthSession,
+    access_token: str,
+) -> str:
+    now = int(clock.now().timestamp())
+    claims: dict[str, Any] = {
+        "iss": rt.settings.oauth_issuer,
+        "sub": str(user.id),
+        "aud": str(client_id),
+        "azp": str(client_id),
+        "exp": now + rt.settings.access_token_ttl_seconds,
+        "iat": now,
+        "auth_time": int(code.auth_time.timestamp()),
+        "at_hash": at_hash(access_token),
+        "amr": list(code.amr),
+        "acr": ACR_MULTI_FACTOR if len(code.amr) > 1 else ACR_SINGLE_FACTOR,
+        "sid": str(authorization.id),
+    }
+    if code.nonce is not None:
+        claims["nonce"] = code.nonce
+    claims.update(user_claims(user, frozenset(code.scope.split())))
+    return rt.signer.sign(claims, typ="JWT")
+
+
+def user_claims(user: User, scopes: frozenset[str]) -> dict[str, Any]:
+    """The standard claims the scopes release (OpenID Connect Core §5.4)."""
+    claims: dict[str, Any] = {}
+    if OidcScope.PROFILE in scopes:
+        claims["name"] = user.full_name
+        claims["updated_at"] = int(user.updated_at.timestamp())
+    if OidcScope.EMAIL in scopes:
+        claims["email"] = user.email
+        # Staff addresses are set by an administrator; customers' once verified (identity).
+        verified = getattr(user, "email_verified_at", None)
+        claims["email_verified"] = verified is not None or user.role != "customer"
+    return claims
+
+
+def userinfo(user: User, scopes: frozenset[str]) -> dict[str, Any]:
+    return {"sub": str(user.id), **user_claims(user, scopes)}
+
+
+def provider_metadata(rt: Runtime, *, openid: bool) -> dict[str, Any]:
+    """RFC 8414 §2 authorization server metadata; with ``openid``, OIDC Discovery §3's."""
+    issuer = rt.settings.oauth_issuer.rstrip("/")
+    base = issuer + OAUTH_PATH
+    metadata: dict[str, Any] = {
+        "issuer": rt.settings.oauth_issuer,
+        "authorization_endpoint": f"{base}/authorize",
+        "token_endpoint": f"{base}/token",
+        "jwks_uri": issuer + JWKS_PATH,
+        "revocation_endpoint": f"{base}/revoke",
+        "introspection_endpoint": f"{base}/introspect",
+        "userinfo_endpoint": f"{base}/userinfo",
+        "scopes_supported": sorted(KNOWN_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        "authorization_response_iss_parameter_supported": True,
+    }
+    if openid:
+        metadata |= {
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": [rt.signer.algorithm],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "at_hash",
+                "amr",
+                "acr",
+                "sid",
+                "name",
+                "updated_at",
+                "email",
+                "email_verified",
+            ],
+            "acr_values_supported": [ACR_SINGLE_FACTOR, ACR_MULTI_FACTOR],
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+        }
+    return metadata

@@ -1,0 +1,156 @@
+"""Driving the OAuth provider as a browser and a client would: the page, the form, the token
+endpoint. Used by tests/api/test_oauth_*.py and tests/integration/test_oauth_*.py."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import uuid
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from httpx import AsyncClient, Response
+from sqlalchemy import text
+
+from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.result_types import Ok
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.identity import service as identity
+from tests.factories import PASSWORD
+
+ISSUER = "https://testserver"
+REDIRECT = "https://app.example.com/callback"
+AUTHORIZE = "/api/v1/oauth/authorize"
+TOKEN = "/api/v1/oauth/token"
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return verifier, base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+async def verified_user(runtime: Runtime, role: Role) -> tuple[uuid.UUID, str]:
+    """A user who may log in: created, with the e-mail address verified."""
+    email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
+    async with runtime.db.unit_of_work() as session:
+        created = await identity.create_user(
+            session,
+            email=email,
+            password=PASSWORD,
+            full_name=f"Test {role.value.title()}",
+            role=role,
+            passwords=runtime.passwords,
+            actor=Actor.system("tests"),
+        )
+        assert isinstance(created, Ok), created
+        await session.execute(
+            text("UPDATE users SET email_verified_at = now() WHERE id = :id"),
+            {"id": created.value.id},
+        )
+    return created.value.id, email
+
+
+async def bearer(web: AsyncClient, email: str) -> dict[str, str]:
+    response = await web.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": email, "password": PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def register(
+    web: AsyncClient, admin: dict[str, str], owner_id: uuid.UUID, **overrides: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Policy app",
+        "owner_id": str(owner_id),
+        "scopes": ["openid", "profile", "email", "quotes:read", "policies:read"],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "redirect_uris": [REDIRECT],
+        **overrides,
+    }
+    response = await web.post("/api/v1/api-clients", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def authorization_params(
+    client: dict[str, Any], challenge: str, **overrides: str | None
+) -> dict[str, str]:
+    params: dict[str, str | None] = {
+        "response_type": "code",
+        "client_id": client["id"],
+        "redirect_uri": REDIRECT,
+        "scope": "openid profile email quotes:read",
+        "state": secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        **overrides,
+    }
+    return {k: v for k, v in params.items() if v is not None}
+
+
+_HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    import html
+
+    return {name: html.unescape(value) for name, value in _HIDDEN.findall(page)}
+
+
+async def consent(
+    web: AsyncClient,
+    params: dict[str, str],
+    *,
+    email: str | None,
+    password: str = PASSWORD,
+    decision: str = "allow",
+) -> Response:
+    """Open the authorization page and submit its form as a user would."""
+    page = await web.get(AUTHORIZE, params=params)
+    assert page.status_code == 200, page.text
+    form = hidden_fields(page.text)
+    form["decision"] = decision
+    if email is not None:
+        form |= {"email": email, "password": password}
+    return await web.post(AUTHORIZE, data=form)
+
+
+def redirect_query(response: Response) -> dict[str, str]:
+    assert response.status_code == 303, response.text
+    location = response.headers["location"]
+    assert location.startswith(REDIRECT + "?"), location
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+async def code_for(
+    web: AsyncClient, client: dict[str, Any], email: str, **overrides: str | None
+) -> tuple[str, str]:
+    """An authorization code (and its PKCE verifier) for ``email`` and ``client``."""
+    verifier, challenge = pkce_pair()
+    params = authorization_params(client, challenge, **overrides)
+    query = redirect_query(await consent(web, params, email=email))
+    assert query["state"] == params["state"]
+    return query["code"], verifier
+
+
+async def redeem(
+    web: AsyncClient, client: dict[str, Any], code: str, verifier: str | None, **extra: str
+) -> Response:
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "client_id": client["id"],
+        **({"code_verifier": verifier} if verifier is not None else {}),
+        **extra,
+    }
+    if client.get("client_secret"):
+        form["client_secret"] = client["client_secret"]
+    return await web.post(TOKEN, data=form)
