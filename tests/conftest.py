@@ -28,12 +28,31 @@ from pd_prime_demo.core.database import (
     run_migrations_async,
     to_async_url,
 )
+from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 from pd_prime_demo.seed import seed_products
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = export_key_material_env(generate_key_material())
+# Rate limits for the whole suite, which logs many users in from one address within seconds;
+# also in the environment, for the servers tests start (tests of a limit set their own).
+TEST_RATE_LIMITS = {
+    f"rate_limit_{name}": "100000/minute"
+    for name in (
+        "login_per_client",
+        "login_per_account",
+        "realtime_per_client",
+        "write_per_client",
+        "write_per_credential",
+        "read_per_client",
+        "read_per_credential",
+    )
+}
+for _name, _value in TEST_RATE_LIMITS.items():
+    os.environ.setdefault(f"PD_PRIME_{_name.upper()}", _value)
+# Staff log in with a password alone in the suite's servers too (tests of MFA turn it on).
+os.environ.setdefault("PD_PRIME_MFA_REQUIRED_ROLES", "")
 
 
 def _server_url() -> tuple[str, EmbeddedPostgres | None]:
@@ -104,6 +123,10 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "log_json": True,
         # Issue 13 test defaults (each owner keeps its own lines; tests that check a limit or
         # the MFA requirement set their own values):
+        # MFA (H3): staff log in with a password alone; tests/api/test_mfa.py turns it on.
+        "mfa_required_roles": [],
+        # Rate limits: the suite logs many users in from one address within seconds.
+        **TEST_RATE_LIMITS,
     }
     values.update(overrides)
     return Settings.model_validate(values)
@@ -141,8 +164,12 @@ async def runtime(
     runtime = Runtime.create(settings, db=db)
     # A namespace per test keeps Redis counters from leaking between tests and runs.
     runtime.cache = create_cache(settings.redis_url, namespace=f"pd-prime-test-{uuid.uuid4().hex}")
+    runtime.limiter = RateLimiter.from_settings(
+        settings, namespace=f"pd-prime-test-limits-{uuid.uuid4().hex}"
+    )
     yield runtime
     await runtime.cache.close()
+    await runtime.limiter.close()
 
 
 @pytest.fixture

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.mail import Mail
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.schemas import CUSTOMER_CREATE_EXAMPLE
@@ -172,7 +174,8 @@ async def register_and_login(client: AsyncClient, email: str) -> dict[str, str]:
 
     registration = {**REGISTRATION_EXAMPLE, "email": email}
     registered = await client.post("/api/v1/registrations", json=registration)
-    assert registered.status_code == 201, registered.text
+    assert registered.status_code == 202, registered.text
+    await verify_address(client, email)
     tokens = await login(client, email, registration["password"])
     return {"Authorization": f"Bearer {tokens['access_token']}"}
 
@@ -192,3 +195,55 @@ async def draw_documents(runtime: Runtime) -> int:
         for document_id in pending:
             await documents.render(session, document_id)
     return len(pending)
+
+
+def runtime_of_client(client: AsyncClient) -> Runtime:
+    """The runtime of the app an in-process client talks to."""
+    transport = client._transport
+    assert isinstance(transport, ASGITransport)
+    runtime = transport.app.state.runtime  # type: ignore[attr-defined]
+    assert isinstance(runtime, Runtime)
+    return runtime
+
+
+async def mails_to(runtime: Runtime, address: str) -> list[Mail]:
+    """The messages queued for ``address`` and not sent yet, oldest first (the test's
+    transaction never commits, so no worker sends them)."""
+    from sqlalchemy import select
+
+    from pd_prime_demo.identity import mailbox
+    from pd_prime_demo.identity.mfa_models import MailMessage
+
+    found = []
+    async with runtime.db.unit_of_work() as session:
+        ids = (
+            await session.scalars(
+                select(MailMessage.id)
+                .where(MailMessage.sent_at.is_(None))
+                .order_by(MailMessage.created_at, MailMessage.id)
+            )
+        ).all()
+        for message_id in ids:
+            mail = await mailbox.take_unsent(session, runtime.cipher, message_id)
+            if mail is not None and mail.to == address.lower():
+                found.append(mail)
+    return found
+
+
+def link_token(mail: Mail) -> str:
+    """The token of the link in a message."""
+    match = re.search(r"token=([A-Za-z0-9_-]{20,})", mail.body)
+    assert match, mail.body
+    return match.group(1)
+
+
+async def verify_address(client: AsyncClient, email: str) -> None:
+    """Follow the verification link sent to ``email`` (the newest one)."""
+    mails = [
+        m for m in await mails_to(runtime_of_client(client), email) if "Confirm your" in m.subject
+    ]
+    assert mails, f"no verification message for {email}"
+    verified = await client.post(
+        "/api/v1/auth/email-verification", json={"token": link_token(mails[-1])}
+    )
+    assert verified.status_code == 204, verified.text

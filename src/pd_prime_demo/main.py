@@ -21,6 +21,7 @@ from pd_prime_demo.api.body_limit import BodySizeLimitMiddleware
 from pd_prime_demo.api.edge import wrap_edge
 from pd_prime_demo.api.errors import install_error_handlers
 from pd_prime_demo.api.health import router as health_router
+from pd_prime_demo.api.rate_limit import RateLimitMiddleware
 from pd_prime_demo.api.response_patterns import problem_openapi_schemas
 from pd_prime_demo.audit.router import router as audit_router
 from pd_prime_demo.billing.router import BillingPorts
@@ -30,6 +31,7 @@ from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.router import router as customers_router
 from pd_prime_demo.events.router import router as events_router
+from pd_prime_demo.identity.account_router import router as account_router
 from pd_prime_demo.identity.api_keys_router import router as api_keys_router
 from pd_prime_demo.identity.oauth_router import router as oauth_router
 from pd_prime_demo.identity.router import router as identity_router
@@ -56,6 +58,7 @@ PD Prime is an open, API-first property & casualty insurance core.
 # Every domain router of API version 1, in the order the OpenAPI document lists them.
 V1_ROUTERS: tuple[APIRouter, ...] = (
     identity_router,
+    account_router,
     api_keys_router,
     oauth_router,
     customers_router,
@@ -119,6 +122,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         # The docs pages are the platform's own (api/docs.py): offline, under a CSP.
         docs_url=None,
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.edge_settings = settings
     if runtime is not None:
@@ -134,6 +138,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         max_bytes=settings.max_body_bytes,
         by_path=settings.max_body_bytes_by_path,
     )
+    # Outside the body limit: a client over its rate limit is refused before its body is read.
+    app.add_middleware(RateLimitMiddleware)
     app.include_router(health_router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS, docs.static_files(), name="docs-assets")

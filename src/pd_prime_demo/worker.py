@@ -33,6 +33,7 @@ from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime, runtime_of
 from pd_prime_demo.documents import jobs as documents_jobs
 from pd_prime_demo.events.relay import Route, relay_pending, run_relay
+from pd_prime_demo.identity import jobs as identity_jobs
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.webhooks import jobs as webhooks_jobs
@@ -142,6 +143,7 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
     if "documents:render" not in app.tasks:
         add_blueprint(app, documents_jobs.blueprint, "documents")
         add_blueprint(app, webhooks_jobs.blueprint, "webhooks")
+        add_blueprint(app, identity_jobs.blueprint, "identity")
         add_blueprint(app, sweeps, "sweeps")
         for name in SWEEPS:
             app.periodic(cron=runtime.settings.periodic_cron, periodic_id=name)(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from httpx import AsyncClient
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
 from tests.factories import PASSWORD, create_user, login, user_login
@@ -100,10 +103,13 @@ async def test_refresh_rotates_and_reuse_revokes_the_session(
     new_headers = {"Authorization": f"Bearer {rotated['access_token']}"}
     assert (await client.get("/api/v1/users/me", headers=new_headers)).status_code == 200
 
-    replay = await client.post(
-        "/api/v1/auth/token",
-        data={"grant_type": "refresh_token", "refresh_token": agent.refresh_token},
-    )
+    # Past the grace period a client's parallel refresh gets (see below), a replay is reuse.
+    later = clock.now() + timedelta(seconds=runtime.settings.refresh_reuse_grace_seconds + 1)
+    with clock.frozen_at(later):
+        replay = await client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": agent.refresh_token},
+        )
     assert replay.status_code == 401
     assert replay.json()["code"] == "auth.refresh_token_reused"
     # The whole session is gone: the rotated refresh token and every access token die with it.
@@ -146,9 +152,10 @@ async def test_revoke_endpoint_revokes_session(client: AsyncClient, runtime: Run
 
 
 async def test_repeated_failures_are_throttled(client: AsyncClient, runtime: Runtime) -> None:
+    """From the address that failed; other addresses are not (tests/api/test_login_throttle)."""
     email = "throttle.me@example.com"
     await create_user(runtime, Role.AGENT, email=email)
-    for _ in range(runtime.settings.login_max_failures):
+    for _ in range(runtime.settings.login_free_failures + 1):
         failed = await client.post(
             "/api/v1/auth/token",
             data={"grant_type": "password", "username": email, "password": "wrong-password"},
@@ -245,3 +252,128 @@ async def test_jwks_publishes_public_key_only(client: AsyncClient, runtime: Runt
     keys = (await client.get("/api/v1/auth/jwks.json")).json()["keys"]
     assert keys[0]["kid"] == runtime.signer.active_kid
     assert "d" not in keys[0], "private part must never be published"
+
+
+# --- Refresh races and revocation (RFC 9700 section 4.14.2, RFC 7009) ---
+
+
+async def _refresh(client: AsyncClient, refresh_token: str) -> tuple[int, dict[str, str]]:
+    response = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": refresh_token},
+    )
+    return response.status_code, response.json()
+
+
+async def _me_status(client: AsyncClient, access_token: str) -> int:
+    response = await client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {access_token}"}
+    )
+    return response.status_code
+
+
+async def test_the_token_just_rotated_is_refused_without_ending_the_session(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """The hole: the loser of a client's parallel refreshes logged the winner out."""
+    agent = await user_login(client, runtime, Role.AGENT)
+    status, winner = await _refresh(client, agent.refresh_token)
+    assert status == 200
+    status, loser = await _refresh(client, agent.refresh_token)
+    assert status == 401
+    assert loser["code"] == "auth.refresh_token_superseded"
+    # The winner's tokens still work, and so does the session's access token from before.
+    assert await _me_status(client, winner["access_token"]) == 200
+    assert await _me_status(client, agent.access_token) == 200
+    status, next_pair = await _refresh(client, winner["refresh_token"])
+    assert status == 200
+    # Now the first token is two rotations old: presenting it is reuse, grace or not.
+    status, reuse = await _refresh(client, agent.refresh_token)
+    assert status == 401
+    assert reuse["code"] == "auth.refresh_token_reused"
+    assert await _me_status(client, next_pair["access_token"]) == 401
+    assert (await _refresh(client, next_pair["refresh_token"]))[0] == 401
+
+
+async def test_no_grace_period_makes_every_replay_reuse(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"refresh_reuse_grace_seconds": 0})
+    agent = await user_login(client, runtime, Role.AGENT)
+    status, winner = await _refresh(client, agent.refresh_token)
+    assert status == 200
+    status, replay = await _refresh(client, agent.refresh_token)
+    assert (status, replay["code"]) == (401, "auth.refresh_token_reused")
+    assert await _me_status(client, winner["access_token"]) == 401
+
+
+async def test_revoking_an_access_token_ends_its_login_session(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """The hole: /auth/revoke refused access tokens (RFC 7009 accepts either kind)."""
+    agent = await user_login(client, runtime, Role.AGENT)
+    other = await login(client, agent.email)  # another session of the same user
+    response = await client.post(
+        "/api/v1/auth/revoke",
+        data={"token": agent.access_token, "token_type_hint": "access_token"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    assert await _me_status(client, agent.access_token) == 401
+    assert (await _refresh(client, agent.refresh_token))[0] == 401
+    assert await _me_status(client, other["access_token"]) == 200, "only that session ends"
+    # The hint is only a hint: a refresh token sent as "access_token" is still revoked.
+    hinted = await client.post(
+        "/api/v1/auth/revoke",
+        data={"token": other["refresh_token"], "token_type_hint": "access_token"},
+    )
+    assert hinted.status_code == 200
+    assert await _me_status(client, other["access_token"]) == 401
+
+
+async def test_revoking_unknown_expired_or_foreign_tokens_is_200_and_changes_nothing(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    from pd_prime_demo.core.crypto import TokenSigner, generate_key_material
+
+    agent = await user_login(client, runtime, Role.AGENT)
+    keys = generate_key_material()
+    foreign = TokenSigner(keys.jwt_keys, keys.jwt_active_kid)
+    claims = runtime.signer.verify(agent.access_token)
+    assert claims is not None
+    forged = foreign.sign(dict(claims.claims))
+    with clock.frozen_at(clock.now() + timedelta(hours=2)):  # the access token has expired
+        expired = await client.post("/api/v1/auth/revoke", data={"token": agent.access_token})
+    for token in ("nope", "a.b.c", forged):
+        answer = await client.post("/api/v1/auth/revoke", data={"token": token})
+        assert answer.status_code == 200, (token, answer.text)
+    assert expired.status_code == 200
+    assert await _me_status(client, agent.access_token) == 200, "the session is untouched"
+
+
+async def test_an_api_clients_token_is_not_revoked_here(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Client credentials tokens have no login session; ending the client is the admin's
+    revocation route, so RFC 7009's unsupported_token_type answers, and nothing changes."""
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    registered = await client.post(
+        "/api/v1/api-clients",
+        json={"name": "Rater", "owner_id": str(agent.user_id), "scopes": ["products:read"]},
+        headers=admin.headers,
+    )
+    assert registered.status_code == 201, registered.text
+    token = await client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": registered.json()["id"],
+            "client_secret": registered.json()["client_secret"],
+        },
+    )
+    access = token.json()["access_token"]
+    answer = await client.post("/api/v1/auth/revoke", data={"token": access})
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "auth.unsupported_token_type"
+    assert await _me_status(client, access) == 200

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import Login, auto_quote, home_quote, person, user_login
+from tests.factories import Login, auto_quote, home_quote, person, user_login, verify_address
 
 
 async def _customer(client: AsyncClient, agent: Login) -> str:
@@ -254,7 +254,8 @@ async def test_other_agents_quote_is_404_and_customer_sees_own(
             "postal_code": "43004",
         },
     }
-    own = (await client.post("/api/v1/registrations", json=registration)).json()["customer"]["id"]
+    assert (await client.post("/api/v1/registrations", json=registration)).status_code == 202
+    await verify_address(client, "quote.me@example.com")
     tokens = (
         await client.post(
             "/api/v1/auth/token",
@@ -266,6 +267,7 @@ async def test_other_agents_quote_is_404_and_customer_sees_own(
         )
     ).json()
     me = {"Authorization": f"Bearer {tokens['access_token']}"}
+    own = (await client.get("/api/v1/customers", headers=me)).json()["items"][0]["id"]
     mine = await client.post("/api/v1/quotes", json=home_quote(own), headers=me)
     assert mine.status_code == 201, mine.text
     # Buying directly, cover starts today at the earliest; an agent may back-date it within

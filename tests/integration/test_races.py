@@ -81,15 +81,29 @@ async def _same_key_races(served: str) -> None:
         assert len({r.json()["id"] for r in quotes}) == 1
 
 
-async def test_parallel_registrations_of_one_e_mail_make_one_user(served: str) -> None:
+async def test_parallel_registrations_of_one_e_mail_make_one_user(
+    served: str, cli_env: str
+) -> None:
+    import asyncpg
+    from sqlalchemy import make_url
+
     from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
 
-    body = {**REGISTRATION_EXAMPLE, "email": f"race-{uuid.uuid4().hex[:8]}@example.com"}
+    address = f"race-{uuid.uuid4().hex[:8]}@example.com"
+    body = {**REGISTRATION_EXAMPLE, "email": address}
     async with httpx.AsyncClient(base_url=served, timeout=60) as client:
         responses = await _at_once(client, 10, "POST", "/api/v1/registrations", json=body)
     _no_server_error(responses)
-    assert sorted(r.status_code for r in responses)[0] == 201
-    assert sum(r.status_code == 201 for r in responses) == 1
+    # Every one answers alike (no enumeration); one account, and one customer record, exist.
+    assert {r.status_code for r in responses} == {202}
+    dsn = make_url(cli_env).set(drivername="postgresql").render_as_string(hide_password=False)
+    conn = await asyncpg.connect(dsn)
+    try:
+        users = await conn.fetchval("SELECT count(*) FROM users WHERE email = $1", address)
+        records = await conn.fetchval("SELECT count(*) FROM customers WHERE email = $1", address)
+    finally:
+        await conn.close()
+    assert (users, records) == (1, 1)
 
 
 async def test_parallel_changes_with_one_if_match_make_one_change(served: str) -> None:
@@ -118,3 +132,40 @@ async def test_parallel_changes_with_one_if_match_make_one_change(served: str) -
         ]
         history = (await client.get(f"{url}/transactions", headers=agent)).json()["items"]
         assert sum(t["kind"] == "endorsement" for t in history) == 1
+
+
+async def test_parallel_refreshes_one_wins_and_the_winner_keeps_working(served: str) -> None:
+    """Exactly one of 20 parallel refreshes of one token wins, and the other 19 (a client's
+    own retries, tabs or threads) no longer end the winner's login session."""
+    limits = httpx.Limits(max_connections=20)
+    async with httpx.AsyncClient(base_url=served, limits=limits, timeout=60) as client:
+        login = await client.post(
+            "/api/v1/auth/token",
+            data={
+                "grant_type": "password",
+                "username": "agent@demo.pdprime.example",
+                "password": DEMO_PASSWORD,
+            },
+        )
+        assert login.status_code == 200, login.text
+        original = login.json()["refresh_token"]
+        form = {"grant_type": "refresh_token", "refresh_token": original}
+        responses = await _at_once(client, 20, "POST", "/api/v1/auth/token", data=form)
+        _no_server_error(responses)
+        assert sorted(r.status_code for r in responses) == [200] + [401] * 19
+        assert {r.json()["code"] for r in responses if r.status_code == 401} == {
+            "auth.refresh_token_superseded"
+        }
+        winner = next(r.json() for r in responses if r.status_code == 200)
+        bearer = {"Authorization": f"Bearer {winner['access_token']}"}
+        assert (await client.get("/api/v1/users/me", headers=bearer)).status_code == 200
+        again = await client.post(
+            "/api/v1/auth/token",
+            data={"grant_type": "refresh_token", "refresh_token": winner["refresh_token"]},
+        )
+        assert again.status_code == 200, again.text
+        # The original token is now two rotations old: reuse, and the family is revoked.
+        replay = await client.post("/api/v1/auth/token", data=form)
+        assert replay.json()["code"] == "auth.refresh_token_reused"
+        latest = {"Authorization": f"Bearer {again.json()['access_token']}"}
+        assert (await client.get("/api/v1/users/me", headers=latest)).status_code == 401

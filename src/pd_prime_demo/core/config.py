@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -61,9 +68,6 @@ class Settings(BaseSettings):
     argon2_memory_cost_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
 
-    login_max_failures: int = Field(default=5, ge=1)
-    login_failure_window_seconds: int = Field(default=900, ge=1)
-
     # When the periodic sweeps (quote expiry, renewals, the billing run, earned premium) are
     # deferred, as a cron expression in UTC; default daily at 00:15, every 5 minutes in demo.
     sweeps_cron: str | None = None
@@ -109,8 +113,112 @@ class Settings(BaseSettings):
         return self
 
     # --- Rate limits and trusted proxies (issue 13) ---
+    # Counters live in the Redis of redis_url when it is set (shared by every worker process),
+    # in this process's memory otherwise; rate_limit_storage_url names a store of their own
+    # (redis://, rediss:// or memory://).
+    rate_limits_enabled: bool = True
+    rate_limit_storage_url: str | None = None
+    rate_limit_storage_timeout_seconds: float = Field(default=0.5, gt=0, le=10)
+    # One limit each in the limits library's notation ("10/minute", "500 per hour"), counted
+    # in a moving window. Route classes: login-type (token, revoke, and the routes that opt in:
+    # api/rate_limit.py), realtime (tickets and WebSocket connects), writes and reads. "client"
+    # is the client address, "credential" the bearer token, "account" the account a login-type
+    # request names, counted per client address (an account alone would let anyone lock its
+    # owner out).
+    rate_limit_login_per_client: str = "30/minute"
+    rate_limit_login_per_account: str = "10/minute"
+    rate_limit_realtime_per_client: str = "60/minute"
+    rate_limit_write_per_client: str = "600/minute"
+    rate_limit_write_per_credential: str = "300/minute"
+    rate_limit_read_per_client: str = "2400/minute"
+    rate_limit_read_per_credential: str = "1200/minute"
+    # Path prefixes of the login-type class, and of routes never limited (probes).
+    rate_limit_login_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/api/v1/auth/token", "/api/v1/auth/revoke"]
+    )
+    rate_limit_exempt_paths: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/health"]
+    )
+    # Proxies (CIDRs, comma-separated) whose X-Forwarded-For is believed; none by default.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+    # Refresh token rotation: the token just rotated, presented again this soon (a client's
+    # parallel refresh that lost the race), is refused without revoking the login session.
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=60)
+
+    @field_validator(
+        "rate_limit_login_paths", "rate_limit_exempt_paths", "trusted_proxies", mode="before"
+    )
+    @classmethod
+    def _rate_limit_lists(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator(
+        "rate_limit_login_per_client",
+        "rate_limit_login_per_account",
+        "rate_limit_realtime_per_client",
+        "rate_limit_write_per_client",
+        "rate_limit_write_per_credential",
+        "rate_limit_read_per_client",
+        "rate_limit_read_per_credential",
+    )
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        from limits import parse_many
+
+        if len(parse_many(value)) != 1:  # raises ValueError on bad notation
+            raise ValueError("one limit, such as 10/minute")
+        return value
 
     # --- MFA, passwords, e-mail and sessions (issue 13) ---
+    # Login throttling (NIST SP 800-63B 5.2.2): per account and client address, the first
+    # failures are free, then each one makes that pair wait twice as long as the last, up to
+    # the cap. Past the account ceiling (failures from all addresses in the window), clients
+    # that never logged in to the account wait too; addresses that did are never held up.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_delay_base_seconds: int = Field(default=2, ge=1)
+    login_delay_max_seconds: int = Field(default=900, ge=1)
+    login_failure_window_seconds: int = Field(default=24 * 3600, ge=60)
+    login_account_ceiling: int = Field(default=100, ge=1)
+    login_known_client_days: int = Field(default=90, ge=1)
+    # Outgoing e-mail. With no smtp_host, demo and test environments write each message to
+    # data_dir/mail/ (and log the path); production refuses to send.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_seconds: int = Field(default=20, ge=1)
+    mail_from: str = "PD Prime <no-reply@pd-prime.invalid>"
+    # Links in e-mails (verification, password reset) point here.
+    public_base_url: str = "http://127.0.0.1:8000"
+    email_token_ttl_seconds: int = Field(default=24 * 3600, ge=300)
+    password_reset_ttl_seconds: int = Field(default=1800, ge=60)
+    # MFA: the roles that must use it (default: every staff role); customers may opt in.
+    mfa_required_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["agent", "underwriter", "adjuster", "admin"]
+    )
+    mfa_token_ttl_seconds: int = Field(default=300, ge=30, le=1800)
+    mfa_max_failures: int = Field(default=5, ge=1)
+    mfa_issuer: str = "PD Prime"
+    # WebAuthn relying party: its id (a registrable domain) and the origins it accepts.
+    webauthn_rp_id: str = "localhost"
+    webauthn_rp_name: str = "PD Prime"
+    webauthn_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8000"]
+    )
+    # Login sessions: idle (no refresh for this long ends it) and absolute lifetimes.
+    session_idle_seconds: int = Field(default=7 * 24 * 3600, ge=300)
+    session_absolute_seconds: int = Field(default=30 * 24 * 3600, ge=300)
+
+    @field_validator("mfa_required_roles", "webauthn_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        # From the environment: "agent,admin" (an empty string: none).
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
 
     # --- OAuth 2.1 / OpenID Connect provider and staff SSO (issue 13) ---
     # The provider's issuer identifier (RFC 8414 §2, OIDC Discovery §3): the https URL it is

@@ -154,3 +154,10 @@ async def save(session: AsyncSession, customer: Customer) -> None:
     column makes conditional on the version read (and increments)."""
     session.add(customer)
     await session.flush()
+
+
+async def owned_by(session: AsyncSession, user_id: uuid.UUID) -> list[Customer]:
+    """The customer records a login owns (a self-registered policyholder's), locked."""
+    return list(
+        await session.scalars(select(Customer).where(Customer.user_id == user_id).with_for_update())
+    )

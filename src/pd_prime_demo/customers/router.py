@@ -11,6 +11,7 @@ from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.http_conditions import etag_for, expected_version
 from pd_prime_demo.api.idempotency import IdempotencyKey, IdempotentCreate
+from pd_prime_demo.api.rate_limit import login_type_limit
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.customers import service
@@ -20,8 +21,9 @@ from pd_prime_demo.customers.schemas import (
     CustomerPage,
     CustomerRead,
     CustomerUpdate,
+    EmailChangeConfirmation,
+    RegistrationAccepted,
     RegistrationCreate,
-    RegistrationRead,
 )
 from pd_prime_demo.identity.dependencies import CurrentActor, require
 
@@ -142,21 +144,39 @@ async def update_customer(
 
 @router.post(
     "/registrations",
-    response_model=RegistrationRead,
-    status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 422),
+    response_model=RegistrationAccepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=problem_responses(422, 429),
+    dependencies=[Depends(login_type_limit)],
     summary="Sign up as a policyholder: a login and your customer record",
+    description=(
+        "Answers 202 alike whether or not the address already has an account, and sends a "
+        "message to it: a link that confirms the address and opens the login, or, for an "
+        "address with an account, a pointer to the password reset."
+    ),
 )
 async def register_customer(
     body: RegistrationCreate,
-    response: Response,
     session: Session,
     runtime: RuntimeDep,
-) -> RegistrationRead:
-    registrant, customer = handle_result(
-        await service.register(session, body, passwords=runtime.passwords, cipher=runtime.cipher)
-    )
-    response.headers["Location"] = _location(customer.id)
-    read = await service.present_one(session, customer, actor=registrant, cipher=runtime.cipher)
-    assert registrant.user_id is not None
-    return RegistrationRead(user_id=registrant.user_id, customer=read)
+) -> RegistrationAccepted:
+    handle_result(await service.register(session, body, rt=runtime))
+    return RegistrationAccepted()
+
+
+@router.post(
+    "/account/email-change/confirmation",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(409, 422, 429),
+    dependencies=[Depends(login_type_limit)],
+    tags=["account"],
+    summary="Confirm a new e-mail address with the link sent to it",
+    description=(
+        "The login moves to the new address, and so does the e-mail of the customer record "
+        "the login owns. 409 `user.email_taken` if another account took the address since."
+    ),
+)
+async def confirm_email_change(
+    body: EmailChangeConfirmation, session: Session, runtime: RuntimeDep
+) -> None:
+    handle_result(await service.confirm_email_change(session, token=body.token, rt=runtime))

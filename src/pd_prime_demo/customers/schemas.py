@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.dates import CalendarDate
 from pd_prime_demo.customers.rules import normalise_ssn
 
 US_STATES = frozenset(
@@ -109,7 +110,7 @@ StateCode = Annotated[
 ]
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ().-]{7,20}$")]
 Ssn = Annotated[str, AfterValidator(_ssn)]
-BirthDate = Annotated[date, AfterValidator(_birth_date)]
+BirthDate = Annotated[CalendarDate, AfterValidator(_birth_date)]
 LicenceNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9-]{4,20}$")
 ]
@@ -283,7 +284,18 @@ class CustomerPage(BaseModel):
     next_cursor: str | None
 
 
-class RegistrationRead(BaseModel):
+class RegistrationAccepted(BaseModel):
+    """The same answer whether or not the address already had an account (no enumeration):
+    what happens next is said in the message sent to the address."""
+
     model_config = ConfigDict(frozen=True)
-    user_id: uuid.UUID
-    customer: CustomerRead
+    status: Literal["check_your_email"] = "check_your_email"
+    detail: str = (
+        "We sent a message to this address: follow its link to finish signing up. "
+        "The login works once the address is confirmed."
+    )
+
+
+class EmailChangeConfirmation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    token: str = Field(min_length=20, max_length=200, description="The token of the link sent.")

@@ -30,6 +30,8 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_login_at: Mapped[datetime | None]
+    # None until the address is verified: a self-registered login works only after that.
+    email_verified_at: Mapped[datetime | None]
 
 
 class AuthSession(Base):
@@ -48,6 +50,9 @@ class AuthSession(Base):
     # only those scopes' permissions, and its refresh tokens rotate like any other.
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("api_clients.id"))
     scope: Mapped[str | None] = mapped_column(String(1000))
+    # How the login was made (password, mfa), and when its tokens were last refreshed.
+    method: Mapped[str] = mapped_column(String(32), server_default="password")
+    last_active_at: Mapped[datetime | None]
 
 
 class RefreshToken(Base):

@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated, Literal
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Depends, Form, Query, Response, status
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
+from pd_prime_demo.api.rate_limit import token_endpoint_limit
 from pd_prime_demo.api.response_patterns import (
     domain_error_response,
     fail,
@@ -20,6 +21,7 @@ from pd_prime_demo.api.response_patterns import (
 from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.result_types import conflict, invalid
 from pd_prime_demo.identity import clients, service
+from pd_prime_demo.identity.account_router import MFA_GRANT, caller
 from pd_prime_demo.identity.dependencies import CurrentActor, current_authentication, require
 from pd_prime_demo.identity.schemas import (
     ApiClientCreate,
@@ -68,19 +70,31 @@ def _client_credentials(
     "/auth/token",
     response_model=TokenResponse,
     response_model_exclude_none=True,
-    responses=problem_responses(401, 422, 429),
+    responses=problem_responses(401, 422, 429, 503),
+    dependencies=[Depends(token_endpoint_limit)],
     summary="Log in, refresh, or authenticate an API client (OAuth 2.0 token endpoint)",
     description=(
         "Grants: `password` and `refresh_token` for people; `client_credentials` for API "
         "clients, with `client_id` and `client_secret` as HTTP Basic or form fields, and "
-        "optionally `scope` to ask for fewer of the client's scopes."
+        "optionally `scope` to ask for fewer of the client's scopes. A password login that "
+        "needs a second factor answers 401 `auth.mfa_required` with an `mfa_token`; send it "
+        f"back with grant `{MFA_GRANT}` and an `otp` or a `recovery_code`."
     ),
 )
 async def issue_token(
+    request: Request,
     session: Session,
     runtime: RuntimeDep,
     response: Response,
-    grant_type: Annotated[Literal["password", "refresh_token", "client_credentials"], Form()],
+    grant_type: Annotated[
+        Literal[
+            "password",
+            "refresh_token",
+            "client_credentials",
+            "urn:pd-prime:params:oauth:grant-type:mfa",
+        ],
+        Form(),
+    ],
     basic: Annotated[HTTPBasicCredentials | None, Depends(_client_basic)],
     username: Annotated[str | None, Form(max_length=320)] = None,
     password: Annotated[str | None, Form(max_length=256)] = None,
@@ -88,6 +102,9 @@ async def issue_token(
     client_id: Annotated[str | None, Form(max_length=100)] = None,
     client_secret: Annotated[str | None, Form(max_length=200)] = None,
     scope: Annotated[str, Form(max_length=400)] = "",
+    mfa_token: Annotated[str | None, Form(max_length=200)] = None,
+    otp: Annotated[str | None, Form(max_length=20)] = None,
+    recovery_code: Annotated[str | None, Form(max_length=40)] = None,
 ) -> TokenResponse | Response:
     response.headers.update(_NO_STORE)
     if grant_type == "client_credentials":
@@ -104,7 +121,22 @@ async def issue_token(
         if not username or not password:
             fail(invalid("auth.missing_credentials", "username and password are required"))
         tokens = handle_result(
-            await service.login(session, runtime, email=username, password=password)
+            await service.login(
+                session, runtime, email=username, password=password, client=caller(request)
+            )
+        )
+    elif grant_type == MFA_GRANT:
+        if not mfa_token:
+            fail(invalid("auth.missing_mfa_token", "mfa_token is required"))
+        tokens = handle_result(
+            await service.login_second_factor(
+                session,
+                runtime,
+                mfa_token=mfa_token,
+                otp=otp,
+                recovery_code=recovery_code,
+                client=caller(request),
+            )
         )
     else:
         if not refresh_token:
@@ -126,15 +158,24 @@ async def issue_token(
 @router.post(
     "/auth/revoke",
     status_code=status.HTTP_200_OK,
-    responses=problem_responses(422),
-    summary="Revoke a refresh token and its login session (RFC 7009)",
+    responses=problem_responses(422, 429, 503),
+    summary="Revoke a refresh or access token: its login session ends (RFC 7009)",
+    description=(
+        "A refresh token, or the access token of a login session: the whole session ends, its "
+        "access tokens stop working at once. `token_type_hint` is optional and not needed. "
+        "Unknown, invalid or expired tokens answer 200 too. An API client's access token or "
+        "an API key answers 422 `auth.unsupported_token_type`: revoke the client or the key."
+    ),
 )
 async def revoke_token(
     session: Session,
-    token: Annotated[str, Form(max_length=200)],
+    runtime: RuntimeDep,
+    response: Response,
+    token: Annotated[str, Form(max_length=4096)],
     token_type_hint: Annotated[str | None, Form(max_length=50)] = None,
 ) -> dict[str, str]:
-    handle_result(await service.revoke(session, token=token))
+    response.headers.update(_NO_STORE)
+    handle_result(await service.revoke(session, runtime, token=token))
     return {"status": "revoked"}
 
 

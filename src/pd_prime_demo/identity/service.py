@@ -7,8 +7,6 @@ Refresh tokens rotate on every use. Presenting a token that was already used mea
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -25,7 +23,6 @@ from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
-    ErrorKind,
     FieldIssue,
     Ok,
     Result,
@@ -35,32 +32,40 @@ from pd_prime_demo.core.result_types import (
     unauthenticated,
 )
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
 from pd_prime_demo.identity import api_keys, clients
 from pd_prime_demo.identity.liveness import live_credentials as live_credentials
+from pd_prime_demo.identity.login import DEMO_ACCOUNT_REFUSED as DEMO_ACCOUNT_REFUSED
+from pd_prime_demo.identity.login import INVALID_CREDENTIALS as INVALID_CREDENTIALS
+from pd_prime_demo.identity.login import login as login
+from pd_prime_demo.identity.login import login_second_factor as login_second_factor
 from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
 from pd_prime_demo.identity.oauth_rules import narrowed_to_scope
+from pd_prime_demo.identity.passwords import confirm_email_change as confirm_email_change
+from pd_prime_demo.identity.passwords import send_already_registered as send_already_registered
+from pd_prime_demo.identity.passwords import send_verification as send_verification
+from pd_prime_demo.identity.passwords import weak_password as weak_password
 from pd_prime_demo.identity.rules import password_problems, token_digest, user_actor
+from pd_prime_demo.identity.sessions import TokenPair as TokenPair
+from pd_prime_demo.identity.sessions import actor_for_user as actor_for_user
+from pd_prime_demo.identity.sessions import issue_tokens as _issue_tokens
 
-INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
 INVALID_TOKEN = unauthenticated("auth.invalid_token", "the access token is invalid or expired")
 INVALID_REFRESH = unauthenticated(
     "auth.invalid_refresh_token", "the refresh token is invalid, expired or revoked"
-)
-DEMO_ACCOUNT_REFUSED = unauthenticated(
-    "auth.demo_account", "demo accounts sign in only while the platform runs in demo mode"
 )
 REFRESH_REUSED = unauthenticated(
     "auth.refresh_token_reused",
     "this refresh token was already used; the login session has been revoked for safety",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TokenPair:
-    access_token: str
-    expires_in: int
-    refresh_token: str
+REFRESH_SUPERSEDED = unauthenticated(
+    "auth.refresh_token_superseded",
+    "this refresh token was just rotated by another request; use the tokens it received",
+)
+UNSUPPORTED_TOKEN_TYPE = invalid(
+    "auth.unsupported_token_type",
+    "an API client's token or an API key is not revoked here (it has no login session): "
+    "revoke the client or the key instead",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +73,6 @@ class RefreshReuse:
     """Ok-valued so that the session revocation commits; the router answers 401."""
 
     session_id: uuid.UUID
-
-
-def actor_for_user(user: User) -> Actor:
-    return user_actor(user.id, user.role, user.underwriting_authority)
 
 
 # Every authenticated request runs this, so it is built once and selects only the columns an
@@ -104,9 +105,12 @@ async def create_user(
     passwords: PasswordHashing,
     actor: Actor,
     underwriting_authority: int | None = None,
+    email_verified: bool = True,
 ) -> Result[User, DomainError]:
+    """A user; ``email_verified`` False (self-registration) keeps the login closed until the
+    address is confirmed."""
     email = normalise_email(email)
-    if problems := password_problems(password, email=email):
+    if problems := password_problems(password, email=email, names=(full_name,)):
         return Err(
             invalid(
                 "user.weak_password",
@@ -129,6 +133,7 @@ async def create_user(
         underwriting_authority=underwriting_authority,
         created_at=now,
         updated_at=now,
+        email_verified_at=now if email_verified else None,
     )
     session.add(user)
     await session.flush()
@@ -160,98 +165,7 @@ async def list_users(
     return await keyset_page(session, query, User, cursor=cursor, limit=limit)
 
 
-async def _issue_tokens(
-    session: AsyncSession, rt: Runtime, user: User, auth_session: AuthSession
-) -> TokenPair:
-    now = clock.now()
-    ttl = rt.settings.access_token_ttl_seconds
-    access = rt.signer.sign(
-        {
-            "iss": rt.settings.jwt_issuer,
-            "aud": rt.settings.jwt_audience,
-            "sub": str(user.id),
-            "sid": str(auth_session.id),
-            "role": user.role,
-            "iat": int(now.timestamp()),
-            "nbf": int(now.timestamp()),
-            "exp": int(now.timestamp()) + ttl,
-            "jti": uuid.uuid4().hex,
-            # An OAuth authorization's token: the client (RFC 9068 names it client_id, which
-            # here marks a client credentials token) and the scopes the user consented to.
-            **(
-                {"azp": str(auth_session.client_id), "scope": auth_session.scope or ""}
-                if auth_session.client_id is not None
-                else {}
-            ),
-        }
-    )
-    refresh = secrets.token_urlsafe(32)
-    session.add(
-        RefreshToken(
-            session_id=auth_session.id,
-            token_hash=token_digest(refresh),
-            issued_at=now,
-            expires_at=min(
-                now + timedelta(seconds=rt.settings.refresh_token_ttl_seconds),
-                auth_session.expires_at,
-            ),
-        )
-    )
-    await session.flush()
-    return TokenPair(access, ttl, refresh)
-
-
 issue_session_tokens = _issue_tokens  # an OAuth authorization's first tokens (identity.oauth)
-
-
-def _throttle_key(email: str) -> str:
-    # Hashed so that no e-mail address sits in Redis in clear.
-    return "login-failures:" + hashlib.sha256(email.encode()).hexdigest()[:32]
-
-
-async def login(
-    session: AsyncSession, rt: Runtime, *, email: str, password: str
-) -> Result[TokenPair, DomainError]:
-    email = normalise_email(email)
-    key = _throttle_key(email)
-    if await rt.cache.count(key) >= rt.settings.login_max_failures:
-        LOGIN_ATTEMPTS.labels("throttled").inc()
-        return Err(
-            DomainError(
-                ErrorKind.RATE_LIMITED,
-                "auth.too_many_attempts",
-                "too many failed logins for this account; try again later",
-                extra={"retry_after": rt.settings.login_failure_window_seconds},
-            )
-        )
-    user = await find_by_email(session, email)
-    ok = rt.passwords.verify(user.password_hash if user else None, password)
-    if user is None or not ok or not user.is_active:
-        await rt.cache.hit(key, rt.settings.login_failure_window_seconds)
-        LOGIN_ATTEMPTS.labels("failed").inc()
-        return Err(INVALID_CREDENTIALS)
-    if user.is_demo and not rt.settings.demo_accounts_allowed:
-        return Err(DEMO_ACCOUNT_REFUSED)
-    await rt.cache.clear(key)
-    now = clock.now()
-    if rt.passwords.needs_rehash(user.password_hash):
-        user.password_hash = rt.passwords.hash(password)
-    user.last_login_at = now
-    auth_session = AuthSession(
-        id=uuid.uuid4(),
-        user_id=user.id,
-        created_at=now,
-        expires_at=now + timedelta(seconds=rt.settings.refresh_token_ttl_seconds),
-    )
-    session.add(auth_session)
-    await session.flush()
-    tokens = await _issue_tokens(session, rt, user, auth_session)
-    actor = actor_for_user(user)
-    await audit.record(
-        session, actor, "auth.login", "auth_session", str(auth_session.id), {"method": "password"}
-    )
-    LOGIN_ATTEMPTS.labels("succeeded").inc()
-    return Ok(tokens)
 
 
 async def _revoke_session(
@@ -295,6 +209,10 @@ async def refresh(
     if stored.used_at is not None:
         if auth_session.revoked_at is not None:
             return Err(INVALID_REFRESH)
+        if await _just_rotated(session, stored, now, rt.settings.refresh_reuse_grace_seconds):
+            # The loser of a client's own parallel refreshes: refused, but the winner's new
+            # tokens stay good. Any older token, or this one later, still revokes the family.
+            return Err(REFRESH_SUPERSEDED)
         await _revoke_session(session, auth_session, "refresh_token_reuse", actor)
         return Ok(RefreshReuse(auth_session.id))
     if auth_session.revoked_at is not None or stored.expires_at <= now or not user.is_active:
@@ -305,18 +223,72 @@ async def refresh(
     return Ok(tokens)
 
 
-async def revoke(session: AsyncSession, *, token: str) -> Result[None, DomainError]:
-    """RFC 7009: revoke the login session a refresh token belongs to; unknown tokens are ok."""
-    stored = await session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == token_digest(token))
+async def _just_rotated(
+    session: AsyncSession, stored: RefreshToken, now: datetime, grace_seconds: int
+) -> bool:
+    """``stored`` was used under ``grace_seconds`` ago and is the session's latest used token
+    (the one just before the live one: its successor is still unused)."""
+    assert stored.used_at is not None
+    if now - stored.used_at >= timedelta(seconds=grace_seconds):
+        return False
+    later = await session.scalar(
+        select(RefreshToken.id)
+        .where(
+            RefreshToken.session_id == stored.session_id,
+            RefreshToken.used_at > stored.used_at,
+        )
+        .limit(1)
     )
-    if stored is not None:
-        auth_session = await session.get(AuthSession, stored.session_id, with_for_update=True)
-        assert auth_session is not None
+    return later is None
+
+
+async def revoke(session: AsyncSession, rt: Runtime, *, token: str) -> Result[None, DomainError]:
+    """RFC 7009: a refresh token or a login session's access token ends that login session
+    (its access tokens carry its id, so they stop at once). No token_type_hint is needed: an
+    access token is a JWT of ours, anything else is looked up as a refresh token. Unknown,
+    invalid or expired tokens are fine (200, nothing changes)."""
+    if api_keys.is_api_key(token):
+        return Err(UNSUPPORTED_TOKEN_TYPE)
+    reason = "logout"
+    session_id = await _refresh_token_session(session, token)
+    if session_id is None:
+        match _access_token_session(rt, token):
+            case Err() as err:
+                return err
+            case Ok(found):
+                session_id, reason = found, "access_token_revoked"
+    auth_session = (
+        await session.get(AuthSession, session_id, with_for_update=True) if session_id else None
+    )
+    if auth_session is not None:
         user = await session.get(User, auth_session.user_id)
-        assert user is not None
-        await _revoke_session(session, auth_session, "logout", actor_for_user(user))
+        assert user is not None  # foreign key
+        await _revoke_session(session, auth_session, reason, actor_for_user(user))
     return Ok(None)
+
+
+async def _refresh_token_session(session: AsyncSession, token: str) -> uuid.UUID | None:
+    return await session.scalar(
+        select(RefreshToken.session_id).where(RefreshToken.token_hash == token_digest(token))
+    )
+
+
+def _access_token_session(rt: Runtime, token: str) -> Result[uuid.UUID | None, DomainError]:
+    """The login session an unexpired access token of ours names (None: not one)."""
+    verified = rt.signer.verify(token)
+    if verified is None or verified.header.get("typ") != "at+jwt":
+        return Ok(None)
+    claims = verified.claims
+    if claims.get("iss") != rt.settings.jwt_issuer or claims.get("aud") != rt.settings.jwt_audience:
+        return Ok(None)
+    if "client_id" in claims:  # client credentials: no login session to end
+        return Err(UNSUPPORTED_TOKEN_TYPE)
+    try:
+        if int(claims["exp"]) < int(clock.now().timestamp()):
+            return Ok(None)  # expired: it works nowhere already
+        return Ok(uuid.UUID(str(claims["sid"])))
+    except (KeyError, ValueError, TypeError):
+        return Ok(None)
 
 
 async def logout_session(

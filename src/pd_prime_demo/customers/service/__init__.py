@@ -14,7 +14,7 @@ from pd_prime_demo.customers.service.read import (
     list_customers,
     mailing_label,
 )
-from pd_prime_demo.customers.service.registration import register
+from pd_prime_demo.customers.service.registration import confirm_email_change, register
 from pd_prime_demo.customers.service.write import create_customer, update_customer
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "OrganisationCreate",
     "PersonCreate",
     "Visibility",
+    "confirm_email_change",
     "create_customer",
     "get_customer",
     "list_customers",

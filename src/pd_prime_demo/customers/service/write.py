@@ -187,7 +187,20 @@ async def update_customer(
         if name in fields:
             setattr(customer, name, getattr(changes, name))
     if "email" in fields and changes.email is not None:
-        customer.email = str(changes.email).lower()
+        email = str(changes.email).lower()
+        # A customer with a login has the login's address: it moves only through the
+        # verified e-mail change (identity), never by editing the record, so nobody can put
+        # another user's address on their own record.
+        if customer.user_id is not None and email != customer.email:
+            return Err(
+                invalid(
+                    "customer.email_is_login",
+                    "this customer's e-mail is their login's: change it through "
+                    "POST /api/v1/account/email, which confirms the new address",
+                    FieldIssue("#/email", "changed only by a verified e-mail change"),
+                )
+            )
+        customer.email = email
     if "address" in fields and changes.address is not None:
         _apply_address(customer, changes.address)
     if "date_of_birth" in fields:

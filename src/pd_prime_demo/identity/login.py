@@ -1,0 +1,215 @@
+"""Password login and its second step (MFA), throttled per account and client address.
+
+NIST SP 800-63B section 5.2.2: no account is ever locked (that would let anyone lock its
+owner out); failures slow down only the (account, client address) pair that made them, with a
+looser ceiling per account (``identity.throttle``). A wrong e-mail and a wrong password answer
+alike, and an unknown e-mail costs the same password hash as a known one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.core.result_types import (
+    DomainError,
+    Err,
+    ErrorKind,
+    Ok,
+    Result,
+    forbidden,
+    unauthenticated,
+)
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
+from pd_prime_demo.identity import mfa
+from pd_prime_demo.identity.models import User
+from pd_prime_demo.identity.sessions import TokenPair, actor_for_user, open_session
+from pd_prime_demo.identity.throttle import Policy, Throttle
+
+INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
+DEMO_ACCOUNT_REFUSED = unauthenticated(
+    "auth.demo_account", "demo accounts sign in only while the platform runs in demo mode"
+)
+EMAIL_UNVERIFIED = forbidden(
+    "auth.email_unverified",
+    "confirm your e-mail address first: follow the link in the message we sent you",
+)
+
+
+def login_policy(rt: Runtime) -> Policy:
+    s = rt.settings
+    return Policy(
+        free=s.login_free_failures,
+        base_seconds=s.login_delay_base_seconds,
+        max_seconds=s.login_delay_max_seconds,
+        window_seconds=s.login_failure_window_seconds,
+        account_ceiling=s.login_account_ceiling,
+        known_client_seconds=s.login_known_client_days * 86400,
+    )
+
+
+def mfa_policy(rt: Runtime) -> Policy:
+    s = rt.settings
+    return Policy(
+        free=s.mfa_max_failures,
+        base_seconds=s.login_delay_base_seconds,
+        max_seconds=s.login_delay_max_seconds,
+        window_seconds=s.login_failure_window_seconds,
+        account_ceiling=s.login_account_ceiling,
+        known_client_seconds=s.login_known_client_days * 86400,
+    )
+
+
+def _mfa_step(code: str, detail: str, token: str, methods: list[str]) -> DomainError:
+    return DomainError(
+        ErrorKind.UNAUTHENTICATED,
+        code,
+        detail,
+        extra={
+            "mfa_token": token,
+            "mfa_methods": methods,
+            "mfa_grant_type": "urn:pd-prime:params:oauth:grant-type:mfa",
+        },
+    )
+
+
+async def login(
+    session: AsyncSession, rt: Runtime, *, email: str, password: str, client: str = "unknown"
+) -> Result[TokenPair, DomainError]:
+    """The password grant. ``client`` is the caller's address (the throttle's pair)."""
+    email = email.strip().lower()
+    throttle = Throttle(rt.cache, login_policy(rt), "login", email, client)
+    if refusal := await throttle.refusal():
+        LOGIN_ATTEMPTS.labels("throttled").inc()
+        return Err(refusal)
+    user = await session.scalar(select(User).where(User.email == email))
+    ok = rt.passwords.verify(user.password_hash if user else None, password)
+    if user is None or not ok or not user.is_active:
+        await throttle.failed()
+        LOGIN_ATTEMPTS.labels("failed").inc()
+        return Err(INVALID_CREDENTIALS)
+    if user.is_demo and not rt.settings.demo_accounts_allowed:
+        return Err(DEMO_ACCOUNT_REFUSED)
+    await throttle.succeeded()
+    if user.email_verified_at is None:
+        return Err(EMAIL_UNVERIFIED)
+    if await mfa.has_mfa(session, user.id):
+        token = await mfa.issue_ticket(rt, user.id, "login")
+        return Err(
+            _mfa_step(
+                "auth.mfa_required",
+                "a second factor is needed: send the mfa_token with a code",
+                token,
+                await mfa.methods_of(session, user.id),
+            )
+        )
+    # Demo accounts (published passwords, demo mode only) show the platform: MFA on them
+    # would protect nothing and lock the showcase.
+    if mfa.mfa_required(rt.settings, user.role) and not user.is_demo:
+        token = await mfa.issue_ticket(rt, user.id, "enrol")
+        return Err(
+            _mfa_step(
+                "auth.mfa_enrolment_required",
+                "your role needs a second factor: set one up with the mfa_token at "
+                "/api/v1/auth/mfa/totp/enrolment, which logs you in once confirmed",
+                token,
+                ["totp_enrolment"],
+            )
+        )
+    if rt.passwords.needs_rehash(user.password_hash):
+        user.password_hash = rt.passwords.hash(password)
+    _, tokens = await open_session(session, rt, user, method="password")
+    LOGIN_ATTEMPTS.labels("succeeded").inc()
+    return Ok(tokens)
+
+
+async def login_second_factor(
+    session: AsyncSession,
+    rt: Runtime,
+    *,
+    mfa_token: str,
+    otp: str | None,
+    recovery_code: str | None,
+    client: str = "unknown",
+) -> Result[TokenPair, DomainError]:
+    """The MFA grant: the ticket of a password login that passed, and a TOTP or recovery code."""
+    ticket = await mfa.take_ticket(rt, mfa_token, "login")
+    if ticket is None:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
+    if refusal := await throttle.refusal():
+        await mfa.give_back(rt, mfa_token, ticket)
+        return Err(refusal)
+    user = await session.get(User, ticket.user_id)
+    if user is None or not user.is_active:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    if otp:
+        passed = await mfa.check_otp(session, rt, user.id, otp)
+        method = "otp"
+    elif recovery_code:
+        passed = await mfa.check_recovery_code(session, user.id, recovery_code)
+        method = "recovery_code"
+    else:
+        await mfa.give_back(rt, mfa_token, ticket)
+        return Err(unauthenticated("auth.missing_otp", "send otp or recovery_code"))
+    if not passed:
+        await throttle.failed()
+        await mfa.give_back(rt, mfa_token, ticket)
+        return Err(mfa.INVALID_CODE)
+    await throttle.succeeded()
+    return Ok(await complete_mfa_login(session, rt, user, method=method))
+
+
+async def complete_mfa_login(
+    session: AsyncSession, rt: Runtime, user: User, *, method: str
+) -> TokenPair:
+    _, tokens = await open_session(session, rt, user, method=f"mfa:{method}")
+    if method == "recovery_code":
+        await audit.record(
+            session, actor_for_user(user), "mfa.recovery_code_used", "user", str(user.id)
+        )
+    LOGIN_ATTEMPTS.labels("succeeded").inc()
+    return tokens
+
+
+async def begin_enrolment_with_ticket(
+    session: AsyncSession, rt: Runtime, *, mfa_token: str
+) -> Result[mfa.TotpEnrolment, DomainError]:
+    """First step of a required enrolment: a TOTP secret for the user the ticket names (the
+    ticket stays usable for the confirmation)."""
+    ticket = await mfa.take_ticket(rt, mfa_token, "enrol")
+    if ticket is None:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    user = await session.get(User, ticket.user_id)
+    if user is None or not user.is_active:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    await mfa.give_back(rt, mfa_token, ticket, failed=False)
+    return await mfa.begin_totp(session, rt, user)
+
+
+async def confirm_enrolment_with_ticket(
+    session: AsyncSession, rt: Runtime, *, mfa_token: str, otp: str, client: str = "unknown"
+) -> Result[tuple[list[str], TokenPair], DomainError]:
+    """Second step: the first code confirms the authenticator and logs the user in."""
+    ticket = await mfa.take_ticket(rt, mfa_token, "enrol")
+    if ticket is None:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
+    if refusal := await throttle.refusal():
+        await mfa.give_back(rt, mfa_token, ticket, failed=False)
+        return Err(refusal)
+    user = await session.get(User, ticket.user_id)
+    if user is None or not user.is_active:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    match await mfa.confirm_totp(session, rt, user, otp, actor=actor_for_user(user)):
+        case Err(error) as err:
+            if error is mfa.INVALID_CODE:
+                await throttle.failed()
+            await mfa.give_back(rt, mfa_token, ticket)
+            return err
+        case Ok(codes):
+            pass
+    await throttle.succeeded()
+    return Ok((codes, await complete_mfa_login(session, rt, user, method="otp")))
