@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from procrastinate.job_context import JobContext
@@ -17,6 +17,7 @@ from pd_prime_demo.core.crypto import (
 )
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.core.queue import JobQueue
+from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.secret_policy import refuse_unsafe_secrets
 
 
@@ -29,6 +30,8 @@ class Runtime:
     signer: TokenSigner
     passwords: PasswordHashing
     queue: JobQueue
+    # Built from settings by create(); the in-process default serves runtimes built by hand.
+    limiter: RateLimiter = field(default_factory=RateLimiter.in_memory)
 
     @classmethod
     def create(cls, settings: Settings, *, db: Database | None = None) -> Runtime:
@@ -47,11 +50,13 @@ class Runtime:
                 parallelism=settings.argon2_parallelism,
             ),
             queue=JobQueue(db.url),
+            limiter=RateLimiter.from_settings(settings),
         )
 
     async def close(self) -> None:
         await self.queue.close()
         await self.cache.close()
+        await self.limiter.close()
         await self.db.dispose()
 
 
