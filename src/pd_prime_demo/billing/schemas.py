@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.billing.enums import InstallmentStatus, PaymentMethod
 from pd_prime_demo.core.dates import BusinessDate
-from pd_prime_demo.core.money import Money
+from pd_prime_demo.core.money import DecimalIn, Money
 
 
 class _In(BaseModel):
@@ -18,7 +17,7 @@ class _In(BaseModel):
 
 
 class PaymentCreate(_In):
-    amount: Decimal = Field(gt=0, le=1_000_000, decimal_places=2)
+    amount: DecimalIn = Field(gt=0, le=1_000_000, decimal_places=2)
     method: PaymentMethod = PaymentMethod.CARD
 
 

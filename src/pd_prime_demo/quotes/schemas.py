@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.core.dates import BusinessDate
-from pd_prime_demo.core.money import Factor, Money, WorksheetAmount
+from pd_prime_demo.core.money import DecimalIn, Factor, Money, WorksheetAmount
 from pd_prime_demo.quotes.enums import QuoteStatus
 from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
@@ -116,7 +115,7 @@ class QuoteUpdate(_In):
 class UnderwritingDecision(_In):
     decision: Literal["approve", "decline"]
     note: str = Field(min_length=1, max_length=2000)
-    surcharge_percent: Decimal | None = Field(
+    surcharge_percent: DecimalIn | None = Field(
         default=None,
         ge=0,
         le=100,

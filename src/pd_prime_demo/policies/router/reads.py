@@ -4,7 +4,6 @@ histories and documents."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response, status
@@ -180,7 +179,9 @@ async def list_transactions(
     policy_id: uuid.UUID,
     session: Session,
     actor: CurrentActor,
-    as_of: Annotated[date | None, Query(description="Only those effective by this date.")] = None,
+    as_of: Annotated[
+        BusinessDate | None, Query(description="Only those effective by this date.")
+    ] = None,
     known_at: KnownAt = None,
     cursor: Cursor = None,
     limit: Limit = 200,
