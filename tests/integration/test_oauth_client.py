@@ -1,0 +1,207 @@
+"""The provider against a real OAuth client (authlib's AsyncOAuth2Client), and its races on a
+database whose transactions really commit and run in parallel."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
+from sqlalchemy import text
+
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.main import create_app
+from tests.conftest import make_settings
+from tests.oauth_support import (
+    ISSUER,
+    REDIRECT,
+    TOKEN,
+    bearer,
+    code_for,
+    consent,
+    hidden_fields,
+    redeem,
+    redirect_query,
+    register,
+    verified_user,
+)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, oauth_issuer=ISSUER)
+
+
+def _browser(app: FastAPI) -> AsyncClient:
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    return AsyncClient(transport=transport, base_url=ISSUER)
+
+
+@pytest.fixture
+async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with _browser(app) as client:
+        yield client
+
+
+async def test_authlibs_client_completes_code_and_pkce_then_reads_userinfo_and_refreshes(
+    app: FastAPI, web: AsyncClient, runtime: Runtime
+) -> None:
+    _, admin_email = await verified_user(runtime, Role.ADMIN)
+    admin = await bearer(web, admin_email)
+    owner, _ = await verified_user(runtime, Role.AGENT)
+    registered = await register(web, admin, owner)
+    user_id, email = await verified_user(runtime, Role.CUSTOMER)
+
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncOAuth2Client(
+        client_id=registered["id"],
+        client_secret=registered["client_secret"],
+        scope="openid email quotes:read",
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+        transport=transport,
+    ) as oauth:
+        metadata = (
+            await oauth.request(
+                "GET", f"{ISSUER}/.well-known/openid-configuration", withhold_token=True
+            )
+        ).json()
+        verifier = secrets.token_urlsafe(48)
+        nonce = secrets.token_urlsafe(12)
+        url, state = oauth.create_authorization_url(
+            metadata["authorization_endpoint"], code_verifier=verifier, nonce=nonce
+        )
+        assert "code_challenge_method=S256" in url
+
+        # The user's browser: the page, the password, Allow.
+        page = await web.get(url)
+        assert page.status_code == 200, page.text
+        form = hidden_fields(page.text) | {"decision": "allow", "email": email}
+        form["password"] = "a sufficiently long passphrase"
+        answer = await web.post("/api/v1/oauth/authorize", data=form)
+        assert answer.status_code == 303, answer.text
+        assert redirect_query(answer)["state"] == state
+
+        token = await oauth.fetch_token(
+            metadata["token_endpoint"],
+            authorization_response=answer.headers["location"],
+            code_verifier=verifier,
+        )
+        assert token["token_type"] == "Bearer"
+        jwks = KeySet.import_key_set(
+            (await oauth.request("GET", metadata["jwks_uri"], withhold_token=True)).json()
+        )
+        decoded = jwt.decode(token["id_token"], jwks, algorithms=["ES256"])
+        id_token = CodeIDToken(
+            decoded.claims,
+            decoded.header,
+            {"iss": {"value": ISSUER}, "aud": {"value": registered["id"]}},
+            {"nonce": nonce, "access_token": token["access_token"]},
+        )
+        id_token.validate(now=int(clock.now().timestamp()))
+
+        info = await oauth.get(metadata["userinfo_endpoint"])
+        assert info.status_code == 200, info.text
+        assert info.json()["sub"] == str(user_id)
+        assert info.json()["email"] == email
+
+        first_refresh = token["refresh_token"]
+        refreshed = await oauth.refresh_token(metadata["token_endpoint"])
+        assert refreshed["refresh_token"] != first_refresh
+        assert (await oauth.get(metadata["userinfo_endpoint"])).status_code == 200
+
+        await oauth.revoke_token(metadata["revocation_endpoint"], refreshed["refresh_token"])
+        assert (await oauth.get(metadata["userinfo_endpoint"])).status_code == 401
+
+
+async def _committed_setup(app: FastAPI, runtime: Runtime) -> tuple[dict[str, Any], str]:
+    async with _browser(app) as web:
+        _, admin_email = await verified_user(runtime, Role.ADMIN)
+        admin = await bearer(web, admin_email)
+        owner, _ = await verified_user(runtime, Role.AGENT)
+        registered = await register(web, admin, owner)
+    _, email = await verified_user(runtime, Role.CUSTOMER)
+    return registered, email
+
+
+async def test_two_parallel_redemptions_of_one_code_exactly_one_succeeds(
+    committed_runtime: Runtime,
+) -> None:
+    app = create_app(runtime=committed_runtime)
+    registered, email = await _committed_setup(app, committed_runtime)
+    for _ in range(5):
+        async with _browser(app) as web:
+            code, verifier = await code_for(web, registered, email)
+            outcomes = await asyncio.gather(
+                *(redeem(web, registered, code, verifier) for _ in range(2))
+            )
+        statuses = sorted(r.status_code for r in outcomes)
+        assert statuses == [200, 400], [r.text for r in outcomes]
+        loser = next(r for r in outcomes if r.status_code == 400)
+        assert loser.json()["error"] == "invalid_grant"
+        winner = next(r for r in outcomes if r.status_code == 200).json()
+        # The loser's redemption was a replay: what the winner got is revoked too.
+        async with _browser(app) as web:
+            headers = {"Authorization": f"Bearer {winner['access_token']}"}
+            assert (await web.get("/api/v1/oauth/userinfo", headers=headers)).status_code == 401
+    async with committed_runtime.db.unit_of_work() as session:
+        counts = dict(
+            (
+                await session.execute(
+                    text(
+                        "SELECT event, count(*) FROM oauth_token_log WHERE client_id = :c "
+                        "GROUP BY event"
+                    ),
+                    {"c": registered["id"]},
+                )
+            ).all()
+        )
+    assert counts == {"issued": 5, "code_replayed": 5, "revoked": 5}
+
+
+async def test_two_parallel_refreshes_of_one_token_exactly_one_succeeds(
+    committed_runtime: Runtime,
+) -> None:
+    app = create_app(runtime=committed_runtime)
+    registered, email = await _committed_setup(app, committed_runtime)
+    async with _browser(app) as web:
+        code, verifier = await code_for(web, registered, email)
+        tokens = (await redeem(web, registered, code, verifier)).json()
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": registered["id"],
+            "client_secret": registered["client_secret"],
+        }
+        outcomes = await asyncio.gather(*(web.post(TOKEN, data=form) for _ in range(10)))
+    statuses = sorted(r.status_code for r in outcomes)
+    assert statuses == [200] + [400] * 9, [r.text for r in outcomes]
+
+
+async def test_the_page_refuses_to_be_framed_and_runs_no_script(
+    web: AsyncClient, runtime: Runtime
+) -> None:
+    _, admin_email = await verified_user(runtime, Role.ADMIN)
+    admin = await bearer(web, admin_email)
+    owner, _ = await verified_user(runtime, Role.AGENT)
+    registered = await register(web, admin, owner)
+    _, email = await verified_user(runtime, Role.CUSTOMER)
+    from tests.oauth_support import authorization_params, pkce_pair
+
+    _, challenge = pkce_pair()
+    params = authorization_params(registered, challenge, state='"><script>alert(1)</script>')
+    page = await web.get("/api/v1/oauth/authorize", params=params)
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "<script>" not in page.text  # the state is escaped in the hidden field
+    assert redirect_query(await consent(web, params, email=email))["state"] == params["state"]
