@@ -156,7 +156,7 @@ async def test_two_parallel_redemptions_of_one_code_exactly_one_succeeds(
             headers = {"Authorization": f"Bearer {winner['access_token']}"}
             assert (await web.get("/api/v1/oauth/userinfo", headers=headers)).status_code == 401
     async with committed_runtime.db.unit_of_work() as session:
-        counts = dict(
+        counts: dict[str, int] = dict(
             (
                 await session.execute(
                     text(
