@@ -489,3 +489,12 @@ async def test_a_client_without_the_read_scope_listing_policies_or_customers_is_
         assert refused.json()["code"] == "auth.permission_missing"
     assert (await client.get("/api/v1/quotes", headers=bearer)).status_code == 200
     assert (await client.get("/api/v1/policies", headers=agent.headers)).status_code == 200
+
+
+def test_a_page_policy_names_the_form_targets_it_is_given() -> None:
+    from pd_prime_demo.api.security_headers import page_csp
+
+    csp = page_csp("n0nce", form_targets=["https://client.example"])
+    assert "form-action 'self' https://client.example;" in csp
+    assert "style-src 'self' 'nonce-n0nce';" in csp
+    assert "form-action 'self';" in page_csp()

@@ -13,11 +13,16 @@ referrer leaves; the browser never sniffs a type other than the one declared.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pd_prime_demo.core.config import Settings
 
-API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# No form-action: it does not fall back to default-src, and a server-rendered page without a
+# policy of its own (the OAuth consent form, which posts to the platform and is redirected on
+# to the client) must still submit.
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 
 # Browser features no response of the platform uses. WebAuthn (publickey-credentials-*) is
 # deliberately absent: its default ('self') lets the platform's own pages use passkeys.
@@ -39,13 +44,18 @@ PERMISSIONS_POLICY = ", ".join(
 )
 
 
-def page_csp(nonce: str | None = None, *, workers: bool = False) -> str:
+def page_csp(
+    nonce: str | None = None, *, workers: bool = False, form_targets: Sequence[str] = ()
+) -> str:
     """The CSP of an HTML page of the platform: scripts and styles only from its own origin
     (plus the elements carrying ``nonce``), no inline code, no eval, no plugins, no framing.
 
     ``workers`` lets the page start a Web Worker from a ``blob:`` URL it built from its own
-    script (Redoc's search index does)."""
+    script (Redoc's search index does). Forms post to the platform only, and to the origins
+    in ``form_targets``: browsers apply form-action to the redirects that follow a post too
+    (an OAuth consent form redirected to the client's redirect URI)."""
     styles = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+    forms = " ".join(["'self'", *form_targets])
     directives = [
         "default-src 'none'",
         "script-src 'self'",
@@ -54,7 +64,7 @@ def page_csp(nonce: str | None = None, *, workers: bool = False) -> str:
         "font-src 'self' data:",
         "connect-src 'self'",
         "manifest-src 'self'",
-        "form-action 'self'",
+        f"form-action {forms}",
         "base-uri 'none'",
         "object-src 'none'",
         "frame-ancestors 'none'",
