@@ -235,3 +235,14 @@ def test_what_the_types_accept() -> None:
 
 def _json(value: Any) -> str:
     return json.dumps(value)
+
+
+@pytest.mark.parametrize("value", [*NOT_AMOUNTS, "100.5", "-1", "10.125"])
+def test_an_underwriting_surcharge_is_a_strict_percentage(value: Any) -> None:
+    from pd_prime_demo.quotes.schemas import UnderwritingDecision
+
+    body = {"decision": "approve", "note": "ok", "surcharge_percent": value}
+    with pytest.raises(ValidationError):
+        UnderwritingDecision.model_validate_json(json.dumps(body))
+    fine = UnderwritingDecision.model_validate_json(json.dumps({**body, "surcharge_percent": 10}))
+    assert fine.surcharge_percent == Decimal(10)

@@ -22,7 +22,13 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, GetJsonSchemaHandler, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BeforeValidator,
+    Field,
+    GetJsonSchemaHandler,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -92,6 +98,9 @@ class _PlainDecimalSchema:
     """The string form in the JSON schema says what :func:`_plain_decimal` takes; the number
     form keeps the bounds of the field."""
 
+    def __init__(self, example: str) -> None:
+        self.example = example
+
     def __get_pydantic_json_schema__(
         self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
@@ -99,9 +108,17 @@ class _PlainDecimalSchema:
         for option in schema.get("anyOf", []):
             if option.get("type") == "string":
                 option["pattern"] = _PLAIN_DECIMAL
-        schema.setdefault("examples", ["1234.50"])
+        schema.setdefault("examples", [self.example])
         return schema
 
 
-# An amount or percentage a request gives; bounds and decimal places come from its Field.
-DecimalIn = Annotated[Decimal, BeforeValidator(_plain_decimal), _PlainDecimalSchema()]
+# An amount a request gives; bounds and decimal places come from its Field.
+DecimalIn = Annotated[Decimal, BeforeValidator(_plain_decimal), _PlainDecimalSchema("1234.50")]
+# A percentage a request gives, 0 to 100 with at most two decimals. Its bounds are part of the
+# type (not of a Field at the use site) so that they stay in the JSON schema of an optional.
+PercentIn = Annotated[
+    Decimal,
+    Field(ge=0, le=100, decimal_places=2),
+    BeforeValidator(_plain_decimal),
+    _PlainDecimalSchema("12.5"),
+]

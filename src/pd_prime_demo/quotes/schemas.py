@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.core.dates import BusinessDate
-from pd_prime_demo.core.money import DecimalIn, Factor, Money, WorksheetAmount
+from pd_prime_demo.core.money import Factor, Money, PercentIn, WorksheetAmount
 from pd_prime_demo.quotes.enums import QuoteStatus
 from pd_prime_demo.rating.schemas import CoverageChoice, RiskData
 
@@ -115,12 +115,8 @@ class QuoteUpdate(_In):
 class UnderwritingDecision(_In):
     decision: Literal["approve", "decline"]
     note: str = Field(min_length=1, max_length=2000)
-    surcharge_percent: DecimalIn | None = Field(
-        default=None,
-        ge=0,
-        le=100,
-        decimal_places=2,
-        description="Approve with a surcharge on premium (re-rates the quote).",
+    surcharge_percent: PercentIn | None = Field(
+        default=None, description="Approve with a surcharge on premium (re-rates the quote)."
     )
     options: list[QuoteOption] | None = Field(
         default=None,
