@@ -132,9 +132,17 @@ class Settings(BaseSettings):
     rate_limit_write_per_credential: str = "300/minute"
     rate_limit_read_per_client: str = "2400/minute"
     rate_limit_read_per_credential: str = "1200/minute"
-    # Path prefixes of the login-type class, and of routes never limited (probes).
+    # Path prefixes of the login-type class (routes may also opt in: api/rate_limit.py), and
+    # of routes never limited (probes).
     rate_limit_login_paths: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["/api/v1/auth/token", "/api/v1/auth/revoke"]
+        default_factory=lambda: [
+            "/api/v1/auth/token",
+            "/api/v1/auth/revoke",
+            "/api/v1/oauth/authorize",
+            "/api/v1/oauth/token",
+            "/api/v1/oauth/revoke",
+            "/api/v1/oauth/introspect",
+        ]
     )
     rate_limit_exempt_paths: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["/health"]
