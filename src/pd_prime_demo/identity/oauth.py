@@ -20,7 +20,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +42,7 @@ from pd_prime_demo.identity.oauth_rules import (
     pkce_challenge_problem,
     pkce_verifies,
 )
+from pd_prime_demo.identity.oauth_sign_in import SignedIn
 from pd_prime_demo.identity.rules import token_digest
 
 _PARAMS = (
@@ -158,68 +159,6 @@ async def _authorizing_client(session: AsyncSession, client_id: str) -> ApiClien
     if client is None or GrantType.AUTHORIZATION_CODE not in client.grant_types:
         return None
     return client
-
-
-@dataclass(frozen=True, slots=True)
-class SignedIn:
-    """The browser's sign-in at the authorization page: a password login session."""
-
-    user_id: uuid.UUID
-    session_id: uuid.UUID
-    auth_time: datetime
-    amr: tuple[str, ...]
-    cookie: str  # signed (not an access token), held in an HttpOnly cookie
-
-
-async def sign_in(
-    session: AsyncSession, rt: Runtime, *, email: str, password: str
-) -> Result[SignedIn, DomainError]:
-    """The identity service's login (throttling, and a second factor when it asks for one:
-    see docs/oauth.md); its login session becomes the browser's sign-in here. Its tokens are
-    never handed out: the cookie names the session, and is signed as no access token is."""
-    match await identity.login(session, rt, email=email, password=password):
-        case Err() as err:
-            return err
-        case Ok(tokens):
-            verified = rt.signer.verify(tokens.access_token)
-            assert verified is not None  # just signed
-            claims = verified.claims
-    now = clock.now()
-    amr = ("pwd",)
-    cookie = rt.signer.sign(
-        {
-            "iss": rt.settings.oauth_issuer,
-            "aud": "pd-prime-oauth-sign-in",
-            "sub": claims["sub"],
-            "sid": claims["sid"],
-            "auth_time": int(now.timestamp()),
-            "amr": list(amr),
-            "exp": int(now.timestamp()) + rt.settings.oauth_sign_in_ttl_seconds,
-        },
-        typ="sign-in+jwt",
-    )
-    return Ok(
-        SignedIn(uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"])), now, amr, cookie)
-    )
-
-
-async def signed_in(session: AsyncSession, rt: Runtime, cookie: str | None) -> SignedIn | None:
-    """The sign-in a cookie names, while it is fresh and its login session is live."""
-    verified = rt.signer.verify(cookie) if cookie else None
-    if verified is None or verified.header.get("typ") != "sign-in+jwt" or cookie is None:
-        return None
-    claims = verified.claims
-    try:
-        fresh = int(claims["exp"]) > clock.now().timestamp()
-        user_id, session_id = uuid.UUID(str(claims["sub"])), uuid.UUID(str(claims["sid"]))
-        auth_time = datetime.fromtimestamp(int(claims["auth_time"]), clock.now().tzinfo)
-        amr = tuple(str(a) for a in claims["amr"])
-    except (KeyError, ValueError, TypeError):
-        return None
-    if not fresh or claims.get("aud") != "pd-prime-oauth-sign-in":
-        return None
-    live = await identity.live_credentials(session, session_ids=[session_id], client_ids=[])
-    return SignedIn(user_id, session_id, auth_time, amr, cookie) if live else None
 
 
 async def issue_code(

@@ -121,3 +121,16 @@ def at_hash(access_token: str) -> str:
     """OpenID Connect Core §3.1.3.6: the left half of the token's SHA-256, base64url."""
     half: bytes = create_half_hash(access_token, "ES256")
     return half.decode("ascii")
+
+
+def amr_of(login_method: str) -> tuple[str, ...]:
+    """Authentication method references (RFC 8176) of a login session's method."""
+    match login_method:
+        case "password":
+            return ("pwd",)
+        case "mfa:otp":
+            return ("mfa", "otp", "pwd")
+        case "mfa:webauthn":
+            return ("hwk", "mfa", "pwd")
+        case _:  # a recovery code, or a factor added later: more than a password
+            return ("mfa", "pwd")

@@ -1,0 +1,92 @@
+"""The authorization page asks for the second factor the identity service requires."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.identity import mfa
+from tests.conftest import make_settings
+from tests.oauth_support import (
+    AUTHORIZE,
+    ISSUER,
+    authorization_params,
+    bearer,
+    consent,
+    hidden_fields,
+    pkce_pair,
+    redeem,
+    redirect_query,
+    register,
+    verified_user,
+)
+
+# On a TOTP step boundary ahead, so that "the next step" is 30 s later.
+T0 = datetime.fromtimestamp((int(time.time()) // 30 + 2) * 30, UTC)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, oauth_issuer=ISSUER)
+
+
+@pytest.fixture
+async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url=ISSUER) as client:
+        yield client
+
+
+async def test_an_account_with_totp_signs_in_with_its_code_and_the_id_token_says_so(
+    web: AsyncClient, runtime: Any
+) -> None:
+    with clock.frozen_at(T0):
+        _, admin_email = await verified_user(runtime, Role.ADMIN)
+        admin = await bearer(web, admin_email)
+        owner, _ = await verified_user(runtime, Role.AGENT)
+        app_client = await register(web, admin, owner)
+        _, email = await verified_user(runtime, Role.CUSTOMER)
+        holder = await bearer(web, email)
+        begun = await web.post("/api/v1/account/mfa/totp", headers=holder)
+        assert begun.status_code == 200, begun.text
+        secret = begun.json()["secret"]
+        confirmed = await web.post(
+            "/api/v1/account/mfa/totp/confirmation",
+            json={"otp": mfa.totp_code(secret, at=T0.timestamp())},
+            headers=holder,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+
+        verifier, challenge = pkce_pair()
+        params = authorization_params(app_client, challenge)
+        asked = await consent(web, params, email=email)
+        assert asked.status_code == 401
+        assert "location" not in asked.headers
+        assert 'name="otp"' in asked.text
+        form = hidden_fields(asked.text)
+        assert form["mfa_token"]
+        assert "password" not in form
+
+    later = T0 + timedelta(seconds=30)
+    with clock.frozen_at(later):
+        wrong = await web.post(AUTHORIZE, data=form | {"decision": "allow", "otp": "000000"})
+        assert wrong.status_code == 401
+        assert "location" not in wrong.headers
+        form = hidden_fields(wrong.text)
+        assert form["mfa_token"]  # a wrong code hands the ticket back
+        otp = mfa.totp_code(secret, at=later.timestamp())
+        passed = await web.post(AUTHORIZE, data=form | {"decision": "allow", "otp": otp})
+        query = redirect_query(passed)
+        tokens = (await redeem(web, app_client, query["code"], verifier)).json()
+        claims = runtime.signer.verify(tokens["id_token"]).claims
+        assert claims["amr"] == ["mfa", "otp", "pwd"]
+        assert claims["acr"] == "urn:pd-prime:acr:aal2"
