@@ -3,8 +3,9 @@
 Every request and WebSocket connect passes :class:`RateLimitMiddleware` (wired app-wide in
 ``main.py``), which puts it in a route class and counts it:
 
-- login-type (path prefixes in ``settings.rate_limit_login_paths``: ``/api/v1/auth/token`` and
-  ``/api/v1/auth/revoke``): per client address, strictest; fails CLOSED (503
+- login-type (path prefixes in ``settings.rate_limit_login_paths``: ``/api/v1/auth/token``,
+  ``/api/v1/auth/revoke`` and the OAuth authorize, token, revoke and introspect endpoints, plus
+  the routes that opt in, below): per client address, strictest; fails CLOSED (503
   ``rate_limit.unavailable``) when the counters cannot be reached;
 - realtime (``/api/v1/realtime/...``: tickets and WebSocket connects): per client address;
 - writes (any other method than GET/HEAD/OPTIONS) and reads: per client address and per
