@@ -18,6 +18,7 @@ from pd_prime_demo.identity import mfa
 from pd_prime_demo.identity.rules import STAFF_ROLES
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, Login, create_user, login, register_and_login, user_login
+from tests.webauthn_authenticator import SoftAuthenticator
 
 TOKEN = "/api/v1/auth/token"
 MFA_GRANT = "urn:pd-prime:params:oauth:grant-type:mfa"
@@ -258,3 +259,132 @@ async def test_malformed_codes_are_a_422(client: AsyncClient, runtime: Runtime, 
         "/api/v1/account/mfa/totp/confirmation", json={"otp": otp}, headers=agent.headers
     )
     assert bad.status_code == 422
+
+
+# --- passkeys (WebAuthn) with a software authenticator ---
+
+ORIGIN = "https://pd-prime.test"
+RP_ID = "pd-prime.test"
+
+
+def _passkeys(runtime: Runtime) -> None:
+    runtime.settings = make_settings(
+        str(runtime.settings.database_url),
+        redis_url=runtime.settings.redis_url,
+        webauthn_rp_id=RP_ID,
+        webauthn_origins=[ORIGIN],
+    )
+
+
+async def _register_passkey(
+    client: AsyncClient, headers: dict[str, str], authenticator: SoftAuthenticator
+) -> Any:
+    options = await client.post(
+        "/api/v1/account/mfa/webauthn/registration-options", headers=headers
+    )
+    assert options.status_code == 200, options.text
+    public_key = options.json()["options"]
+    assert public_key["rp"] == {"id": RP_ID, "name": "PD Prime"}
+    assert public_key["attestation"] == "none"
+    return await client.post(
+        "/api/v1/account/mfa/webauthn/credentials",
+        json={"name": "laptop", "credential": authenticator.create(public_key)},
+        headers=headers,
+    )
+
+
+async def _passkey_options(client: AsyncClient, mfa_token: str) -> dict[str, Any]:
+    options = await client.post("/api/v1/auth/mfa/webauthn/options", json={"mfa_token": mfa_token})
+    assert options.status_code == 200, options.text
+    return dict(options.json()["options"])
+
+
+async def test_a_passkey_is_registered_and_signs_a_login_in(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    _passkeys(runtime)
+    agent = await user_login(client, runtime, Role.AGENT)
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID)
+    registered = await _register_passkey(client, agent.headers, authenticator)
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["name"] == "laptop"
+    assert len(registered.json()["recovery_codes"]) == 10, "the first second factor"
+    challenge = await _password(client, agent.email)
+    assert challenge.json()["code"] == "auth.mfa_required"
+    assert challenge.json()["mfa_methods"] == ["webauthn", "recovery_code"]
+    token = challenge.json()["mfa_token"]
+    options = await _passkey_options(client, token)
+    assert options["rpId"] == RP_ID
+    signed = await client.post(
+        "/api/v1/auth/mfa/webauthn",
+        json={"mfa_token": token, "credential": authenticator.get(options)},
+    )
+    assert signed.status_code == 200, signed.text
+    headers = {"Authorization": f"Bearer {signed.json()['access_token']}"}
+    assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+    sessions = (await client.get("/api/v1/account/sessions", headers=headers)).json()["items"]
+    assert [s["method"] for s in sessions if s["current"]] == ["mfa:webauthn"]
+
+
+async def test_forged_replayed_or_misdirected_assertions_are_refused(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    _passkeys(runtime)
+    agent = await user_login(client, runtime, Role.AGENT)
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID)
+    assert (await _register_passkey(client, agent.headers, authenticator)).status_code == 201
+    token = (await _password(client, agent.email)).json()["mfa_token"]
+
+    async def attempt(**how: Any) -> Any:
+        options = await _passkey_options(client, token)
+        return await client.post(
+            "/api/v1/auth/mfa/webauthn",
+            json={"mfa_token": token, "credential": authenticator.get(options, **how)},
+        )
+
+    phishing = await attempt(origin="https://pd-prime.example.evil")
+    assert phishing.status_code == 401
+    assert phishing.json()["code"] == "auth.invalid_webauthn_assertion"
+    assert (await attempt(rp_id="evil.test")).status_code == 401
+    # An impostor key with the same credential id.
+    impostor = SoftAuthenticator(
+        origin=ORIGIN, rp_id=RP_ID, credential_id=authenticator.credential_id
+    )
+    options = await _passkey_options(client, token)
+    forged = await client.post(
+        "/api/v1/auth/mfa/webauthn",
+        json={"mfa_token": token, "credential": impostor.get(options)},
+    )
+    assert forged.status_code == 401
+    good_options = await _passkey_options(client, token)
+    good = authenticator.get(good_options)
+    ok = await client.post(
+        "/api/v1/auth/mfa/webauthn", json={"mfa_token": token, "credential": good}
+    )
+    assert ok.status_code == 200, ok.text
+    # The same assertion again (its challenge is spent), on a fresh login.
+    token = (await _password(client, agent.email)).json()["mfa_token"]
+    replay = await client.post(
+        "/api/v1/auth/mfa/webauthn", json={"mfa_token": token, "credential": good}
+    )
+    assert replay.status_code == 401
+    # A counter that goes backwards: a cloned authenticator.
+    cloned = await attempt(count=1)
+    assert cloned.status_code == 401
+
+
+async def test_a_passkey_registration_is_checked(client: AsyncClient, runtime: Runtime) -> None:
+    _passkeys(runtime)
+    agent = await user_login(client, runtime, Role.AGENT)
+    authenticator = SoftAuthenticator(origin="https://elsewhere.test", rp_id=RP_ID)
+    wrong_origin = await _register_passkey(client, agent.headers, authenticator)
+    assert wrong_origin.status_code == 422
+    assert wrong_origin.json()["code"] == "mfa.invalid_webauthn_response"
+    no_challenge = await client.post(
+        "/api/v1/account/mfa/webauthn/credentials",
+        json={"credential": {"id": "x", "rawId": "x", "type": "public-key", "response": {}}},
+        headers=agent.headers,
+    )
+    assert no_challenge.status_code == 422
+    status = await client.get("/api/v1/account/mfa", headers=agent.headers)
+    assert status.json()["methods"] == []

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
-from tests.factories import user_login
+from tests.conftest import make_settings
+from tests.factories import login, user_login
 
 
 async def test_lost_connection_is_a_503_then_recovers(committed_runtime: Runtime) -> None:
@@ -64,3 +68,78 @@ async def test_unreachable_database_is_a_503(settings: Settings) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["Retry-After"] == "1"
     assert response.json()["code"] == "service.database_unavailable"
+
+
+# --- login sessions: a user's list, revocation, idle and absolute lifetimes (issue 13) ---
+
+
+async def test_a_user_lists_and_ends_their_own_sessions(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    laptop = await login(client, agent.email)
+    laptop_headers = {"Authorization": f"Bearer {laptop['access_token']}"}
+    listed = await client.get("/api/v1/account/sessions", headers=agent.headers)
+    assert listed.status_code == 200
+    items = listed.json()["items"]
+    assert len(items) == 2
+    assert sum(s["current"] for s in items) == 1
+    assert {s["method"] for s in items} == {"password"}
+    other = next(s["id"] for s in items if not s["current"])
+    someone = await user_login(client, runtime, Role.AGENT)
+    foreign = await client.delete(f"/api/v1/account/sessions/{other}", headers=someone.headers)
+    assert foreign.status_code == 404, "another user's session is not theirs to see"
+    assert (await client.get("/api/v1/users/me", headers=laptop_headers)).status_code == 200
+    ended = await client.delete(f"/api/v1/account/sessions/{other}", headers=agent.headers)
+    assert ended.status_code == 204
+    assert (await client.get("/api/v1/users/me", headers=laptop_headers)).status_code == 401
+    refresh = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": laptop["refresh_token"]},
+    )
+    assert refresh.status_code == 401
+    left = (await client.get("/api/v1/account/sessions", headers=agent.headers)).json()["items"]
+    assert [s["current"] for s in left] == [True]
+
+
+async def _refresh(client: AsyncClient, refresh_token: str) -> Any:
+    return await client.post(
+        "/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}
+    )
+
+
+async def test_a_session_ends_when_idle_and_at_its_absolute_lifetime(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    runtime.settings = make_settings(
+        str(runtime.settings.database_url),
+        redis_url=runtime.settings.redis_url,
+        session_idle_seconds=600,
+        session_absolute_seconds=1500,
+    )
+    start = datetime.now(UTC)
+    with clock.frozen_at(start):
+        agent = await user_login(client, runtime, Role.AGENT)
+        idle = await login(client, agent.email)
+    # Used every 500 s, the session lives on (each refresh starts a new idle period)...
+    refresh_token = agent.refresh_token
+    for minutes in (500, 1000):
+        with clock.frozen_at(start + timedelta(seconds=minutes)):
+            renewed = await _refresh(client, refresh_token)
+            assert renewed.status_code == 200, (minutes, renewed.text)
+            refresh_token = renewed.json()["refresh_token"]
+    # ...but not past its absolute lifetime, however recently it was used.
+    with clock.frozen_at(start + timedelta(seconds=1400)):
+        renewed = await _refresh(client, refresh_token)
+        assert renewed.status_code == 200
+        late_access = renewed.json()["access_token"]
+        refresh_token = renewed.json()["refresh_token"]
+    with clock.frozen_at(start + timedelta(seconds=1501)):
+        assert (await _refresh(client, refresh_token)).status_code == 401
+        me = await client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {late_access}"}
+        )
+        assert me.status_code == 401, "the session's absolute end ends its access tokens too"
+    # The session left alone for longer than the idle lifetime cannot be renewed.
+    with clock.frozen_at(start + timedelta(seconds=601)):
+        assert (await _refresh(client, idle["refresh_token"])).status_code == 401

@@ -14,7 +14,7 @@ from pd_prime_demo.api.rate_limit import client_address, login_type_limit
 from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import conflict
-from pd_prime_demo.identity import login, mfa, passwords, service, sessions
+from pd_prime_demo.identity import login, mfa, passwords, service, sessions, webauthn_router
 from pd_prime_demo.identity.account_schemas import (
     Accepted,
     EmailChange,
@@ -320,3 +320,6 @@ async def reset_user_mfa(
         credentials_removed=outcome.credentials_removed,
         sessions_ended=outcome.sessions_ended,
     )
+
+
+router.include_router(webauthn_router.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from pydantic.config import JsonDict
@@ -107,3 +107,44 @@ class MfaReset(_Out):
     user_id: uuid.UUID
     credentials_removed: int
     sessions_ended: int
+
+
+class WebauthnOptions(_Out):
+    """For ``navigator.credentials.create/get({publicKey: options})`` (its JSON form: byte
+    strings are base64url, as ``PublicKeyCredential.parseCreationOptionsFromJSON`` reads)."""
+
+    options: dict[str, Any]
+
+
+class PasskeyRegistration(_In):
+    name: str = Field(default="passkey", min_length=1, max_length=100)
+    credential: dict[str, Any] = Field(
+        description="The authenticator's answer: PublicKeyCredential.toJSON() of create()."
+    )
+
+
+class PasskeyRegistered(_Out):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    recovery_codes: list[str] = Field(
+        description="New one-time codes when this is your first second factor (else empty)."
+    )
+
+
+class MfaTokenOnly(_In):
+    mfa_token: str = Field(min_length=20, max_length=200)
+
+
+class PasskeyAssertion(_In):
+    mfa_token: str = Field(min_length=20, max_length=200)
+    credential: dict[str, Any] = Field(
+        description="The authenticator's answer: PublicKeyCredential.toJSON() of get()."
+    )
+
+
+class SignedIn(_Out):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105
+    expires_in: int
+    refresh_token: str

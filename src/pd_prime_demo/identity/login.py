@@ -8,6 +8,8 @@ alike, and an unknown e-mail costs the same password hash as a known one.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +25,7 @@ from pd_prime_demo.core.result_types import (
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
-from pd_prime_demo.identity import mfa
+from pd_prime_demo.identity import mfa, webauthn_ceremonies
 from pd_prime_demo.identity.models import User
 from pd_prime_demo.identity.sessions import TokenPair, actor_for_user, open_session
 from pd_prime_demo.identity.throttle import Policy, Throttle
@@ -160,6 +162,35 @@ async def login_second_factor(
         return Err(mfa.INVALID_CODE)
     await throttle.succeeded()
     return Ok(await complete_mfa_login(session, rt, user, method=method))
+
+
+async def login_with_passkey(
+    session: AsyncSession,
+    rt: Runtime,
+    *,
+    mfa_token: str,
+    credential: dict[str, Any],
+    client: str = "unknown",
+) -> Result[TokenPair, DomainError]:
+    """The MFA step by a passkey: the assertion for the challenge issued to this mfa_token."""
+    ticket = await mfa.take_ticket(rt, mfa_token, "login")
+    if ticket is None:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
+    if refusal := await throttle.refusal():
+        await mfa.give_back(rt, mfa_token, ticket, failed=False)
+        return Err(refusal)
+    user = await session.get(User, ticket.user_id)
+    if user is None or not user.is_active:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    if not await webauthn_ceremonies.check_assertion(
+        session, rt, user.id, mfa_token=mfa_token, credential=credential
+    ):
+        await throttle.failed()
+        await mfa.give_back(rt, mfa_token, ticket)
+        return Err(webauthn_ceremonies.INVALID_ASSERTION)
+    await throttle.succeeded()
+    return Ok(await complete_mfa_login(session, rt, user, method="webauthn"))
 
 
 async def complete_mfa_login(
