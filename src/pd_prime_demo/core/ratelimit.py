@@ -115,8 +115,14 @@ class RateLimiter:
         read each window for the headers."""
         try:
             keys = [(c.rule.item, c.rule.name, _digest(c.subject)) for c in checks]
-            allowed = await asyncio.gather(*(self._strategy.hit(*key) for key in keys))
-            stats = await asyncio.gather(*(self._strategy.get_window_stats(*key) for key in keys))
+            if self.shared:  # round trips to Redis: the checks' at once
+                allowed = await asyncio.gather(*(self._strategy.hit(*key) for key in keys))
+                stats = await asyncio.gather(
+                    *(self._strategy.get_window_stats(*key) for key in keys)
+                )
+            else:  # in memory a task per check would cost more than the check
+                allowed = [await self._strategy.hit(*key) for key in keys]
+                stats = [await self._strategy.get_window_stats(*key) for key in keys]
         except (StorageError, RedisError, OSError, TimeoutError) as error:
             raise RateLimitStorageError(str(error)) from error
         now = time.time()
