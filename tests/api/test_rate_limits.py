@@ -19,6 +19,7 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from httpx import ASGITransport, AsyncClient, Response
 from limits import parse
+from structlog.testing import capture_logs
 
 from pd_prime_demo.api.rate_limit import client_address, limit_account, login_type_limit
 from pd_prime_demo.core.actor import Role
@@ -244,9 +245,24 @@ async def test_login_fails_closed_and_reads_stay_up_when_the_counters_are_gone(
         assert int(login.headers["retry-after"]) > 0
         revoke = await c.post("/api/v1/auth/revoke", data={"token": tokens["refresh_token"]})
         assert revoke.status_code == 503
-        me = await c.get(ME, headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        with capture_logs() as logs:
+            me = await c.get(ME, headers={"Authorization": f"Bearer {tokens['access_token']}"})
         assert me.status_code == 200, me.text
         assert "ratelimit" not in me.headers  # nothing was counted
+        assert any(
+            e["event"] == "rate_limit.storage_unavailable" and e["log_level"] == "warning"
+            for e in logs
+        ), logs
+        # A route that opts into the login type fails closed as well.
+        app: FastAPI = broken.app
+
+        @app.post("/api/v1/test-opted-in", dependencies=[Depends(login_type_limit)])
+        async def opted_in() -> dict[str, str]:
+            return {"status": "done"}
+
+        refused = await c.post("/api/v1/test-opted-in")
+        assert refused.status_code == 503
+        assert refused.json()["code"] == "rate_limit.unavailable"
     # The revocation was refused before it happened: the refresh token still works.
     refreshed = await client.post(
         TOKEN, data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
