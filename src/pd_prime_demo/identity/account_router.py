@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
-from pd_prime_demo.api.rate_limit import client_address, login_type_limit
+from pd_prime_demo.api.rate_limit import login_type_limit
 from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import conflict
@@ -34,25 +34,15 @@ from pd_prime_demo.identity.account_schemas import (
     TotpCode,
     TotpEnrolmentRead,
 )
+from pd_prime_demo.identity.caller import caller
 from pd_prime_demo.identity.dependencies import current_authentication, require
 
 router = APIRouter(prefix=API_V1, tags=["account"])
 
-MFA_GRANT = "urn:pd-prime:params:oauth:grant-type:mfa"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _LIMITED = [Depends(login_type_limit)]
 
 Authentication = Annotated[service.Authenticated, Depends(current_authentication)]
-
-
-def caller(request: Request) -> str:
-    """The client address the throttles count: the peer, or whom a trusted proxy forwards for
-    (api.rate_limit's resolution, with the trusted_proxies setting)."""
-    settings = request.app.state.runtime.settings
-    peer = request.client.host if request.client else None
-    return client_address(
-        peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies
-    )
 
 
 def _user_session(authenticated: service.Authenticated) -> tuple[Actor, uuid.UUID]:

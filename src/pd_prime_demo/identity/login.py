@@ -21,6 +21,7 @@ from pd_prime_demo.core.result_types import (
     Ok,
     Result,
     forbidden,
+    invalid,
     unauthenticated,
 )
 from pd_prime_demo.core.runtime import Runtime
@@ -30,6 +31,7 @@ from pd_prime_demo.identity.models import User
 from pd_prime_demo.identity.sessions import TokenPair, actor_for_user, open_session
 from pd_prime_demo.identity.throttle import Policy, Throttle
 
+MFA_GRANT = "urn:pd-prime:params:oauth:grant-type:mfa"  # the token endpoint's second step
 INVALID_CREDENTIALS = unauthenticated("auth.invalid_credentials", "e-mail or password is wrong")
 DEMO_ACCOUNT_REFUSED = unauthenticated(
     "auth.demo_account", "demo accounts sign in only while the platform runs in demo mode"
@@ -72,7 +74,7 @@ def _mfa_step(code: str, detail: str, token: str, methods: list[str]) -> DomainE
         extra={
             "mfa_token": token,
             "mfa_methods": methods,
-            "mfa_grant_type": "urn:pd-prime:params:oauth:grant-type:mfa",
+            "mfa_grant_type": MFA_GRANT,
         },
     )
 
@@ -155,7 +157,7 @@ async def login_second_factor(
         method = "recovery_code"
     else:
         await mfa.give_back(rt, mfa_token, ticket)
-        return Err(unauthenticated("auth.missing_otp", "send otp or recovery_code"))
+        return Err(invalid("auth.missing_otp", "send an otp or a recovery_code"))
     if not passed:
         await throttle.failed()
         await mfa.give_back(rt, mfa_token, ticket)

@@ -21,8 +21,9 @@ from pd_prime_demo.api.response_patterns import (
 from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.result_types import conflict, invalid
 from pd_prime_demo.identity import clients, service
-from pd_prime_demo.identity.account_router import MFA_GRANT, caller
+from pd_prime_demo.identity.caller import caller
 from pd_prime_demo.identity.dependencies import CurrentActor, current_authentication, require
+from pd_prime_demo.identity.login import MFA_GRANT
 from pd_prime_demo.identity.schemas import (
     ApiClientCreate,
     ApiClientPage,

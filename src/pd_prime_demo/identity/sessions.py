@@ -12,7 +12,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -171,7 +171,3 @@ async def revoke_all(
             {"reason": reason, "count": len(ended)},
         )
     return len(ended)
-
-
-def is_live(auth_session: AuthSession, now: datetime) -> bool:
-    return auth_session.revoked_at is None and auth_session.expires_at > now

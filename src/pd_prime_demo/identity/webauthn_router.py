@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
-from pd_prime_demo.api.rate_limit import client_address
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.identity import login, service, webauthn_ceremonies
 from pd_prime_demo.identity.account_schemas import (
@@ -16,18 +15,11 @@ from pd_prime_demo.identity.account_schemas import (
     SignedIn,
     WebauthnOptions,
 )
+from pd_prime_demo.identity.caller import caller
 from pd_prime_demo.identity.dependencies import CurrentActor
 
 router = APIRouter(tags=["account"])  # included by account_router, under its prefix
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def _caller(request: Request) -> str:
-    settings = request.app.state.runtime.settings
-    peer = request.client.host if request.client else None
-    return client_address(
-        peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies
-    )
 
 
 @router.post(
@@ -112,7 +104,7 @@ async def passkey_login(
             runtime,
             mfa_token=body.mfa_token,
             credential=body.credential,
-            client=_caller(request),
+            client=caller(request),
         )
     )
     return SignedIn(
