@@ -71,6 +71,8 @@ def test_the_production_default_requires_mfa_for_every_staff_role() -> None:
     assert Role.CUSTOMER.value not in default
     parsed = Settings.model_validate({"mfa_required_roles": "agent, admin"})
     assert parsed.mfa_required_roles == ["agent", "admin"]
+    with pytest.raises(ValueError, match="unknown roles: admn"):
+        Settings.model_validate({"mfa_required_roles": "admn"})
 
 
 async def test_a_customer_opts_into_totp_and_then_needs_a_code(

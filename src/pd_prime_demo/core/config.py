@@ -228,6 +228,15 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
+    @field_validator("mfa_required_roles")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        from pd_prime_demo.core.actor import Role
+
+        if unknown := sorted(set(value) - {r.value for r in Role}):
+            raise ValueError(f"unknown roles: {', '.join(unknown)}")
+        return value
+
     # --- OAuth 2.1 / OpenID Connect provider and staff SSO (issue 13) ---
     # The provider's issuer identifier (RFC 8414 §2, OIDC Discovery §3): the https URL it is
     # reached at in production. It is the ID tokens' iss and the base of every endpoint the
@@ -244,6 +253,16 @@ class Settings(BaseSettings):
     # the JWKS and still verifies until then (set it at least the longest token lifetime after
     # it stopped signing); past it the key is neither published nor trusted (docs/oauth.md).
     jwt_key_retire_at: dict[str, datetime] = Field(default_factory=dict)
+    # Staff single sign-on through an external OpenID Connect provider (docs/oauth.md): its
+    # issuer (discovery at <issuer>/.well-known/openid-configuration), this platform's client
+    # there, and the role each value of the role claim gives (values not listed sign no one in).
+    # Staff are linked by verified e-mail address, created on their first sign-in.
+    sso_issuer: str | None = None
+    sso_client_id: str | None = None
+    sso_client_secret: SecretStr | None = None
+    sso_scope: str = "openid email profile"
+    sso_role_claim: str = "roles"
+    sso_role_map: dict[str, str] = Field(default_factory=dict)
 
     # --- API keys and PII key rotation (issue 13) ---
     # A new API key lives this long unless its owner asks for less; never longer than the max.
