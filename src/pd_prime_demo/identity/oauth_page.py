@@ -20,7 +20,7 @@ from pd_prime_demo.api.response_patterns import problem_responses
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, Ok, Result
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import oauth, oauth_sign_in, oidc
-from pd_prime_demo.identity.account_router import caller
+from pd_prime_demo.identity.caller import caller
 from pd_prime_demo.identity.oauth_rules import OidcScope
 
 router = APIRouter(tags=["oauth"])
@@ -35,6 +35,7 @@ _SCOPE_LABELS = {
     OidcScope.OPENID: "know who you are (your user id)",
     OidcScope.PROFILE: "read your name",
     OidcScope.EMAIL: "read your e-mail address",
+    OidcScope.ROLES: "read your role at PD Prime",
 }
 _HTML_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "The request is refused (an HTML page)", "content": {"text/html": {}}},

@@ -28,6 +28,7 @@ from pd_prime_demo.identity.schemas import (
     IntrospectionRead,
     OAuthTokenResponse,
 )
+from pd_prime_demo.identity.sso_router import router as sso_router
 
 router = APIRouter(tags=["oauth"])
 BASE = oidc.OAUTH_PATH
@@ -227,3 +228,4 @@ async def introspect_token(
 
 router.include_router(page_router)
 router.include_router(oidc_router)
+router.include_router(sso_router)

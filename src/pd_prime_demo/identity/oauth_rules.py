@@ -28,6 +28,9 @@ class OidcScope(StrEnum):
     OPENID = "openid"
     PROFILE = "profile"
     EMAIL = "email"
+    # Not OpenID Connect's: the user's platform role as the claim ``roles`` (as many identity
+    # providers release groups), for signing staff in to another PD Prime (its staff SSO).
+    ROLES = "roles"
 
 
 class GrantType(StrEnum):

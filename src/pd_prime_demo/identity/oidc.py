@@ -59,11 +59,11 @@ def user_claims(user: User, scopes: frozenset[str]) -> dict[str, Any]:
     if OidcScope.PROFILE in scopes:
         claims["name"] = user.full_name
         claims["updated_at"] = int(user.updated_at.timestamp())
+    if OidcScope.ROLES in scopes:
+        claims["roles"] = [user.role]
     if OidcScope.EMAIL in scopes:
         claims["email"] = user.email
-        # Staff addresses are set by an administrator; customers' once verified (identity).
-        verified = getattr(user, "email_verified_at", None)
-        claims["email_verified"] = verified is not None or user.role != "customer"
+        claims["email_verified"] = user.email_verified_at is not None
     return claims
 
 
@@ -124,6 +124,7 @@ def provider_metadata(rt: Runtime, *, openid: bool) -> dict[str, Any]:
                 "updated_at",
                 "email",
                 "email_verified",
+                "roles",
             ],
             "acr_values_supported": [ACR_SINGLE_FACTOR, ACR_MULTI_FACTOR],
             "claims_parameter_supported": False,

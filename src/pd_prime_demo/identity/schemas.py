@@ -170,6 +170,7 @@ class UserInfoRead(BaseModel):
     updated_at: int | None = None
     email: str | None = None
     email_verified: bool | None = None
+    roles: list[str] | None = None
 
 
 class ProviderMetadataRead(BaseModel):
