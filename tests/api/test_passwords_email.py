@@ -433,3 +433,28 @@ async def test_without_smtp_demo_writes_messages_to_a_directory(tmp_path: Path) 
     production = make_settings("postgresql+asyncpg://unused/db", env=Environment.PRODUCTION)
     with pytest.raises(core_mail.MailNotConfiguredError):
         await core_mail.send(production, core_mail.Mail("a@example.com", "Hi", "Hello"))
+
+
+async def test_guessing_the_current_password_is_throttled_like_a_login(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """A stolen session is no faster oracle for the password than the login."""
+    runtime.settings = make_settings(
+        str(runtime.settings.database_url),
+        redis_url=runtime.settings.redis_url,
+        login_free_failures=2,
+        login_delay_base_seconds=60,
+    )
+    agent = await user_login(client, runtime, Role.AGENT)
+    answers = []
+    for url, body in (
+        (
+            "/api/v1/account/password",
+            {"current_password": "guess one", "new_password": NEW_PASSWORD},
+        ),
+        ("/api/v1/account/email", {"current_password": "guess two", "new_email": "x@example.com"}),
+        ("/api/v1/account/password", {"current_password": "guess 3", "new_password": NEW_PASSWORD}),
+        ("/api/v1/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}),
+    ):
+        answers.append((await client.post(url, json=body, headers=agent.headers)).status_code)
+    assert answers == [401, 401, 401, 429]

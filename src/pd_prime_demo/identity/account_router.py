@@ -159,7 +159,11 @@ async def confirm_required_enrolment(
     summary="Change your password (the current one is needed); your other sessions end",
 )
 async def change_password(
-    body: PasswordChange, session: Session, runtime: RuntimeDep, authenticated: Authentication
+    body: PasswordChange,
+    request: Request,
+    session: Session,
+    runtime: RuntimeDep,
+    authenticated: Authentication,
 ) -> PasswordChanged:
     actor, session_id = _user_session(authenticated)
     ended = handle_result(
@@ -170,6 +174,7 @@ async def change_password(
             new_password=body.new_password,
             session_id=session_id,
             actor=actor,
+            client=caller(request),
         )
     )
     return PasswordChanged(other_sessions_ended=ended)
@@ -189,7 +194,11 @@ async def change_password(
     ),
 )
 async def request_email_change(
-    body: EmailChange, session: Session, runtime: RuntimeDep, authenticated: Authentication
+    body: EmailChange,
+    request: Request,
+    session: Session,
+    runtime: RuntimeDep,
+    authenticated: Authentication,
 ) -> Accepted:
     actor, _ = _user_session(authenticated)
     handle_result(
@@ -199,6 +208,7 @@ async def request_email_change(
             current_password=body.current_password,
             new_email=str(body.new_email),
             actor=actor,
+            client=caller(request),
         )
     )
     return Accepted(detail="a confirmation link was sent to the new address")

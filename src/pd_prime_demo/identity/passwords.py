@@ -32,10 +32,12 @@ from pd_prime_demo.core.result_types import (
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import mailbox
+from pd_prime_demo.identity.login import login_policy
 from pd_prime_demo.identity.mfa_models import EmailToken
 from pd_prime_demo.identity.models import User
 from pd_prime_demo.identity.rules import password_problems, token_digest
 from pd_prime_demo.identity.sessions import revoke_all
+from pd_prime_demo.identity.throttle import Throttle
 
 TokenPurpose = Literal["verify", "reset", "email_change"]
 
@@ -169,6 +171,18 @@ async def verify_email(session: AsyncSession, rt: Runtime, token: str) -> Result
 # --- password change (signed in) and reset (by e-mail) ---
 
 
+async def _check_current(rt: Runtime, user: User, password: str, client: str) -> DomainError | None:
+    """The current password, under the login's throttle: a stolen session is no oracle for
+    guessing it faster than the login would allow."""
+    throttle = Throttle(rt.cache, login_policy(rt), "login", user.email, client)
+    if refusal := await throttle.refusal():
+        return refusal
+    if not rt.passwords.verify(user.password_hash, password):
+        await throttle.failed()
+        return WRONG_PASSWORD
+    return None
+
+
 async def change_password(
     session: AsyncSession,
     rt: Runtime,
@@ -177,13 +191,14 @@ async def change_password(
     new_password: str,
     session_id: uuid.UUID | None,
     actor: Actor,
+    client: str = "unknown",
 ) -> Result[int, DomainError]:
     """Needs the current password; ends every other session of the user (how many)."""
     user = await session.get(User, actor.user_id, with_for_update=True)
     if user is None:
         return Err(WRONG_PASSWORD)
-    if not rt.passwords.verify(user.password_hash, current_password):
-        return Err(WRONG_PASSWORD)
+    if refusal := await _check_current(rt, user, current_password, client):
+        return Err(refusal)
     if problem := weak_password(new_password, email=user.email, full_name=user.full_name):
         return Err(problem)
     user.password_hash = rt.passwords.hash(new_password)
@@ -273,12 +288,15 @@ async def request_email_change(
     current_password: str,
     new_email: str,
     actor: Actor,
+    client: str = "unknown",
 ) -> Result[None, DomainError]:
     """Send a confirmation link to the new address (and a notice to the old one). Whether the
     new address is free is not said here: that is decided when the link is followed."""
     user = await session.get(User, actor.user_id, with_for_update=True)
-    if user is None or not rt.passwords.verify(user.password_hash, current_password):
+    if user is None:
         return Err(WRONG_PASSWORD)
+    if refusal := await _check_current(rt, user, current_password, client):
+        return Err(refusal)
     new_email = new_email.strip().lower()
     if new_email == user.email:
         return Err(
