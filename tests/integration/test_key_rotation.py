@@ -232,6 +232,16 @@ def test_the_rotations_contexts_are_the_domains() -> None:
     webhooks = by_name["webhook_subscriptions"]
     assert webhooks.context("secret", key) == secret_context(key)
     assert webhooks.context("previous_secret", key) == secret_context(key, previous=True)
+    from pd_prime_demo.identity import mailbox, mfa
+
+    assert by_name["totp_credentials"].context("secret_enc", key) == mfa._secret_context(key)
+    mail = by_name["mail_messages"]
+    assert mail.context("to_enc", key) == mailbox._context(key, "to")
+    assert mail.context("body_enc", key) == mailbox._context(key, "body")
+    # identity.passwords seals the new address of an e-mail change inline, thus:
+    assert by_name["email_tokens"].context("new_email_enc", key) == (
+        f"email_tokens.new_email:{key}"
+    )
     # Sealed under one context, opened under the other: the same AES-GCM associated data.
     cipher = FieldCipher({"k": os.urandom(32)}, "k")
     sealed = cipher.encrypt("x", context=webhooks.context("secret", key))

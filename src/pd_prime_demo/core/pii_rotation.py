@@ -41,6 +41,9 @@ ENCRYPTED_FIELDS: tuple[EncryptedTable, ...] = (
         "customers", "id", ("date_of_birth_enc", "ssn_enc", "drivers_license_number_enc")
     ),
     EncryptedTable("webhook_subscriptions", "id", ("secret", "previous_secret")),
+    EncryptedTable("totp_credentials", "user_id", ("secret_enc",)),
+    EncryptedTable("email_tokens", "id", ("new_email_enc",)),
+    EncryptedTable("mail_messages", "id", ("to_enc", "body_enc")),
 )
 
 
