@@ -220,3 +220,15 @@ async def test_userinfo_needs_an_openid_token(
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     assert (await web.get("/api/v1/oauth/userinfo", headers=headers)).status_code == 403
     assert (await web.get("/api/v1/oauth/userinfo")).status_code == 401
+    # An API key authenticates but is no OpenID token (it used to make userinfo fail, 500).
+    _, agent_email = await verified_user(runtime, Role.AGENT)
+    issued = await web.post(
+        "/api/v1/api-keys",
+        json={"name": "k", "scopes": ["quotes:read"]},
+        headers=await bearer(web, agent_email),
+    )
+    assert issued.status_code == 201, issued.text
+    by_key = {"Authorization": f"Bearer {issued.json()['key']}"}
+    for method in ("GET", "POST"):
+        response = await web.request(method, "/api/v1/oauth/userinfo", headers=by_key)
+        assert response.status_code == 403, response.text

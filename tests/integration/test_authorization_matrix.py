@@ -518,13 +518,6 @@ KNOWN_GAPS: dict[tuple[str, str, str], tuple[int, str]] = {
         )
         for caller in ("adjuster", "api_key")
     },
-    **{
-        (method, "/api/v1/oauth/userinfo", "api_key"): (
-            500,
-            "oauth_tokens.userinfo asserts the bearer is a JWT: an API key makes it fail",
-        )
-        for method in ("GET", "POST")
-    },
 }
 
 # Routes that end the caller's own access run last.

@@ -212,10 +212,9 @@ async def userinfo(session: AsyncSession, rt: Runtime, token: str) -> Result[Use
             return err
         case Ok(authenticated):
             pass
-    verified = rt.signer.verify(token)
-    assert verified is not None  # authenticated
-    scopes = frozenset(str(verified.claims.get("scope", "")).split())
-    if "azp" not in verified.claims or OidcScope.OPENID not in scopes:
+    verified = rt.signer.verify(token)  # None for an API key: no JWT, no OpenID scope
+    scopes = frozenset(str(verified.claims.get("scope", "")).split()) if verified else frozenset()
+    if verified is None or "azp" not in verified.claims or OidcScope.OPENID not in scopes:
         return Err(INSUFFICIENT_SCOPE)
     assert authenticated.actor.user_id is not None  # a user's authorization
     user = await session.get(User, authenticated.actor.user_id)

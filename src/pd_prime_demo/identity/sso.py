@@ -183,7 +183,7 @@ def _verified_id_token(
 
 
 def mapped_role(rt: Runtime, claims: dict[str, Any]) -> Role | None:
-    """The highest-listed staff role the role claim's values map to (a list or one string)."""
+    """The staff role the first mapped value of the role claim gives (a list or one string)."""
     raw = claims.get(rt.settings.sso_role_claim)
     values = raw if isinstance(raw, list) else [raw] if isinstance(raw, str) else []
     for value in values:
