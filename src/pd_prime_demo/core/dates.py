@@ -47,21 +47,24 @@ def _moment(value: object) -> object:
 # Any calendar date, strictly YYYY-MM-DD (a date of birth bounds it its own way).
 CalendarDate = Annotated[date, BeforeValidator(_calendar_date)]
 
+# The bounds sit inside the strict check (on the date it lets through), so that the JSON
+# schema stays a plain string of format date.
 BusinessDate = Annotated[
-    CalendarDate,
+    date,
     Field(ge=EARLIEST, le=LATEST, description="A calendar date, 1900-01-01 to 2199-12-31."),
+    BeforeValidator(_calendar_date),
 ]
 
 # A moment as requests may give it (``known_at``): with its zone, and within the same bounds,
 # so that no zone can carry it past what the database and Python's datetime can hold.
 Moment = Annotated[
     AwareDatetime,
-    BeforeValidator(_moment),
     Field(
         ge=datetime(EARLIEST.year, 1, 1, tzinfo=UTC),
         lt=datetime(LATEST.year + 1, 1, 1, tzinfo=UTC),
         description="A moment in RFC 3339, with its offset, from 1900 to 2199 (UTC).",
     ),
+    BeforeValidator(_moment),
 ]
 
 _FIRST_MOMENT = datetime(EARLIEST.year, 1, 1, tzinfo=UTC)
