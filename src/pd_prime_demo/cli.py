@@ -91,9 +91,11 @@ def serve(
         typer.echo("--workers above 1 needs DATABASE_URL (the embedded database is 1 process)")
         raise typer.Exit(2)
     configure_logging(settings.log_level, json=settings.log_json)
-    # Here, once: fails fast without keys, and in demo/development writes the local key file
-    # before the workers start (they would race to create it).
-    load_key_material(settings)
+    # Here, once: fails fast without keys (or on unsafe ones outside demo mode), and in
+    # demo/development writes the local key file before the workers start (they would race).
+    from pd_prime_demo.core.secret_policy import refuse_unsafe_secrets
+
+    refuse_unsafe_secrets(settings, load_key_material(settings))
     _serve(settings, workers=workers)
 
 

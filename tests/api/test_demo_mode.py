@@ -82,6 +82,25 @@ async def test_a_demo_account_signs_in_only_in_demo_mode(
     assert wrong.json()["code"] == "auth.invalid_credentials"
 
 
+async def test_a_demo_accounts_api_key_stops_working_outside_demo_mode(
+    demo_client: AsyncClient, runtime: Runtime
+) -> None:
+    _in_mode(runtime, env=Environment.DEMO)
+    agent = await _demo_login(demo_client, runtime, Role.AGENT)
+    made = await demo_client.post(
+        "/api/v1/api-keys",
+        json={"name": "demo", "scopes": ["customers:read"]},
+        headers=agent.headers,
+    )
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    assert (await demo_client.get("/api/v1/customers", headers=key)).status_code == 200
+    _in_mode(runtime, env=Environment.TEST)
+    refused = await demo_client.get("/api/v1/customers", headers=key)
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "auth.invalid_api_key"
+
+
 async def test_production_accounts_are_not_demo_accounts(
     demo_client: AsyncClient, runtime: Runtime
 ) -> None:
