@@ -45,7 +45,7 @@ INVALID_LINK = invalid(
     "auth.invalid_link_token", "this link is invalid, expired or was already used"
 )
 WRONG_PASSWORD = unauthenticated("auth.invalid_credentials", "the current password is wrong")
-_RESET_MAILS_PER_HOUR = 3
+_MAILS_PER_HOUR = 3
 
 
 def weak_password(password: str, *, email: str, full_name: str) -> DomainError | None:
@@ -138,7 +138,10 @@ async def send_verification(session: AsyncSession, rt: Runtime, user: User) -> N
 
 
 async def send_already_registered(session: AsyncSession, rt: Runtime, email: str) -> None:
-    """Someone tried to sign up with an address that has an account: tell its owner only."""
+    """Someone tried to sign up with an address that has an account: tell its owner only (a
+    few times an hour at most, so sign-ups cannot flood the inbox)."""
+    if await rt.cache.hit(f"registered-mail:{token_digest(email)}", 3600) > _MAILS_PER_HOUR:
+        return
     await mailbox.queue_mail(
         session,
         rt.cipher,
@@ -234,7 +237,7 @@ async def request_password_reset(
     user = await session.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
         return Ok(None)
-    if await rt.cache.hit(f"reset-mail:{token_digest(email)}", 3600) > _RESET_MAILS_PER_HOUR:
+    if await rt.cache.hit(f"reset-mail:{token_digest(email)}", 3600) > _MAILS_PER_HOUR:
         return Ok(None)
     token = await _new_token(
         session, rt, user.id, "reset", ttl=rt.settings.password_reset_ttl_seconds
