@@ -83,6 +83,8 @@ ROUTES: tuple[Row, ...] = (
     Row("POST", "/api/v1/oauth/revoke", CLIENT),
     Row("GET", "/api/v1/oauth/userinfo", OIDC),
     Row("POST", "/api/v1/oauth/userinfo", OIDC),
+    Row("GET", "/api/v1/auth/sso/login", PUBLIC),  # staff SSO: off to the identity provider
+    Row("GET", "/api/v1/auth/sso/callback", PUBLIC),
     # --- identity: MFA, passwords, e-mail and sessions ---
     Row("POST", "/api/v1/auth/mfa/totp/enrolment", PUBLIC),  # the login's MFA token
     Row("POST", "/api/v1/auth/mfa/totp/enrolment/confirmation", PUBLIC),
