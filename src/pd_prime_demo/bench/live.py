@@ -60,6 +60,8 @@ def run_realtime_benchmark(
         "PD_PRIME_ENV": "demo",
         "PD_PRIME_LOG_LEVEL": "WARNING",
         "PD_PRIME_DATA_DIR": str(settings.data_dir),
+        # One load generator is one client address: the limits would measure themselves.
+        "PD_PRIME_RATE_LIMITS_ENABLED": "false",
         "PD_PRIME_EMBEDDED_WORKER": "false" if separate_worker else "true",
     }
     launch = server_command(free_port(), workers=1, callgrind=False)
