@@ -164,9 +164,7 @@ async def complete(
     return await _sign_in(session, rt, claims)
 
 
-def _verified_id_token(
-    rt: Runtime, token: dict[str, Any], jwks: Any, nonce: str
-) -> dict[str, Any]:
+def _verified_id_token(rt: Runtime, token: dict[str, Any], jwks: Any, nonce: str) -> dict[str, Any]:
     decoded = jwt.decode(str(token["id_token"]), KeySet.import_key_set(jwks))
     id_token = CodeIDToken(
         decoded.claims,
