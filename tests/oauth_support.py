@@ -68,6 +68,8 @@ async def register(
         "redirect_uris": [REDIRECT],
         **overrides,
     }
+    if body.get("client_type") != "public":  # these helpers send the secret in the form
+        body.setdefault("token_endpoint_auth_method", "client_secret_post")
     response = await web.post("/api/v1/api-clients", json=body, headers=admin)
     assert response.status_code == 201, response.text
     return dict(response.json())

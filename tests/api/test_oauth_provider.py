@@ -200,6 +200,14 @@ async def test_a_code_needs_its_verifier_redirect_uri_and_client(
     wrong_secret = await redeem(web, {**app_client, "client_secret": "nope"}, code, verifier)
     assert wrong_secret.status_code == 401
     assert wrong_secret.json()["error"] == "invalid_client"
+    # Registered for client_secret_post: the right secret by HTTP Basic is refused too.
+    by_basic = await web.post(
+        TOKEN,
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT}
+        | {"code_verifier": verifier},
+        auth=(app_client["id"], app_client["client_secret"]),
+    )
+    assert by_basic.status_code == 401
     # None of these used the code up.
     assert (await redeem(web, app_client, code, verifier)).status_code == 200
 
@@ -476,26 +484,18 @@ async def test_a_code_grant_client_cannot_use_client_credentials_nor_the_reverse
             headers=admin,
         )
     ).json()
-    token = await web.post(
-        TOKEN,
-        data={
-            "grant_type": "client_credentials",
-            "client_id": machine["id"],
-            "client_secret": machine["client_secret"],
-        },
-    )
+    as_form = {"client_id": machine["id"], "client_secret": machine["client_secret"]}
+    # Registered for HTTP Basic (the default): the secret in the form is refused.
+    in_form = await web.post(TOKEN, data={"grant_type": "client_credentials", **as_form})
+    assert in_form.status_code == 401
+    assert in_form.json()["error"] == "invalid_client"
+    basic = (machine["id"], machine["client_secret"])
+    token = await web.post(TOKEN, data={"grant_type": "client_credentials"}, auth=basic)
     assert token.status_code == 200, token.text
     assert "refresh_token" not in token.json()
     _, challenge = pkce_pair()
     page = await web.get(AUTHORIZE, params=authorization_params(machine, challenge))
     assert page.status_code == 400  # not a client that may ask users
-    unsupported = await web.post(
-        TOKEN,
-        data={
-            "grant_type": "password",
-            "client_id": machine["id"],
-            "client_secret": machine["client_secret"],
-        },
-    )
+    unsupported = await web.post(TOKEN, data={"grant_type": "password"}, auth=basic)
     assert unsupported.status_code == 400
     assert unsupported.json()["error"] == "unsupported_grant_type"

@@ -60,7 +60,8 @@ async def test_authlibs_client_completes_code_and_pkce_then_reads_userinfo_and_r
     _, admin_email = await verified_user(runtime, Role.ADMIN)
     admin = await bearer(web, admin_email)
     owner, _ = await verified_user(runtime, Role.AGENT)
-    registered = await register(web, admin, owner)
+    # authlib's client authenticates with HTTP Basic, its default.
+    registered = await register(web, admin, owner, token_endpoint_auth_method="client_secret_basic")
     user_id, email = await verified_user(runtime, Role.CUSTOMER)
 
     transport = ASGITransport(app=app, raise_app_exceptions=False)

@@ -69,6 +69,7 @@ async def world(committed_runtime: Runtime, runtime: Runtime) -> World:
             scopes=["openid", "email", "profile", "roles"],
             grant_types=["authorization_code"],
             redirect_uris=[CALLBACK],
+            token_endpoint_auth_method="client_secret_basic",
         )
     sp_app = create_app(runtime=runtime)
     # The relying party reaches the provider through the provider's own ASGI app.

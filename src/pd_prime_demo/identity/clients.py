@@ -337,8 +337,8 @@ async def authenticate_oauth_client(
     session: AsyncSession, *, client_id: str, client_secret: str | None
 ) -> Result[ApiClient, DomainError]:
     """A client at the token, revocation or introspection endpoint (RFC 6749 §2.3): a
-    confidential one by its secret (HTTP Basic or the form: both are accepted), a public one
-    by its id alone, and then it must send no secret. Live: not revoked, its owner active."""
+    confidential one by its secret (the router holds it to its registered transport), a public
+    one by its id alone, and then it must send no secret. Live: not revoked, its owner active."""
     try:
         ident = uuid.UUID(client_id)
     except ValueError:

@@ -22,7 +22,7 @@ from pd_prime_demo.identity import clients, oauth, oauth_tokens, oidc
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.identity.models import ApiClient
 from pd_prime_demo.identity.oauth_page import router as page_router
-from pd_prime_demo.identity.oauth_rules import GrantType
+from pd_prime_demo.identity.oauth_rules import AuthMethod, GrantType
 from pd_prime_demo.identity.oidc_router import router as oidc_router
 from pd_prime_demo.identity.schemas import (
     IntrospectionRead,
@@ -65,18 +65,23 @@ async def _client(
     client_id: str | None,
     client_secret: str | None,
 ) -> ApiClient | DomainError:
-    """RFC 6749 §2.3.1: HTTP Basic (each part form-encoded first) or the form, not both."""
+    """RFC 6749 §2.3.1: HTTP Basic (each part form-encoded first) or the form, not both, and
+    the way the client registered (RFC 7591 §2 token_endpoint_auth_method), no other."""
+    used = AuthMethod.CLIENT_SECRET_POST if client_secret else AuthMethod.NONE
     if basic is not None:
         if (client_id is not None and client_id != unquote_plus(basic.username)) or client_secret:
             return oauth.oauth_error("invalid_request", "client credentials sent twice")
         client_id, client_secret = unquote_plus(basic.username), unquote_plus(basic.password)
+        used = AuthMethod.CLIENT_SECRET_BASIC
     if not client_id:
         return clients.INVALID_CLIENT
     match await clients.authenticate_oauth_client(
         session, client_id=client_id, client_secret=client_secret
     ):
-        case Ok(client):
+        case Ok(client) if client.token_endpoint_auth_method == used:
             return client
+        case Ok():
+            return clients.INVALID_CLIENT
         case Err(error):
             return error
     raise AssertionError("unreachable")  # pragma: no cover
