@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -246,3 +247,15 @@ def test_an_underwriting_surcharge_is_a_strict_percentage(value: Any) -> None:
         UnderwritingDecision.model_validate_json(json.dumps(body))
     fine = UnderwritingDecision.model_validate_json(json.dumps({**body, "surcharge_percent": 10}))
     assert fine.surcharge_percent == Decimal(10)
+
+
+def test_a_product_versions_effective_dates_must_be_dates() -> None:
+    from pd_prime_demo.products import shipped
+    from pd_prime_demo.rating.definition import ProductVersionDefinition
+
+    path = next(Path(shipped.__file__).parent.glob("personal_auto-TX-*.json"))
+    definition = json.loads(path.read_text())
+    assert ProductVersionDefinition.model_validate(definition).effective_new_business
+    for value in ("2026-01-01T00:00:00", 1735689600):
+        with pytest.raises(ValidationError, match="effective_new_business"):
+            ProductVersionDefinition.model_validate({**definition, "effective_new_business": value})

@@ -10,11 +10,12 @@ The JSON Schema of :class:`ProductVersionDefinition` is published at
 from __future__ import annotations
 
 import enum
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from pd_prime_demo.core.dates import BusinessDate
 
 Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
 # A reference to a rating input: "policy.<var>", "driver.<var>", "vehicle.<var>",
@@ -316,8 +317,9 @@ class ProductVersionDefinition(_Def):
     line_of_business: Literal["personal_auto", "homeowners"]
     state: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
     version: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,30}$")]
-    effective_new_business: date
-    effective_renewal: date
+    # Strict YYYY-MM-DD like every date a request gives (docs/security.md, "Strict inputs").
+    effective_new_business: BusinessDate
+    effective_renewal: BusinessDate
     currency: Literal["USD"] = "USD"
     policy_number_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,4}$")] = Field(
         default="PL", description="Policy numbers are {prefix}-{state}-{serial:07d}."
