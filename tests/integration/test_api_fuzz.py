@@ -1,9 +1,9 @@
 """Schemathesis against the real server: no request a client can send may produce a 500.
 
 The server (uvicorn, the production app) runs on a scratch database with the demo data. The
-fuzzer generates requests from the OpenAPI document, as an agent and as an admin, with the
-seeded policy's id supplied so the policy operations get past the 404 (endorse, cancel,
-reinstate, pay, renew: real transactions). The seed is fixed, so a failure reproduces. After
+fuzzer generates requests from the OpenAPI document, as an agent, an admin and a policyholder,
+with the seeded policy's id supplied so the policy operations get past the 404 (endorse,
+cancel, reinstate, pay, renew: real transactions). The seed is fixed, so a failure reproduces. After
 the run the books must still be whole: the ledger balances and the audit chain verifies.
 """
 
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from pd_prime_demo import cli
@@ -21,8 +22,9 @@ from pd_prime_demo.seed import DEMO_PASSWORD
 
 runner = CliRunner()
 
-# Ending the run's own login would leave the rest of the run unauthenticated.
-_EXCLUDED = "logout|revoke|deactivation"
+# Ending the run's own login would leave the rest of the run unauthenticated (a session the
+# fuzzer lists, it can also end).
+_EXCLUDED = "logout|revoke|deactivation|/account/sessions/"
 
 
 def _token(base: str, email: str) -> str:
@@ -34,8 +36,15 @@ def _token(base: str, email: str) -> str:
     return str(response.json()["access_token"])
 
 
+@pytest.fixture
+def unlimited(cli_env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of requests from one address: rate limits (tested on their own) would answer
+    most with 429 and keep the fuzzer from the operations it is here to reach."""
+    monkeypatch.setenv("PD_PRIME_RATE_LIMITS_ENABLED", "false")
+
+
 def test_no_generated_request_gets_a_server_error_and_the_books_stay_whole(
-    served: str, tmp_path: Path
+    unlimited: None, served: str, tmp_path: Path
 ) -> None:
     agent = _token(served, "agent@demo.pdprime.example")
     policies = httpx.get(
@@ -47,7 +56,12 @@ def test_no_generated_request_gets_a_server_error_and_the_books_stay_whole(
         f'[parameters]\n"path.policy_id" = "{policies[0]["id"]}"\n'
     )
     schemathesis = Path(sys.executable).with_name("schemathesis")
-    for email in ("agent@demo.pdprime.example", "admin@demo.pdprime.example"):
+    # A policyholder too: the routes they reach, and the many they are refused (403/404).
+    for email in (
+        "agent@demo.pdprime.example",
+        "admin@demo.pdprime.example",
+        "customer@demo.pdprime.example",
+    ):
         run = subprocess.run(  # noqa: S603 - the fuzzer installed beside our interpreter
             [
                 str(schemathesis),
