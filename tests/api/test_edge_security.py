@@ -498,3 +498,26 @@ def test_a_page_policy_names_the_form_targets_it_is_given() -> None:
     assert "form-action 'self' https://client.example;" in csp
     assert "style-src 'self' 'nonce-n0nce';" in csp
     assert "form-action 'self';" in page_csp()
+
+
+async def test_an_adjuster_reading_a_quote_is_refused_not_told_it_is_missing(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
+    quote = await client.post(
+        "/api/v1/quotes", json=auto_quote(customer["id"]), headers=agent.headers
+    )
+    url = f"/api/v1/quotes/{quote.json()['id']}"
+    adjuster = await user_login(client, runtime, Role.ADJUSTER)
+    for response in (
+        await client.get(url, headers=adjuster.headers),
+        await client.get(f"{url}/worksheet", headers=adjuster.headers),
+        await client.patch(
+            url, json={"submit": False}, headers={**adjuster.headers, "If-Match": "*"}
+        ),
+    ):
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "auth.permission_missing"
+    other = await user_login(client, runtime, Role.AGENT)
+    assert (await client.get(url, headers=other.headers)).status_code == 404

@@ -132,7 +132,7 @@ async def list_quotes(
 @router.get(
     "/quotes/{quote_id}",
     response_model=QuoteRead,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 403, 404),
     summary="Read a quote",
 )
 async def read_quote(
@@ -168,7 +168,7 @@ async def update_quote(
 @router.get(
     "/quotes/{quote_id}/worksheet",
     response_model=WorksheetRead,
-    responses=problem_responses(401, 404, 409),
+    responses=problem_responses(401, 403, 404, 409),
     summary="The rating worksheet: every step, table, key, factor and running amount",
 )
 async def read_quote_worksheet(

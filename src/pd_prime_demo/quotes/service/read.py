@@ -17,6 +17,8 @@ from pd_prime_demo.quotes.models import Quote
 from pd_prime_demo.quotes.service.common import NOT_FOUND, move, rate
 from pd_prime_demo.rating.engine import RatingResult
 
+QUOTES_READ_MISSING = forbidden("auth.permission_missing", "this requires quotes:read")
+
 
 async def _expire_if_due(session: AsyncSession, quote: Quote) -> None:
     if quote.status in OPEN_STATUSES and clock.today() > quote.expires_on:
@@ -26,9 +28,10 @@ async def _expire_if_due(session: AsyncSession, quote: Quote) -> None:
 async def get_quote(
     session: AsyncSession, quote_id: uuid.UUID, *, actor: Actor, for_update: bool = False
 ) -> Result[Quote, DomainError]:
-    """The quote if ``actor`` may see its customer (404 otherwise); expired on read if due."""
+    """The quote if ``actor`` may see its customer (404 otherwise); expired on read if due.
+    Without quotes:read at all the answer is 403: that says nothing about any one quote."""
     if not actor.has(Permission.QUOTES_READ):
-        return Err(NOT_FOUND)
+        return Err(QUOTES_READ_MISSING)
     quote = await repository.get(session, quote_id, for_update=for_update)
     if quote is None:
         return Err(NOT_FOUND)
@@ -50,7 +53,7 @@ async def list_quotes(
     # A role without quotes:read is told so (403), not handed an empty page that reads as
     # "no quotes" (OWASP API5:2023, broken function-level authorization).
     if not actor.has(Permission.QUOTES_READ):
-        return Err(forbidden("auth.permission_missing", "this requires quotes:read"))
+        return Err(QUOTES_READ_MISSING)
     return await repository.page(
         session,
         visible_customers=customers.visible_ids(actor),
