@@ -119,7 +119,12 @@ def demo() -> None:
         f"  API docs (Swagger UI): {base}/docs",
         f"  OpenAPI document:      {base}/openapi.json",
         f"  Health / readiness:    {base}/health  {base}/health/ready",
-        f"  Metrics:               {base}/metrics",
+        f"  Metrics:               {base}/metrics "
+        + (
+            "(send PD_PRIME_METRICS_TOKEN as a bearer token)"
+            if settings.metrics_token
+            else "(off: set PD_PRIME_METRICS_TOKEN to scrape it with that bearer token)"
+        ),
         f"  Database:              {database}",
         f"  Cache:                 {'Redis at REDIS_URL' if settings.redis_url else 'in-process'}",
         f"  Demo data:             {created['users']} users, {created['customers']} customers, "
