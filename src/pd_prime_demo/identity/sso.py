@@ -14,13 +14,21 @@ it checked more than a password (``amr`` has ``mfa``).
 from __future__ import annotations
 
 import secrets
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from authlib.common.errors import AuthlibBaseError  # type: ignore[import-untyped]
-from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
 from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
+
+with warnings.catch_warnings():
+    # authlib 1.9 announces a move of its httpx integration to "httpx2" on import; the
+    # integration works with the httpx in the lock, and every start-up should not say so.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
+        AsyncOAuth2Client,
+    )
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
