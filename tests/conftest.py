@@ -116,6 +116,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "jwt_active_kid": KEYS["PD_PRIME_JWT_ACTIVE_KID"],
         "pii_keys": KEYS["PD_PRIME_PII_KEYS"],
         "pii_active_kid": KEYS["PD_PRIME_PII_ACTIVE_KID"],
+        # RS256 ID tokens (OpenID Connect Core §15.1) are on wherever an RSA key is configured.
+        "oidc_rsa_keys": KEYS["PD_PRIME_OIDC_RSA_KEYS"],
+        "oidc_rsa_active_kid": KEYS["PD_PRIME_OIDC_RSA_ACTIVE_KID"],
         # Cheap argon2 so the suite is fast; production cost is the default.
         "argon2_time_cost": 1,
         "argon2_memory_cost_kib": 64,

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
@@ -87,6 +89,7 @@ async def test_an_account_with_totp_signs_in_with_its_code_and_the_id_token_says
         passed = await web.post(AUTHORIZE, data=form | {"decision": "allow", "otp": otp})
         query = redirect_query(passed)
         tokens = (await redeem(web, app_client, query["code"], verifier)).json()
-        claims = runtime.signer.verify(tokens["id_token"]).claims
+        jwks = KeySet.import_key_set((await web.get("/api/v1/auth/jwks.json")).json())
+        claims = jwt.decode(tokens["id_token"], jwks, algorithms=["RS256"]).claims
         assert claims["amr"] == ["mfa", "otp", "pwd"]
         assert claims["acr"] == "urn:pd-prime:acr:aal2"

@@ -106,8 +106,12 @@ async def test_code_flow_with_pkce_gives_tokens_an_id_token_and_userinfo(
     assert tokens["refresh_token"]
 
     jwks = KeySet.import_key_set((await web.get("/api/v1/auth/jwks.json")).json())
-    decoded = jwt.decode(tokens["id_token"], jwks, algorithms=["ES256"])
+    # A client that registered no algorithm gets RS256 (OIDC Core §15.1, the registration
+    # default of OIDC Dynamic Client Registration §2).
+    assert app_client["id_token_signed_response_alg"] == "RS256"
+    decoded = jwt.decode(tokens["id_token"], jwks, algorithms=["RS256"])
     assert decoded.header["typ"] == "JWT"
+    assert decoded.header["kid"] == runtime.signer.rsa_active_kid
     claims = CodeIDToken(
         decoded.claims,
         decoded.header,

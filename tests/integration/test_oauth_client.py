@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client  # type: ignore[import-untyped]
+from authlib.integrations.starlette_client import OAuth  # type: ignore[import-untyped]
 from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from joserfc import jwt
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import text
 
@@ -27,10 +29,12 @@ from tests.oauth_support import (
     ISSUER,
     REDIRECT,
     TOKEN,
+    authorization_params,
     bearer,
     code_for,
     consent,
     hidden_fields,
+    pkce_pair,
     redeem,
     redirect_query,
     register,
@@ -103,7 +107,10 @@ async def test_authlibs_client_completes_code_and_pkce_then_reads_userinfo_and_r
         jwks = KeySet.import_key_set(
             (await oauth.request("GET", metadata["jwks_uri"], withhold_token=True)).json()
         )
-        decoded = jwt.decode(token["id_token"], jwks, algorithms=["ES256"])
+        # A client that registered no algorithm gets RS256, what a relying party expects of
+        # an OpenID provider by default (OIDC Core §15.1, Dynamic Client Registration §2).
+        decoded = jwt.decode(token["id_token"], jwks, algorithms=["RS256"])
+        assert decoded.header["alg"] == "RS256"
         id_token = CodeIDToken(
             decoded.claims,
             decoded.header,
@@ -111,6 +118,10 @@ async def test_authlibs_client_completes_code_and_pkce_then_reads_userinfo_and_r
             {"nonce": nonce, "access_token": token["access_token"]},
         )
         id_token.validate(now=int(clock.now().timestamp()))
+        # authlib's relying party validates it its own way: algorithms from discovery, keys
+        # from the JWKS, then iss, aud, exp, nonce and at_hash.
+        claims = await _relying_party(app, registered).parse_id_token(token, nonce)
+        assert claims["sub"] == str(user_id)
 
         info = await oauth.get(metadata["userinfo_endpoint"])
         assert info.status_code == 200, info.text
@@ -124,6 +135,45 @@ async def test_authlibs_client_completes_code_and_pkce_then_reads_userinfo_and_r
 
         await oauth.revoke_token(metadata["revocation_endpoint"], refreshed["refresh_token"])
         assert (await oauth.get(metadata["userinfo_endpoint"])).status_code == 401
+
+
+def _relying_party(app: FastAPI, registered: dict[str, Any]) -> Any:
+    """authlib's OpenID Connect relying party (its Starlette integration), configured from
+    the discovery document as any would be."""
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    return OAuth().register(
+        "pd_prime",
+        client_id=registered["id"],
+        client_secret=registered.get("client_secret"),
+        server_metadata_url=f"{ISSUER}/.well-known/openid-configuration",
+        client_kwargs={"transport": transport, "scope": "openid email"},
+    )
+
+
+async def test_a_client_registered_for_es256_gets_es256_id_tokens_an_rp_accepts(
+    app: FastAPI, web: AsyncClient, runtime: Runtime
+) -> None:
+    _, admin_email = await verified_user(runtime, Role.ADMIN)
+    admin = await bearer(web, admin_email)
+    owner, _ = await verified_user(runtime, Role.AGENT)
+    registered = await register(web, admin, owner, id_token_signed_response_alg="ES256")
+    assert registered["id_token_signed_response_alg"] == "ES256"
+    user_id, email = await verified_user(runtime, Role.CUSTOMER)
+    verifier, challenge = pkce_pair()
+    params = authorization_params(registered, challenge)
+    code = redirect_query(await consent(web, params, email=email))["code"]
+    token = (await redeem(web, registered, code, verifier)).json()
+
+    header = jws.extract_compact(token["id_token"].encode()).headers()
+    assert header["alg"] == "ES256"
+    assert header["kid"] == runtime.signer.active_kid
+    claims = await _relying_party(app, registered).parse_id_token(token, params["nonce"])
+    assert claims["sub"] == str(user_id)
+    # The other algorithm's key does not verify it: the kid and the alg name one key.
+    published = KeySet.import_key_set((await web.get("/api/v1/auth/jwks.json")).json())
+    rsa_only = KeySet([k for k in published.keys if k.key_type == "RSA"])
+    with pytest.raises(JoseError):
+        jwt.decode(token["id_token"], rsa_only, algorithms=["RS256", "ES256"])
 
 
 async def _committed_setup(app: FastAPI, runtime: Runtime) -> tuple[dict[str, Any], str]:
@@ -198,8 +248,6 @@ async def test_the_page_refuses_to_be_framed_and_runs_no_script(
     owner, _ = await verified_user(runtime, Role.AGENT)
     registered = await register(web, admin, owner)
     _, email = await verified_user(runtime, Role.CUSTOMER)
-    from tests.oauth_support import authorization_params, pkce_pair
-
     _, challenge = pkce_pair()
     params = authorization_params(registered, challenge, state='"><script>alert(1)</script>')
     page = await web.get("/api/v1/oauth/authorize", params=params)

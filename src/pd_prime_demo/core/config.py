@@ -253,6 +253,15 @@ class Settings(BaseSettings):
     # the JWKS and still verifies until then (set it at least the longest token lifetime after
     # it stopped signing); past it the key is neither published nor trusted (docs/oauth.md).
     jwt_key_retire_at: dict[str, datetime] = Field(default_factory=dict)
+    # RS256 ID tokens (OpenID Connect Core §15.1: a provider must offer RS256, and a relying
+    # party that registers no algorithm expects it): JSON {kid: PEM RSA private key, >= 2048
+    # bits, 3072 generated}, the active kid, and retirement times as for jwt_key_retire_at.
+    # Without keys, ID tokens are ES256 only and discovery lists only ES256; production should
+    # configure one (`pd-prime keys generate`). The RSA keys sign ID tokens and nothing else.
+    oidc_rsa_keys: Annotated[dict[str, SecretStr], NoDecode] = Field(default_factory=dict)
+    oidc_rsa_active_kid: str | None = None
+    oidc_rsa_key_retire_at: dict[str, datetime] = Field(default_factory=dict)
+
     # Staff single sign-on through an external OpenID Connect provider (docs/oauth.md): its
     # issuer (discovery at <issuer>/.well-known/openid-configuration), this platform's client
     # there, and the role each value of the role claim gives (values not listed sign no one in).
@@ -263,6 +272,15 @@ class Settings(BaseSettings):
     sso_scope: str = "openid email profile"
     sso_role_claim: str = "roles"
     sso_role_map: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("oidc_rsa_keys", mode="before")
+    @classmethod
+    def _parse_rsa_keys(cls, value: object) -> object:
+        import json
+
+        if isinstance(value, str):
+            return json.loads(value) if value.strip() else {}
+        return value
 
     # --- API keys and PII key rotation (issue 13) ---
     # A new API key lives this long unless its owner asks for less; never longer than the max.

@@ -1,8 +1,9 @@
 """Field encryption, token signing keys and password hashing.
 
-Nothing here is a hand-rolled primitive: AES-256-GCM comes from ``cryptography``, ES256 JWS from
-``joserfc``, argon2id from ``argon2-cffi``. What this module adds is key management: key rings
-with key ids, so that keys can rotate while old ciphertexts and tokens stay readable.
+Nothing here is a hand-rolled primitive: AES-256-GCM comes from ``cryptography``, ES256 and
+RS256 JWS from ``joserfc``, argon2id from ``argon2-cffi``. What this module adds is key
+management: key rings with key ids, so that keys can rotate while old ciphertexts and tokens
+stay readable.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -30,7 +31,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet
+from joserfc.jwk import ECKey, Key, KeyParameters, KeySet, RSAKey
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.config import Environment, Settings
@@ -119,46 +120,124 @@ class VerifiedToken:
 VERIFIED_TOKEN_CACHE_SIZE = 8192
 
 
+ES256 = "ES256"
+RS256 = "RS256"
+# RSA keys below this size are refused (NIST SP 800-57: 2048 bits until 2030; 3072 generated).
+RSA_MIN_BITS = 2048
+RSA_GENERATED_BITS = 3072
+
+
+class _KeyRing:
+    """One algorithm's keys: the active one signs; it and the retired ones not yet past their
+    retirement time are published and verify (docs/oauth.md, "Signing keys and rotation")."""
+
+    def __init__(
+        self,
+        algorithm: str,
+        pem_keys: Mapping[str, str],
+        active_kid: str,
+        retire_at: Mapping[str, datetime] | None,
+        *,
+        label: str,
+    ) -> None:
+        if active_kid not in pem_keys:
+            raise ValueError(f"active {label} key id {active_kid!r} is not in the key ring")
+        self.retire_at = dict(retire_at or {})
+        if active_kid in self.retire_at:
+            raise ValueError(f"the active {label} key id {active_kid!r} cannot be retired")
+        if unknown := sorted(set(self.retire_at) - set(pem_keys)):
+            raise ValueError(f"retired {label} key ids not in the key ring: {unknown}")
+        self.keys: dict[str, Key] = {}
+        for kid, pem in pem_keys.items():
+            params: KeyParameters = {"kid": kid, "use": "sig", "alg": algorithm}
+            if algorithm == RS256:
+                rsa = RSAKey.import_key(pem, params)
+                if rsa.raw_value.key_size < RSA_MIN_BITS:
+                    raise ValueError(f"{label} key {kid!r} is under {RSA_MIN_BITS} bits")
+                self.keys[kid] = rsa
+            else:
+                self.keys[kid] = ECKey.import_key(pem, params)
+        self.algorithm = algorithm
+        self.active_kid = active_kid
+        self.keyset = KeySet(list(self.keys.values()))
+
+    def sign(self, claims: dict[str, Any], typ: str) -> str:
+        header = {"alg": self.algorithm, "kid": self.active_kid, "typ": typ}
+        key = self.keys[self.active_kid]
+        return jwt.encode(header, claims, key, algorithms=[self.algorithm])
+
+    def retired(self, kid: str) -> bool:
+        until = self.retire_at.get(kid)
+        return until is not None and until <= clock.now()
+
+    def live_keys(self) -> list[Key]:
+        return [key for kid, key in self.keys.items() if not self.retired(kid)]
+
+
 class TokenSigner:
     """ES256 JWS signing with a key ring; the ``kid`` header picks the verification key.
 
     Rotation: a new key becomes active and signs; the previous one gets a retirement time
     (``retire_at``) at least the longest token lifetime later. Until then it is published in
     the JWKS and verifies the tokens it signed; from then on it is neither (docs/oauth.md).
+
+    An optional RSA ring (``rsa_keys``, rotated the same way) signs RS256 ID tokens and
+    nothing else: OpenID Connect Core §15.1 asks a provider for RS256. Its keys are published
+    beside the EC ones but never verify anything here: ``verify`` knows only the EC ring and
+    only ES256, so no RS256 token, nor an HS256 one keyed with an RSA public key, can ever
+    pass as an access token (no algorithm confusion).
     """
 
-    algorithm = "ES256"
+    algorithm = ES256
 
     def __init__(
         self,
         pem_keys: Mapping[str, str],
         active_kid: str,
         retire_at: Mapping[str, datetime] | None = None,
+        *,
+        rsa_keys: Mapping[str, str] | None = None,
+        rsa_active_kid: str | None = None,
+        rsa_retire_at: Mapping[str, datetime] | None = None,
     ) -> None:
-        if active_kid not in pem_keys:
-            raise ValueError(f"active JWT key id {active_kid!r} is not in the key ring")
-        self._retire_at = dict(retire_at or {})
-        if active_kid in self._retire_at:
-            raise ValueError(f"the active JWT key id {active_kid!r} cannot be retired")
-        if unknown := sorted(set(self._retire_at) - set(pem_keys)):
-            raise ValueError(f"retired JWT key ids not in the key ring: {unknown}")
-        self._keys = {
-            kid: ECKey.import_key(pem, {"kid": kid, "use": "sig", "alg": self.algorithm})
-            for kid, pem in pem_keys.items()
-        }
-        self._keyset = KeySet(list(self._keys.values()))
+        self._ec = _KeyRing(ES256, pem_keys, active_kid, retire_at, label="JWT")
+        self._rsa: _KeyRing | None = None
+        if rsa_keys:
+            rsa_kid = rsa_active_kid or next(iter(rsa_keys))
+            self._rsa = _KeyRing(RS256, rsa_keys, rsa_kid, rsa_retire_at, label="OIDC RSA")
+            if shared := sorted(set(rsa_keys) & set(pem_keys)):
+                raise ValueError(f"key ids in both the EC and the RSA key ring: {shared}")
+        elif rsa_retire_at:
+            raise ValueError("RSA key retirement times without an RSA key ring")
+        self._keyset = self._ec.keyset
         self.active_kid = active_kid
         # Bounded: a flood of distinct (forged) tokens only evicts, it cannot grow memory.
         self._verify_cached = lru_cache(maxsize=VERIFIED_TOKEN_CACHE_SIZE)(self._verify)
 
+    @property
+    def id_token_algorithms(self) -> tuple[str, ...]:
+        """What ID tokens can be signed with: RS256 (first) only with an RSA key ring."""
+        return (RS256, ES256) if self._rsa is not None else (ES256,)
+
+    @property
+    def rsa_active_kid(self) -> str | None:
+        return self._rsa.active_kid if self._rsa is not None else None
+
     def sign(self, claims: dict[str, Any], *, typ: str = "at+jwt") -> str:
         """Access tokens are ``at+jwt`` (RFC 9068 §2.1); ID tokens and other signed values
         carry another ``typ``, so that none of them is ever accepted as an access token."""
-        header = {"alg": self.algorithm, "kid": self.active_kid, "typ": typ}
-        return jwt.encode(header, claims, self._keys[self.active_kid], algorithms=[self.algorithm])
+        return self._ec.sign(claims, typ)
+
+    def sign_id_token(self, claims: dict[str, Any], *, algorithm: str) -> str:
+        """An ID token (``typ`` JWT) signed with ``algorithm``, one of ``id_token_algorithms``."""
+        if algorithm == RS256 and self._rsa is not None:
+            return self._rsa.sign(claims, "JWT")
+        if algorithm == ES256:
+            return self._ec.sign(claims, "JWT")
+        raise ValueError(f"no key signs ID tokens with {algorithm!r}")
 
     def verify(self, token: str) -> VerifiedToken | None:
-        """The token's header and claims when its signature is valid, else None.
+        """The token's header and claims when its ES256 signature by the EC ring is valid.
 
         Claim checks (exp, aud, iss) are the caller's: they are policy, not cryptography, and
         they change with time while a signature's validity does not. That is why the outcome
@@ -167,18 +246,13 @@ class TokenSigner:
         never disagree with a fresh one.
         """
         verified = self._verify_cached(token)
-        if verified is None or self._retired(str(verified.header.get("kid"))):
+        if verified is None or self._ec.retired(str(verified.header.get("kid"))):
             return None
         return verified
 
-    def _retired(self, kid: str) -> bool:
-        # Checked outside the cache: a key's retirement comes with time, its signatures do not.
-        until = self._retire_at.get(kid)
-        return until is not None and until <= clock.now()
-
     def _verify(self, token: str) -> VerifiedToken | None:
         try:
-            decoded = jwt.decode(token, self._keyset, algorithms=[self.algorithm])
+            decoded = jwt.decode(token, self._keyset, algorithms=[ES256])
         except (JoseError, ValueError, KeyError, TypeError):
             return None
         return VerifiedToken(
@@ -187,8 +261,8 @@ class TokenSigner:
         )
 
     def public_jwks(self) -> dict[str, Any]:
-        """The active key and every retired key not yet past its retirement time."""
-        live: list[Any] = [key for kid, key in self._keys.items() if not self._retired(kid)]
+        """Every live key (active, or retired but not yet past it): EC first, then RSA."""
+        live = self._ec.live_keys() + (self._rsa.live_keys() if self._rsa is not None else [])
         return dict(KeySet(live).as_dict(private=False))
 
 
@@ -225,34 +299,78 @@ class KeyMaterial:
     jwt_active_kid: str
     pii_keys: dict[str, bytes]
     pii_active_kid: str
+    # The RS256 ID token ring (OpenID Connect Core §15.1); empty: ID tokens are ES256 only.
+    rsa_keys: dict[str, str] = field(default_factory=dict)
+    rsa_active_kid: str | None = None
+
+
+def _rsa_pem() -> str:
+    return RSAKey.generate_key(RSA_GENERATED_BITS).as_pem(private=True).decode("ascii")
 
 
 def generate_key_material(*, kid_prefix: str = "") -> KeyMaterial:
     """Fresh keys; demo mode's are named ``demo-...`` so that no other mode accepts them."""
     jwt_kid = f"{kid_prefix}jwt-{secrets.token_hex(4)}"
     pii_kid = f"{kid_prefix}pii-{secrets.token_hex(4)}"
+    rsa_kid = f"{kid_prefix}oidc-rs-{secrets.token_hex(4)}"
     pem = ECKey.generate_key("P-256").as_pem(private=True).decode("ascii")
-    return KeyMaterial({jwt_kid: pem}, jwt_kid, {pii_kid: os.urandom(32)}, pii_kid)
+    return KeyMaterial(
+        {jwt_kid: pem}, jwt_kid, {pii_kid: os.urandom(32)}, pii_kid, {rsa_kid: _rsa_pem()}, rsa_kid
+    )
 
 
 def _local_key_file(settings: Settings) -> Path:
     return settings.data_dir / "secrets" / "local-keys.json"
 
 
+def _key_file_payload(material: KeyMaterial) -> dict[str, Any]:
+    return {
+        "jwt_keys": material.jwt_keys,
+        "jwt_active_kid": material.jwt_active_kid,
+        "pii_keys": {k: _b64e(v) for k, v in material.pii_keys.items()},
+        "pii_active_kid": material.pii_active_kid,
+        "oidc_rsa_keys": material.rsa_keys,
+        "oidc_rsa_active_kid": material.rsa_active_kid,
+    }
+
+
+def _write_key_file(path: Path, material: KeyMaterial, *, replace: bool = False) -> None:
+    """Owner-only and never over another process's keys; ``replace`` renames a whole new file
+    over one written before the RSA ring existed."""
+    target = path.with_suffix(".tmp") if replace else path
+    if replace:
+        target.unlink(missing_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(_key_file_payload(material), fh)
+    if replace:
+        os.replace(target, path)
+
+
 def load_key_material(settings: Settings) -> KeyMaterial:
     """Keys from settings; in demo/development, generated once into the data directory.
 
     Production and test refuse to run without configured keys: a key that nobody chose is a
-    key nobody will back up or rotate.
+    key nobody will back up or rotate. The RSA ring is optional there: without it ID tokens
+    are ES256 only and discovery says so (docs/oauth.md asks production to configure one).
     """
     if settings.jwt_keys and settings.pii_keys:
         jwt_kid = settings.jwt_active_kid or next(iter(settings.jwt_keys))
         pii_kid = settings.pii_active_kid or next(iter(settings.pii_keys))
+        rsa_keys = {k: v.get_secret_value() for k, v in settings.oidc_rsa_keys.items()}
+        if not rsa_keys:
+            log.warning(
+                "crypto.no_rsa_id_token_key",
+                message="PD_PRIME_OIDC_RSA_KEYS is not set: ID tokens are ES256 only, and "
+                "relying parties that expect RS256 (the OpenID Connect default) will fail",
+            )
         return KeyMaterial(
             {k: v.get_secret_value() for k, v in settings.jwt_keys.items()},
             jwt_kid,
             {k: _b64d(v.get_secret_value()) for k, v in settings.pii_keys.items()},
             pii_kid,
+            rsa_keys,
+            (settings.oidc_rsa_active_kid or next(iter(rsa_keys))) if rsa_keys else None,
         )
     if settings.env not in (Environment.DEMO, Environment.DEVELOPMENT):
         raise RuntimeError(
@@ -267,19 +385,17 @@ def load_key_material(settings: Settings) -> KeyMaterial:
             stored["jwt_active_kid"],
             {k: _b64d(v) for k, v in stored["pii_keys"].items()},
             stored["pii_active_kid"],
+            stored.get("oidc_rsa_keys") or {},
+            stored.get("oidc_rsa_active_kid"),
         )
+        if not material.rsa_keys:  # generated before RS256 ID tokens: add the RSA ring
+            rsa_kid = f"demo-oidc-rs-{secrets.token_hex(4)}"
+            material = replace(material, rsa_keys={rsa_kid: _rsa_pem()}, rsa_active_kid=rsa_kid)
+            _write_key_file(path, material, replace=True)
     else:
         material = generate_key_material(kid_prefix="demo-")
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        payload = {
-            "jwt_keys": material.jwt_keys,
-            "jwt_active_kid": material.jwt_active_kid,
-            "pii_keys": {k: _b64e(v) for k, v in material.pii_keys.items()},
-            "pii_active_kid": material.pii_active_kid,
-        }
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh)
+        _write_key_file(path, material)
     log.warning(
         "crypto.local_demo_keys_in_use",
         path=str(path),
@@ -291,9 +407,13 @@ def load_key_material(settings: Settings) -> KeyMaterial:
 
 def export_key_material_env(material: KeyMaterial) -> dict[str, str]:
     """Environment variables that configure ``material`` (used by tests and key generation)."""
-    return {
+    env = {
         "PD_PRIME_JWT_KEYS": json.dumps(material.jwt_keys),
         "PD_PRIME_JWT_ACTIVE_KID": material.jwt_active_kid,
         "PD_PRIME_PII_KEYS": json.dumps({k: _b64e(v) for k, v in material.pii_keys.items()}),
         "PD_PRIME_PII_ACTIVE_KID": material.pii_active_kid,
     }
+    if material.rsa_keys and material.rsa_active_kid:
+        env["PD_PRIME_OIDC_RSA_KEYS"] = json.dumps(material.rsa_keys)
+        env["PD_PRIME_OIDC_RSA_ACTIVE_KID"] = material.rsa_active_kid
+    return env

@@ -43,7 +43,14 @@ class Runtime:
             db=db,
             cache=create_cache(settings.redis_url),
             cipher=FieldCipher(keys.pii_keys, keys.pii_active_kid),
-            signer=TokenSigner(keys.jwt_keys, keys.jwt_active_kid, settings.jwt_key_retire_at),
+            signer=TokenSigner(
+                keys.jwt_keys,
+                keys.jwt_active_kid,
+                settings.jwt_key_retire_at,
+                rsa_keys=keys.rsa_keys,
+                rsa_active_kid=keys.rsa_active_kid,
+                rsa_retire_at=settings.oidc_rsa_key_retire_at,
+            ),
             passwords=PasswordHashing(
                 time_cost=settings.argon2_time_cost,
                 memory_cost_kib=settings.argon2_memory_cost_kib,

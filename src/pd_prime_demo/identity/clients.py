@@ -48,6 +48,7 @@ from pd_prime_demo.identity.oauth_rules import (
     AuthMethod,
     ClientType,
     GrantType,
+    IdTokenAlg,
     redirect_uri_problem,
 )
 from pd_prime_demo.identity.rules import (
@@ -97,13 +98,29 @@ async def register_client(
     redirect_uris: list[str] | None = None,
     grant_types: list[GrantType] | None = None,
     token_endpoint_auth_method: AuthMethod | None = None,
+    id_token_signed_response_alg: IdTokenAlg | None = None,
+    id_token_algs: tuple[str, ...] = (IdTokenAlg.ES256,),
 ) -> Result[Registered, DomainError]:
+    """``id_token_algs`` are what the provider can sign ID tokens with (``TokenSigner``'s);
+    a client that names none gets RS256 when it is among them (OIDC Dynamic Client
+    Registration §2's default), else ES256."""
     grants = set(grant_types or [GrantType.CLIENT_CREDENTIALS])
     uris = list(dict.fromkeys(redirect_uris or []))
     method = token_endpoint_auth_method or (
         AuthMethod.NONE if client_type is ClientType.PUBLIC else AuthMethod.CLIENT_SECRET_BASIC
     )
-    if problems := _registration_problems(client_type, uris, grants, method, scopes):
+    id_alg = id_token_signed_response_alg or (
+        IdTokenAlg.RS256 if IdTokenAlg.RS256 in id_token_algs else IdTokenAlg.ES256
+    )
+    problems = _registration_problems(client_type, uris, grants, method, scopes)
+    if id_alg not in id_token_algs:
+        problems.append(
+            FieldIssue(
+                "#/id_token_signed_response_alg",
+                f"this provider signs ID tokens with {', '.join(id_token_algs)} only",
+            )
+        )
+    if problems:
         return Err(
             invalid(
                 "api_client.invalid_metadata", "the client's registration is not valid", *problems
@@ -144,6 +161,7 @@ async def register_client(
         redirect_uris=uris,
         grant_types=sorted(g.value for g in grants),
         token_endpoint_auth_method=method.value,
+        id_token_signed_response_alg=id_alg.value,
     )
     session.add(client)
     await session.flush()
@@ -158,6 +176,7 @@ async def register_client(
             "scopes": client.scopes,
             "client_type": client.client_type,
             "grant_types": client.grant_types,
+            "id_token_signed_response_alg": client.id_token_signed_response_alg,
         },
     )
     return Ok(Registered(client, secret))

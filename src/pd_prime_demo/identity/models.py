@@ -85,6 +85,9 @@ class ApiClient(Base):
         CheckConstraint(
             "(client_type = 'public') = (secret_hash IS NULL)", name="secret_iff_confidential"
         ),
+        CheckConstraint(
+            "id_token_signed_response_alg IN ('RS256', 'ES256')", name="id_token_alg_known"
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -104,3 +107,6 @@ class ApiClient(Base):
     token_endpoint_auth_method: Mapped[str] = mapped_column(
         String(32), server_default="client_secret_basic"
     )
+    # How its ID tokens are signed (OIDC Dynamic Client Registration §2). Clients registered
+    # before RS256 existed keep ES256, what their relying parties were built against.
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), server_default="ES256")

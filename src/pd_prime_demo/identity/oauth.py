@@ -259,7 +259,7 @@ async def redeem_code(
     stored.session_id = authorization.id
     scopes = frozenset(stored.scope.split())
     id_token = (
-        oidc.id_token(rt, user, client.id, stored, authorization, tokens.access_token)
+        oidc.id_token(rt, user, client, stored, authorization, tokens.access_token)
         if OidcScope.OPENID in scopes
         else None
     )

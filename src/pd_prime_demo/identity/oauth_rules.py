@@ -52,6 +52,15 @@ class AuthMethod(StrEnum):
     NONE = "none"
 
 
+class IdTokenAlg(StrEnum):
+    """How a client's ID tokens are signed (OIDC Dynamic Client Registration §2,
+    ``id_token_signed_response_alg``): RS256 is OpenID Connect's default, ES256 the platform's
+    own key. Access tokens are ES256 whatever a client registered."""
+
+    RS256 = "RS256"
+    ES256 = "ES256"
+
+
 OIDC_SCOPES = frozenset(s.value for s in OidcScope)
 PERMISSION_SCOPES = frozenset(p.value for p in Permission)
 KNOWN_SCOPES = OIDC_SCOPES | PERMISSION_SCOPES

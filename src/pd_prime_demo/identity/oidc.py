@@ -1,21 +1,26 @@
 """OpenID Connect on top of the OAuth provider: ID tokens, userinfo and discovery.
 
-ID tokens follow OpenID Connect Core §2 and §3.1.3.6; they are signed with the platform's
-token key ring (ES256, the same JWKS) but typed ``JWT``, so that no ID token is ever accepted
-as an access token (those are ``at+jwt``, RFC 9068). The discovery documents are RFC 8414's
-and OpenID Connect Discovery's, checked with authlib's metadata validators in the tests.
+ID tokens follow OpenID Connect Core §2 and §3.1.3.6; each is signed as its client
+registered (``id_token_signed_response_alg``): RS256 with the RSA key ring (Core §15.1), or
+ES256 with the access tokens' key ring, both in the one JWKS. They are typed ``JWT``, so that
+no ID token is ever accepted as an access token (those are ``at+jwt``, RFC 9068, and ES256
+only). The discovery documents are RFC 8414's and OpenID Connect Discovery's, checked with
+authlib's metadata validators in the tests.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
+
+import structlog
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.identity.models import AuthSession, User
+from pd_prime_demo.identity.models import ApiClient, AuthSession, User
 from pd_prime_demo.identity.oauth_models import AuthorizationCode
-from pd_prime_demo.identity.oauth_rules import KNOWN_SCOPES, OidcScope, at_hash
+from pd_prime_demo.identity.oauth_rules import KNOWN_SCOPES, IdTokenAlg, OidcScope, at_hash
+
+log = structlog.get_logger(__name__)
 
 # Authentication context class: one factor (a password) or more (NIST SP 800-63B AAL2).
 ACR_SINGLE_FACTOR = "urn:pd-prime:acr:aal1"
@@ -28,7 +33,7 @@ JWKS_PATH = "/api/v1/auth/jwks.json"
 def id_token(
     rt: Runtime,
     user: User,
-    client_id: uuid.UUID,
+    client: ApiClient,
     code: AuthorizationCode,
     authorization: AuthSession,
     access_token: str,
@@ -37,8 +42,8 @@ def id_token(
     claims: dict[str, Any] = {
         "iss": rt.settings.oauth_issuer,
         "sub": str(user.id),
-        "aud": str(client_id),
-        "azp": str(client_id),
+        "aud": str(client.id),
+        "azp": str(client.id),
         "exp": now + rt.settings.access_token_ttl_seconds,
         "iat": now,
         "auth_time": int(code.auth_time.timestamp()),
@@ -50,7 +55,18 @@ def id_token(
     if code.nonce is not None:
         claims["nonce"] = code.nonce
     claims.update(user_claims(user, frozenset(code.scope.split())))
-    return rt.signer.sign(claims, typ="JWT")
+    return rt.signer.sign_id_token(claims, algorithm=id_token_alg(rt, client))
+
+
+def id_token_alg(rt: Runtime, client: ApiClient) -> str:
+    """The client's registered algorithm; ES256 if it registered RS256 and the RSA key ring
+    has since been removed from the configuration (said loudly: its relying party will
+    refuse the token until the key is back or the client is registered anew)."""
+    wanted = client.id_token_signed_response_alg
+    if wanted in rt.signer.id_token_algorithms:
+        return wanted
+    log.warning("oidc.id_token_alg_unavailable", client_id=str(client.id), registered=wanted)
+    return IdTokenAlg.ES256.value
 
 
 def user_claims(user: User, scopes: frozenset[str]) -> dict[str, Any]:
@@ -107,7 +123,7 @@ def provider_metadata(rt: Runtime, *, openid: bool) -> dict[str, Any]:
     if openid:
         metadata |= {
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [rt.signer.algorithm],
+            "id_token_signing_alg_values_supported": list(rt.signer.id_token_algorithms),
             "claims_supported": [
                 "sub",
                 "iss",

@@ -319,6 +319,7 @@ async def register_api_client(
     body: ApiClientCreate,
     session: Session,
     response: Response,
+    runtime: RuntimeDep,
     actor: Annotated[Actor, Depends(require(Permission.USERS_MANAGE))],
 ) -> ApiClientRegistered:
     registered = handle_result(
@@ -332,6 +333,8 @@ async def register_api_client(
             redirect_uris=body.redirect_uris,
             grant_types=body.grant_types,
             token_endpoint_auth_method=body.token_endpoint_auth_method,
+            id_token_signed_response_alg=body.id_token_signed_response_alg,
+            id_token_algs=runtime.signer.id_token_algorithms,
         )
     )
     response.headers.update(_NO_STORE)

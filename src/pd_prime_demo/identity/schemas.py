@@ -9,7 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from pd_prime_demo.core.actor import Permission, Role
-from pd_prime_demo.identity.oauth_rules import AuthMethod, ClientType, GrantType, OidcScope
+from pd_prime_demo.identity.oauth_rules import (
+    AuthMethod,
+    ClientType,
+    GrantType,
+    IdTokenAlg,
+    OidcScope,
+)
 
 
 class _Model(BaseModel):
@@ -102,6 +108,13 @@ class ApiClientCreate(_Model):
         default=None,
         description="none for public clients; client_secret_basic (default) or _post otherwise.",
     )
+    id_token_signed_response_alg: IdTokenAlg | None = Field(
+        default=None,
+        description=(
+            "How its ID tokens are signed: RS256 (OpenID Connect's default, and this one's when "
+            "the provider has an RSA key; see id_token_signing_alg_values_supported) or ES256."
+        ),
+    )
 
     model_config = ConfigDict(
         frozen=True,
@@ -125,6 +138,7 @@ class ApiClientRead(_Model):
     redirect_uris: list[str]
     grant_types: list[GrantType]
     token_endpoint_auth_method: AuthMethod
+    id_token_signed_response_alg: IdTokenAlg
     created_at: datetime
     revoked_at: datetime | None
 
