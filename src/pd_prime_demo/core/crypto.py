@@ -147,19 +147,21 @@ class _KeyRing:
             raise ValueError(f"the active {label} key id {active_kid!r} cannot be retired")
         if unknown := sorted(set(self.retire_at) - set(pem_keys)):
             raise ValueError(f"retired {label} key ids not in the key ring: {unknown}")
-        self.keys: dict[str, Key] = {}
-        for kid, pem in pem_keys.items():
-            params: KeyParameters = {"kid": kid, "use": "sig", "alg": algorithm}
-            if algorithm == RS256:
-                rsa = RSAKey.import_key(pem, params)
-                if rsa.raw_value.key_size < RSA_MIN_BITS:
-                    raise ValueError(f"{label} key {kid!r} is under {RSA_MIN_BITS} bits")
-                self.keys[kid] = rsa
-            else:
-                self.keys[kid] = ECKey.import_key(pem, params)
+        self.keys = {kid: self._import(algorithm, kid, pem, label) for kid, pem in pem_keys.items()}
         self.algorithm = algorithm
         self.active_kid = active_kid
         self.keyset = KeySet(list(self.keys.values()))
+
+    @staticmethod
+    def _import(algorithm: str, kid: str, pem: str, label: str) -> Key:
+        params: KeyParameters = {"kid": kid, "use": "sig", "alg": algorithm}
+        try:
+            key: Key = (RSAKey if algorithm == RS256 else ECKey).import_key(pem, params)
+        except (JoseError, ValueError) as exc:
+            raise ValueError(f"{label} key {kid!r} is not a {algorithm} private key") from exc
+        if isinstance(key, RSAKey) and key.raw_value.key_size < RSA_MIN_BITS:
+            raise ValueError(f"{label} key {kid!r} is under {RSA_MIN_BITS} bits")
+        return key
 
     def sign(self, claims: dict[str, Any], typ: str) -> str:
         header = {"alg": self.algorithm, "kid": self.active_kid, "typ": typ}
