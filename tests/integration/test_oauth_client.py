@@ -169,6 +169,9 @@ async def test_a_client_registered_for_es256_gets_es256_id_tokens_an_rp_accepts(
     assert header["kid"] == runtime.signer.active_kid
     claims = await _relying_party(app, registered).parse_id_token(token, params["nonce"])
     assert claims["sub"] == str(user_id)
+    # Signed by the access tokens' key, yet no access token: its typ is JWT, not at+jwt.
+    as_bearer = {"Authorization": f"Bearer {token['id_token']}"}
+    assert (await web.get("/api/v1/users/me", headers=as_bearer)).status_code == 401
     # The other algorithm's key does not verify it: the kid and the alg name one key.
     published = KeySet.import_key_set((await web.get("/api/v1/auth/jwks.json")).json())
     rsa_only = KeySet([k for k in published.keys if k.key_type == "RSA"])
