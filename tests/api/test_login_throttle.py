@@ -7,6 +7,8 @@ password, from anywhere, for 900 seconds.
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +17,9 @@ from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.cache import create_cache
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.main import create_app
 from tests.conftest import make_settings
 from tests.factories import PASSWORD, create_user
 
@@ -123,3 +127,38 @@ async def test_unknown_e_mails_are_throttled_alike(app: FastAPI, throttled: Runt
             for _ in range(5)
         ]
     assert answers == [401, 401, 401, 401, 429]
+
+
+@pytest.mark.parametrize("store", ["memory", "redis"])
+async def test_parallel_guesses_cannot_skip_the_delays(
+    committed_runtime: Runtime, store: str
+) -> None:
+    """Regression (review M3): the throttle read its counters, verified the password, and only
+    then counted the failure, so 40 guesses sent at once were all verified (40 x 401). Each
+    attempt is now reserved before the password is checked: only the free allowance (and the
+    one attempt after it, as when the guesses come one by one) is answered."""
+    runtime = committed_runtime
+    redis_url = os.environ.get("REDIS_URL") if store == "redis" else None
+    if store == "redis" and not redis_url:
+        pytest.skip("REDIS_URL is not set")
+    runtime.settings = make_settings(
+        str(runtime.settings.database_url),
+        redis_url=redis_url,
+        login_free_failures=5,
+        login_delay_base_seconds=60,
+        login_account_ceiling=1000,
+    )
+    runtime.cache = create_cache(redis_url, namespace=f"pd-prime-test-{uuid.uuid4().hex}")
+    email = f"parallel.{uuid.uuid4().hex[:6]}@example.com"
+    await create_user(runtime, Role.AGENT, email=email)
+    app = create_app(runtime=runtime)
+    async with _from(app, "198.51.100.77") as client:
+        answers = await asyncio.gather(
+            *(client.post(TOKEN, data=_password(email, f"guess {n}")) for n in range(40))
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert set(codes) <= {401, 429}, [a.text for a in answers if a.status_code >= 500]
+    assert codes.count(401) <= 5 + 1, codes
+    assert all(
+        a.json()["code"] == "auth.too_many_attempts" for a in answers if a.status_code == 429
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,18 +86,18 @@ async def login(
     """The password grant. ``client`` is the caller's address (the throttle's pair)."""
     email = email.strip().lower()
     throttle = Throttle(rt.cache, login_policy(rt), "login", email, client)
-    if refusal := await throttle.refusal():
+    if refusal := await throttle.reserve():
         LOGIN_ATTEMPTS.labels("throttled").inc()
         return Err(refusal)
     user = await session.scalar(select(User).where(User.email == email))
-    ok = rt.passwords.verify(user.password_hash if user else None, password)
+    stored = user.password_hash if user else None
+    ok = await to_thread.run_sync(rt.passwords.verify, stored, password)  # argon2: off the loop
     if user is None or not ok or not user.is_active:
-        await throttle.failed()
         LOGIN_ATTEMPTS.labels("failed").inc()
         return Err(INVALID_CREDENTIALS)
+    await throttle.succeeded()
     if user.is_demo and not rt.settings.demo_accounts_allowed:
         return Err(DEMO_ACCOUNT_REFUSED)
-    await throttle.succeeded()
     if user.email_verified_at is None:
         return Err(EMAIL_UNVERIFIED)
     if await mfa.has_mfa(session, user.id):
@@ -123,7 +124,7 @@ async def login(
             )
         )
     if rt.passwords.needs_rehash(user.password_hash):
-        user.password_hash = rt.passwords.hash(password)
+        user.password_hash = await to_thread.run_sync(rt.passwords.hash, password)
     _, tokens = await open_session(session, rt, user, method="password")
     LOGIN_ATTEMPTS.labels("succeeded").inc()
     return Ok(tokens)
@@ -142,8 +143,11 @@ async def login_second_factor(
     ticket = await mfa.take_ticket(rt, mfa_token, "login")
     if ticket is None:
         return Err(mfa.INVALID_MFA_TOKEN)
+    if not otp and not recovery_code:
+        await mfa.give_back(rt, mfa_token, ticket)
+        return Err(invalid("auth.missing_otp", "send an otp or a recovery_code"))
     throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
-    if refusal := await throttle.refusal():
+    if refusal := await throttle.reserve():
         await mfa.give_back(rt, mfa_token, ticket)
         return Err(refusal)
     user = await session.get(User, ticket.user_id)
@@ -152,14 +156,10 @@ async def login_second_factor(
     if otp:
         passed = await mfa.check_otp(session, rt, user.id, otp)
         method = "otp"
-    elif recovery_code:
-        passed = await mfa.check_recovery_code(session, user.id, recovery_code)
-        method = "recovery_code"
     else:
-        await mfa.give_back(rt, mfa_token, ticket)
-        return Err(invalid("auth.missing_otp", "send an otp or a recovery_code"))
+        passed = await mfa.check_recovery_code(session, user.id, recovery_code or "")
+        method = "recovery_code"
     if not passed:
-        await throttle.failed()
         await mfa.give_back(rt, mfa_token, ticket)
         return Err(mfa.INVALID_CODE)
     await throttle.succeeded()
@@ -179,7 +179,7 @@ async def login_with_passkey(
     if ticket is None:
         return Err(mfa.INVALID_MFA_TOKEN)
     throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
-    if refusal := await throttle.refusal():
+    if refusal := await throttle.reserve():
         await mfa.give_back(rt, mfa_token, ticket, failed=False)
         return Err(refusal)
     user = await session.get(User, ticket.user_id)
@@ -188,7 +188,6 @@ async def login_with_passkey(
     if not await webauthn_ceremonies.check_assertion(
         session, rt, user.id, mfa_token=mfa_token, credential=credential
     ):
-        await throttle.failed()
         await mfa.give_back(rt, mfa_token, ticket)
         return Err(webauthn_ceremonies.INVALID_ASSERTION)
     await throttle.succeeded()
@@ -230,16 +229,14 @@ async def confirm_enrolment_with_ticket(
     if ticket is None:
         return Err(mfa.INVALID_MFA_TOKEN)
     throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
-    if refusal := await throttle.refusal():
+    if refusal := await throttle.reserve():
         await mfa.give_back(rt, mfa_token, ticket, failed=False)
         return Err(refusal)
     user = await session.get(User, ticket.user_id)
     if user is None or not user.is_active:
         return Err(mfa.INVALID_MFA_TOKEN)
     match await mfa.confirm_totp(session, rt, user, otp, actor=actor_for_user(user)):
-        case Err(error) as err:
-            if error is mfa.INVALID_CODE:
-                await throttle.failed()
+        case Err() as err:
             await mfa.give_back(rt, mfa_token, ticket)
             return err
         case Ok(codes):

@@ -14,6 +14,7 @@ import uuid
 from datetime import timedelta
 from typing import Literal
 
+from anyio import to_thread
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -178,11 +179,11 @@ async def _check_current(rt: Runtime, user: User, password: str, client: str) ->
     """The current password, under the login's throttle: a stolen session is no oracle for
     guessing it faster than the login would allow."""
     throttle = Throttle(rt.cache, login_policy(rt), "login", user.email, client)
-    if refusal := await throttle.refusal():
+    if refusal := await throttle.reserve():
         return refusal
-    if not rt.passwords.verify(user.password_hash, password):
-        await throttle.failed()
+    if not await to_thread.run_sync(rt.passwords.verify, user.password_hash, password):
         return WRONG_PASSWORD
+    await throttle.succeeded()
     return None
 
 
@@ -204,7 +205,7 @@ async def change_password(
         return Err(refusal)
     if problem := weak_password(new_password, email=user.email, full_name=user.full_name):
         return Err(problem)
-    user.password_hash = rt.passwords.hash(new_password)
+    user.password_hash = await to_thread.run_sync(rt.passwords.hash, new_password)
     user.updated_at = clock.now()
     await audit.record(session, actor, "user.password_changed", "user", str(user.id))
     ended = await revoke_all(
@@ -270,7 +271,7 @@ async def reset_password(
     if problem := weak_password(new_password, email=user.email, full_name=user.full_name):
         return Err(problem)
     now = clock.now()
-    user.password_hash = rt.passwords.hash(new_password)
+    user.password_hash = await to_thread.run_sync(rt.passwords.hash, new_password)
     user.updated_at = now
     if user.email_verified_at is None:  # the link reached the mailbox: it is theirs
         user.email_verified_at = now

@@ -3,9 +3,13 @@
 No account is ever locked. Failures are counted per (account, client address) pair: the first
 ``free`` are free (typos), then each one makes that pair wait twice as long as the one before,
 up to a cap. Only the pair that failed waits, so an attacker elsewhere cannot deny the owner a
-login. Past a looser ceiling of failures on the account from all addresses (a distributed
-guesser), addresses that never logged in to the account wait as well; an address that has (a
+login. Past a looser ceiling of failures on the account from addresses that never logged in to it
+(a distributed guesser), those addresses wait as well; an address that has (a
 "known client", remembered for a while after each success) is never held up.
+
+Every attempt is counted as a failure before the secret is checked (``Throttle.reserve``),
+from the cache's atomic increments, and a success gives its count back: attempts sent in
+parallel cannot all pass a check made before any of them failed.
 
 Counters live in the cache (Redis when configured): losing them forgets some failures, never
 a business record. Keys hold only digests, so no e-mail or address sits in Redis in clear.
@@ -63,30 +67,48 @@ class Throttle:
     def _known(self) -> str:
         return f"{self.purpose}-known:{_digest(self.account)}:{_digest(self.client)}"
 
-    async def refusal(self) -> DomainError | None:
-        """Why this attempt must wait (None: it may go ahead)."""
+    async def reserve(self) -> DomainError | None:
+        """Count this attempt as a failure BEFORE the secret is checked, and say whether it
+        must wait (None: it may go ahead). The counts come back from atomic increments, so of
+        many attempts sent at once only those the counts allow go ahead: no check-then-act
+        window for parallel guesses. A success then undoes the pair's count (``succeeded``)."""
+        policy = self.policy
+        known = await self.cache.count(self._known) > 0
+        # A pair (or, for an unknown address, an account) already waiting is refused without
+        # being counted: retrying while held does not lengthen the wait.
         if await self.cache.count(self._pair + ":wait"):
             failures = await self.cache.count(self._pair)
-            return _too_many(self.policy.delay(failures, self.policy.free))
-        if await self.cache.count(self._account + ":wait") and not await self.cache.count(
-            self._known
-        ):
-            failures = await self.cache.count(self._account)
-            return _too_many(self.policy.delay(failures, self.policy.account_ceiling))
+            return _too_many(policy.delay(failures, policy.free))
+        if not known and await self.cache.count(self._account + ":wait"):
+            return _too_many(policy.delay(await self._account_failures(), policy.account_ceiling))
+        pair = await self.cache.hit(self._pair, policy.window_seconds)
+        if refusal := await self._turn(self._pair, policy.delay(pair, policy.free)):
+            return refusal
+        if known:  # a known address is never held back by the account's ceiling
+            return None
+        attempts = await self.cache.hit(self._account, policy.window_seconds)
+        account = max(attempts - await self.cache.count(self._account + ":ok"), 0)
+        return await self._turn(self._account, policy.delay(account, policy.account_ceiling))
+
+    async def _turn(self, key: str, wait: int) -> DomainError | None:
+        """Past the free allowance an attempt needs the turn: the first to raise ``:wait``
+        goes ahead (and the next one waits ``wait`` seconds), any other one sent meanwhile
+        is refused."""
+        if wait and await self.cache.hit(key + ":wait", wait) > 1:
+            return _too_many(wait)
         return None
 
-    async def failed(self) -> None:
-        policy = self.policy
-        pair = await self.cache.hit(self._pair, policy.window_seconds)
-        if wait := policy.delay(pair, policy.free):
-            await self.cache.hit(self._pair + ":wait", wait)
-        account = await self.cache.hit(self._account, policy.window_seconds)
-        if wait := policy.delay(account, policy.account_ceiling):
-            await self.cache.hit(self._account + ":wait", wait)
+    async def _account_failures(self) -> int:
+        """Attempts from unknown addresses on the account, less their successes."""
+        attempts = await self.cache.count(self._account)
+        return max(attempts - await self.cache.count(self._account + ":ok"), 0)
 
     async def succeeded(self) -> None:
         """The pair starts afresh and the address is known to the account from now on. The
-        account's own count stays: a success elsewhere must not reset a distributed guesser."""
+        account's count of failures stays: a success elsewhere must not reset a distributed
+        guesser (only this attempt's own reservation is given back)."""
+        if not await self.cache.count(self._known):
+            await self.cache.hit(self._account + ":ok", self.policy.window_seconds)
         await self.cache.clear(self._pair)
         await self.cache.clear(self._pair + ":wait")
         await self.cache.hit(self._known, self.policy.known_client_seconds)
