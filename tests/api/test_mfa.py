@@ -17,7 +17,15 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import mfa
 from pd_prime_demo.identity.rules import STAFF_ROLES
 from tests.conftest import make_settings
-from tests.factories import PASSWORD, Login, create_user, login, register_and_login, user_login
+from tests.factories import (
+    PASSWORD,
+    Login,
+    create_user,
+    login,
+    mails_to,
+    register_and_login,
+    user_login,
+)
 from tests.webauthn_authenticator import SoftAuthenticator
 
 TOKEN = "/api/v1/auth/token"
@@ -390,3 +398,89 @@ async def test_a_passkey_registration_is_checked(client: AsyncClient, runtime: R
     assert no_challenge.status_code == 422
     status = await client.get("/api/v1/account/mfa", headers=agent.headers)
     assert status.json()["methods"] == []
+
+
+# --- adding a factor: the user's own, recent login; the owner is told (review M2) ---
+
+
+async def test_adding_a_second_factor_needs_a_login_under_five_minutes_old(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    _passkeys(runtime)
+    customer = await user_login(client, runtime, Role.CUSTOMER)
+    later = clock.now() + timedelta(minutes=6)
+    with clock.frozen_at(later):
+        # A refresh keeps the login's time: a stolen, refreshed session is no fresh login.
+        refreshed = await client.post(
+            TOKEN, data={"grant_type": "refresh_token", "refresh_token": customer.refresh_token}
+        )
+        assert refreshed.status_code == 200, refreshed.text
+        stale = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+        for path in (
+            "/api/v1/account/mfa/totp",
+            "/api/v1/account/mfa/totp/confirmation",
+            "/api/v1/account/mfa/webauthn/registration-options",
+            "/api/v1/account/mfa/webauthn/credentials",
+        ):
+            body: dict[str, Any] = (
+                {"otp": "123456"}
+                if path.endswith("totp/confirmation")
+                else {"name": "x", "credential": {}}
+                if path.endswith("credentials")
+                else {}
+            )
+            refused = await client.post(path, json=body or None, headers=stale)
+            assert refused.status_code == 401, (path, refused.text)
+            assert refused.json()["code"] == "auth.reauthentication_required"
+            challenge = refused.headers["www-authenticate"]
+            assert 'error="insufficient_user_authentication"' in challenge
+            assert 'max_age="300"' in challenge
+        assert (await client.get("/api/v1/account/sessions", headers=stale)).status_code == 200
+        fresh = {"Authorization": f"Bearer {(await login(client, customer.email))['access_token']}"}
+        assert (await client.post("/api/v1/account/mfa/totp", headers=fresh)).status_code == 200
+        authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID)
+        assert (await _register_passkey(client, fresh, authenticator)).status_code == 201
+
+
+async def test_an_api_key_manages_no_account_security(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    _passkeys(runtime)
+    agent = await user_login(client, runtime, Role.AGENT)
+    made = await client.post(
+        "/api/v1/api-keys",
+        json={"name": "k", "scopes": ["customers:read"]},
+        headers=agent.headers,
+    )
+    assert made.status_code == 201, made.text
+    key = {"Authorization": f"Bearer {made.json()['key']}"}
+    for method, path in (
+        ("POST", "/api/v1/account/mfa/webauthn/registration-options"),
+        ("POST", "/api/v1/account/mfa/totp"),
+        ("GET", "/api/v1/account/sessions"),
+        ("GET", "/api/v1/account/mfa"),
+        ("POST", f"/api/v1/api-keys/{made.json()['id']}/revocation"),
+    ):
+        refused = await client.request(method, path, headers=key)
+        assert refused.status_code == 403, (path, refused.text)
+        assert refused.json()["code"] == "auth.person_session_required"
+
+
+async def test_the_owner_is_told_by_mail_when_a_factor_is_added(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    _passkeys(runtime)
+    customer = await user_login(client, runtime, Role.CUSTOMER)
+    subject = "A second factor was added to your PD Prime account"
+    assert [m for m in await mails_to(runtime, customer.email) if m.subject == subject] == []
+    with clock.frozen_at(T0):
+        await _enrol(client, customer.headers, T0)
+    told = [m for m in await mails_to(runtime, customer.email) if m.subject == subject]
+    assert len(told) == 1
+    assert "authenticator app" in told[0].body
+    agent = await user_login(client, runtime, Role.AGENT)
+    authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID)
+    assert (await _register_passkey(client, agent.headers, authenticator)).status_code == 201
+    told = [m for m in await mails_to(runtime, agent.email) if m.subject == subject]
+    assert len(told) == 1
+    assert "passkey" in told[0].body

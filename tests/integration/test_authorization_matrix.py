@@ -38,6 +38,7 @@ P = Permission
 PUBLIC = "public"  # no credentials needed: never 401/403
 USER = "user"  # any authenticated caller
 PERSON = "person"  # a signed-in staff person (not a client, a key or a policyholder)
+SELF = "self"  # anyone's own login session (a policyholder too; not a client's, a key's)
 CLIENT = "client-auth"  # authenticated by client credentials (OAuth endpoints): no bearer
 OIDC = "oidc"  # an OAuth access token with the openid scope (a login's token: 403)
 ADMIN = "admin"  # administrators only (a role check in the service, not one permission)
@@ -93,16 +94,16 @@ ROUTES: tuple[Row, ...] = (
     Row("POST", "/api/v1/auth/password-reset", PUBLIC),
     Row("POST", "/api/v1/auth/password-reset/confirmation", PUBLIC),
     Row("POST", "/api/v1/auth/email-verification", PUBLIC),
-    Row("GET", "/api/v1/account/mfa", USER),
-    Row("POST", "/api/v1/account/mfa/totp", USER),
-    Row("POST", "/api/v1/account/mfa/totp/confirmation", USER),
-    Row("POST", "/api/v1/account/mfa/webauthn/registration-options", USER),
-    Row("POST", "/api/v1/account/mfa/webauthn/credentials", USER),
-    Row("POST", "/api/v1/account/password", USER),
-    Row("POST", "/api/v1/account/email", USER),
+    Row("GET", "/api/v1/account/mfa", SELF),
+    Row("POST", "/api/v1/account/mfa/totp", SELF),
+    Row("POST", "/api/v1/account/mfa/totp/confirmation", SELF),
+    Row("POST", "/api/v1/account/mfa/webauthn/registration-options", SELF),
+    Row("POST", "/api/v1/account/mfa/webauthn/credentials", SELF),
+    Row("POST", "/api/v1/account/password", SELF),
+    Row("POST", "/api/v1/account/email", SELF),
     Row("POST", "/api/v1/account/email-change/confirmation", PUBLIC),  # the e-mailed token
-    Row("GET", "/api/v1/account/sessions", USER),
-    Row("DELETE", "/api/v1/account/sessions/{session_id}", USER),
+    Row("GET", "/api/v1/account/sessions", SELF),
+    Row("DELETE", "/api/v1/account/sessions/{session_id}", SELF),
     Row("POST", "/api/v1/users/{user_id}/mfa-reset", P.USERS_MANAGE),
     # --- identity: users, API clients, API keys ---
     Row("POST", "/api/v1/registrations", PUBLIC),
@@ -117,7 +118,7 @@ ROUTES: tuple[Row, ...] = (
     Row("GET", "/api/v1/api-keys", USER),
     Row("POST", "/api/v1/api-keys", PERSON, body={"name": "m", "scopes": ["customers:read"]}),
     Row("POST", "/api/v1/api-keys/{key_id}/rotation", PERSON, owned="api_key"),
-    Row("POST", "/api/v1/api-keys/{key_id}/revocation", USER, owned="api_key"),
+    Row("POST", "/api/v1/api-keys/{key_id}/revocation", SELF, owned="api_key"),
     # --- customers ---
     Row("GET", "/api/v1/customers", P.CUSTOMERS_READ),
     Row("POST", "/api/v1/customers", P.CUSTOMERS_CREATE),
@@ -473,6 +474,8 @@ def expectation(row: Row, caller: Caller, *, others: bool) -> tuple[str, Check]:
         return "403", lambda s: s == 403
     if row.need == PERSON:
         allowed = caller.kind == "person" and caller.role is not Role.CUSTOMER
+    elif row.need == SELF:
+        allowed = caller.kind == "person"
     elif row.need == USER:
         allowed = True
     elif row.need == ADMIN:

@@ -66,6 +66,10 @@ class Actor:
     # A demo account (or a client or key of one): signs in only in demo mode, and may not
     # write when the demo is read-only (a public showcase).
     demo: bool = False
+    # The OAuth client a user delegated to (an authorization's token): the user's reach
+    # narrowed to the consented scopes, held by a third-party app, never the person at the
+    # keyboard. Account security (factors, sessions, API keys) refuses it.
+    delegated_to: uuid.UUID | None = None
 
     def has(self, permission: Permission) -> bool:
         return permission in self.permissions

@@ -11,9 +11,8 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.rate_limit import login_type_limit
-from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
+from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
-from pd_prime_demo.core.result_types import conflict
 from pd_prime_demo.identity import login, mfa, passwords, service, sessions, webauthn_router
 from pd_prime_demo.identity.account_schemas import (
     Accepted,
@@ -35,24 +34,21 @@ from pd_prime_demo.identity.account_schemas import (
     TotpEnrolmentRead,
 )
 from pd_prime_demo.identity.caller import caller
-from pd_prime_demo.identity.dependencies import current_authentication, require
+from pd_prime_demo.identity.dependencies import FreshPersonSession, PersonSession, require
+from pd_prime_demo.identity.factor_notice import notify_factor_added
 
 router = APIRouter(prefix=API_V1, tags=["account"])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _LIMITED = [Depends(login_type_limit)]
 
-Authentication = Annotated[service.Authenticated, Depends(current_authentication)]
+# Every /account route needs the user's own login session (PersonSession): an app the user
+# authorized, an API key or a client's token may not touch the account's security.
+Authentication = PersonSession
 
 
 def _user_session(authenticated: service.Authenticated) -> tuple[Actor, uuid.UUID]:
-    if authenticated.session_id is None or authenticated.actor.user_id is None:
-        fail(
-            conflict(
-                "auth.no_login_session",
-                "this needs a person's login, not an API client's or key's token",
-            )
-        )
+    assert authenticated.session_id is not None  # PersonSession
     return authenticated.actor, authenticated.session_id
 
 
@@ -154,7 +150,7 @@ async def confirm_required_enrolment(
 @router.post(
     "/account/password",
     response_model=PasswordChanged,
-    responses=problem_responses(401, 409, 422, 429),
+    responses=problem_responses(401, 403, 409, 422, 429),
     dependencies=_LIMITED,
     summary="Change your password (the current one is needed); your other sessions end",
 )
@@ -184,7 +180,7 @@ async def change_password(
     "/account/email",
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=problem_responses(401, 409, 422, 429),
+    responses=problem_responses(401, 403, 409, 422, 429),
     dependencies=_LIMITED,
     summary="Move your login to another e-mail address: a link to confirm is sent to it",
     description=(
@@ -217,7 +213,7 @@ async def request_email_change(
 @router.get(
     "/account/sessions",
     response_model=SessionList,
-    responses=problem_responses(401, 409),
+    responses=problem_responses(401, 403),
     summary="Your live login sessions",
 )
 async def list_sessions(session: Session, authenticated: Authentication) -> SessionList:
@@ -234,7 +230,7 @@ async def list_sessions(session: Session, authenticated: Authentication) -> Sess
 @router.delete(
     "/account/sessions/{session_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=problem_responses(401, 404, 409),
+    responses=problem_responses(401, 403, 404),
     summary="End one of your login sessions (its tokens stop working at once)",
 )
 async def revoke_session(
@@ -247,7 +243,7 @@ async def revoke_session(
 @router.get(
     "/account/mfa",
     response_model=MfaStatus,
-    responses=problem_responses(401, 409),
+    responses=problem_responses(401, 403),
     summary="Your second factors, and whether your role needs one",
 )
 async def read_mfa(
@@ -263,11 +259,12 @@ async def read_mfa(
 @router.post(
     "/account/mfa/totp",
     response_model=TotpEnrolmentRead,
-    responses=problem_responses(401, 409),
+    responses=problem_responses(401, 403, 409),
     summary="Start setting up an authenticator app (TOTP): its secret and QR code",
+    description="Needs a login under 5 minutes old (sign in again otherwise).",
 )
 async def begin_totp(
-    session: Session, runtime: RuntimeDep, authenticated: Authentication, response: Response
+    session: Session, runtime: RuntimeDep, authenticated: FreshPersonSession, response: Response
 ) -> TotpEnrolmentRead:
     actor, _ = _user_session(authenticated)
     assert actor.user_id is not None
@@ -281,15 +278,16 @@ async def begin_totp(
 @router.post(
     "/account/mfa/totp/confirmation",
     response_model=RecoveryCodes,
-    responses=problem_responses(401, 404, 409, 422, 429),
+    responses=problem_responses(401, 403, 404, 409, 422, 429),
     dependencies=_LIMITED,
     summary="Confirm the authenticator app with its first code; returns recovery codes",
+    description="Needs a login under 5 minutes old; the account's address is told by mail.",
 )
 async def confirm_totp(
     body: TotpCode,
     session: Session,
     runtime: RuntimeDep,
-    authenticated: Authentication,
+    authenticated: FreshPersonSession,
     response: Response,
 ) -> RecoveryCodes:
     actor, _ = _user_session(authenticated)
@@ -297,6 +295,7 @@ async def confirm_totp(
     user = handle_result(await service.get_user(session, actor.user_id))
     response.headers.update(_NO_STORE)
     codes = handle_result(await mfa.confirm_totp(session, runtime, user, body.otp, actor=actor))
+    await notify_factor_added(session, runtime, user, "totp")
     return RecoveryCodes(recovery_codes=codes)
 
 

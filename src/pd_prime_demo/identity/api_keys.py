@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import Actor, ActorKind, Permission, Role
+from pd_prime_demo.core.actor import Actor, ActorKind, Permission
 from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import (
     DomainError,
@@ -38,7 +38,7 @@ from pd_prime_demo.core.result_types import (
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.api_key_models import ApiKey
 from pd_prime_demo.identity.models import User
-from pd_prime_demo.identity.rules import STAFF_ROLES, permissions_for, token_digest, user_actor
+from pd_prime_demo.identity.rules import STAFF_ROLES, token_digest, user_actor
 
 KEY_PREFIX = "pdp_live_"
 # What is kept in clear to identify a key: the marker and 8 random characters (48 bits, no
@@ -72,10 +72,11 @@ def _new_secret() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def _scopes_problem(role: Role, scopes: list[Permission]) -> DomainError | None:
-    held = permissions_for(role)
+def _scopes_problem(actor: Actor, scopes: list[Permission]) -> DomainError | None:
+    # What the caller holds now (its token's permissions), not what its role could hold.
+    held = actor.permissions
     if lacking := [
-        FieldIssue(f"#/scopes/{i}", f"an {role.value} does not hold {scope}")
+        FieldIssue(f"#/scopes/{i}", f"you do not hold {scope}")
         for i, scope in enumerate(scopes)
         if scope not in held
     ]:
@@ -87,7 +88,9 @@ def _scopes_problem(role: Role, scopes: list[Permission]) -> DomainError | None:
 
 def _person(actor: Actor) -> Result[uuid.UUID, DomainError]:
     """The signed-in staff user behind ``actor``: keys are made by people, for themselves."""
-    if actor.kind is not ActorKind.USER or actor.user_id is None:
+    # An app the user authorized (OAuth) holds only what was consented: a key would outlive
+    # the authorization and exceed its scopes.
+    if actor.kind is not ActorKind.USER or actor.user_id is None or actor.delegated_to:
         return Err(NOT_BY_MACHINE)
     if actor.role not in STAFF_ROLES:
         return Err(STAFF_ONLY)
@@ -109,8 +112,7 @@ async def create_key(
             return err
         case Ok(owner_id):
             pass
-    assert actor.role is not None
-    if problem := _scopes_problem(actor.role, scopes):
+    if problem := _scopes_problem(actor, scopes):
         return Err(problem)
     days = ttl_days or rt.settings.api_key_default_ttl_days
     if days > rt.settings.api_key_max_ttl_days:
@@ -242,9 +244,8 @@ async def rotate_key(
                 "only a live key that was not rotated already can be rotated",
             )
         )
-    assert actor.role is not None
     # Scopes the owner no longer holds (a role change) do not carry over to the new key.
-    held = {p.value for p in permissions_for(actor.role)}
+    held = {p.value for p in actor.permissions}
     scopes = [s for s in old.scopes if s in held]
     lifetime = old.expires_at - old.created_at
     days = max(1, min(lifetime.days, rt.settings.api_key_max_ttl_days))

@@ -19,7 +19,7 @@ from pd_prime_demo.identity.api_keys_schemas import (
     ApiKeyRotate,
     ApiKeyRotated,
 )
-from pd_prime_demo.identity.dependencies import CurrentActor
+from pd_prime_demo.identity.dependencies import CurrentActor, PersonSession
 
 router = APIRouter(prefix=API_V1, tags=["identity"])
 
@@ -110,10 +110,13 @@ async def rotate_api_key(
 @router.post(
     "/api-keys/{key_id}/revocation",
     response_model=ApiKeyRead,
-    responses=problem_responses(401, 404),
+    responses=problem_responses(401, 403, 404),
     summary="Revoke an API key (yours; administrators: anyone's): it stops working at once",
+    description="Needs your own login session (not a key, a client's or an app's token).",
 )
-async def revoke_api_key(key_id: uuid.UUID, session: Session, actor: CurrentActor) -> ApiKeyRead:
+async def revoke_api_key(
+    key_id: uuid.UUID, session: Session, authenticated: PersonSession
+) -> ApiKeyRead:
     return ApiKeyRead.model_validate(
-        handle_result(await api_keys.revoke_key(session, key_id, actor=actor))
+        handle_result(await api_keys.revoke_key(session, key_id, actor=authenticated.actor))
     )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import ColumnElement, Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -41,7 +41,7 @@ from pd_prime_demo.core.result_types import (
     not_found,
 )
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.identity.models import ApiClient, User
+from pd_prime_demo.identity.models import ApiClient, AuthSession, User
 from pd_prime_demo.identity.oauth_log import record_token_event
 from pd_prime_demo.identity.oauth_rules import (
     OIDC_SCOPES,
@@ -231,8 +231,51 @@ async def revoke_client(
         return Err(not_found("api_client"))
     if client.revoked_at is None:
         client.revoked_at = clock.now()
-        await audit.record(session, actor, "api_client.revoked", "api_client", str(client.id))
+        ended = await end_authorizations(
+            session, ApiClient.id == client.id, reason="client_revoked"
+        )
+        await audit.record(
+            session,
+            actor,
+            "api_client.revoked",
+            "api_client",
+            str(client.id),
+            {"authorizations_ended": ended},
+        )
     return Ok(client)
+
+
+def owned_by(owner_id: uuid.UUID) -> ColumnElement[bool]:
+    return ApiClient.owner_id == owner_id
+
+
+async def end_authorizations(
+    session: AsyncSession, which: ColumnElement[bool], *, reason: str
+) -> int:
+    """End at once the live OAuth authorizations (login sessions with a client) of the clients
+    ``which`` selects: their access tokens carry the session id, so they stop with it, not at
+    their expiry. Each is written to the token log. How many ended."""
+    ended = (
+        await session.execute(
+            update(AuthSession)
+            .where(
+                AuthSession.client_id.in_(select(ApiClient.id).where(which)),
+                AuthSession.revoked_at.is_(None),
+            )
+            .values(revoked_at=clock.now(), revoked_reason=reason)
+            .returning(AuthSession.id, AuthSession.client_id, AuthSession.user_id)
+        )
+    ).all()
+    for row in ended:
+        await record_token_event(
+            session,
+            "revoked",
+            client_id=row.client_id,
+            user_id=row.user_id,
+            session_id=row.id,
+            reason=reason,
+        )
+    return len(ended)
 
 
 # Run for every request made with a client's token, like the login-session check for users,

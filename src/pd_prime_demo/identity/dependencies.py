@@ -4,6 +4,7 @@ checks. Every domain's router depends on these; they belong to identity, which o
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -12,7 +13,8 @@ from fastapi.security import OAuth2PasswordBearer
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.response_patterns import fail
-from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor, ActorKind, Permission
 from pd_prime_demo.core.result_types import Err, Ok, forbidden, unauthenticated
 from pd_prime_demo.identity import service as identity
 
@@ -69,6 +71,61 @@ async def current_actor(
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+PERSON_SESSION_REQUIRED = forbidden(
+    "auth.person_session_required",
+    "this needs your own login session: not an API key, an API client's token nor the token "
+    "of an app you authorized",
+)
+# Adding a second factor needs a recent login (OWASP ASVS 5.0 V7.5: re-authentication before
+# changing authentication factors): a stolen session, refreshed for hours, may not enrol an
+# attacker's authenticator. A refresh keeps the login's time, so only signing in again counts.
+FRESH_LOGIN = timedelta(minutes=5)
+REAUTHENTICATION_REQUIRED = unauthenticated(
+    "auth.reauthentication_required",
+    "adding a second factor needs a login under 5 minutes old: sign in again, then retry",
+)
+
+
+async def person_session(
+    authenticated: Annotated[identity.Authenticated, Depends(current_authentication)],
+) -> identity.Authenticated:
+    """A user's own first-party login session: not an OAuth authorization (an app acting for
+    the user), an API key or an API client's token, which carry the owner's user id too."""
+    actor = authenticated.actor
+    if (
+        actor.kind is not ActorKind.USER
+        or actor.user_id is None
+        or actor.delegated_to is not None
+        or authenticated.session_id is None
+    ):
+        fail(PERSON_SESSION_REQUIRED)
+    return authenticated
+
+
+PersonSession = Annotated[identity.Authenticated, Depends(person_session)]
+
+
+async def fresh_person_session(
+    authenticated: PersonSession, session: Session
+) -> identity.Authenticated:
+    """A person's login session signed in under FRESH_LOGIN ago (RFC 9470's step-up answer
+    otherwise: 401 insufficient_user_authentication with max_age)."""
+    assert authenticated.session_id is not None
+    started = await identity.login_started_at(session, authenticated.session_id)
+    if started is None or clock.now() - started >= FRESH_LOGIN:
+        fail(
+            REAUTHENTICATION_REQUIRED,
+            {
+                "WWW-Authenticate": 'Bearer realm="pd-prime", '
+                'error="insufficient_user_authentication", '
+                f'max_age="{int(FRESH_LOGIN.total_seconds())}"'
+            },
+        )
+    return authenticated
+
+
+FreshPersonSession = Annotated[identity.Authenticated, Depends(fresh_person_session)]
 
 
 def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:

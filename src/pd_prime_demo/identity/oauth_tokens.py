@@ -59,6 +59,8 @@ async def refresh_grant(
             return Err(INVALID_REFRESH_GRANT)
         case Ok(identity.RefreshReuse() as reuse):
             authorization = await session.get(AuthSession, reuse.session_id)
+            # Within the grace period the authorization is kept, so the entry says the reuse
+            # is only suspected (an attacker winning a refresh race looks like this too).
             await record_token_event(
                 session,
                 "reuse_detected",
@@ -66,6 +68,7 @@ async def refresh_grant(
                 client_id=client.id,
                 user_id=authorization.user_id if authorization else None,
                 session_id=reuse.session_id,
+                reason="authorization_revoked" if reuse.revoked else "reuse_suspected",
             )
             return Ok(reuse)
         case Ok(identity.TokenPair() as tokens):
@@ -95,6 +98,13 @@ async def refresh_grant(
 NOT_THIS_CLIENTS = oauth_error(
     "unauthorized_client", "the token was not issued to this client", kind=ErrorKind.FORBIDDEN
 )
+# RFC 7009 §2.2.1: a client-credentials access token has no authorization to end (it is a
+# self-contained JWT, not revocable alone); saying so beats a 200 that changed nothing.
+UNSUPPORTED_TOKEN_TYPE = oauth_error(
+    "unsupported_token_type",
+    "a client credentials access token is not revoked alone: it expires on its own, and "
+    "revoking the client ends it at once",
+)
 
 
 async def revoke(
@@ -119,12 +129,13 @@ async def revoke(
     claims = verified.claims
     if str(claims.get("azp", claims.get("client_id"))) != str(client.id):
         return Err(NOT_THIS_CLIENTS)
-    if "sid" in claims:
-        try:
-            session_id = uuid.UUID(str(claims["sid"]))
-        except ValueError:
-            return Ok(None)
-        await revoke_authorization(session, session_id, reason="revoked_by_client")
+    if "sid" not in claims:  # the client credentials grant: no authorization behind it
+        return Err(UNSUPPORTED_TOKEN_TYPE)
+    try:
+        session_id = uuid.UUID(str(claims["sid"]))
+    except ValueError:
+        return Ok(None)
+    await revoke_authorization(session, session_id, reason="revoked_by_client")
     return Ok(None)
 
 

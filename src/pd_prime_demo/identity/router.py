@@ -146,8 +146,9 @@ async def issue_token(
             await service.refresh(session, runtime, refresh_token=refresh_token)
         )
         if isinstance(outcome, service.RefreshReuse):
-            # Returned, not raised: the session revocation must commit.
-            return domain_error_response(service.REFRESH_REUSED, instance="/api/v1/auth/token")
+            # Returned, not raised: the session revocation (or the suspicion's record) commits.
+            refused = service.REFRESH_REUSED if outcome.revoked else service.REFRESH_SUPERSEDED
+            return domain_error_response(refused, instance="/api/v1/auth/token")
         tokens = outcome
     return TokenResponse(
         access_token=tokens.access_token,

@@ -70,15 +70,20 @@ UNSUPPORTED_TOKEN_TYPE = invalid(
 
 @dataclass(frozen=True, slots=True)
 class RefreshReuse:
-    """Ok-valued so that the session revocation commits; the router answers 401."""
+    """Ok-valued so that the session revocation (or, within the grace period, the record of a
+    suspected reuse) commits; the router answers 401."""
 
     session_id: uuid.UUID
+    # False: the immediately previous token again within the grace period. The login session
+    # is kept (a client's own parallel refreshes look like this), but an attacker winning the
+    # race looks alike, so it is audited and token-logged for an administrator to see.
+    revoked: bool = True
 
 
 # Every authenticated request runs this, so it is built once and selects only the columns an
 # Actor needs (no ORM entity to load). The login session must be live and the user active.
 _LIVE_SESSION = (
-    select(User.id, User.role, User.underwriting_authority, User.is_demo)
+    select(User.id, User.role, User.underwriting_authority, User.is_demo, AuthSession.client_id)
     .join(AuthSession, AuthSession.user_id == User.id)
     .where(
         User.id == bindparam("user_id"),
@@ -212,11 +217,22 @@ async def refresh(
         if await _just_rotated(session, stored, now, rt.settings.refresh_reuse_grace_seconds):
             # The loser of a client's own parallel refreshes: refused, but the winner's new
             # tokens stay good. Any older token, or this one later, still revokes the family.
-            return Err(REFRESH_SUPERSEDED)
+            await audit.record(
+                session,
+                actor,
+                "auth.refresh_reuse_suspected",
+                "auth_session",
+                str(auth_session.id),
+                {"within_grace_seconds": rt.settings.refresh_reuse_grace_seconds},
+            )
+            return Ok(RefreshReuse(auth_session.id, revoked=False))
         await _revoke_session(session, auth_session, "refresh_token_reuse", actor)
         return Ok(RefreshReuse(auth_session.id))
     if auth_session.revoked_at is not None or stored.expires_at <= now or not user.is_active:
         return Err(INVALID_REFRESH)
+    if user.is_demo and not rt.settings.demo_accounts_allowed:
+        # A demo account's session from a demo run gets no new tokens outside demo mode.
+        return Err(DEMO_ACCOUNT_REFUSED)
     stored.used_at = now
     tokens = await _issue_tokens(session, rt, user, auth_session)
     await audit.record(session, actor, "auth.token_refreshed", "auth_session", str(auth_session.id))
@@ -357,9 +373,19 @@ async def authenticate_access_token(
     if row is None or (row.is_demo and not rt.settings.demo_accounts_allowed):
         return Err(INVALID_TOKEN)
     actor = user_actor(row.id, row.role, row.underwriting_authority)
-    if "azp" in claims:  # an OAuth authorization's token holds only its consented scopes
-        actor = narrowed_to_scope(actor, str(claims.get("scope", "")))
+    if "azp" in claims or row.client_id is not None:
+        # An OAuth authorization's token holds only its consented scopes, and is marked as
+        # delegated: the app may act for the user, never manage their account's security.
+        actor = replace(
+            narrowed_to_scope(actor, str(claims.get("scope", ""))),
+            delegated_to=row.client_id,
+        )
     return Ok(Authenticated(replace(actor, demo=True) if row.is_demo else actor, session_id))
+
+
+async def login_started_at(session: AsyncSession, session_id: uuid.UUID) -> datetime | None:
+    """When the login of ``session_id`` was made (refreshes keep it): its freshness."""
+    return await session.scalar(select(AuthSession.created_at).where(AuthSession.id == session_id))
 
 
 async def deactivate_user(
@@ -377,6 +403,10 @@ async def deactivate_user(
             update(AuthSession)
             .where(AuthSession.user_id == user.id, AuthSession.revoked_at.is_(None))
             .values(revoked_at=clock.now(), revoked_reason="user_deactivated")
+        )
+        # The authorizations others gave the clients this user owns end too (S1).
+        await clients.end_authorizations(
+            session, clients.owned_by(user.id), reason="client_owner_deactivated"
         )
         await audit.record(session, actor, "user.deactivated", "user", str(user.id))
     return Ok(user)

@@ -39,18 +39,20 @@ from webauthn.helpers.structs import (
 )
 
 from pd_prime_demo.audit import service as audit
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
     Ok,
     Result,
+    conflict,
     invalid,
     unauthenticated,
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import mfa
+from pd_prime_demo.identity.factor_notice import notify_factor_added
 from pd_prime_demo.identity.mfa_models import RecoveryCode, WebauthnCredential
 from pd_prime_demo.identity.models import User
 from pd_prime_demo.identity.rules import token_digest
@@ -65,6 +67,9 @@ INVALID_ASSERTION = unauthenticated(
 INVALID_CREDENTIAL = invalid(
     "mfa.invalid_webauthn_response",
     "the passkey's response does not check out (challenge, origin, signature or counter)",
+)
+CREDENTIAL_TAKEN = conflict(
+    "mfa.webauthn_credential_taken", "this passkey is registered already; create a new one"
 )
 
 
@@ -140,13 +145,16 @@ async def register(
         )
     except (WebAuthnException, ValueError, KeyError, TypeError):
         return Err(INVALID_CREDENTIAL)
+    # Two registrations of one credential id at once: the second waits for the first's
+    # transaction, then finds it taken (a 409, not the unique index's error).
+    await locks.lock(session, f"webauthn-credential:{bytes_to_base64url(verified.credential_id)}")
     taken = await session.scalar(
         select(WebauthnCredential.id).where(
             WebauthnCredential.credential_id == verified.credential_id
         )
     )
     if taken is not None:
-        return Err(INVALID_CREDENTIAL)
+        return Err(CREDENTIAL_TAKEN)
     had_codes = await session.scalar(
         select(RecoveryCode.id).where(RecoveryCode.user_id == user.id).limit(1)
     )
@@ -162,6 +170,7 @@ async def register(
     await session.flush()
     codes = [] if had_codes else await mfa.replace_recovery_codes(session, user.id)
     await audit.record(session, actor, "mfa.enrolled", "user", str(user.id), {"method": "webauthn"})
+    await notify_factor_added(session, rt, user, "webauthn")
     return Ok(Registered(stored, codes))
 
 

@@ -16,7 +16,7 @@ from pd_prime_demo.identity.account_schemas import (
     WebauthnOptions,
 )
 from pd_prime_demo.identity.caller import caller
-from pd_prime_demo.identity.dependencies import CurrentActor
+from pd_prime_demo.identity.dependencies import FreshPersonSession
 
 router = APIRouter(tags=["account"])  # included by account_router, under its prefix
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -25,12 +25,14 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 @router.post(
     "/account/mfa/webauthn/registration-options",
     response_model=WebauthnOptions,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 403, 422),
     summary="Options to create a passkey (WebAuthn registration, step 1)",
+    description="Needs your own login, made under 5 minutes ago (sign in again otherwise).",
 )
 async def passkey_registration_options(
-    session: Session, runtime: RuntimeDep, actor: CurrentActor, response: Response
+    session: Session, runtime: RuntimeDep, authenticated: FreshPersonSession, response: Response
 ) -> WebauthnOptions:
+    actor = authenticated.actor
     assert actor.user_id is not None
     user = handle_result(await service.get_user(session, actor.user_id))
     response.headers.update(_NO_STORE)
@@ -42,16 +44,18 @@ async def passkey_registration_options(
     "/account/mfa/webauthn/credentials",
     response_model=PasskeyRegistered,
     status_code=201,
-    responses=problem_responses(401, 422),
+    responses=problem_responses(401, 403, 409, 422),
     summary="Register the passkey the authenticator created (WebAuthn registration, step 2)",
+    description="Needs your own login, made under 5 minutes ago; the account's address is told.",
 )
 async def register_passkey(
     body: PasskeyRegistration,
     session: Session,
     runtime: RuntimeDep,
-    actor: CurrentActor,
+    authenticated: FreshPersonSession,
     response: Response,
 ) -> PasskeyRegistered:
+    actor = authenticated.actor
     assert actor.user_id is not None
     user = handle_result(await service.get_user(session, actor.user_id))
     registered = handle_result(
