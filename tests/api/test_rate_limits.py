@@ -306,3 +306,23 @@ async def test_workers_share_counters_in_redis() -> None:
     finally:
         await one.close()
         await two.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/auth/mfa/webauthn/options", {"mfa_token": "x" * 32}),
+        ("/api/v1/auth/mfa/webauthn", {"mfa_token": "x" * 32, "credential": {"id": "abc"}}),
+    ],
+)
+async def test_the_passkey_mfa_step_is_login_type(
+    limited: Callable[..., Any], path: str, body: dict[str, Any]
+) -> None:
+    """Regression (review S5): the passkey routes of a login's second step were limited as
+    ordinary writes, not as guesses at a login."""
+    client = limited(rate_limit_login_per_client="2/minute")
+    async with client("198.51.100.61") as guesser:
+        answers = [await guesser.post(path, json=body) for _ in range(3)]
+    assert [a.status_code for a in answers[:2]] == [401, 401], [a.text for a in answers]
+    _assert_limited(answers[2])
+    assert answers[2].json()["policy"] == "login-client"

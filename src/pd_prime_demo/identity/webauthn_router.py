@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
+from pd_prime_demo.api.rate_limit import login_type_limit
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.identity import login, service, webauthn_ceremonies
 from pd_prime_demo.identity.account_schemas import (
@@ -20,6 +21,7 @@ from pd_prime_demo.identity.dependencies import FreshPersonSession
 
 router = APIRouter(tags=["account"])  # included by account_router, under its prefix
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_LOGIN_TYPE = [Depends(login_type_limit)]  # a login's second step: guesses, limited as such
 
 
 @router.post(
@@ -77,6 +79,7 @@ async def register_passkey(
     response_model=WebauthnOptions,
     responses=problem_responses(401, 422, 429),
     summary="Options to sign in with a passkey, for a login's mfa_token (step 1)",
+    dependencies=_LOGIN_TYPE,
 )
 async def passkey_login_options(
     body: MfaTokenOnly, session: Session, runtime: RuntimeDep, response: Response
@@ -93,6 +96,7 @@ async def passkey_login_options(
     response_model=SignedIn,
     responses=problem_responses(401, 422, 429),
     summary="Finish a login with the passkey's assertion: the login's tokens (step 2)",
+    dependencies=_LOGIN_TYPE,
 )
 async def passkey_login(
     body: PasskeyAssertion,
