@@ -1,11 +1,21 @@
-"""The OAuth 2.1 / OpenID Connect provider's authorization codes and token log."""
+"""The OAuth 2.1 / OpenID Connect provider's authorization codes and token log, and the
+external identities staff sign in with (single sign-on, the relying party side)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ARRAY, BigInteger, CheckConstraint, ForeignKey, Identity, Index, String
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
@@ -64,3 +74,23 @@ class TokenLogEntry(Base):
     user_id: Mapped[uuid.UUID | None]
     session_id: Mapped[uuid.UUID | None]
     reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class ExternalIdentity(Base):
+    """A staff account's identity at an external OpenID Connect provider: its issuer and the
+    subject (``sub``) the provider gives it. Single sign-on finds the account by these, never
+    by e-mail again (identity.sso); one subject per issuer per account, one account per
+    subject."""
+
+    __tablename__ = "user_external_identities"
+    __table_args__ = (
+        UniqueConstraint("issuer", "subject", name="uq_user_external_identities_issuer_subject"),
+        UniqueConstraint("user_id", "issuer", name="uq_user_external_identities_user_id_issuer"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    issuer: Mapped[str] = mapped_column(String(1000))
+    subject: Mapped[str] = mapped_column(String(255))  # OIDC Core §2: at most 255 ASCII
+    created_at: Mapped[datetime]
+    last_sign_in_at: Mapped[datetime | None]

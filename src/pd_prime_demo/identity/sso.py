@@ -5,10 +5,12 @@ member's browser goes there with PKCE (S256), ``state`` and ``nonce`` kept in a 
 short-lived cookie; the code comes back and is redeemed with authlib's OAuth client; the ID
 token is verified against the provider's JWKS (joserfc) and its claims by authlib's
 ``CodeIDToken`` (iss, aud, exp, nonce, at_hash). Then the role claim is mapped through
-``sso_role_map``: a value not in the map signs no one in. The staff member is found by verified
-e-mail address (created on the first sign-in), takes the mapped role, and gets a login session
-of the platform like a password login's. A role that needs MFA needs the provider to say that
-it checked more than a password (``amr`` has ``mfa``).
+``sso_role_map``: a value not in the map signs no one in. The staff member is found by the
+provider's issuer and subject (``sub``), never by e-mail once linked; the first sign-in creates
+the account for a verified address (``_first_sign_in`` says when an existing one is linked),
+later ones take the mapped role (audited), and each gets a login session of the platform like
+a password login's. A role that needs MFA needs the provider to say that it checked more than a
+password (``amr``, a JSON array of strings, has ``mfa``).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import mfa
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.identity.models import User
+from pd_prime_demo.identity.oauth_models import ExternalIdentity
 from pd_prime_demo.identity.rules import STAFF_ROLES
 from pd_prime_demo.identity.sessions import TokenPair, open_session
 
@@ -71,6 +74,10 @@ MFA_NEEDED = forbidden(
     "sso.mfa_required", "your role needs a second factor: sign in at the provider with one"
 )
 NOT_STAFF = forbidden("sso.not_staff", "this address belongs to an account that is not staff")
+NOT_LINKED = forbidden(
+    "sso.not_linked",
+    "this address belongs to an account not linked to your identity at the provider",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +176,7 @@ async def complete(
         return Err(PROVIDER_UNAVAILABLE if isinstance(exc, httpx.TransportError) else SSO_FAILED)
     except (AuthlibBaseError, JoseError, ValueError):
         return Err(SSO_FAILED)
-    return await _sign_in(session, rt, claims)
+    return await sign_in(session, rt, claims)
 
 
 def _verified_id_token(rt: Runtime, token: dict[str, Any], jwks: Any, nonce: str) -> dict[str, Any]:
@@ -199,18 +206,78 @@ def mapped_role(rt: Runtime, claims: dict[str, Any]) -> Role | None:
     return None
 
 
-async def _sign_in(
+def provider_checked_mfa(claims: dict[str, Any]) -> bool:
+    """Whether the provider says it checked more than a password: ``amr`` (OIDC Core §2) is a
+    JSON array of strings holding ``mfa``. A string (``"nomfa"``) or anything else says no."""
+    amr = claims.get("amr")
+    return isinstance(amr, list) and all(isinstance(m, str) for m in amr) and "mfa" in amr
+
+
+async def sign_in(
     session: AsyncSession, rt: Runtime, claims: dict[str, Any]
 ) -> Result[TokenPair, DomainError]:
+    """Sign in the staff member an ID token names, its claims already verified (``complete``)."""
     role = mapped_role(rt, claims)
-    email = claims.get("email")
     if role is None:
         return Err(NO_ROLE)
-    if not isinstance(email, str) or claims.get("email_verified") is not True:
-        return Err(SSO_FAILED)  # an account is linked only by an address the provider verified
-    if mfa.mfa_required(rt.settings, role.value) and "mfa" not in claims.get("amr", []):
+    issuer, subject = rt.settings.sso_issuer, claims.get("sub")
+    assert issuer is not None  # configured() checked it
+    if not isinstance(subject, str) or not 0 < len(subject) <= 255:
+        return Err(SSO_FAILED)
+    if mfa.mfa_required(rt.settings, role.value) and not provider_checked_mfa(claims):
         return Err(MFA_NEEDED)
     system = Actor.system("sso")
+    linked = await session.scalar(
+        select(ExternalIdentity)
+        .where(ExternalIdentity.issuer == issuer, ExternalIdentity.subject == subject)
+        .with_for_update()
+    )
+    if linked is None:
+        first = await _first_sign_in(session, rt, claims, role, issuer, subject, system)
+        if isinstance(first, Err):
+            return first
+        user = first.value
+    else:
+        query = select(User).where(User.id == linked.user_id).with_for_update()
+        user = (await session.scalars(query)).one()  # the foreign key says it is there
+        linked.last_sign_in_at = clock.now()
+    if not user.is_active:
+        return Err(SSO_FAILED)
+    if Role(user.role) not in STAFF_ROLES:
+        return Err(NOT_STAFF)
+    if user.role != role.value:  # the provider is the source of truth for staff roles
+        previous, user.role = user.role, role.value
+        user.updated_at = clock.now()
+        await audit.record(
+            session,
+            system,
+            "user.role_changed",
+            "user",
+            str(user.id),
+            {"from": previous, "to": role.value, "by": "sso"},
+        )
+    _, tokens = await open_session(session, rt, user, method="sso")
+    return Ok(tokens)
+
+
+async def _first_sign_in(
+    session: AsyncSession,
+    rt: Runtime,
+    claims: dict[str, Any],
+    role: Role,
+    issuer: str,
+    subject: str,
+    system: Actor,
+) -> Result[User, DomainError]:
+    """No account has this (issuer, subject) yet: a verified address creates the staff member.
+
+    An existing account is linked by e-mail only if single sign-on created it (it has an
+    identity at another issuer: the company moved providers) and it has none at this issuer.
+    A password account, or one linked to another subject here, is never taken over by e-mail.
+    """
+    email = claims.get("email")
+    if not isinstance(email, str) or claims.get("email_verified") is not True:
+        return Err(SSO_FAILED)  # an account is made only for an address the provider verified
     user = await session.scalar(
         select(User).where(User.email == identity.normalise_email(email)).with_for_update()
     )
@@ -227,20 +294,21 @@ async def _sign_in(
         if isinstance(created, Err):
             return created
         user = created.value
-    elif not user.is_active:
-        return Err(SSO_FAILED)
-    elif Role(user.role) not in STAFF_ROLES:
-        return Err(NOT_STAFF)
-    elif user.role != role.value:  # the provider is the source of truth for staff roles
-        previous, user.role = user.role, role.value
-        user.updated_at = clock.now()
-        await audit.record(
-            session,
-            system,
-            "user.role_changed",
-            "user",
-            str(user.id),
-            {"from": previous, "to": role.value, "by": "sso"},
+    else:
+        issuers = set(
+            await session.scalars(
+                select(ExternalIdentity.issuer).where(ExternalIdentity.user_id == user.id)
+            )
         )
-    _, tokens = await open_session(session, rt, user, method="sso")
-    return Ok(tokens)
+        if not issuers or issuer in issuers:
+            return Err(NOT_LINKED)
+    now = clock.now()
+    session.add(
+        ExternalIdentity(
+            user_id=user.id, issuer=issuer, subject=subject, created_at=now, last_sign_in_at=now
+        )
+    )
+    await audit.record(
+        session, system, "user.sso_linked", "user", str(user.id), {"issuer": issuer, "by": "sso"}
+    )
+    return Ok(user)
