@@ -326,3 +326,13 @@ async def test_the_passkey_mfa_step_is_login_type(
     assert [a.status_code for a in answers[:2]] == [401, 401], [a.text for a in answers]
     _assert_limited(answers[2])
     assert answers[2].json()["policy"] == "login-client"
+
+
+async def test_single_sign_on_routes_are_login_type(limited: Callable[..., Any]) -> None:
+    """Regression (review S5): the SSO start and callback were counted as reads."""
+    client = limited(rate_limit_login_per_client="2/minute")
+    async with client("198.51.100.62") as c:
+        answers = [await c.get("/api/v1/auth/sso/login") for _ in range(3)]
+    assert all(a.status_code < 500 for a in answers[:2]), [a.text for a in answers]
+    _assert_limited(answers[2])
+    assert answers[2].json()["policy"] == "login-client"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, Cookie, Request, Response
+from fastapi import APIRouter, Cookie, Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
+from pd_prime_demo.api.rate_limit import login_type_limit
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.identity import sso
 from pd_prime_demo.identity.schemas import TokenResponse
@@ -34,6 +35,7 @@ def _transport(request: Request) -> httpx.AsyncBaseTransport | None:
         **problem_responses(404, 503),
     },
     summary="Staff single sign-on: go to the identity provider",
+    dependencies=[Depends(login_type_limit)],  # sign-ins: limited as logins
 )
 async def start_sso(request: Request, runtime: RuntimeDep) -> RedirectResponse:
     started = handle_result(await sso.start(runtime, transport=_transport(request)))
@@ -56,6 +58,7 @@ async def start_sso(request: Request, runtime: RuntimeDep) -> RedirectResponse:
     response_model_exclude_none=True,
     responses=problem_responses(401, 403, 404, 503),
     summary="Staff single sign-on: back from the identity provider, signed in",
+    dependencies=[Depends(login_type_limit)],  # sign-ins: limited as logins
 )
 async def finish_sso(
     request: Request,
