@@ -3,6 +3,8 @@ with an overlap, revocation and the owner's deactivation ending them at once."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,8 +13,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.actor import Actor, Permission, Role
+from pd_prime_demo.core.result_types import Err
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.identity import api_keys
 from pd_prime_demo.identity.rules import token_digest
 from tests.factories import Login, person, user_login
 
@@ -235,3 +239,35 @@ async def test_an_unknown_or_malformed_key_is_refused(client: AsyncClient) -> No
     for token in ("pdp_live_", "pdp_live_" + "A" * 43, "pdp_live_x.y"):
         response = await client.get("/api/v1/users/me", headers=_bearer(token))
         assert response.status_code == 401, token
+
+
+async def test_a_keys_scopes_are_checked_against_what_the_caller_holds_now(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    # A login narrowed to customers:read (as an app's token is): its role holds more, but a
+    # key may hold only what the caller holds.
+    narrowed = Actor.user(agent.user_id, Role.AGENT, frozenset({Permission.CUSTOMERS_READ}))
+    async with runtime.db.unit_of_work() as session:
+        made = await api_keys.create_key(
+            session,
+            runtime,
+            name="wider",
+            scopes=[Permission.CUSTOMERS_READ, Permission.POLICIES_READ],
+            ttl_days=None,
+            actor=narrowed,
+        )
+        assert isinstance(made, Err), made
+        assert made.error.code == "api_key.scope_not_held"
+        assert [i.pointer for i in made.error.errors] == ["#/scopes/1"]
+        delegated = replace(narrowed, delegated_to=uuid.uuid4())
+        refused = await api_keys.create_key(
+            session,
+            runtime,
+            name="app",
+            scopes=[Permission.CUSTOMERS_READ],
+            ttl_days=None,
+            actor=delegated,
+        )
+        assert isinstance(refused, Err)
+        assert refused.error.code == "api_key.person_required"

@@ -279,3 +279,17 @@ def test_production_refuses_any_secret_setting_with_a_placeholder_or_published_v
         assert any(f"PD_PRIME_{name.upper()}" in p for p in problems), (name, problems)
         with pytest.raises(UnsafeSecretsError, match=f"PD_PRIME_{name.upper()}"):
             _start(settings)
+
+
+async def test_a_demo_accounts_session_is_not_refreshed_outside_demo_mode(
+    demo_client: AsyncClient, runtime: Runtime
+) -> None:
+    _in_mode(runtime, env=Environment.DEMO)
+    agent = await _demo_login(demo_client, runtime, Role.AGENT)
+    _in_mode(runtime, env=Environment.TEST)
+    refused = await demo_client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "refresh_token", "refresh_token": agent.refresh_token},
+    )
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "auth.demo_account"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from httpx import AsyncClient
+from httpx import ASGITransport, AsyncClient
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
@@ -16,6 +17,7 @@ from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import mfa
 from pd_prime_demo.identity.rules import STAFF_ROLES
+from pd_prime_demo.main import create_app
 from tests.conftest import make_settings
 from tests.factories import (
     PASSWORD,
@@ -484,3 +486,37 @@ async def test_the_owner_is_told_by_mail_when_a_factor_is_added(
     told = [m for m in await mails_to(runtime, agent.email) if m.subject == subject]
     assert len(told) == 1
     assert "passkey" in told[0].body
+
+
+async def test_one_passkey_registered_twice_at_once_is_a_409_not_a_500(
+    committed_runtime: Runtime,
+) -> None:
+    committed_runtime.settings = committed_runtime.settings.model_copy(
+        update={"webauthn_rp_id": RP_ID, "webauthn_origins": [ORIGIN]}
+    )
+    app = create_app(runtime=committed_runtime)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        one = await user_login(client, committed_runtime, Role.AGENT)
+        two = await user_login(client, committed_runtime, Role.AGENT)
+        authenticator = SoftAuthenticator(origin=ORIGIN, rp_id=RP_ID)
+        bodies = []
+        for who in (one, two):
+            options = await client.post(
+                "/api/v1/account/mfa/webauthn/registration-options", headers=who.headers
+            )
+            assert options.status_code == 200, options.text
+            bodies.append(authenticator.create(options.json()["options"]))
+        answers = await asyncio.gather(
+            *(
+                client.post(
+                    "/api/v1/account/mfa/webauthn/credentials",
+                    json={"name": "shared", "credential": body},
+                    headers=who.headers,
+                )
+                for who, body in zip((one, two), bodies, strict=True)
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [201, 409], [a.text for a in answers]
+    refused = next(a for a in answers if a.status_code == 409)
+    assert refused.json()["code"] == "mfa.webauthn_credential_taken"

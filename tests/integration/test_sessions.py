@@ -143,3 +143,25 @@ async def test_a_session_ends_when_idle_and_at_its_absolute_lifetime(
     # The session left alone for longer than the idle lifetime cannot be renewed.
     with clock.frozen_at(start + timedelta(seconds=601)):
         assert (await _refresh(client, idle["refresh_token"])).status_code == 401
+
+
+async def test_the_refresh_grace_period_is_audited_as_suspected_reuse(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    won = await _refresh(client, agent.refresh_token)
+    assert won.status_code == 200, won.text
+    again = await _refresh(client, agent.refresh_token)  # the previous token, at once
+    assert again.status_code == 401
+    assert again.json()["code"] == "auth.refresh_token_superseded"
+    headers = {"Authorization": f"Bearer {won.json()['access_token']}"}
+    assert (await client.get("/api/v1/users/me", headers=headers)).status_code == 200
+    async with runtime.db.unit_of_work() as session:
+        audited = await session.scalar(
+            text(
+                "SELECT count(*) FROM audit_log WHERE action = 'auth.refresh_reuse_suspected' "
+                "AND actor_id = :u"
+            ),
+            {"u": str(agent.user_id)},
+        )
+    assert audited == 1
