@@ -192,7 +192,8 @@ async def test_password_reset_by_e_mail(client: AsyncClient, runtime: Runtime) -
     known = await client.post("/api/v1/auth/password-reset", json={"email": address})
     assert unknown.status_code == known.status_code == 202
     assert unknown.json() == known.json(), "the same answer for unknown addresses"
-    assert await mails_to(runtime, "no.one@example.com") == []
+    (notice,) = await mails_to(runtime, "no.one@example.com")  # the same work either way (S3)
+    assert "no active PD Prime account" in notice.body
     (message,) = await mails_to(runtime, address)
     assert message.subject == "Reset your PD Prime password"
     token = link_token(message)
@@ -458,3 +459,95 @@ async def test_guessing_the_current_password_is_throttled_like_a_login(
     ):
         answers.append((await client.post(url, json=body, headers=agent.headers)).status_code)
     assert answers == [401, 401, 401, 429]
+
+
+# --- review S4 (mail flooding, chosen names) and N6 (an e-mail change and the old address) ---
+
+SPOOF = "Visit https://evil.example now"
+
+
+async def _registered(client: AsyncClient, address: str, first_name: str) -> dict[str, str]:
+    from tests.factories import verify_address
+
+    body = _registration(address, first_name=first_name)
+    assert (await client.post("/api/v1/registrations", json=body)).status_code == 202
+    await verify_address(client, address)
+    tokens = await login(client, address, str(REGISTRATION_EXAMPLE["password"]))
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+async def test_no_chosen_name_goes_to_an_unverified_address(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Regression (S4): the sign-up's first name, written by whoever signs up, opened the
+    verification mail sent to an address nobody has confirmed (a spoofing channel)."""
+    address = f"spoofed.{uuid.uuid4().hex[:6]}@example.com"
+    body = _registration(address, first_name=SPOOF)
+    assert (await client.post("/api/v1/registrations", json=body)).status_code == 202
+    reset = await client.post("/api/v1/auth/password-reset", json={"email": address})
+    assert reset.status_code == 202
+    mails = await mails_to(runtime, address)
+    assert [m.subject for m in mails] == [
+        "Confirm your e-mail address",
+        "Reset your PD Prime password",
+    ]
+    assert all(SPOOF not in m.body for m in mails), [m.body for m in mails]
+
+
+async def test_e_mail_change_mail_is_capped_per_recipient_and_names_nobody(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Regression (S4): a signed-in user could send any number of "confirm your new address"
+    mails, opening with their chosen name, to any address."""
+    holder = await _registered(client, f"flooder.{uuid.uuid4().hex[:6]}@example.com", SPOOF)
+    victim = f"victim.{uuid.uuid4().hex[:6]}@example.com"
+    password = str(REGISTRATION_EXAMPLE["password"])
+    for _ in range(6):
+        asked = await client.post(
+            "/api/v1/account/email",
+            json={"new_email": victim, "current_password": password},
+            headers=holder,
+        )
+        assert asked.status_code == 202, asked.text
+    mails = await mails_to(runtime, victim)
+    assert len(mails) == 3, "three an hour to one recipient"
+    assert all(SPOOF not in m.body for m in mails)
+
+
+async def test_reset_mail_is_capped_per_recipient(client: AsyncClient, runtime: Runtime) -> None:
+    address = f"capped.{uuid.uuid4().hex[:6]}@example.com"
+    await create_user(runtime, Role.AGENT, email=address)
+    for _ in range(5):
+        await client.post("/api/v1/auth/password-reset", json={"email": address})
+    assert len(await mails_to(runtime, address)) == 3
+
+
+async def test_an_e_mail_change_ends_reset_links_and_tells_the_old_address(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Regression (N6): a reset link sent to the old address kept working after the login
+    moved to a new one, and the old address was never told the move happened."""
+    address = f"old.{uuid.uuid4().hex[:6]}@example.com"
+    new_address = f"new.{uuid.uuid4().hex[:6]}@example.com"
+    holder = await _registered(client, address, "Alex")
+    await client.post("/api/v1/auth/password-reset", json={"email": address})
+    (reset,) = [m for m in await mails_to(runtime, address) if "Reset" in m.subject]
+    asked = await client.post(
+        "/api/v1/account/email",
+        json={"new_email": new_address, "current_password": REGISTRATION_EXAMPLE["password"]},
+        headers=holder,
+    )
+    assert asked.status_code == 202
+    (confirm,) = await mails_to(runtime, new_address)
+    done = await client.post(
+        "/api/v1/account/email-change/confirmation", json={"token": link_token(confirm)}
+    )
+    assert done.status_code == 204, done.text
+    stale = await client.post(
+        "/api/v1/auth/password-reset/confirmation",
+        json={"token": link_token(reset), "new_password": NEW_PASSWORD},
+    )
+    assert stale.status_code == 422, "the old address's reset link no longer works"
+    notice = (await mails_to(runtime, address))[-1]
+    assert notice.subject == "Your PD Prime e-mail address was changed"
+    assert new_address not in notice.body, "the new address is not disclosed to the old one"

@@ -46,7 +46,12 @@ INVALID_LINK = invalid(
     "auth.invalid_link_token", "this link is invalid, expired or was already used"
 )
 WRONG_PASSWORD = unauthenticated("auth.invalid_credentials", "the current password is wrong")
-_MAILS_PER_HOUR = 3
+
+
+def _hello(user: User) -> str:
+    """A name chosen at sign-up is never sent to an address nobody has confirmed: whoever
+    signs up with someone else's address must not write the opening of a mail to it."""
+    return f"Hello {user.full_name}," if user.email_verified_at is not None else "Hello,"
 
 
 def weak_password(password: str, *, email: str, full_name: str) -> DomainError | None:
@@ -123,13 +128,14 @@ async def send_verification(session: AsyncSession, rt: Runtime, user: User) -> N
     token = await _new_token(
         session, rt, user.id, "verify", ttl=rt.settings.email_token_ttl_seconds
     )
-    await mailbox.queue_mail(
+    await mailbox.queue_limited(
         session,
-        rt.cipher,
+        rt,
+        kind="verify",
         to=user.email,
         subject="Confirm your e-mail address",
         body=(
-            f"Hello {user.full_name},\n\nconfirm your e-mail address to start using PD Prime:\n\n"
+            "Hello,\n\nconfirm your e-mail address to start using PD Prime:\n\n"
             f"{_link(rt, 'verify-email', token)}\n\n(or POST token={token} to "
             "/api/v1/auth/email-verification). The link works once, for "
             f"{rt.settings.email_token_ttl_seconds // 3600} hours.\n\n"
@@ -141,11 +147,10 @@ async def send_verification(session: AsyncSession, rt: Runtime, user: User) -> N
 async def send_already_registered(session: AsyncSession, rt: Runtime, email: str) -> None:
     """Someone tried to sign up with an address that has an account: tell its owner only (a
     few times an hour at most, so sign-ups cannot flood the inbox)."""
-    if await rt.cache.hit(f"registered-mail:{token_digest(email)}", 3600) > _MAILS_PER_HOUR:
-        return
-    await mailbox.queue_mail(
+    await mailbox.queue_limited(
         session,
-        rt.cipher,
+        rt,
+        kind="registered",
         to=email,
         subject="You already have a PD Prime account",
         body=(
@@ -216,13 +221,14 @@ async def change_password(
 
 
 async def _notify_password_changed(session: AsyncSession, rt: Runtime, user: User) -> None:
-    await mailbox.queue_mail(
+    await mailbox.queue_limited(
         session,
-        rt.cipher,
+        rt,
+        kind="password-changed",
         to=user.email,
         subject="Your PD Prime password was changed",
         body=(
-            f"Hello {user.full_name},\n\nthe password of your PD Prime account was just "
+            f"{_hello(user)}\n\nthe password of your PD Prime account was just "
             "changed, and your other sessions were ended. If it was not you, reset your "
             f"password now: {rt.settings.public_base_url.rstrip('/')}/account/reset-password\n"
         ),
@@ -232,13 +238,16 @@ async def _notify_password_changed(session: AsyncSession, rt: Runtime, user: Use
 async def request_password_reset(
     session: AsyncSession, rt: Runtime, *, email: str
 ) -> Result[None, DomainError]:
-    """Always Ok, whether or not the address has an account (no enumeration). At most a few
-    mails an hour to one address, so the route cannot be used to flood an inbox."""
+    """Always Ok, whether or not the address has an account (no enumeration), and the same
+    work either way (no timing tell): a mail is queued to the address, a link for an account,
+    a notice that none uses it otherwise. At most a few mails an hour to one address, so the
+    route cannot be used to flood an inbox."""
     email = email.strip().lower()
+    if not await mailbox.allowed(rt, "reset", email):
+        return Ok(None)
     user = await session.scalar(select(User).where(User.email == email))
     if user is None or not user.is_active:
-        return Ok(None)
-    if await rt.cache.hit(f"reset-mail:{token_digest(email)}", 3600) > _MAILS_PER_HOUR:
+        await _no_account_notice(session, rt, email)
         return Ok(None)
     token = await _new_token(
         session, rt, user.id, "reset", ttl=rt.settings.password_reset_ttl_seconds
@@ -249,7 +258,7 @@ async def request_password_reset(
         to=user.email,
         subject="Reset your PD Prime password",
         body=(
-            f"Hello {user.full_name},\n\nto choose a new password, follow this link:\n\n"
+            f"{_hello(user)}\n\nto choose a new password, follow this link:\n\n"
             f"{_link(rt, 'reset-password', token)}\n\n(or POST token={token} and "
             "new_password to /api/v1/auth/password-reset/confirmation). It works once, for "
             f"{rt.settings.password_reset_ttl_seconds // 60} minutes.\n\n"
@@ -257,6 +266,29 @@ async def request_password_reset(
         ),
     )
     return Ok(None)
+
+
+async def _no_account_notice(session: AsyncSession, rt: Runtime, email: str) -> None:
+    # What a known address costs, short of the token row: the same UPDATE of earlier links
+    # (it finds none), a token drawn, a mail row and its job.
+    await session.execute(
+        update(EmailToken)
+        .where(EmailToken.user_id == uuid.uuid4(), EmailToken.used_at.is_(None))
+        .values(used_at=clock.now())
+    )
+    secrets.token_urlsafe(32)
+    await mailbox.queue_mail(
+        session,
+        rt.cipher,
+        to=email,
+        subject="Reset your PD Prime password",
+        body=(
+            "Hello,\n\nsomeone (perhaps you) asked to reset the PD Prime password of this "
+            "e-mail address, but no active PD Prime account uses it. If you have an account "
+            "under another address, ask for the reset there.\n\n"
+            "If you did not ask for this, ignore this message.\n"
+        ),
+    )
 
 
 async def reset_password(
@@ -310,6 +342,11 @@ async def request_email_change(
                 FieldIssue("#/new_email", "same as the current address"),
             )
         )
+    if not await mailbox.allowed(rt, "email-change", new_email):
+        # Past the cap on this recipient: nothing is sent (a flood of another's inbox), and
+        # the link sent before stays the one that works.
+        await audit.record(session, actor, "user.email_change_requested", "user", str(user.id))
+        return Ok(None)
     token = await _new_token(
         session,
         rt,
@@ -324,19 +361,20 @@ async def request_email_change(
         to=new_email,
         subject="Confirm your new e-mail address",
         body=(
-            f"Hello {user.full_name},\n\nto use this address for PD Prime, follow this link:"
+            "Hello,\n\nto use this address for PD Prime, follow this link:"
             f"\n\n{_link(rt, 'confirm-email', token)}\n\n(or POST token={token} to "
             "/api/v1/account/email-change/confirmation).\n\n"
             "If you did not ask for this, ignore this message.\n"
         ),
     )
-    await mailbox.queue_mail(
+    await mailbox.queue_limited(
         session,
-        rt.cipher,
+        rt,
+        kind="email-change-requested",
         to=user.email,
         subject="A change of your PD Prime e-mail address was requested",
         body=(
-            f"Hello {user.full_name},\n\nsomeone signed in to your account asked to move it "
+            f"{_hello(user)}\n\nsomeone signed in to your account asked to move it "
             "to another e-mail address. Nothing changes until the new address is confirmed. "
             "If it was not you, change your password now.\n"
         ),
@@ -367,7 +405,26 @@ async def confirm_email_change(
     user.email = new_email
     user.email_verified_at = now
     user.updated_at = now
+    # Links sent to the old address (a reset, above all) stop working: it is not the
+    # account's any more. And its holder learns the move (not where to).
+    await session.execute(
+        update(EmailToken)
+        .where(EmailToken.user_id == user.id, EmailToken.used_at.is_(None))
+        .values(used_at=now)
+    )
     await audit.record(
         session, Actor.system("email-change"), "user.email_changed", "user", str(user.id)
+    )
+    await mailbox.queue_limited(
+        session,
+        rt,
+        kind="email-changed",
+        to=old,
+        subject="Your PD Prime e-mail address was changed",
+        body=(
+            f"Hello {user.full_name},\n\nyour PD Prime account no longer uses this e-mail "
+            "address: the move to another one was just confirmed, and links sent here earlier "
+            "no longer work. If it was not you, contact us at once.\n"
+        ),
     )
     return Ok((user, old))
