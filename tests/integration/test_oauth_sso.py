@@ -3,6 +3,7 @@ the test on a database of its own, whose staff sign in to this one by their role
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -310,3 +311,36 @@ async def test_without_settings_there_is_no_sso(runtime: Runtime) -> None:
         response = await sp.get("/api/v1/auth/sso/login")
     assert response.status_code == 404
     assert response.json()["code"] == "sso.not_configured"
+
+
+async def test_two_first_sign_ins_of_one_subject_at_once_make_one_account(
+    committed_runtime: Runtime,
+) -> None:
+    sp = committed_runtime
+    sp.settings = make_settings(
+        str(sp.settings.database_url),
+        redis_url=None,
+        oauth_issuer=SP,
+        sso_issuer=IDP,
+        sso_client_id="pd-prime",
+        sso_role_map=ROLE_MAP,
+    )
+    claims = {
+        "sub": "two-tabs",
+        "email": "two-tabs@example.com",
+        "email_verified": True,
+        "roles": ["agent"],
+        "amr": ["pwd"],
+    }
+
+    async def one_tab() -> bool:
+        async with sp.db.unit_of_work() as session:
+            return isinstance(await sso.sign_in(session, sp, claims), Ok)
+
+    assert list(await asyncio.gather(one_tab(), one_tab())) == [True, True]
+    async with sp.db.unit_of_work() as session:
+        users = await session.scalar(
+            text("SELECT count(*) FROM users WHERE email LIKE 'two-tabs%'")
+        )
+        links = await session.scalar(text("SELECT count(*) FROM user_external_identities"))
+    assert (users, links) == (1, 1)

@@ -34,7 +34,7 @@ with warnings.catch_warnings():
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -59,6 +59,8 @@ from pd_prime_demo.identity.sessions import TokenPair, open_session
 
 CALLBACK_PATH = "/api/v1/auth/sso/callback"
 _STATE_TYP = "sso-state+jwt"
+# Two first sign-ins of one subject (two tabs) or of one address must not both create or link.
+_FIRST_SIGN_IN_LOCK = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 NOT_CONFIGURED = DomainError(
     ErrorKind.NOT_FOUND, "sso.not_configured", "single sign-on is not configured"
@@ -227,11 +229,10 @@ async def sign_in(
     if mfa.mfa_required(rt.settings, role.value) and not provider_checked_mfa(claims):
         return Err(MFA_NEEDED)
     system = Actor.system("sso")
-    linked = await session.scalar(
-        select(ExternalIdentity)
-        .where(ExternalIdentity.issuer == issuer, ExternalIdentity.subject == subject)
-        .with_for_update()
-    )
+    linked = await _linked(session, issuer, subject)
+    if linked is None:  # a first sign-in: one at a time per provider, then look again
+        await session.execute(_FIRST_SIGN_IN_LOCK, {"key": f"pd-prime sso {issuer}"})
+        linked = await _linked(session, issuer, subject)
     if linked is None:
         first = await _first_sign_in(session, rt, claims, role, issuer, subject, system)
         if isinstance(first, Err):
@@ -258,6 +259,15 @@ async def sign_in(
         )
     _, tokens = await open_session(session, rt, user, method="sso")
     return Ok(tokens)
+
+
+async def _linked(session: AsyncSession, issuer: str, subject: str) -> ExternalIdentity | None:
+    found: ExternalIdentity | None = await session.scalar(
+        select(ExternalIdentity)
+        .where(ExternalIdentity.issuer == issuer, ExternalIdentity.subject == subject)
+        .with_for_update()
+    )
+    return found
 
 
 async def _first_sign_in(
