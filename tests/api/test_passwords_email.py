@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from pd_prime_demo.core import mail as core_mail
 from pd_prime_demo.core.actor import Role
@@ -551,3 +551,37 @@ async def test_an_e_mail_change_ends_reset_links_and_tells_the_old_address(
     notice = (await mails_to(runtime, address))[-1]
     assert notice.subject == "Your PD Prime e-mail address was changed"
     assert new_address not in notice.body, "the new address is not disclosed to the old one"
+
+
+async def test_registration_does_the_same_work_whether_or_not_the_address_is_taken(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Regression (S3): a new address ran the password check a second time, inserted a login
+    and a customer and encrypted their PII, a taken one only hashed: the time told them apart.
+    Now a taken address makes the same statements (under a savepoint that rolls back)."""
+    written: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        words = statement.split()
+        if words and words[0] in ("INSERT", "UPDATE", "SELECT") and "INTO" in words[:2]:
+            written.append(words[2].strip('"'))
+        elif words and words[0] == "UPDATE":
+            written.append(words[1].strip('"'))
+        elif "procrastinate_defer_jobs" in statement:
+            written.append("job")
+
+    address = f"twice.{uuid.uuid4().hex[:6]}@example.com"
+    engine = runtime.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        first = await client.post("/api/v1/registrations", json=_registration(address))
+        new = sorted(set(written))
+        written.clear()
+        again = await client.post("/api/v1/registrations", json=_registration(address))
+        taken = sorted(set(written))
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert first.status_code == again.status_code == 202
+    assert "users" in new and "customers" in new and "job" in new, new
+    assert set(new) <= set(taken), (new, taken)
+    assert await _users_with(runtime, address) == 1, "the savepoint's login is gone"

@@ -1,13 +1,18 @@
 """Self-registration: a policyholder signs up for a login and the customer record it owns.
 
 Registration never tells whether an address already has an account (OWASP ASVS 5.0 V6.3,
-account enumeration): both cases answer alike, cost the same password hash, and send a message
-to the address, so only its owner learns which case it was. A new login stays closed until
+account enumeration): both cases answer alike, do the same work, and send a message to the
+address, so only its owner learns which case it was. For a taken address the same work is a
+login and customer record for a throwaway address, made under a savepoint that then rolls back
+(review S3: the new account's second password check, inserts and encryptions told the cases
+apart by time). A new login stays closed until
 the link in that message is followed; an address with an account gets a notice pointing at the
 password reset instead.
 """
 
 from __future__ import annotations
+
+import uuid
 
 from beartype import beartype
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,13 +39,28 @@ async def register(
     full_name = f"{data.first_name} {data.last_name}"
     if problem := identity.weak_password(data.password, email=email, full_name=full_name):
         return Err(problem)
-    registrar = Actor.system("registration")
     # Two sign-ups with one e-mail: the second waits for the first, then finds the address taken.
     await locks.lock(session, f"user-email:{email}")
     if await identity.find_by_email(session, email) is not None:
-        rt.passwords.hash(data.password)  # the same cost as a new account: no timing tell
+        # The same cost as a new account (no timing tell), undone: nothing of it stays.
+        # (an address of the same domain that nobody holds; its mail rolls back unsent)
+        decoy = f"{uuid.uuid4().hex}@{email.rpartition('@')[2]}"
+        savepoint = await session.begin_nested()
+        try:
+            await _create(session, data.model_copy(update={"email": decoy}), decoy, rt=rt)
+        finally:
+            await savepoint.rollback()
         await identity.send_already_registered(session, rt, email)
         return Ok(None)
+    return await _create(session, data, email, rt=rt)
+
+
+async def _create(
+    session: AsyncSession, data: RegistrationCreate, email: str, *, rt: Runtime
+) -> Result[None, DomainError]:
+    """The unverified login, the person record it owns, and the verification mail."""
+    registrar = Actor.system("registration")
+    full_name = f"{data.first_name} {data.last_name}"
     match await identity.create_user(
         session,
         email=email,
