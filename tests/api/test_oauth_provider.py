@@ -212,8 +212,37 @@ async def test_a_code_needs_its_verifier_redirect_uri_and_client(
         auth=(app_client["id"], app_client["client_secret"]),
     )
     assert by_basic.status_code == 401
-    # None of these used the code up.
+    # A failed proof by the code's own client spent it: the right verifier comes too late.
+    late = await redeem(web, app_client, code, verifier)
+    assert late.status_code == 400
+    assert late.json()["error"] == "invalid_grant"
+    # Another client, or a client failing its own authentication, spends nobody's code.
+    code, verifier = await code_for(web, app_client, email)
+    assert (await redeem(web, other_client, code, verifier)).status_code == 400
+    assert (
+        await redeem(web, {**app_client, "client_secret": "no"}, code, verifier)
+    ).status_code == 401
     assert (await redeem(web, app_client, code, verifier)).status_code == 200
+
+
+@pytest.mark.parametrize("failure", ["no_verifier", "wrong_verifier", "wrong_redirect_uri"])
+async def test_a_failed_proof_spends_the_code(
+    web: AsyncClient, runtime: Any, app_client: dict[str, Any], failure: str
+) -> None:
+    _, email = await verified_user(runtime, Role.CUSTOMER)
+    code, verifier = await code_for(web, app_client, email)
+    other_verifier, _ = pkce_pair()
+    failed = await {
+        "no_verifier": lambda: redeem(web, app_client, code, None),
+        "wrong_verifier": lambda: redeem(web, app_client, code, other_verifier),
+        "wrong_redirect_uri": lambda: redeem(
+            web, app_client, code, verifier, redirect_uri=REDIRECT + "/x"
+        ),
+    }[failure]()
+    assert failed.status_code == 400
+    late = await redeem(web, app_client, code, verifier)
+    assert late.status_code == 400, late.text
+    assert late.json()["error"] == "invalid_grant"
 
 
 async def test_a_second_redemption_fails_and_revokes_what_the_first_issued(

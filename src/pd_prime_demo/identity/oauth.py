@@ -207,7 +207,8 @@ class Granted:
 
 @dataclass(frozen=True, slots=True)
 class CodeReplayed:
-    """Ok-valued so that revoking the code's authorization commits; the router answers 400."""
+    """Ok-valued so that revoking the code's authorization (or spending a code whose proof
+    failed) commits; the router answers 400."""
 
     session_id: uuid.UUID | None
 
@@ -234,13 +235,17 @@ async def redeem_code(
     now = clock.now()
     if stored.used_at is not None:
         return Ok(await _replayed(session, stored))
+    if stored.expires_at <= now:
+        return Err(INVALID_GRANT)
     if (
-        stored.expires_at <= now
-        or redirect_uri != stored.redirect_uri
+        redirect_uri != stored.redirect_uri
         or not code_verifier
         or not pkce_verifies(code_verifier, stored.code_challenge)
     ):
-        return Err(INVALID_GRANT)
+        # Its own client failed the proof: the code is spent (Ok-valued, so that commits), or
+        # whoever holds a stolen code could try verifiers until one fits (RFC 9700 §4.5.3).
+        stored.used_at = now
+        return Ok(CodeReplayed(None))
     user = await session.get(User, stored.user_id)
     if user is None or not user.is_active:
         return Err(INVALID_GRANT)
