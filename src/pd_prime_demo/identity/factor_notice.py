@@ -21,9 +21,12 @@ _NAMES = {"totp": "an authenticator app", "webauthn": "a passkey"}
 async def notify_factor_added(
     session: AsyncSession, rt: Runtime, user: User, method: Literal["totp", "webauthn"]
 ) -> None:
-    await mailbox.queue_mail(
+    # Within identity's per-recipient cap like every identity mail (a burst of enrolments
+    # sends the first few notices, which is what the owner needs).
+    await mailbox.queue_limited(
         session,
-        rt.cipher,
+        rt,
+        kind="factor_added",
         to=user.email,
         subject="A second factor was added to your PD Prime account",
         body=(
