@@ -32,9 +32,16 @@ from tests.webauthn_authenticator import SoftAuthenticator
 
 TOKEN = "/api/v1/auth/token"
 MFA_GRANT = "urn:pd-prime:params:oauth:grant-type:mfa"
-# A moment on a step boundary just ahead (tokens issued now are valid then), so that "the
-# next step" is 30 s later.
-T0 = datetime.fromtimestamp((int(time.time()) // 30 + 2) * 30, UTC)
+# A moment on a TOTP step boundary just ahead (tokens issued now are valid then), so that "the
+# next step" is 30 s later: taken afresh for each test, since a module of the whole suite runs
+# minutes after it is imported.
+T0 = datetime.fromtimestamp(0, UTC)
+
+
+@pytest.fixture(autouse=True)
+def _next_step_boundary() -> None:
+    global T0
+    T0 = datetime.fromtimestamp((int(time.time()) // 30 + 2) * 30, UTC)
 
 
 def _require_for_staff(runtime: Runtime, **more: Any) -> None:
