@@ -276,7 +276,12 @@ async def _no_account_notice(session: AsyncSession, rt: Runtime, email: str) -> 
         .where(EmailToken.user_id == uuid.uuid4(), EmailToken.used_at.is_(None))
         .values(used_at=clock.now())
     )
-    secrets.token_urlsafe(32)
+    # ... and one more round trip in the token row's place
+    await session.execute(
+        select(EmailToken.id).where(
+            EmailToken.token_hash == token_digest(secrets.token_urlsafe(32))
+        )
+    )
     await mailbox.queue_mail(
         session,
         rt.cipher,
