@@ -376,7 +376,7 @@ async def test_a_queued_message_is_sent_over_smtp_once(
     (received,) = inbox.to(address)
     assert received["Subject"] == "Reset your PD Prime password"
     assert received["From"] == "PD Prime <no-reply@pd-prime.test>"
-    assert "https://pd-prime.test/account/reset-password?token=" in _body(received)
+    assert "https://pd-prime.test/account/reset-password#token=" in _body(received)
     async with runtime.db.unit_of_work() as session:
         row = await session.get(MailMessage, message_id)
         assert row is not None
@@ -585,3 +585,15 @@ async def test_registration_does_the_same_work_whether_or_not_the_address_is_tak
     assert {"users", "customers", "email_tokens", "mail_messages", "job"} <= set(new), new
     assert set(new) <= set(taken), (new, taken)
     assert await _users_with(runtime, address) == 1, "the savepoint's login is gone"
+
+
+async def test_link_tokens_ride_in_the_fragment(client: AsyncClient, runtime: Runtime) -> None:
+    """Regression (N7): the token sat in the link's query, so it reached the page's server
+    logs and, by Referer, every third party the page loads from. A fragment is never sent."""
+    address = f"fragment.{uuid.uuid4().hex[:6]}@example.com"
+    await create_user(runtime, Role.AGENT, email=address)
+    await client.post("/api/v1/auth/password-reset", json={"email": address})
+    (message,) = await mails_to(runtime, address)
+    token = link_token(message)
+    assert f"/account/reset-password#token={token}" in message.body
+    assert "?token=" not in message.body

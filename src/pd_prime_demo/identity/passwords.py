@@ -65,7 +65,9 @@ def weak_password(password: str, *, email: str, full_name: str) -> DomainError |
 
 
 def _link(rt: Runtime, page: str, token: str) -> str:
-    return f"{rt.settings.public_base_url.rstrip('/')}/account/{page}?token={token}"
+    """The token rides in the fragment: a browser never sends it to a server, so it stays out
+    of access logs and Referer headers (the page reads ``location.hash`` and POSTs it)."""
+    return f"{rt.settings.public_base_url.rstrip('/')}/account/{page}#token={token}"
 
 
 async def _new_token(
