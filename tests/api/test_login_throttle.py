@@ -10,7 +10,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 from fastapi import FastAPI
@@ -162,3 +162,31 @@ async def test_parallel_guesses_cannot_skip_the_delays(
     assert all(
         a.json()["code"] == "auth.too_many_attempts" for a in answers if a.status_code == 429
     )
+
+
+async def test_parallel_guesses_from_many_addresses_cannot_skip_the_ceiling(
+    committed_runtime: Runtime,
+) -> None:
+    """Regression (review M3, the account ceiling): 40 addresses, one guess each, all at once
+    past a ceiling of 3 were all verified; now the ceiling holds (and one attempt past it)."""
+    runtime = committed_runtime
+    runtime.settings = make_settings(
+        str(runtime.settings.database_url),
+        redis_url=None,
+        login_free_failures=5,
+        login_delay_base_seconds=60,
+        login_account_ceiling=3,
+    )
+    email = f"spread.{uuid.uuid4().hex[:6]}@example.com"
+    await create_user(runtime, Role.AGENT, email=email)
+    app = create_app(runtime=runtime)
+    async with AsyncExitStack() as stack:
+        bots = [
+            await stack.enter_async_context(_from(app, f"198.51.100.{n + 1}")) for n in range(40)
+        ]
+        answers = await asyncio.gather(
+            *(bot.post(TOKEN, data=_password(email, "a wrong guess")) for bot in bots)
+        )
+    codes = sorted(a.status_code for a in answers)
+    assert set(codes) <= {401, 429}, codes
+    assert codes.count(401) <= 3 + 1, codes
