@@ -8,7 +8,7 @@ alike, and an unknown e-mail costs the same password hash as a known one.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from anyio import to_thread
 from sqlalchemy import select
@@ -41,6 +41,7 @@ EMAIL_UNVERIFIED = forbidden(
     "auth.email_unverified",
     "confirm your e-mail address first: follow the link in the message we sent you",
 )
+MISSING_OTP = invalid("auth.missing_otp", "send an otp or a recovery_code")
 
 
 def login_policy(rt: Runtime) -> Policy:
@@ -130,6 +131,43 @@ async def login(
     return Ok(tokens)
 
 
+class _Step(NamedTuple):
+    """A second step under way: its ticket (taken), its throttle (reserved) and its user."""
+
+    ticket: mfa.MfaTicket
+    throttle: Throttle
+    user: User
+
+
+async def _open_step(
+    session: AsyncSession,
+    rt: Runtime,
+    mfa_token: str,
+    purpose: mfa.Purpose,
+    client: str,
+    *,
+    refusal_fails: bool = False,
+    reject: DomainError | None = None,
+) -> Result[_Step, DomainError]:
+    """Take the ticket, reserve the throttle (giving the ticket back, as a failure when
+    ``refusal_fails``, if it refuses) and load the active user. ``reject``: an error found in
+    the request itself, answered after the ticket is taken (and given back as a failure)."""
+    ticket = await mfa.take_ticket(rt, mfa_token, purpose)
+    if ticket is None:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    if reject is not None:
+        await mfa.give_back(rt, mfa_token, ticket)
+        return Err(reject)
+    throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
+    if refusal := await throttle.reserve():
+        await mfa.give_back(rt, mfa_token, ticket, failed=refusal_fails)
+        return Err(refusal)
+    user = await session.get(User, ticket.user_id)
+    if user is None or not user.is_active:
+        return Err(mfa.INVALID_MFA_TOKEN)
+    return Ok(_Step(ticket, throttle, user))
+
+
 async def login_second_factor(
     session: AsyncSession,
     rt: Runtime,
@@ -140,19 +178,14 @@ async def login_second_factor(
     client: str = "unknown",
 ) -> Result[TokenPair, DomainError]:
     """The MFA grant: the ticket of a password login that passed, and a TOTP or recovery code."""
-    ticket = await mfa.take_ticket(rt, mfa_token, "login")
-    if ticket is None:
-        return Err(mfa.INVALID_MFA_TOKEN)
-    if not otp and not recovery_code:
-        await mfa.give_back(rt, mfa_token, ticket)
-        return Err(invalid("auth.missing_otp", "send an otp or a recovery_code"))
-    throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
-    if refusal := await throttle.reserve():
-        await mfa.give_back(rt, mfa_token, ticket)
-        return Err(refusal)
-    user = await session.get(User, ticket.user_id)
-    if user is None or not user.is_active:
-        return Err(mfa.INVALID_MFA_TOKEN)
+    missing = None if otp or recovery_code else MISSING_OTP
+    match await _open_step(
+        session, rt, mfa_token, "login", client, refusal_fails=True, reject=missing
+    ):
+        case Err() as err:
+            return err
+        case Ok(_Step(ticket, throttle, user)):
+            pass
     if otp:
         passed = await mfa.check_otp(session, rt, user.id, otp)
         method = "otp"
@@ -175,16 +208,11 @@ async def login_with_passkey(
     client: str = "unknown",
 ) -> Result[TokenPair, DomainError]:
     """The MFA step by a passkey: the assertion for the challenge issued to this mfa_token."""
-    ticket = await mfa.take_ticket(rt, mfa_token, "login")
-    if ticket is None:
-        return Err(mfa.INVALID_MFA_TOKEN)
-    throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
-    if refusal := await throttle.reserve():
-        await mfa.give_back(rt, mfa_token, ticket, failed=False)
-        return Err(refusal)
-    user = await session.get(User, ticket.user_id)
-    if user is None or not user.is_active:
-        return Err(mfa.INVALID_MFA_TOKEN)
+    match await _open_step(session, rt, mfa_token, "login", client):
+        case Err() as err:
+            return err
+        case Ok(_Step(ticket, throttle, user)):
+            pass
     if not await webauthn_ceremonies.check_assertion(
         session, rt, user.id, mfa_token=mfa_token, credential=credential
     ):
@@ -225,16 +253,11 @@ async def confirm_enrolment_with_ticket(
     session: AsyncSession, rt: Runtime, *, mfa_token: str, otp: str, client: str = "unknown"
 ) -> Result[tuple[list[str], TokenPair], DomainError]:
     """Second step: the first code confirms the authenticator and logs the user in."""
-    ticket = await mfa.take_ticket(rt, mfa_token, "enrol")
-    if ticket is None:
-        return Err(mfa.INVALID_MFA_TOKEN)
-    throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
-    if refusal := await throttle.reserve():
-        await mfa.give_back(rt, mfa_token, ticket, failed=False)
-        return Err(refusal)
-    user = await session.get(User, ticket.user_id)
-    if user is None or not user.is_active:
-        return Err(mfa.INVALID_MFA_TOKEN)
+    match await _open_step(session, rt, mfa_token, "enrol", client):
+        case Err() as err:
+            return err
+        case Ok(_Step(ticket, throttle, user)):
+            pass
     match await mfa.confirm_totp(session, rt, user, otp, actor=actor_for_user(user)):
         case Err() as err:
             await mfa.give_back(rt, mfa_token, ticket)
