@@ -8,16 +8,19 @@ import hashlib
 import re
 import secrets
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from httpx import AsyncClient, Response
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient, Response
 
-from pd_prime_demo.core.actor import Actor, Role
-from pd_prime_demo.core.result_types import Ok
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.identity import service as identity
-from tests.factories import PASSWORD
+from tests.conftest import make_settings
+from tests.factories import PASSWORD, create_user
 
 ISSUER = "https://testserver"
 REDIRECT = "https://app.example.com/callback"
@@ -34,18 +37,7 @@ def pkce_pair() -> tuple[str, str]:
 async def verified_user(runtime: Runtime, role: Role) -> tuple[uuid.UUID, str]:
     """A user who may log in (created by the system: the e-mail address counts as verified)."""
     email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.com"
-    async with runtime.db.unit_of_work() as session:
-        created = await identity.create_user(
-            session,
-            email=email,
-            password=PASSWORD,
-            full_name=f"Test {role.value.title()}",
-            role=role,
-            passwords=runtime.passwords,
-            actor=Actor.system("tests"),
-        )
-        assert isinstance(created, Ok), created
-    return created.value.id, email
+    return await create_user(runtime, role, email=email), email
 
 
 async def bearer(web: AsyncClient, email: str) -> dict[str, str]:
@@ -55,6 +47,52 @@ async def bearer(web: AsyncClient, email: str) -> dict[str, str]:
     )
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def browser(app: FastAPI) -> AsyncClient:
+    """A client at the issuer's origin: https, so the page's cookies are Secure (and __Host-),
+    as a browser would hold them."""
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    return AsyncClient(transport=transport, base_url=ISSUER)
+
+
+async def admin_bearer(web: AsyncClient, runtime: Runtime) -> dict[str, str]:
+    """Bearer headers of a new administrator (who may register clients)."""
+    _, email = await verified_user(runtime, Role.ADMIN)
+    return await bearer(web, email)
+
+
+async def new_client(
+    web: AsyncClient, runtime: Runtime, admin: dict[str, str], **overrides: Any
+) -> dict[str, Any]:
+    """A client registered by ``admin`` for a new agent who owns it."""
+    owner, _ = await verified_user(runtime, Role.AGENT)
+    return await register(web, admin, owner, **overrides)
+
+
+# The fixtures the OAuth test modules share; a module imports the ones it uses (their names
+# differ from the fixtures' own, so that a test's parameter does not shadow the import).
+@pytest.fixture(scope="session", name="settings")
+def settings_fixture(database_url: str) -> Settings:
+    return make_settings(database_url, oauth_issuer=ISSUER)
+
+
+@pytest.fixture(name="web")
+async def web_fixture(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    async with browser(app) as client:
+        yield client
+
+
+@pytest.fixture(name="admin")
+async def admin_fixture(web: AsyncClient, runtime: Runtime) -> dict[str, str]:
+    return await admin_bearer(web, runtime)
+
+
+@pytest.fixture(name="app_client")
+async def app_client_fixture(
+    web: AsyncClient, runtime: Runtime, admin: dict[str, str]
+) -> dict[str, Any]:
+    return await new_client(web, runtime, admin)
 
 
 async def register(

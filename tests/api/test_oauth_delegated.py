@@ -3,43 +3,25 @@ authorization ends: security review M1, M2, S1, S6, S7."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.actor import Role
-from pd_prime_demo.core.config import Settings
-from tests.conftest import make_settings
-from tests.oauth_support import ISSUER, TOKEN, bearer, code_for, redeem, register, verified_user
-
-
-@pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url, oauth_issuer=ISSUER)
-
-
-@pytest.fixture
-async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url=ISSUER) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(web: AsyncClient, runtime: Any) -> dict[str, str]:
-    _, email = await verified_user(runtime, Role.ADMIN)
-    return await bearer(web, email)
-
-
-@pytest.fixture
-async def app_client(web: AsyncClient, runtime: Any, admin: dict[str, str]) -> dict[str, Any]:
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    return await register(web, admin, owner)
+from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtures)
+    TOKEN,
+    admin_fixture,
+    app_client_fixture,
+    bearer,
+    code_for,
+    redeem,
+    register,
+    settings_fixture,
+    verified_user,
+    web_fixture,
+)
 
 
 async def _authorized(

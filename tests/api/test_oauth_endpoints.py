@@ -4,15 +4,13 @@ introspection (RFC 7662) of the OAuth provider."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata  # type: ignore[import-untyped]
 from authlib.oidc.discovery import OpenIDProviderMetadata  # type: ignore[import-untyped]
-from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,14 +19,18 @@ from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.crypto import TokenSigner, generate_key_material
 from tests.conftest import KEYS, make_settings
-from tests.oauth_support import (
+from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtures)
     ISSUER,
     TOKEN,
+    admin_fixture,
+    app_client_fixture,
     bearer,
     code_for,
+    new_client,
     redeem,
     register,
     verified_user,
+    web_fixture,
 )
 
 OLD_KEY = generate_key_material()
@@ -46,25 +48,6 @@ def settings(database_url: str) -> Settings:
         jwt_keys=json.dumps(keys),
         jwt_key_retire_at={OLD_KID: RETIRE_AT.isoformat()},
     )
-
-
-@pytest.fixture
-async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url=ISSUER) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(web: AsyncClient, runtime: Any) -> dict[str, str]:
-    _, email = await verified_user(runtime, Role.ADMIN)
-    return await bearer(web, email)
-
-
-@pytest.fixture
-async def app_client(web: AsyncClient, runtime: Any, admin: dict[str, str]) -> dict[str, Any]:
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    return await register(web, admin, owner)
 
 
 async def _tokens(web: AsyncClient, runtime: Any, client: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +168,7 @@ async def test_revoking_an_access_token_and_another_clients_token(
 ) -> None:
     tokens = await _tokens(web, runtime, app_client)
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    other = await register(web, admin, owner)
+    other = await new_client(web, runtime, admin)
     url = "/api/v1/oauth/revoke"
     for token in (tokens["access_token"], tokens["refresh_token"]):
         refused = await web.post(url, data={"token": token, **_auth(other)})

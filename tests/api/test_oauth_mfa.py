@@ -3,33 +3,31 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
-from pd_prime_demo.core.config import Settings
 from pd_prime_demo.identity import mfa
-from tests.conftest import make_settings
-from tests.oauth_support import (
+from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtures)
     AUTHORIZE,
-    ISSUER,
+    admin_bearer,
     authorization_params,
     bearer,
     consent,
     hidden_fields,
+    new_client,
     pkce_pair,
     redeem,
     redirect_query,
-    register,
+    settings_fixture,
     verified_user,
+    web_fixture,
 )
 
 # A moment on a TOTP step boundary just ahead (tokens issued now are valid then), so that "the
@@ -44,26 +42,12 @@ def _next_step_boundary() -> None:
     T0 = datetime.fromtimestamp((int(time.time()) // 30 + 2) * 30, UTC)
 
 
-@pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url, oauth_issuer=ISSUER)
-
-
-@pytest.fixture
-async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url=ISSUER) as client:
-        yield client
-
-
 async def test_an_account_with_totp_signs_in_with_its_code_and_the_id_token_says_so(
     web: AsyncClient, runtime: Any
 ) -> None:
     with clock.frozen_at(T0):
-        _, admin_email = await verified_user(runtime, Role.ADMIN)
-        admin = await bearer(web, admin_email)
-        owner, _ = await verified_user(runtime, Role.AGENT)
-        app_client = await register(web, admin, owner)
+        admin = await admin_bearer(web, runtime)
+        app_client = await new_client(web, runtime, admin)
         _, email = await verified_user(runtime, Role.CUSTOMER)
         holder = await bearer(web, email)
         begun = await web.post("/api/v1/account/mfa/totp", headers=holder)

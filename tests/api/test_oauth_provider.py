@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]
-from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 from sqlalchemy import text
@@ -17,49 +15,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
-from pd_prime_demo.core.config import Settings
-from tests.conftest import make_settings
-from tests.oauth_support import (
+from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtures)
     AUTHORIZE,
     ISSUER,
     REDIRECT,
     TOKEN,
+    admin_fixture,
+    app_client_fixture,
     authorization_params,
-    bearer,
     code_for,
     consent,
     hidden_fields,
+    new_client,
     pkce_pair,
     redeem,
     redirect_query,
-    register,
+    settings_fixture,
     verified_user,
+    web_fixture,
 )
-
-
-@pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url, oauth_issuer=ISSUER)
-
-
-@pytest.fixture
-async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    # https: the page's cookies are Secure (and __Host-), as a browser would hold them.
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    async with AsyncClient(transport=transport, base_url=ISSUER) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(web: AsyncClient, runtime: Any) -> dict[str, str]:
-    _, email = await verified_user(runtime, Role.ADMIN)
-    return await bearer(web, email)
-
-
-@pytest.fixture
-async def app_client(web: AsyncClient, runtime: Any, admin: dict[str, str]) -> dict[str, Any]:
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    return await register(web, admin, owner)
 
 
 async def _session_token_log(session: AsyncSession, client_id: str) -> list[tuple[str, str]]:
@@ -190,8 +164,7 @@ async def test_a_code_needs_its_verifier_redirect_uri_and_client(
     _, email = await verified_user(runtime, Role.CUSTOMER)
     code, verifier = await code_for(web, app_client, email)
     other_verifier, _ = pkce_pair()
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    other_client = await register(web, admin, owner)
+    other_client = await new_client(web, runtime, admin)
     for attempt in (
         await redeem(web, app_client, code, None),
         await redeem(web, app_client, code, other_verifier),
@@ -392,8 +365,7 @@ async def test_a_refresh_token_is_its_clients_alone(
     _, email = await verified_user(runtime, Role.CUSTOMER)
     code, verifier = await code_for(web, app_client, email)
     tokens = (await redeem(web, app_client, code, verifier)).json()
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    other = await register(web, admin, owner)
+    other = await new_client(web, runtime, admin)
     stolen = await web.post(
         TOKEN,
         data={
@@ -459,8 +431,7 @@ async def test_an_authorization_ends_at_its_absolute_lifetime(
 async def test_a_public_client_uses_pkce_alone_and_may_not_send_a_secret(
     web: AsyncClient, runtime: Any, admin: dict[str, str]
 ) -> None:
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    public = await register(web, admin, owner, client_type="public")
+    public = await new_client(web, runtime, admin, client_type="public")
     assert public["client_secret"] is None
     assert public["token_endpoint_auth_method"] == "none"
     _, email = await verified_user(runtime, Role.CUSTOMER)

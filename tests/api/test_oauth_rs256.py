@@ -8,56 +8,34 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from httpx import ASGITransport, AsyncClient
+from httpx import AsyncClient
 from joserfc import jws, jwt
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from pd_prime_demo.core.actor import Role
-from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
-from tests.conftest import KEYS, make_settings
-from tests.oauth_support import (
-    ISSUER,
+from tests.conftest import KEYS
+from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtures)
+    admin_fixture,
     authorization_params,
     bearer,
+    browser,
     consent,
     pkce_pair,
     redeem,
     redirect_query,
     register,
+    settings_fixture,
     verified_user,
+    web_fixture,
 )
 
 RSA_KID = KEYS["PD_PRIME_OIDC_RSA_ACTIVE_KID"]
 RSA_KEY = RSAKey.import_key(json.loads(KEYS["PD_PRIME_OIDC_RSA_KEYS"])[RSA_KID])
-
-
-@pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url, oauth_issuer=ISSUER)
-
-
-def _browser(app: FastAPI) -> AsyncClient:
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    return AsyncClient(transport=transport, base_url=ISSUER)
-
-
-@pytest.fixture
-async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    async with _browser(app) as client:
-        yield client
-
-
-@pytest.fixture
-async def admin(web: AsyncClient, runtime: Runtime) -> dict[str, str]:
-    _, email = await verified_user(runtime, Role.ADMIN)
-    return await bearer(web, email)
 
 
 @pytest.fixture
@@ -170,7 +148,7 @@ async def test_without_an_rsa_key_discovery_and_jwks_say_es256_only_and_nothing_
     # Registered while the RSA key was configured: RS256.
     earlier = await register(web, admin, owner)
     assert earlier["id_token_signed_response_alg"] == "RS256"
-    async with _browser(create_app(runtime=ec_only)) as ec_web:
+    async with browser(create_app(runtime=ec_only)) as ec_web:
         oidc = (await ec_web.get("/.well-known/openid-configuration")).json()
         assert oidc["id_token_signing_alg_values_supported"] == ["ES256"]
         keys = (await ec_web.get("/api/v1/auth/jwks.json")).json()["keys"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,48 +20,33 @@ from sqlalchemy import text
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
-from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
-from tests.conftest import make_settings
-from tests.oauth_support import (
+from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtures)
     ISSUER,
     REDIRECT,
     TOKEN,
+    admin_bearer,
     authorization_params,
-    bearer,
+    browser,
     code_for,
     consent,
     hidden_fields,
+    new_client,
     pkce_pair,
     redeem,
     redirect_query,
     register,
+    settings_fixture,
     verified_user,
+    web_fixture,
 )
-
-
-@pytest.fixture(scope="session")
-def settings(database_url: str) -> Settings:
-    return make_settings(database_url, oauth_issuer=ISSUER)
-
-
-def _browser(app: FastAPI) -> AsyncClient:
-    transport = ASGITransport(app=app, raise_app_exceptions=False)
-    return AsyncClient(transport=transport, base_url=ISSUER)
-
-
-@pytest.fixture
-async def web(app: FastAPI) -> AsyncIterator[AsyncClient]:
-    async with _browser(app) as client:
-        yield client
 
 
 async def test_authlibs_client_completes_code_and_pkce_then_reads_userinfo_and_refreshes(
     app: FastAPI, web: AsyncClient, runtime: Runtime
 ) -> None:
-    _, admin_email = await verified_user(runtime, Role.ADMIN)
-    admin = await bearer(web, admin_email)
+    admin = await admin_bearer(web, runtime)
     owner, _ = await verified_user(runtime, Role.AGENT)
     # authlib's client authenticates with HTTP Basic, its default.
     registered = await register(web, admin, owner, token_endpoint_auth_method="client_secret_basic")
@@ -153,10 +137,8 @@ def _relying_party(app: FastAPI, registered: dict[str, Any]) -> Any:
 async def test_a_client_registered_for_es256_gets_es256_id_tokens_an_rp_accepts(
     app: FastAPI, web: AsyncClient, runtime: Runtime
 ) -> None:
-    _, admin_email = await verified_user(runtime, Role.ADMIN)
-    admin = await bearer(web, admin_email)
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    registered = await register(web, admin, owner, id_token_signed_response_alg="ES256")
+    admin = await admin_bearer(web, runtime)
+    registered = await new_client(web, runtime, admin, id_token_signed_response_alg="ES256")
     assert registered["id_token_signed_response_alg"] == "ES256"
     user_id, email = await verified_user(runtime, Role.CUSTOMER)
     verifier, challenge = pkce_pair()
@@ -180,11 +162,9 @@ async def test_a_client_registered_for_es256_gets_es256_id_tokens_an_rp_accepts(
 
 
 async def _committed_setup(app: FastAPI, runtime: Runtime) -> tuple[dict[str, Any], str]:
-    async with _browser(app) as web:
-        _, admin_email = await verified_user(runtime, Role.ADMIN)
-        admin = await bearer(web, admin_email)
-        owner, _ = await verified_user(runtime, Role.AGENT)
-        registered = await register(web, admin, owner)
+    async with browser(app) as web:
+        admin = await admin_bearer(web, runtime)
+        registered = await new_client(web, runtime, admin)
     _, email = await verified_user(runtime, Role.CUSTOMER)
     return registered, email
 
@@ -195,7 +175,7 @@ async def test_two_parallel_redemptions_of_one_code_exactly_one_succeeds(
     app = create_app(runtime=committed_runtime)
     registered, email = await _committed_setup(app, committed_runtime)
     for _ in range(5):
-        async with _browser(app) as web:
+        async with browser(app) as web:
             code, verifier = await code_for(web, registered, email)
             outcomes = await asyncio.gather(
                 *(redeem(web, registered, code, verifier) for _ in range(2))
@@ -206,7 +186,7 @@ async def test_two_parallel_redemptions_of_one_code_exactly_one_succeeds(
         assert loser.json()["error"] == "invalid_grant"
         winner = next(r for r in outcomes if r.status_code == 200).json()
         # The loser's redemption was a replay: what the winner got is revoked too.
-        async with _browser(app) as web:
+        async with browser(app) as web:
             headers = {"Authorization": f"Bearer {winner['access_token']}"}
             assert (await web.get("/api/v1/oauth/userinfo", headers=headers)).status_code == 401
     async with committed_runtime.db.unit_of_work() as session:
@@ -229,7 +209,7 @@ async def test_two_parallel_refreshes_of_one_token_exactly_one_succeeds(
 ) -> None:
     app = create_app(runtime=committed_runtime)
     registered, email = await _committed_setup(app, committed_runtime)
-    async with _browser(app) as web:
+    async with browser(app) as web:
         code, verifier = await code_for(web, registered, email)
         tokens = (await redeem(web, registered, code, verifier)).json()
         form = {
@@ -246,10 +226,8 @@ async def test_two_parallel_refreshes_of_one_token_exactly_one_succeeds(
 async def test_the_page_refuses_to_be_framed_and_runs_no_script(
     web: AsyncClient, runtime: Runtime
 ) -> None:
-    _, admin_email = await verified_user(runtime, Role.ADMIN)
-    admin = await bearer(web, admin_email)
-    owner, _ = await verified_user(runtime, Role.AGENT)
-    registered = await register(web, admin, owner)
+    admin = await admin_bearer(web, runtime)
+    registered = await new_client(web, runtime, admin)
     _, email = await verified_user(runtime, Role.CUSTOMER)
     _, challenge = pkce_pair()
     params = authorization_params(registered, challenge, state='"><script>alert(1)</script>')
