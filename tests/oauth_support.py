@@ -175,6 +175,16 @@ async def code_for(
     return query["code"], verifier
 
 
+def refresh_form(client: dict[str, Any], refresh_token: str) -> dict[str, str]:
+    """The token endpoint's form for a refresh by ``client`` (which sends its secret)."""
+    return {
+        "grant_type": "refresh_token",
+        "refresh_token": refresh_token,
+        "client_id": client["id"],
+        "client_secret": client["client_secret"],
+    }
+
+
 async def redeem(
     web: AsyncClient, client: dict[str, Any], code: str, verifier: str | None, **extra: str
 ) -> Response:

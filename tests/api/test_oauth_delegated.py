@@ -17,6 +17,7 @@ from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtur
     bearer,
     code_for,
     redeem,
+    refresh_form,
     register,
     settings_fixture,
     verified_user,
@@ -142,12 +143,7 @@ async def test_a_refresh_within_the_grace_period_is_logged_as_suspected_reuse(
 ) -> None:
     _, email = await verified_user(runtime, Role.CUSTOMER)
     first = await _authorized(web, app_client, email, "openid quotes:read")
-    form = {
-        "grant_type": "refresh_token",
-        "refresh_token": first["refresh_token"],
-        "client_id": app_client["id"],
-        "client_secret": app_client["client_secret"],
-    }
+    form = refresh_form(app_client, first["refresh_token"])
     won = await web.post(TOKEN, data=form)
     assert won.status_code == 200, won.text
     again = await web.post(TOKEN, data=form)  # the immediately previous token, at once

@@ -30,6 +30,7 @@ from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtur
     pkce_pair,
     redeem,
     redirect_query,
+    refresh_form,
     settings_fixture,
     verified_user,
     web_fixture,
@@ -235,12 +236,7 @@ async def test_a_second_redemption_fails_and_revokes_what_the_first_issued(
     assert (await web.get("/api/v1/oauth/userinfo", headers=headers)).status_code == 401
     refreshed = await web.post(
         TOKEN,
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": app_client["id"],
-            "client_secret": app_client["client_secret"],
-        },
+        data=refresh_form(app_client, tokens["refresh_token"]),
     )
     assert refreshed.status_code == 400
     log = await _session_token_log(session, app_client["id"])
@@ -331,15 +327,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_authorization(
     code, verifier = await code_for(web, app_client, email)
     first = (await redeem(web, app_client, code, verifier)).json()
 
-    def form(refresh_token: str, client: dict[str, Any] = app_client) -> dict[str, str]:
-        return {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": client["id"],
-            "client_secret": client["client_secret"],
-        }
-
-    rotated = await web.post(TOKEN, data=form(first["refresh_token"]))
+    rotated = await web.post(TOKEN, data=refresh_form(app_client, first["refresh_token"]))
     assert rotated.status_code == 200, rotated.text
     second = rotated.json()
     assert second["refresh_token"] != first["refresh_token"]
@@ -349,11 +337,12 @@ async def test_refresh_rotates_and_reuse_revokes_the_authorization(
     assert me["permissions"] == ["quotes:read"]  # the refreshed token keeps the narrow scope
     # An older token again: the authorization ends (a grace period, if any, covers only the
     # immediately previous token, and that is no older one).
-    third = (await web.post(TOKEN, data=form(second["refresh_token"]))).json()
-    reused = await web.post(TOKEN, data=form(first["refresh_token"]))
+    third = (await web.post(TOKEN, data=refresh_form(app_client, second["refresh_token"]))).json()
+    reused = await web.post(TOKEN, data=refresh_form(app_client, first["refresh_token"]))
     assert reused.status_code == 400
     assert reused.json()["error"] == "invalid_grant"
-    assert (await web.post(TOKEN, data=form(third["refresh_token"]))).status_code == 400
+    late = await web.post(TOKEN, data=refresh_form(app_client, third["refresh_token"]))
+    assert late.status_code == 400
     log = await _session_token_log(session, app_client["id"])
     assert ("reuse_detected", "refresh_token") in log
     assert log.count(("refreshed", "refresh_token")) == 2
@@ -368,12 +357,7 @@ async def test_a_refresh_token_is_its_clients_alone(
     other = await new_client(web, runtime, admin)
     stolen = await web.post(
         TOKEN,
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": other["id"],
-            "client_secret": other["client_secret"],
-        },
+        data=refresh_form(other, tokens["refresh_token"]),
     )
     assert stolen.status_code == 400
     # Nor does the password grant's refresh accept it (no client authentication there).
@@ -385,12 +369,7 @@ async def test_a_refresh_token_is_its_clients_alone(
     # The rightful client still refreshes: neither attempt counted as reuse.
     good = await web.post(
         TOKEN,
-        data={
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": app_client["id"],
-            "client_secret": app_client["client_secret"],
-        },
+        data=refresh_form(app_client, tokens["refresh_token"]),
     )
     assert good.status_code == 200, good.text
 
@@ -412,12 +391,7 @@ async def test_an_authorization_ends_at_its_absolute_lifetime(
         with clock.frozen_at(moment):
             response = await web.post(
                 TOKEN,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": refresh,
-                    "client_id": app_client["id"],
-                    "client_secret": app_client["client_secret"],
-                },
+                data=refresh_form(app_client, refresh),
             )
         if response.status_code != 200:
             refused_at = moment

@@ -36,6 +36,7 @@ from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtur
     pkce_pair,
     redeem,
     redirect_query,
+    refresh_form,
     register,
     settings_fixture,
     verified_user,
@@ -212,12 +213,7 @@ async def test_two_parallel_refreshes_of_one_token_exactly_one_succeeds(
     async with browser(app) as web:
         code, verifier = await code_for(web, registered, email)
         tokens = (await redeem(web, registered, code, verifier)).json()
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": tokens["refresh_token"],
-            "client_id": registered["id"],
-            "client_secret": registered["client_secret"],
-        }
+        form = refresh_form(registered, tokens["refresh_token"])
         outcomes = await asyncio.gather(*(web.post(TOKEN, data=form) for _ in range(10)))
     statuses = sorted(r.status_code for r in outcomes)
     assert statuses == [200] + [400] * 9, [r.text for r in outcomes]
