@@ -21,13 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from pd_prime_demo.core.cache import create_cache
 from pd_prime_demo.core.config import Environment, Settings
-from pd_prime_demo.core.crypto import export_key_material_env, generate_key_material
 from pd_prime_demo.core.database import (
     Database,
     EmbeddedPostgres,
     run_migrations_async,
     to_async_url,
 )
+from pd_prime_demo.core.keys import export_key_material_env, generate_key_material
 from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app

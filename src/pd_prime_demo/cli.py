@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo import bootstrap
 from pd_prime_demo.bench import cli as bench_cli
 from pd_prime_demo.core.config import Environment, Settings, get_settings
-from pd_prime_demo.core.crypto import load_key_material
+from pd_prime_demo.core.keys import load_key_material
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.keys_cli import app as keys_app
 

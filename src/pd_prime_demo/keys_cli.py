@@ -23,7 +23,7 @@ def keys_generate(
     shell: Annotated[bool, typer.Option(help="Print as shell export lines.")] = True,
 ) -> None:
     """Print fresh JWT and PII key material as environment variables (store it in a vault)."""
-    from pd_prime_demo.core.crypto import export_key_material_env, generate_key_material
+    from pd_prime_demo.core.keys import export_key_material_env, generate_key_material
 
     for name, value in export_key_material_env(generate_key_material()).items():
         typer.echo(f"export {name}='{value}'" if shell else f"{name}={value}")

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.config import Environment, Settings
-from pd_prime_demo.core.crypto import (
+from pd_prime_demo.core.keys import (
     export_key_material_env,
     generate_key_material,
     load_key_material,

@@ -59,7 +59,8 @@ async def test_missing_and_bad_tokens_are_401(client: AsyncClient, runtime: Runt
     assert bad.status_code == 401
     assert 'error="invalid_token"' in bad.headers["www-authenticate"]
     # A token signed by a key the server does not hold is refused.
-    from pd_prime_demo.core.crypto import TokenSigner, generate_key_material
+    from pd_prime_demo.core.crypto import TokenSigner
+    from pd_prime_demo.core.keys import generate_key_material
 
     material = generate_key_material()
     foreign = TokenSigner(material.jwt_keys, material.jwt_active_kid).sign(
@@ -334,7 +335,8 @@ async def test_revoking_an_access_token_ends_its_login_session(
 async def test_revoking_unknown_expired_or_foreign_tokens_is_200_and_changes_nothing(
     client: AsyncClient, runtime: Runtime
 ) -> None:
-    from pd_prime_demo.core.crypto import TokenSigner, generate_key_material
+    from pd_prime_demo.core.crypto import TokenSigner
+    from pd_prime_demo.core.keys import generate_key_material
 
     agent = await user_login(client, runtime, Role.AGENT)
     keys = generate_key_material()

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.config import Settings
-from pd_prime_demo.core.crypto import TokenSigner, generate_key_material
+from pd_prime_demo.core.crypto import TokenSigner
+from pd_prime_demo.core.keys import generate_key_material
 from tests.conftest import KEYS, make_settings
 from tests.oauth_support import (  # noqa: F401 (the *_fixture are pytest fixtures)
     ISSUER,

@@ -10,8 +10,8 @@ import pytest
 
 from pd_prime_demo.core.cache import MemoryCache, RedisCache, create_cache
 from pd_prime_demo.core.config import Environment, Settings
-from pd_prime_demo.core.crypto import load_key_material
 from pd_prime_demo.core.database import to_async_url
+from pd_prime_demo.core.keys import load_key_material
 
 
 async def _exercise(cache: MemoryCache | RedisCache) -> None:

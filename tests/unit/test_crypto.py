@@ -20,6 +20,8 @@ from pd_prime_demo.core.crypto import (
     FieldCipher,
     PasswordHashing,
     TokenSigner,
+)
+from pd_prime_demo.core.keys import (
     export_key_material_env,
     generate_key_material,
     load_key_material,

@@ -13,9 +13,9 @@ from pd_prime_demo.core.crypto import (
     FieldCipher,
     PasswordHashing,
     TokenSigner,
-    load_key_material,
 )
 from pd_prime_demo.core.database import Database
+from pd_prime_demo.core.keys import load_key_material
 from pd_prime_demo.core.queue import JobQueue
 from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.secret_policy import refuse_unsafe_secrets
