@@ -26,6 +26,7 @@ from pd_prime_demo.api.response_patterns import problem_openapi_schemas
 from pd_prime_demo.audit.router import router as audit_router
 from pd_prime_demo.billing.router import BillingPorts
 from pd_prime_demo.billing.router import router as billing_router
+from pd_prime_demo.claims.router import router as claims_router
 from pd_prime_demo.core.config import Settings, get_settings
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
@@ -66,6 +67,7 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     quotes_router,
     policies_router,
     billing_router,
+    claims_router,
     reports_router,
     events_router,
     realtime_router,

@@ -35,3 +35,12 @@ class Account(enum.StrEnum):
     EARNED = "earned_premium"  # revenue
     FEES = "fee_income"  # revenue
     TAXES = "taxes_payable"  # liability: collected for the state
+    # Claims (claims.service posts them through ``billing.service.post_entry``). Losses
+    # incurred = paid + the change in case reserves - recoveries, by cost type.
+    LOSS_RESERVES = "case_reserves_loss"  # liability: outstanding indemnity reserves
+    LAE_RESERVES = "case_reserves_lae"  # liability: outstanding expense reserves
+    LOSS_RESERVE_CHANGE = "change_in_loss_reserves"  # expense
+    LAE_RESERVE_CHANGE = "change_in_lae_reserves"  # expense
+    PAID_LOSS = "paid_loss"  # expense
+    PAID_LAE = "paid_lae"  # expense: loss adjustment expense paid
+    RECOVERIES = "salvage_subrogation"  # contra-expense: salvage and subrogation received

@@ -45,6 +45,12 @@ class Permission(enum.StrEnum):
     EVENTS_READ = "events:read"  # the event stream and live updates, filtered by visibility
     WEBHOOKS_MANAGE = "webhooks:manage"  # an API client's webhook subscriptions
     JOBS_MANAGE = "jobs:manage"  # the job queue's failed jobs: list, retry, cancel
+    CLAIMS_READ = "claims:read"  # the claims the actor may see (their own, their book, all)
+    CLAIMS_FILE = "claims:file"  # give first notice of loss on a policy the actor may see
+    CLAIMS_ADJUST = "claims:adjust"  # handle claims: status, assignment, exposures, notes, diary
+    CLAIMS_PAY = "claims:pay"  # reserves, payments, recoveries and approvals, within authority
+    CLAIMS_CONFIGURE = "claims:configure"  # the authority limits by role and user
+    RESERVING_RUN = "reserving:run"  # build or import loss triangles and run reserve methods
 
 
 class ActorKind(enum.StrEnum):

@@ -294,6 +294,28 @@ class Settings(BaseSettings):
     # `pd-prime keys rotate`: rows re-encrypted per transaction.
     pii_rotation_batch_size: int = Field(default=500, ge=1, le=10_000)
 
+    # --- Claims (issue 12) ---
+    # A photo or document attached to a claim: at most this many bytes (the route's body limit
+    # follows it), of a type read from its bytes (not the one the client states).
+    claim_attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    claim_attachment_types: tuple[str, ...] = (
+        "image/jpeg",
+        "image/png",
+        "image/heic",
+        "image/webp",
+        "application/pdf",
+    )
+    # Attachments one claim may hold.
+    claim_attachments_per_claim: int = Field(default=200, ge=1)
+    # Fraud indicators (explained, never a decision): a loss this soon after inception or a
+    # coverage increase, this many claims on the policy within the window, or a loss this soon
+    # before a cancellation.
+    fraud_days_after_inception: int = Field(default=30, ge=0)
+    fraud_days_after_increase: int = Field(default=30, ge=0)
+    fraud_recent_claims: int = Field(default=3, ge=2)
+    fraud_recent_claims_days: int = Field(default=365, ge=1)
+    fraud_days_before_cancellation: int = Field(default=30, ge=0)
+
     log_level: str = "INFO"
     log_json: bool = True
 

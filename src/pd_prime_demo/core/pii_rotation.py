@@ -44,6 +44,7 @@ ENCRYPTED_FIELDS: tuple[EncryptedTable, ...] = (
     EncryptedTable("totp_credentials", "user_id", ("secret_enc",)),
     EncryptedTable("email_tokens", "id", ("new_email_enc",)),
     EncryptedTable("mail_messages", "id", ("to_enc", "body_enc")),
+    EncryptedTable("claim_parties", "id", ("contact_enc",)),
 )
 
 

@@ -20,6 +20,9 @@ _QUOTING = {
     Permission.POLICIES_BIND,
     Permission.BILLING_PAY,
     Permission.EVENTS_READ,
+    # A policyholder reports their own losses and follows their claims.
+    Permission.CLAIMS_READ,
+    Permission.CLAIMS_FILE,
 }
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -51,18 +54,26 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REPORTS_READ,
             Permission.EVENTS_READ,
             Permission.WEBHOOKS_MANAGE,
+            Permission.CLAIMS_READ,  # a risk's loss history
         }
     ),
-    # Adjusters check coverage on claims: they read policies as of the loss date.
+    # Adjusters handle claims within their authority limits (data per role or user) and
+    # check coverage on them: they read policies as of the loss date.
     Role.ADJUSTER: frozenset(
         {
             Permission.CUSTOMERS_READ,
             Permission.PRODUCTS_READ,
             Permission.POLICIES_READ,
             Permission.EVENTS_READ,
+            Permission.CLAIMS_READ,
+            Permission.CLAIMS_FILE,
+            Permission.CLAIMS_ADJUST,
+            Permission.CLAIMS_PAY,
+            Permission.REPORTS_READ,
         }
     ),
-    # Admins hold every permission, including products:manage (the actuarial function).
+    # Admins hold every permission, including products:manage and reserving:run (the
+    # actuarial function).
     Role.ADMIN: frozenset(Permission),
 }
 

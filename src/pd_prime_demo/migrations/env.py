@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import pd_prime_demo.audit.models
 import pd_prime_demo.billing.models
+import pd_prime_demo.claims.models
+import pd_prime_demo.claims.money_models
+import pd_prime_demo.claims.reserving_models
 import pd_prime_demo.core.idempotency
 import pd_prime_demo.core.outbox
 import pd_prime_demo.core.queue

@@ -2,7 +2,8 @@
 ledger and earned premium. Other domains use billing only through this module."""
 
 from pd_prime_demo.billing.enums import Account, InstallmentStatus, PaymentMethod, PaymentPlanCode
-from pd_prime_demo.billing.ledger import TrialBalance, balances, trial_balance
+from pd_prime_demo.billing.ledger import Line, TrialBalance, balances, credit, debit, trial_balance
+from pd_prime_demo.billing.ledger import post as post_entry
 from pd_prime_demo.billing.service.accounts import (
     AccountOpening,
     PremiumChange,
@@ -60,6 +61,7 @@ __all__ = [
     "InstallmentStatus",
     "InstallmentView",
     "LedgerPremium",
+    "Line",
     "PaidTooMuch",
     "PaymentMethod",
     "PaymentPlanCode",
@@ -71,6 +73,8 @@ __all__ = [
     "account_for",
     "balances",
     "conversion_payments",
+    "credit",
+    "debit",
     "invoice_due",
     "ledger_premium",
     "money_of",
@@ -82,6 +86,7 @@ __all__ = [
     "plan_converted_account",
     "plans_for",
     "post_earned",
+    "post_entry",
     "premium_figures",
     "read_account",
     "refund_if_due",

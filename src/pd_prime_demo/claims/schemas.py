@@ -1,0 +1,1 @@
+"""Claims API models: requests and responses (frozen, unknown fields rejected)."""
