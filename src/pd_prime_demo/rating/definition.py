@@ -311,6 +311,63 @@ class Billing(_Def):
     )
 
 
+class ClaimAmount(_Def):
+    """A limit or deductible as a claim reads it, where the option's ``amount`` does not say:
+    a split limit's two figures, or a percentage of a rating variable (HO-3's Coverage B is
+    10% of Coverage A; a wind deductible 2% of it)."""
+
+    per_claimant: Amount | None = Field(
+        default=None, description="Each person: the first figure of a split limit (30/60)."
+    )
+    per_occurrence: Amount | None = Field(
+        default=None, description="Each accident or occurrence, shared by its claimants."
+    )
+    percent_of: Ref | None = Field(default=None, description="e.g. policy.coverage_a")
+    percent: Annotated[Decimal, Field(gt=0, le=1000)] | None = None
+
+
+class CoverageClaimTerms(_Def):
+    """How a claim reads one coverage's limit and deductible."""
+
+    limit_basis: Literal["option", "variable", "valuation"] = Field(
+        default="option",
+        description=(
+            "option: the chosen limit option (its amount, or its entry in limits); variable: a "
+            "rating variable's value (HO-3 Coverage A: policy.coverage_a); valuation: no policy "
+            "limit, the adjuster's valuation of the damaged property (actual cash value)."
+        ),
+    )
+    limit_variable: Ref | None = None
+    limits: dict[str, ClaimAmount] = Field(
+        default_factory=dict, description="By limit option code."
+    )
+    deductibles: dict[str, ClaimAmount] = Field(
+        default_factory=dict, description="By deductible option code."
+    )
+
+
+class CauseOfLoss(_Def):
+    code: Code
+    label: str
+    coverages: list[Code] = Field(
+        min_length=1, description="The coverages a loss of this cause may be paid under."
+    )
+
+
+class ClaimsDefinition(_Def):
+    """What the claims side needs of a product: its causes of loss and how they map to its
+    coverages, how limits and deductibles read on a claim, and its claim numbers' prefix."""
+
+    number_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")] = Field(
+        description="Claim numbers read <prefix>-<year>-<serial>."
+    )
+    causes_of_loss: list[CauseOfLoss] = Field(min_length=1)
+    coverage_terms: dict[str, CoverageClaimTerms] = Field(
+        default_factory=dict,
+        description="By coverage code; a coverage absent here reads its options' amounts.",
+    )
+
+
 class ProductVersionDefinition(_Def):
     product_code: Code
     product_name: str
@@ -340,3 +397,7 @@ class ProductVersionDefinition(_Def):
     quote_validity_days: int = Field(default=30, ge=1, le=120)
     cancellation: Cancellation
     billing: Billing = Field(default_factory=Billing)
+    claims: ClaimsDefinition | None = Field(
+        default=None,
+        description="Causes of loss and claim terms; a product without them takes no claims.",
+    )
