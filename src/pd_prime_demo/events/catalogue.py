@@ -73,6 +73,60 @@ def _policy_transactions() -> list[EventType]:
     ]
 
 
+def _claim_events() -> list[EventType]:
+    """A claim's life. The policyholder is told of first notice, every status move and every
+    payment; assignment, approvals, reserves and recoveries are the company's own business
+    (emitted with no customer, so only company-wide staff read them)."""
+    return [
+        EventType(
+            "claim.reported",
+            "First notice of loss was recorded and a claim number assigned.",
+            "claim",
+            p.ClaimReported,
+        ),
+        EventType(
+            "claim.status_changed",
+            "A claim moved in its workflow (opened, under investigation, closed, reopened).",
+            "claim",
+            p.ClaimStatusChanged,
+        ),
+        EventType(
+            "claim.payment_issued",
+            "A payment was made on a claim.",
+            "claim",
+            p.ClaimPaymentIssued,
+        ),
+        EventType(
+            "claim.assigned",
+            "An adjuster was assigned to a claim (or it was reassigned).",
+            "claim",
+            p.ClaimAssigned,
+            "staff",
+        ),
+        EventType(
+            "claim.approval_requested",
+            "A reserve or payment above the requester's authority awaits approval.",
+            "claim",
+            p.ClaimApprovalRequested,
+            "staff",
+        ),
+        EventType(
+            "claim.reserve_changed",
+            "A claim's case reserve was set or changed.",
+            "claim",
+            p.ClaimReserveChanged,
+            "staff",
+        ),
+        EventType(
+            "claim.recovery_recorded",
+            "A salvage or subrogation recovery was recorded on a claim.",
+            "claim",
+            p.ClaimRecoveryRecorded,
+            "staff",
+        ),
+    ]
+
+
 _TYPES: list[EventType] = [
     EventType("quote.created", "A quote was started for a customer.", "quote", p.QuoteCreated),
     *_quote_moves(),
@@ -171,6 +225,7 @@ _TYPES: list[EventType] = [
             ("retired", "A product version was retired."),
         )
     ),
+    *_claim_events(),
     EventType(
         "webhook.replay_requested",
         "Deliveries of a webhook subscription were queued to be sent again.",

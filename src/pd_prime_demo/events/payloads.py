@@ -168,3 +168,82 @@ class WebhookSubscriptionDisabled(Payload):
     client_id: uuid.UUID
     owner_id: uuid.UUID
     failing_since: datetime | None = Field(description="Since when every delivery failed.")
+
+
+# --- Claims (issue 12). ``claim_id`` is also the event's ``aggregate_id``; the claim's own
+# events are emitted with ``customer_id=claim.customer_id`` when the catalogue lists them as
+# ``customer`` events, and with ``customer_id=None`` when it lists them as ``staff`` events
+# (the adjuster's and the money's inner workings: the policyholder never reads them).
+
+
+class ClaimEvent(Payload):
+    claim_id: uuid.UUID
+    number: str = Field(description="The claim number.", examples=["PA-C-000123"])
+
+
+class ClaimReported(ClaimEvent):
+    """First notice of loss recorded (a flagged claim too: ``coverage_status`` says so)."""
+
+    policy_id: uuid.UUID
+    loss_on: date = Field(description="The loss date coverage is checked on.")
+    cause_code: str = Field(examples=["collision"])
+    coverage_status: Literal["verified", "flagged"]
+    reported_via: Literal["policyholder", "agent", "staff", "api_client"]
+
+
+class ClaimStatusChanged(ClaimEvent):
+    """A move of the claim's workflow (``claims.rules``)."""
+
+    from_: str | None = Field(alias="from", description="The status before.", examples=["open"])
+    to: str = Field(description="The status now.", examples=["closed"])
+    closed_outcome: Literal["paid", "without_payment", "denied"] | None = Field(
+        default=None, description="How it closed, when ``to`` is ``closed``."
+    )
+
+
+class ClaimAssigned(ClaimEvent):
+    """An adjuster took the claim: first assignment (by workload or by name) or reassignment."""
+
+    adjuster_id: uuid.UUID
+    previous_adjuster_id: uuid.UUID | None = None
+    by_workload: bool = Field(description="Chosen as the adjuster with the fewest open claims.")
+
+
+class ClaimPaymentIssued(ClaimEvent):
+    """A payment was posted on one of the claim's exposures (the payee is read via the API)."""
+
+    exposure_id: uuid.UUID
+    transaction_id: int = Field(description="The claim transaction posted.")
+    cost_type: Literal["indemnity", "expense"]
+    amount: Decimal
+
+
+class ClaimApprovalRequested(ClaimEvent):
+    """A reserve or payment above the requester's authority waits for approval."""
+
+    approval_id: uuid.UUID
+    exposure_id: uuid.UUID
+    kind: Literal["reserve", "payment"]
+    amount: Decimal
+
+
+class ClaimReserveChanged(ClaimEvent):
+    """A reserve line's outstanding reserve was set or changed."""
+
+    exposure_id: uuid.UUID
+    reserve_line_id: uuid.UUID
+    transaction_id: int
+    cost_type: Literal["indemnity", "expense"]
+    category: str = Field(examples=["body_repair"])
+    change: Decimal = Field(description="How the reserve moved (negative: taken down).")
+    reserve_after: Decimal
+
+
+class ClaimRecoveryRecorded(ClaimEvent):
+    """Money came back: salvage sold or a subrogation recovery."""
+
+    exposure_id: uuid.UUID
+    reserve_line_id: uuid.UUID
+    transaction_id: int
+    kind: Literal["salvage", "subrogation"]
+    amount: Decimal

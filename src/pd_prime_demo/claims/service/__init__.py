@@ -3,9 +3,14 @@ reserving. Other domains use claims only through this module: the names below.""
 
 from pd_prime_demo.claims.service.common import NOT_FOUND, get_claim
 
+# isort: split
 # --- fnol (first notice, coverage check, attachments, fraud indicators) ---
 
 # --- workflow (reads, status, assignment, notes, diary, as of) ---
+from pd_prime_demo.claims.service.assignment import assign, assign_on_report
+from pd_prime_demo.claims.service.workflow import change_status
+
+# isort: split
 
 # --- money (exposures, reserves, payments, recoveries, authority, approvals) ---
 
@@ -13,5 +18,9 @@ from pd_prime_demo.claims.service.common import NOT_FOUND, get_claim
 
 __all__ = [
     "NOT_FOUND",
+    # workflow
+    "assign",
+    "assign_on_report",
+    "change_status",
     "get_claim",
 ]
