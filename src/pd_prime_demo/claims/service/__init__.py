@@ -5,7 +5,10 @@ from pd_prime_demo.claims.service.common import NOT_FOUND, get_claim
 
 # isort: split
 # --- fnol (first notice, coverage check, attachments, fraud indicators) ---
+from pd_prime_demo.claims.coverage import ExposureTerms
+from pd_prime_demo.claims.service.coverage import exposure_terms
 
+# isort: split
 # --- workflow (reads, status, assignment, notes, diary, as of) ---
 from pd_prime_demo.claims.service.assignment import assign, assign_on_report
 from pd_prime_demo.claims.service.workflow import change_status
@@ -18,9 +21,11 @@ from pd_prime_demo.claims.service.workflow import change_status
 
 __all__ = [
     "NOT_FOUND",
+    "ExposureTerms",
     # workflow
     "assign",
     "assign_on_report",
     "change_status",
+    "exposure_terms",
     "get_claim",
 ]

@@ -1,0 +1,143 @@
+"""Coverage on a claim as pure rules: the exposure terms each kind of limit and deductible
+gives, and the coverage check's findings on the boundary dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from pd_prime_demo.claims.coverage import (
+    PolicyOnLossDate,
+    TermsUnresolvedError,
+    exposure_terms,
+    verify,
+)
+from pd_prime_demo.products.shipped import shipped
+from pd_prime_demo.rating.definition import ProductVersionDefinition
+
+AUTO = shipped("personal_auto", "TX")
+HOME = shipped("homeowners_ho3", "OH")
+HOME_RISK = {"policy": {"coverage_a": 300000, "territory": "metro"}}
+AUTO_RISK = {"policy": {}, "vehicles": [{"model_year": 2022}, {"model_year": 2014}]}
+
+
+def test_a_split_limit_reads_each_claimant_and_each_occurrence() -> None:
+    terms = exposure_terms(AUTO, "bi", {"limit": "30/60"}, AUTO_RISK, 0)
+    assert terms.limit_amount == Decimal("30000")
+    assert terms.occurrence_limit == Decimal("60000")
+    assert terms.deductible_amount == Decimal("0")
+    assert "30000.00 each claimant, 60000.00 each occurrence" in terms.explanation
+    higher = exposure_terms(AUTO, "umuim", {"limit": "250/500"}, AUTO_RISK, 1)
+    assert (higher.limit_amount, higher.occurrence_limit) == (Decimal(250000), Decimal(500000))
+
+
+def test_an_option_amount_is_the_limit_for_each_claimant_and_the_occurrence() -> None:
+    terms = exposure_terms(AUTO, "pd", {"limit": "100"}, AUTO_RISK, 0)
+    assert terms.limit_amount == terms.occurrence_limit == Decimal("100000")
+    medpay = exposure_terms(AUTO, "medpay", {"limit": "5000"}, AUTO_RISK, 0)
+    assert medpay.limit_amount == Decimal("5000")
+
+
+def test_valuation_basis_has_no_policy_limit_but_its_deductible() -> None:
+    terms = exposure_terms(AUTO, "collision", {"deductible": "500"}, AUTO_RISK, 0)
+    assert terms.limit_amount is None
+    assert terms.occurrence_limit is None
+    assert terms.deductible_amount == Decimal("500")
+    assert "valuation" in terms.explanation
+    comp = exposure_terms(AUTO, "comprehensive", {"deductible": "250"}, AUTO_RISK, 0)
+    assert comp.deductible_amount == Decimal("250")
+
+
+def test_a_variable_basis_reads_the_rating_input_on_the_loss_date() -> None:
+    terms = exposure_terms(HOME, "dwelling", {"deductible": "1000"}, HOME_RISK)
+    assert terms.limit_amount == terms.occurrence_limit == Decimal("300000")
+    assert terms.deductible_amount == Decimal("1000")
+    raised = exposure_terms(
+        HOME, "dwelling", {"deductible": "1000"}, {"policy": {"coverage_a": 412500}}
+    )
+    assert raised.limit_amount == Decimal("412500")
+
+
+def test_percent_of_coverage_a_limits_and_deductibles() -> None:
+    b = exposure_terms(HOME, "other_structures", {"limit": "10pct"}, HOME_RISK)
+    assert b.limit_amount == Decimal("30000.00")
+    c = exposure_terms(HOME, "personal_property", {"limit": "70pct"}, HOME_RISK)
+    assert c.limit_amount == Decimal("210000.00")
+    d = exposure_terms(HOME, "loss_of_use", {"limit": "20pct"}, {"policy": {"coverage_a": 123457}})
+    # 20% of 123,457 = 24,691.40: a cent figure, rounded half up.
+    assert d.limit_amount == Decimal("24691.40")
+    wind = exposure_terms(HOME, "wind_hail", {"deductible": "2pct"}, HOME_RISK)
+    assert wind.limit_amount == Decimal("300000")
+    assert wind.deductible_amount == Decimal("6000.00")
+    assert "2% of policy.coverage_a 300000.00 = 6000.00" in wind.explanation
+
+
+def test_a_per_claimant_limit_alone_leaves_the_occurrence_uncapped() -> None:
+    f = exposure_terms(HOME, "medical_payments", {"limit": "5000"}, HOME_RISK)
+    assert f.limit_amount == Decimal("5000")
+    assert f.occurrence_limit is None
+    e = exposure_terms(HOME, "personal_liability", {"limit": "300000"}, HOME_RISK)
+    assert e.limit_amount == e.occurrence_limit == Decimal("300000")
+
+
+def test_terms_the_product_does_not_state_are_refused_not_guessed() -> None:
+    bare = ProductVersionDefinition.model_validate({**HOME.model_dump(mode="json"), "claims": None})
+    with pytest.raises(TermsUnresolvedError):
+        exposure_terms(bare, "personal_liability", {"limit": "300000"}, HOME_RISK)
+    with pytest.raises(TermsUnresolvedError):
+        exposure_terms(HOME, "other_structures", {"limit": "10pct"}, {"policy": {}})
+    with pytest.raises(TermsUnresolvedError):
+        exposure_terms(AUTO, "not_a_coverage", {}, AUTO_RISK)
+
+
+def _policy(status: str = "in_force", **kw: object) -> PolicyOnLossDate:
+    values: dict[str, object] = {
+        "status": status,
+        "term_start": date(2027, 1, 1),
+        "term_end": date(2027, 7, 1),
+        "coverages": {"bi": {"limit": "50/100"}, "pd": {"limit": "50"}},
+        "vehicle_count": 2,
+    }
+    values.update(kw)
+    return PolicyOnLossDate(**values)  # type: ignore[arg-type]
+
+
+def _codes(policy: PolicyOnLossDate, cause: list[str], units: list[int] | None = None) -> list[str]:
+    findings, _ = verify(
+        policy,
+        date(2027, 3, 1),
+        cause,
+        "x",
+        vehicle_coverages={"bi", "pd", "collision"},
+        vehicle_units=units or [],
+    )
+    return [f.code for f in findings]
+
+
+def test_verify_names_each_reason_cover_is_in_doubt() -> None:
+    assert _codes(_policy(), ["bi", "pd"]) == []
+    assert _codes(_policy(), ["collision"]) == ["policy.coverage_missing"]
+    assert _codes(_policy("not_yet_effective"), ["bi"]) == ["policy.not_yet_effective"]
+    assert _codes(_policy("expired"), ["bi"]) == ["policy.expired"]
+    assert _codes(_policy("cancelled", cancelled_on=date(2027, 2, 1)), ["bi"]) == [
+        "policy.cancelled"
+    ]
+    assert _codes(_policy(), ["bi"], [2]) == ["policy.vehicle_not_scheduled"]
+    lapsed = _policy(lapse=(date(2027, 2, 20), date(2027, 3, 5)))
+    assert _codes(lapsed, ["bi"]) == ["policy.lapsed"]
+    after_lapse = _policy(lapse=(date(2027, 2, 1), date(2027, 3, 1)))
+    assert _codes(after_lapse, ["bi"]) == [], "cover resumes on the reinstatement day"
+
+
+def test_verify_returns_the_coverages_the_loss_may_be_paid_under() -> None:
+    _, had = verify(
+        _policy(),
+        date(2027, 3, 1),
+        ["collision", "pd"],
+        "x",
+        vehicle_coverages=set(),
+        vehicle_units=[],
+    )
+    assert had == ["pd"]
