@@ -345,3 +345,18 @@ def test_scaling_the_triangle_scales_the_results(tri: Triangle, c: float) -> Non
     premium = {o: Decimal(1000) for o in tri.origins}
     cc, cc_big = cape_cod(tri, premium), cape_cod(tri.scaled(c), premium)
     assert cc_big.ibnr == pytest.approx([c * r for r in cc.ibnr], rel=1e-9, abs=1e-6)
+
+
+def test_a_triangle_without_variability_has_no_mack_error() -> None:
+    rows = [[100, 200, 220, 231], [50, 100, 110], [10, 20], [7]]
+    m = mack(triangle(rows, 2020))
+    assert m.sigma == (0.0, 0.0, 0.0)
+    assert m.total_se == 0.0
+    assert m.chain_ladder.factors == pytest.approx((2.0, 1.1, 1.05))
+
+
+def test_zero_first_values_still_count_in_the_volume_average() -> None:
+    values = np.array([[0.0, 10.0], [5.0, 10.0], [4.0, NAN]])
+    tri = Triangle(("2021", "2022", "2023"), (12, 24), values, "reported_count")
+    assert chain_ladder(tri).factors == (4.0,)  # (10 + 10) / (0 + 5)
+    assert chain_ladder(tri, average="simple").factors == (2.0,)  # 0 has no link ratio

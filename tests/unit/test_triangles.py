@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pd_prime_demo.claims.triangle_csv import parse_csv
 from pd_prime_demo.claims.triangles import (
     MAX_ORIGINS,
     Problem,
     ReservingError,
     Triangle,
     check_triangle,
-    parse_csv,
     parse_measure,
     to_cumulative,
     to_incremental,
@@ -252,3 +252,13 @@ def test_csv_round_trip(rows: list[list[int]], long: bool) -> None:
             for i, o in enumerate(tri.origins)
         ]
     assert parse_csv("\n".join(lines), measure="paid", cumulative=False) == tri
+
+
+def test_cells_as_the_table_keeps_them() -> None:
+    tri = small()
+    cells = {k: tri.to_cells()[k] for k in ("origins", "ages", "values")}
+    assert Triangle.from_cells(cells, measure="paid") == tri
+    dated = Triangle.from_cells(cells, measure="paid", valuation_date=date(2023, 12, 31))
+    assert dated.valuation_date == date(2023, 12, 31)
+    with pytest.raises(ReservingError, match="measures"):
+        Triangle.from_cells(cells)

@@ -3,7 +3,7 @@
 Age-to-age factors (Friedland, *Estimating Unpaid Claims Using Basic Techniques*, CAS 2010,
 chapter 7; Mack 1993): ``volume`` weighted, ``f_k = sum_j C_j,k+1 / sum_j C_jk`` over the
 origins that know age k+1 (the default), or the ``simple`` average of the link ratios
-``C_j,k+1 / C_jk`` (a link ratio from a zero ``C_jk`` is left out); a caller may select the
+``C_j,k+1 / C_jk`` (there is no link ratio from a zero ``C_jk``); a caller may select the
 factor of any age, keyed by the age it develops from in months. A factor with nothing to
 average is 1. An optional tail factor develops the last age to ultimate. The age-to-ultimate
 factor ``CDF_k`` is the product of the factors from age k on, the tail included; the ultimate
@@ -43,7 +43,12 @@ def link_ratios(tri: Triangle) -> FloatArray:
 
 
 def known_pairs(tri: Triangle) -> NDArray[np.bool_]:
-    """Where both ages k and k+1 of an origin are known (and C_jk > 0)."""
+    """Where an origin knows both ages k and k+1."""
+    return cast(NDArray[np.bool_], ~np.isnan(tri.values[:, 1:]))
+
+
+def ratio_pairs(tri: Triangle) -> NDArray[np.bool_]:
+    """Where an origin has a link ratio from age k (both known and ``C_jk > 0``)."""
     return cast(NDArray[np.bool_], ~np.isnan(link_ratios(tri)))
 
 
@@ -51,11 +56,12 @@ def average_factors(tri: Triangle, average: Average = "volume") -> FloatArray:
     """The age-to-age factors by the named average, one per age but the last."""
     if average not in AVERAGES:
         raise ReservingError(f"unknown average {average!r}: one of {', '.join(AVERAGES)}")
-    ok = known_pairs(tri)
     if average == "volume":
+        ok = known_pairs(tri)
         num = np.where(ok, tri.values[:, 1:], 0.0).sum(axis=0)
         den = np.where(ok, tri.values[:, :-1], 0.0).sum(axis=0)
     else:
+        ok = ratio_pairs(tri)
         num = np.where(ok, link_ratios(tri), 0.0).sum(axis=0)
         den = ok.sum(axis=0).astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):

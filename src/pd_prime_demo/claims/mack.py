@@ -37,9 +37,9 @@ from pd_prime_demo.claims.chainladder import (
     ChainLadder,
     FloatArray,
     chain_ladder,
-    known_pairs,
     link_ratios,
     origin_rows,
+    ratio_pairs,
 )
 from pd_prime_demo.claims.triangles import ReservingError, Triangle
 
@@ -145,8 +145,11 @@ class MackResult:
 
 
 def _loglinear(y: FloatArray, known: NDArray[np.bool_], at: FloatArray) -> FloatArray:
-    """exp of the least-squares line of log y on the index, over the known positive y."""
+    """exp of the least-squares line of log y on the index, over the known positive y (zero
+    when every known y is zero: no variability seen, none extrapolated)."""
     use = known & (y > 0)
+    if known.any() and not use.any():
+        return np.zeros(len(at))
     if use.sum() < 2:
         raise ReservingError("extrapolating needs at least two positive estimable sigmas")
     x = np.flatnonzero(use).astype(np.float64)
@@ -165,7 +168,7 @@ def mack_sigmas(
     tri: Triangle, factors: FloatArray, alpha: float, method: SigmaMethod
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
     """sigma_k^2 = sum_j C_jk^alpha (F_jk - f_k)^2 / (n_k - 1), extrapolated where n_k < 2."""
-    ok = known_pairs(tri)
+    ok = ratio_pairs(tri)
     weights = np.where(ok, np.nan_to_num(tri.values[:, :-1]) ** alpha, 0.0)
     resid = np.where(ok, link_ratios(tri) - factors, 0.0)
     n = ok.sum(axis=0)
@@ -212,7 +215,7 @@ def mack(
     if len(f) == 0:
         raise ReservingError("Mack's method needs at least two ages")
     sig, extrapolated = mack_sigmas(tri, f, alpha, sigma)
-    ok = known_pairs(tri)
+    ok = ratio_pairs(tri)
     weight_sums = np.where(ok, np.nan_to_num(tri.values[:, :-1]) ** alpha, 0.0).sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         se = np.where(weight_sums > 0, sig / np.sqrt(weight_sums), 0.0)
