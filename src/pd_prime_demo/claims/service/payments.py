@@ -1,0 +1,324 @@
+"""Reserves, payments and recoveries on an exposure's reserve lines.
+
+A reserve set above the actor's authority, or a payment above it, waits as a pending approval
+(202) instead of posting. A payment with no reserve, or above the reserve, first raises the
+reserve to cover it (``claims.money``). Indemnity never exceeds the exposure's limit net of
+the deductible, nor, with the claim's other exposures on the coverage, its per-occurrence
+limit: both checked under the claim's row lock, so concurrent payments cannot pass together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.claims import money as rules
+from pd_prime_demo.claims.enums import ApprovalStatus, CostType, MoneyKind
+from pd_prime_demo.claims.models import Claim
+from pd_prime_demo.claims.money_models import Approval, ClaimTransaction, Exposure, ReserveLine
+from pd_prime_demo.claims.repository import money as repo
+from pd_prime_demo.claims.service.common import get_claim
+from pd_prime_demo.claims.service.money import (
+    EXPOSURE_NOT_FOUND,
+    authority_of,
+    line_for,
+    open_for_money,
+    post_payment,
+    post_recovery,
+    post_reserve_change,
+)
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.outbox import emit
+from pd_prime_demo.core.result_types import (
+    DomainError,
+    Err,
+    ErrorKind,
+    FieldIssue,
+    Ok,
+    Result,
+    invalid,
+    not_found,
+)
+
+ZERO = Decimal(0)
+TRANSACTION_NOT_FOUND = not_found("claim transaction", "claim.transaction_not_found")
+
+
+@dataclass(frozen=True, slots=True)
+class Movement:
+    """A request's outcome: ``transactions`` posted, or an ``approval`` waiting."""
+
+    line: ReserveLine
+    transactions: list[ClaimTransaction] = field(default_factory=list)
+    approval: Approval | None = None
+
+
+def _unknown_category(cost_type: CostType, category: str) -> DomainError:
+    known = ", ".join(rules.CATEGORIES[cost_type])
+    return invalid(
+        "claim.category_unknown",
+        f"{category!r} is not a {cost_type} category ({known})",
+        FieldIssue("#/category", f"one of {known}"),
+    )
+
+
+async def _exposure_for(
+    session: AsyncSession, claim_id: uuid.UUID, exposure_id: uuid.UUID, *, actor: Actor
+) -> Result[tuple[Claim, Exposure], DomainError]:
+    """The claim, locked, and its exposure."""
+    match await get_claim(
+        session, claim_id, actor=actor, permission=Permission.CLAIMS_PAY, for_update=True
+    ):
+        case Err() as err:
+            return err
+        case Ok(claim):
+            pass
+    exposure = await repo.exposure(session, claim.id, exposure_id)
+    if exposure is None:
+        return Err(EXPOSURE_NOT_FOUND)
+    return Ok((claim, exposure))
+
+
+def _limit_error(code: str, detail: str, available: Decimal) -> DomainError:
+    return DomainError(
+        ErrorKind.CONFLICT, code, detail, extra={"available": str(max(available, ZERO))}
+    )
+
+
+async def check_indemnity(
+    session: AsyncSession, claim: Claim, exposure: Exposure, amount: Decimal
+) -> DomainError | None:
+    """Whether ``amount`` more indemnity fits the exposure's limit net of its deductible and
+    the coverage's per-occurrence limit (the caller holds the claim's lock)."""
+    room = rules.indemnity_room(
+        limit_amount=exposure.limit_amount,
+        valuation=exposure.valuation,
+        deductible=exposure.deductible_amount,
+        paid_on_exposure=await repo.indemnity_paid(session, claim.id, exposure_id=exposure.id),
+        occurrence_limit=exposure.occurrence_limit,
+        paid_on_coverage=await repo.indemnity_paid(
+            session, claim.id, coverage_code=exposure.coverage_code
+        ),
+    )
+    if room.exposure_room is None:
+        return DomainError(
+            ErrorKind.CONFLICT,
+            "claim.valuation_required",
+            "the exposure has no policy limit: set its valuation before paying indemnity",
+        )
+    if amount > room.exposure_room:
+        return _limit_error(
+            "claim.limit_exceeded",
+            f"the payment would exceed the exposure's limit net of the deductible "
+            f"({max(room.exposure_room, ZERO)} left)",
+            room.exposure_room,
+        )
+    if room.occurrence_room is not None and amount > room.occurrence_room:
+        return _limit_error(
+            "claim.occurrence_limit_exceeded",
+            f"the payment would exceed the coverage's per-occurrence limit "
+            f"({max(room.occurrence_room, ZERO)} left)",
+            room.occurrence_room,
+        )
+    return None
+
+
+async def request_approval(
+    session: AsyncSession,
+    claim: Claim,
+    line: ReserveLine,
+    kind: MoneyKind,
+    amount: Decimal,
+    *,
+    reason: str,
+    payee: str | None,
+    actor: Actor,
+) -> Approval:
+    approval = Approval(
+        id=uuid.uuid4(),
+        claim_id=claim.id,
+        exposure_id=line.exposure_id,
+        reserve_line_id=line.id,
+        kind=kind.value,
+        amount=amount,
+        reason=reason,
+        payee=payee,
+        status=ApprovalStatus.PENDING.value,
+        requested_by=actor.id,
+        requested_at=clock.now(),
+    )
+    session.add(approval)
+    await session.flush()
+    changes = {
+        "approval_id": str(approval.id),
+        "exposure_id": str(line.exposure_id),
+        "kind": kind.value,
+        "amount": str(amount),
+    }
+    await audit.record(session, actor, "claim.approval_requested", "claim", str(claim.id), changes)
+    emit(
+        session,
+        "claim.approval_requested",
+        "claim",
+        str(claim.id),
+        {"claim_id": str(claim.id), "number": claim.number, **changes},
+    )
+    return approval
+
+
+async def set_reserve(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    exposure_id: uuid.UUID,
+    *,
+    cost_type: CostType,
+    category: str,
+    amount: Decimal,
+    reason: str,
+    actor: Actor,
+) -> Result[Movement, DomainError]:
+    """Set a reserve line's outstanding reserve to ``amount``; above the actor's authority it
+    waits for approval."""
+    match await _exposure_for(session, claim_id, exposure_id, actor=actor):
+        case Err() as err:
+            return err
+        case Ok((claim, exposure)):
+            pass
+    if (closed := open_for_money(claim, exposure)) is not None:
+        return Err(closed)
+    if not rules.category_known(cost_type, category):
+        return Err(_unknown_category(cost_type, category))
+    line = await line_for(session, claim, exposure, cost_type, category)
+    if amount == line.reserve:
+        return Err(invalid("claim.reserve_unchanged", f"the reserve is already {amount}"))
+    authority = await authority_of(session, actor, cost_type)
+    if not rules.reserve_within(authority, line.reserve, amount):
+        approval = await request_approval(
+            session, claim, line, MoneyKind.RESERVE, amount, reason=reason, payee=None, actor=actor
+        )
+        return Ok(Movement(line, approval=approval))
+    row = await post_reserve_change(
+        session, claim, line, amount - line.reserve, reason=reason, actor=actor
+    )
+    return Ok(Movement(line, [row]))
+
+
+def key_digest(actor: Actor, key: str) -> str:
+    """What a payment keeps of its Idempotency-Key: the caller's and the key's digest (keys
+    are the caller's own; two callers may pick the same one)."""
+    return hashlib.sha256(f"{actor.id}\n{key}".encode()).hexdigest()
+
+
+async def make_payment(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    exposure_id: uuid.UUID,
+    *,
+    cost_type: CostType,
+    category: str,
+    amount: Decimal,
+    payee: str,
+    reason: str,
+    idempotency_key: str | None,
+    actor: Actor,
+) -> Result[Movement, DomainError]:
+    """Pay on an exposure's reserve line (raising the reserve first where it does not cover
+    the amount); indemnity within the limits; above the actor's authority, an approval."""
+    match await _exposure_for(session, claim_id, exposure_id, actor=actor):
+        case Err() as err:
+            return err
+        case Ok((claim, exposure)):
+            pass
+    if (closed := open_for_money(claim, exposure)) is not None:
+        return Err(closed)
+    if not rules.category_known(cost_type, category):
+        return Err(_unknown_category(cost_type, category))
+    if cost_type is CostType.INDEMNITY and (
+        refused := await check_indemnity(session, claim, exposure, amount)
+    ):
+        return Err(refused)
+    line = await line_for(session, claim, exposure, cost_type, category)
+    authority = await authority_of(session, actor, cost_type)
+    if not rules.payment_within(authority, line.reserve, amount):
+        approval = await request_approval(
+            session, claim, line, MoneyKind.PAYMENT, amount, reason=reason, payee=payee, actor=actor
+        )
+        return Ok(Movement(line, approval=approval))
+    rows = await post_payment(
+        session,
+        claim,
+        line,
+        amount,
+        payee=payee,
+        reason=reason,
+        actor=actor,
+        idempotency_key=key_digest(actor, idempotency_key) if idempotency_key else None,
+    )
+    return Ok(Movement(line, rows))
+
+
+async def record_recovery(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    exposure_id: uuid.UUID,
+    *,
+    kind: MoneyKind,
+    cost_type: CostType,
+    category: str,
+    amount: Decimal,
+    payer: str | None,
+    reason: str,
+    actor: Actor,
+) -> Result[Movement, DomainError]:
+    """Salvage or subrogation received on a line that paid: never more than it paid (a closed
+    claim takes recoveries too)."""
+    match await _exposure_for(session, claim_id, exposure_id, actor=actor):
+        case Err() as err:
+            return err
+        case Ok((claim, exposure)):
+            pass
+    if not rules.category_known(cost_type, category):
+        return Err(_unknown_category(cost_type, category))
+    line = await repo.reserve_line(session, exposure.id, cost_type, category)
+    paid = line.paid if line is not None else ZERO
+    recovered = line.recovered if line is not None else ZERO
+    if line is None or amount > paid - recovered:
+        return Err(
+            _limit_error(
+                "claim.recovery_exceeds_paid",
+                f"recoveries on a line never exceed what it paid ({paid - recovered} left)",
+                paid - recovered,
+            )
+        )
+    row = await post_recovery(
+        session, claim, line, kind, amount, reason=reason, payee=payer, actor=actor
+    )
+    return Ok(Movement(line, [row]))
+
+
+async def replayed_payment(
+    session: AsyncSession, claim_id: uuid.UUID, transaction_id: int, *, actor: Actor
+) -> Result[Movement, DomainError]:
+    """A payment made earlier with the same Idempotency-Key, read again."""
+    match await get_claim(session, claim_id, actor=actor, permission=Permission.CLAIMS_PAY):
+        case Err() as err:
+            return err
+        case Ok(claim):
+            pass
+    row = await repo.transaction(session, claim.id, transaction_id)
+    line = await repo.reserve_line_by_id(session, row.reserve_line_id) if row else None
+    if row is None or line is None:
+        return Err(TRANSACTION_NOT_FOUND)
+    return Ok(Movement(line, [row]))
+
+
+async def line_of_approval(session: AsyncSession, approval: Approval) -> ReserveLine:
+    line = await repo.reserve_line_by_id(session, approval.reserve_line_id)
+    assert line is not None  # a foreign key
+    return line
