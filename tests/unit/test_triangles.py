@@ -147,6 +147,14 @@ def test_csv_long_layout_sorts_origins() -> None:
     assert tri == small()
 
 
+def test_csv_trailing_commas_of_a_spreadsheet() -> None:
+    tri = parse_csv(
+        "origin,12,24,,\n2021,100,150,,\n2022,120,,,\n", measure="paid", cumulative=True
+    )
+    assert isinstance(tri, Triangle)
+    assert tri.ages == (12, 24)
+
+
 def test_csv_quarters_and_a_byte_order_mark() -> None:
     tri = parse_csv(
         "\ufefforigin,3,6\n2024Q1,5,7\n2024Q2,6\n", measure="reported_count", cumulative=True
@@ -178,6 +186,7 @@ def test_csv_quarters_and_a_byte_order_mark() -> None:
         ("origin,12,24\n,100,150\n2022,100\n", "row 2, column origin: the origin is blank"),
         ("origin,12,24\n2021,100,150,7\n", "row 2: 4 cells, the header has 3"),
         ("", "the file is empty"),
+        ("AY,12\n2021,1\n2021,2\n", "row 3, column AY: the origin repeats row 2"),
         (
             "origin,age,value\n2021,12,100\n2021,12,120\n",
             "row 3, column age: the cell repeats row 2",

@@ -92,7 +92,9 @@ def _age(cell: str) -> int | None:
 
 def _parse_wide(numbered: list[tuple[int, list[str]]]) -> _Parsed | list[Problem]:
     problems: list[Problem] = []
-    header = numbered[0][1]
+    header = list(numbered[0][1])
+    while len(header) > 1 and not header[-1]:
+        header.pop()  # the trailing commas of a spreadsheet's export
     ages: list[int] = []
     for cell in header[1:]:
         age = _age(cell)
@@ -109,11 +111,17 @@ def _parse_wide(numbered: list[tuple[int, list[str]]]) -> _Parsed | list[Problem
         return problems
     values = np.full((len(body), len(ages)), np.nan)
     origins: list[str] = []
+    first_line: dict[str, int] = {}
     for i, (line, cells) in enumerate(body):
         origins.append(cells[0])
+        column = header[0] or "1"
         if not cells[0]:
-            problems.append(Problem("the origin is blank", row=line, column=header[0] or "1"))
-        if len(cells) > len(header):
+            problems.append(Problem("the origin is blank", row=line, column=column))
+        elif cells[0] in first_line:
+            repeat = f"the origin repeats row {first_line[cells[0]]}"
+            problems.append(Problem(repeat, row=line, column=column))
+        first_line.setdefault(cells[0], line)
+        if any(cells[len(header) :]):
             problems.append(Problem(f"{len(cells)} cells, the header has {len(header)}", row=line))
         for k, cell in enumerate(cells[1 : len(header)]):
             if not cell:
