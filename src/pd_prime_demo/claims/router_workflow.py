@@ -1,11 +1,344 @@
 """Claims routes. Handling a claim: reading and listing, the status workflow, assignment, notes,
 the diary and the claim as of a date.
+
+The fixed paths (``/claims/queue``, ``/claims/diary``) are declared before ``/claims/{id}``.
+A claim the actor may not see is 404 on every route; one they see but may not handle, 403.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response, status
 
 from pd_prime_demo.api import API_V1
+from pd_prime_demo.api.dependencies import RuntimeDep, Session
+from pd_prime_demo.api.http_conditions import etag_for, expected_version
+from pd_prime_demo.api.response_patterns import fail, handle_result, problem_responses
+from pd_prime_demo.claims.enums import ClaimStatus
+from pd_prime_demo.claims.models import Claim
+from pd_prime_demo.claims.schemas_workflow import (
+    AssignmentRequest,
+    ClaimAsOf,
+    ClaimPage,
+    ClaimRead,
+    DiaryCreate,
+    DiaryPage,
+    DiaryRead,
+    NoteCreate,
+    NotePage,
+    NoteRead,
+    StatusMove,
+)
+from pd_prime_demo.claims.service import assignment, diary, notes, read, workflow
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.dates import BusinessDate, Moment
+from pd_prime_demo.core.result_types import FieldIssue, invalid
+from pd_prime_demo.identity.dependencies import CurrentActor
 
 router = APIRouter(prefix=API_V1, tags=["claims"])
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=200,
+        description="The claim's ETag from your last read (required).",
+    ),
+]
+Cursor = Annotated[str | None, Query(max_length=200, description="From `next_cursor`.")]
+Limit = Annotated[int, Query(ge=1, le=200)]
+Who = Annotated[
+    str | None,
+    Query(
+        pattern=r"^(me|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        description="A user id, or `me`.",
+    ),
+]
+CHANGED = problem_responses(401, 403, 404, 409, 412, 422, 428)
+READ = problem_responses(401, 403, 404, 422)
+
+
+def _user(who: str | None, actor: Actor, parameter: str) -> uuid.UUID | None:
+    if who is None:
+        return None
+    if who != "me":
+        return uuid.UUID(who)
+    if actor.user_id is None:
+        fail(invalid("claim.no_user", "`me` names no user", FieldIssue(parameter, "no user")))
+    return actor.user_id
+
+
+async def _present(
+    session: Session, claim: Claim, response: Response, actor: Actor, runtime: RuntimeDep
+) -> ClaimRead:
+    response.headers["ETag"] = etag_for(claim.version)
+    return await read.present(session, claim, actor=actor, cipher=runtime.cipher)
+
+
+@router.get(
+    "/claims",
+    response_model=ClaimPage,
+    responses=problem_responses(401, 403, 422),
+    summary="The claims you may see, newest reported first, filtered, a page at a time",
+)
+async def list_claims(
+    session: Session,
+    actor: CurrentActor,
+    claim_status: Annotated[ClaimStatus | None, Query(alias="status")] = None,
+    adjuster_id: Who = None,
+    policy_id: uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    product_code: Annotated[str | None, Query(max_length=50)] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> ClaimPage:
+    where = read.ClaimFilter(
+        status=claim_status,
+        adjuster_id=_user(adjuster_id, actor, "adjuster_id"),
+        policy_id=policy_id,
+        customer_id=customer_id,
+        product_code=product_code,
+    )
+    items, next_cursor = handle_result(
+        await read.list_claims(session, actor=actor, where=where, cursor=cursor, limit=limit)
+    )
+    return ClaimPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/claims/queue",
+    response_model=ClaimPage,
+    responses=problem_responses(401, 403, 422),
+    summary="An adjuster's queue: their claims not closed, oldest reported first",
+)
+async def adjuster_queue(
+    session: Session,
+    actor: CurrentActor,
+    adjuster_id: Who = "me",
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> ClaimPage:
+    where = read.ClaimFilter(adjuster_id=_user(adjuster_id, actor, "adjuster_id"), open_only=True)
+    items, next_cursor = handle_result(
+        await read.list_claims(
+            session, actor=actor, where=where, cursor=cursor, limit=limit, oldest_first=True
+        )
+    )
+    return ClaimPage(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/claims/diary",
+    response_model=DiaryPage,
+    responses=problem_responses(401, 403, 422),
+    summary="Diary tasks across claims by due date: yours (`assignee=me`) or anyone's",
+)
+async def list_diary(
+    session: Session,
+    actor: CurrentActor,
+    assignee: Who = None,
+    due_before: Annotated[BusinessDate | None, Query()] = None,
+    include_done: Annotated[bool, Query(description="Completed tasks too.")] = False,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> DiaryPage:
+    rows, next_cursor = handle_result(
+        await diary.diary(
+            session,
+            actor=actor,
+            assignee=_user(assignee, actor, "assignee"),
+            due_before=due_before,
+            open_only=not include_done,
+            cursor=cursor,
+            limit=limit,
+        )
+    )
+    return DiaryPage(items=[DiaryRead.model_validate(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/claims/{claim_id}",
+    response_model=ClaimRead,
+    responses=READ,
+    summary="A claim in detail (staff's view, or the policyholder's)",
+)
+async def read_claim(
+    claim_id: uuid.UUID,
+    response: Response,
+    session: Session,
+    actor: CurrentActor,
+    runtime: RuntimeDep,
+) -> ClaimRead:
+    claim, presented = handle_result(
+        await read.read_claim(session, claim_id, actor=actor, cipher=runtime.cipher)
+    )
+    response.headers["ETag"] = etag_for(claim.version)
+    return presented
+
+
+@router.get(
+    "/claims/{claim_id}/as-of",
+    response_model=ClaimAsOf,
+    responses=READ,
+    summary="The claim as it stood at a moment: status, adjuster, reserves, paid, recovered",
+)
+async def read_claim_as_of(
+    claim_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    at: Annotated[Moment | None, Query(description="RFC 3339; default now.")] = None,
+) -> ClaimAsOf:
+    return handle_result(await read.claim_as_of(session, claim_id, at or clock.now(), actor=actor))
+
+
+@router.post(
+    "/claims/{claim_id}/status",
+    response_model=ClaimRead,
+    responses=CHANGED,
+    summary="Move the claim in its workflow (409 names the moves it has)",
+)
+async def move_claim(
+    claim_id: uuid.UUID,
+    body: StatusMove,
+    response: Response,
+    session: Session,
+    actor: CurrentActor,
+    runtime: RuntimeDep,
+    if_match: IfMatch = None,
+) -> ClaimRead:
+    version = handle_result(expected_version(if_match))
+    claim = handle_result(
+        await workflow.change_status(
+            session,
+            claim_id,
+            body.status,
+            outcome=body.outcome,
+            reason=body.reason,
+            expected_version=version,
+            actor=actor,
+        )
+    )
+    return await _present(session, claim, response, actor, runtime)
+
+
+@router.post(
+    "/claims/{claim_id}/assignment",
+    response_model=ClaimRead,
+    responses=CHANGED,
+    summary="Assign the claim to an adjuster, or to the one with the fewest open claims",
+)
+async def assign_claim(
+    claim_id: uuid.UUID,
+    body: AssignmentRequest,
+    response: Response,
+    session: Session,
+    actor: CurrentActor,
+    runtime: RuntimeDep,
+    if_match: IfMatch = None,
+) -> ClaimRead:
+    version = handle_result(expected_version(if_match))
+    claim = handle_result(
+        await assignment.assign(
+            session,
+            claim_id,
+            adjuster_id=body.adjuster_id,
+            reason=body.reason,
+            expected_version=version,
+            actor=actor,
+        )
+    )
+    return await _present(session, claim, response, actor, runtime)
+
+
+@router.post(
+    "/claims/{claim_id}/notes",
+    response_model=NoteRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Add a note: internal (staff only) or shared with the policyholder",
+)
+async def add_note(
+    claim_id: uuid.UUID, body: NoteCreate, session: Session, actor: CurrentActor
+) -> NoteRead:
+    note = handle_result(
+        await notes.add_note(session, claim_id, body=body.body, internal=body.internal, actor=actor)
+    )
+    return NoteRead.model_validate(note)
+
+
+@router.get(
+    "/claims/{claim_id}/notes",
+    response_model=NotePage,
+    responses=READ,
+    summary="The claim's notes, oldest first (the policyholder reads the shared ones)",
+)
+async def list_notes(
+    claim_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> NotePage:
+    rows, next_cursor = handle_result(
+        await notes.list_notes(session, claim_id, actor=actor, cursor=cursor, limit=limit)
+    )
+    return NotePage(items=[NoteRead.model_validate(n) for n in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/claims/{claim_id}/diary",
+    response_model=DiaryRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(401, 403, 404, 422),
+    summary="Add a diary task with a due date (for the claim's adjuster by default)",
+)
+async def add_diary_task(
+    claim_id: uuid.UUID, body: DiaryCreate, session: Session, actor: CurrentActor
+) -> DiaryRead:
+    task = handle_result(
+        await diary.add_task(
+            session,
+            claim_id,
+            title=body.title,
+            details=body.details,
+            due_on=body.due_on,
+            assigned_to=body.assigned_to,
+            actor=actor,
+        )
+    )
+    return DiaryRead.model_validate(task)
+
+
+@router.get(
+    "/claims/{claim_id}/diary",
+    response_model=DiaryPage,
+    responses=READ,
+    summary="The claim's diary tasks by due date",
+)
+async def list_claim_diary(
+    claim_id: uuid.UUID,
+    session: Session,
+    actor: CurrentActor,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> DiaryPage:
+    rows, next_cursor = handle_result(
+        await diary.claim_diary(session, claim_id, actor=actor, cursor=cursor, limit=limit)
+    )
+    return DiaryPage(items=[DiaryRead.model_validate(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.post(
+    "/claims/{claim_id}/diary/{task_id}/complete",
+    response_model=DiaryRead,
+    responses=problem_responses(401, 403, 404, 409),
+    summary="Mark a diary task done",
+)
+async def complete_diary_task(
+    claim_id: uuid.UUID, task_id: uuid.UUID, session: Session, actor: CurrentActor
+) -> DiaryRead:
+    task = handle_result(await diary.complete_task(session, claim_id, task_id, actor=actor))
+    return DiaryRead.model_validate(task)

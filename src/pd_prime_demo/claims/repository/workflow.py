@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo.claims.enums import ApprovalStatus, ClaimStatus, DiaryStatus, MoneyKind
+from pd_prime_demo.claims.enums import (
+    ApprovalStatus,
+    ClaimStatus,
+    CostType,
+    DiaryStatus,
+    MoneyKind,
+)
 from pd_prime_demo.claims.models import (
     Claim,
     ClaimAssignment,
@@ -148,6 +154,7 @@ class Totals:
     paid: Decimal = ZERO
     recovered: Decimal = ZERO
     transactions: int = 0
+    paid_indemnity: Decimal = ZERO  # the part of ``paid`` against the loss (not expenses)
 
 
 async def totals_as_of(session: AsyncSession, claim_id: uuid.UUID, moment: datetime) -> Totals:
@@ -162,10 +169,17 @@ async def totals_as_of(session: AsyncSession, claim_id: uuid.UUID, moment: datet
                 func.coalesce(func.sum(t.amount).filter(t.kind == MoneyKind.PAYMENT.value), 0),
                 func.coalesce(func.sum(t.amount).filter(t.kind.in_(recoveries)), 0),
                 func.count(),
+                func.coalesce(
+                    func.sum(t.amount).filter(
+                        t.kind == MoneyKind.PAYMENT.value,
+                        t.cost_type == CostType.INDEMNITY.value,
+                    ),
+                    0,
+                ),
             ).where(t.claim_id == claim_id, t.recorded_at <= moment)
         )
     ).one()
-    return Totals(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]), int(row[3]))
+    return Totals(Decimal(row[0]), Decimal(row[1]), Decimal(row[2]), int(row[3]), Decimal(row[4]))
 
 
 def claims_query(
