@@ -44,6 +44,16 @@ MORTGAGE = [
     [24983, 284441],
     [13121],
 ]
+# The UK Motor triangle (Christofides 1997), ``cl.load_sample("ukmotor")``, origins 2007-2013.
+UKMOTOR = [
+    [3511, 6726, 8992, 10704, 11763, 12350, 12690],
+    [4001, 7703, 9981, 11161, 12117, 12746],
+    [4355, 8287, 10233, 11755, 12993],
+    [4295, 7750, 9773, 11093],
+    [4150, 7897, 10217],
+    [5102, 9650],
+    [6283],
+]
 
 
 def triangle(rows: list[list[int]], first: int, *, measure: str = "paid") -> Triangle:
@@ -109,6 +119,17 @@ def test_raa_mack_own_extrapolation_matches_r_chainladder() -> None:
     expected = [0, 206, 623, 747, 1469, 2002, 2209, 5358, 6333, 24566]
     assert [round(s) for s in m.se] == expected
     assert m.total_se > mack(raa()).total_se
+
+
+def test_ukmotor_matches_the_chainladder_package_documentation() -> None:
+    """``cl.MackChainladder().fit(cl.load_sample("ukmotor")).summary_`` as the chainladder
+    package documents it (default log-linear sigma), to its six printed decimals."""
+    m = mack(triangle(UKMOTOR, 2007))
+    ibnr = [350.902024, 1037.536767, 2044.859861, 3663.404483, 7162.150646, 14396.919151]
+    se = [27.246756, 36.524408, 144.534287, 427.634355, 693.166178, 901.408385]
+    assert m.chain_ladder.ibnr[1:] == pytest.approx(ibnr, abs=1e-6)
+    assert m.se[1:] == pytest.approx(se, abs=1e-6)
+    assert m.total_se == pytest.approx(1424.531543, abs=1e-6)
 
 
 def mack_1993_closed_form(tri: Triangle, sigma: list[float]) -> tuple[list[float], float]:
