@@ -211,6 +211,23 @@ def test_csv_problems_point_at_the_cell(text: str, expected: str) -> None:
     assert expected in found, found
 
 
+def test_a_problem_as_a_dict() -> None:
+    (problem,) = messages_of("origin,12\n2021,x\n")
+    assert problem.to_dict() == {
+        "row": 2,
+        "column": "12",
+        "origin": None,
+        "message": "not a number",
+        "detail": "row 2, column 12: not a number",
+    }
+
+
+def messages_of(text: str) -> list[Problem]:
+    result = parse_csv(text, measure="paid", cumulative=True)
+    assert isinstance(result, list)
+    return result
+
+
 def test_csv_incremental_counts_must_not_go_down() -> None:
     text = "origin,12,24\n2021,10,-2\n2022,4\n"
     assert messages(parse_csv(text, measure="reported_count", cumulative=False)) == [

@@ -204,8 +204,12 @@ def mack(
 
     The factors are Mack's (``volume``, alpha 1; ``simple``, alpha 0): selected factors are
     not part of Mack's model. With a tail factor other than 1, its sigma and standard error are
-    the caller's or else extrapolated one age further: sigma by the chosen method, the standard
-    error log-linearly from the factors' standard errors (as R ChainLadder does).
+    the caller's or else extrapolated one development index further: sigma by the chosen
+    method, the standard error log-linearly from the factors' standard errors (R ChainLadder's
+    ``tail.sigma`` / ``tail.se`` idea; the ``chainladder`` package places the tail at a
+    weighted age instead, so its tail figures differ a little: on RAA with a 0.98 tail it
+    prints a total of 26,343.49 where this gives 26,348.24). Give ``tail_sigma`` and ``tail_se``
+    to fix them (Mack 1999 uses 71 and 0.02 on his Mortgage triangle).
     """
     if sigma not in SIGMA_METHODS:
         raise ReservingError(f"unknown sigma extrapolation {sigma!r}: one of log-linear, mack")

@@ -67,6 +67,16 @@ class Problem:
             where.append(f"column {self.column}" if self.row is not None else f"age {self.column}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
+    def to_dict(self) -> dict[str, Any]:
+        """The fields and the whole sentence (``detail``), for an API's error list."""
+        return {
+            "row": self.row,
+            "column": self.column,
+            "origin": self.origin,
+            "message": self.message,
+            "detail": str(self),
+        }
+
 
 def parse_measure(text: str) -> Measure:
     if text not in MEASURES:
