@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pd_prime_demo.claims.bornhuetter import ExpectedLossResult, bornhuetter_ferguson, cape_cod
 from pd_prime_demo.claims.chainladder import ChainLadder, average_factors, chain_ladder
-from pd_prime_demo.claims.mack import MackResult, mack
+from pd_prime_demo.claims.mack import MackResult, SigmaMethod, mack
 from pd_prime_demo.claims.triangles import ReservingError, Triangle
 
 NAN = math.nan
@@ -381,3 +381,43 @@ def test_zero_first_values_still_count_in_the_volume_average() -> None:
     tri = Triangle(("2021", "2022", "2023"), (12, 24), values, "reported_count")
     assert chain_ladder(tri).factors == (4.0,)  # (10 + 10) / (0 + 5)
     assert chain_ladder(tri, average="simple").factors == (2.0,)  # 0 has no link ratio
+
+
+def test_generalized_cape_cod_decay() -> None:
+    tri = small()
+    classic = cape_cod(tri, PREMIUM)
+    assert classic.decay == 1.0
+    assert cape_cod(tri, PREMIUM, decay=1.0).elr == classic.elr
+    # A decay of 0 weights only the origin itself: its own chain-ladder loss ratio, and so
+    # the chain-ladder ultimate (Gluck 1997).
+    own = cape_cod(tri, PREMIUM, decay=0.0)
+    cl = chain_ladder(tri)
+    assert own.ultimate == pytest.approx(cl.ultimate, rel=1e-12)
+    half = cape_cod(tri, PREMIUM, decay=0.5)
+    used = half.used_up_premium
+    latest = (165.0, 192.0, 130.0)
+    w = [0.25, 0.5, 1.0]  # for the 2023 origin
+    expected = sum(a * b for a, b in zip(w, latest, strict=True)) / sum(
+        a * b for a, b in zip(w, used, strict=True)
+    )
+    assert half.elr[2] == pytest.approx(expected, rel=1e-12)
+    assert ExpectedLossResult.from_json(half.to_json()) == half
+    with pytest.raises(ReservingError, match="decay"):
+        cape_cod(tri, PREMIUM, decay=1.5)
+
+
+@given(staircases(6), st.floats(1.0, 1.2), st.sampled_from(["log-linear", "mack"]))
+@settings(max_examples=50, deadline=None)
+def test_mack_properties_and_exact_json(tri: Triangle, tail: float, sigma: str) -> None:
+    method: SigmaMethod = "mack" if sigma == "mack" else "log-linear"
+    scaled = tri.scaled(1.37)  # values that are not whole numbers
+    try:
+        m = mack(scaled, sigma=method, tail=tail)
+    except ReservingError:
+        return  # too little variability to extrapolate a sigma from
+    assert MackResult.from_json(m.to_json()) == m
+    # Origins share the estimated factors: the total is at least the quadrature sum.
+    assert m.total_se >= math.sqrt(math.fsum(s * s for s in m.se)) * (1 - 1e-9)
+    assert all(s >= 0 for s in m.se)
+    if tail == 1.0:
+        assert m.se[0] == 0.0  # the oldest origin is fully developed

@@ -8,7 +8,9 @@ Friedland, *Estimating Unpaid Claims Using Basic Techniques* (CAS, 2010):
   ``IBNR_i = E_i x (1 - 1 / CDF_i)`` and ``U_i = C_i,latest + IBNR_i``.
 * Cape Cod, or Stanard-Buhlmann (chapter 10): one ELR for every origin, taken from the data
   itself: ``ELR = sum_i C_i,latest / sum_i (P_i / CDF_i)``, the reported claims over the
-  "used-up" premium; then as Bornhuetter-Ferguson with that ELR.
+  "used-up" premium; then as Bornhuetter-Ferguson with that ELR. With a ``decay`` d < 1
+  (Gluck 1997, "Balancing development and trend in loss reserve analyses", the generalized
+  Cape Cod) each origin i gets its own ELR, the other origins j weighted by ``d^|i-j|``.
 
 Earned premium comes in as :class:`~decimal.Decimal` money by origin label and is a float
 inside (the estimate is a float computation; the caller formats it). The results are frozen
@@ -46,6 +48,7 @@ class ExpectedLossResult:
     latest: tuple[float, ...]
     ibnr: tuple[float, ...]
     ultimate: tuple[float, ...]
+    decay: float | None = None  # Cape Cod's; None for Bornhuetter-Ferguson
 
     @property
     def total_premium(self) -> float:
@@ -85,6 +88,7 @@ class ExpectedLossResult:
         ]
         return {
             "method": self.method,
+            "decay": self.decay,
             "chain_ladder": self.chain_ladder.to_dict(),
             "origins": rows,
             "totals": {
@@ -116,6 +120,7 @@ class ExpectedLossResult:
             latest=column("latest"),
             ibnr=column("ibnr"),
             ultimate=column("ultimate"),
+            decay=None if data.get("decay") is None else float(data["decay"]),
         )
 
     def to_json(self) -> str:
@@ -156,7 +161,11 @@ def _elr(tri: Triangle, elr: float | Mapping[str, float]) -> list[float]:
 
 
 def _estimate(
-    method: ExpectedMethod, cl: ChainLadder, premium: list[float], elr: list[float]
+    method: ExpectedMethod,
+    cl: ChainLadder,
+    premium: list[float],
+    elr: list[float],
+    decay: float | None = None,
 ) -> ExpectedLossResult:
     cdf = cl.origin_cdf()
     unreported = [1.0 - 1.0 / f for f in cdf]
@@ -173,6 +182,7 @@ def _estimate(
         latest=cl.latest,
         ibnr=tuple(ibnr),
         ultimate=tuple(c + r for c, r in zip(cl.latest, ibnr, strict=True)),
+        decay=decay,
     )
 
 
@@ -196,13 +206,23 @@ def cape_cod(
     tri: Triangle,
     premium: Mapping[str, Decimal],
     *,
+    decay: float = 1.0,
     average: Average = "volume",
     selected: Mapping[int, float] | None = None,
     tail: float = 1.0,
 ) -> ExpectedLossResult:
-    """Cape Cod: the ELR is the reported claims over the used-up premium, for every origin."""
+    """Cape Cod: the ELR is the reported claims over the used-up premium; with ``decay`` in
+    [0, 1), the generalized form weighting origin j by ``decay^|i-j|`` for origin i."""
+    decay = float(decay)
+    if not 0 <= decay <= 1:
+        raise ReservingError(f"the Cape Cod decay must be in [0, 1], not {decay}")
     cl = chain_ladder(tri, average=average, selected=selected, tail=tail)
     amounts = _premium(tri, premium)
-    used_up = math.fsum(p / f for p, f in zip(amounts, cl.origin_cdf(), strict=True))
-    ratio = cl.total_latest / used_up
-    return _estimate("cape_cod", cl, amounts, [ratio] * len(amounts))
+    used_up = [p / f for p, f in zip(amounts, cl.origin_cdf(), strict=True)]
+    n = len(amounts)
+    ratios = []
+    for i in range(n):
+        weights = [decay ** abs(i - j) for j in range(n)]  # 0.0 ** 0 is 1
+        reported = math.fsum(w * c for w, c in zip(weights, cl.latest, strict=True))
+        ratios.append(reported / math.fsum(w * u for w, u in zip(weights, used_up, strict=True)))
+    return _estimate("cape_cod", cl, amounts, ratios, decay)
