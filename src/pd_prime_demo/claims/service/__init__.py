@@ -16,16 +16,25 @@ from pd_prime_demo.claims.service.workflow import change_status
 # isort: split
 
 # --- money (exposures, reserves, payments, recoveries, authority, approvals) ---
+from pd_prime_demo.claims.service.approvals import pending_approvals
+from pd_prime_demo.claims.service.exposures import close_reserves
+from pd_prime_demo.claims.service.money import ClaimTotals, CostTotals, claim_totals
+
+# isort: split
 
 # --- reserving (loss reports, triangles, reserve analyses) ---
 
 __all__ = [
     "NOT_FOUND",
+    "ClaimTotals",
+    "CostTotals",
     "ExposureTerms",
-    # workflow
     "assign",
     "assign_on_report",
     "change_status",
+    "claim_totals",
+    "close_reserves",
     "exposure_terms",
     "get_claim",
+    "pending_approvals",
 ]
