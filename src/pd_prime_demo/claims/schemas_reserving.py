@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pd_prime_demo.claims.enums import CostType
-from pd_prime_demo.claims.triangles import MAX_CSV_CHARS
+from pd_prime_demo.claims.triangle_csv import MAX_CSV_CHARS
 from pd_prime_demo.core.dates import BusinessDate
 from pd_prime_demo.core.money import DecimalIn, Factor, Money
 
@@ -192,8 +192,12 @@ Premiums = dict[str, Annotated[DecimalIn, Field(gt=0, decimal_places=2)]]
 class BornhuetterFergusonRun(_Selectable):
     method: Literal["bornhuetter_ferguson"]
     expected_loss_ratio: (
-        Annotated[DecimalIn, Field(ge=0, le=100)] | dict[str, Annotated[DecimalIn, Field(ge=0)]]
-    ) = Field(description="The a priori loss ratio: one for all origins, or one per origin.")
+        Annotated[DecimalIn, Field(ge=0, le=10)]
+        | dict[str, Annotated[DecimalIn, Field(ge=0, le=10)]]
+    ) = Field(
+        description="The a priori loss ratio (0.65 for 65%): one for all origins, or by origin.",
+        examples=["0.65"],
+    )
     earned_premium: Premiums | None = Field(
         None,
         description="By origin, for an imported triangle; a built one takes it from billing.",

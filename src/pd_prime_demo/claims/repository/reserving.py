@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, Literal, TypeVar, Unpack
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Date, Integer, Select, and_, case, func, literal, select, true
 from sqlalchemy import cast as sql_cast
@@ -28,7 +28,7 @@ from pd_prime_demo.claims.reserving_models import LossTriangle, ReserveAnalysis
 Grain = Literal["year", "quarter", "month"]
 GRAIN_MONTHS: dict[str, int] = {"year": 12, "quarter": 3, "month": 1}
 ZERO = Decimal(0)
-Q = TypeVar("Q", bound="Select[Unpack[tuple[Any, ...]]]")
+Q = TypeVar("Q", bound="Select[*tuple[Any, ...]]")
 RECOVERIES = (MoneyKind.SALVAGE.value, MoneyKind.SUBROGATION.value)
 
 
@@ -177,9 +177,9 @@ async def triangle_increments(
         if measure == "incurred":
             value = value + RESERVE_CHANGE
         origin = _trunc(grain, Claim.loss_on).label("origin")
-        development = development_index(
-            grain, Claim.loss_on, ClaimTransaction.accounting_on
-        ).label("dev")
+        development = development_index(grain, Claim.loss_on, ClaimTransaction.accounting_on).label(
+            "dev"
+        )
         query = _money(select(origin, development, value.label("value")), scope, valuation)
     rows = await session.execute(query.group_by(origin, development))
     return [(o, int(d), Decimal(v)) for o, d, v in rows]
