@@ -32,7 +32,15 @@ from tests.claims_money_support import (
     exposure_row,
     widen_ledger_accounts,
 )
-from tests.claims_support import bound_policy, staff
+from tests.claims_support import (
+    at,
+    bound_policy,
+    claim_in_force,
+    filing_day,
+    fresh,
+    policyholder,
+    staff,
+)
 from tests.factories import create_user
 
 D = Decimal
@@ -474,3 +482,182 @@ async def test_any_sequence_keeps_the_ledger_balanced_and_totals_equal_to_transa
         assert totals.recovered == sum((line.recovered for line in lines), D(0))
     pending = await session.scalars(select(Approval).where(Approval.claim_id == claim.id))
     assert pending.all() == []  # the administrator's authority covered every movement
+
+
+# --- Through the API, on a claim filed by first notice ---
+
+
+@dataclass
+class Filed:
+    claim: dict[str, Any]
+    url: str
+    agent: dict[str, str]
+    adjuster: dict[str, str]
+    admin: dict[str, str]
+
+
+@pytest.fixture
+async def filed(client: AsyncClient, runtime: Runtime, session: AsyncSession) -> Any:
+    await widen_ledger_accounts(session)
+    made, agent, claim = await claim_in_force(client, runtime)
+    with at(filing_day(made)):
+        adjuster = await staff(client, runtime, Role.ADJUSTER)
+        admin = await staff(client, runtime, Role.ADMIN)
+        yield Filed(
+            claim,
+            f"/api/v1/claims/{claim['id']}",
+            await fresh(client, agent),
+            adjuster.headers,
+            admin.headers,
+        )
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+
+
+PAYMENT = {
+    "cost_type": "indemnity",
+    "category": "vehicle_damage",
+    "payee": "Austin Body Works",
+    "reason": "repair invoice",
+}
+
+
+async def test_api_exposure_valuation_payment_replay_and_history(
+    client: AsyncClient, filed: Filed
+) -> None:
+    opened = await client.post(
+        f"{filed.url}/exposures",
+        json={"coverage_code": "collision", "policy_unit": 0},
+        headers=filed.adjuster,
+    )
+    assert opened.status_code == 201, opened.text
+    exposure = opened.json()
+    assert exposure["limit_amount"] is None  # collision pays the car's value
+    assert exposure["payable_cap"] is None
+    deductible = Decimal(exposure["deductible_amount"])
+    url = f"{filed.url}/exposures/{exposure['id']}"
+    body = {**PAYMENT, "amount": "100.00"}
+    early = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **key()})
+    assert (early.status_code, early.json()["code"]) == (409, "claim.valuation_required")
+    no_key = await client.post(f"{url}/payments", json=body, headers=filed.adjuster)
+    assert (no_key.status_code, no_key.json()["code"]) == (422, "idempotency.key_required")
+
+    valued = await client.post(
+        f"{url}/valuation", json={"valuation": "8000.00", "reason": "ACV"}, headers=filed.adjuster
+    )
+    assert valued.status_code == 200, valued.text
+    cap = Decimal(8000) - deductible
+    assert Decimal(valued.json()["payable_cap"]) == cap
+
+    same = key()
+    body = {**PAYMENT, "amount": str(cap)}
+    paid = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **same})
+    assert paid.status_code == 201, paid.text
+    moved = paid.json()
+    assert moved["status"] == "posted"
+    assert [(t["kind"], t["reason"]) for t in moved["transactions"]] == [
+        ("reserve", "raised to cover payment"),
+        ("payment", "repair invoice"),
+    ]
+    replay = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **same})
+    assert replay.status_code == 200, replay.text
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json()["transaction"]["id"] == moved["transaction"]["id"]
+    other = {**body, "amount": "1.00"}
+    reused = await client.post(f"{url}/payments", json=other, headers={**filed.adjuster, **same})
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency.key_reused")
+    over = await client.post(
+        f"{url}/payments", json={**PAYMENT, "amount": "0.01"}, headers={**filed.adjuster, **key()}
+    )
+    assert (over.status_code, over.json()["code"]) == (409, "claim.limit_exceeded")
+    assert over.json()["available"] == "0.00"
+
+    reserve = {"cost_type": "expense", "category": "appraisal", "amount": "400.00", "reason": "x"}
+    set_ = await client.post(f"{url}/reserves", json=reserve, headers=filed.adjuster)
+    assert set_.status_code == 201, set_.text
+    bad = await client.post(
+        f"{url}/reserves", json={**reserve, "category": "body"}, headers=filed.adjuster
+    )
+    assert (bad.status_code, bad.json()["code"]) == (422, "claim.category_unknown")
+    history = (await client.get(f"{url}/reserves/history", headers=filed.adjuster)).json()
+    assert [(t["kind"], Decimal(t["reserve_after"])) for t in history["items"]] == [
+        ("reserve", cap),
+        ("payment", 0),
+        ("reserve", 400),
+    ]
+    listed = (await client.get(f"{filed.url}/exposures", headers=filed.adjuster)).json()
+    assert Decimal(listed["items"][0]["indemnity_paid"]) == cap
+    assert Decimal(listed["items"][0]["indemnity_available"]) == 0
+
+
+async def test_api_over_authority_is_202_and_approved_by_someone_else(
+    client: AsyncClient, filed: Filed
+) -> None:
+    opened = await client.post(
+        f"{filed.url}/exposures",
+        json={"coverage_code": "bi", "policy_unit": 0},
+        headers=filed.adjuster,
+    )
+    assert opened.status_code == 201, opened.text
+    url = f"{filed.url}/exposures/{opened.json()['id']}"
+    same = key()
+    body = {**PAYMENT, "category": "bodily_injury", "amount": "12000.00"}
+    asked = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **same})
+    assert asked.status_code == 202, asked.text
+    approval = asked.json()["approval"]
+    assert (approval["status"], asked.json()["transactions"]) == ("pending", [])
+    replay = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **same})
+    assert (replay.status_code, replay.json()["approval"]["id"]) == (202, approval["id"])
+    decide = f"/api/v1/claims/approvals/{approval['id']}"
+    mine = await client.post(f"{decide}/approve", json={}, headers=filed.adjuster)
+    assert (mine.status_code, mine.json()["code"]) == (403, "claim.self_approval")
+    agent = await client.post(f"{decide}/approve", json={}, headers=filed.agent)
+    assert agent.status_code == 403
+    done = await client.post(f"{decide}/approve", json={"note": "ok"}, headers=filed.admin)
+    assert done.status_code == 200, done.text
+    assert done.json()["approval"]["status"] == "approved"
+    assert [t["kind"] for t in done.json()["transactions"]] == ["reserve", "payment"]
+    again = await client.post(f"{decide}/reject", json={}, headers=filed.admin)
+    assert (again.status_code, again.json()["code"]) == (409, "claim.approval_decided")
+    read = await client.get(decide, headers=filed.adjuster)
+    assert read.json()["decided_by"] is not None
+
+
+async def test_api_money_is_staff_business(client: AsyncClient, filed: Filed) -> None:
+    # The agent sees the claim but handles none of its money.
+    assert (await client.get(f"{filed.url}/exposures", headers=filed.agent)).status_code == 403
+    stranger = await policyholder(client)
+    hidden = await client.get(f"{filed.url}/exposures", headers=stranger.headers)
+    assert hidden.status_code == 404
+    nowhere = await client.get(f"/api/v1/claims/{uuid.uuid4()}/exposures", headers=filed.adjuster)
+    assert nowhere.status_code == 404
+
+
+async def test_api_authority_limits_are_set_by_configurers_and_audited(
+    client: AsyncClient, filed: Filed
+) -> None:
+    row = {
+        "role": "adjuster",
+        "cost_type": "expense",
+        "reserve_limit": "12000.00",
+        "payment_limit": "6000.00",
+    }
+    refused = await client.put("/api/v1/claims/authority-limits", json=row, headers=filed.adjuster)
+    assert refused.status_code == 403
+    both = await client.put(
+        "/api/v1/claims/authority-limits",
+        json={**row, "user_id": str(uuid.uuid4())},
+        headers=filed.admin,
+    )
+    assert both.status_code == 422
+    set_ = await client.put("/api/v1/claims/authority-limits", json=row, headers=filed.admin)
+    assert set_.status_code == 200, set_.text
+    assert set_.json()["reserve_limit"] == "12000.00"
+    listed = await client.get("/api/v1/claims/authority-limits", headers=filed.adjuster)
+    assert listed.status_code == 200, listed.text
+    mine = [
+        r for r in listed.json()["items"] if (r["role"], r["cost_type"]) == ("adjuster", "expense")
+    ]
+    assert [(r["reserve_limit"], r["payment_limit"]) for r in mine] == [("12000.00", "6000.00")]
