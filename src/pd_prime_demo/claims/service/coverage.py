@@ -4,14 +4,16 @@ does not move what was checked; ``policies.service.state_as_of`` with ``known_at
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from beartype import beartype
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.audit import service as audit
 from pd_prime_demo.claims.coverage import (
     ExposureTerms,
     Finding,
@@ -21,7 +23,17 @@ from pd_prime_demo.claims.coverage import (
     verify,
 )
 from pd_prime_demo.claims.coverage import exposure_terms as terms_of
+from pd_prime_demo.claims.fraud import (
+    CoverageIncrease,
+    Indicator,
+    Thresholds,
+    increases_between,
+    indicators,
+)
 from pd_prime_demo.claims.models import Claim
+from pd_prime_demo.claims.repository import claims as claims_repository
+from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.products import service as products
@@ -158,3 +170,98 @@ async def exposure_terms(
                 FieldIssue("#/coverage_code", str(exc)),
             )
         )
+
+
+def _limit_inputs(definition: ProductVersionDefinition) -> set[str]:
+    """The policy-level rating inputs a claim's limits or deductibles read (Coverage A)."""
+    refs: set[str] = set()
+    for terms in definition.claims.coverage_terms.values() if definition.claims else []:
+        if terms.limit_variable:
+            refs.add(terms.limit_variable)
+        for amount in [*terms.limits.values(), *terms.deductibles.values()]:
+            if amount.percent_of:
+                refs.add(amount.percent_of)
+    return {r.removeprefix("policy.") for r in refs if r.startswith("policy.")}
+
+
+async def fraud_indicators(
+    session: AsyncSession,
+    *,
+    policy_id: uuid.UUID,
+    claim_id: uuid.UUID | None,
+    loss_on: date,
+    known_at: datetime | None,
+    definition: ProductVersionDefinition,
+    thresholds: Thresholds,
+) -> list[Indicator]:
+    """The fraud indicators of a loss on ``loss_on``, from the policy's history as recorded by
+    ``known_at`` (now when None) and the policy's other claims."""
+    current = policies.known_in_effect(await policies.transactions(session, policy_id), known_at)
+    ordered = sorted(current, key=lambda t: (t.effective_on, t.seq))
+    if not ordered:
+        return []
+    inception = min(t.term_start for t in ordered)
+    limit_order = {c.code: [o.code for o in c.limits] for c in definition.coverages}
+    deductible_order = {c.code: [o.code for o in c.deductibles] for c in definition.coverages}
+    inputs = _limit_inputs(definition)
+    increases: list[CoverageIncrease] = []
+    for before, after in itertools.pairwise(ordered):
+        if after.kind != "endorsement":
+            continue
+        risk_before = before.snapshot.get("risk", {}).get("policy", {})
+        risk_after = after.snapshot.get("risk", {}).get("policy", {})
+        changes = increases_between(
+            before.snapshot.get("coverages", {}),
+            after.snapshot.get("coverages", {}),
+            limit_order=limit_order,
+            deductible_order=deductible_order,
+            before_values={k: v for k, v in risk_before.items() if k in inputs},
+            after_values={k: v for k, v in risk_after.items() if k in inputs},
+        )
+        if changes:
+            increases.append(CoverageIncrease(after.effective_on, changes))
+    window = timedelta(days=thresholds.recent_claims_days)
+    others = await claims_repository.other_loss_dates(
+        session, policy_id, excluding=claim_id, since=loss_on - window, until=loss_on + window
+    )
+    return indicators(
+        loss_on=loss_on,
+        inception_on=inception,
+        increases=increases,
+        other_losses=others,
+        cancellations=[t.effective_on for t in current if t.kind == "cancellation"],
+        thresholds=thresholds,
+    )
+
+
+async def refresh_fraud_indicators(
+    session: AsyncSession, claim: Claim, *, settings: Settings, actor: Actor
+) -> bool:
+    """Evaluate the claim's fraud indicators again on the policy's history and claims as
+    recorded now (a cancellation recorded after first notice shows), and store them if they
+    changed (audited); whether they did."""
+    day = await policy_on(session, claim.policy_id, claim.loss_on, None)
+    if day is None:  # pragma: no cover - a claim's policy has its history
+        return False
+    found = await fraud_indicators(
+        session,
+        policy_id=claim.policy_id,
+        claim_id=claim.id,
+        loss_on=claim.loss_on,
+        known_at=None,
+        definition=day.definition,
+        thresholds=Thresholds.of(settings),
+    )
+    fresh = [i.to_json() for i in found]
+    if fresh == claim.fraud_indicators:
+        return False
+    claim.fraud_indicators = fresh
+    await audit.record(
+        session,
+        actor,
+        "claim.fraud_indicators_changed",
+        "claim",
+        str(claim.id),
+        {"fraud_indicators": [i.code for i in found]},
+    )
+    return True

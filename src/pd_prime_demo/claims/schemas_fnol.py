@@ -1,0 +1,267 @@
+"""First notice of loss: the request, and the claim as filed (reused by the claim's reads).
+
+The loss is given as ``loss_at``, an aware timestamp, with ``time_zone``, the IANA zone of the
+loss location; ``loss_on``, the day coverage is checked on, is the calendar day of ``loss_at``
+in that zone (a crash at 23:30 in Chicago on the 31st is a loss on the 31st, though UTC says
+the 1st).
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+
+from pd_prime_demo.claims.enums import (
+    ClaimStatus,
+    CoverageStatus,
+    InvolvedKind,
+    PartyRole,
+    ReportedVia,
+)
+
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{7,20}$")]
+Text200 = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _zone(name: str) -> str:
+    if name not in _zones():
+        raise ValueError("not an IANA time zone name (e.g. America/Chicago)")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - listed above
+        raise ValueError("not an IANA time zone name") from exc
+    return name
+
+
+TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_zone)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class AddressIn(_In):
+    line1: Text200
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    state: str = Field(pattern=r"^[A-Z]{2}$")
+    postal_code: str = Field(pattern=r"^\d{5}(-\d{4})?$")
+
+
+class LossLocation(AddressIn):
+    """Where the loss happened: an address (a crossing is fine as line1), and optionally the
+    point (WGS 84 degrees)."""
+
+    latitude: Annotated[Decimal, Field(ge=-90, le=90, decimal_places=6)] | None = None
+    longitude: Annotated[Decimal, Field(ge=-180, le=180, decimal_places=6)] | None = None
+
+
+class ContactIn(_In):
+    """How to reach a party: stored encrypted, shown only to pii:read and the policyholder."""
+
+    phone: Phone | None = None
+    email: EmailStr | None = None
+    address: AddressIn | None = None
+
+
+class PartyIn(_In):
+    role: PartyRole
+    name: Text200
+    contact: ContactIn | None = None
+    injured: bool = False
+
+
+class VehicleIn(_In):
+    """An insured vehicle by its index on the policy's schedule (``policy_unit``), or a third
+    party's, described (``description`` required), with its owner among ``parties``."""
+
+    policy_unit: int | None = Field(default=None, ge=0, le=49)
+    description: str | None = Field(default=None, min_length=1, max_length=500)
+    owner_party: int | None = Field(
+        default=None, ge=0, description="The owner's index in `parties`."
+    )
+    damage: str = Field(default="", max_length=2000)
+
+
+class PropertyIn(_In):
+    description: str = Field(min_length=1, max_length=500)
+    owner_party: int | None = Field(default=None, ge=0)
+    damage: str = Field(default="", max_length=2000)
+
+
+CLAIM_CREATE_EXAMPLE: dict[str, Any] = {
+    "policy_id": "0b3c9d4e-3f0c-4b8e-9a41-2c7de0f1a2b3",
+    "loss_at": "2026-12-20T08:15:00-06:00",
+    "time_zone": "America/Chicago",
+    "cause_code": "collision",
+    "location": {
+        "line1": "Congress Ave & 6th St",
+        "city": "Austin",
+        "state": "TX",
+        "postal_code": "78701",
+        "latitude": "30.2686",
+        "longitude": "-97.7428",
+    },
+    "description": "Rear-ended at a red light; rear bumper and trunk lid damaged.",
+    "parties": [
+        {
+            "role": "driver",
+            "name": "Maria Garcia",
+            "contact": {"phone": "+1 512 555 0100", "email": "maria@example.com"},
+        },
+        {
+            "role": "claimant",
+            "name": "Lee Chen",
+            "contact": {"phone": "+1 512 555 0199"},
+            "injured": True,
+        },
+    ],
+    "vehicles": [
+        {"policy_unit": 0, "damage": "Rear bumper and trunk lid"},
+        {
+            "description": "Blue 2019 Honda Civic, TX plate ABC1234",
+            "owner_party": 1,
+            "damage": "Front bumper",
+        },
+    ],
+}
+
+
+class ClaimCreate(_In):
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"example": CLAIM_CREATE_EXAMPLE},
+    )
+
+    policy_id: uuid.UUID
+    loss_at: AwareDatetime = Field(description="When the loss happened, with its UTC offset.")
+    time_zone: TimeZone = Field(
+        description="IANA zone of the loss location: loss_on is loss_at's day there."
+    )
+    cause_code: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,49}$",
+        description="One of the product's causes of loss (the version in force on loss_on).",
+    )
+    location: LossLocation
+    description: str = Field(min_length=1, max_length=5000)
+    parties: list[PartyIn] = Field(default_factory=list, max_length=20)
+    vehicles: list[VehicleIn] = Field(default_factory=list, max_length=10)
+    property: list[PropertyIn] = Field(default_factory=list, max_length=10)
+
+
+class FindingRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: str = Field(examples=["policy.cancelled"])
+    message: str
+
+
+class FraudIndicatorRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: Literal[
+        "loss_soon_after_inception",
+        "loss_soon_after_coverage_increase",
+        "several_recent_claims",
+        "loss_shortly_before_cancellation",
+    ]
+    reason: str
+
+
+class ContactRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    phone: str | None = None
+    email: str | None = None
+    address: dict[str, Any] | None = None
+
+
+class PartyRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: uuid.UUID
+    role: PartyRole
+    name: str
+    injured: bool
+    customer_id: uuid.UUID | None = Field(description="Set when the party is our customer.")
+    contact: ContactRead | None = Field(
+        description="Phone, e-mail, address: shown to pii:read and to the policyholder; null "
+        "(masked) otherwise."
+    )
+    contact_masked: bool = Field(description="A contact is on file but not shown to you.")
+
+
+class InvolvedRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: uuid.UUID
+    kind: InvolvedKind
+    policy_unit: int | None = Field(description="The insured vehicle's index on the policy.")
+    owner_party_id: uuid.UUID | None
+    description: str
+    damage: str
+
+
+class ClaimFiled(BaseModel):
+    """The claim as first notice of loss recorded it: its number, the coverage check and the
+    fraud indicators (both staff only: null for the policyholder and agents), who is involved.
+    The claim's detailed read is ``GET /api/v1/claims/{id}``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    number: str = Field(examples=["PAC-2026-100001"], description="<prefix>-<year>-<serial>")
+    policy_id: uuid.UUID
+    customer_id: uuid.UUID
+    product_code: str
+    state: str
+    policy_transaction_id: uuid.UUID | None = Field(
+        description="The policy transaction in force on the loss date, as known at filing."
+    )
+    loss_at: datetime
+    loss_on: date = Field(description="loss_at's day in loss_time_zone: what cover is checked on.")
+    loss_time_zone: str
+    cause_code: str
+    location: dict[str, Any]
+    description: str
+    reported_at: datetime
+    reported_via: ReportedVia = Field(description="Who filed: from the login, not the request.")
+    coverage_status: CoverageStatus
+    coverage_findings: list[FindingRead] | None = Field(
+        description="Why cover is in doubt (empty when verified). Staff only."
+    )
+    fraud_indicators: list[FraudIndicatorRead] | None = Field(
+        description="Explainable flags for a person to weigh, never a decision. Staff only."
+    )
+    status: ClaimStatus = Field(description="reported, or open when an adjuster was assigned.")
+    adjuster_id: uuid.UUID | None
+    parties: list[PartyRead]
+    involved: list[InvolvedRead]
+    version: int = Field(description="The claim's ETag value, for If-Match.")
+
+
+class AttachmentRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    filename: str
+    media_type: str = Field(description="Read from the file's bytes, not the client's claim.")
+    size: int
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    description: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class AttachmentPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[AttachmentRead]
+    next_cursor: str | None
