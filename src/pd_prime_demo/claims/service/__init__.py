@@ -6,7 +6,8 @@ from pd_prime_demo.claims.service.common import NOT_FOUND, get_claim
 # isort: split
 # --- fnol (first notice, coverage check, attachments, fraud indicators) ---
 from pd_prime_demo.claims.coverage import ExposureTerms
-from pd_prime_demo.claims.service.coverage import exposure_terms
+from pd_prime_demo.claims.service.coverage import exposure_terms, refresh_fraud_indicators
+from pd_prime_demo.claims.service.fnol import file_claim
 
 # isort: split
 # --- workflow (reads, status, assignment, notes, diary, as of) ---
@@ -35,6 +36,8 @@ __all__ = [
     "claim_totals",
     "close_reserves",
     "exposure_terms",
+    "file_claim",
     "get_claim",
     "pending_approvals",
+    "refresh_fraud_indicators",
 ]
