@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -141,3 +142,83 @@ def test_verify_returns_the_coverages_the_loss_may_be_paid_under() -> None:
         vehicle_units=[],
     )
     assert had == ["pd"]
+
+
+def _claims_issues(change: Any) -> list[tuple[str, str]]:
+    from pd_prime_demo.rating.validation import validate_definition
+
+    raw = HOME.model_dump(mode="json")
+    change(raw["claims"])
+    defn = ProductVersionDefinition.model_validate(raw)
+    return [(i.pointer, i.detail) for i in validate_definition(defn)]
+
+
+def test_the_shipped_claims_sections_are_valid() -> None:
+    from pd_prime_demo.products.shipped import shipped_definitions
+    from pd_prime_demo.rating.validation import validate_definition
+
+    for defn in shipped_definitions():
+        assert defn.claims is not None
+        assert validate_definition(defn) == []
+
+
+def test_claims_section_problems_point_at_the_bad_entry() -> None:
+    def unknown_coverage(c: dict[str, Any]) -> None:
+        c["causes_of_loss"][0]["coverages"].append("earthquake")
+
+    assert _claims_issues(unknown_coverage) == [
+        ("#/claims/causes_of_loss/0/coverages/4", "unknown coverage 'earthquake'")
+    ]
+
+    def unknown_option(c: dict[str, Any]) -> None:
+        c["coverage_terms"]["personal_liability"]["limits"]["1/2"] = {"per_occurrence": "5"}
+
+    assert _claims_issues(unknown_option)[0][0] == (
+        "#/claims/coverage_terms/personal_liability/limits/1~12"
+    )
+
+    def unread_option(c: dict[str, Any]) -> None:
+        del c["coverage_terms"]["medical_payments"]
+
+    pointer, detail = _claims_issues(unread_option)[0]
+    assert pointer == "#/claims/coverage_terms/medical_payments/limits"
+    assert "1000, 5000" in detail
+
+    def variable_without_one(c: dict[str, Any]) -> None:
+        c["coverage_terms"]["dwelling"]["limit_variable"] = None
+
+    assert _claims_issues(variable_without_one)[0][0] == (
+        "#/claims/coverage_terms/dwelling/limit_variable"
+    )
+
+    def not_numeric(c: dict[str, Any]) -> None:
+        c["coverage_terms"]["other_structures"]["limits"]["10pct"]["percent_of"] = (
+            "policy.territory"
+        )
+
+    assert _claims_issues(not_numeric) == [
+        (
+            "#/claims/coverage_terms/other_structures/limits/10pct/percent_of",
+            "'policy.territory' is not numeric",
+        )
+    ]
+
+    def inverted_split(c: dict[str, Any]) -> None:
+        c["coverage_terms"]["personal_liability"]["limits"]["100000"] = {
+            "per_claimant": "200000",
+            "per_occurrence": "100000",
+        }
+
+    assert _claims_issues(inverted_split)[0][0].endswith("/limits/100000/per_claimant")
+
+    def both_ways(c: dict[str, Any]) -> None:
+        c["coverage_terms"]["medical_payments"]["limits"]["1000"]["percent"] = "5"
+
+    assert "percent_of and percent" in _claims_issues(both_ways)[0][1]
+
+    def no_limit_options(c: dict[str, Any]) -> None:
+        c["coverage_terms"]["dwelling"] = {}
+
+    assert ("#/claims/coverage_terms/dwelling/limit_basis") in [
+        p for p, _ in _claims_issues(no_limit_options)
+    ]

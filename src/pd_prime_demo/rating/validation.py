@@ -7,6 +7,7 @@ import itertools
 from decimal import Decimal
 
 from pd_prime_demo.core.result_types import FieldIssue
+from pd_prime_demo.rating.claims_validation import check_claims
 from pd_prime_demo.rating.definition import (
     AddStep,
     BandTable,
@@ -226,6 +227,7 @@ def validate_definition(defn: ProductVersionDefinition) -> list[FieldIssue]:
         context = None if rule.scope is Scope.POLICY else rule.scope.value
         issues += _check_conditions(rule.when, variables, context, f"#/underwriting_rules/{i}/when")
     issues += _check_cancellation(defn.cancellation)
+    issues += check_claims(defn, variables)
     # De-duplicate (a table used by several coverages reports its own faults once each).
     return list(dict.fromkeys(issues))
 
