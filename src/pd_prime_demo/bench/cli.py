@@ -118,3 +118,17 @@ def bench_import(
     if fmt not in ("json", "csv"):
         raise typer.BadParameter("--format must be json or csv")
     run_import_benchmark(policies=policies, fmt=fmt, chunk=chunk, echo=typer.echo)
+
+
+@app.command("claims")
+def bench_claims(
+    transactions: Annotated[
+        int, typer.Option(min=10, help="Claim transactions to generate (ten a claim).")
+    ] = 1_000_000,
+    mack_runs: Annotated[int, typer.Option(min=1, help="Mack runs to average.")] = 200,
+) -> None:
+    """Paid and incurred triangles built from N claim transactions (one aggregate query each)
+    and a Mack run on the 10x10 triangle: wall time and CPU."""
+    from pd_prime_demo.bench.claims import run_claims_benchmark
+
+    run_claims_benchmark(transactions=transactions, mack_runs=mack_runs, echo=typer.echo)
