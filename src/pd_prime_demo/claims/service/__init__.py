@@ -24,20 +24,36 @@ from pd_prime_demo.claims.service.money import ClaimTotals, CostTotals, claim_to
 # isort: split
 
 # --- reserving (loss reports, triangles, reserve analyses) ---
+from pd_prime_demo.claims.service.reports import LossReport, earned_premium, loss_report
+from pd_prime_demo.claims.service.reserving import (
+    build_triangle,
+    get_analysis,
+    get_triangle,
+    import_triangle,
+    run_analysis,
+)
 
 __all__ = [
     "NOT_FOUND",
     "ClaimTotals",
     "CostTotals",
     "ExposureTerms",
+    "LossReport",
     "assign",
     "assign_on_report",
+    "build_triangle",
     "change_status",
     "claim_totals",
     "close_reserves",
+    "earned_premium",
     "exposure_terms",
     "file_claim",
+    "get_analysis",
     "get_claim",
+    "get_triangle",
+    "import_triangle",
+    "loss_report",
     "pending_approvals",
     "refresh_fraud_indicators",
+    "run_analysis",
 ]
