@@ -391,3 +391,58 @@ async def test_attachments_sniffed_limited_stored_and_private(
             assert upload.status_code == 404
         missing = await client.get(f"{url}/{uuid.uuid4()}", headers=headers)
         assert missing.status_code == 404
+
+
+def test_a_body_limit_prefix_may_name_any_one_segment() -> None:
+    from pd_prime_demo.api.body_limit import BodySizeLimitMiddleware
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:  # pragma: no cover
+        return None
+
+    limits = BodySizeLimitMiddleware(
+        app,
+        max_bytes=1024,
+        by_path={"/api/v1/claims/*/attachments": 9000, "/api/v1/policies/imports": 5000},
+    )
+    assert limits.limit_for(f"/api/v1/claims/{uuid.uuid4()}/attachments") == 9000
+    assert limits.limit_for("/api/v1/claims/x/attachments/y") == 9000
+    assert limits.limit_for("/api/v1/claims//attachments") == 1024, "a segment, not nothing"
+    assert limits.limit_for("/api/v1/claims/x") == 1024
+    assert limits.limit_for("/api/v1/claims/x/notes") == 1024
+    assert limits.limit_for("/api/v1/policies/imports/1") == 5000
+    assert limits.limit_for("/api/v1/policies/importsx") == 1024
+
+
+async def test_a_photo_larger_than_the_default_body_limit_goes_through_its_route(
+    runtime: Runtime,
+) -> None:
+    from httpx import ASGITransport
+
+    from pd_prime_demo.main import create_app
+
+    runtime.settings = runtime.settings.model_copy(
+        update={
+            "max_body_bytes_by_path": {
+                **runtime.settings.max_body_bytes_by_path,
+                "/api/v1/claims/*/attachments": runtime.settings.claim_attachment_max_bytes
+                + 64 * 1024,
+            }
+        }
+    )
+    app = create_app(runtime=runtime)
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as client:
+        holder = await policyholder(client)
+        made = await bound_policy(client, holder)
+        with at(made.inception + timedelta(days=40)):
+            headers = await fresh(client, holder)
+            claim = await file_claim(client, headers, made.policy_id)
+            photo = JPEG + b"\x00" * (2 * 1024 * 1024)
+            url = f"/api/v1/claims/{claim['id']}/attachments"
+            added = await client.post(url, files={"file": ("big.jpg", photo)}, headers=headers)
+            assert added.status_code == 201, added.text
+            assert added.json()["size"] == len(photo)
+            # Elsewhere the default limit still holds.
+            big_claim = claim_body(made.policy_id, description="x" * (2 * 1024 * 1024))
+            refused = await client.post("/api/v1/claims", json=big_claim, headers=headers)
+            assert refused.status_code == 413

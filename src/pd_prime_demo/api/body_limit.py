@@ -37,12 +37,13 @@ class BodySizeLimitMiddleware:
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        # Longest prefix first, so that a nested prefix wins over its parent.
+        # Longest prefix first, so that a nested prefix wins over its parent; a prefix may hold
+        # ``*`` segments (an id in the path).
         self.by_path = sorted((by_path or {}).items(), key=lambda item: -len(item[0]))
 
     def limit_for(self, path: str) -> int:
         for prefix, limit in self.by_path:
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+            if _under(path, prefix):
                 return limit
         return self.max_bytes
 
@@ -81,6 +82,18 @@ class BodySizeLimitMiddleware:
             if started:
                 raise
             await _refuse(scope, receive, send, limit)
+
+
+def _under(path: str, prefix: str) -> bool:
+    """``path`` is ``prefix`` or below it; a ``*`` segment of the prefix matches any one
+    segment (``/api/v1/claims/*/attachments``: every claim's attachments)."""
+    if "*" not in prefix:
+        return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+    wanted = prefix.rstrip("/").split("/")
+    segments = path.split("/")
+    if len(segments) < len(wanted):
+        return False
+    return all(w in ("*", s) and (w != "*" or s) for w, s in zip(wanted, segments, strict=False))
 
 
 def _content_length(scope: Scope) -> int | None:
