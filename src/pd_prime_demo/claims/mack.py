@@ -171,6 +171,8 @@ def mack_sigmas(
     ok = ratio_pairs(tri)
     weights = np.where(ok, np.nan_to_num(tri.values[:, :-1]) ** alpha, 0.0)
     resid = np.where(ok, link_ratios(tri) - factors, 0.0)
+    # Link ratios equal to the factor but for rounding show no variability at all.
+    resid = np.where(np.abs(resid) <= 1e-12 * np.abs(factors), 0.0, resid)
     n = ok.sum(axis=0)
     known = n >= 2
     with np.errstate(divide="ignore", invalid="ignore"):
