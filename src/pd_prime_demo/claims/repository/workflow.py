@@ -46,7 +46,7 @@ async def open_claim_counts(
         .where(Claim.adjuster_id.in_(adjuster_ids), Claim.status != ClaimStatus.CLOSED.value)
         .group_by(Claim.adjuster_id)
     )
-    return {adjuster: count for adjuster, count in rows.tuples() if adjuster is not None}
+    return {adjuster: count for adjuster, count in rows if adjuster is not None}
 
 
 async def paid_total(session: AsyncSession, claim_id: uuid.UUID) -> Decimal:

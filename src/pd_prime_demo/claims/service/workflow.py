@@ -14,6 +14,7 @@ from pd_prime_demo.claims.enums import ClaimStatus, ClosedOutcome
 from pd_prime_demo.claims.models import Claim, ClaimStatusChange
 from pd_prime_demo.claims.repository import workflow as repository
 from pd_prime_demo.claims.service.common import get_claim
+from pd_prime_demo.claims.service.exposures import close_reserves
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.outbox import emit
@@ -96,26 +97,6 @@ async def record_move(
     return change
 
 
-CloseReserves = Any  # money's ``close_reserves(session, claim, *, actor)``, when it exists
-
-
-async def _close_reserves(
-    session: AsyncSession, claim: Claim, *, actor: Actor
-) -> Result[None, DomainError]:
-    """A claim closes with no case reserve outstanding: the money part takes what remains
-    down to zero (posted on the ledger). Looked up by name, because the money part is built
-    beside this one; without it no reserve is touched."""
-    from pd_prime_demo.claims import service as claims_service
-
-    close: CloseReserves | None = getattr(claims_service, "close_reserves", None)
-    if close is None:
-        return Ok(None)
-    outcome = await close(session, claim, actor=actor)
-    if isinstance(outcome, Err):
-        return outcome
-    return Ok(None)
-
-
 async def change_status(
     session: AsyncSession,
     claim_id: uuid.UUID,
@@ -142,9 +123,10 @@ async def change_status(
             return Err(refused(refusal))
         case rules.Move() as move:
             pass
-    closing = move.to_status is ClaimStatus.CLOSED
-    if closing and isinstance(closed := await _close_reserves(session, claim, actor=actor), Err):
-        return closed
+    if move.to_status is ClaimStatus.CLOSED:
+        # A closed claim has no case reserve outstanding: what remains is taken down to zero
+        # (posted on the ledger by the money part, under the row lock taken above).
+        await close_reserves(session, claim, actor=actor)
     await record_move(session, claim, move, actor=actor)
     await session.flush()
     return Ok(claim)
