@@ -421,3 +421,15 @@ def test_mack_properties_and_exact_json(tri: Triangle, tail: float, sigma: str) 
     assert all(s >= 0 for s in m.se)
     if tail == 1.0:
         assert m.se[0] == 0.0  # the oldest origin is fully developed
+
+
+def test_the_stored_rows_read_as_a_table() -> None:
+    rows = chain_ladder(small()).to_dict()["origins"]
+    assert rows[1] == {
+        "origin": "2022",
+        "latest_age": 24,
+        "latest": 192.0,
+        "cdf": pytest.approx(1.1),
+        "ultimate": pytest.approx(211.2),
+        "ibnr": pytest.approx(19.2),
+    }

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -112,7 +112,12 @@ class ChainLadder:
             "tail": self.tail,
             "cdf": list(self.cdf),
             "origins": origin_rows(
-                self.triangle, latest=self.latest, ultimate=self.ultimate, ibnr=self.ibnr
+                self.triangle,
+                latest_age=tuple(self.triangle.ages[int(k)] for k in self.triangle.latest_index),
+                latest=self.latest,
+                cdf=self.origin_cdf(),
+                ultimate=self.ultimate,
+                ibnr=self.ibnr,
             ),
             "totals": {
                 "latest": self.total_latest,
@@ -144,7 +149,7 @@ class ChainLadder:
         return cls.from_dict(json.loads(text))
 
 
-def origin_rows(tri: Triangle, **columns: tuple[float | None, ...]) -> list[dict[str, Any]]:
+def origin_rows(tri: Triangle, **columns: Sequence[float | None]) -> list[dict[str, Any]]:
     return [
         {"origin": o, **{name: col[i] for name, col in columns.items()}}
         for i, o in enumerate(tri.origins)
