@@ -17,11 +17,12 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.customers.schemas import Address, OrganisationCreate, PersonCreate
 from pd_prime_demo.identity import service as identity
+from pd_prime_demo.identity.rules import user_actor
 from pd_prime_demo.products import service as products
 from pd_prime_demo.products.shipped import shipped_documents
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
-from pd_prime_demo.seed_book import seed_book
+from pd_prime_demo.seed_book import seed_book, seed_claims
 
 DEMO_PASSWORD = "prime-demo-pass"  # noqa: S105 — demo mode only; printed by `make demo`
 _NAMESPACE = uuid.UUID("6a1f2e0c-2f59-4d39-9a38-3c0f5f0d0e11")
@@ -167,7 +168,8 @@ async def seed_products(session: AsyncSession) -> int:
 
 
 async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
-    """Create what is missing; return how many users, customers and products were created."""
+    """Create what is missing; return how many users, customers, products, quotes, policies
+    and claims were created."""
     actor = Actor.system("seed")
     created = {"users": 0, "customers": 0, "products": await seed_products(session)}
     users: dict[str, uuid.UUID] = {}
@@ -212,9 +214,18 @@ async def seed_demo(session: AsyncSession, runtime: Runtime) -> dict[str, int]:
             case Err(error):
                 raise RuntimeError(f"seeding customer {key} failed: {error.code}")
     created["quotes"] = await _seed_quotes(session, actor)
-    created["policies"] = await seed_book(
-        session, actor, {key: uuid.uuid5(_NAMESPACE, key) for key, _, _ in _people()}
-    )
+    customer_ids = {key: uuid.uuid5(_NAMESPACE, key) for key, _, _ in _people()}
+    created["policies"] = await seed_book(session, actor, customer_ids)
+    acting: dict[str, Actor] = {}
+    for name, email in (
+        ("casey", "customer@demo.pdprime.example"),
+        ("agent2", "agent2@demo.pdprime.example"),
+        ("adjuster", "adjuster@demo.pdprime.example"),
+    ):
+        found = await identity.find_by_email(session, email)
+        assert found is not None  # made above
+        acting[name] = user_actor(found.id, found.role, found.underwriting_authority)
+    created["claims"] = await seed_claims(session, runtime, acting, customer_ids)
     return created
 
 

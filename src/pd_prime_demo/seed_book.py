@@ -12,6 +12,16 @@ days since are replayed.
   due date and unpaid: the next billing runs send the notice, then cancel for non-payment.
 
 Each is made once: a customer who already has a policy is left as it is.
+
+Then the claims (``seed_claims``), filed and handled through the claims services on the days
+they would have been, so the adjuster's queue, the money and the loss reports have something
+to show (each policy's claims made once: a policy with a claim is left as it is):
+
+* Casey: a liability claim (a parked car backed into) reported by Casey 25 days ago, a
+  property damage exposure for the other car's owner, reserved, paid and closed as paid; and
+  a second one reported yesterday, assigned by workload to the demo adjuster and not touched.
+* James: a kitchen fire 50 days ago, reported by his agent: the dwelling exposure with an
+  indemnity and an expense reserve and a first indemnity payment, still open.
 """
 
 from __future__ import annotations
@@ -20,15 +30,24 @@ import copy
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
+from pd_prime_demo.claims import service as claims
+from pd_prime_demo.claims.enums import ClaimStatus, ClosedOutcome, CostType
+from pd_prime_demo.claims.schemas_fnol import ClaimCreate
+from pd_prime_demo.claims.service import exposures as claim_exposures
+from pd_prime_demo.claims.service import payments as claim_payments
+from pd_prime_demo.claims.service import read as claim_reads
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
-from pd_prime_demo.core.result_types import Err, Ok
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result
+from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
@@ -186,5 +205,264 @@ async def seed_book(session: AsyncSession, actor: Actor, customer_ids: dict[str,
         with _on(bound_on):
             await _bind(session, actor, _auto(noah, "TX", "dallas", effective), plan="monthly")
         await _billing_runs(session, effective - timedelta(days=15), today - timedelta(days=1))
+        made += 1
+    return made
+
+
+T = TypeVar("T")
+
+
+def _ok(result: Result[T, DomainError], what: str) -> T:
+    if isinstance(result, Err):
+        raise RuntimeError(f"seeding {what} failed: {result.error.code} {result.error.detail}")
+    return result.value
+
+
+async def _policy_of(session: AsyncSession, actor: Actor, customer_id: uuid.UUID) -> uuid.UUID:
+    listed = _ok(
+        await policies.list_policies(
+            session,
+            actor=actor,
+            where=policies.PolicyFilter(customer_id=customer_id),
+            on=clock.today(),
+            cursor=None,
+            limit=1,
+        ),
+        "the demo claims (finding a policy)",
+    )
+    return listed[0][0][0].id
+
+
+async def _has_claim(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) -> bool:
+    listed = await claim_reads.list_claims(
+        session,
+        actor=actor,
+        where=claim_reads.ClaimFilter(policy_id=policy_id),
+        cursor=None,
+        limit=1,
+    )
+    return bool(_ok(listed, "the demo claims (listing)")[0])
+
+
+def _loss_at(day: date, hour: int, zone: str) -> str:
+    return datetime.combine(day, time(hour), tzinfo=ZoneInfo(zone)).isoformat()
+
+
+def _liability_claim(policy_id: uuid.UUID, loss_on: date, description: str) -> ClaimCreate:
+    return ClaimCreate.model_validate(
+        {
+            "policy_id": str(policy_id),
+            "loss_at": _loss_at(loss_on, 17, "America/New_York"),
+            "time_zone": "America/New_York",
+            "cause_code": "liability",
+            "location": {
+                "line1": "Easton Town Center, garage B",
+                "city": "Columbus",
+                "state": "OH",
+                "postal_code": "43219",
+            },
+            "description": description,
+            "parties": [
+                {"role": "driver", "name": "Casey Customer"},
+                {
+                    "role": "claimant",
+                    "name": "Robin Patel",
+                    "contact": {"phone": "+1 614 555 0188"},
+                },
+            ],
+            "vehicles": [
+                {"policy_unit": 0, "damage": "Rear bumper scuffed"},
+                {
+                    "description": "Grey 2021 Toyota RAV4, OH plate JKL4821",
+                    "owner_party": 1,
+                    "damage": "Driver's door and front wing dented",
+                },
+            ],
+        }
+    )
+
+
+def _fire_claim(policy_id: uuid.UUID, loss_on: date) -> ClaimCreate:
+    return ClaimCreate.model_validate(
+        {
+            "policy_id": str(policy_id),
+            "loss_at": _loss_at(loss_on, 19, "America/New_York"),
+            "time_zone": "America/New_York",
+            "cause_code": "fire",
+            "location": {
+                "line1": "8 Harbor Rd",
+                "city": "Tampa",
+                "state": "FL",
+                "postal_code": "33602",
+            },
+            "description": "A pan fire spread to the kitchen cabinets; smoke on the ground floor.",
+            "parties": [{"role": "insured", "name": "James Okafor"}],
+            "property": [
+                {"description": "Kitchen", "damage": "Cabinets, counter and ceiling burnt"},
+            ],
+        }
+    )
+
+
+async def seed_claims(
+    session: AsyncSession,
+    runtime: Runtime,
+    actors: dict[str, Actor],
+    customer_ids: dict[str, uuid.UUID],
+) -> int:
+    """File and handle the demo claims that are not there yet; how many were filed.
+
+    ``actors``: the demo logins acting (``casey``, ``agent2``, ``adjuster``)."""
+    system = Actor.system("seed")
+    today = clock.today()
+    adjuster = actors["adjuster"]
+    made = 0
+
+    async def file(body: ClaimCreate, by: Actor, on: date) -> uuid.UUID:
+        with _on(on):
+            filed = await claims.file_claim(
+                session, body, actor=by, cipher=runtime.cipher, settings=runtime.settings
+            )
+        return _ok(filed, "a demo claim").id
+
+    casey_policy = await _policy_of(session, system, customer_ids["casey"])
+    if not await _has_claim(session, system, casey_policy):
+        loss_on = today - timedelta(days=25)
+        claim_id = await file(
+            _liability_claim(
+                casey_policy,
+                loss_on,
+                "Reversing out of a parking space, backed into a parked car.",
+            ),
+            actors["casey"],
+            loss_on + timedelta(days=1),
+        )
+        with _on(loss_on + timedelta(days=2)):
+            read = _ok(
+                await claim_reads.read_claim(
+                    session, claim_id, actor=adjuster, cipher=runtime.cipher
+                ),
+                "reading a demo claim",
+            )
+            claimant = next(p.id for p in read[1].parties if p.role == "claimant")
+            exposure = _ok(
+                await claim_exposures.add_exposure(
+                    session,
+                    claim_id,
+                    coverage_code="pd",
+                    policy_unit=0,  # property damage is rated per vehicle: Casey's car
+                    claimant_party_id=claimant,
+                    actor=adjuster,
+                ),
+                "a demo exposure",
+            ).exposure.id
+            _ok(
+                await claim_payments.set_reserve(
+                    session,
+                    claim_id,
+                    exposure,
+                    cost_type=CostType.INDEMNITY,
+                    category="property_damage",
+                    amount=Decimal("3000.00"),
+                    reason="body shop estimate for the door and wing",
+                    actor=adjuster,
+                ),
+                "a demo reserve",
+            )
+        with _on(loss_on + timedelta(days=12)):
+            _ok(
+                await claim_payments.make_payment(
+                    session,
+                    claim_id,
+                    exposure,
+                    cost_type=CostType.INDEMNITY,
+                    category="property_damage",
+                    amount=Decimal("2412.50"),
+                    payee="Riverside Collision Center",
+                    reason="repair invoice 4471",
+                    idempotency_key=None,
+                    actor=adjuster,
+                ),
+                "a demo payment",
+            )
+        with _on(loss_on + timedelta(days=14)):
+            _ok(
+                await claims.change_status(
+                    session,
+                    claim_id,
+                    ClaimStatus.CLOSED,
+                    outcome=ClosedOutcome.PAID,
+                    reason="repairs paid; the claimant signed the release",
+                    expected_version=None,
+                    actor=adjuster,
+                ),
+                "closing a demo claim",
+            )
+        await file(
+            _liability_claim(
+                casey_policy,
+                today - timedelta(days=1),
+                "Clipped a parked car's mirror pulling out of the garage.",
+            ),
+            actors["casey"],
+            today,
+        )
+        made += 2
+    james_policy = await _policy_of(session, system, customer_ids["james"])
+    if not await _has_claim(session, system, james_policy):
+        loss_on = today - timedelta(days=50)
+        claim_id = await file(
+            _fire_claim(james_policy, loss_on), actors["agent2"], loss_on + timedelta(days=1)
+        )
+        with _on(loss_on + timedelta(days=3)):
+            exposure = _ok(
+                await claim_exposures.add_exposure(
+                    session,
+                    claim_id,
+                    coverage_code="dwelling",
+                    policy_unit=None,
+                    claimant_party_id=None,
+                    actor=adjuster,
+                ),
+                "a demo exposure",
+            ).exposure.id
+            for cost_type, category, amount, reason in (
+                (
+                    CostType.INDEMNITY,
+                    "dwelling",
+                    "18000.00",
+                    "contractor's estimate for the kitchen",
+                ),
+                (CostType.EXPENSE, "adjusting", "1200.00", "independent adjuster's inspection"),
+            ):
+                _ok(
+                    await claim_payments.set_reserve(
+                        session,
+                        claim_id,
+                        exposure,
+                        cost_type=cost_type,
+                        category=category,
+                        amount=Decimal(amount),
+                        reason=reason,
+                        actor=adjuster,
+                    ),
+                    "a demo reserve",
+                )
+        with _on(loss_on + timedelta(days=15)):
+            _ok(
+                await claim_payments.make_payment(
+                    session,
+                    claim_id,
+                    exposure,
+                    cost_type=CostType.INDEMNITY,
+                    category="dwelling",
+                    amount=Decimal("6500.00"),
+                    payee="James Okafor",
+                    reason="advance for the cabinets and clean-up",
+                    idempotency_key=None,
+                    actor=adjuster,
+                ),
+                "a demo payment",
+            )
         made += 1
     return made
