@@ -62,10 +62,12 @@ async def test_generated_book_builds_triangles_and_runs_mack(runtime: Runtime) -
             )
         )
     lines: list[str] = []
-    figures = await time_triangles(runtime, valuation, lines.append)
+    figures = await time_triangles(runtime, valuation, lines.append, rounds=2)
     assert [line.split(":")[0] for line in lines] == [
         "paid triangle 10x10",
         "incurred triangle 10x10",
+        "paid again triangle 10x10",
+        "incurred again triangle 10x10",
     ]
     async with runtime.db.sessionmaker() as session:
         paid = await session.get(LossTriangle, figures["paid triangle"])
