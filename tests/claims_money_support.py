@@ -113,32 +113,3 @@ async def assert_books(session: AsyncSession, claim_id: uuid.UUID) -> list[Reser
 
 def problem(response: Any) -> str:
     return str(response.json().get("code"))
-
-
-async def widen_ledger_accounts(session: AsyncSession) -> None:
-    """TEMPORARY, until migration 0019 (the lead's) widens ``ck_ledger_lines_account_known``
-    to the claim accounts (/work/notes/money_needs_from_lead.md): the same constraint the
-    model declares, inside the test's own transaction (rolled back with it). A no-op once the
-    database already knows every account."""
-    from sqlalchemy import text
-
-    from pd_prime_demo.billing.service import Account
-
-    definition = await session.scalar(
-        text(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conname = 'ck_ledger_lines_account_known'"
-        )
-    )
-    if definition is not None and all(a.value in definition for a in Account):
-        return
-    accounts = ", ".join(f"'{a.value}'" for a in Account)
-    await session.execute(
-        text("ALTER TABLE ledger_lines DROP CONSTRAINT IF EXISTS ck_ledger_lines_account_known")
-    )
-    await session.execute(
-        text(
-            "ALTER TABLE ledger_lines ADD CONSTRAINT ck_ledger_lines_account_known "
-            f"CHECK (account IN ({accounts}))"
-        )
-    )

@@ -30,7 +30,6 @@ from tests.claims_money_support import (
     assert_books,
     claim_row,
     exposure_row,
-    widen_ledger_accounts,
 )
 from tests.claims_support import (
     at,
@@ -58,7 +57,6 @@ class World:
 
 @pytest.fixture
 async def world(client: AsyncClient, runtime: Runtime, session: AsyncSession) -> World:
-    await widen_ledger_accounts(session)
     agent = await staff(client, runtime, Role.AGENT)
     made = await bound_policy(client, agent)
     claim = await claim_row(
@@ -497,8 +495,7 @@ class Filed:
 
 
 @pytest.fixture
-async def filed(client: AsyncClient, runtime: Runtime, session: AsyncSession) -> Any:
-    await widen_ledger_accounts(session)
+async def filed(client: AsyncClient, runtime: Runtime) -> Any:
     made, agent, claim = await claim_in_force(client, runtime)
     with at(filing_day(made)):
         adjuster = await staff(client, runtime, Role.ADJUSTER)

@@ -16,7 +16,6 @@ from sqlalchemy import make_url
 from typer.testing import CliRunner
 
 from pd_prime_demo import cli
-from pd_prime_demo.billing.service import Account
 from pd_prime_demo.seed import DEMO_PASSWORD
 
 LIMIT, DEDUCTIBLE, EACH = Decimal("10000.00"), Decimal("500.00"), Decimal("950.00")
@@ -32,21 +31,6 @@ async def _exposure(url: str) -> tuple[uuid.UUID, uuid.UUID]:
     and the demo's policies start in two weeks (the server's clock cannot travel)."""
     conn = await asyncpg.connect(_dsn(url))
     try:
-        # TEMPORARY until migration 0019 widens the ledger's account check to the claim
-        # accounts (/work/notes/money_needs_from_lead.md); a no-op once it does.
-        accounts = ", ".join(f"'{a.value}'" for a in Account)
-        definition = await conn.fetchval(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conname = 'ck_ledger_lines_account_known'"
-        )
-        if definition is None or not all(a.value in definition for a in Account):
-            await conn.execute(
-                "ALTER TABLE ledger_lines DROP CONSTRAINT IF EXISTS ck_ledger_lines_account_known"
-            )
-            await conn.execute(
-                "ALTER TABLE ledger_lines ADD CONSTRAINT ck_ledger_lines_account_known "
-                f"CHECK (account IN ({accounts}))"
-            )
         policy = await conn.fetchrow("SELECT id, customer_id FROM policies ORDER BY id LIMIT 1")
         claim_id, exposure_id = uuid.uuid4(), uuid.uuid4()
         serial = await conn.fetchval("SELECT nextval('claim_number_seq')")

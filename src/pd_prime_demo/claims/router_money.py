@@ -51,6 +51,21 @@ PAYMENT_KEY_REQUIRED = invalid(
     "idempotency.key_required", "a payment needs an Idempotency-Key: a retry never pays twice"
 )
 PENDING = {"description": "Above your authority: a pending approval, nothing posted yet"}
+PAYMENT_RULES = (
+    "Indemnity paid on an exposure never exceeds its limit net of the deductible (on the "
+    "valuation basis: its valuation less the deductible; 409 `claim.valuation_required` until "
+    "it is valued), nor, with the claim's other exposures on the coverage, the per-occurrence "
+    "limit (409 `claim.limit_exceeded` / `claim.occurrence_limit_exceeded`, with `available`). "
+    "Expense is outside the limits.\n\n"
+    "**A payment with no reserve, or above the reserve, first raises the reserve** to the "
+    'payment\'s amount (a reserve transaction with the reason "raised to cover payment"), '
+    "then takes it down by the amount paid: it is never refused for the reserve. The raise "
+    "needs reserve authority as well.\n\n"
+    "Above the caller's authority (their own row of `/claims/authority-limits`, else their "
+    "role's; none: no authority) nothing is posted: 202 with a pending approval. The same key "
+    "with the same body replays the first answer (200, or 202 for an approval); with another "
+    "body 422 `idempotency.key_reused`."
+)
 
 
 def _exposure(view: exposures.ExposureView) -> ExposureRead:
@@ -272,6 +287,9 @@ async def set_valuation(
         **problem_responses(401, 403, 404, 409, 422),
     },
     summary="Set a reserve line's outstanding reserve (the new amount, with a reason)",
+    description="Raising a reserve above your authority's reserve limit answers 202 with a "
+    "pending approval; taking one down needs no authority. Every change is a reserve "
+    "transaction (the history) and a balanced ledger entry.",
 )
 async def set_reserve(
     claim_id: uuid.UUID,
@@ -356,9 +374,8 @@ async def claim_transactions(
         202: {"model": MovementRead, **PENDING},
         **problem_responses(401, 403, 404, 409, 422),
     },
-    summary="Pay (Idempotency-Key required). Indemnity never exceeds the exposure's limit net "
-    "of the deductible nor the coverage's per-occurrence limit (409 claim.limit_exceeded); a "
-    "payment above the reserve first raises the reserve to cover it",
+    summary="Pay on an exposure (Idempotency-Key required)",
+    description=PAYMENT_RULES,
 )
 async def make_payment(
     claim_id: uuid.UUID,

@@ -11,8 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pd_prime_demo.core.actor import Role
 
-Positive = Annotated[Decimal, Field(gt=0, max_digits=14, decimal_places=2, examples=["1250.00"])]
-NotNegative = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2, examples=["5000.00"])]
+Positive = Annotated[Decimal, Field(gt=0, le=10**9, decimal_places=2, examples=["1250.00"])]
+NotNegative = Annotated[Decimal, Field(ge=0, le=10**9, decimal_places=2, examples=["5000.00"])]
 Reason = Annotated[str, Field(min_length=1, max_length=2000, examples=["estimate received"])]
 Category = Annotated[
     str,
