@@ -8,11 +8,13 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 from httpx import AsyncClient
 from sqlalchemy import text
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.events.catalogue import CATALOGUE, schemas
 from pd_prime_demo.events.relay import publish_batch
 from tests.claims_support import (
     LOSS_AFTER_INCEPTION,
@@ -493,3 +495,70 @@ async def test_listing_filters_and_pages(client: AsyncClient, runtime: Runtime) 
         assert [c["id"] for c in investigating.json()["items"]] == [first["id"]]
         bad = await client.get(API, params={"cursor": "nonsense"}, headers=headers)
         assert bad.status_code == 422
+
+
+async def test_nothing_closes_while_an_approval_waits_and_every_claim_event_is_catalogued(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """A payment above the adjuster's authority waits for approval, and the claim cannot
+    close meanwhile. Then every claim event this claim's life wrote to the outbox has a
+    catalogued type, a payload its strict model accepts, and the documented visibility
+    (a customer's events carry the customer; staff events none)."""
+    adjuster = await staff(client, runtime, Role.ADJUSTER)
+    made, _, claim = await claim_in_force(client, runtime)
+    with at(filing_day(made)):
+        headers = await fresh(client, adjuster)
+        exposure = await client.post(
+            url(claim, "/exposures"),
+            json={"coverage_code": "collision", "policy_unit": 0},
+            headers=headers,
+        )
+        assert exposure.status_code == 201, exposure.text
+        lines = url(claim, f"/exposures/{exposure.json()['id']}")
+        valued = await client.post(
+            f"{lines}/valuation",
+            json={"valuation": "30000.00", "reason": "total loss"},
+            headers=headers,
+        )
+        assert valued.status_code == 200, valued.text
+        line = {"cost_type": "indemnity", "category": "vehicle_damage"}
+        reserved = await client.post(
+            f"{lines}/reserves",
+            json={**line, "amount": "20000.00", "reason": "total loss"},
+            headers=headers,
+        )
+        assert reserved.status_code == 201, reserved.text
+        waiting = await client.post(
+            f"{lines}/payments",
+            json={**line, "amount": "15000.00", "payee": "Insured", "reason": "settlement"},
+            headers={**headers, "Idempotency-Key": str(uuid.uuid4())},
+        )
+        assert waiting.status_code == 202, waiting.text
+        read_back = await read(client, headers, claim)
+        assert [a["amount"] for a in read_back["pending_approvals"]] == ["15000.00"]
+        closing = await move(client, headers, claim, status="closed", outcome="without_payment")
+        assert closing.status_code == 409
+        assert closing.json()["code"] == "claim.approvals_pending"
+        assert (await read(client, headers, claim))["status"] == "open"  # nothing moved
+    async with runtime.db.unit_of_work() as session:
+        rows = (
+            await session.execute(
+                text(
+                    "SELECT topic, payload, customer_id FROM outbox_events "
+                    "WHERE aggregate_type = 'claim' AND aggregate_id = :id ORDER BY id"
+                ),
+                {"id": claim["id"]},
+            )
+        ).all()
+    published = schemas()
+    topics = []
+    for topic, payload, customer_id in rows:
+        entry = CATALOGUE[topic]
+        jsonschema.validate(payload, published[topic])
+        entry.payload.model_validate(payload)
+        assert (customer_id is not None) == (entry.visibility == "customer"), topic
+        assert payload["claim_id"] == claim["id"]
+        assert payload["number"] == claim["number"]
+        topics.append(topic)
+    assert topics[:3] == ["claim.reported", "claim.assigned", "claim.status_changed"]
+    assert {"claim.reserve_changed", "claim.approval_requested"} <= set(topics)

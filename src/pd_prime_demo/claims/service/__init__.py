@@ -12,6 +12,7 @@ from pd_prime_demo.claims.service.fnol import file_claim
 # isort: split
 # --- workflow (reads, status, assignment, notes, diary, as of) ---
 from pd_prime_demo.claims.service.assignment import assign, assign_on_report
+from pd_prime_demo.claims.service.read import ClaimFilter, claim_as_of, list_claims, read_claim
 from pd_prime_demo.claims.service.workflow import change_status
 
 # isort: split
@@ -35,6 +36,7 @@ from pd_prime_demo.claims.service.reserving import (
 
 __all__ = [
     "NOT_FOUND",
+    "ClaimFilter",
     "ClaimTotals",
     "CostTotals",
     "ExposureTerms",
@@ -43,6 +45,7 @@ __all__ = [
     "assign_on_report",
     "build_triangle",
     "change_status",
+    "claim_as_of",
     "claim_totals",
     "close_reserves",
     "earned_premium",
@@ -52,8 +55,10 @@ __all__ = [
     "get_claim",
     "get_triangle",
     "import_triangle",
+    "list_claims",
     "loss_report",
     "pending_approvals",
+    "read_claim",
     "refresh_fraud_indicators",
     "run_analysis",
 ]
