@@ -120,6 +120,13 @@ async def test_incremental_import_and_selected_factors_and_tail(
     assert tailed.json()["parameters"]["selected"] == {"12": "2.5"}
     # Every origin is developed by the tail: more IBNR than without it.
     assert Decimal(tailed.json()["totals"]["ibnr"]) > Decimal(plain["totals"]["ibnr"])
+    last_age = await client.post(
+        url, json={"method": "chain_ladder", "selected": {"120": 1.1}}, headers=headers
+    )
+    assert last_age.status_code == 422
+    assert last_age.json()["code"] == "reserving.method_failed"
+    elsewhere = f"{TRIANGLES}/{cumulative['id']}/analyses/{tailed.json()['id']}"
+    assert (await client.get(elsewhere, headers=headers)).status_code == 404
 
 
 async def test_bad_cells_are_named_and_nothing_is_stored(

@@ -331,7 +331,7 @@ async def run_analysis(
                 parameters["earned_premium_source"] = source
                 output = _expected(tri, body, premium)
         json.dumps(output, allow_nan=False)
-    except (ReservingError, ValueError) as error:
+    except (ValueError, ArithmeticError) as error:  # ReservingError is a ValueError
         return Err(invalid("reserving.method_failed", str(error)))
     analysis = ReserveAnalysis(
         triangle_id=row.id,
