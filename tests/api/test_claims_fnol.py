@@ -446,3 +446,127 @@ async def test_a_photo_larger_than_the_default_body_limit_goes_through_its_route
             big_claim = claim_body(made.policy_id, description="x" * (2 * 1024 * 1024))
             refused = await client.post("/api/v1/claims", json=big_claim, headers=headers)
             assert refused.status_code == 413
+
+
+async def test_an_api_key_scoped_to_filing_files_on_its_owners_book(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    other = await bound_policy(client, await staff(client, runtime, Role.AGENT))
+    with at(made.inception + timedelta(days=40)):
+        headers = await fresh(client, agent)
+        created = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "FNOL intake", "scopes": ["claims:file"]},
+            headers=headers,
+        )
+        assert created.status_code == 201, created.text
+        key = {"Authorization": f"Bearer {created.json()['key']}"}
+        claim = await file_claim(client, key, made.policy_id)
+        assert claim["reported_via"] == "api_client"
+        foreign = await client.post("/api/v1/claims", json=claim_body(other.policy_id), headers=key)
+        assert foreign.status_code == 404, "the owner's reach, not more"
+
+
+async def test_a_loss_in_a_lapse_after_a_late_reinstatement_is_flagged(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    cancel_on = made.inception + timedelta(days=20)
+    back_on = made.inception + timedelta(days=30)
+    with at(cancel_on - timedelta(days=1)):
+        admin = await staff(client, runtime, Role.ADMIN)
+        await cancel(client, admin.headers, made, cancel_on)
+    with at(back_on):
+        h = await fresh(client, admin)
+        response = await client.post(
+            f"{made.url}/reinstatements",
+            json={"effective_on": back_on.isoformat()},
+            headers={**h, "If-Match": (await client.get(made.url, headers=h)).headers["etag"]},
+        )
+        assert response.status_code == 201, response.text
+    with at(back_on + timedelta(days=5)):
+        h = await fresh(client, admin)
+        # The days of the lapse stay uncovered: the cancellation decides them.
+        in_lapse = await _codes_on(client, h, made.policy_id, cancel_on + timedelta(days=3))
+        assert in_lapse == ["policy.cancelled"]
+        assert await _codes_on(client, h, made.policy_id, back_on) == []
+        assert await _codes_on(client, h, made.policy_id, cancel_on - timedelta(days=1)) == []
+
+
+async def test_exposure_terms_read_the_policy_on_the_loss_date_as_known_at_filing(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    from decimal import Decimal
+
+    from pd_prime_demo.claims.service import exposure_terms
+    from pd_prime_demo.core.result_types import Err, Ok
+
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)  # full: BI 100/300, collision 500
+    start = made.inception
+    with at(start + timedelta(days=10)):
+        admin = await staff(client, runtime, Role.ADMIN)
+        claim = await file_claim(
+            client, admin.headers, made.policy_id, loss_at=loss_time(start + timedelta(days=9))
+        )
+        # A merge patch: null takes a coverage off.
+        patch = {"bi": {"limit": "250/500"}, "collision": None, "comprehensive": None}
+        await endorse(client, admin.headers, made, start + timedelta(days=10), coverages=patch)
+    row = await session.get(Claim, uuid.UUID(claim["id"]))
+    assert row is not None
+    bi = await exposure_terms(session, row, "bi", 1)
+    assert isinstance(bi, Ok)
+    assert (bi.value.limit_amount, bi.value.occurrence_limit) == (Decimal(100000), Decimal(300000))
+    collision = await exposure_terms(session, row, "collision", 0)
+    assert isinstance(collision, Ok), "the endorsement took collision off after the loss"
+    assert collision.value.limit_amount is None
+    assert collision.value.deductible_amount == Decimal(500)
+    no_vehicle = await exposure_terms(session, row, "collision", 5)
+    assert isinstance(no_vehicle, Err)
+    assert no_vehicle.error.code == "claim.coverage_not_on_policy"
+    assert no_vehicle.error.errors[0].pointer == "#/policy_unit"
+    missing = await exposure_terms(session, row, "umuim_not_sold", None)
+    assert isinstance(missing, Err)
+    with at(start + timedelta(days=12)):
+        later = await file_claim(
+            client,
+            await fresh(client, admin),
+            made.policy_id,
+            loss_at=loss_time(start + timedelta(days=11)),
+            cause_code="liability",
+        )
+    later_row = await session.get(Claim, uuid.UUID(later["id"]))
+    assert later_row is not None
+    raised = await exposure_terms(session, later_row, "bi", 0)
+    assert isinstance(raised, Ok)
+    assert raised.value.limit_amount == Decimal(250000)
+    gone = await exposure_terms(session, later_row, "collision", 0)
+    assert isinstance(gone, Err)
+    assert gone.error.code == "claim.coverage_not_on_policy"
+
+
+async def test_a_cancellation_recorded_after_the_claim_shows_when_indicators_refresh(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    from pd_prime_demo.claims.service import refresh_fraud_indicators
+    from pd_prime_demo.core.actor import Actor
+
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    loss_day = made.inception + timedelta(days=50)
+    with at(loss_day + timedelta(days=1)):
+        admin = await staff(client, runtime, Role.ADMIN)
+        claim = await file_claim(client, admin.headers, made.policy_id, loss_at=loss_time(loss_day))
+        assert claim["fraud_indicators"] == []
+        await cancel(client, admin.headers, made, loss_day + timedelta(days=10))
+    row = await session.get(Claim, uuid.UUID(claim["id"]))
+    assert row is not None
+    actor = Actor.system("tests")
+    assert await refresh_fraud_indicators(session, row, settings=runtime.settings, actor=actor)
+    assert [i["code"] for i in row.fraud_indicators] == ["loss_shortly_before_cancellation"]
+    assert not await refresh_fraud_indicators(
+        session, row, settings=runtime.settings, actor=actor
+    ), "unchanged: nothing written"

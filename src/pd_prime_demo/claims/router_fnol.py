@@ -29,7 +29,6 @@ from pd_prime_demo.claims.schemas_fnol import (
     ClaimFiled,
 )
 from pd_prime_demo.claims.service import attachments, fnol
-from pd_prime_demo.claims.service.common import get_claim
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.identity.dependencies import CurrentActor, require
@@ -64,7 +63,7 @@ async def file_claim(
 ) -> ClaimFiled:
     idem = IdempotentCreate.of(request, body, idempotency_key, actor, runtime.cipher)
     if (previous_id := await idem.previous(session)) is not None:
-        claim = handle_result(await get_claim(session, uuid.UUID(previous_id), actor=actor))
+        claim = handle_result(await fnol.filed_claim(session, uuid.UUID(previous_id), actor=actor))
         response.headers["Idempotent-Replayed"] = "true"
     else:
         claim = handle_result(

@@ -47,6 +47,7 @@ from pd_prime_demo.claims.schemas_fnol import (
 )
 from pd_prime_demo.claims.service import coverage
 from pd_prime_demo.claims.service.assignment import assign_on_report
+from pd_prime_demo.claims.service.common import get_claim
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Permission, Role
 from pd_prime_demo.core.config import Settings
@@ -70,6 +71,27 @@ _CLOCK_SKEW = timedelta(minutes=5)
 
 def contact_context(party_id: uuid.UUID) -> str:
     return f"claim_parties.contact:{party_id}"
+
+
+_FILING_READS = frozenset(
+    {Permission.CUSTOMERS_READ, Permission.POLICIES_READ, Permission.CLAIMS_READ}
+)
+
+
+def filing_view(actor: Actor) -> Actor:
+    """Whoever files reaches the policies (and the claims they filed) of the customers their
+    role and owner reach, whether or not a key or client was scoped to reading them: the
+    permissions only gate, the reach is the owner's."""
+    if not actor.has(Permission.CLAIMS_FILE):
+        return actor
+    return dataclasses.replace(actor, permissions=actor.permissions | _FILING_READS)
+
+
+async def filed_claim(
+    session: AsyncSession, claim_id: uuid.UUID, *, actor: Actor
+) -> Result[Claim, DomainError]:
+    """A claim as its filer reaches it (an Idempotency-Key replay)."""
+    return await get_claim(session, claim_id, actor=filing_view(actor))
 
 
 def reported_via(actor: Actor) -> ReportedVia:
@@ -121,11 +143,9 @@ async def file_claim(
     settings: Settings,
 ) -> Result[Claim, DomainError]:
     """First notice of loss (see the module's docstring)."""
-    # Filing reaches the policies the actor's role and owner see, scoped or not to reading.
-    viewer = dataclasses.replace(actor, permissions=actor.permissions | {Permission.POLICIES_READ})
     if not actor.has(Permission.CLAIMS_FILE):
         return Err(POLICY_NOT_FOUND)
-    match await policies.get_policy(session, body.policy_id, actor=viewer):
+    match await policies.get_policy(session, body.policy_id, actor=filing_view(actor)):
         case Err():
             return Err(POLICY_NOT_FOUND)
         case Ok(policy):
