@@ -14,8 +14,10 @@ from sqlalchemy import text
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.events import service as events
 from pd_prime_demo.events.catalogue import CATALOGUE, schemas
 from pd_prime_demo.events.relay import publish_batch
+from pd_prime_demo.identity.rules import user_actor
 from tests.claims_support import (
     LOSS_AFTER_INCEPTION,
     at,
@@ -414,6 +416,29 @@ async def test_the_policyholder_is_told_of_their_claims_status_and_no_one_elses(
             "/api/v1/events", params={"type": "claim.assigned"}, headers=adjuster_h
         )
         assert {e["aggregate_id"] for e in company.json()["items"]} >= {c["id"] for c in claims}
+    # Live updates: the hub filters each published batch per connection with the same rules.
+    async with runtime.db.sessionmaker() as session:
+        batch = [
+            e
+            for e in await events.published_after(session, 0, limit=5000)
+            if e.type[:6] == "claim."
+        ]
+        actors = []
+        for holder in holders:
+            user_id = await session.scalar(
+                text("SELECT id FROM users WHERE email = :e"), {"e": holder.email}
+            )
+            actors.append(user_actor(user_id, Role.CUSTOMER.value, None))
+        audiences = [events.audience_of(a) for a in actors]
+        allowed = await events.recipients(session, batch, audiences)
+        live = [
+            {(e.type, e.aggregate_id) for e in batch if events.admits(audience, e, allowed)}
+            for audience in audiences
+        ]
+    for mine, claim in zip(live, claims, strict=True):
+        assert ("claim.status_changed", claim["id"]) in mine
+        assert ("claim.assigned", claim["id"]) not in mine
+        assert {aggregate for _, aggregate in mine} == {claim["id"]}
 
 
 async def test_the_diary_across_claims(client: AsyncClient, runtime: Runtime) -> None:
