@@ -28,7 +28,7 @@ from pd_prime_demo.claims.schemas_fnol import (
     ClaimCreate,
     ClaimFiled,
 )
-from pd_prime_demo.claims.service import attachments, fnol
+from pd_prime_demo.claims.service import attachments, fnol, fnol_read
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.identity.dependencies import CurrentActor, require
@@ -74,7 +74,7 @@ async def file_claim(
         idem.remember(session, str(claim.id))
     response.headers["Location"] = f"{API_V1}/claims/{claim.id}"
     response.headers["ETag"] = etag_for(claim.version)
-    return await fnol.present_filed(session, claim, actor=actor, cipher=runtime.cipher)
+    return await fnol_read.present_filed(session, claim, actor=actor, cipher=runtime.cipher)
 
 
 def _attachment_read(row: ClaimAttachment) -> AttachmentRead:

@@ -38,18 +38,13 @@ from pd_prime_demo.claims.models import Claim, ClaimInvolved, ClaimParty, ClaimS
 from pd_prime_demo.claims.repository import claims as repository
 from pd_prime_demo.claims.schemas_fnol import (
     ClaimCreate,
-    ClaimFiled,
-    ContactRead,
-    FindingRead,
-    FraudIndicatorRead,
-    InvolvedRead,
-    PartyRead,
 )
 from pd_prime_demo.claims.service import coverage
 from pd_prime_demo.claims.service.assignment import assign_on_report
 from pd_prime_demo.claims.service.common import get_claim
+from pd_prime_demo.claims.service.fnol_read import contact_context
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Permission, Role
+from pd_prime_demo.core.actor import Actor, ActorKind, Permission, Role
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.crypto import FieldCipher
 from pd_prime_demo.core.outbox import emit
@@ -67,10 +62,6 @@ from pd_prime_demo.policies import service as policies
 POLICY_NOT_FOUND = not_found("policy")
 # A clock a little ahead on the reporter's device is not a loss in the future.
 _CLOCK_SKEW = timedelta(minutes=5)
-
-
-def contact_context(party_id: uuid.UUID) -> str:
-    return f"claim_parties.contact:{party_id}"
 
 
 _FILING_READS = frozenset(
@@ -198,10 +189,6 @@ async def file_claim(
         coverage_findings=[f.to_json() for f in findings],
         fraud_indicators=[i.to_json() for i in indicators],
         status=ClaimStatus.REPORTED.value,
-        closed_outcome=None,
-        denial_reason=None,
-        adjuster_id=None,
-        version=1,
         updated_at=now,
     )
     session.add(claim)
@@ -332,80 +319,3 @@ def _add_involved(
         # Kept in the order given: the read lists them by (created_at, id).
         row.created_at = claim.reported_at + timedelta(microseconds=i)
         session.add(row)
-
-
-def may_see_contacts(actor: Actor) -> bool:
-    """Party contacts are PII: shown to pii:read, and to the policyholder (whose claim it is:
-    they see no other)."""
-    return actor.has(Permission.PII_READ) or (
-        actor.role is Role.CUSTOMER and actor.kind is ActorKind.USER
-    )
-
-
-def is_claims_staff(actor: Actor) -> bool:
-    """Coverage findings and fraud indicators are for the carrier's staff (as in the claim's
-    detailed read): null for the policyholder and agents."""
-    return actor.kind is ActorKind.SYSTEM or actor.role in COMPANY_WIDE_ROLES
-
-
-async def present_filed(
-    session: AsyncSession, claim: Claim, *, actor: Actor, cipher: FieldCipher
-) -> ClaimFiled:
-    """The claim as filed, for ``actor`` (who may see it)."""
-    reveal = may_see_contacts(actor)
-    parties = []
-    for p in await repository.parties_of(session, claim.id):
-        contact = None
-        if reveal and p.contact_enc:
-            contact = ContactRead(
-                **json.loads(cipher.decrypt(p.contact_enc, context=contact_context(p.id)))
-            )
-        parties.append(
-            PartyRead(
-                id=p.id,
-                role=PartyRole(p.role),
-                name=p.name,
-                injured=p.injured,
-                customer_id=p.customer_id,
-                contact=contact,
-                contact_masked=p.contact_enc is not None and not reveal,
-            )
-        )
-    staff = is_claims_staff(actor)
-    return ClaimFiled(
-        id=claim.id,
-        number=claim.number,
-        policy_id=claim.policy_id,
-        customer_id=claim.customer_id,
-        product_code=claim.product_code,
-        state=claim.state,
-        policy_transaction_id=claim.policy_transaction_id,
-        loss_at=claim.loss_at,
-        loss_on=claim.loss_on,
-        loss_time_zone=claim.loss_time_zone,
-        cause_code=claim.cause_code,
-        location=claim.location,
-        description=claim.description,
-        reported_at=claim.reported_at,
-        reported_via=ReportedVia(claim.reported_via),
-        coverage_status=CoverageStatus(claim.coverage_status),
-        coverage_findings=([FindingRead(**f) for f in claim.coverage_findings] if staff else None),
-        fraud_indicators=(
-            [FraudIndicatorRead(**i) for i in claim.fraud_indicators] if staff else None
-        ),
-        status=ClaimStatus(claim.status),
-        adjuster_id=claim.adjuster_id,
-        parties=parties,
-        involved=[
-            InvolvedRead(
-                id=i.id,
-                kind=InvolvedKind(i.kind),
-                policy_unit=i.policy_unit,
-                owner_party_id=i.owner_party_id,
-                description=i.description,
-                damage=i.damage,
-            )
-            for i in await repository.involved_of(session, claim.id)
-        ],
-        version=claim.version,
-    )
