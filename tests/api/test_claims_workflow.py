@@ -587,3 +587,30 @@ async def test_nothing_closes_while_an_approval_waits_and_every_claim_event_is_c
         topics.append(topic)
     assert topics[:3] == ["claim.reported", "claim.assigned", "claim.status_changed"]
     assert {"claim.reserve_changed", "claim.approval_requested"} <= set(topics)
+
+
+async def test_with_no_adjuster_a_claim_stays_reported_until_one_is_assigned(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await staff(client, runtime, Role.ADMIN)
+    made, _, claim = await claim_in_force(client, runtime)  # no adjuster exists yet
+    with at(filing_day(made)):
+        headers = await fresh(client, admin)
+        reported = await read(client, headers, claim)
+        assert (reported["status"], reported["adjuster_id"]) == ("reported", None)
+        assert reported["allowed_moves"] == ["open"]
+        opened = await move(client, headers, claim, status="open")
+        assert (opened.status_code, opened.json()["code"]) == (409, "claim.no_adjuster")
+        nobody = await client.post(
+            url(claim, "/assignment"), json={}, headers=await changing(client, headers, url(claim))
+        )
+        assert (nobody.status_code, nobody.json()["code"]) == (422, "claim.no_adjuster_available")
+        adjuster = await staff(client, runtime, Role.ADJUSTER)
+        assigned = await client.post(
+            url(claim, "/assignment"), json={}, headers=await changing(client, headers, url(claim))
+        )
+        assert assigned.status_code == 200, assigned.text
+        assert assigned.json()["adjuster_id"] == str(adjuster.user_id)
+        assert assigned.json()["adjuster_name"]
+        assert assigned.json()["status"] == "open"
+        assert assigned.json()["status_history"][-1]["from_status"] == "reported"
