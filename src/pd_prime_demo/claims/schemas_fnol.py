@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from pd_prime_demo.claims.enums import (
     ClaimStatus,
@@ -24,6 +24,7 @@ from pd_prime_demo.claims.enums import (
     PartyRole,
     ReportedVia,
 )
+from pd_prime_demo.core.dates import Moment
 
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 ().-]{7,20}$")]
 Text200 = Annotated[str, Field(min_length=1, max_length=200)]
@@ -147,7 +148,7 @@ class ClaimCreate(_In):
     )
 
     policy_id: uuid.UUID
-    loss_at: AwareDatetime = Field(description="When the loss happened, with its UTC offset.")
+    loss_at: Moment = Field(description="When the loss happened, with its UTC offset.")
     time_zone: TimeZone = Field(
         description="IANA zone of the loss location: loss_on is loss_at's day there."
     )
