@@ -15,7 +15,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.claims.enums import ApprovalStatus, CostType, MoneyKind
-from pd_prime_demo.claims.models import ClaimParty
+from pd_prime_demo.claims.models import Claim, ClaimParty
 from pd_prime_demo.claims.money_models import (
     Approval,
     AuthorityLimit,
@@ -185,8 +185,19 @@ async def approval(
     return await session.scalar(query)
 
 
-def approvals_query(*, claim_id: uuid.UUID | None, status: ApprovalStatus | None) -> Select[Any]:
+def approvals_query(
+    *,
+    claim_id: uuid.UUID | None,
+    status: ApprovalStatus | None,
+    visible_customers: Select[Any] | None = None,
+) -> Select[Any]:
+    """Approvals by claim and status, on claims whose customer is among ``visible_customers``
+    (None: no restriction)."""
     query = select(Approval)
+    if visible_customers is not None:
+        query = query.join(Claim, Claim.id == Approval.claim_id).where(
+            Claim.customer_id.in_(visible_customers)
+        )
     if claim_id is not None:
         query = query.where(Approval.claim_id == claim_id)
     if status is not None:

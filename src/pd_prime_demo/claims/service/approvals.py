@@ -36,6 +36,7 @@ from pd_prime_demo.core.result_types import (
     invalid,
     not_found,
 )
+from pd_prime_demo.customers import service as customers
 
 APPROVAL_NOT_FOUND = not_found("approval", "claim.approval_not_found")
 SELF_APPROVAL = forbidden(
@@ -103,7 +104,9 @@ async def list_approvals(
                 return err
             case Ok():
                 pass
-    query = repo.approvals_query(claim_id=claim_id, status=status)
+    query = repo.approvals_query(
+        claim_id=claim_id, status=status, visible_customers=customers.visible_ids(actor)
+    )
     return await keyset_page(
         session,
         query,
