@@ -570,3 +570,36 @@ async def test_a_cancellation_recorded_after_the_claim_shows_when_indicators_ref
     assert not await refresh_fraud_indicators(
         session, row, settings=runtime.settings, actor=actor
     ), "unchanged: nothing written"
+
+
+async def test_the_expiration_day_is_covered_by_an_accepted_renewal(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    end = made.term_end
+    with at(end - timedelta(days=30)):
+        headers = await fresh(client, agent)
+        offered = await client.post(f"{made.url}/renewal-offers", headers=headers)
+        assert offered.status_code == 201, offered.text
+        from tests.factories import changing
+
+        accepted = await client.post(
+            f"{made.url}/renewals", headers=await changing(client, headers, made.url)
+        )
+        assert accepted.status_code == 201, accepted.text
+    with at(end + timedelta(days=1)):
+        admin = await staff(client, runtime, Role.ADMIN)
+        first_day = await file_claim(client, admin.headers, made.policy_id, loss_at=loss_time(end))
+        assert first_day["coverage_status"] == "verified"
+        assert (
+            first_day["policy_transaction_id"]
+            != (
+                await file_claim(
+                    client,
+                    admin.headers,
+                    made.policy_id,
+                    loss_at=loss_time(end - timedelta(days=1)),
+                )
+            )["policy_transaction_id"]
+        ), "the renewal's term decides its first day"
