@@ -10,14 +10,23 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 from httpx import AsyncClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.claims import rules
+from pd_prime_demo.claims.enums import ClaimStatus, ClosedOutcome
+from pd_prime_demo.claims.repository import workflow as wf_repository
+from pd_prime_demo.claims.service import assignment, workflow
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.events import service as events
 from pd_prime_demo.events.catalogue import CATALOGUE, schemas
 from pd_prime_demo.events.relay import publish_batch
 from pd_prime_demo.identity.rules import user_actor
+from tests.claims_money_support import actor_of, claim_row
 from tests.claims_support import (
     LOSS_AFTER_INCEPTION,
     at,
@@ -30,7 +39,7 @@ from tests.claims_support import (
     policyholder,
     staff,
 )
-from tests.factories import Login, changing
+from tests.factories import Login, changing, create_user
 
 API = "/api/v1/claims"
 
@@ -614,3 +623,89 @@ async def test_with_no_adjuster_a_claim_stays_reported_until_one_is_assigned(
         assert assigned.json()["adjuster_name"]
         assert assigned.json()["status"] == "open"
         assert assigned.json()["status_history"][-1]["from_status"] == "reported"
+
+
+MOVES = st.lists(
+    st.tuples(
+        st.sampled_from(list(ClaimStatus)),
+        st.none() | st.sampled_from(list(ClosedOutcome)),
+        st.sampled_from(["", "a reason"]),
+        st.booleans(),  # a stale If-Match
+    ),
+    min_size=1,
+    max_size=15,
+)
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=MOVES)
+async def test_random_moves_on_a_stored_claim_keep_header_history_and_version_agreeing(
+    session: AsyncSession,
+    client: AsyncClient,
+    runtime: Runtime,
+    steps: list[tuple[ClaimStatus, ClosedOutcome | None, str, bool]],
+) -> None:
+    """Through the service on the database: every accepted move is one history row and one
+    version; a refused one (or a stale version) changes nothing; the header's status is
+    always the history's last, and the history a chain of allowed moves."""
+    made = await _shared_policy(client, runtime)
+    adjuster_id = await create_user(runtime, Role.ADJUSTER)
+    actor = actor_of(adjuster_id, Role.ADJUSTER)
+    claim = await claim_row(
+        session,
+        policy_id=uuid.UUID(made.policy_id),
+        customer_id=uuid.UUID(made.customer_id),
+        status="reported",
+    )
+    assert isinstance(
+        await assignment.assign(
+            session,
+            claim.id,
+            adjuster_id=adjuster_id,
+            reason="",
+            expected_version=None,
+            actor=actor,
+        ),
+        Ok,
+    )
+    for target, outcome, reason, stale in steps:
+        version, status = claim.version, claim.status
+        result = await workflow.change_status(
+            session,
+            claim.id,
+            target,
+            outcome=outcome,
+            reason=reason,
+            expected_version=version - 1 if stale else version,
+            actor=actor,
+        )
+        history = await wf_repository.status_history(session, claim.id)
+        if isinstance(result, Ok):
+            assert not stale
+            assert claim.version == version + 1
+            assert (history[-1].from_status, history[-1].to_status) == (status, target.value)
+        else:
+            assert (claim.version, claim.status) == (version, status)
+            if stale:
+                assert result.error.code == "claim.version_mismatch"
+        assert claim.status == history[-1].to_status
+        assert (claim.status == "closed") == (claim.closed_outcome is not None)
+        links = [(h.from_status, h.to_status) for h in history]
+        assert all(ClaimStatus(b) in rules.MOVES[ClaimStatus(a)] for a, b in links if a is not None)
+
+
+_POLICIES: dict[int, Any] = {}
+
+
+async def _shared_policy(client: AsyncClient, runtime: Runtime) -> Any:
+    """One bound policy per test run of the property (binding is the slow part)."""
+    if id(runtime) not in _POLICIES:
+        _POLICIES.clear()
+        _POLICIES[id(runtime)] = await bound_policy(
+            client, await staff(client, runtime, Role.AGENT)
+        )
+    return _POLICIES[id(runtime)]
