@@ -603,3 +603,18 @@ async def test_the_expiration_day_is_covered_by_an_accepted_renewal(
                 )
             )["policy_transaction_id"]
         ), "the renewal's term decides its first day"
+
+
+def test_the_documented_examples_are_valid() -> None:
+    from pd_prime_demo.claims.schemas_fnol import (
+        ATTACHMENT_EXAMPLE,
+        CLAIM_CREATE_EXAMPLE,
+        CLAIM_FILED_EXAMPLE,
+        AttachmentRead,
+        ClaimCreate,
+        ClaimFiled,
+    )
+
+    assert ClaimCreate.model_validate(CLAIM_CREATE_EXAMPLE).cause_code == "collision"
+    assert ClaimFiled.model_validate(CLAIM_FILED_EXAMPLE).number == "PAC-2026-100001"
+    assert AttachmentRead.model_validate(ATTACHMENT_EXAMPLE).media_type == "image/jpeg"

@@ -163,6 +163,61 @@ class ClaimCreate(_In):
     property: list[PropertyIn] = Field(default_factory=list, max_length=10)
 
 
+CLAIM_FILED_EXAMPLE: dict[str, Any] = {
+    "id": "5d1f0c8e-2b7a-4c61-9f0e-3a4b5c6d7e8f",
+    "number": "PAC-2026-100001",
+    "policy_id": "0b3c9d4e-3f0c-4b8e-9a41-2c7de0f1a2b3",
+    "customer_id": "6a0b9d4e-3f0c-5b8e-9a41-2c7de0f1a2b3",
+    "product_code": "personal_auto",
+    "state": "TX",
+    "policy_transaction_id": "7c2e1f3a-9b8d-4e6f-a5c4-b3d2e1f0a9b8",
+    "loss_at": "2026-12-20T14:15:00Z",
+    "loss_on": "2026-12-20",
+    "loss_time_zone": "America/Chicago",
+    "cause_code": "collision",
+    "location": {"line1": "Congress Ave & 6th St", "city": "Austin", "state": "TX",
+                 "postal_code": "78701", "latitude": "30.2686", "longitude": "-97.7428"},
+    "description": "Rear-ended at a red light; rear bumper and trunk lid damaged.",
+    "reported_at": "2026-12-20T16:02:11Z",
+    "reported_via": "agent",
+    "coverage_status": "flagged",
+    "coverage_findings": [
+        {"code": "policy.coverage_missing",
+         "message": "A loss by collision is paid under collision, medpay; the policy had none "
+                    "of them on 2026-12-20."}
+    ],
+    "fraud_indicators": [
+        {"code": "loss_soon_after_inception",
+         "reason": "The loss on 2026-12-20 is 12 day(s) after the policy's inception on "
+                   "2026-12-08 (threshold 30)."}
+    ],
+    "status": "open",
+    "adjuster_id": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6",
+    "parties": [
+        {"id": "2f3e4d5c-6b7a-4989-8a0b-1c2d3e4f5a6b", "role": "driver", "name": "Maria Garcia",
+         "injured": False, "customer_id": None, "contact": None, "contact_masked": True}
+    ],
+    "involved": [
+        {"id": "3a4b5c6d-7e8f-4a0b-9c1d-2e3f4a5b6c7d", "kind": "vehicle", "policy_unit": 0,
+         "owner_party_id": None, "description": "Insured vehicle 0 (model year 2022)",
+         "damage": "Rear bumper and trunk lid"}
+    ],
+    "version": 2,
+}  # fmt: skip
+
+ATTACHMENT_EXAMPLE: dict[str, Any] = {
+    "id": "4b5c6d7e-8f9a-4b0c-8d1e-2f3a4b5c6d7e",
+    "claim_id": "5d1f0c8e-2b7a-4c61-9f0e-3a4b5c6d7e8f",
+    "filename": "rear-bumper.jpg",
+    "media_type": "image/jpeg",
+    "size": 482113,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "description": "Rear bumper, driver's side",
+    "uploaded_by": "1e2d3c4b-5a69-4788-9a0b-c1d2e3f4a5b6",
+    "uploaded_at": "2026-12-20T16:10:00Z",
+}
+
+
 class FindingRead(BaseModel):
     model_config = ConfigDict(frozen=True)
     code: str = Field(examples=["policy.cancelled"])
@@ -216,7 +271,7 @@ class ClaimFiled(BaseModel):
     fraud indicators (both staff only: null for the policyholder and agents), who is involved.
     The claim's detailed read is ``GET /api/v1/claims/{id}``."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra={"example": CLAIM_FILED_EXAMPLE})
 
     id: uuid.UUID
     number: str = Field(examples=["PAC-2026-100001"], description="<prefix>-<year>-<serial>")
@@ -250,7 +305,7 @@ class ClaimFiled(BaseModel):
 
 
 class AttachmentRead(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, json_schema_extra={"example": ATTACHMENT_EXAMPLE})
     id: uuid.UUID
     claim_id: uuid.UUID
     filename: str
