@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from httpx import AsyncClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.claims.enums import CostType, MoneyKind
@@ -25,6 +26,7 @@ from pd_prime_demo.claims.service.money import claim_totals
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Err, Ok, Result
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.events.catalogue import CATALOGUE, schemas
 from tests.claims_money_support import (
     actor_of,
     assert_books,
@@ -658,3 +660,83 @@ async def test_api_authority_limits_are_set_by_configurers_and_audited(
         r for r in listed.json()["items"] if (r["role"], r["cost_type"]) == ("adjuster", "expense")
     ]
     assert [(r["reserve_limit"], r["payment_limit"]) for r in mine] == [("12000.00", "6000.00")]
+
+
+async def test_api_every_movement_is_audited_and_announced(
+    client: AsyncClient, runtime: Runtime, filed: Filed
+) -> None:
+    opened = await client.post(
+        f"{filed.url}/exposures",
+        json={"coverage_code": "bi", "policy_unit": 0},
+        headers=filed.adjuster,
+    )
+    url = f"{filed.url}/exposures/{opened.json()['id']}"
+    body = {**PAYMENT, "category": "bodily_injury", "amount": "2000.00"}
+    paid = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **key()})
+    assert paid.status_code == 201, paid.text
+    recovery = {
+        "kind": "subrogation",
+        "category": "bodily_injury",
+        "amount": "500.00",
+        "payer": "Other Mutual",
+        "reason": "at-fault carrier paid",
+    }
+    recovered = await client.post(f"{url}/recoveries", json=recovery, headers=filed.adjuster)
+    assert recovered.status_code == 201, recovered.text
+    waiting = await client.post(
+        f"{url}/payments", json={**body, "amount": "20000.00"}, headers={**filed.adjuster, **key()}
+    )
+    assert waiting.status_code == 202, waiting.text
+    async with runtime.db.unit_of_work() as session:
+        events_ = (
+            await session.execute(
+                text(
+                    "SELECT topic, payload, customer_id FROM outbox_events "
+                    "WHERE aggregate_type = 'claim' AND aggregate_id = :id "
+                    "AND topic <> ALL(:workflow) ORDER BY id"
+                ),
+                {
+                    "id": filed.claim["id"],
+                    "workflow": ["claim.reported", "claim.assigned", "claim.status_changed"],
+                },
+            )
+        ).all()
+        actions = (
+            await session.scalars(
+                text(
+                    "SELECT action FROM audit_log WHERE resource_id = :id "
+                    "AND action LIKE 'claim.%' ORDER BY id"
+                ),
+                {"id": filed.claim["id"]},
+            )
+        ).all()
+    published = schemas()
+    for topic, payload, customer_id in events_:
+        entry = CATALOGUE[topic]
+        jsonschema.validate(payload, published[topic])
+        entry.payload.model_validate(payload)
+        assert (customer_id is not None) == (entry.visibility == "customer"), topic
+        assert (payload["claim_id"], payload["number"]) == (
+            filed.claim["id"],
+            filed.claim["number"],
+        )
+    assert [t for t, _, _ in events_] == [
+        "claim.reserve_changed",  # raised to cover the payment
+        "claim.payment_issued",
+        "claim.recovery_recorded",
+        "claim.approval_requested",
+    ]
+    assert [p["amount"] for t, p, _ in events_ if t == "claim.payment_issued"] == ["2000.00"]
+    assert [
+        a
+        for a in actions
+        if a.startswith(
+            ("claim.exposure", "claim.reserve", "claim.pay", "claim.recovery", "claim.approval")
+        )
+    ] == [
+        "claim.exposure_opened",
+        "claim.reserve_changed",
+        "claim.payment_issued",
+        "claim.recovery_recorded",
+        "claim.approval_requested",
+    ]
