@@ -222,3 +222,17 @@ def test_claims_section_problems_point_at_the_bad_entry() -> None:
     assert ("#/claims/coverage_terms/dwelling/limit_basis") in [
         p for p, _ in _claims_issues(no_limit_options)
     ]
+
+
+def test_per_vehicle_coverages_are_not_had_on_an_unscheduled_vehicle() -> None:
+    findings, had = verify(
+        _policy(),
+        date(2027, 3, 1),
+        ["bi", "pd"],
+        "liability",
+        vehicle_coverages={"bi"},
+        vehicle_units=[0, 3],
+    )
+    assert [f.code for f in findings] == ["policy.vehicle_not_scheduled"]
+    assert "Vehicle 3" in findings[0].message
+    assert had == ["pd"]

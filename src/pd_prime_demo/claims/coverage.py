@@ -137,6 +137,9 @@ def verify(
                 f"{day}.",
             )
         )
+    if any(not 0 <= unit < policy.vehicle_count for unit in vehicle_units):
+        # A coverage rated per vehicle is not had on a vehicle the schedule did not list.
+        had = [c for c in had if c not in vehicle_coverages]
     return findings, had
 
 
