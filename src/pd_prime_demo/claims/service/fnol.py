@@ -36,9 +36,7 @@ from pd_prime_demo.claims.enums import (
 from pd_prime_demo.claims.fraud import Thresholds
 from pd_prime_demo.claims.models import Claim, ClaimInvolved, ClaimParty, ClaimStatusChange
 from pd_prime_demo.claims.repository import claims as repository
-from pd_prime_demo.claims.schemas_fnol import (
-    ClaimCreate,
-)
+from pd_prime_demo.claims.schemas_fnol import ClaimCreate
 from pd_prime_demo.claims.service import coverage
 from pd_prime_demo.claims.service.assignment import assign_on_report
 from pd_prime_demo.claims.service.common import get_claim
@@ -62,8 +60,6 @@ from pd_prime_demo.policies import service as policies
 POLICY_NOT_FOUND = not_found("policy")
 # A clock a little ahead on the reporter's device is not a loss in the future.
 _CLOCK_SKEW = timedelta(minutes=5)
-
-
 _FILING_READS = frozenset(
     {Permission.CUSTOMERS_READ, Permission.POLICIES_READ, Permission.CLAIMS_READ}
 )
