@@ -331,3 +331,36 @@ async def test_loss_report_needs_reports_read_and_a_sane_period(
     )
     assert many.status_code == 422
     assert many.json()["code"] == "report.too_many_periods"
+
+
+async def test_loss_report_by_quarter_and_month(client: AsyncClient, runtime: Runtime) -> None:
+    policy = await policy_earning_in_2026(client, runtime)
+    await book(runtime, policy)
+    auto = policy["product_code"]
+    headers = await fresh(client, await staff(client, runtime, Role.ADMIN))
+    query = {"valuation_on": "2026-12-31", "start": "2026-01-01", "product_code": auto}
+    quarters = await client.get(
+        "/api/v1/reports/losses", params={**query, "grain": "quarter"}, headers=headers
+    )
+    q2 = _line(quarters.json(), auto, "2026Q2")
+    assert (q2["period_start"], q2["period_end"], q2["incurred"]) == (
+        "2026-04-01",
+        "2026-06-30",
+        "800.00",
+    )
+    # Every quarter earns premium, with or without a loss in it.
+    assert [line["period"] for line in quarters.json()["lines"]] == [
+        "2026Q1",
+        "2026Q2",
+        "2026Q3",
+        "2026Q4",
+    ]
+    months = await client.get(
+        "/api/v1/reports/losses",
+        params={**query, "grain": "month", "basis": "calendar"},
+        headers=headers,
+    )
+    march = _line(months.json(), auto, "2026-03")
+    assert (march["paid"], march["case_reserves"]) == ("1500.00", "600.00")
+    december = _line(months.json(), auto, "2026-12")
+    assert (december["case_reserves"], december["open"]) == ("1100.00", 2)
