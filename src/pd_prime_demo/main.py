@@ -138,7 +138,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        by_path=settings.max_body_bytes_by_path,
+        # A claim's photo or document may be as large as the claims settings allow (plus the
+        # multipart envelope).
+        by_path={
+            **settings.max_body_bytes_by_path,
+            "/api/v1/claims/*/attachments": settings.claim_attachment_max_bytes + 64 * 1024,
+        },
     )
     # Outside the body limit: a client over its rate limit is refused before its body is read.
     app.add_middleware(RateLimitMiddleware)
