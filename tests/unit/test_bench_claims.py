@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from pd_prime_demo.bench.claims import (
     generate,
     one_policy,
+    time_loss_report,
     time_mack,
     time_stored_mack,
     time_triangles,
@@ -78,6 +79,8 @@ async def test_generated_book_builds_triangles_and_runs_mack(runtime: Runtime) -
     assert paid_by_valuation is not None
     assert salvage_by_valuation is not None
     assert total.quantize(Decimal("0.01")) == paid_by_valuation - salvage_by_valuation
+    assert (await time_loss_report(runtime, valuation, lines.append))["loss report s"] > 0
+    assert lines[-1].startswith("loss report by accident year, product and state (")
     values = np.array([[np.nan if v is None else v for v in r] for r in paid.cells["values"]])
     assert time_mack(values, repeat=2) > 0
     assert await time_stored_mack(runtime, paid.id) > 0

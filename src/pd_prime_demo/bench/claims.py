@@ -208,6 +208,25 @@ async def time_triangles(
     return figures
 
 
+async def time_loss_report(runtime: Any, valuation: date, echo: Echo) -> dict[str, float]:
+    """The loss report over the ten accident years (two GROUP BY queries over the book)."""
+    from pd_prime_demo.claims.service import reports
+    from pd_prime_demo.core.result_types import Ok
+
+    started = time.perf_counter()
+    async with runtime.db.sessionmaker() as session:
+        report = await reports.loss_report(
+            session, valuation=valuation, start=date(valuation.year - ACCIDENT_YEARS + 1, 1, 1)
+        )
+    wall = time.perf_counter() - started
+    assert isinstance(report, Ok), report
+    echo(
+        f"loss report by accident year, product and state ({len(report.value.lines)} lines, "
+        f"{report.value.totals.reported:,} claims): {wall * 1000:,.0f} ms wall"
+    )
+    return {"loss report s": wall}
+
+
 def time_mack(values: Any, *, repeat: int) -> float:
     """Seconds per Mack run (log-linear sigma) on ``values``, a cumulative triangle."""
     from pd_prime_demo.claims.mack import mack
@@ -312,6 +331,7 @@ async def _measure(
             f"valuation {valuation.isoformat()}"
         )
         figures = await time_triangles(runtime, valuation, echo)
+        figures.update(await time_loss_report(runtime, valuation, echo))
         async with runtime.db.sessionmaker() as session:
             found = await reserving.get_triangle(session, figures["paid triangle"])
         assert isinstance(found, Ok), found
