@@ -618,3 +618,34 @@ def test_the_documented_examples_are_valid() -> None:
     assert ClaimCreate.model_validate(CLAIM_CREATE_EXAMPLE).cause_code == "collision"
     assert ClaimFiled.model_validate(CLAIM_FILED_EXAMPLE).number == "PAC-2026-100001"
     assert AttachmentRead.model_validate(ATTACHMENT_EXAMPLE).media_type == "image/jpeg"
+
+
+async def test_a_claim_holds_a_bounded_number_of_attachments_and_underwriters_only_read(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    with at(made.inception + timedelta(days=40)):
+        headers = await fresh(client, agent)
+        claim = await file_claim(client, headers, made.policy_id)
+        url = f"/api/v1/claims/{claim['id']}/attachments"
+        settings = runtime.settings
+        runtime.settings = settings.model_copy(update={"claim_attachments_per_claim": 1})
+        try:
+            first = await client.post(url, files={"file": ("a.png", PNG)}, headers=headers)
+            second = await client.post(url, files={"file": ("b.png", PNG)}, headers=headers)
+        finally:
+            runtime.settings = settings
+        assert first.status_code == 201
+        assert second.status_code == 409
+        assert second.json()["code"] == "claim.attachments_full"
+        underwriter = await staff(client, runtime, Role.UNDERWRITER)
+        listed = await client.get(url, headers=underwriter.headers)
+        assert listed.status_code == 200
+        assert len(listed.json()["items"]) == 1
+        refused = await client.post(
+            url, files={"file": ("c.png", PNG)}, headers=underwriter.headers
+        )
+        assert refused.status_code == 403
+        empty = await client.post(url, files={"file": ("d.png", b"")}, headers=headers)
+        assert empty.status_code == 422

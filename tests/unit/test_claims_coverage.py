@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pd_prime_demo.claims.coverage import (
     PolicyOnLossDate,
@@ -236,3 +238,25 @@ def test_per_vehicle_coverages_are_not_had_on_an_unscheduled_vehicle() -> None:
     assert [f.code for f in findings] == ["policy.vehicle_not_scheduled"]
     assert "Vehicle 3" in findings[0].message
     assert had == ["pd"]
+
+
+@given(
+    st.integers(min_value=50_000, max_value=2_000_000),
+    st.integers(min_value=50_000, max_value=2_000_000),
+)
+def test_percent_of_coverage_a_terms_rise_with_coverage_a(a: int, b: int) -> None:
+    low, high = sorted((a, b))
+    for code, chosen in (
+        ("other_structures", {"limit": "20pct"}),
+        ("personal_property", {"limit": "50pct"}),
+        ("loss_of_use", {"limit": "30pct"}),
+        ("wind_hail", {"deductible": "5pct"}),
+        ("dwelling", {"deductible": "500"}),
+    ):
+        small = exposure_terms(HOME, code, chosen, {"policy": {"coverage_a": low}})
+        large = exposure_terms(HOME, code, chosen, {"policy": {"coverage_a": high}})
+        assert small.limit_amount is not None
+        assert large.limit_amount is not None
+        assert small.limit_amount <= large.limit_amount
+        assert small.deductible_amount <= large.deductible_amount
+        assert small.limit_amount == small.limit_amount.quantize(Decimal("0.01"))
