@@ -4,7 +4,8 @@ file and handle claims, and first notice of loss through the API.
 Policies bind only from today on (a back-dated bind needs underwriting authority), so the
 tests travel: ``bound_policy`` binds at a chosen moment, and ``at(day)`` moves the clock to a
 later day, where ``fresh`` logs the same person in again (tokens from before a jump have
-expired). A loss is filed after it happened, so file under ``at(loss_day)`` or later.
+expired). A loss is filed after it happened (a loss in the future is 422): ``loss_time(day)``
+is 9:00 in Chicago (15:00 UTC) and ``at(day)`` noon UTC, so file under ``at(day + 1 day)``.
 
     with at(start):
         agent = await staff(client, runtime, Role.AGENT)
@@ -127,7 +128,7 @@ async def bound_policy(
     for themselves), effective ``effective_in_days`` from the clock's today. Auto binds the
     ``full`` package (BI 100/300, PD 100, UM, medpay, collision 500, comprehensive 250) on two
     vehicles; home its one package (Coverage A 300,000, OH)."""
-    headers = who.headers if isinstance(who, Policyholder) else await fresh(client, who)
+    headers = await fresh(client, who)
     if customer_id is None:
         if isinstance(who, Policyholder):
             customer_id = who.customer_id
