@@ -583,6 +583,7 @@ async def test_api_exposure_valuation_payment_replay_and_history(
     assert replay.status_code == 200, replay.text
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json()["transaction"]["id"] == moved["transaction"]["id"]
+    assert replay.json()["transactions"] == moved["transactions"]  # the raise with it
     other = {**body, "amount": "1.00"}
     reused = await client.post(f"{url}/payments", json=other, headers={**filed.adjuster, **same})
     assert (reused.status_code, reused.json()["code"]) == (422, "idempotency.key_reused")

@@ -11,12 +11,13 @@ the payment: it needs the same authority as a reserve of that amount.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from pd_prime_demo.billing.service import Account, Line, credit, debit
 from pd_prime_demo.claims.enums import CostType
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 RAISED_TO_COVER_PAYMENT = "raised to cover payment"
 CLAIM_CLOSED = "claim closed"
 
@@ -34,6 +35,12 @@ CATEGORIES: dict[CostType, tuple[str, ...]] = {
     ),
     CostType.EXPENSE: ("legal", "adjusting", "appraisal", "other"),
 }
+
+
+def cents(amount: Decimal) -> Decimal:
+    """An amount as the database keeps it (two places): what a response shows is then the
+    same whether it was just posted or read back."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def category_known(cost_type: CostType, category: str) -> bool:

@@ -292,9 +292,7 @@ async def make_payment(
             response.status_code = status.HTTP_202_ACCEPTED
             return _movement(payments.Movement(line, approval=found), response)
         response.status_code = status.HTTP_200_OK
-        moved = handle_result(
-            await payments.replayed_payment(session, claim_id, int(ref), actor=actor)
-        )
+        moved = handle_result(await payments.replayed(session, claim_id, int(ref), actor=actor))
         return _movement(moved, response)
     moved = handle_result(
         await payments.make_payment(
@@ -340,9 +338,7 @@ async def record_recovery(
         response.headers["Idempotent-Replayed"] = "true"
         response.status_code = status.HTTP_200_OK
         moved = handle_result(
-            await payments.replayed_payment(
-                session, claim_id, int(previous.partition(":")[2]), actor=actor
-            )
+            await payments.replayed(session, claim_id, int(previous.partition(":")[2]), actor=actor)
         )
         return _movement(moved, response)
     moved = handle_result(

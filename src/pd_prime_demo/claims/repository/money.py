@@ -289,3 +289,15 @@ async def same_exposure(
         else Exposure.claimant_party_id == claimant_party_id
     )
     return await session.scalar(query.limit(1))
+
+
+async def previous_on_line(
+    session: AsyncSession, line_id: uuid.UUID, before_id: int
+) -> ClaimTransaction | None:
+    """The line's transaction just before ``before_id`` (the claim's lock orders them)."""
+    return await session.scalar(
+        select(ClaimTransaction)
+        .where(ClaimTransaction.reserve_line_id == line_id, ClaimTransaction.id < before_id)
+        .order_by(ClaimTransaction.id.desc())
+        .limit(1)
+    )

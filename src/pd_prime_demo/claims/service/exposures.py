@@ -70,6 +70,10 @@ async def _views(
     return views
 
 
+def _cents(amount: Decimal | None) -> Decimal | None:
+    return None if amount is None else rules.cents(amount)
+
+
 async def add_exposure(
     session: AsyncSession,
     claim_id: uuid.UUID,
@@ -122,9 +126,9 @@ async def add_exposure(
         claimant_party_id=claimant_party_id,
         coverage_code=coverage_code,
         policy_unit=policy_unit,
-        limit_amount=terms.limit_amount,
-        occurrence_limit=terms.occurrence_limit,
-        deductible_amount=terms.deductible_amount,
+        limit_amount=_cents(terms.limit_amount),
+        occurrence_limit=_cents(terms.occurrence_limit),
+        deductible_amount=rules.cents(terms.deductible_amount),
         valuation=None,
         terms=terms.explanation,
         status=ExposureStatus.OPEN.value,
@@ -143,15 +147,11 @@ async def add_exposure(
             "exposure_id": str(exposure.id),
             "coverage_code": coverage_code,
             "policy_unit": policy_unit,
-            "limit_amount": str(terms.limit_amount),
-            "deductible_amount": str(terms.deductible_amount),
+            "limit_amount": str(exposure.limit_amount),
+            "deductible_amount": str(exposure.deductible_amount),
         },
     )
-    return Ok(
-        ExposureView(
-            exposure, [], ZERO, rules.payable_cap(terms.limit_amount, None, terms.deductible_amount)
-        )
-    )
+    return Ok((await _views(session, claim, [exposure]))[0])
 
 
 async def list_exposures(
@@ -213,7 +213,7 @@ async def set_valuation(
             )
         )
     before = exposure.valuation
-    exposure.valuation = valuation
+    exposure.valuation = rules.cents(valuation)
     await session.flush()
     await audit.record(
         session,

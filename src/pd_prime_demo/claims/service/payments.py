@@ -185,6 +185,7 @@ async def set_reserve(
 ) -> Result[Movement, DomainError]:
     """Set a reserve line's outstanding reserve to ``amount``; above the actor's authority it
     waits for approval."""
+    amount = rules.cents(amount)
     match await _exposure_for(session, claim_id, exposure_id, actor=actor):
         case Err() as err:
             return err
@@ -230,6 +231,7 @@ async def make_payment(
 ) -> Result[Movement, DomainError]:
     """Pay on an exposure's reserve line (raising the reserve first where it does not cover
     the amount); indemnity within the limits; above the actor's authority, an approval."""
+    amount = rules.cents(amount)
     match await _exposure_for(session, claim_id, exposure_id, actor=actor):
         case Err() as err:
             return err
@@ -278,6 +280,7 @@ async def record_recovery(
 ) -> Result[Movement, DomainError]:
     """Salvage or subrogation received on a line that paid: never more than it paid (a closed
     claim takes recoveries too)."""
+    amount = rules.cents(amount)
     match await _exposure_for(session, claim_id, exposure_id, actor=actor):
         case Err() as err:
             return err
@@ -302,10 +305,11 @@ async def record_recovery(
     return Ok(Movement(line, [row]))
 
 
-async def replayed_payment(
+async def replayed(
     session: AsyncSession, claim_id: uuid.UUID, transaction_id: int, *, actor: Actor
 ) -> Result[Movement, DomainError]:
-    """A payment made earlier with the same Idempotency-Key, read again."""
+    """A payment or recovery made earlier with the same Idempotency-Key, read again: with the
+    raise of the reserve that came with a payment, as the first answer listed them."""
     match await get_claim(session, claim_id, actor=actor, permission=Permission.CLAIMS_PAY):
         case Err() as err:
             return err
@@ -315,7 +319,18 @@ async def replayed_payment(
     line = await repo.reserve_line_by_id(session, row.reserve_line_id) if row else None
     if row is None or line is None:
         return Err(TRANSACTION_NOT_FOUND)
-    return Ok(Movement(line, [row]))
+    rows = [row]
+    before = await repo.previous_on_line(session, line.id, row.id)
+    if (
+        row.kind == MoneyKind.PAYMENT
+        and before is not None
+        and before.kind == MoneyKind.RESERVE
+        and before.reason == rules.RAISED_TO_COVER_PAYMENT
+        and before.reserve_after == row.reserve_after - row.reserve_change
+        and before.actor_id == row.actor_id
+    ):
+        rows.insert(0, before)
+    return Ok(Movement(line, rows))
 
 
 async def line_of_approval(session: AsyncSession, approval: Approval) -> ReserveLine:
