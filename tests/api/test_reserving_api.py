@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from httpx import AsyncClient
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import tests.api.test_loss_reports as data
+from pd_prime_demo.claims.enums import CostType, MoneyKind
+from pd_prime_demo.claims.service import payments
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
-from tests.claims_support import fresh, staff
+from tests.claims_money_support import actor_of, claim_row, exposure_row
+from tests.claims_support import at, bound_policy, fresh, staff
+from tests.factories import create_user
 
 TRIANGLES = "/api/v1/reserving/triangles"
 RAA_ROWS = [
@@ -288,3 +295,68 @@ async def test_bornhuetter_ferguson_and_cape_cod_premium(
     assert cape.status_code == 201, cape.text
     assert cape.json()["parameters"]["earned_premium_source"] == "request"
     assert cape.json()["result"]["method"] == "cape_cod"
+
+
+async def test_a_triangle_of_money_posted_through_the_claims_services(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    """A reserve, a payment and a salvage posted by the money services on known days (their
+    accounting date is the day they are posted) land in the right cells."""
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    admin_id = await create_user(runtime, Role.ADMIN)
+    actor = actor_of(admin_id, Role.ADMIN)
+    with at(date(2027, 2, 10)):
+        claim = await claim_row(
+            session, policy_id=uuid.UUID(made.policy_id), customer_id=uuid.UUID(made.customer_id)
+        )
+        claim.loss_on = date(2027, 2, 9)
+        exposure = await exposure_row(session, claim)
+        reserved = await payments.set_reserve(
+            session,
+            claim.id,
+            exposure.id,
+            cost_type=CostType.INDEMNITY,
+            category="vehicle_damage",
+            amount=Decimal("2000.00"),
+            reason="estimate",
+            actor=actor,
+        )
+        assert isinstance(reserved, Ok), reserved
+    with at(date(2027, 5, 5)):
+        paid = await payments.make_payment(
+            session,
+            claim.id,
+            exposure.id,
+            cost_type=CostType.INDEMNITY,
+            category="vehicle_damage",
+            amount=Decimal("800.00"),
+            payee="Austin Body Works",
+            reason="repair invoice",
+            idempotency_key="pay-1",
+            actor=actor,
+        )
+        assert isinstance(paid, Ok), paid
+    with at(date(2027, 8, 1)):
+        salvage = await payments.record_recovery(
+            session,
+            claim.id,
+            exposure.id,
+            kind=MoneyKind.SALVAGE,
+            cost_type=CostType.INDEMNITY,
+            category="vehicle_damage",
+            amount=Decimal("100.00"),
+            payer="Copart",
+            reason="salvage sold",
+            actor=actor,
+        )
+        assert isinstance(salvage, Ok), salvage
+    await session.commit()
+    headers = await actuary(client, runtime)
+    common = {"grain": "quarter", "valuation_on": "2027-09-30", "first_origin_on": "2027-01-01"}
+    net_paid = await build(client, headers, measure="paid", **common)
+    assert net_paid["origins"] == ["2027Q1", "2027Q2", "2027Q3"]
+    assert net_paid["values"][0] == ["0.00", "800.00", "700.00"]
+    incurred = await build(client, headers, measure="incurred", **common)
+    assert incurred["values"][0] == ["2000.00", "2000.00", "1900.00"]
+    assert incurred["values"][1] == ["0.00", "0.00", None]
