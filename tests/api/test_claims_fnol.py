@@ -538,6 +538,16 @@ async def test_exposure_terms_read_the_policy_on_the_loss_date_as_known_at_filin
             loss_at=loss_time(start + timedelta(days=11)),
             cause_code="liability",
         )
+        # Glass is paid under comprehensive alone, which came off on day 10 (collision is
+        # paid under medpay too, which the policy kept).
+        removed = await _codes_on(
+            client,
+            await fresh(client, admin),
+            made.policy_id,
+            start + timedelta(days=11),
+            cause_code="glass",
+        )
+        assert removed == ["policy.coverage_missing"]
     later_row = await session.get(Claim, uuid.UUID(later["id"]))
     assert later_row is not None
     raised = await exposure_terms(session, later_row, "bi", 0)
