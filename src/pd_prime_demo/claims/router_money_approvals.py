@@ -118,13 +118,17 @@ async def get_approval(
 async def decide_approval(
     approval_id: uuid.UUID,
     decision: Literal["approve", "reject"],
-    body: Decision,
     session: Session,
     actor: CurrentActor,
+    body: Decision | None = None,
 ) -> DecisionRead:
     decided = handle_result(
         await approvals.decide(
-            session, approval_id, approve=decision == "approve", note=body.note, actor=actor
+            session,
+            approval_id,
+            approve=decision == "approve",
+            note=body.note if body else None,
+            actor=actor,
         )
     )
     return DecisionRead(
