@@ -53,7 +53,12 @@ async def _views(
 ) -> list[ExposureView]:
     lines = await repo.lines_of(session, [e.id for e in exposures])
     views = []
+    by_coverage: dict[str, Decimal] = {}  # one query per coverage, not per exposure
     for exposure in exposures:
+        if exposure.coverage_code not in by_coverage:
+            by_coverage[exposure.coverage_code] = await repo.indemnity_paid(
+                session, claim.id, coverage_code=exposure.coverage_code
+            )
         mine = [line for line in lines if line.exposure_id == exposure.id]
         paid = sum((line.paid for line in mine if line.cost_type == "indemnity"), ZERO)
         room = rules.indemnity_room(
@@ -62,9 +67,7 @@ async def _views(
             deductible=exposure.deductible_amount,
             paid_on_exposure=paid,
             occurrence_limit=exposure.occurrence_limit,
-            paid_on_coverage=await repo.indemnity_paid(
-                session, claim.id, coverage_code=exposure.coverage_code
-            ),
+            paid_on_coverage=by_coverage[exposure.coverage_code],
         )
         views.append(ExposureView(exposure, mine, paid, room.available))
     return views
