@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -223,6 +223,16 @@ def _line(report: dict[str, Any], product: str, period: str) -> dict[str, Any]:
     return dict(found[0])
 
 
+async def earn_through_valuation(runtime: Runtime) -> None:
+    """The earning job, run at every month's end of 2026 (in production it runs daily): the
+    ledger's earned premium by accounting period, which the loss ratios divide by."""
+    for month in range(1, 13):
+        month_end = date(2026, month + 1, 1) - timedelta(days=1) if month < 12 else VALUATION
+        with at(month_end + timedelta(days=1)):
+            async with runtime.db.unit_of_work() as session:
+                assert isinstance(await billing.post_earned(session, through=month_end), Ok)
+
+
 async def test_loss_report_by_accident_year_at_a_valuation_date(
     client: AsyncClient, runtime: Runtime
 ) -> None:
@@ -232,6 +242,12 @@ async def test_loss_report_by_accident_year_at_a_valuation_date(
     admin = await staff(client, runtime, Role.ADMIN)
     headers = await fresh(client, admin)
     query = {"valuation_on": VALUATION.isoformat(), "start": "2024-01-01"}
+    # Before the earning job has run, the ledger has earned nothing: no loss ratio yet.
+    before = await client.get("/api/v1/reports/losses", params=query, headers=headers)
+    assert before.status_code == 200, before.text
+    assert _line(before.json(), auto, "2026")["earned_premium"] == "0.00"
+    assert _line(before.json(), auto, "2026")["loss_ratio"] is None
+    await earn_through_valuation(runtime)
     response = await client.get("/api/v1/reports/losses", params=query, headers=headers)
     assert response.status_code == 200, response.text
     report = response.json()
@@ -263,14 +279,9 @@ async def test_loss_report_by_accident_year_at_a_valuation_date(
     assert Decimal(a2026["loss_ratio"]) == (Decimal(800) / earned).quantize(Decimal("0.0001"))
     assert report["totals"]["incurred"] == "4300.00"
     assert report["totals"]["reported"] == 4
-    # The earned premium is the ledger's once the earning job has run through the date.
-    assert report["ledger"]["earning_not_yet_posted"] == report["totals"]["earned_premium"]
-    with at(date(2027, 1, 2)):
-        async with runtime.db.unit_of_work() as session:
-            assert isinstance(await billing.post_earned(session, through=VALUATION), Ok)
-    again = (await client.get("/api/v1/reports/losses", params=query, headers=headers)).json()
-    assert again["ledger"]["earning_not_yet_posted"] == "0.00"
-    assert again["ledger"]["ledger_earned_premium"] == a2026["earned_premium"]
+    # The earned premium is the ledger's: its lines by period add up to the account's balance.
+    assert report["ledger"]["earning_not_yet_posted"] == "0.00"
+    assert report["ledger"]["ledger_earned_premium"] == a2026["earned_premium"]
     # A product filter keeps only its lines.
     only = await client.get(
         "/api/v1/reports/losses", params={**query, "product_code": auto}, headers=headers
@@ -338,6 +349,7 @@ async def test_loss_report_by_quarter_and_month(client: AsyncClient, runtime: Ru
     await book(runtime, policy)
     auto = policy["product_code"]
     headers = await fresh(client, await staff(client, runtime, Role.ADMIN))
+    await earn_through_valuation(runtime)
     query = {"valuation_on": "2026-12-31", "start": "2026-01-01", "product_code": auto}
     quarters = await client.get(
         "/api/v1/reports/losses", params={**query, "grain": "quarter"}, headers=headers
@@ -348,13 +360,10 @@ async def test_loss_report_by_quarter_and_month(client: AsyncClient, runtime: Ru
         "2026-06-30",
         "800.00",
     )
-    # Every quarter earns premium, with or without a loss in it.
-    assert [line["period"] for line in quarters.json()["lines"]] == [
-        "2026Q1",
-        "2026Q2",
-        "2026Q3",
-        "2026Q4",
-    ]
+    # Every quarter the six-month term (8 January to 8 July) earns in has its line, with or
+    # without a loss in it; the fourth earns nothing and had no loss.
+    assert [line["period"] for line in quarters.json()["lines"]] == ["2026Q1", "2026Q2", "2026Q3"]
+    assert all(Decimal(line["earned_premium"]) > 0 for line in quarters.json()["lines"])
     months = await client.get(
         "/api/v1/reports/losses",
         params={**query, "grain": "month", "basis": "calendar"},

@@ -250,6 +250,7 @@ async def test_bornhuetter_ferguson_and_cape_cod_premium(
 ) -> None:
     policy = await data.policy_earning_in_2026(client, runtime)
     await data.book(runtime, policy)
+    await data.earn_through_valuation(runtime)
     headers = await actuary(client, runtime)
     auto = policy["product_code"]
     built = await build(

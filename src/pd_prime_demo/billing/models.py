@@ -78,7 +78,11 @@ class JournalEntry(Base):
     """One balanced business posting; its lines are in ``ledger_lines``."""
 
     __tablename__ = "ledger_journal"
-    __table_args__ = (Index("ix_ledger_journal_policy_id", "policy_id"),)
+    __table_args__ = (
+        Index("ix_ledger_journal_policy_id", "policy_id"),
+        # Reports by accounting period (earned premium by period for the loss ratios).
+        Index("ix_ledger_journal_accounting_on", "accounting_on"),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
     occurred_at: Mapped[datetime]

@@ -2,7 +2,16 @@
 ledger and earned premium. Other domains use billing only through this module."""
 
 from pd_prime_demo.billing.enums import Account, InstallmentStatus, PaymentMethod, PaymentPlanCode
-from pd_prime_demo.billing.ledger import Line, TrialBalance, balances, credit, debit, trial_balance
+from pd_prime_demo.billing.ledger import (
+    EarnedInPeriod,
+    Line,
+    TrialBalance,
+    balances,
+    credit,
+    debit,
+    earned_by_period,
+    trial_balance,
+)
 from pd_prime_demo.billing.ledger import post as post_entry
 from pd_prime_demo.billing.service.accounts import (
     AccountOpening,
@@ -58,6 +67,7 @@ __all__ = [
     "CancelPolicy",
     "ConvertedAccount",
     "DueCancellation",
+    "EarnedInPeriod",
     "InstallmentStatus",
     "InstallmentView",
     "LedgerPremium",
@@ -75,6 +85,7 @@ __all__ = [
     "conversion_payments",
     "credit",
     "debit",
+    "earned_by_period",
     "invoice_due",
     "ledger_premium",
     "money_of",

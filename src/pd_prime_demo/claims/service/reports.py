@@ -11,10 +11,10 @@ and accident or calendar period, at a valuation date.
   paid, recovered and reserved in the period (incurred = paid - recoveries + the movement of
   case reserves), case reserves and open claims at the period's end, claims reported and
   closings in the period.
-* Earned premium comes from billing (``billing.service.premium_figures``): per product and
-  state, the premium earned in the period by the same daily pro-rata rule the earning job posts
-  to the ledger's ``earned_premium`` account, so the two agree to the cent once the job has run
-  through the date; the report shows that check against the ledger itself (book-wide).
+* Earned premium comes from the ledger (``billing.service.earned_by_period``): per product and
+  state, what the earning job has credited to ``earned_premium`` with an accounting date in the
+  period (one GROUP BY); the report also shows the book-wide check against the ledger's
+  balance.
 
 Every claims figure is a GROUP BY in PostgreSQL (``claims.repository.reserving``).
 """
@@ -116,18 +116,18 @@ async def earned_premium(
     state: str | None = None,
 ) -> dict[Key, Decimal]:
     """Premium earned in each period (through ``valuation`` for the last), by product and
-    state, from billing's premium figures (the ledger's earning rule)."""
-    earned: dict[Key, Decimal] = {}
-    for start in starts:
-        end = min(repo.period_end(start, grain), valuation)
-        for figures in await billing.premium_figures(session, start=start, end=end):
-            if product_code is not None and figures.product_code != product_code:
-                continue
-            if state is not None and figures.state != state:
-                continue
-            key = (figures.product_code, figures.state, start)
-            earned[key] = earned.get(key, ZERO) + figures.earned
-    return earned
+    state, from the ledger's earned premium account (one GROUP BY in billing)."""
+    if not starts:
+        return {}
+    earned = await billing.earned_by_period(
+        session,
+        start=min(starts),
+        end=min(repo.period_end(max(starts), grain), valuation),
+        grain=grain,
+        product_code=product_code,
+        state=state,
+    )
+    return {(e.product_code, e.state, e.period_start): e.earned for e in earned}
 
 
 def period_range(
