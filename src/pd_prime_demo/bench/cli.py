@@ -132,3 +132,33 @@ def bench_claims(
     from pd_prime_demo.bench.claims import run_claims_benchmark
 
     run_claims_benchmark(transactions=transactions, mack_runs=mack_runs, echo=typer.echo)
+
+
+@app.command("fnol")
+def bench_fnol(
+    seconds: Annotated[float, typer.Option(help="Seconds of load per endpoint.")] = 10,
+    concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    callgrind: Annotated[
+        bool,
+        typer.Option(
+            help="Run the server under valgrind's callgrind and print the instructions it "
+            "executes per request (see bench api --callgrind)."
+        ),
+    ] = False,
+) -> None:
+    """First notice of loss through the real server beside a bare endpoint doing the same
+    writes (raw SQL) and an echo of the same body."""
+    from pd_prime_demo.bench.api import SetupError
+    from pd_prime_demo.bench.fnol import run_fnol_benchmark
+
+    try:
+        run_fnol_benchmark(
+            seconds=seconds,
+            concurrency=concurrency,
+            workers=workers,
+            callgrind=callgrind,
+            echo=typer.echo,
+        )
+    except SetupError as error:
+        raise typer.BadParameter(str(error)) from error
