@@ -55,9 +55,15 @@ class Row:
     # A valid body, where the body is checked before the permission (422 would hide it).
     body: dict[str, Any] | None = None
     idempotent: bool = False  # the route requires an Idempotency-Key
+    # A multipart form instead of a JSON body: {field: (filename, bytes, content type)}.
+    files: dict[str, tuple[str, bytes, str]] | None = None
 
 
 TODAY = date.today().isoformat()
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)  # the signature is what the upload sniffs
+CLAIM = "/api/v1/claims/{claim_id}"
+EXPOSURE = CLAIM + "/exposures/{exposure_id}"
+TRIANGLE = "/api/v1/reserving/triangles/{triangle_id}"
 
 ROUTES: tuple[Row, ...] = (
     # --- platform ---
@@ -189,6 +195,119 @@ ROUTES: tuple[Row, ...] = (
     Row("POST", "/api/v1/ledger/earnings", P.BILLING_MANAGE),
     Row("GET", "/api/v1/ledger/trial-balance", P.BILLING_MANAGE),
     Row("GET", "/api/v1/reports/premium", P.REPORTS_READ),
+    # --- claims: first notice, the workflow (claims/router_fnol.py, router_workflow.py) ---
+    Row("GET", "/api/v1/claims", P.CLAIMS_READ),
+    Row("POST", "/api/v1/claims", P.CLAIMS_FILE),
+    Row("GET", "/api/v1/claims/queue", P.CLAIMS_READ),
+    Row("GET", "/api/v1/claims/diary", P.CLAIMS_ADJUST),
+    Row("GET", CLAIM, P.CLAIMS_READ, owned="claim"),
+    Row("GET", CLAIM + "/as-of", P.CLAIMS_READ, owned="claim"),
+    Row(
+        "POST",
+        CLAIM + "/status",
+        P.CLAIMS_ADJUST,
+        owned="claim",
+        body={"status": "under_investigation"},
+    ),
+    Row("POST", CLAIM + "/assignment", P.CLAIMS_ADJUST, owned="claim"),
+    Row("POST", CLAIM + "/notes", P.CLAIMS_ADJUST, owned="claim", body={"body": "matrix"}),
+    Row("GET", CLAIM + "/notes", P.CLAIMS_READ, owned="claim"),
+    Row(
+        "POST",
+        CLAIM + "/diary",
+        P.CLAIMS_ADJUST,
+        owned="claim",
+        body={"title": "matrix", "due_on": TODAY},
+    ),
+    Row("GET", CLAIM + "/diary", P.CLAIMS_ADJUST, owned="claim"),
+    Row("POST", CLAIM + "/diary/{task_id}/complete", P.CLAIMS_ADJUST, owned="claim"),
+    Row(
+        "POST",
+        CLAIM + "/attachments",
+        P.CLAIMS_FILE,
+        owned="claim",
+        files={"file": ("photo.png", PNG, "image/png")},
+    ),
+    Row("GET", CLAIM + "/attachments", P.CLAIMS_READ, owned="claim"),
+    Row("GET", CLAIM + "/attachments/{attachment_id}", P.CLAIMS_READ, owned="claim"),
+    # --- claims: the money (claims/router_money.py, router_money_approvals.py) ---
+    Row("GET", "/api/v1/claims/authority-limits", P.CLAIMS_PAY),  # or claims:configure
+    Row(
+        "PUT",
+        "/api/v1/claims/authority-limits",
+        P.CLAIMS_CONFIGURE,
+        body={
+            "role": "adjuster",
+            "cost_type": "indemnity",
+            "reserve_limit": "25000.00",
+            "payment_limit": "10000.00",
+        },
+    ),
+    Row("GET", "/api/v1/claims/approvals", P.CLAIMS_PAY),
+    # An approval is found through its claim: another's is 404 like the claim.
+    Row("GET", "/api/v1/claims/approvals/{approval_id}", P.CLAIMS_PAY, owned="claim"),
+    Row("POST", "/api/v1/claims/approvals/{approval_id}/{decision}", P.CLAIMS_PAY, owned="claim"),
+    Row(
+        "POST",
+        CLAIM + "/exposures",
+        P.CLAIMS_ADJUST,
+        owned="claim",
+        body={"coverage_code": "bi", "policy_unit": 0},
+    ),
+    Row("GET", CLAIM + "/exposures", P.CLAIMS_ADJUST, owned="claim"),
+    Row("GET", EXPOSURE, P.CLAIMS_ADJUST, owned="claim"),
+    Row(
+        "POST",
+        EXPOSURE + "/valuation",
+        P.CLAIMS_ADJUST,
+        owned="claim",
+        body={"valuation": "9000.00", "reason": "matrix"},
+    ),
+    Row(
+        "POST",
+        EXPOSURE + "/reserves",
+        P.CLAIMS_PAY,
+        owned="claim",
+        body={"cost_type": "expense", "category": "adjusting", "amount": "50", "reason": "m"},
+    ),
+    Row("GET", EXPOSURE + "/reserves/history", P.CLAIMS_ADJUST, owned="claim"),
+    Row("GET", CLAIM + "/transactions", P.CLAIMS_ADJUST, owned="claim"),
+    Row(
+        "POST",
+        EXPOSURE + "/payments",
+        P.CLAIMS_PAY,
+        owned="claim",
+        body={
+            "cost_type": "expense",
+            "category": "adjusting",
+            "amount": "10.00",
+            "payee": "Matrix Appraisals",
+            "reason": "matrix",
+        },
+        idempotent=True,
+    ),
+    Row(
+        "POST",
+        EXPOSURE + "/recoveries",
+        P.CLAIMS_PAY,
+        owned="claim",
+        body={
+            "kind": "salvage",
+            "cost_type": "expense",
+            "category": "adjusting",
+            "amount": "1.00",
+            "reason": "matrix",
+        },
+    ),
+    # --- loss reporting and reserving (claims/router_reserving.py): company data ---
+    Row("GET", "/api/v1/reports/losses", P.REPORTS_READ),
+    Row("POST", "/api/v1/reserving/triangles", P.RESERVING_RUN),
+    Row("GET", "/api/v1/reserving/triangles", P.REPORTS_READ),
+    Row("POST", "/api/v1/reserving/triangles/import", P.RESERVING_RUN),
+    Row("GET", TRIANGLE, P.REPORTS_READ),
+    Row("POST", TRIANGLE + "/analyses", P.RESERVING_RUN),
+    Row("GET", TRIANGLE + "/analyses", P.REPORTS_READ),
+    Row("GET", TRIANGLE + "/analyses/{analysis_id}", P.REPORTS_READ),
     # --- events, live updates, webhooks ---
     Row("GET", "/api/v1/events", P.EVENTS_READ),
     Row("GET", "/api/v1/events/types", PUBLIC),  # the event catalogue: documentation
@@ -318,6 +437,114 @@ async def _token(client: AsyncClient, email: str) -> str:
     return str(response.json()["access_token"])
 
 
+async def _claims_of(
+    session: AsyncSession, own_customer: str, other_customer: str
+) -> dict[str, str]:
+    """The demo's claims: the policyholder's open one (also their agent's), another agent's
+    customer's with its exposure."""
+    other = await _one(
+        session, "SELECT id FROM claims WHERE customer_id = :c ORDER BY serial", c=other_customer
+    )
+    return {
+        "claim_id": await _one(
+            session,
+            "SELECT id FROM claims WHERE customer_id = :c AND status <> 'closed' ORDER BY serial",
+            c=own_customer,
+        ),
+        "other_claim_id": other,
+        "other_exposure_id": await _one(
+            session, "SELECT id FROM claim_exposures WHERE claim_id::text = :c", c=other
+        ),
+    }
+
+
+async def _claim_things(
+    client: AsyncClient, tokens: dict[str, str], claim_id: str
+) -> dict[str, str]:
+    """On the policyholder's open claim, through the API: an exposure, a diary task, a photo
+    the policyholder attached, and an approval waiting for the adjuster (asked by another
+    adjuster whose own authority is lower, so the demo adjuster and the admin may decide)."""
+
+    def bearer(name: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[name]}"}
+
+    url = f"/api/v1/claims/{claim_id}"
+    exposure = await client.post(
+        f"{url}/exposures",
+        json={"coverage_code": "pd", "policy_unit": 0},
+        headers=bearer("adjuster"),
+    )
+    assert exposure.status_code == 201, exposure.text
+    exposure_id = exposure.json()["id"]
+    task = await client.post(
+        f"{url}/diary",
+        json={"title": "Call the claimant", "due_on": TODAY},
+        headers=bearer("adjuster"),
+    )
+    photo = await client.post(
+        f"{url}/attachments",
+        files={"file": ("photo.png", PNG, "image/png")},
+        headers=bearer("customer"),
+    )
+    email, password = f"junior-{uuid.uuid4().hex[:8]}@example.com", "quartz lantern meadow ferry 48"
+    junior = await client.post(
+        "/api/v1/users",
+        json={"email": email, "password": password, "full_name": "Jo Junior", "role": "adjuster"},
+        headers=bearer("admin"),
+    )
+    for response in (task, photo, junior):
+        assert response.status_code == 201, response.text
+    lowered = await client.put(
+        "/api/v1/claims/authority-limits",
+        json={
+            "user_id": junior.json()["id"],
+            "cost_type": "indemnity",
+            "reserve_limit": "1000.00",
+            "payment_limit": "1000.00",
+        },
+        headers=bearer("admin"),
+    )
+    assert lowered.status_code == 200, lowered.text
+    signed_in = await client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "password", "username": email, "password": password},
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    waiting = await client.post(
+        f"{url}/exposures/{exposure_id}/reserves",
+        json={
+            "cost_type": "indemnity",
+            "category": "property_damage",
+            "amount": "5000",
+            "reason": "estimate",
+        },
+        headers={"Authorization": f"Bearer {signed_in.json()['access_token']}"},
+    )
+    assert waiting.status_code == 202, waiting.text
+    return {
+        "exposure_id": exposure_id,
+        "task_id": task.json()["id"],
+        "attachment_id": photo.json()["id"],
+        "approval_id": waiting.json()["approval"]["id"],
+    }
+
+
+async def _reserving_things(client: AsyncClient, token: str) -> dict[str, str]:
+    """A small imported triangle and a chain-ladder analysis of it (company data)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    csv = "origin,12,24\n2024,100,150\n2025,120,\n"
+    triangle = await client.post(
+        "/api/v1/reserving/triangles/import",
+        json={"name": "matrix", "measure": "paid", "csv": csv},
+        headers=headers,
+    )
+    assert triangle.status_code == 201, triangle.text
+    url = f"/api/v1/reserving/triangles/{triangle.json()['id']}/analyses"
+    analysis = await client.post(url, json={"method": "chain_ladder"}, headers=headers)
+    assert analysis.status_code == 201, analysis.text
+    return {"triangle_id": triangle.json()["id"], "analysis_id": analysis.json()["id"]}
+
+
 @dataclass
 class World:
     callers: list[Caller]
@@ -403,6 +630,15 @@ async def _world(client: AsyncClient, runtime: Runtime) -> World:
     )
     for response in (spare_key, spare_client, other_key, spare_user):
         assert response.status_code == 201, response.text
+    async with runtime.db.sessionmaker() as session:
+        claims = await _claims_of(session, policyholder, other_customer)
+    claims.update(await _claim_things(client, tokens, claims["claim_id"]))
+    own_claims = {k: v for k, v in claims.items() if not k.startswith("other_")}
+    agents_book.update(own_claims)
+    casey_book.update(own_claims)
+    others_book.update(
+        {k.removeprefix("other_"): v for k, v in claims.items() if k.startswith("other_")}
+    )
     common = {
         **shared,
         "action": "approve",
@@ -414,6 +650,8 @@ async def _world(client: AsyncClient, runtime: Runtime) -> World:
         "client_id": spare_client.json()["id"],
         "key_id": spare_key.json()["id"],
         "user_id": spare_user.json()["id"],
+        "decision": "approve",
+        **await _reserving_things(client, tokens["admin"]),
     }
 
     def person(name: str, role: Role, book: dict[str, str]) -> Caller:
@@ -483,6 +721,9 @@ def expectation(row: Row, caller: Caller, *, others: bool) -> tuple[str, Check]:
     else:
         assert isinstance(row.need, Permission)
         allowed = row.need in caller.permissions
+    if not allowed and row.owned == "claim" and P.CLAIMS_READ not in caller.permissions:
+        # Without claims:read no claim is visible: a claim's route is 404, as for another's.
+        return "404", lambda s: s == 404
     if not allowed:
         if others and row.owned is not None:
             # Another's resource may be looked up first: 404 refuses as well, revealing less.
@@ -541,7 +782,8 @@ async def test_every_route_answers_every_caller_as_the_matrix_says(
                     **caller.headers,
                     **({"Idempotency-Key": uuid.uuid4().hex} if row.idempotent else {}),
                 },
-                json=None if row.method in ("GET", "DELETE") else (row.body or {}),
+                json=None if row.method in ("GET", "DELETE") or row.files else (row.body or {}),
+                files=row.files,
             )
             expected, check = expectation(row, caller, others=others)
             gap = None if others else KNOWN_GAPS.get((row.method, row.path, caller.name))
