@@ -136,7 +136,12 @@ class Approval(Base):
         _one_of("status", ApprovalStatus, "status_known"),
         _one_of("kind", MoneyKind, "kind_known"),
         Index("ix_claim_approvals_claim_id", "claim_id"),
-        Index("ix_claim_approvals_pending", "requested_at", postgresql_where="status = 'pending'"),
+        Index(
+            "ix_claim_approvals_pending",
+            "requested_at",
+            "id",
+            postgresql_where="status = 'pending'",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -148,9 +153,15 @@ class Approval(Base):
     reason: Mapped[str] = mapped_column(Text)
     payee: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(10))
-    requested_by: Mapped[str] = mapped_column(String(100))
+    # The line's outstanding reserve when asked: approval refuses a request the line has
+    # moved past since (someone else changed the reserve meanwhile).
+    reserve_before: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    requested_by: Mapped[str] = mapped_column(String(100))  # the actor (a login, key, client)
+    # The person behind the actor, whatever credential they used: nobody approves their own.
+    requested_by_user_id: Mapped[uuid.UUID | None]
     requested_at: Mapped[datetime]
     decided_by: Mapped[str | None] = mapped_column(String(100))
+    decided_by_user_id: Mapped[uuid.UUID | None]
     decided_at: Mapped[datetime | None]
     decision_note: Mapped[str | None] = mapped_column(Text)
 
@@ -163,7 +174,14 @@ class AuthorityLimit(Base):
     __table_args__ = (
         _one_of("cost_type", CostType, "cost_type_known"),
         CheckConstraint("(role IS NULL) <> (user_id IS NULL)", name="role_or_user"),
-        UniqueConstraint("role", "user_id", "cost_type", name="uq_claim_authority_limits_who"),
+        # One row per role or user and cost type (a role's row has no user: NULLs not distinct).
+        UniqueConstraint(
+            "role",
+            "user_id",
+            "cost_type",
+            name="uq_claim_authority_limits_who",
+            postgresql_nulls_not_distinct=True,
+        ),
         CheckConstraint("reserve_limit >= 0 AND payment_limit >= 0", name="limits_not_negative"),
     )
 

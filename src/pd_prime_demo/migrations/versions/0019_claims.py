@@ -126,7 +126,13 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_claim_authority_limits_user_id_users")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_claim_authority_limits")),
-        sa.UniqueConstraint("role", "user_id", "cost_type", name="uq_claim_authority_limits_who"),
+        sa.UniqueConstraint(
+            "role",
+            "user_id",
+            "cost_type",
+            name="uq_claim_authority_limits_who",
+            postgresql_nulls_not_distinct=True,
+        ),
     )
     op.create_table(
         "reserve_analyses",
@@ -482,9 +488,12 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("payee", sa.String(length=200), nullable=True),
         sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("reserve_before", sa.Numeric(precision=14, scale=2), nullable=False),
         sa.Column("requested_by", sa.String(length=100), nullable=False),
+        sa.Column("requested_by_user_id", sa.UUID(), nullable=True),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("decided_by", sa.String(length=100), nullable=True),
+        sa.Column("decided_by_user_id", sa.UUID(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decision_note", sa.Text(), nullable=True),
         sa.CheckConstraint(
@@ -514,7 +523,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_claim_approvals_pending",
         "claim_approvals",
-        ["requested_at"],
+        ["requested_at", "id"],
         unique=False,
         postgresql_where="status = 'pending'",
     )
