@@ -1,1 +1,0 @@
-"""Claims API models: requests and responses (frozen, unknown fields rejected)."""
