@@ -187,6 +187,7 @@ async def decide(
             )
     approval.status = (ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED).value
     approval.decided_by = actor.id
+    approval.decided_by_user_id = actor.user_id
     approval.decided_at = clock.now()
     approval.decision_note = note
     await session.flush()

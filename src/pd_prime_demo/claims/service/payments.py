@@ -150,7 +150,9 @@ async def request_approval(
         reason=reason,
         payee=payee,
         status=ApprovalStatus.PENDING.value,
+        reserve_before=line.reserve,
         requested_by=actor.id,
+        requested_by_user_id=actor.user_id,
         requested_at=clock.now(),
     )
     session.add(approval)
