@@ -4,6 +4,14 @@ hand), reassignment with a reason, and the history of both.
 Workload is the number of claims not closed an adjuster holds; the next claim goes to the
 active adjuster with the fewest, ties to the lowest user id (so the choice is reproducible).
 Assigning a reported claim opens it (``reported -> open``).
+
+A choice by workload is made under one transaction-scoped advisory lock (``ASSIGNMENT_LOCK``),
+held until the transaction commits: concurrent first notices choose one after another, each
+counting the claims the ones before it committed (under READ COMMITTED the count, read after
+the lock is granted, sees them). Without it every FNOL of a burst read the same counts and went
+to the same adjuster. The lock is taken last in first notice (its final step) and after the
+claim's row lock in the assignment route; the audit chain's lock comes later, at commit, so
+the order is always the same.
 """
 
 from __future__ import annotations
@@ -19,13 +27,15 @@ from pd_prime_demo.claims.models import Claim, ClaimAssignment
 from pd_prime_demo.claims.repository import workflow as repository
 from pd_prime_demo.claims.service.common import get_claim
 from pd_prime_demo.claims.service.workflow import check_version, record_move, refused, touch
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
 from pd_prime_demo.identity import service as identity
 
 _PAGE = 200
+#: The advisory lock (``core.locks``) that serialises choices by workload.
+ASSIGNMENT_LOCK = "claims.assignment.workload"
 
 NO_ADJUSTER = invalid(
     "claim.no_adjuster_available",
@@ -56,7 +66,11 @@ async def _adjusters(session: AsyncSession) -> list[uuid.UUID]:
 async def least_loaded(
     session: AsyncSession, *, excluding: uuid.UUID | None = None
 ) -> uuid.UUID | None:
-    """The active adjuster with the fewest open claims (ties: the lowest id), or None."""
+    """The active adjuster with the fewest open claims (ties: the lowest id), or None.
+
+    Takes ``ASSIGNMENT_LOCK`` first (held to the end of the transaction), so the counts
+    include every choice committed before this one."""
+    await locks.lock(session, ASSIGNMENT_LOCK)
     candidates = [a for a in await _adjusters(session) if a != excluding]
     if not candidates:
         return None
