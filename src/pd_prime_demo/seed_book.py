@@ -244,64 +244,126 @@ async def _has_claim(session: AsyncSession, actor: Actor, policy_id: uuid.UUID) 
     return bool(_ok(listed, "the demo claims (listing)")[0])
 
 
-def _loss_at(day: date, hour: int, zone: str) -> str:
-    return datetime.combine(day, time(hour), tzinfo=ZoneInfo(zone)).isoformat()
-
-
-def _liability_claim(policy_id: uuid.UUID, loss_on: date, description: str) -> ClaimCreate:
+def _claim(policy_id: uuid.UUID, loss_on: date, hour: int, **body: Any) -> ClaimCreate:
+    """A first notice for a loss at ``hour`` o'clock New York time on ``loss_on``."""
+    loss_at = datetime.combine(loss_on, time(hour), tzinfo=ZoneInfo("America/New_York"))
     return ClaimCreate.model_validate(
         {
             "policy_id": str(policy_id),
-            "loss_at": _loss_at(loss_on, 17, "America/New_York"),
+            "loss_at": loss_at.isoformat(),
             "time_zone": "America/New_York",
-            "cause_code": "liability",
-            "location": {
-                "line1": "Easton Town Center, garage B",
-                "city": "Columbus",
-                "state": "OH",
-                "postal_code": "43219",
-            },
-            "description": description,
-            "parties": [
-                {"role": "driver", "name": "Casey Customer"},
-                {
-                    "role": "claimant",
-                    "name": "Robin Patel",
-                    "contact": {"phone": "+1 614 555 0188"},
-                },
-            ],
-            "vehicles": [
-                {"policy_unit": 0, "damage": "Rear bumper scuffed"},
-                {
-                    "description": "Grey 2021 Toyota RAV4, OH plate JKL4821",
-                    "owner_party": 1,
-                    "damage": "Driver's door and front wing dented",
-                },
-            ],
+            **body,
         }
+    )
+
+
+def _liability_claim(policy_id: uuid.UUID, loss_on: date, description: str) -> ClaimCreate:
+    return _claim(
+        policy_id,
+        loss_on,
+        17,
+        cause_code="liability",
+        location={
+            "line1": "Easton Town Center, garage B",
+            "city": "Columbus",
+            "state": "OH",
+            "postal_code": "43219",
+        },
+        description=description,
+        parties=[
+            {"role": "driver", "name": "Casey Customer"},
+            {"role": "claimant", "name": "Robin Patel", "contact": {"phone": "+1 614 555 0188"}},
+        ],
+        vehicles=[
+            {"policy_unit": 0, "damage": "Rear bumper scuffed"},
+            {
+                "description": "Grey 2021 Toyota RAV4, OH plate JKL4821",
+                "owner_party": 1,
+                "damage": "Driver's door and front wing dented",
+            },
+        ],
     )
 
 
 def _fire_claim(policy_id: uuid.UUID, loss_on: date) -> ClaimCreate:
-    return ClaimCreate.model_validate(
-        {
-            "policy_id": str(policy_id),
-            "loss_at": _loss_at(loss_on, 19, "America/New_York"),
-            "time_zone": "America/New_York",
-            "cause_code": "fire",
-            "location": {
-                "line1": "8 Harbor Rd",
-                "city": "Tampa",
-                "state": "FL",
-                "postal_code": "33602",
-            },
-            "description": "A pan fire spread to the kitchen cabinets; smoke on the ground floor.",
-            "parties": [{"role": "insured", "name": "James Okafor"}],
-            "property": [
-                {"description": "Kitchen", "damage": "Cabinets, counter and ceiling burnt"},
-            ],
-        }
+    return _claim(
+        policy_id,
+        loss_on,
+        19,
+        cause_code="fire",
+        location={"line1": "8 Harbor Rd", "city": "Tampa", "state": "FL", "postal_code": "33602"},
+        description="A pan fire spread to the kitchen cabinets; smoke on the ground floor.",
+        parties=[{"role": "insured", "name": "James Okafor"}],
+        property=[{"description": "Kitchen", "damage": "Cabinets, counter and ceiling burnt"}],
     )
+
+
+class _Adjusting:
+    """The demo adjuster's steps on a claim, each on the day given, failing loudly."""
+
+    def __init__(self, session: AsyncSession, runtime: Runtime, adjuster: Actor) -> None:
+        self.session, self.runtime, self.adjuster = session, runtime, adjuster
+
+    async def claimant(self, claim_id: uuid.UUID) -> uuid.UUID:
+        read = await claim_reads.read_claim(
+            self.session, claim_id, actor=self.adjuster, cipher=self.runtime.cipher
+        )
+        return next(
+            p.id for p in _ok(read, "reading a demo claim")[1].parties if p.role == "claimant"
+        )
+
+    async def exposure(
+        self, claim_id: uuid.UUID, coverage: str, unit: int | None, claimant: uuid.UUID | None
+    ) -> uuid.UUID:
+        opened = await claim_exposures.add_exposure(
+            self.session,
+            claim_id,
+            coverage_code=coverage,
+            policy_unit=unit,
+            claimant_party_id=claimant,
+            actor=self.adjuster,
+        )
+        return _ok(opened, "a demo exposure").exposure.id
+
+    async def reserve(
+        self,
+        claim: tuple[uuid.UUID, uuid.UUID],
+        cost_type: CostType,
+        category: str,
+        amount: str,
+        reason: str,
+    ) -> None:
+        result = await claim_payments.set_reserve(
+            self.session,
+            *claim,
+            cost_type=cost_type,
+            category=category,
+            amount=Decimal(amount),
+            reason=reason,
+            actor=self.adjuster,
+        )
+        _ok(result, "a demo reserve")
+
+    async def pay(
+        self,
+        claim: tuple[uuid.UUID, uuid.UUID],
+        category: str,
+        amount: str,
+        payee: str,
+        reason: str,
+    ) -> None:
+        result = await claim_payments.make_payment(
+            self.session,
+            *claim,
+            cost_type=CostType.INDEMNITY,
+            category=category,
+            amount=Decimal(amount),
+            payee=payee,
+            reason=reason,
+            idempotency_key=None,
+            actor=self.adjuster,
+        )
+        _ok(result, "a demo payment")
 
 
 async def seed_claims(
@@ -315,7 +377,7 @@ async def seed_claims(
     ``actors``: the demo logins acting (``casey``, ``agent2``, ``adjuster``)."""
     system = Actor.system("seed")
     today = clock.today()
-    adjuster = actors["adjuster"]
+    adjusting = _Adjusting(session, runtime, actors["adjuster"])
     made = 0
 
     async def file(body: ClaimCreate, by: Actor, on: date) -> uuid.UUID:
@@ -328,85 +390,37 @@ async def seed_claims(
     casey_policy = await _policy_of(session, system, customer_ids["casey"])
     if not await _has_claim(session, system, casey_policy):
         loss_on = today - timedelta(days=25)
+        backed_into = "Reversing out of a parking space, backed into a parked car."
         claim_id = await file(
-            _liability_claim(
-                casey_policy,
-                loss_on,
-                "Reversing out of a parking space, backed into a parked car.",
-            ),
+            _liability_claim(casey_policy, loss_on, backed_into),
             actors["casey"],
             loss_on + timedelta(days=1),
         )
         with _on(loss_on + timedelta(days=2)):
-            read = _ok(
-                await claim_reads.read_claim(
-                    session, claim_id, actor=adjuster, cipher=runtime.cipher
-                ),
-                "reading a demo claim",
-            )
-            claimant = next(p.id for p in read[1].parties if p.role == "claimant")
-            exposure = _ok(
-                await claim_exposures.add_exposure(
-                    session,
-                    claim_id,
-                    coverage_code="pd",
-                    policy_unit=0,  # property damage is rated per vehicle: Casey's car
-                    claimant_party_id=claimant,
-                    actor=adjuster,
-                ),
-                "a demo exposure",
-            ).exposure.id
-            _ok(
-                await claim_payments.set_reserve(
-                    session,
-                    claim_id,
-                    exposure,
-                    cost_type=CostType.INDEMNITY,
-                    category="property_damage",
-                    amount=Decimal("3000.00"),
-                    reason="body shop estimate for the door and wing",
-                    actor=adjuster,
-                ),
-                "a demo reserve",
+            claimant = await adjusting.claimant(claim_id)
+            # Property damage is rated per vehicle: under Casey's car, for the other's owner.
+            pd = (claim_id, await adjusting.exposure(claim_id, "pd", 0, claimant))
+            await adjusting.reserve(
+                pd, CostType.INDEMNITY, "property_damage", "3000.00", "body shop estimate"
             )
         with _on(loss_on + timedelta(days=12)):
-            _ok(
-                await claim_payments.make_payment(
-                    session,
-                    claim_id,
-                    exposure,
-                    cost_type=CostType.INDEMNITY,
-                    category="property_damage",
-                    amount=Decimal("2412.50"),
-                    payee="Riverside Collision Center",
-                    reason="repair invoice 4471",
-                    idempotency_key=None,
-                    actor=adjuster,
-                ),
-                "a demo payment",
+            await adjusting.pay(
+                pd, "property_damage", "2412.50", "Riverside Collision Center", "invoice 4471"
             )
         with _on(loss_on + timedelta(days=14)):
-            _ok(
-                await claims.change_status(
-                    session,
-                    claim_id,
-                    ClaimStatus.CLOSED,
-                    outcome=ClosedOutcome.PAID,
-                    reason="repairs paid; the claimant signed the release",
-                    expected_version=None,
-                    actor=adjuster,
-                ),
-                "closing a demo claim",
+            closed = await claims.change_status(
+                session,
+                claim_id,
+                ClaimStatus.CLOSED,
+                outcome=ClosedOutcome.PAID,
+                reason="repairs paid; the claimant signed the release",
+                expected_version=None,
+                actor=actors["adjuster"],
             )
-        await file(
-            _liability_claim(
-                casey_policy,
-                today - timedelta(days=1),
-                "Clipped a parked car's mirror pulling out of the garage.",
-            ),
-            actors["casey"],
-            today,
-        )
+            _ok(closed, "closing a demo claim")
+        clipped = "Clipped a parked car's mirror pulling out of the garage."
+        yesterday = today - timedelta(days=1)
+        await file(_liability_claim(casey_policy, yesterday, clipped), actors["casey"], today)
         made += 2
     james_policy = await _policy_of(session, system, customer_ids["james"])
     if not await _has_claim(session, system, james_policy):
@@ -415,54 +429,16 @@ async def seed_claims(
             _fire_claim(james_policy, loss_on), actors["agent2"], loss_on + timedelta(days=1)
         )
         with _on(loss_on + timedelta(days=3)):
-            exposure = _ok(
-                await claim_exposures.add_exposure(
-                    session,
-                    claim_id,
-                    coverage_code="dwelling",
-                    policy_unit=None,
-                    claimant_party_id=None,
-                    actor=adjuster,
-                ),
-                "a demo exposure",
-            ).exposure.id
-            for cost_type, category, amount, reason in (
-                (
-                    CostType.INDEMNITY,
-                    "dwelling",
-                    "18000.00",
-                    "contractor's estimate for the kitchen",
-                ),
-                (CostType.EXPENSE, "adjusting", "1200.00", "independent adjuster's inspection"),
-            ):
-                _ok(
-                    await claim_payments.set_reserve(
-                        session,
-                        claim_id,
-                        exposure,
-                        cost_type=cost_type,
-                        category=category,
-                        amount=Decimal(amount),
-                        reason=reason,
-                        actor=adjuster,
-                    ),
-                    "a demo reserve",
-                )
+            dwelling = (claim_id, await adjusting.exposure(claim_id, "dwelling", None, None))
+            await adjusting.reserve(
+                dwelling, CostType.INDEMNITY, "dwelling", "18000.00", "contractor's estimate"
+            )
+            await adjusting.reserve(
+                dwelling, CostType.EXPENSE, "adjusting", "1200.00", "independent inspection"
+            )
         with _on(loss_on + timedelta(days=15)):
-            _ok(
-                await claim_payments.make_payment(
-                    session,
-                    claim_id,
-                    exposure,
-                    cost_type=CostType.INDEMNITY,
-                    category="dwelling",
-                    amount=Decimal("6500.00"),
-                    payee="James Okafor",
-                    reason="advance for the cabinets and clean-up",
-                    idempotency_key=None,
-                    actor=adjuster,
-                ),
-                "a demo payment",
+            await adjusting.pay(
+                dwelling, "dwelling", "6500.00", "James Okafor", "advance for the clean-up"
             )
         made += 1
     return made
