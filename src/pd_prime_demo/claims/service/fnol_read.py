@@ -1,11 +1,10 @@
 """The claim as first notice of loss recorded it, presented for a reader: party contacts
-only for pii:read and the policyholder, coverage findings and fraud indicators only for the
-carrier's staff."""
+and the staff view by the rules of ``claims.service.contacts``, shared with the claim's other
+reads."""
 
 from __future__ import annotations
 
 import json
-import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,27 +25,15 @@ from pd_prime_demo.claims.schemas_fnol import (
     InvolvedRead,
     PartyRead,
 )
-from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Permission, Role
+from pd_prime_demo.claims.service.contacts import (
+    contact_context,
+    is_claims_staff,
+    may_see_contacts,
+)
+from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.crypto import FieldCipher
 
-
-def contact_context(party_id: uuid.UUID) -> str:
-    """The AEAD context a party's contact is sealed under."""
-    return f"claim_parties.contact:{party_id}"
-
-
-def may_see_contacts(actor: Actor) -> bool:
-    """Party contacts are PII: shown to pii:read, and to the policyholder (whose claim it is:
-    they see no other)."""
-    return actor.has(Permission.PII_READ) or (
-        actor.role is Role.CUSTOMER and actor.kind is ActorKind.USER
-    )
-
-
-def is_claims_staff(actor: Actor) -> bool:
-    """Coverage findings and fraud indicators are for the carrier's staff (as in the claim's
-    detailed read): null for the policyholder and agents."""
-    return actor.kind is ActorKind.SYSTEM or actor.role in COMPANY_WIDE_ROLES
+__all__ = ["contact_context", "is_claims_staff", "may_see_contacts", "present_filed"]
 
 
 async def present_filed(

@@ -5,7 +5,8 @@ Who sees what: company-wide staff (adjusters, underwriters, administrators) and 
 read the staff view. A policyholder and their agent read the policyholder's view: the claim's
 status and history, parties, what is involved and the indemnity payments, never internal
 notes, reserves, coverage findings, fraud indicators, approvals or the diary. A party's
-contact is opened for ``pii:read`` (audited) and for the policyholder; masked for others.
+contact is opened by ``contacts.may_see_contacts`` (a user's own login with ``pii:read``,
+audited, or the policyholder's); masked for others.
 
 "As of" reads the status and assignment histories by their ``at`` and the money transactions
 by ``recorded_at`` (when the system knew of them), not by ``accounting_on``: a past moment
@@ -46,7 +47,12 @@ from pd_prime_demo.claims.schemas_workflow import (
     View,
 )
 from pd_prime_demo.claims.service.common import get_claim, permission_missing
-from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Permission, Role
+from pd_prime_demo.claims.service.contacts import (
+    contact_context,
+    is_claims_staff,
+    may_see_contacts,
+)
+from pd_prime_demo.core.actor import Actor, Permission, Role
 from pd_prime_demo.core.crypto import FieldCipher
 from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result
@@ -57,18 +63,11 @@ ZERO = repository.ZERO
 
 
 def view_of(actor: Actor) -> View:
-    if actor.kind is ActorKind.SYSTEM or actor.role in COMPANY_WIDE_ROLES:
-        return "staff"
-    return "policyholder"
+    return "staff" if is_claims_staff(actor) else "policyholder"
 
 
 def is_staff(actor: Actor) -> bool:
     return view_of(actor) == "staff"
-
-
-def contact_context(party_id: uuid.UUID) -> str:
-    """The AEAD context a party's contact is sealed under (``core.pii_rotation`` lists it)."""
-    return f"claim_parties.contact:{party_id}"
 
 
 def _totals(reserve: Decimal, paid: Decimal, recovered: Decimal) -> MoneyTotals:
@@ -128,7 +127,7 @@ async def present(
     """The claim in the actor's view (see the module's docstring)."""
     staff = is_staff(actor)
     parties = await repository.parties(session, claim.id)
-    opened = actor.has(Permission.PII_READ) or actor.role is Role.CUSTOMER
+    opened = may_see_contacts(actor)
     if opened and actor.role is not Role.CUSTOMER and any(p.contact_enc for p in parties):
         await audit.record(
             session, actor, "claim.contacts_read", "claim", str(claim.id), {"fields": ["contact"]}
