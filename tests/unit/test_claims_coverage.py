@@ -3,21 +3,24 @@ gives, and the coverage check's findings on the boundary dates."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from pd_prime_demo.claims.coverage import (
     PolicyOnLossDate,
     TermsUnresolvedError,
     exposure_terms,
+    loss_day,
     verify,
+    zone_finding,
 )
-from pd_prime_demo.products.shipped import shipped
+from pd_prime_demo.products.shipped import shipped, shipped_definitions
 from pd_prime_demo.rating.definition import ProductVersionDefinition
 
 AUTO = shipped("personal_auto", "TX")
@@ -260,3 +263,83 @@ def test_percent_of_coverage_a_terms_rise_with_coverage_a(a: int, b: int) -> Non
         assert small.limit_amount <= large.limit_amount
         assert small.deductible_amount <= large.deductible_amount
         assert small.limit_amount == small.limit_amount.quantize(Decimal("0.01"))
+
+
+def test_every_coverage_of_every_shipped_product_reads_its_defaults_when_none_was_chosen() -> None:
+    # A package that picks no option stores ``{}`` (HO-3 standard: personal_property): a claim
+    # reads the coverage's default, as rating does.
+    for defn in shipped_definitions():
+        risk = HOME_RISK if defn.product_code == "homeowners_ho3" else AUTO_RISK
+        for coverage in defn.coverages:
+            unit = 0 if coverage.unit == "vehicle" else None
+            terms = exposure_terms(defn, coverage.code, {}, risk, unit)
+            chosen = {
+                k: v
+                for k, v in (
+                    ("limit", coverage.default_limit),
+                    ("deductible", coverage.default_deductible),
+                )
+                if v is not None
+            }
+            assert terms == exposure_terms(defn, coverage.code, chosen, risk, unit), (
+                defn.product_code,
+                coverage.code,
+            )
+    contents = exposure_terms(HOME, "personal_property", {}, HOME_RISK)
+    assert contents.limit_amount == Decimal("150000.00"), "50% of Coverage A 300,000"
+    dwelling = exposure_terms(HOME, "dwelling", {}, HOME_RISK)
+    assert dwelling.deductible_amount == Decimal("1000"), "the default deductible, not none"
+
+
+def _home_issues(change: Any) -> list[tuple[str, str]]:
+    from pd_prime_demo.rating.claims_validation import check_claims
+
+    raw = HOME.model_dump(mode="json")
+    change(raw)
+    defn = ProductVersionDefinition.model_validate(raw)
+    return [(i.pointer, i.detail) for i in check_claims(defn, {v.name: v for v in defn.variables})]
+
+
+def test_a_coverage_a_cause_maps_to_must_resolve_its_terms_from_its_defaults() -> None:
+    index = next(i for i, c in enumerate(HOME.coverages) if c.code == "personal_property")
+
+    def no_default(raw: dict[str, Any]) -> None:
+        raw["coverages"][index]["default_limit"] = None
+
+    assert (f"#/coverages/{index}/default_limit") in [p for p, _ in _home_issues(no_default)]
+
+    def unread_default(raw: dict[str, Any]) -> None:
+        del raw["claims"]["coverage_terms"]["personal_property"]["limits"]["50pct"]
+
+    problems = dict(_home_issues(unread_default))
+    assert "50pct" in problems[f"#/coverages/{index}/default_limit"]
+
+
+def test_the_claims_section_states_a_valid_time_zone() -> None:
+    assert {(d.state, d.claims.time_zone) for d in shipped_definitions() if d.claims} == {
+        ("TX", "America/Chicago"),
+        ("OH", "America/New_York"),
+        ("FL", "America/New_York"),
+    }
+    raw = HOME.model_dump(mode="json")
+    for bad in ("Mars/Olympus", "", "../etc/passwd"):
+        raw["claims"]["time_zone"] = bad
+        with pytest.raises(ValidationError, match="time_zone"):
+            ProductVersionDefinition.model_validate(raw)
+    del raw["claims"]["time_zone"]
+    with pytest.raises(ValidationError, match="time_zone"):
+        ProductVersionDefinition.model_validate(raw)
+
+
+def test_the_loss_day_is_the_policy_zones_and_another_day_elsewhere_is_a_finding() -> None:
+    # 20:00 in Austin on the 14th is already the 15th on Kiritimati (UTC+14).
+    loss_at = datetime.fromisoformat("2027-03-14T20:00:00-05:00")
+    assert loss_day(loss_at, "America/Chicago") == date(2027, 3, 14)
+    assert loss_day(loss_at, "Pacific/Kiritimati") == date(2027, 3, 15)
+    finding = zone_finding(loss_at, "Pacific/Kiritimati", "America/Chicago")
+    assert finding is not None
+    assert finding.code == "loss_date_zone_differs"
+    assert "2027-03-15" in finding.message
+    assert "2027-03-14" in finding.message
+    assert zone_finding(loss_at, "America/Chicago", "America/Chicago") is None
+    assert zone_finding(loss_at, "America/Denver", "America/Chicago") is None

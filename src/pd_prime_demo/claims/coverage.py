@@ -11,9 +11,10 @@ cover from that day; a reinstatement with a lapse leaves the days of the lapse u
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pd_prime_demo.core.money import money_text
 from pd_prime_demo.rating.definition import (
@@ -66,6 +67,27 @@ class PolicyOnLossDate:
     vehicle_count: int
     cancelled_on: date | None = None
     lapse: tuple[date, date] | None = None  # [from, to) without cover after a reinstatement
+
+
+def loss_day(loss_at: datetime, zone: str) -> date:
+    """The calendar day of ``loss_at`` in ``zone``."""
+    return loss_at.astimezone(ZoneInfo(zone)).date()
+
+
+def zone_finding(loss_at: datetime, reporter_zone: str, policy_zone: str) -> Finding | None:
+    """A finding when the reporter's zone puts the loss on another day than the policy's zone
+    (where the policy period is stated, and so the day cover is checked on): a person looks
+    at which day it was, the reporter's zone being theirs to give."""
+    policy_day = loss_day(loss_at, policy_zone)
+    reported_day = loss_day(loss_at, reporter_zone)
+    if reported_day == policy_day:
+        return None
+    return Finding(
+        "loss_date_zone_differs",
+        f"The loss at {loss_at.isoformat()} is on {reported_day.isoformat()} in the reported "
+        f"zone {reporter_zone} but on {policy_day.isoformat()} in {policy_zone}, where the "
+        f"policy period is stated; cover was checked on {policy_day.isoformat()}.",
+    )
 
 
 def per_vehicle(definition: ProductVersionDefinition) -> set[str]:
@@ -195,7 +217,9 @@ def exposure_terms(
         raise TermsUnresolvedError(f"{coverage_code} is not a coverage of the product")
     claims = definition.claims
     terms = (claims.coverage_terms.get(coverage_code) if claims else None) or CoverageClaimTerms()
-    limit_code = chosen.get("limit")
+    # An option left out when quoting takes the coverage's default, as rating applies it
+    # (``rating.risk.build_selections``): the policy stores what was asked, ``{}`` included.
+    limit_code = chosen.get("limit") or coverage.default_limit
     parts: list[str] = []
     limit: Decimal | None
     occurrence: Decimal | None
@@ -222,7 +246,7 @@ def exposure_terms(
             how = money_text(option.amount)
         parts.append(f"limit {limit_code}: {how}")
     deductible = ZERO
-    deductible_code = chosen.get("deductible")
+    deductible_code = chosen.get("deductible") or coverage.default_deductible
     if deductible_code is None:
         parts.append("no deductible")
     elif deductible_code in terms.deductibles:

@@ -1,9 +1,11 @@
 """First notice of loss: the request, and the claim as filed (reused by the claim's reads).
 
 The loss is given as ``loss_at``, an aware timestamp, with ``time_zone``, the IANA zone of the
-loss location; ``loss_on``, the day coverage is checked on, is the calendar day of ``loss_at``
-in that zone (a crash at 23:30 in Chicago on the 31st is a loss on the 31st, though UTC says
-the 1st).
+loss location as the reporter gives it (kept as ``loss_time_zone``); ``loss_on``, the day
+coverage is checked on, is the calendar day of ``loss_at`` in the zone the policy period is
+stated in (the product's ``claims.time_zone``: a crash at 23:30 in Chicago on the 31st is a
+loss on the 31st on a Texas policy, though UTC says the 1st). Where the reporter's zone gives
+another day the claim is flagged ``loss_date_zone_differs`` for an adjuster to look at.
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ class ClaimCreate(_In):
     policy_id: uuid.UUID
     loss_at: Moment = Field(description="When the loss happened, with its UTC offset.")
     time_zone: TimeZone = Field(
-        description="IANA zone of the loss location: loss_on is loss_at's day there."
+        description="IANA zone of the loss location, kept as given; loss_on is loss_at's day "
+        "in the policy's zone, and a claim whose day differs in this zone is flagged."
     )
     cause_code: str = Field(
         pattern=r"^[a-z][a-z0-9_]{0,49}$",
@@ -283,8 +286,11 @@ class ClaimFiled(BaseModel):
         description="The policy transaction in force on the loss date, as known at filing."
     )
     loss_at: datetime
-    loss_on: date = Field(description="loss_at's day in loss_time_zone: what cover is checked on.")
-    loss_time_zone: str
+    loss_on: date = Field(
+        description="loss_at's day in the policy's zone (the product's claims.time_zone): what "
+        "cover is checked on."
+    )
+    loss_time_zone: str = Field(description="The zone the reporter gave for the loss location.")
     cause_code: str
     location: dict[str, Any]
     description: str

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pd_prime_demo.core.result_types import FieldIssue
 from pd_prime_demo.rating.definition import (
     ClaimAmount,
+    Coverage,
     ProductVersionDefinition,
     Scope,
     Variable,
@@ -51,6 +52,45 @@ def _numeric_ref(ref: str, variables: dict[str, Variable], unit: str, at: str) -
     return []
 
 
+def _defaults_read(
+    coverage: Coverage,
+    basis: str,
+    limits: dict[str, ClaimAmount],
+    deductibles: dict[str, ClaimAmount],
+    at: str,
+) -> list[FieldIssue]:
+    """A policy that chose no limit or deductible of a coverage holds its default (rating
+    applies it and the policy stores ``{}``): a claim reads the default's terms, so the
+    default must name an option whose amount (or entry in the terms) a claim can read."""
+    issues: list[FieldIssue] = []
+    for kind, default, options, entries, needed in (
+        ("limit", coverage.default_limit, coverage.limits, limits, basis == "option"),
+        ("deductible", coverage.default_deductible, coverage.deductibles, deductibles, False),
+    ):
+        if default is None:
+            if needed or options:
+                issues.append(
+                    FieldIssue(
+                        f"{at}/default_{kind}",
+                        f"a claim on a policy that chose no {kind} of {coverage.code} reads "
+                        "the default: name one",
+                    )
+                )
+            continue
+        if default not in {o.code for o in options}:
+            continue  # rating.validation: not one of the options
+        amount = next((o.amount for o in options if o.code == default), None)
+        if amount is None and default not in entries and (kind == "deductible" or needed):
+            issues.append(
+                FieldIssue(
+                    f"{at}/default_{kind}",
+                    f"a claim cannot read the default {kind} {default!r} of {coverage.code}: "
+                    "give it an amount or an entry in the claims terms",
+                )
+            )
+    return issues
+
+
 def check_claims(
     defn: ProductVersionDefinition, variables: dict[str, Variable]
 ) -> list[FieldIssue]:
@@ -62,6 +102,7 @@ def check_claims(
         return []
     issues: list[FieldIssue] = []
     coverages = {c.code: c for c in defn.coverages}
+    coverage_at = {c.code: f"#/coverages/{i}" for i, c in enumerate(defn.coverages)}
     codes = [c.code for c in claims.causes_of_loss]
     if len(set(codes)) != len(codes):
         issues.append(FieldIssue("#/claims/causes_of_loss", "cause codes must be unique"))
@@ -101,6 +142,7 @@ def check_claims(
                         f"no amount for {', '.join(unread)}: say how a claim reads them",
                     )
                 )
+        issues += _defaults_read(coverage, basis, limits, deductibles, coverage_at[code])
         if basis == "option" and not coverage.limits:
             issues.append(
                 FieldIssue(

@@ -12,8 +12,9 @@ from __future__ import annotations
 import enum
 from decimal import Decimal
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from pd_prime_demo.core.dates import BusinessDate
 
@@ -354,12 +355,29 @@ class CauseOfLoss(_Def):
     )
 
 
+def _iana_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("not an IANA time zone name (e.g. America/Chicago)") from exc
+    return name
+
+
 class ClaimsDefinition(_Def):
     """What the claims side needs of a product: its causes of loss and how they map to its
-    coverages, how limits and deductibles read on a claim, and its claim numbers' prefix."""
+    coverages, how limits and deductibles read on a claim, its claim numbers' prefix, and the
+    zone its policy periods are stated in (a loss's day is read there)."""
 
     number_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")] = Field(
         description="Claim numbers read <prefix>-<year>-<serial>."
+    )
+    time_zone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)] = (
+        Field(
+            description=(
+                "IANA zone the policy period is stated in (the named insured's address, as ISO "
+                "forms say): a loss's day, the one cover is checked on, is its calendar day here."
+            )
+        )
     )
     causes_of_loss: list[CauseOfLoss] = Field(min_length=1)
     coverage_terms: dict[str, CoverageClaimTerms] = Field(

@@ -20,12 +20,12 @@ import json
 import uuid
 from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from beartype import beartype
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
+from pd_prime_demo.claims.coverage import loss_day, zone_finding
 from pd_prime_demo.claims.enums import (
     ClaimStatus,
     CoverageStatus,
@@ -142,15 +142,26 @@ async def file_claim(
         return Err(_bad("#/loss_at", "the loss is in the future", "claim.loss_in_future"))
     if (problem := _check_references(body)) is not None:
         return Err(problem)
-    loss_on = body.loss_at.astimezone(ZoneInfo(body.time_zone)).date()
-    day = await coverage.policy_on(session, policy.id, loss_on, None)
+    # The day cover is checked on is the loss's day where the policy period is stated (the
+    # product's zone), never the reporter's, which is theirs to choose: the reporter's day
+    # only finds the product version that says the zone.
+    reported_on = loss_day(body.loss_at, body.time_zone)
+    day = await coverage.policy_on(session, policy.id, reported_on, None)
     if day is None:  # pragma: no cover - every policy has its new business transaction
         return Err(POLICY_NOT_FOUND)
+    loss_on = reported_on
+    if day.definition.claims is not None:
+        loss_on = loss_day(body.loss_at, day.definition.claims.time_zone)
+        if loss_on != reported_on:
+            day = await coverage.policy_on(session, policy.id, loss_on, None) or day
     cause = coverage.cause_of(day.definition, body.cause_code)
     if cause is None or day.definition.claims is None:
         return Err(coverage.unknown_cause(day.definition, body.cause_code))
     units = [v.policy_unit for v in body.vehicles if v.policy_unit is not None]
     findings, _ = coverage.check_cover(day, loss_on, cause, units)
+    zone = zone_finding(body.loss_at, body.time_zone, day.definition.claims.time_zone)
+    if zone is not None:
+        findings.append(zone)
     claim_id = uuid.uuid4()
     indicators = await coverage.fraud_indicators(
         session,
