@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from pydantic import BaseModel
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
@@ -37,6 +39,7 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.dates import BusinessDate
 from pd_prime_demo.core.money import CENT, money_text
+from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.dependencies import require
 
 router = APIRouter(prefix=API_V1, tags=["loss reserving"])
@@ -128,26 +131,52 @@ def triangle_read(row: LossTriangle) -> TriangleRead:
     )
 
 
-async def _create_triangle(
+@dataclass(frozen=True)
+class Creation:
+    """What every idempotent creation here needs of the request, besides its body and session."""
+
+    request: Request
+    response: Response
+    runtime: Runtime
+    actor: Actor
+    key: str | None
+
+    def idempotent(self, body: BaseModel) -> IdempotentCreate:
+        return IdempotentCreate.of(self.request, body, self.key, self.actor, self.runtime.cipher)
+
+    def created(self, location: str, *, replayed: bool) -> None:
+        self.response.headers["Location"] = location
+        if replayed:
+            self.response.headers["Idempotent-Replayed"] = "true"
+
+
+async def _creation(
     request: Request,
     response: Response,
-    session: Session,
     runtime: RuntimeDep,
-    actor: Actor,
-    body: TriangleBuild | TriangleImport,
-    key: str | None,
+    actor: Runner,
+    idempotency_key: IdempotencyKey = None,
+) -> Creation:
+    return Creation(request, response, runtime, actor, idempotency_key)
+
+
+Creating = Annotated[Creation, Depends(_creation)]
+
+
+async def _create_triangle(
+    session: Session, creation: Creation, body: TriangleBuild | TriangleImport
 ) -> TriangleRead:
-    idem = IdempotentCreate.of(request, body, key, actor, runtime.cipher)
+    idem = creation.idempotent(body)
     if (previous := await idem.previous(session)) is not None:
         row = handle_result(await reserving.get_triangle(session, uuid.UUID(previous)))
-        response.headers["Idempotent-Replayed"] = "true"
     else:
+        actor = creation.actor
         if isinstance(body, TriangleBuild):
             row = handle_result(await reserving.build_triangle(session, body, actor=actor))
         else:
             row = handle_result(await reserving.import_triangle(session, body, actor=actor))
         idem.remember(session, str(row.id))
-    response.headers["Location"] = f"{TRIANGLES}/{row.id}"
+    creation.created(f"{TRIANGLES}/{row.id}", replayed=previous is not None)
     return triangle_read(row)
 
 
@@ -158,16 +187,8 @@ async def _create_triangle(
     responses=problem_responses(401, 403, 422),
     summary="Build a paid, incurred or reported-count triangle from the claims' transactions",
 )
-async def build_triangle(
-    body: TriangleBuild,
-    request: Request,
-    response: Response,
-    session: Session,
-    runtime: RuntimeDep,
-    actor: Runner,
-    idempotency_key: IdempotencyKey = None,
-) -> TriangleRead:
-    return await _create_triangle(request, response, session, runtime, actor, body, idempotency_key)
+async def build_triangle(body: TriangleBuild, session: Session, creation: Creating) -> TriangleRead:
+    return await _create_triangle(session, creation, body)
 
 
 @router.post(
@@ -179,15 +200,9 @@ async def build_triangle(
     "cell by row and column",
 )
 async def import_triangle(
-    body: TriangleImport,
-    request: Request,
-    response: Response,
-    session: Session,
-    runtime: RuntimeDep,
-    actor: Runner,
-    idempotency_key: IdempotencyKey = None,
+    body: TriangleImport, session: Session, creation: Creating
 ) -> TriangleRead:
-    return await _create_triangle(request, response, session, runtime, actor, body, idempotency_key)
+    return await _create_triangle(session, creation, body)
 
 
 @router.get(
@@ -268,21 +283,19 @@ def analysis_read(row: ReserveAnalysis) -> AnalysisRead:
 async def run_analysis(
     triangle_id: uuid.UUID,
     body: Annotated[AnalysisCreate, Body()],
-    request: Request,
-    response: Response,
     session: Session,
-    runtime: RuntimeDep,
-    actor: Runner,
-    idempotency_key: IdempotencyKey = None,
+    creation: Creating,
 ) -> AnalysisRead:
-    idem = IdempotentCreate.of(request, body, idempotency_key, actor, runtime.cipher)
+    idem = creation.idempotent(body)
     if (previous := await idem.previous(session)) is not None:
         row = handle_result(await reserving.get_analysis(session, triangle_id, uuid.UUID(previous)))
-        response.headers["Idempotent-Replayed"] = "true"
     else:
-        row = handle_result(await reserving.run_analysis(session, triangle_id, body, actor=actor))
+        row = handle_result(
+            await reserving.run_analysis(session, triangle_id, body, actor=creation.actor)
+        )
         idem.remember(session, str(row.id))
-    response.headers["Location"] = f"{TRIANGLES}/{triangle_id}/analyses/{row.id}"
+    location = f"{TRIANGLES}/{triangle_id}/analyses/{row.id}"
+    creation.created(location, replayed=previous is not None)
     return analysis_read(row)
 
 

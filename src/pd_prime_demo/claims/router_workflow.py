@@ -8,9 +8,11 @@ A claim the actor may not see is 404 on every route; one they see but may not ha
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, TypedDict, TypeVar
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
+from pydantic import BaseModel
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
@@ -23,6 +25,7 @@ from pd_prime_demo.claims.schemas_workflow import (
     ClaimAsOf,
     ClaimPage,
     ClaimRead,
+    ClaimSummary,
     DiaryCreate,
     DiaryPage,
     DiaryRead,
@@ -35,7 +38,7 @@ from pd_prime_demo.claims.service import assignment, diary, notes, read, workflo
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.dates import BusinessDate, Moment
-from pd_prime_demo.core.result_types import FieldIssue, invalid
+from pd_prime_demo.core.result_types import DomainError, FieldIssue, Result, invalid
 from pd_prime_demo.identity.dependencies import CurrentActor
 
 router = APIRouter(prefix=API_V1, tags=["claims"])
@@ -57,6 +60,20 @@ Who = Annotated[
         description="A user id, or `me`.",
     ),
 ]
+
+
+class PageArgs(TypedDict):
+    cursor: str | None
+    limit: int
+
+
+async def _paging(cursor: Cursor = None, limit: Limit = 50) -> PageArgs:
+    return PageArgs(cursor=cursor, limit=limit)
+
+
+#: ``cursor`` and ``limit`` of a claim's list, passed on as keywords.
+Paging = Annotated[PageArgs, Depends(_paging)]
+P = TypeVar("P", bound=BaseModel)
 CHANGED = problem_responses(401, 403, 404, 409, 412, 422, 428)
 READ = problem_responses(401, 403, 404, 422)
 
@@ -78,6 +95,16 @@ async def _present(
     return await read.present(session, claim, actor=actor, cipher=runtime.cipher)
 
 
+def _page(
+    page: type[P],
+    item: type[BaseModel],
+    found: Result[tuple[Sequence[Any], str | None], DomainError],
+) -> P:
+    """A page of ``item``s read from the service's rows and cursor (or the problem it gave)."""
+    rows, next_cursor = handle_result(found)
+    return page(items=[item.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
 @router.get(
     "/claims",
     response_model=ClaimPage,
@@ -87,13 +114,12 @@ async def _present(
 async def list_claims(
     session: Session,
     actor: CurrentActor,
+    page: Paging,
     claim_status: Annotated[ClaimStatus | None, Query(alias="status")] = None,
     adjuster_id: Who = None,
     policy_id: uuid.UUID | None = None,
     customer_id: uuid.UUID | None = None,
     product_code: Annotated[str | None, Query(max_length=50)] = None,
-    cursor: Cursor = None,
-    limit: Limit = 50,
 ) -> ClaimPage:
     where = read.ClaimFilter(
         status=claim_status,
@@ -102,10 +128,8 @@ async def list_claims(
         customer_id=customer_id,
         product_code=product_code,
     )
-    items, next_cursor = handle_result(
-        await read.list_claims(session, actor=actor, where=where, cursor=cursor, limit=limit)
-    )
-    return ClaimPage(items=items, next_cursor=next_cursor)
+    found = await read.list_claims(session, actor=actor, where=where, **page)
+    return _page(ClaimPage, ClaimSummary, found)
 
 
 @router.get(
@@ -117,17 +141,12 @@ async def list_claims(
 async def adjuster_queue(
     session: Session,
     actor: CurrentActor,
+    page: Paging,
     adjuster_id: Who = "me",
-    cursor: Cursor = None,
-    limit: Limit = 50,
 ) -> ClaimPage:
     where = read.ClaimFilter(adjuster_id=_user(adjuster_id, actor, "adjuster_id"), open_only=True)
-    items, next_cursor = handle_result(
-        await read.list_claims(
-            session, actor=actor, where=where, cursor=cursor, limit=limit, oldest_first=True
-        )
-    )
-    return ClaimPage(items=items, next_cursor=next_cursor)
+    found = await read.list_claims(session, actor=actor, where=where, oldest_first=True, **page)
+    return _page(ClaimPage, ClaimSummary, found)
 
 
 @router.get(
@@ -139,24 +158,20 @@ async def adjuster_queue(
 async def list_diary(
     session: Session,
     actor: CurrentActor,
+    page: Paging,
     assignee: Who = None,
     due_before: Annotated[BusinessDate | None, Query()] = None,
     include_done: Annotated[bool, Query(description="Completed tasks too.")] = False,
-    cursor: Cursor = None,
-    limit: Limit = 50,
 ) -> DiaryPage:
-    rows, next_cursor = handle_result(
-        await diary.diary(
-            session,
-            actor=actor,
-            assignee=_user(assignee, actor, "assignee"),
-            due_before=due_before,
-            open_only=not include_done,
-            cursor=cursor,
-            limit=limit,
-        )
+    found = await diary.diary(
+        session,
+        actor=actor,
+        assignee=_user(assignee, actor, "assignee"),
+        due_before=due_before,
+        open_only=not include_done,
+        **page,
     )
-    return DiaryPage(items=[DiaryRead.model_validate(t) for t in rows], next_cursor=next_cursor)
+    return _page(DiaryPage, DiaryRead, found)
 
 
 @router.get(
@@ -276,16 +291,10 @@ async def add_note(
     summary="The claim's notes, oldest first (the policyholder reads the shared ones)",
 )
 async def list_notes(
-    claim_id: uuid.UUID,
-    session: Session,
-    actor: CurrentActor,
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    claim_id: uuid.UUID, session: Session, actor: CurrentActor, page: Paging
 ) -> NotePage:
-    rows, next_cursor = handle_result(
-        await notes.list_notes(session, claim_id, actor=actor, cursor=cursor, limit=limit)
-    )
-    return NotePage(items=[NoteRead.model_validate(n) for n in rows], next_cursor=next_cursor)
+    found = await notes.list_notes(session, claim_id, actor=actor, **page)
+    return _page(NotePage, NoteRead, found)
 
 
 @router.post(
@@ -319,16 +328,10 @@ async def add_diary_task(
     summary="The claim's diary tasks by due date",
 )
 async def list_claim_diary(
-    claim_id: uuid.UUID,
-    session: Session,
-    actor: CurrentActor,
-    cursor: Cursor = None,
-    limit: Limit = 50,
+    claim_id: uuid.UUID, session: Session, actor: CurrentActor, page: Paging
 ) -> DiaryPage:
-    rows, next_cursor = handle_result(
-        await diary.claim_diary(session, claim_id, actor=actor, cursor=cursor, limit=limit)
-    )
-    return DiaryPage(items=[DiaryRead.model_validate(t) for t in rows], next_cursor=next_cursor)
+    found = await diary.claim_diary(session, claim_id, actor=actor, **page)
+    return _page(DiaryPage, DiaryRead, found)
 
 
 @router.post(
