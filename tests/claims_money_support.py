@@ -1,25 +1,40 @@
 """Test support for a claim's money: a claim and exposures written straight to the database
-(for service-level tests that need no first notice through the API), actors of each role, and
-the checks every money test makes (ledger balanced, line totals equal to their transactions).
+(for service-level tests that need no first notice through the API), actors of each role, a
+claim filed through the API with staff logins, and the checks every money test makes (ledger
+balanced, line totals equal to their transactions).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from httpx import AsyncClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
+from pd_prime_demo.claims.enums import CostType
 from pd_prime_demo.claims.models import Claim
 from pd_prime_demo.claims.money_models import Exposure, ReserveLine
 from pd_prime_demo.claims.repository import money as repo
+from pd_prime_demo.claims.service import payments
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.result_types import Err, Ok, Result
+from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.rules import user_actor
+from tests.claims_support import at, bound_policy, claim_in_force, filing_day, fresh, staff
+from tests.factories import Login, create_user
+
+D = Decimal
+IND = CostType.INDEMNITY
+EXP = CostType.EXPENSE
 
 
 def actor_of(user_id: uuid.UUID, role: Role) -> Actor:
@@ -113,3 +128,119 @@ async def assert_books(session: AsyncSession, claim_id: uuid.UUID) -> list[Reser
 
 def problem(response: Any) -> str:
     return str(response.json().get("code"))
+
+
+def ok(result: Result[Any, Any]) -> Any:
+    assert isinstance(result, Ok), result
+    return result.value
+
+
+def code(result: Result[Any, Any]) -> str:
+    assert isinstance(result, Err), result
+    return str(result.error.code)
+
+
+@dataclass
+class World:
+    """A claim written straight to the database, two adjusters and an administrator."""
+
+    claim: Claim
+    adjuster: Actor
+    other_adjuster: Actor
+    admin: Actor
+
+
+async def make_world(client: AsyncClient, runtime: Runtime, session: AsyncSession) -> World:
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    claim = await claim_row(
+        session, policy_id=uuid.UUID(made.policy_id), customer_id=uuid.UUID(made.customer_id)
+    )
+    ids = [await create_user(runtime, role) for role in (Role.ADJUSTER, Role.ADJUSTER, Role.ADMIN)]
+    return World(
+        claim,
+        actor_of(ids[0], Role.ADJUSTER),
+        actor_of(ids[1], Role.ADJUSTER),
+        actor_of(ids[2], Role.ADMIN),
+    )
+
+
+async def pay(
+    session: AsyncSession,
+    w: World,
+    exposure_id: uuid.UUID,
+    amount: str,
+    *,
+    actor: Actor | None = None,
+    cost_type: CostType = IND,
+    category: str = "vehicle_damage",
+) -> Result[payments.Movement, Any]:
+    return await payments.make_payment(
+        session,
+        w.claim.id,
+        exposure_id,
+        cost_type=cost_type,
+        category=category if cost_type is IND else "appraisal",
+        amount=D(amount),
+        payee="Austin Body Works",
+        reason="repair invoice",
+        idempotency_key=uuid.uuid4().hex,
+        actor=actor or w.adjuster,
+    )
+
+
+async def reserve(
+    session: AsyncSession, w: World, exposure_id: uuid.UUID, amount: str, *, actor: Actor
+) -> Result[payments.Movement, Any]:
+    return await payments.set_reserve(
+        session,
+        w.claim.id,
+        exposure_id,
+        cost_type=IND,
+        category="vehicle_damage",
+        amount=D(amount),
+        reason=f"to {amount}",
+        actor=actor,
+    )
+
+
+@dataclass
+class Filed:
+    """A claim filed by first notice (its API body and URL), and logins (headers) of the agent
+    who filed it, an adjuster and an administrator; ``adjuster_login`` for their API keys."""
+
+    claim: dict[str, Any]
+    url: str
+    agent: dict[str, str]
+    adjuster: dict[str, str]
+    admin: dict[str, str]
+    adjuster_login: Login
+
+
+@asynccontextmanager
+async def filed_claim(client: AsyncClient, runtime: Runtime) -> AsyncIterator[Filed]:
+    """The claim of ``claim_in_force``, with the clock on its filing day while in use."""
+    made, agent, claim = await claim_in_force(client, runtime)
+    with at(filing_day(made)):
+        adjuster = await staff(client, runtime, Role.ADJUSTER)
+        admin = await staff(client, runtime, Role.ADMIN)
+        yield Filed(
+            claim,
+            f"/api/v1/claims/{claim['id']}",
+            await fresh(client, agent),
+            adjuster.headers,
+            admin.headers,
+            adjuster,
+        )
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+
+
+PAYMENT = {
+    "cost_type": "indemnity",
+    "category": "vehicle_damage",
+    "payee": "Austin Body Works",
+    "reason": "repair invoice",
+}

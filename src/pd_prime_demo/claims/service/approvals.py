@@ -46,6 +46,20 @@ AUTHORITY_SHORT = forbidden(
     "claim.authority_insufficient", "your authority does not cover this amount"
 )
 DECIDED = conflict("claim.approval_decided", "the approval was already decided")
+RESERVE_MOVED = conflict(
+    "claim.reserve_moved",
+    "the line's reserve changed since this approval was asked: reject it and ask again",
+)
+
+
+def _same_person(approval: Approval, actor: Actor) -> bool:
+    """Whether the actor is the requester: the same credential, or the same person through
+    another one (their login, an API key or an API client of theirs)."""
+    if approval.requested_by == actor.id:
+        return True
+    return approval.requested_by_user_id is not None and (
+        approval.requested_by_user_id == actor.user_id
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +146,7 @@ async def decide(
             pass
     if approval.status != ApprovalStatus.PENDING:
         return Err(DECIDED)
-    if approval.requested_by in (actor.id, str(actor.user_id)):
+    if _same_person(approval, actor):
         return Err(SELF_APPROVAL)
     line = await repo.reserve_line_by_id(session, approval.reserve_line_id)
     claim = await get_claim(
@@ -155,6 +169,10 @@ async def decide(
     if approve:
         if (closed := open_for_money(claim.value, exposure)) is not None:
             return Err(closed)
+        if kind is MoneyKind.RESERVE and line.reserve != approval.reserve_before:
+            # Asked to take the reserve from one figure to another: someone moved it since, so
+            # the request no longer says what it meant. It stays pending, to be rejected.
+            return Err(RESERVE_MOVED)
         if kind is MoneyKind.RESERVE:
             change = approval.amount - line.reserve
             if change == 0:

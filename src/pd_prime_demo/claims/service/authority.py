@@ -16,8 +16,21 @@ from pd_prime_demo.claims.repository import money as repo
 from pd_prime_demo.claims.service.common import permission_missing
 from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor, Permission, Role
-from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, invalid
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, forbidden, invalid
 from pd_prime_demo.identity import service as identity
+
+OWN_AUTHORITY = forbidden(
+    "claim.own_authority",
+    "nobody sets their own authority limits, nor their role's: another configurer does",
+)
+
+
+def _own(actor: Actor, *, role: Role | None, user_id: uuid.UUID | None) -> bool:
+    """Whether the row is the actor's own (their user's, through whatever credential) or
+    their role's: either would let a configurer raise what they themselves may pay."""
+    if user_id is not None:
+        return user_id == actor.user_id
+    return role is not None and role == actor.role
 
 
 async def list_authority(
@@ -42,6 +55,8 @@ async def set_authority(
     """Set (create or replace) one role's or one user's limits for a cost type."""
     if not actor.has(Permission.CLAIMS_CONFIGURE):
         return Err(permission_missing(Permission.CLAIMS_CONFIGURE))
+    if _own(actor, role=role, user_id=user_id):
+        return Err(OWN_AUTHORITY)
     if user_id is not None:
         match await identity.get_user(session, user_id):
             case Err():

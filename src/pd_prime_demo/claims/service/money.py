@@ -1,7 +1,7 @@
 """A claim's money, what the use cases share: posting a reserve change, a payment or a
 recovery (the claim transaction, the reserve line's running totals, the balanced journal entry,
-the audit entry and the outbox event, all in the caller's database transaction), whose
-authority covers what, and the claim's totals.
+the audit entry and the outbox event (for a payment, an indemnity one only), all in the
+caller's database transaction), whose authority covers what, and the claim's totals.
 
 Every caller holds the claim's row lock (``get_claim(..., for_update=True)``) before it reads
 the totals it checks a movement against.
@@ -226,16 +226,20 @@ async def post_payment(
         "amount": str(amount),
     }
     await audit.record(session, actor, "claim.payment_issued", "claim", str(claim.id), changes)
-    payload = _event(claim, changes)
-    del payload["reserve_line_id"]
-    emit(
-        session,
-        "claim.payment_issued",
-        "claim",
-        str(claim.id),
-        payload,
-        customer_id=claim.customer_id,
-    )
+    if cost_type is CostType.INDEMNITY:
+        # The policyholder's event: what was paid on their loss. Expense (adjusting, legal,
+        # appraisal) is the carrier's own cost, hidden from the policyholder's view of the
+        # claim: no customer event announces it (the audit entry above records it).
+        payload = _event(claim, changes)
+        del payload["reserve_line_id"]
+        emit(
+            session,
+            "claim.payment_issued",
+            "claim",
+            str(claim.id),
+            payload,
+            customer_id=claim.customer_id,
+        )
     return [*posted, row]
 
 

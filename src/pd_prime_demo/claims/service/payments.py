@@ -69,9 +69,17 @@ def _unknown_category(cost_type: CostType, category: str) -> DomainError:
 
 
 async def _exposure_for(
-    session: AsyncSession, claim_id: uuid.UUID, exposure_id: uuid.UUID, *, actor: Actor
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    exposure_id: uuid.UUID,
+    cost_type: CostType,
+    category: str,
+    *,
+    open_required: bool,
+    actor: Actor,
 ) -> Result[tuple[Claim, Exposure], DomainError]:
-    """The claim, locked, and its exposure."""
+    """The claim, locked, and its exposure, for a movement on one of its lines: both open
+    where ``open_required`` (reserves and payments), and a category the cost type has."""
     match await get_claim(
         session, claim_id, actor=actor, permission=Permission.CLAIMS_PAY, for_update=True
     ):
@@ -82,7 +90,31 @@ async def _exposure_for(
     exposure = await repo.exposure(session, claim.id, exposure_id)
     if exposure is None:
         return Err(EXPOSURE_NOT_FOUND)
+    if open_required and (closed := open_for_money(claim, exposure)) is not None:
+        return Err(closed)
+    if not rules.category_known(cost_type, category):
+        return Err(_unknown_category(cost_type, category))
     return Ok((claim, exposure))
+
+
+async def _open_line(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    exposure_id: uuid.UUID,
+    cost_type: CostType,
+    category: str,
+    *,
+    actor: Actor,
+) -> Result[tuple[Claim, Exposure, ReserveLine], DomainError]:
+    """What a reserve or a payment starts from: the claim (locked) and exposure, both open,
+    and the reserve line (opened at zero if new; an ``Err`` after it rolls it back)."""
+    found = await _exposure_for(
+        session, claim_id, exposure_id, cost_type, category, open_required=True, actor=actor
+    )
+    if isinstance(found, Err):
+        return found
+    claim, exposure = found.value
+    return Ok((claim, exposure, await line_for(session, claim, exposure, cost_type, category)))
 
 
 def _limit_error(code: str, detail: str, available: Decimal) -> DomainError:
@@ -188,16 +220,11 @@ async def set_reserve(
     """Set a reserve line's outstanding reserve to ``amount``; above the actor's authority it
     waits for approval."""
     amount = rules.cents(amount)
-    match await _exposure_for(session, claim_id, exposure_id, actor=actor):
+    match await _open_line(session, claim_id, exposure_id, cost_type, category, actor=actor):
         case Err() as err:
             return err
-        case Ok((claim, exposure)):
+        case Ok((claim, _, line)):
             pass
-    if (closed := open_for_money(claim, exposure)) is not None:
-        return Err(closed)
-    if not rules.category_known(cost_type, category):
-        return Err(_unknown_category(cost_type, category))
-    line = await line_for(session, claim, exposure, cost_type, category)
     if amount == line.reserve:
         return Err(invalid("claim.reserve_unchanged", f"the reserve is already {amount}"))
     authority = await authority_of(session, actor, cost_type)
@@ -234,20 +261,15 @@ async def make_payment(
     """Pay on an exposure's reserve line (raising the reserve first where it does not cover
     the amount); indemnity within the limits; above the actor's authority, an approval."""
     amount = rules.cents(amount)
-    match await _exposure_for(session, claim_id, exposure_id, actor=actor):
+    match await _open_line(session, claim_id, exposure_id, cost_type, category, actor=actor):
         case Err() as err:
             return err
-        case Ok((claim, exposure)):
+        case Ok((claim, exposure, line)):
             pass
-    if (closed := open_for_money(claim, exposure)) is not None:
-        return Err(closed)
-    if not rules.category_known(cost_type, category):
-        return Err(_unknown_category(cost_type, category))
     if cost_type is CostType.INDEMNITY and (
         refused := await check_indemnity(session, claim, exposure, amount)
     ):
         return Err(refused)
-    line = await line_for(session, claim, exposure, cost_type, category)
     authority = await authority_of(session, actor, cost_type)
     if not rules.payment_within(authority, line.reserve, amount):
         approval = await request_approval(
@@ -283,13 +305,13 @@ async def record_recovery(
     """Salvage or subrogation received on a line that paid: never more than it paid (a closed
     claim takes recoveries too)."""
     amount = rules.cents(amount)
-    match await _exposure_for(session, claim_id, exposure_id, actor=actor):
+    match await _exposure_for(
+        session, claim_id, exposure_id, cost_type, category, open_required=False, actor=actor
+    ):
         case Err() as err:
             return err
         case Ok((claim, exposure)):
             pass
-    if not rules.category_known(cost_type, category):
-        return Err(_unknown_category(cost_type, category))
     line = await repo.reserve_line(session, exposure.id, cost_type, category)
     paid = line.paid if line is not None else ZERO
     recovered = line.recovered if line is not None else ZERO
