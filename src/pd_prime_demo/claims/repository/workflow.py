@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,6 +32,8 @@ from pd_prime_demo.claims.models import (
 from pd_prime_demo.claims.money_models import Approval, ClaimTransaction, Exposure, ReserveLine
 
 ZERO = Decimal("0.00")
+#: A claim's history table: ordered by its moment, then its id.
+H = TypeVar("H", ClaimStatusChange, ClaimAssignment)
 
 
 async def open_claim_counts(
@@ -77,24 +79,25 @@ async def pending_approval_rows(session: AsyncSession, claim_id: uuid.UUID) -> l
     return list(rows)
 
 
+async def _history(
+    session: AsyncSession, model: type[H], claim_id: uuid.UUID, until: datetime | None
+) -> list[H]:
+    query = select(model).where(model.claim_id == claim_id)
+    if until is not None:
+        query = query.where(model.at <= until)
+    return list(await session.scalars(query.order_by(model.at, model.id)))
+
+
 async def status_history(
     session: AsyncSession, claim_id: uuid.UUID, *, until: datetime | None = None
 ) -> list[ClaimStatusChange]:
-    query = select(ClaimStatusChange).where(ClaimStatusChange.claim_id == claim_id)
-    if until is not None:
-        query = query.where(ClaimStatusChange.at <= until)
-    rows = await session.scalars(query.order_by(ClaimStatusChange.at, ClaimStatusChange.id))
-    return list(rows)
+    return await _history(session, ClaimStatusChange, claim_id, until)
 
 
 async def assignment_history(
     session: AsyncSession, claim_id: uuid.UUID, *, until: datetime | None = None
 ) -> list[ClaimAssignment]:
-    query = select(ClaimAssignment).where(ClaimAssignment.claim_id == claim_id)
-    if until is not None:
-        query = query.where(ClaimAssignment.at <= until)
-    rows = await session.scalars(query.order_by(ClaimAssignment.at, ClaimAssignment.id))
-    return list(rows)
+    return await _history(session, ClaimAssignment, claim_id, until)
 
 
 async def parties(session: AsyncSession, claim_id: uuid.UUID) -> list[ClaimParty]:

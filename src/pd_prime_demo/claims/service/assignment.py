@@ -25,10 +25,9 @@ from pd_prime_demo.claims import rules
 from pd_prime_demo.claims.enums import ClaimStatus
 from pd_prime_demo.claims.models import Claim, ClaimAssignment
 from pd_prime_demo.claims.repository import workflow as repository
-from pd_prime_demo.claims.service.common import get_claim
-from pd_prime_demo.claims.service.workflow import check_version, record_move, refused, touch
+from pd_prime_demo.claims.service.workflow import locked_claim, record_move, refused, touch
 from pd_prime_demo.core import clock, locks
-from pd_prime_demo.core.actor import Actor, Permission, Role
+from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
 from pd_prime_demo.identity import service as identity
@@ -143,15 +142,11 @@ async def assign(
     """Assign the claim to ``adjuster_id``, or by workload when None (not to the adjuster it
     already has). A reassignment (the claim has an adjuster) names its reason; a closed claim
     is not reassigned (reopen it first)."""
-    match await get_claim(
-        session, claim_id, actor=actor, permission=Permission.CLAIMS_ADJUST, for_update=True
-    ):
+    match await locked_claim(session, claim_id, expected_version=expected_version, actor=actor):
         case Err() as err:
             return err
         case Ok(claim):
             pass
-    if isinstance(stale := check_version(claim, expected_version), Err):
-        return stale
     reason = reason.strip()
     if claim.status == ClaimStatus.CLOSED.value:
         return Err(

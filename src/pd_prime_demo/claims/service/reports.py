@@ -17,6 +17,13 @@ and accident or calendar period, at a valuation date.
   balance.
 
 Every claims figure is a GROUP BY in PostgreSQL (``claims.repository.reserving``).
+
+Accounting dates are the ledger's days, in UTC, as billing's are: a claim transaction's
+``accounting_on`` is the UTC date it was recorded (``clock.today()``), and its journal entry
+carries the same date, so the calendar basis and the triangles' development ages agree with the
+ledger's balances by date (a payment at 20:00 in Chicago on 31 December counts in the next
+year, in the claims report as in the ledger). The valuation date is such a day too. The accident
+basis groups by the claim's loss date, the day the loss happened where it happened.
 """
 
 from __future__ import annotations
@@ -49,40 +56,32 @@ def loss_ratio(incurred: Decimal, earned: Decimal) -> Decimal | None:
 
 
 @dataclass
-class LossLine:
+class LossTotals:
+    """The figures of a report: of one line, or summed over all of them."""
+
+    paid: Decimal = ZERO
+    recoveries: Decimal = ZERO
+    case_reserves: Decimal = ZERO
+    incurred: Decimal = ZERO
+    earned_premium: Decimal = ZERO
+    reported: int = 0
+    open: int = 0
+    closed: int = 0
+
+    @property
+    def loss_ratio(self) -> Decimal | None:
+        return loss_ratio(self.incurred, self.earned_premium)
+
+
+@dataclass(kw_only=True)
+class LossLine(LossTotals):
+    """The figures of one product, state and period."""
+
     product_code: str
     state: str
     period: str
     period_start: date
     period_end: date
-    paid: Decimal = ZERO
-    recoveries: Decimal = ZERO
-    case_reserves: Decimal = ZERO
-    incurred: Decimal = ZERO
-    earned_premium: Decimal = ZERO
-    reported: int = 0
-    open: int = 0
-    closed: int = 0
-
-    @property
-    def loss_ratio(self) -> Decimal | None:
-        return loss_ratio(self.incurred, self.earned_premium)
-
-
-@dataclass
-class LossTotals:
-    paid: Decimal = ZERO
-    recoveries: Decimal = ZERO
-    case_reserves: Decimal = ZERO
-    incurred: Decimal = ZERO
-    earned_premium: Decimal = ZERO
-    reported: int = 0
-    open: int = 0
-    closed: int = 0
-
-    @property
-    def loss_ratio(self) -> Decimal | None:
-        return loss_ratio(self.incurred, self.earned_premium)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +190,11 @@ async def loss_report(
         if key not in lines:
             end = repo.period_end(at, grain)
             lines[key] = LossLine(
-                product, state_code, repo.period_label(at, grain), at, min(end, valuation)
+                product_code=product,
+                state=state_code,
+                period=repo.period_label(at, grain),
+                period_start=at,
+                period_end=min(end, valuation),
             )
         return lines[key]
 

@@ -97,6 +97,22 @@ async def record_move(
     return change
 
 
+async def locked_claim(
+    session: AsyncSession, claim_id: uuid.UUID, *, expected_version: int | None, actor: Actor
+) -> Result[Claim, DomainError]:
+    """The claim to handle, its row locked, at the version the caller read (else 412)."""
+    match await get_claim(
+        session, claim_id, actor=actor, permission=Permission.CLAIMS_ADJUST, for_update=True
+    ):
+        case Err() as err:
+            return err
+        case Ok(claim):
+            pass
+    if isinstance(stale := check_version(claim, expected_version), Err):
+        return stale
+    return Ok(claim)
+
+
 async def change_status(
     session: AsyncSession,
     claim_id: uuid.UUID,
@@ -109,15 +125,11 @@ async def change_status(
 ) -> Result[Claim, DomainError]:
     """Move the claim to ``target``. The claim's row is locked first, so the facts checked
     (payments, pending approvals) cannot change before the move commits."""
-    match await get_claim(
-        session, claim_id, actor=actor, permission=Permission.CLAIMS_ADJUST, for_update=True
-    ):
+    match await locked_claim(session, claim_id, expected_version=expected_version, actor=actor):
         case Err() as err:
             return err
         case Ok(claim):
             pass
-    if isinstance(stale := check_version(claim, expected_version), Err):
-        return stale
     match rules.check_move(await facts_of(session, claim), target, outcome=outcome, reason=reason):
         case rules.Refusal() as refusal:
             return Err(refused(refusal))
