@@ -101,16 +101,14 @@ async def locked_claim(
     session: AsyncSession, claim_id: uuid.UUID, *, expected_version: int | None, actor: Actor
 ) -> Result[Claim, DomainError]:
     """The claim to handle, its row locked, at the version the caller read (else 412)."""
-    match await get_claim(
+    found = await get_claim(
         session, claim_id, actor=actor, permission=Permission.CLAIMS_ADJUST, for_update=True
+    )
+    if isinstance(found, Ok) and isinstance(
+        stale := check_version(found.value, expected_version), Err
     ):
-        case Err() as err:
-            return err
-        case Ok(claim):
-            pass
-    if isinstance(stale := check_version(claim, expected_version), Err):
         return stale
-    return Ok(claim)
+    return found
 
 
 async def change_status(
