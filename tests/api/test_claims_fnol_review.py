@@ -144,3 +144,39 @@ async def test_contacts_open_only_for_a_users_own_login_never_a_delegated_token(
         assert filed.parties[0].contact is not None
         assert detailed.parties[0].contact is not None
         assert not detailed.parties[0].contact_masked
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def test_a_key_scoped_to_filing_alone_attaches_to_its_owners_claims(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await staff(client, runtime, Role.AGENT)
+    made = await bound_policy(client, agent)
+    other = await bound_policy(client, await staff(client, runtime, Role.AGENT))
+    with at(made.inception + timedelta(days=40)):
+        created = await client.post(
+            "/api/v1/api-keys",
+            json={"name": "FNOL intake", "scopes": ["claims:file"]},
+            headers=await fresh(client, agent),
+        )
+        assert created.status_code == 201, created.text
+        key = {"Authorization": f"Bearer {created.json()['key']}"}
+        claim = await file_claim(client, key, made.policy_id)
+        attached = await client.post(
+            f"/api/v1/claims/{claim['id']}/attachments",
+            files={"file": ("bumper.png", PNG, "image/png")},
+            headers=key,
+        )
+        assert attached.status_code == 201, attached.text
+        assert attached.json()["media_type"] == "image/png"
+        # Beyond the owner's reach it is 404, as for filing.
+        admin = await staff(client, runtime, Role.ADMIN)
+        foreign = await file_claim(client, admin.headers, other.policy_id)
+        refused = await client.post(
+            f"/api/v1/claims/{foreign['id']}/attachments",
+            files={"file": ("x.png", PNG, "image/png")},
+            headers=key,
+        )
+        assert refused.status_code == 404

@@ -16,6 +16,7 @@ from pd_prime_demo.audit import service as audit
 from pd_prime_demo.claims.models import ClaimAttachment
 from pd_prime_demo.claims.repository import claims as repository
 from pd_prime_demo.claims.service.common import get_claim
+from pd_prime_demo.claims.service.fnol import filing_view
 from pd_prime_demo.claims.sniff import sniff
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
@@ -61,9 +62,18 @@ async def add_attachment(
     actor: Actor,
     settings: Settings,
 ) -> Result[ClaimAttachment, DomainError]:
-    """Attach a file: whoever may see the claim and file claims (the policyholder, their
-    agent, claims staff) may add photos and documents to it."""
-    match await get_claim(session, claim_id, actor=actor, permission=Permission.CLAIMS_FILE):
+    """Attach a file: whoever may file a claim on the policy (the policyholder, their agent,
+    claims staff, an API client or key given ``claims:file``, with its owner's reach as
+    ``fnol.filing_view`` gives it, read scopes or not) may add photos and documents to it.
+    The claim's row is locked first, so concurrent uploads cannot together pass the cap on
+    attachments per claim."""
+    match await get_claim(
+        session,
+        claim_id,
+        actor=filing_view(actor),
+        permission=Permission.CLAIMS_FILE,
+        for_update=True,
+    ):
         case Err() as err:
             return err
         case Ok(claim):
