@@ -103,27 +103,20 @@ async def test_a_users_own_authority_row_overrides_their_roles(
 ) -> None:
     exposure = await exposure_row(session, world.claim, limit=D(50000), deductible=D(0))
     assert world.adjuster.user_id is not None
-    refused = await authority.set_authority(
-        session,
-        role=None,
-        user_id=world.adjuster.user_id,
-        cost_type=IND,
-        reserve_limit=D(1000),
-        payment_limit=D(1000),
-        actor=world.adjuster,
-    )
-    assert code(refused) == "auth.permission_missing"
-    ok(
-        await authority.set_authority(
+    set_by = {
+        actor.id: await authority.set_authority(
             session,
             role=None,
             user_id=world.adjuster.user_id,
             cost_type=IND,
             reserve_limit=D(1000),
             payment_limit=D(1000),
-            actor=world.admin,
+            actor=actor,
         )
-    )
+        for actor in (world.other_adjuster, world.admin)
+    }
+    assert code(set_by[world.other_adjuster.id]) == "auth.permission_missing"
+    ok(set_by[world.admin.id])
     assert ok(await pay(session, world, exposure.id, "2000.00")).approval is not None
     assert (
         ok(await pay(session, world, exposure.id, "2000.00", actor=world.other_adjuster)).approval
@@ -202,6 +195,14 @@ async def test_nobody_approves_their_own_request_through_another_credential(
     """The person, not the credential: a payment asked through an adjuster's API key is not
     theirs to approve through their login, even with their own authority raised to cover
     it (nor the other way round); someone else approves it."""
+
+    async def adjusters_limit(amount: str) -> None:
+        limits = {"reserve_limit": amount, "payment_limit": amount, "cost_type": "indemnity"}
+        who = {"user_id": str(filed.adjuster_login.user_id)}
+        put = "/api/v1/claims/authority-limits"
+        changed = await client.put(put, json={**limits, **who}, headers=filed.admin)
+        assert changed.status_code == 200, changed.text
+
     opened = await client.post(
         f"{filed.url}/exposures",
         json={"coverage_code": "bi", "policy_unit": 0},
@@ -221,32 +222,12 @@ async def test_nobody_approves_their_own_request_through_another_credential(
     assert asked.status_code == 202, asked.text  # above the adjuster's 10,000
     approval = asked.json()["approval"]
     assert approval["requested_by"] == f"api_key:{made.json()['id']}"
-    raised = await client.put(
-        "/api/v1/claims/authority-limits",
-        json={
-            "user_id": str(filed.adjuster_login.user_id),
-            "cost_type": "indemnity",
-            "reserve_limit": "50000.00",
-            "payment_limit": "50000.00",
-        },
-        headers=filed.admin,
-    )
-    assert raised.status_code == 200, raised.text
+    await adjusters_limit("50000.00")
     decide = f"/api/v1/claims/approvals/{approval['id']}"
     mine = await client.post(f"{decide}/approve", json={}, headers=filed.adjuster)
     assert (mine.status_code, mine.json()["code"]) == (403, "claim.self_approval")
     # Asked through the login, decided through the key: the same person again.
-    lowered = await client.put(
-        "/api/v1/claims/authority-limits",
-        json={
-            "user_id": str(filed.adjuster_login.user_id),
-            "cost_type": "indemnity",
-            "reserve_limit": "1000.00",
-            "payment_limit": "1000.00",
-        },
-        headers=filed.admin,
-    )
-    assert lowered.status_code == 200, lowered.text
+    await adjusters_limit("1000.00")
     other = await client.post(
         f"{url}/payments", json={**body, "amount": "2000.00"}, headers={**filed.adjuster, **key()}
     )

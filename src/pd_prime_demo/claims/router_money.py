@@ -10,7 +10,7 @@ approval, which someone else whose authority covers it approves (posting it then
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
 
@@ -35,7 +35,6 @@ from pd_prime_demo.claims.schemas_money import (
     ValuationSet,
 )
 from pd_prime_demo.claims.service import approvals, exposures, payments
-from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.result_types import invalid
 from pd_prime_demo.identity.dependencies import CurrentActor
 
@@ -204,13 +203,31 @@ async def set_reserve(
     return _movement(moved, response)
 
 
-async def _history(
-    session: Session,
+HISTORY: dict[str, Any] = {
+    "response_model": TransactionPage,
+    "responses": problem_responses(401, 403, 404, 422),
+}
+
+
+# One use case on two paths: ``exposure_id`` is the path's on the first, an optional filter
+# (a query parameter) on the second.
+@router.get(
+    "/claims/{claim_id}/exposures/{exposure_id}/reserves/history",
+    summary="The exposure's reserve history: every transaction, with the reserve after it",
+    **HISTORY,
+)
+@router.get(
+    "/claims/{claim_id}/transactions",
+    summary="Every posted money movement on the claim (or one exposure's), oldest first",
+    **HISTORY,
+)
+async def transaction_history(
     claim_id: uuid.UUID,
-    exposure_id: uuid.UUID | None,
-    cursor: str | None,
-    limit: int,
-    actor: Actor,
+    session: Session,
+    actor: CurrentActor,
+    exposure_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Limit = 100,
 ) -> TransactionPage:
     rows, next_cursor = handle_result(
         await exposures.transaction_history(
@@ -220,39 +237,6 @@ async def _history(
     return TransactionPage(
         items=[TransactionRead.model_validate(row) for row in rows], next_cursor=next_cursor
     )
-
-
-@router.get(
-    "/claims/{claim_id}/exposures/{exposure_id}/reserves/history",
-    response_model=TransactionPage,
-    responses=problem_responses(401, 403, 404, 422),
-    summary="The exposure's reserve history: every transaction, with the reserve after it",
-)
-async def reserve_history(
-    claim_id: uuid.UUID,
-    exposure_id: uuid.UUID,
-    session: Session,
-    actor: CurrentActor,
-    cursor: str | None = None,
-    limit: Limit = 100,
-) -> TransactionPage:
-    return await _history(session, claim_id, exposure_id, cursor, limit, actor)
-
-
-@router.get(
-    "/claims/{claim_id}/transactions",
-    response_model=TransactionPage,
-    responses=problem_responses(401, 403, 404, 422),
-    summary="Every posted money movement on the claim, oldest first",
-)
-async def claim_transactions(
-    claim_id: uuid.UUID,
-    session: Session,
-    actor: CurrentActor,
-    cursor: str | None = None,
-    limit: Limit = 100,
-) -> TransactionPage:
-    return await _history(session, claim_id, None, cursor, limit, actor)
 
 
 @router.post(

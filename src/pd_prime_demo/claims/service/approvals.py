@@ -11,13 +11,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
-from pd_prime_demo.claims import money as rules
 from pd_prime_demo.claims.enums import ApprovalStatus, CostType, MoneyKind
 from pd_prime_demo.claims.money_models import Approval, ClaimTransaction
 from pd_prime_demo.claims.repository import money as repo
 from pd_prime_demo.claims.service.common import get_claim, permission_missing
 from pd_prime_demo.claims.service.money import (
-    authority_of,
+    authority_covers,
     open_for_money,
     post_payment,
     post_reserve_change,
@@ -157,13 +156,7 @@ async def decide(
         return Err(APPROVAL_NOT_FOUND)
     cost_type = CostType(line.cost_type)
     kind = MoneyKind(approval.kind)
-    authority = await authority_of(session, actor, cost_type)
-    covered = (
-        rules.reserve_within(authority, line.reserve, approval.amount)
-        if kind is MoneyKind.RESERVE
-        else rules.payment_within(authority, line.reserve, approval.amount)
-    )
-    if not covered:
+    if not await authority_covers(session, actor, line, kind, approval.amount):
         return Err(AUTHORITY_SHORT)
     posted: list[ClaimTransaction] = []
     if approve:

@@ -81,6 +81,17 @@ async def authority_of(
     return None if row is None else rules.Authority(row.reserve_limit, row.payment_limit)
 
 
+async def authority_covers(
+    session: AsyncSession, actor: Actor, line: ReserveLine, kind: MoneyKind, amount: Decimal
+) -> bool:
+    """Whether the actor's authority covers setting the line's reserve to ``amount``
+    (``RESERVE``), or paying ``amount`` on it (``PAYMENT``), as the line stands now."""
+    authority = await authority_of(session, actor, CostType(line.cost_type))
+    if kind is MoneyKind.RESERVE:
+        return rules.reserve_within(authority, line.reserve, amount)
+    return rules.payment_within(authority, line.reserve, amount)
+
+
 async def _transaction(
     session: AsyncSession,
     claim: Claim,

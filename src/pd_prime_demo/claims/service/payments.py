@@ -25,7 +25,7 @@ from pd_prime_demo.claims.repository import money as repo
 from pd_prime_demo.claims.service.common import get_claim
 from pd_prime_demo.claims.service.money import (
     EXPOSURE_NOT_FOUND,
-    authority_of,
+    authority_covers,
     line_for,
     open_for_money,
     post_payment,
@@ -161,7 +161,7 @@ async def check_indemnity(
     return None
 
 
-async def request_approval(
+async def _wait_for_approval(
     session: AsyncSession,
     claim: Claim,
     line: ReserveLine,
@@ -171,7 +171,9 @@ async def request_approval(
     reason: str,
     payee: str | None,
     actor: Actor,
-) -> Approval:
+) -> Movement:
+    """Above the actor's authority: nothing posted, an approval asked (with the line's reserve
+    as it stands, which approving a reserve requires unchanged)."""
     approval = Approval(
         id=uuid.uuid4(),
         claim_id=claim.id,
@@ -203,7 +205,7 @@ async def request_approval(
         str(claim.id),
         {"claim_id": str(claim.id), "number": claim.number, **changes},
     )
-    return approval
+    return Movement(line, approval=approval)
 
 
 async def set_reserve(
@@ -227,12 +229,11 @@ async def set_reserve(
             pass
     if amount == line.reserve:
         return Err(invalid("claim.reserve_unchanged", f"the reserve is already {amount}"))
-    authority = await authority_of(session, actor, cost_type)
-    if not rules.reserve_within(authority, line.reserve, amount):
-        approval = await request_approval(
+    if not await authority_covers(session, actor, line, MoneyKind.RESERVE, amount):
+        waiting = await _wait_for_approval(
             session, claim, line, MoneyKind.RESERVE, amount, reason=reason, payee=None, actor=actor
         )
-        return Ok(Movement(line, approval=approval))
+        return Ok(waiting)
     row = await post_reserve_change(
         session, claim, line, amount - line.reserve, reason=reason, actor=actor
     )
@@ -270,12 +271,11 @@ async def make_payment(
         refused := await check_indemnity(session, claim, exposure, amount)
     ):
         return Err(refused)
-    authority = await authority_of(session, actor, cost_type)
-    if not rules.payment_within(authority, line.reserve, amount):
-        approval = await request_approval(
+    if not await authority_covers(session, actor, line, MoneyKind.PAYMENT, amount):
+        waiting = await _wait_for_approval(
             session, claim, line, MoneyKind.PAYMENT, amount, reason=reason, payee=payee, actor=actor
         )
-        return Ok(Movement(line, approval=approval))
+        return Ok(waiting)
     rows = await post_payment(
         session,
         claim,
