@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Response, status
@@ -39,6 +40,7 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.dates import BusinessDate, Moment
 from pd_prime_demo.core.result_types import DomainError, FieldIssue, Result, invalid
+from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.dependencies import CurrentActor
 
 router = APIRouter(prefix=API_V1, tags=["claims"])
@@ -88,11 +90,34 @@ def _user(who: str | None, actor: Actor, parameter: str) -> uuid.UUID | None:
     return actor.user_id
 
 
-async def _present(
-    session: Session, claim: Claim, response: Response, actor: Actor, runtime: RuntimeDep
-) -> ClaimRead:
-    response.headers["ETag"] = etag_for(claim.version)
-    return await read.present(session, claim, actor=actor, cipher=runtime.cipher)
+@dataclass(frozen=True)
+class Change:
+    """What a conditional change of a claim needs of the request: who asks, their If-Match,
+    and the response that gets the claim's new ETag."""
+
+    response: Response
+    actor: Actor
+    runtime: Runtime
+    if_match: str | None
+
+    @property
+    def version(self) -> int | None:
+        """The version If-Match names; a missing or malformed one is refused (428, 412) when
+        the route asks, after the body was validated."""
+        return handle_result(expected_version(self.if_match))
+
+    async def present(self, session: Session, claim: Claim) -> ClaimRead:
+        self.response.headers["ETag"] = etag_for(claim.version)
+        return await read.present(session, claim, actor=self.actor, cipher=self.runtime.cipher)
+
+
+async def _change(
+    response: Response, actor: CurrentActor, runtime: RuntimeDep, if_match: IfMatch = None
+) -> Change:
+    return Change(response, actor, runtime, if_match)
+
+
+Changing = Annotated[Change, Depends(_change)]
 
 
 def _page(
@@ -216,27 +241,18 @@ async def read_claim_as_of(
     summary="Move the claim in its workflow (409 names the moves it has)",
 )
 async def move_claim(
-    claim_id: uuid.UUID,
-    body: StatusMove,
-    response: Response,
-    session: Session,
-    actor: CurrentActor,
-    runtime: RuntimeDep,
-    if_match: IfMatch = None,
+    claim_id: uuid.UUID, body: StatusMove, session: Session, change: Changing
 ) -> ClaimRead:
-    version = handle_result(expected_version(if_match))
-    claim = handle_result(
-        await workflow.change_status(
-            session,
-            claim_id,
-            body.status,
-            outcome=body.outcome,
-            reason=body.reason,
-            expected_version=version,
-            actor=actor,
-        )
+    moved = await workflow.change_status(
+        session,
+        claim_id,
+        body.status,
+        outcome=body.outcome,
+        reason=body.reason,
+        expected_version=change.version,
+        actor=change.actor,
     )
-    return await _present(session, claim, response, actor, runtime)
+    return await change.present(session, handle_result(moved))
 
 
 @router.post(
@@ -246,26 +262,17 @@ async def move_claim(
     summary="Assign the claim to an adjuster, or to the one with the fewest open claims",
 )
 async def assign_claim(
-    claim_id: uuid.UUID,
-    body: AssignmentRequest,
-    response: Response,
-    session: Session,
-    actor: CurrentActor,
-    runtime: RuntimeDep,
-    if_match: IfMatch = None,
+    claim_id: uuid.UUID, body: AssignmentRequest, session: Session, change: Changing
 ) -> ClaimRead:
-    version = handle_result(expected_version(if_match))
-    claim = handle_result(
-        await assignment.assign(
-            session,
-            claim_id,
-            adjuster_id=body.adjuster_id,
-            reason=body.reason,
-            expected_version=version,
-            actor=actor,
-        )
+    assigned = await assignment.assign(
+        session,
+        claim_id,
+        adjuster_id=body.adjuster_id,
+        reason=body.reason,
+        expected_version=change.version,
+        actor=change.actor,
     )
-    return await _present(session, claim, response, actor, runtime)
+    return await change.present(session, handle_result(assigned))
 
 
 @router.post(
