@@ -12,22 +12,30 @@ from __future__ import annotations
 import enum
 from decimal import Decimal
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from pd_prime_demo.core.dates import BusinessDate
+from pd_prime_demo.rating.claims_definition import (
+    CauseOfLoss,
+    ClaimAmount,
+    ClaimsDefinition,
+    CoverageClaimTerms,
+)
+from pd_prime_demo.rating.definition_base import Amount, Code, Factor, Ref
+from pd_prime_demo.rating.definition_base import Def as _Def
 
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,49}$")]
-# A reference to a rating input: "policy.<var>", "driver.<var>", "vehicle.<var>",
-# "coverage.limit" or "coverage.deductible".
-Ref = Annotated[str, Field(pattern=r"^(policy|driver|vehicle|coverage)\.[a-z][a-z0-9_]{0,49}$")]
-Factor = Annotated[Decimal, Field(ge=0, le=1000, decimal_places=6)]
-Amount = Annotated[Decimal, Field(ge=-1_000_000, le=100_000_000, decimal_places=4)]
-
-
-class _Def(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# Re-exported: the format is read from here as one module.
+__all__ = [
+    "Amount",
+    "CauseOfLoss",
+    "ClaimAmount",
+    "ClaimsDefinition",
+    "Code",
+    "CoverageClaimTerms",
+    "Factor",
+    "Ref",
+]
 
 
 class Scope(enum.StrEnum):
@@ -309,80 +317,6 @@ class Billing(_Def):
     notice_days: int = Field(default=10, ge=0, le=60)
     renewal_offer_days: int = Field(
         default=45, ge=1, le=120, description="How long before expiry a renewal is offered."
-    )
-
-
-class ClaimAmount(_Def):
-    """A limit or deductible as a claim reads it, where the option's ``amount`` does not say:
-    a split limit's two figures, or a percentage of a rating variable (HO-3's Coverage B is
-    10% of Coverage A; a wind deductible 2% of it)."""
-
-    per_claimant: Amount | None = Field(
-        default=None, description="Each person: the first figure of a split limit (30/60)."
-    )
-    per_occurrence: Amount | None = Field(
-        default=None, description="Each accident or occurrence, shared by its claimants."
-    )
-    percent_of: Ref | None = Field(default=None, description="e.g. policy.coverage_a")
-    percent: Annotated[Decimal, Field(gt=0, le=1000)] | None = None
-
-
-class CoverageClaimTerms(_Def):
-    """How a claim reads one coverage's limit and deductible."""
-
-    limit_basis: Literal["option", "variable", "valuation"] = Field(
-        default="option",
-        description=(
-            "option: the chosen limit option (its amount, or its entry in limits); variable: a "
-            "rating variable's value (HO-3 Coverage A: policy.coverage_a); valuation: no policy "
-            "limit, the adjuster's valuation of the damaged property (actual cash value)."
-        ),
-    )
-    limit_variable: Ref | None = None
-    limits: dict[str, ClaimAmount] = Field(
-        default_factory=dict, description="By limit option code."
-    )
-    deductibles: dict[str, ClaimAmount] = Field(
-        default_factory=dict, description="By deductible option code."
-    )
-
-
-class CauseOfLoss(_Def):
-    code: Code
-    label: str
-    coverages: list[Code] = Field(
-        min_length=1, description="The coverages a loss of this cause may be paid under."
-    )
-
-
-def _iana_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError("not an IANA time zone name (e.g. America/Chicago)") from exc
-    return name
-
-
-class ClaimsDefinition(_Def):
-    """What the claims side needs of a product: its causes of loss and how they map to its
-    coverages, how limits and deductibles read on a claim, its claim numbers' prefix, and the
-    zone its policy periods are stated in (a loss's day is read there)."""
-
-    number_prefix: Annotated[str, Field(pattern=r"^[A-Z]{1,6}$")] = Field(
-        description="Claim numbers read <prefix>-<year>-<serial>."
-    )
-    time_zone: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_iana_zone)] = (
-        Field(
-            description=(
-                "IANA zone the policy period is stated in (the named insured's address, as ISO "
-                "forms say): a loss's day, the one cover is checked on, is its calendar day here."
-            )
-        )
-    )
-    causes_of_loss: list[CauseOfLoss] = Field(min_length=1)
-    coverage_terms: dict[str, CoverageClaimTerms] = Field(
-        default_factory=dict,
-        description="By coverage code; a coverage absent here reads its options' amounts.",
     )
 
 
