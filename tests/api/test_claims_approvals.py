@@ -222,6 +222,7 @@ async def test_nobody_approves_their_own_request_through_another_credential(
     assert asked.status_code == 202, asked.text  # above the adjuster's 10,000
     approval = asked.json()["approval"]
     assert approval["requested_by"] == f"api_key:{made.json()['id']}"
+    assert approval["reserve_before"] == "0.00"
     await adjusters_limit("50000.00")
     decide = f"/api/v1/claims/approvals/{approval['id']}"
     mine = await client.post(f"{decide}/approve", json={}, headers=filed.adjuster)

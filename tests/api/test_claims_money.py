@@ -435,6 +435,16 @@ async def test_api_exposure_valuation_payment_replay_and_history(
         ("payment", 0),
         ("reserve", 400),
     ]
+    # The claim's transactions, of one exposure: the same rows; of an exposure not its own, 404.
+    of_claim = f"{filed.url}/transactions"
+    filtered = await client.get(
+        of_claim, params={"exposure_id": exposure["id"]}, headers=filed.adjuster
+    )
+    assert filtered.json()["items"] == history["items"]
+    elsewhere = await client.get(
+        of_claim, params={"exposure_id": str(uuid.uuid4())}, headers=filed.adjuster
+    )
+    assert (elsewhere.status_code, elsewhere.json()["code"]) == (404, "claim.exposure_not_found")
     listed = (await client.get(f"{filed.url}/exposures", headers=filed.adjuster)).json()
     assert Decimal(listed["items"][0]["indemnity_paid"]) == cap
     assert Decimal(listed["items"][0]["indemnity_available"]) == 0

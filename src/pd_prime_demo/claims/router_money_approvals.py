@@ -45,6 +45,8 @@ async def list_authority_limits(session: Session, actor: CurrentActor) -> Author
     response_model=AuthorityRead,
     responses=problem_responses(401, 403, 422),
     summary="Set a role's or a user's authority limits for a cost type (claims:configure)",
+    description="Not your own row nor your role's (403 `claim.own_authority`): another "
+    "configurer sets those.",
 )
 async def set_authority_limit(
     body: AuthoritySet, session: Session, actor: CurrentActor
@@ -114,6 +116,10 @@ async def get_approval(
     responses=problem_responses(401, 403, 404, 409, 422),
     summary="Approve (and post) or reject: not your own request, and your authority must "
     "cover it; approving checks the claim's limits again now",
+    description="Nobody decides their own request, whichever credential either used (their "
+    "login, an API key or an API client of theirs): 403 `claim.self_approval`. Approving a "
+    "reserve whose line moved since it was asked (`reserve_before`) is refused: 409 "
+    "`claim.reserve_moved`, and the approval stays pending to be rejected.",
 )
 async def decide_approval(
     approval_id: uuid.UUID,

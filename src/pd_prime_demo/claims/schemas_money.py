@@ -152,7 +152,11 @@ class ApprovalRead(_Out):
     reason: str
     payee: str | None
     status: Literal["pending", "approved", "rejected", "withdrawn"]
-    requested_by: str
+    reserve_before: Decimal = Field(
+        description="The line's outstanding reserve when asked: a reserve approval is refused "
+        "(409 `claim.reserve_moved`) once the reserve moved from it, and waits to be rejected."
+    )
+    requested_by: str = Field(description="The credential that asked: a user, API key or client.")
     requested_at: datetime
     decided_by: str | None
     decided_at: datetime | None

@@ -184,7 +184,7 @@ async def _wait_for_approval(
         reason=reason,
         payee=payee,
         status=ApprovalStatus.PENDING.value,
-        reserve_before=line.reserve,
+        reserve_before=rules.cents(line.reserve),
         requested_by=actor.id,
         requested_by_user_id=actor.user_id,
         requested_at=clock.now(),
