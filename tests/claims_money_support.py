@@ -234,6 +234,17 @@ async def filed_claim(client: AsyncClient, runtime: Runtime) -> AsyncIterator[Fi
         )
 
 
+async def bi_exposure(client: AsyncClient, filed: Filed) -> str:
+    """A bodily injury exposure opened on the filed claim by the adjuster; its URL."""
+    opened = await client.post(
+        f"{filed.url}/exposures",
+        json={"coverage_code": "bi", "policy_unit": 0},
+        headers=filed.adjuster,
+    )
+    assert opened.status_code == 201, opened.text
+    return f"{filed.url}/exposures/{opened.json()['id']}"
+
+
 def key() -> dict[str, str]:
     return {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
 

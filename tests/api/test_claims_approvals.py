@@ -28,6 +28,7 @@ from tests.claims_money_support import (
     World,
     actor_of,
     assert_books,
+    bi_exposure,
     code,
     exposure_row,
     filed_claim,
@@ -127,13 +128,7 @@ async def test_a_users_own_authority_row_overrides_their_roles(
 async def test_api_over_authority_is_202_and_approved_by_someone_else(
     client: AsyncClient, filed: Filed
 ) -> None:
-    opened = await client.post(
-        f"{filed.url}/exposures",
-        json={"coverage_code": "bi", "policy_unit": 0},
-        headers=filed.adjuster,
-    )
-    assert opened.status_code == 201, opened.text
-    url = f"{filed.url}/exposures/{opened.json()['id']}"
+    url = await bi_exposure(client, filed)
     same = key()
     body = {**PAYMENT, "category": "bodily_injury", "amount": "12000.00"}
     asked = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **same})
@@ -203,13 +198,7 @@ async def test_nobody_approves_their_own_request_through_another_credential(
         changed = await client.put(put, json={**limits, **who}, headers=filed.admin)
         assert changed.status_code == 200, changed.text
 
-    opened = await client.post(
-        f"{filed.url}/exposures",
-        json={"coverage_code": "bi", "policy_unit": 0},
-        headers=filed.adjuster,
-    )
-    assert opened.status_code == 201, opened.text
-    url = f"{filed.url}/exposures/{opened.json()['id']}"
+    url = await bi_exposure(client, filed)
     made = await client.post(
         "/api/v1/api-keys",
         json={"name": "Claims desk", "scopes": ["customers:read", "claims:read", "claims:pay"]},

@@ -35,6 +35,7 @@ from tests.claims_money_support import (
     Filed,
     World,
     assert_books,
+    bi_exposure,
     claim_row,
     code,
     exposure_row,
@@ -466,12 +467,7 @@ async def test_api_every_movement_is_audited_and_announced(
     """Each movement writes its audit entry and its event; the policyholder's stream hears of
     what was paid on their loss, never of the carrier's expense (an appraisal here): an
     expense payment is audited, not announced (its reserve raise is a staff event)."""
-    opened = await client.post(
-        f"{filed.url}/exposures",
-        json={"coverage_code": "bi", "policy_unit": 0},
-        headers=filed.adjuster,
-    )
-    url = f"{filed.url}/exposures/{opened.json()['id']}"
+    url = await bi_exposure(client, filed)
     body = {**PAYMENT, "category": "bodily_injury", "amount": "2000.00"}
     expense = {**PAYMENT, "cost_type": "expense", "category": "appraisal", "amount": "250.00"}
     for made in (body, expense):
