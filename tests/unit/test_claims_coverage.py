@@ -20,6 +20,8 @@ from pd_prime_demo.claims.coverage import (
     verify,
     zone_finding,
 )
+from pd_prime_demo.core.result_types import Err
+from pd_prime_demo.products.service import parse_definition
 from pd_prime_demo.products.shipped import shipped, shipped_definitions
 from pd_prime_demo.rating.definition import ProductVersionDefinition
 
@@ -303,10 +305,14 @@ def _home_issues(change: Any) -> list[tuple[str, str]]:
 def test_a_coverage_a_cause_maps_to_must_resolve_its_terms_from_its_defaults() -> None:
     index = next(i for i, c in enumerate(HOME.coverages) if c.code == "personal_property")
 
-    def no_default(raw: dict[str, Any]) -> None:
-        raw["coverages"][index]["default_limit"] = None
-
-    assert (f"#/coverages/{index}/default_limit") in [p for p, _ in _home_issues(no_default)]
+    # A coverage with options but no default: the product validation says it once (a claim
+    # reading the default is one more reason, not a second message at the same pointer).
+    raw = HOME.model_dump(mode="json")
+    raw["coverages"][index]["default_limit"] = None
+    refused = parse_definition(raw)
+    assert isinstance(refused, Err)
+    at_default = [i for i in refused.error.errors if i.pointer.endswith(f"/{index}/default_limit")]
+    assert [i.detail for i in at_default] == ["a default option is required"]
 
     def unread_default(raw: dict[str, Any]) -> None:
         del raw["claims"]["coverage_terms"]["personal_property"]["limits"]["50pct"]

@@ -68,7 +68,8 @@ def _defaults_read(
         ("deductible", coverage.default_deductible, coverage.deductibles, deductibles, False),
     ):
         if default is None:
-            if needed or options:
+            # With options, rating.validation already requires a default at this pointer.
+            if needed and not options:
                 issues.append(
                     FieldIssue(
                         f"{at}/default_{kind}",
