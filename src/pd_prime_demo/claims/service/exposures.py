@@ -18,7 +18,11 @@ from pd_prime_demo.claims.money_models import ClaimTransaction, Exposure, Reserv
 from pd_prime_demo.claims.repository import money as repo
 from pd_prime_demo.claims.service import coverage
 from pd_prime_demo.claims.service.common import get_claim
-from pd_prime_demo.claims.service.money import EXPOSURE_NOT_FOUND, post_reserve_change
+from pd_prime_demo.claims.service.money import (
+    EXPOSURE_NOT_FOUND,
+    locked_exposure,
+    post_reserve_change,
+)
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.pagination import keyset_page
@@ -195,16 +199,13 @@ async def set_valuation(
 ) -> Result[ExposureView, DomainError]:
     """Value the damaged property (actual cash value): the limit on the valuation basis, a cap
     on any other. Never below what the exposure already paid net of its deductible."""
-    match await get_claim(
-        session, claim_id, actor=actor, permission=Permission.CLAIMS_ADJUST, for_update=True
+    match await locked_exposure(
+        session, claim_id, exposure_id, actor=actor, permission=Permission.CLAIMS_ADJUST
     ):
         case Err() as err:
             return err
-        case Ok(claim):
+        case Ok((claim, exposure)):
             pass
-    exposure = await repo.exposure(session, claim.id, exposure_id)
-    if exposure is None:
-        return Err(EXPOSURE_NOT_FOUND)
     paid = await repo.indemnity_paid(session, claim.id, exposure_id=exposure.id)
     cap = rules.payable_cap(exposure.limit_amount, valuation, exposure.deductible_amount)
     if cap is not None and cap < paid:

@@ -23,13 +23,37 @@ from pd_prime_demo.claims.enums import ClaimStatus, CostType, MoneyKind
 from pd_prime_demo.claims.models import Claim
 from pd_prime_demo.claims.money_models import ClaimTransaction, Exposure, ReserveLine
 from pd_prime_demo.claims.repository import money as repo
+from pd_prime_demo.claims.service.common import get_claim
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.outbox import emit
-from pd_prime_demo.core.result_types import DomainError, conflict, not_found
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict, not_found
 
 ZERO = Decimal(0)
 EXPOSURE_NOT_FOUND = not_found("exposure", "claim.exposure_not_found")
+
+
+async def locked_exposure(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    exposure_id: uuid.UUID,
+    *,
+    actor: Actor,
+    permission: Permission,
+) -> Result[tuple[Claim, Exposure], DomainError]:
+    """The claim, under its row lock (every money movement and valuation holds it), and one of
+    its exposures; 404 for either the actor may not see."""
+    match await get_claim(session, claim_id, actor=actor, permission=permission, for_update=True):
+        case Err() as err:
+            return err
+        case Ok(claim):
+            pass
+    exposure = await repo.exposure(session, claim.id, exposure_id)
+    if exposure is None:
+        return Err(EXPOSURE_NOT_FOUND)
+    return Ok((claim, exposure))
+
+
 CLAIM_CLOSED = conflict(
     "claim.closed", "the claim is closed: reopen it before changing its reserves or paying"
 )

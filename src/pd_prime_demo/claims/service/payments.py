@@ -24,9 +24,9 @@ from pd_prime_demo.claims.money_models import Approval, ClaimTransaction, Exposu
 from pd_prime_demo.claims.repository import money as repo
 from pd_prime_demo.claims.service.common import get_claim
 from pd_prime_demo.claims.service.money import (
-    EXPOSURE_NOT_FOUND,
     authority_covers,
     line_for,
+    locked_exposure,
     open_for_money,
     post_payment,
     post_recovery,
@@ -80,16 +80,13 @@ async def _exposure_for(
 ) -> Result[tuple[Claim, Exposure], DomainError]:
     """The claim, locked, and its exposure, for a movement on one of its lines: both open
     where ``open_required`` (reserves and payments), and a category the cost type has."""
-    match await get_claim(
-        session, claim_id, actor=actor, permission=Permission.CLAIMS_PAY, for_update=True
+    match await locked_exposure(
+        session, claim_id, exposure_id, actor=actor, permission=Permission.CLAIMS_PAY
     ):
         case Err() as err:
             return err
-        case Ok(claim):
+        case Ok((claim, exposure)):
             pass
-    exposure = await repo.exposure(session, claim.id, exposure_id)
-    if exposure is None:
-        return Err(EXPOSURE_NOT_FOUND)
     if open_required and (closed := open_for_money(claim, exposure)) is not None:
         return Err(closed)
     if not rules.category_known(cost_type, category):
