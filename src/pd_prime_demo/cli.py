@@ -68,7 +68,7 @@ def seed() -> None:
     typer.echo(
         f"seeded: {created['users']} users, {created['customers']} customers, "
         f"{created['products']} product versions, {created['quotes']} quotes, "
-        f"{created['policies']} policies created"
+        f"{created['policies']} policies, {created['claims']} claims created"
     )
 
 
@@ -129,7 +129,8 @@ def demo() -> None:
         f"  Cache:                 {'Redis at REDIS_URL' if settings.redis_url else 'in-process'}",
         f"  Demo data:             {created['users']} users, {created['customers']} customers, "
         f"{created['products']} product versions, {created['quotes']} quotes, "
-        f"{created['policies']} policies created this run (existing ones kept)",
+        f"{created['policies']} policies, {created['claims']} claims created this run "
+        "(existing ones kept)",
         "",
         f"  Demo logins (password for all: {DEMO_PASSWORD}) - use 'Authorize' in /docs:",
         *(f"    {login.role.value:<12} {login.email}" for login in DEMO_LOGINS),

@@ -22,7 +22,8 @@ from pd_prime_demo.products import service as products
 from pd_prime_demo.products.shipped import shipped_documents
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE, QuoteCreate
-from pd_prime_demo.seed_book import seed_book, seed_claims
+from pd_prime_demo.seed_book import seed_book
+from pd_prime_demo.seed_claims import seed_claims
 
 DEMO_PASSWORD = "prime-demo-pass"  # noqa: S105 — demo mode only; printed by `make demo`
 _NAMESPACE = uuid.UUID("6a1f2e0c-2f59-4d39-9a38-3c0f5f0d0e11")
