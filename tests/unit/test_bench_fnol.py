@@ -12,7 +12,8 @@ import asyncpg
 from sqlalchemy import make_url
 
 from pd_prime_demo.audit import service as audit
-from pd_prime_demo.bench.fnol import claim_request, report, write_bare_claim
+from pd_prime_demo.bench.fnol import claim_request, report
+from pd_prime_demo.bench.fnol_bare import write_bare_claim
 from pd_prime_demo.bench.load import Comparison, Run
 from pd_prime_demo.claims.schemas_fnol import ClaimCreate
 from pd_prime_demo.core.actor import Actor, Role
