@@ -34,9 +34,22 @@ app.add_typer(quotes_app, name="quotes")
 app.add_typer(bench_cli.app, name="bench")
 
 
+def _refuse_demo_carrier(settings: Settings) -> None:
+    """Production documents must name the real insurer, never the demo one."""
+    if settings.env is Environment.PRODUCTION and settings.carrier_is_demo:
+        typer.echo(
+            "refusing to start in production with the demo carrier: set PD_PRIME_CARRIER_NAME, "
+            "PD_PRIME_CARRIER_NAIC, PD_PRIME_CARRIER_ADDRESS and PD_PRIME_CARRIER_REMIT_TO "
+            "(docs/documents.md)",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+
 def _serve(settings: Settings, *, workers: int = 1) -> None:
     from pd_prime_demo.main import create_app
 
+    _refuse_demo_carrier(settings)
     uvicorn.run(
         # Several workers each build their app from the environment, in their own process.
         create_app(settings) if workers == 1 else "pd_prime_demo.main:app_factory",
@@ -356,6 +369,7 @@ def worker(
     from pd_prime_demo.worker import run_once, run_worker
 
     settings = bootstrap.settings()
+    _refuse_demo_carrier(settings)
 
     async def run() -> None:
         runtime = Runtime.create(

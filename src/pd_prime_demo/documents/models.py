@@ -36,7 +36,7 @@ class Document(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))
-    kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(40))
     source_id: Mapped[str] = mapped_column(String(100))
     filename: Mapped[str] = mapped_column(String(200))
     media_type: Mapped[str] = mapped_column(String(50))
@@ -46,6 +46,9 @@ class Document(Base):
     facts: Mapped[dict[str, Any] | None]
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str | None] = mapped_column(String(64))
+    # The template it was drawn from: "<kind>/<version>@<SHA-256 prefix of the file>" (null
+    # for documents drawn before templates existed).
+    template_version: Mapped[str | None] = mapped_column(String(120))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     rendered_at: Mapped[datetime | None]

@@ -70,8 +70,13 @@ class UnitSpec(_Def):
 
 class Option(_Def):
     code: Annotated[str, Field(pattern=r"^[A-Za-z0-9_./-]{1,30}$")]
-    label: str
+    label: str = Field(description="How documents and screens name the option.")
     amount: Decimal | None = Field(default=None, description="Limit or deductible in dollars.")
+    percent: Annotated[Decimal, Field(gt=0, le=100)] | None = Field(
+        default=None,
+        description="A share of the coverage's basis (e.g. 10 for 10% of Coverage A): "
+        "documents print the dollar amount it comes to beside the label.",
+    )
 
 
 class Coverage(_Def):
@@ -86,6 +91,49 @@ class Coverage(_Def):
     requires: list[Code] = Field(
         default_factory=list, description="Coverages that must also be selected."
     )
+    limit_from: Ref | None = Field(
+        default=None,
+        description="A policy variable whose value is this coverage's limit in dollars "
+        "(Coverage A's dwelling limit is the risk's policy.coverage_a).",
+    )
+    basis: Ref | None = Field(
+        default=None,
+        description="The policy variable that percentage options are shares of "
+        "(policy.coverage_a for Coverage B, C and D and a percentage deductible).",
+    )
+
+
+class Form(_Def):
+    """A policy form or endorsement the declarations list (and the policy is made of)."""
+
+    number: Annotated[str, Field(min_length=1, max_length=30)] = Field(
+        description="The form number as filed, e.g. 'PP 00 01'."
+    )
+    edition: Annotated[str, Field(min_length=1, max_length=10)] = Field(
+        description="The edition date as printed, e.g. '09 18'."
+    )
+    title: Annotated[str, Field(min_length=1, max_length=120)]
+    coverages: list[Code] = Field(
+        default_factory=list,
+        description="Attached when one of these coverages is on the policy; empty: always.",
+    )
+
+
+class ScheduleField(_Def):
+    """A descriptive fact of a unit or the policy (a vehicle's make or VIN, a driver's name):
+    printed on documents, never used in rating."""
+
+    name: Code
+    label: str
+    required: bool = Field(default=False, description="Needed to quote and bind.")
+    max_length: int = Field(default=60, ge=1, le=200)
+    pattern: str | None = Field(default=None, description="A regular expression it must match.")
+
+
+class Schedule(_Def):
+    policy: list[ScheduleField] = Field(default_factory=list)
+    driver: list[ScheduleField] = Field(default_factory=list)
+    vehicle: list[ScheduleField] = Field(default_factory=list)
 
 
 class ExactRow(_Def):
@@ -352,4 +400,12 @@ class ProductVersionDefinition(_Def):
     claims: ClaimsDefinition | None = Field(
         default=None,
         description="Causes of loss and claim terms; a product without them takes no claims.",
+    )
+    forms: list[Form] = Field(
+        default_factory=list, description="The policy forms and endorsements the policy uses."
+    )
+    schedule: Schedule = Field(
+        default_factory=Schedule,
+        description="Descriptive facts of the policy, drivers and vehicles, printed on the "
+        "declarations and never rated (a vehicle's make, model and VIN; a driver's name).",
     )

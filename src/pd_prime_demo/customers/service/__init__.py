@@ -12,6 +12,7 @@ from pd_prime_demo.customers.service.read import (
     NOT_FOUND,
     get_customer,
     list_customers,
+    mailing_block,
     mailing_label,
 )
 from pd_prime_demo.customers.service.registration import confirm_email_change, register
@@ -27,6 +28,7 @@ __all__ = [
     "create_customer",
     "get_customer",
     "list_customers",
+    "mailing_block",
     "mailing_label",
     "may_see",
     "present",

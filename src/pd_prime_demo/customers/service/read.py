@@ -33,6 +33,19 @@ async def list_customers(
     return await repository.search(session, actor=actor, q=q, cursor=cursor, limit=limit)
 
 
+async def mailing_block(
+    session: AsyncSession, customer_id: uuid.UUID
+) -> tuple[str, tuple[str, ...]] | None:
+    """The customer's name and postal address as lines for an envelope window ("1 Main St",
+    "Apt 2", "Austin, TX 78701"). For the system's own documents: no actor's visibility
+    applies, and no other PII is read."""
+    row = await repository.mailing_address(session, customer_id)
+    if row is None:
+        return None
+    lines = [x for x in (row.address_line1, row.address_line2) if x]
+    return row.display_name, (*lines, f"{row.city}, {row.state} {row.postal_code}")
+
+
 async def mailing_label(session: AsyncSession, customer_id: uuid.UUID) -> tuple[str, str] | None:
     """The customer's name and one-line mailing address, as printed on documents (no other
     PII is read). For the system's own documents: no actor's visibility applies."""

@@ -1,0 +1,32 @@
+"""Documents from templates (issue 17): each document records the template it was drawn from,
+and the document kinds get longer names (``cancellation_confirmation``).
+
+Revision ID: 0020
+Revises: 0019
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0020"
+down_revision: str | None = "0019"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.alter_column(
+        "documents", "kind", type_=sa.String(40), existing_type=sa.String(20), nullable=False
+    )
+    # "<kind>/<declared version>@<first 16 hex of the template file's SHA-256>"; null for the
+    # documents drawn before templates (their layout was in code).
+    op.add_column("documents", sa.Column("template_version", sa.String(120), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("documents", "template_version")
+    op.alter_column(
+        "documents", "kind", type_=sa.String(20), existing_type=sa.String(40), nullable=False
+    )
