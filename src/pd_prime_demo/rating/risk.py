@@ -3,12 +3,18 @@ wrong with each field (JSON Pointers relative to the request body)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pd_prime_demo.core.result_types import FieldIssue
-from pd_prime_demo.rating.definition import ProductVersionDefinition, Variable, VariableType
+from pd_prime_demo.rating.definition import (
+    ProductVersionDefinition,
+    ScheduleField,
+    Variable,
+    VariableType,
+)
 from pd_prime_demo.rating.engine import RatingInput, Selection, Value
 
 
@@ -42,16 +48,41 @@ def _coerce(var: Variable, raw: Any, at: str) -> tuple[Value | None, FieldIssue 
     return value, None
 
 
+def _schedule_issue(spec: ScheduleField, raw: Any, at: str) -> FieldIssue | None:
+    """A descriptive field (a VIN, a driver's name) is text the documents print; it is checked
+    here with the risk so a bad one is refused at its pointer, and never reaches rating."""
+    if not isinstance(raw, str):
+        return FieldIssue(at, "must be a string")
+    if not raw.strip():
+        return FieldIssue(at, "must not be blank")
+    if len(raw) > spec.max_length:
+        return FieldIssue(at, f"must be at most {spec.max_length} characters")
+    if spec.pattern is not None and re.fullmatch(spec.pattern, raw) is None:
+        return FieldIssue(at, f"must match {spec.pattern}")
+    return None
+
+
 def _record(
-    raw: Any, variables: list[Variable], at: str, issues: list[FieldIssue]
+    raw: Any,
+    variables: list[Variable],
+    at: str,
+    issues: list[FieldIssue],
+    schedule: Sequence[ScheduleField] = (),
 ) -> dict[str, Value]:
     if not isinstance(raw, Mapping):
         issues.append(FieldIssue(at, "must be an object"))
         return {}
     known = {v.name: v for v in variables}
+    described = {f.name: f for f in schedule}
     for name in raw:
-        if name not in known:
+        if name in described:
+            if (issue := _schedule_issue(described[name], raw[name], f"{at}/{name}")) is not None:
+                issues.append(issue)
+        elif name not in known:
             issues.append(FieldIssue(f"{at}/{name}", "not a rating variable of this product"))
+    for spec in schedule:
+        if spec.required and spec.name not in raw:
+            issues.append(FieldIssue(f"{at}/{spec.name}", "required"))
     out: dict[str, Value] = {}
     for var in variables:
         if var.name not in raw:
@@ -68,11 +99,16 @@ def _record(
 def build_risk(
     defn: ProductVersionDefinition, risk: Mapping[str, Any], at: str = "#/risk"
 ) -> tuple[RatingInput, list[FieldIssue]]:
+    """The rating input of ``risk``; its schedule fields (descriptive, never rated) are checked
+    and left out of it."""
     issues: list[FieldIssue] = []
     by_scope: dict[str, list[Variable]] = {"policy": [], "driver": [], "vehicle": []}
     for var in defn.variables:
         by_scope[var.scope.value].append(var)
-    policy = _record(risk.get("policy", {}), by_scope["policy"], f"{at}/policy", issues)
+    schedule = defn.schedule
+    policy = _record(
+        risk.get("policy", {}), by_scope["policy"], f"{at}/policy", issues, schedule.policy
+    )
     units: dict[str, list[dict[str, Value]]] = {}
     for unit, key in (("driver", "drivers"), ("vehicle", "vehicles")):
         raw_list = risk.get(key, [])
@@ -91,7 +127,13 @@ def build_risk(
                 FieldIssue(f"{at}/{key}", f"needs {spec.min_count} to {spec.max_count} {key}")
             )
         units[key] = [
-            _record(item, by_scope[unit], f"{at}/{key}/{i}", issues)
+            _record(
+                item,
+                by_scope[unit],
+                f"{at}/{key}/{i}",
+                issues,
+                schedule.driver if unit == "driver" else schedule.vehicle,
+            )
             for i, item in enumerate(raw_list)
         ]
     for i, vehicle in enumerate(units["vehicles"]):

@@ -4,6 +4,7 @@ cover every value the variables allow, exactly once. Each problem names its JSON
 from __future__ import annotations
 
 import itertools
+import re
 from decimal import Decimal
 
 from pd_prime_demo.core.result_types import FieldIssue
@@ -227,6 +228,7 @@ def validate_definition(defn: ProductVersionDefinition) -> list[FieldIssue]:
         context = None if rule.scope is Scope.POLICY else rule.scope.value
         issues += _check_conditions(rule.when, variables, context, f"#/underwriting_rules/{i}/when")
     issues += _check_cancellation(defn.cancellation)
+    issues += _check_documents(defn, variables)
     issues += check_claims(defn, variables)
     # De-duplicate (a table used by several coverages reports its own faults once each).
     return list(dict.fromkeys(issues))
@@ -319,4 +321,56 @@ def _check_cancellation(cancellation: Cancellation) -> list[FieldIssue]:
                 f"{at}/return_percent_of_pro_rata", "only used by the percent_of_pro_rata method"
             )
         )
+    return issues
+
+
+def _check_documents(
+    defn: ProductVersionDefinition, variables: dict[str, Variable]
+) -> list[FieldIssue]:
+    """What the documents read from a version must resolve: a coverage's limit source and
+    percentage basis are numeric policy variables, a form names coverages of the product, and a
+    schedule field is neither a rating variable of its scope nor a pattern that cannot run."""
+    issues: list[FieldIssue] = []
+    for i, cov in enumerate(defn.coverages):
+        for attr in ("limit_from", "basis"):
+            ref = getattr(cov, attr)
+            var = variables.get(ref) if ref is not None else None
+            if ref is not None and (
+                not ref.startswith("policy.")
+                or var is None
+                or var.type not in (VariableType.INTEGER, VariableType.DECIMAL)
+            ):
+                issues.append(
+                    FieldIssue(
+                        f"#/coverages/{i}/{attr}", f"{ref!r} is not a numeric policy variable"
+                    )
+                )
+        percents = [o for o in cov.limits + cov.deductibles if o.percent is not None]
+        if percents and cov.basis is None:
+            issues.append(FieldIssue(f"#/coverages/{i}/basis", "percentage options need a basis"))
+    codes = {c.code for c in defn.coverages}
+    for i, form in enumerate(defn.forms):
+        for j, code in enumerate(form.coverages):
+            if code not in codes:
+                issues.append(
+                    FieldIssue(f"#/forms/{i}/coverages/{j}", f"unknown coverage {code!r}")
+                )
+    for scope in (Scope.POLICY, Scope.DRIVER, Scope.VEHICLE):
+        fields = getattr(defn.schedule, scope.value)
+        names = [f.name for f in fields]
+        for k, spec in enumerate(fields):
+            at = f"#/schedule/{scope.value}/{k}"
+            if f"{scope.value}.{spec.name}" in variables:
+                issues.append(FieldIssue(f"{at}/name", f"{spec.name!r} is a rating variable"))
+            if names.index(spec.name) != k:
+                issues.append(FieldIssue(f"{at}/name", f"duplicate schedule field {spec.name!r}"))
+            if spec.pattern is not None:
+                try:
+                    re.compile(spec.pattern)
+                except re.error as exc:
+                    issues.append(FieldIssue(f"{at}/pattern", f"not a valid pattern: {exc}"))
+        if fields and scope is not Scope.POLICY and scope.value not in defn.units:
+            issues.append(
+                FieldIssue(f"#/schedule/{scope.value}", f"the product lists no {scope.value}s")
+            )
     return issues
