@@ -1,13 +1,17 @@
 """Document layouts and their rendering to PDF with fpdf2's drawing primitives.
 
-A document is a :class:`Layout`: a title and a sequence of blocks (headings, label/value lines,
-tables, paragraphs). The declarations page and the invoice are layouts filled from the record
-(see ``documents.service``); this module draws any layout. Drawing cells directly is about six
-times faster than fpdf2's HTML renderer, which used to be most of a bind's CPU time.
+A document is a :class:`Layout`: a title and a sequence of blocks (the carrier's letterhead,
+the address in the envelope window, headings, label/value lines, tables, paragraphs, a payment
+coupon). Templates (``documents.templates``) and the legacy layouts produce layouts; this module
+draws any layout, as plain text: nothing in a string is interpreted (no markup, no markdown), a
+newline starts a new line.
+
+Drawing cells directly is about six times faster than fpdf2's HTML renderer, which used to be
+most of a bind's CPU time.
 
 Text uses the PDF core fonts, which cover Latin-1. Any other character (a name in Polish,
 Vietnamese or Cyrillic, say) is transliterated to ASCII with ``anyascii`` rather than making the
-page impossible to issue; embedding a Unicode font costs about 40 ms a page.
+page impossible to issue.
 """
 
 from __future__ import annotations
@@ -20,11 +24,27 @@ from anyascii import anyascii
 from fpdf import FPDF
 from fpdf.fonts import CoreFont
 
-Align = Literal["L", "R"]
+Align = Literal["L", "R", "C"]
 
 _FONT = "Helvetica"
 _LINE = 6.0  # mm, body text line height
 _ROW = 7.0  # mm, table row height
+_SMALL = 5.0  # mm, letterhead and coupon line height
+
+
+@dataclass(frozen=True, slots=True)
+class Letterhead:
+    """The carrier: its name, then its NAIC number, address and contact lines."""
+
+    name: str
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A recipient's name and address, placed where a window envelope shows it."""
+
+    lines: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +71,7 @@ class Column:
 class Table:
     columns: tuple[Column, ...]
     rows: tuple[tuple[str, ...], ...]
-    bold_last_row: bool = False
+    footer: tuple[tuple[str, ...], ...] = ()  # bold rows after the rows (totals)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +79,26 @@ class Paragraph:
     text: str
 
 
-Block = Heading | Fields | Table | Paragraph
+@dataclass(frozen=True, slots=True)
+class Coupon:
+    """The part of the page the recipient cuts off and mails back with the payment."""
+
+    heading: str
+    fields: tuple[tuple[str, str], ...]
+    address: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Spacer:
+    height: float  # mm
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    pass
+
+
+Block = Letterhead | Address | Heading | Fields | Table | Paragraph | Coupon | Spacer | Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,20 +125,36 @@ def render(layout: Layout, *, issued_at: datetime) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     for block in layout.blocks:
-        match block:
-            case Heading():
-                pdf.set_font(_FONT, "B", block.size)
-                _line(pdf, printable(block.text), block.size * 0.5)
-                pdf.ln(2)
-            case Fields():
-                _fields(pdf, block)
-            case Table():
-                _table(pdf, block)
-            case Paragraph():
-                pdf.set_font(_FONT, "", 10)
-                _line(pdf, printable(block.text), _LINE)
-                pdf.ln(1)
+        draw(pdf, block)
     return bytes(pdf.output())
+
+
+def draw(pdf: FPDF, block: Block) -> None:
+    match block:
+        case Letterhead():
+            _letterhead(pdf, block)
+        case Address():
+            _address(pdf, block)
+        case Heading():
+            pdf.set_font(_FONT, "B", block.size)
+            _lines(pdf, block.text, block.size * 0.5)
+            pdf.ln(2)
+        case Fields():
+            _fields(pdf, block.items)
+        case Table():
+            _table(pdf, block)
+        case Paragraph():
+            pdf.set_font(_FONT, "", 10)
+            _lines(pdf, block.text, _LINE)
+            pdf.ln(1)
+        case Coupon():
+            _coupon(pdf, block)
+        case Spacer():
+            pdf.ln(block.height)
+        case Rule():
+            _room_for(pdf, 3)
+            pdf.line(pdf.l_margin, pdf.y + 1.5, pdf.w - pdf.r_margin, pdf.y + 1.5)
+            pdf.ln(3)
 
 
 def width(pdf: FPDF, text: str) -> float:
@@ -116,8 +171,11 @@ def _place(pdf: FPDF, x: float, y: float, w: float, h: float, text: str, align: 
     fpdf2's plain ``text`` primitive. ``cell`` is a general text layouter (styled fragments,
     markdown, shaping, links) and costs about ten times as much per string; a page is mostly
     short strings in known boxes, so the boxes are computed here and the strings placed."""
+    text = printable(text)
     if align == "R":
         x += w - pdf.c_margin - width(pdf, text)
+    elif align == "C":
+        x += (w - width(pdf, text)) / 2
     else:
         x += pdf.c_margin
     pdf.text(x, y + 0.5 * h + 0.3 * pdf.font_size, text)
@@ -129,27 +187,53 @@ def _room_for(pdf: FPDF, height: float) -> None:
         pdf.add_page()
 
 
-def _line(pdf: FPDF, text: str, height: float) -> None:
-    """One line of text, wrapped only when it is too long (line breaking is the slow path)."""
-    if width(pdf, text) <= pdf.epw - 2 * pdf.c_margin:
-        _room_for(pdf, height)
-        _place(pdf, pdf.l_margin, pdf.y, pdf.epw, height, text, "L")
-        pdf.ln(height)
-    else:
-        pdf.multi_cell(0, height, text)
+def _lines(pdf: FPDF, text: str, height: float, x: float | None = None) -> None:
+    """Each line of ``text``, wrapped only when it is too long (line breaking is the slow
+    path), from ``x`` (the left margin by default) to the right margin."""
+    left = pdf.l_margin if x is None else x
+    room = pdf.w - pdf.r_margin - left
+    for line in text.split("\n"):
+        line = printable(line)
+        if width(pdf, line) <= room - 2 * pdf.c_margin:
+            _room_for(pdf, height)
+            _place(pdf, left, pdf.y, room, height, line, "L")
+            pdf.ln(height)
+        else:
+            pdf.set_x(left)
+            pdf.multi_cell(room, height, line)
+    pdf.set_x(pdf.l_margin)
 
 
-def _fields(pdf: FPDF, block: Fields) -> None:
+def _letterhead(pdf: FPDF, block: Letterhead) -> None:
+    pdf.set_font(_FONT, "B", 14)
+    _lines(pdf, block.name, 7)
+    pdf.set_font(_FONT, "", 8.5)
+    _lines(pdf, "\n".join(block.lines), 4)
+    pdf.ln(2)
+
+
+def _address(pdf: FPDF, block: Address) -> None:
+    """In a #10 window envelope's window when the letter is folded in three: about 2 inches
+    from the top of the first page and 7/8 inch from its left edge."""
+    if pdf.page == 1 and pdf.y < 50:
+        pdf.set_y(50)
+    pdf.set_font(_FONT, "", 10)
+    _lines(pdf, "\n".join(block.lines), 5, x=max(pdf.l_margin, 22 - pdf.c_margin))
+    pdf.ln(6)
+
+
+def _fields(pdf: FPDF, pairs: tuple[tuple[str, str], ...], *, left: float | None = None) -> None:
     """Label/value pairs flowing left to right, drawn in reading order (text extraction and
     screen readers follow the order of drawing, not the positions)."""
+    start = pdf.l_margin if left is None else left
     right = pdf.w - pdf.r_margin
-    items = [(printable(label) + " ", printable(value) + "    ") for label, value in block.items]
+    items = [(printable(label) + " ", printable(value) + "    ") for label, value in pairs]
     pdf.set_font(_FONT, "B", 10)
     label_widths = [width(pdf, label) for label, _ in items]
     pdf.set_font(_FONT, "", 10)
     value_widths = [width(pdf, value) for _, value in items]
     line: list[tuple[float, str, float, str]] = []  # label x, label, value x, value
-    x = pdf.l_margin
+    x = start
 
     def flush() -> None:
         if line:
@@ -165,22 +249,23 @@ def _fields(pdf: FPDF, block: Fields) -> None:
     for (label, value), label_width, value_width in zip(
         items, label_widths, value_widths, strict=True
     ):
-        if x > pdf.l_margin and x + label_width + value_width > right:
+        if x > start and x + label_width + value_width > right:
             flush()
             pdf.ln(_LINE)
-            x = pdf.l_margin
-        if x + label_width + value_width > right:  # longer than a line: wrap the value
+            x = start
+        if x + label_width + value_width > right or "\n" in value:  # wrap the value
             line.append((x, label, x + label_width, ""))
             flush()
             pdf.set_font(_FONT, "", 10)
-            pdf.set_x(x + label_width)
-            pdf.multi_cell(0, _LINE, value.rstrip())
-            pdf.set_x(pdf.l_margin)
+            _lines(pdf, value.rstrip(), _LINE, x=x + label_width)
+            pdf.set_y(pdf.y - _LINE)
+            x = right  # the next pair starts a new line
             continue
         line.append((x, label, x + label_width, value))
         x += label_width + value_width
     flush()
     pdf.ln(_LINE + 1)
+    pdf.set_x(pdf.l_margin)
 
 
 def _table(pdf: FPDF, table: Table) -> None:
@@ -188,17 +273,20 @@ def _table(pdf: FPDF, table: Table) -> None:
     widths = [text_width * c.share for c in table.columns]
     _row(pdf, widths, [c.title for c in table.columns], "L" * len(widths), bold=True)
     aligns = "".join(c.align for c in table.columns)
-    for i, cells in enumerate(table.rows):
-        last = i == len(table.rows) - 1
-        _row(pdf, widths, list(cells), aligns, bold=last and table.bold_last_row)
+    for cells in table.rows:
+        _row(pdf, widths, list(cells), aligns, bold=False)
+    for cells in table.footer:
+        _row(pdf, widths, list(cells), aligns, bold=True)
     pdf.ln(2)
 
 
 def _row(pdf: FPDF, widths: list[float], cells: list[str], aligns: str, *, bold: bool) -> None:
     pdf.set_font(_FONT, "B" if bold else "", 10)
-    texts = [printable(c) for c in cells]
+    texts = [printable(c) for c in cells] + [""] * (len(widths) - len(cells))
     padding = 2 * pdf.c_margin
-    if all(width(pdf, t) + padding <= w for t, w in zip(texts, widths, strict=True)):
+    if all(
+        "\n" not in t and width(pdf, t) + padding <= w for t, w in zip(texts, widths, strict=True)
+    ):
         _room_for(pdf, _ROW)
         x, y = pdf.l_margin, pdf.y
         for text, w, align in zip(texts, widths, aligns, strict=True):
@@ -216,3 +304,42 @@ def _row(pdf: FPDF, widths: list[float], cells: list[str], aligns: str, *, bold:
         line_height=_ROW - 1,
     ) as grid:
         grid.row(texts)
+
+
+def _coupon(pdf: FPDF, coupon: Coupon) -> None:
+    """A dashed cut line with its caption, then the boxed coupon: the payment's fields on the
+    left, the remit-to address on the right. Never split across pages: when it does not fit
+    on this one it starts the next."""
+    rows = max(len(coupon.fields), len(coupon.address) + 1)
+    box = 4 + _LINE + rows * _SMALL + 4
+    _room_for(pdf, 10 + box)
+    left, right = pdf.l_margin, pdf.w - pdf.r_margin
+    y = pdf.y + 3
+    pdf.set_dash_pattern(dash=2, gap=1.5)
+    pdf.line(left, y, right, y)
+    pdf.set_dash_pattern()
+    pdf.set_font(_FONT, "", 7.5)
+    caption = "Detach and return this part with your payment"
+    _place(pdf, left, y + 0.5, right - left, 4, caption, "C")
+    top = y + 6
+    pdf.rect(left, top, right - left, box)
+    pdf.set_xy(left + 2, top + 2)
+    pdf.set_font(_FONT, "B", 11)
+    _place(pdf, left + 2, pdf.y, 0, _LINE, coupon.heading, "L")
+    middle = left + (right - left) * 0.58
+    y = top + 2 + _LINE
+    for label, value in coupon.fields:
+        pdf.set_font(_FONT, "B", 9)
+        _place(pdf, left + 2, y, 0, _SMALL, label, "L")
+        pdf.set_font(_FONT, "", 9)
+        _place(pdf, left + 40, y, 0, _SMALL, value, "L")
+        y += _SMALL
+    y = top + 2 + _LINE
+    if coupon.address:
+        pdf.set_font(_FONT, "B", 9)
+        _place(pdf, middle, y, 0, _SMALL, "Remit to", "L")
+        pdf.set_font(_FONT, "", 9)
+        for line in coupon.address:
+            y += _SMALL
+            _place(pdf, middle, y, 0, _SMALL, line, "L")
+    pdf.set_xy(left, top + box + 2)

@@ -1,12 +1,15 @@
-"""Declarations pages and invoices: their layouts, filled from the record, rendered to PDF.
+"""Documents a carrier mails (declarations, invoices, notices): recorded, then drawn from
+templates.
 
-The wording and arrangement of each document live in its layout function below
-(``declarations_layout``, ``invoice_layout``); ``documents.pdf`` draws them with fpdf2 (pure
-Python, no system libraries).
+The wording and arrangement of each kind live in its YAML template (``documents/templates/``,
+overridable by the operator: ``documents.templates``); ``documents.pdf`` draws the layout with
+fpdf2 (pure Python, no system libraries). Documents recorded before templates existed (bare
+facts, no envelope) are drawn by ``documents.legacy_layouts``.
 
 Drawing a page is slow and can fail, so it never happens in the business transaction:
-:func:`request_declarations` and :func:`request_invoice` record the document as ``pending``
-with the facts it prints and publish ``document.requested``; the ``documents.render`` job
+:func:`request` records the document as ``pending`` with the facts it prints (in an envelope
+with the carrier's identity, ``documents.context``) and publishes ``document.requested``;
+the ``documents.render`` job
 draws it after the transaction commits (:func:`render`), stores it once with its SHA-256 (so
 what was issued can be proven later) and publishes ``document.ready``, or, when every attempt
 failed, marks it ``failed`` with the error (:func:`mark_failed`).
@@ -16,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from pydantic import TypeAdapter
 from sqlalchemy import Table, insert, select
@@ -25,12 +29,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.config import get_settings
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.documents import pdf
-from pd_prime_demo.documents.layouts import (
+from pd_prime_demo.documents.context import (
+    Carrier,
+    Envelope,
+    Insured,
+    check_templates,
+    is_envelope,
+    render_layout,
+)
+from pd_prime_demo.documents.legacy_layouts import (
     CancellationLine,
     CoverageLine,
     Declarations,
@@ -40,20 +53,29 @@ from pd_prime_demo.documents.layouts import (
     invoice_layout,
 )
 from pd_prime_demo.documents.models import Document, DocumentStatus
+from pd_prime_demo.documents.templates import TemplateError, load_template
 
 __all__ = [
+    "KINDS",
     "CancellationLine",
+    "Carrier",
     "CoverageLine",
     "Declarations",
     "DocumentStatus",
+    "Insured",
     "Invoice",
     "MailingLabel",
+    "TemplateError",
+    "check_templates",
     "declarations_layout",
     "get",
     "invoice_layout",
     "list_for_policy",
+    "load_template",
     "mark_failed",
     "render",
+    "render_layout",
+    "request",
     "request_declarations",
     "request_invoice",
 ]
@@ -62,6 +84,17 @@ __all__ = [
 _INSERT = insert(cast(Table, Document.__table__))
 _DECLARATIONS = TypeAdapter(Declarations)
 _INVOICE = TypeAdapter(Invoice)
+_JSON = TypeAdapter(dict[str, Any])
+
+KINDS = frozenset(
+    {
+        "declarations",
+        "invoice",
+        "cancellation_notice",
+        "nonrenewal_notice",
+        "cancellation_confirmation",
+    }
+)
 
 
 async def _request(
@@ -102,6 +135,46 @@ async def _request(
     return document_id
 
 
+async def request(
+    session: AsyncSession,
+    *,
+    kind: str,
+    policy_id: uuid.UUID,
+    source_id: str,
+    filename: str,
+    product_code: str,
+    facts: Mapping[str, Any],
+    customer_id: uuid.UUID | None,
+    issued_at: datetime,
+) -> uuid.UUID:
+    """A document of ``kind`` about ``source_id``, drawn after ``session`` commits from the
+    template of ``kind`` for ``product_code``. ``facts`` is what the page prints (every label
+    and figure resolved, no PII; Decimals, dates and UUIDs are stored as their JSON strings);
+    the insured's name and address are read when it is drawn, the carrier is as configured
+    now."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown document kind {kind!r}")
+    if issued_at.tzinfo is None:
+        raise ValueError("issued_at must be timezone-aware")
+    envelope = Envelope(
+        v=1,
+        product_code=product_code,
+        issued_at=issued_at,
+        customer_id=customer_id,
+        carrier=Carrier.from_settings(get_settings()),
+        data=_JSON.dump_python(dict(facts), mode="json"),
+    )
+    return await _request(
+        session,
+        policy_id,
+        kind=kind,
+        source_id=source_id,
+        filename=filename,
+        facts=envelope.model_dump(mode="json"),
+        customer_id=customer_id,
+    )
+
+
 async def request_declarations(session: AsyncSession, page: Declarations) -> uuid.UUID:
     """The declarations page of a policy transaction, drawn after ``session`` commits."""
     return await _request(
@@ -128,14 +201,30 @@ async def request_invoice(session: AsyncSession, invoice: Invoice) -> uuid.UUID:
     )
 
 
-async def _layout(session: AsyncSession, doc: Document) -> tuple[pdf.Layout, datetime]:
+async def _layout(session: AsyncSession, doc: Document) -> tuple[pdf.Layout, datetime, str | None]:
     facts = doc.facts or {}
+    if is_envelope(facts):
+        envelope = Envelope.model_validate(facts)
+        insured = None
+        if envelope.customer_id is not None:
+            block = await customers.mailing_block(session, envelope.customer_id)
+            insured = Insured(name=block[0], address_lines=block[1]) if block else None
+        layout, version = render_layout(
+            doc.kind,
+            envelope.product_code,
+            envelope.data,
+            insured,
+            envelope.carrier,
+            envelope.issued_at,
+            templates_dir=get_settings().document_templates_dir,
+        )
+        return layout, envelope.issued_at, version
     if doc.kind == "declarations":
         page = _DECLARATIONS.validate_python(facts)
         name, address = await customers.mailing_label(session, page.customer_id) or ("", "")
-        return declarations_layout(page, MailingLabel(name, address)), page.issued_at
+        return declarations_layout(page, MailingLabel(name, address)), page.issued_at, None
     invoice = _INVOICE.validate_python(facts)
-    return invoice_layout(invoice), doc.created_at
+    return invoice_layout(invoice), doc.created_at, None
 
 
 async def render(session: AsyncSession, document_id: uuid.UUID) -> bool:
@@ -145,9 +234,10 @@ async def render(session: AsyncSession, document_id: uuid.UUID) -> bool:
     doc = await session.get(Document, document_id, with_for_update=True)
     if doc is None or doc.status == DocumentStatus.READY:
         return False
-    layout, issued_at = await _layout(session, doc)
+    layout, issued_at, template_version = await _layout(session, doc)
     content = pdf.render(layout, issued_at=issued_at)
     doc.content = content
+    doc.template_version = template_version
     doc.sha256 = hashlib.sha256(content).hexdigest()
     doc.status = DocumentStatus.READY.value
     doc.error = None

@@ -1,7 +1,6 @@
-"""What each document says and how it is arranged: pure functions from facts to a layout.
-
-The policies and billing domains fill in :class:`Declarations` and :class:`Invoice`; documents
-know nothing of how policies are stored. ``documents.pdf`` draws a layout.
+"""The layouts of documents recorded before templates (issue 17): pure functions from facts to
+a layout, kept so that a document requested with the old facts (no envelope) still draws as it
+was meant to. New documents come from the YAML templates (``documents.templates``).
 """
 
 from __future__ import annotations
@@ -200,9 +199,8 @@ def invoice_layout(invoice: Invoice) -> pdf.Layout:
                         _money(invoice.amount),
                     ),
                     ("Installment fee", _money(invoice.fee)),
-                    ("Amount due", _money(invoice.amount + invoice.fee)),
                 ),
-                bold_last_row=True,
+                footer=(("Amount due", _money(invoice.amount + invoice.fee)),),
             ),
             pdf.Paragraph(
                 "Account balance after this invoice (all terms, positive means owed): "
