@@ -1,0 +1,171 @@
+"""What the policy documents print, as typed facts: every figure and label already resolved.
+
+A template does no arithmetic and no lookups (the documents domain's rule), so these models
+carry the human limit labels, the form titles, and money as strings ("1234.50") whose lines
+sum to the stored totals. The named insured's name and address are not here (PII is read by
+the renderer when the page is drawn); a producer (an agent) and the drivers named in the
+schedule are, as the declarations print them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Facts(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Period(Facts):
+    start: date
+    end: date
+    # When cover starts and ends each day of the period, and in which zone (from the product's
+    # claims section, the zone a loss's day is read in).
+    time: str
+    zone: str
+
+
+class Transaction(Facts):
+    kind: str  # the code, e.g. "new_business"
+    title: str  # "New business"
+    number: int  # the policy's transaction sequence number
+    effective_on: date
+    reason: str  # in words; "" when none
+
+
+class Producer(Facts):
+    name: str
+    email: str
+
+
+class Vehicle(Facts):
+    number: int
+    year: str
+    make: str
+    model: str
+    vin: str
+    use: str
+    principal_driver: str
+
+
+class Driver(Facts):
+    number: int
+    name: str
+    age: str
+    years_licensed: str
+
+
+class Dwelling(Facts):
+    premises: str
+    construction: str
+    year_built: str
+    protection_class: str
+    roof_age: str
+    coverage_a: str  # money
+
+
+class CoverageLine(Facts):
+    code: str
+    name: str
+    vehicle: str  # "Vehicle 1" for a per-vehicle coverage's line; "" for a policy coverage
+    limit: str
+    deductible: str
+    premium: str  # money
+
+
+class Line(Facts):
+    name: str
+    amount: str  # money
+
+
+class Form(Facts):
+    number: str
+    edition: str
+    title: str
+
+
+class Change(Facts):
+    item: str
+    before: str
+    after: str
+
+
+class Effect(Facts):
+    """The money this transaction moves (the stored premium, fee and tax changes)."""
+
+    premium: str
+    fees: str
+    taxes: str
+    total: str
+
+
+class Cancellation(Facts):
+    effective_on: date
+    time: str
+    reason: str
+    method: str
+    return_premium: str
+    taxes_returned: str
+    written_premium: str  # the term's premium written before the cancellation
+    earned_premium: str  # what the carrier keeps of it
+
+
+class NonRenewal(Facts):
+    reason: str
+    notice_on: date
+    cover_ends_on: date
+    notice_days: int
+
+
+class Declarations(Facts):
+    policy_number: str
+    product_code: str
+    product_name: str
+    state: str
+    rate_version: str
+    transaction: Transaction
+    issued_on: date
+    period: Period
+    status: str
+    producer: Producer
+    payment_plan: str
+    vehicles: list[Vehicle]
+    drivers: list[Driver]
+    dwelling: Dwelling | None
+    coverages: list[CoverageLine]
+    coverage_total: str  # the sum of the coverage lines
+    adjustments: list[Line]  # surcharges, discounts, minimum premium: coverage_total + these
+    term_premium: str  # = the stored term premium
+    fees: list[Line]
+    fees_total: str
+    taxes: list[Line]
+    taxes_total: str
+    total: str
+    forms: list[Form]
+    changes: list[Change]  # versus the state in force before; empty for new business
+    effect: Effect
+    cancellation: Cancellation | None
+    non_renewal: NonRenewal | None
+
+
+class CancellationConfirmation(Facts):
+    policy_number: str
+    product_name: str
+    state: str
+    issued_on: date
+    period: Period
+    transaction: Transaction
+    cancellation: Cancellation
+    producer: Producer
+
+
+class NonRenewalNotice(Facts):
+    policy_number: str
+    product_name: str
+    state: str
+    issued_on: date
+    period: Period
+    non_renewal: NonRenewal
+    producer: Producer
