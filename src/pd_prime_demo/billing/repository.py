@@ -292,3 +292,67 @@ async def refunds_by(
     if cutoff is not None:
         query = query.where(Refund.issued_at <= cutoff)
     return list((await session.scalars(query.order_by(Refund.issued_at))).all())
+
+
+# --- The billing run's invoices, in a few queries for the whole run (not per invoice) ---
+
+
+async def installments_of_accounts(
+    session: AsyncSession, policy_ids: Sequence[uuid.UUID]
+) -> list[InstallmentRow]:
+    """Every installment of these accounts, each account's in the order payments apply."""
+    return list(
+        (
+            await session.scalars(
+                select(InstallmentRow)
+                .where(InstallmentRow.policy_id.in_(policy_ids))
+                .order_by(
+                    InstallmentRow.policy_id,
+                    InstallmentRow.due_on,
+                    InstallmentRow.term_start,
+                    InstallmentRow.seq,
+                )
+            )
+        ).all()
+    )
+
+
+async def terms_of_accounts(
+    session: AsyncSession, policy_ids: Sequence[uuid.UUID]
+) -> list[BillingTerm]:
+    return list(
+        (
+            await session.scalars(
+                select(BillingTerm)
+                .where(BillingTerm.policy_id.in_(policy_ids))
+                .order_by(BillingTerm.policy_id, BillingTerm.term_start)
+            )
+        ).all()
+    )
+
+
+async def payments_of_accounts(
+    session: AsyncSession, policy_ids: Sequence[uuid.UUID]
+) -> list[Payment]:
+    """Every payment of these accounts, oldest first."""
+    return list(
+        (
+            await session.scalars(
+                select(Payment)
+                .where(Payment.policy_id.in_(policy_ids))
+                .order_by(Payment.policy_id, Payment.received_at)
+            )
+        ).all()
+    )
+
+
+async def refunded_of_accounts(
+    session: AsyncSession, policy_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Decimal]:
+    """What has been refunded to each of these accounts (absent: nothing)."""
+    rows = await session.execute(
+        select(Refund.policy_id, func.sum(Refund.amount))
+        .where(Refund.policy_id.in_(policy_ids))
+        .group_by(Refund.policy_id)
+    )
+    return {policy_id: Decimal(total) for policy_id, total in rows}

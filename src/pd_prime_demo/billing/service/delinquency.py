@@ -2,7 +2,8 @@
 notices of cancellation for invoices unpaid past their grace period.
 
 Past the product's grace period an unpaid invoice gets a notice of cancellation for
-non-payment, effective ``notice_days`` later; if it is still unpaid on that date, the policy is
+non-payment (a ``cancellation_notice`` document with the dates and amounts set here),
+effective ``notice_days`` later; if it is still unpaid on that date, the policy is
 cancelled for non-payment effective that date. Billing does not change policies: the run is
 handed the policies domain's cancellation (``cancel_policy``) and calls it; that function locks
 the policy, then asks :func:`non_payment_cancellation_due` again under the account's lock, so a
@@ -24,12 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import repository
+from pd_prime_demo.billing.models import InstallmentRow
+from pd_prime_demo.billing.service.documents import ProductNames, notice_facts
 from pd_prime_demo.billing.service.invoicing import invoice_due
-from pd_prime_demo.billing.service.views import view
+from pd_prime_demo.billing.service.views import AccountView, InstallmentView, view
 from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
+from pd_prime_demo.documents import service as documents
 
 
 class CancelPolicy(Protocol):
@@ -99,8 +103,9 @@ async def run_billing(
     invoiced = await invoice_due(session, through=on)
     notices = 0
     actor = Actor.system("billing-run")
+    products = ProductNames()
     for policy_id in candidates:
-        notices += await _send_notices(session, policy_id, on, actor)
+        notices += await _send_notices(session, policy_id, on, actor, products)
     await session.flush()
     return Ok(BillingRun(on, invoiced, notices, cancellations, tuple(skipped)))
 
@@ -109,18 +114,22 @@ async def _covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> 
     return await repository.covered_on(session, policy_id, on)
 
 
-async def _send_notices(session: AsyncSession, policy_id: uuid.UUID, on: date, actor: Actor) -> int:
+async def _send_notices(
+    session: AsyncSession, policy_id: uuid.UUID, on: date, actor: Actor, products: ProductNames
+) -> int:
     account = await repository.account(session, policy_id, for_update=True)
     assert account is not None
     if not await _covered_on(session, policy_id, on):
         return 0
     sent = 0
-    for item in (await view(session, account)).past_due(on):
+    account_view = await view(session, account)
+    for item in account_view.past_due(on):
         row = item.row
         if row.notice_sent_on is not None:
             continue
         row.notice_sent_on = on
         row.cancel_effective_on = on + timedelta(days=account.notice_days)
+        await _request_notice(session, account_view, item, on, products)
         detail = {
             "invoice": row.invoice_number,
             "cancel_effective_on": row.cancel_effective_on.isoformat(),
@@ -138,6 +147,41 @@ async def _send_notices(session: AsyncSession, policy_id: uuid.UUID, on: date, a
         )
         sent += 1
     return sent
+
+
+async def _request_notice(
+    session: AsyncSession,
+    account_view: AccountView,
+    item: InstallmentView,
+    on: date,
+    products: ProductNames,
+) -> None:
+    """The notice's page (one per notice: the document's source is the installment whose
+    non-payment it announces, recorded in the transaction that sets its dates)."""
+    account = account_view.account
+    row = item.row
+    assert isinstance(row, InstallmentRow)
+    assert row.invoice_number is not None
+    term = await repository.term(session, account.policy_id, row.term_start)
+    assert term is not None
+    facts = notice_facts(
+        account_view,
+        item,
+        on=on,
+        product_name=await products.name(session, account.product_code, account.state),
+        term_end=term.term_end,
+    )
+    await documents.request(
+        session,
+        kind="cancellation_notice",
+        policy_id=account.policy_id,
+        source_id=str(row.id),
+        filename=f"{row.invoice_number}-notice-{on:%Y%m%d}.pdf",
+        product_code=account.product_code,
+        facts=facts.model_dump(mode="json"),
+        customer_id=account.customer_id,
+        issued_at=clock.now(),
+    )
 
 
 async def non_payment_cancellation_due(

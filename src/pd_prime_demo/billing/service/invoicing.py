@@ -1,32 +1,77 @@
-"""Invoices: issued ahead of each installment's due date, with the installment fee."""
+"""Invoices: issued ahead of each installment's due date, with the installment fee, and the
+invoice document (``documents`` kind ``invoice``) that prints it.
+
+What an invoice prints beyond its own installment (installment x of n, what is past due, the
+payments since the last invoice) needs the whole account as allocated; the run reads that for
+every account it invoices in four queries in all (:class:`_Accounts`), not per invoice, and
+keeps it current as it issues: the installment rows it reads are the session's own, so an
+invoice issued earlier in the run shows, fee included, on the next one of the same account.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import ledger, repository
 from pd_prime_demo.billing.enums import Account
 from pd_prime_demo.billing.ledger import credit, debit
-from pd_prime_demo.billing.models import BillingAccount, InstallmentRow
+from pd_prime_demo.billing.models import BillingAccount, BillingTerm, InstallmentRow, Payment
+from pd_prime_demo.billing.service.documents import ProductNames, invoice_facts
+from pd_prime_demo.billing.service.views import allocate
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.documents import service as documents
 
 MAX_LEAD_DAYS = 60  # the upper bound of Billing.invoice_lead_days: bounds the scan by index
+ZERO = Decimal(0)
+
+
+@dataclass
+class _Accounts:
+    """The invoiced accounts' installments, terms and money, read once for the run."""
+
+    installments: dict[uuid.UUID, list[InstallmentRow]] = field(default_factory=dict)
+    terms: dict[uuid.UUID, list[BillingTerm]] = field(default_factory=dict)
+    payments: dict[uuid.UUID, list[Payment]] = field(default_factory=dict)
+    refunded: dict[uuid.UUID, Decimal] = field(default_factory=dict)
+    products: ProductNames = field(default_factory=ProductNames)
+
+    @classmethod
+    async def read(cls, session: AsyncSession, policy_ids: list[uuid.UUID]) -> _Accounts:
+        found = cls()
+        if not policy_ids:
+            return found
+        installments: defaultdict[uuid.UUID, list[InstallmentRow]] = defaultdict(list)
+        for row in await repository.installments_of_accounts(session, policy_ids):
+            installments[row.policy_id].append(row)
+        terms: defaultdict[uuid.UUID, list[BillingTerm]] = defaultdict(list)
+        for term in await repository.terms_of_accounts(session, policy_ids):
+            terms[term.policy_id].append(term)
+        payments: defaultdict[uuid.UUID, list[Payment]] = defaultdict(list)
+        for payment in await repository.payments_of_accounts(session, policy_ids):
+            payments[payment.policy_id].append(payment)
+        found.installments, found.terms, found.payments = installments, terms, payments
+        found.refunded = await repository.refunded_of_accounts(session, policy_ids)
+        return found
 
 
 async def invoice_due(session: AsyncSession, *, through: date) -> int:
     """Invoice every installment due within its product's lead time of ``through``."""
     rows = await repository.due_for_invoice(session, through=through, max_lead_days=MAX_LEAD_DAYS)
+    accounts = await _Accounts.read(session, sorted({account.policy_id for _, account in rows}))
     for row, account in rows:
-        await issue_invoice(session, account, row)
+        await issue_invoice(session, account, row, accounts)
     return len(rows)
 
 
 async def issue_invoice(
-    session: AsyncSession, account: BillingAccount, row: InstallmentRow
+    session: AsyncSession, account: BillingAccount, row: InstallmentRow, accounts: _Accounts
 ) -> None:
     row.invoice_number = f"INV-{account.policy_serial}-{row.term_start:%Y%m%d}-{row.seq:02d}"
     row.invoiced_on = clock.today()
@@ -40,25 +85,7 @@ async def issue_invoice(
     )
     await session.flush()
     balance = (await ledger.balances(session, policy_id=account.policy_id))[Account.RECEIVABLE]
-    await documents.request_invoice(
-        session,
-        documents.Invoice(
-            policy_id=account.policy_id,
-            policy_number=account.policy_number,
-            product_code=account.product_code,
-            state=account.state,
-            installment_id=row.id,
-            invoice_number=row.invoice_number,
-            invoiced_on=row.invoiced_on,
-            due_on=row.due_on,
-            seq=row.seq,
-            term_start=row.term_start,
-            amount=row.amount,
-            fee=row.fee,
-            balance=balance,
-            customer_id=account.customer_id,
-        ),
-    )
+    await _request_document(session, account, row, accounts, balance)
     emit(
         session,
         "billing.invoiced",
@@ -70,4 +97,46 @@ async def issue_invoice(
             "amount": str(row.amount + row.fee),
         },
         customer_id=account.customer_id,
+    )
+
+
+async def _request_document(
+    session: AsyncSession,
+    account: BillingAccount,
+    row: InstallmentRow,
+    accounts: _Accounts,
+    balance: Decimal,
+) -> None:
+    """The invoice's page, allocated as ``views.view`` allocates: payments net of refunds, and
+    what invoices billed beyond what their term now bills, applied oldest first."""
+    policy_id = account.policy_id
+    rows = accounts.installments[policy_id]
+    terms = accounts.terms[policy_id]
+    payments = accounts.payments.get(policy_id, [])
+    paid = sum((p.amount for p in payments), ZERO)
+    live = sum((r.amount for r in rows if r.cancelled_on is None), ZERO)
+    billed_beyond = live - sum((t.total for t in terms), ZERO)
+    available = paid - accounts.refunded.get(policy_id, ZERO) + billed_beyond
+    installments, left_over = allocate(list(rows), available)
+    assert row.invoice_number is not None
+    facts = invoice_facts(
+        account,
+        row,
+        installments,
+        credit=left_over,
+        balance=balance,
+        payments=payments,
+        product_name=await accounts.products.name(session, account.product_code, account.state),
+        term_end=next(t.term_end for t in terms if t.term_start == row.term_start),
+    )
+    await documents.request(
+        session,
+        kind="invoice",
+        policy_id=policy_id,
+        source_id=str(row.id),
+        filename=f"{row.invoice_number}.pdf",
+        product_code=account.product_code,
+        facts=facts.model_dump(mode="json"),
+        customer_id=account.customer_id,
+        issued_at=clock.now(),
     )
