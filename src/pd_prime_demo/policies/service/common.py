@@ -27,11 +27,11 @@ from pd_prime_demo.core.result_types import (
     stale_version,
 )
 from pd_prime_demo.customers import service as customers
-from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies import repository
 from pd_prime_demo.policies.enums import TransactionKind
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.rules import Priced, Transition
+from pd_prime_demo.policies.service import policy_documents
 from pd_prime_demo.policies.state import PolicyState
 from pd_prime_demo.premium.earning import earnings_from_json, earnings_json
 from pd_prime_demo.premium.proration import ZERO, Proration
@@ -263,48 +263,7 @@ async def render_declarations(
     state: PolicyState,
     version: products.CompiledVersion,
 ) -> uuid.UUID:
-    """The page of ``txn``, rated under ``version``: recorded in ``session``'s transaction and
-    drawn by a job once it commits."""
-    names = {c.code: c.name for c in version.definition.coverages}
-    cancellation = state.cancellation
-    return await documents.request_declarations(
-        session,
-        documents.Declarations(
-            policy_id=policy.id,
-            policy_number=policy.number,
-            product_name=version.definition.product_name,
-            state=policy.state,
-            rate_version=state.rate_version,
-            transaction_id=txn.id,
-            seq=txn.seq,
-            kind=txn.kind,
-            effective_on=txn.effective_on,
-            reason_code=txn.reason_code,
-            issued_at=txn.created_at,
-            term_start=state.term_start,
-            term_end=state.term_end,
-            status=state.status.value,
-            customer_id=policy.customer_id,
-            payment_plan=policy.payment_plan,
-            coverages=tuple(
-                documents.CoverageLine(
-                    names.get(code, code),
-                    state.coverages.get(code, {}).get("limit"),
-                    state.coverages.get(code, {}).get("deductible"),
-                    premium,
-                )
-                for code, premium in sorted(state.coverage_premiums.items())
-            ),
-            term_premium=state.term_premium,
-            fees=state.fees,
-            taxes=state.taxes,
-            premium_change=txn.premium_change,
-            fees_change=txn.fees_change,
-            taxes_change=txn.taxes_change,
-            cancellation=documents.CancellationLine(
-                cancellation.effective_on, cancellation.method.value, cancellation.return_premium
-            )
-            if cancellation is not None
-            else None,
-        ),
-    )
+    """The page of ``txn``, rated under ``version`` (and the notice a cancellation or a
+    non-renewal sends): recorded in ``session``'s transaction and drawn by a job once it
+    commits."""
+    return await policy_documents.request_documents(session, policy, txn, state, version)

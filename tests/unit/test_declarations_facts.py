@@ -1,0 +1,463 @@
+"""The declarations' facts, built from a state as the bind records it, and the three policy
+documents drawn from them: every field on the page (pypdf's text layer), and premium lines that
+sum to the stored figures to the cent."""
+
+from __future__ import annotations
+
+import copy
+import io
+import time
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import pypdf
+
+from pd_prime_demo.core.config import get_settings
+from pd_prime_demo.documents import pdf
+from pd_prime_demo.documents.context import Carrier, Insured, render_layout
+from pd_prime_demo.policies import rules
+from pd_prime_demo.policies.enums import CancellationReason
+from pd_prime_demo.policies.models import Policy, PolicyTransaction
+from pd_prime_demo.policies.service import declaration_facts as f
+from pd_prime_demo.policies.service.common import priced
+from pd_prime_demo.policies.service.policy_documents import declarations_facts
+from pd_prime_demo.policies.state import PolicyState
+from pd_prime_demo.premium.cancellation import CancellationTerms
+from pd_prime_demo.premium.proration import Proration
+from pd_prime_demo.products.service import CompiledVersion
+from pd_prime_demo.products.shipped import shipped
+from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
+from pd_prime_demo.rating.engine import compile_product
+from pd_prime_demo.rating.packages import rate_packages
+
+AGENT = f.Producer(name="Ana Agent", email="ana@agency.example")
+NAME = "Łukasz Nguyễn"
+INSURED = Insured(name="Zoë Ångström", address_lines=("12 Elm St", "Austin, TX 78701"))
+ISSUED = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+AUTO_COVERAGES = {
+    "bi": {"limit": "100/300"},
+    "pd": {"limit": "50"},
+    "umuim": {"limit": "50/100"},
+    "medpay": {"limit": "5000"},
+    "collision": {"deductible": "500"},
+    "comprehensive": {"deductible": "250"},
+}
+HOME_COVERAGES: dict[str, dict[str, str]] = {
+    "dwelling": {"deductible": "1000"},
+    "wind_hail": {"deductible": "2pct"},
+    "other_structures": {},
+    "personal_property": {},
+    "loss_of_use": {},
+    "personal_liability": {"limit": "300000"},
+    "medical_payments": {},
+}
+
+
+def _version(product: str, state: str) -> CompiledVersion:
+    defn = shipped(product, state)
+    return CompiledVersion(
+        id=uuid.uuid4(),
+        product_code=product,
+        state=state,
+        version=defn.version,
+        content_hash="0" * 64,
+        definition=defn,
+        engine=compile_product(defn),
+    )
+
+
+def auto_risk() -> dict[str, Any]:
+    risk: dict[str, Any] = copy.deepcopy(AUTO_EXAMPLE["risk"])
+    risk["policy"]["paid_in_full"] = True
+    risk["drivers"][0]["name"] = NAME
+    risk["vehicles"][0].update(make="Toyota", model="Camry", vin="4T1BF1FK5CU123456")
+    risk["vehicles"][1].update(make="Honda", model="Civic")
+    return risk
+
+
+def home_risk(**policy: Any) -> dict[str, Any]:
+    return {
+        "policy": {
+            "territory": "metro",
+            "construction": "masonry",
+            "protection_class": 3,
+            "year_built": 1999,
+            "roof_age": 8,
+            "coverage_a": 300000,
+            "claims_5y": 0,
+            "occupancy": "owner",
+            "protective_devices": False,
+            "multi_policy": False,
+            **policy,
+        }
+    }
+
+
+def issue(
+    version: CompiledVersion,
+    risk: dict[str, Any],
+    coverages: dict[str, dict[str, str]],
+    surcharge: Decimal | None = None,
+) -> rules.Transition:
+    rated = rate_packages(
+        version.definition, version.engine, risk, [{"name": "x", "coverages": coverages}], surcharge
+    )
+    result = rated.value.results[0][1]  # type: ignore[union-attr]
+    return rules.issue(
+        term_start=date(2027, 1, 1),
+        term_end=date(2027, 7, 1) if version.definition.term_months == 6 else date(2028, 1, 1),
+        option="x",
+        coverages=coverages,
+        risk=risk,
+        priced=priced(version, result),
+        surcharge=surcharge,
+        payment_plan="semi_annual",
+        insured_id=uuid.uuid4(),
+        proration=Proration.DAYS,
+    )
+
+
+def record(version: CompiledVersion, transition: rules.Transition, seq: int) -> PolicyTransaction:
+    return PolicyTransaction(
+        id=uuid.uuid4(),
+        seq=seq,
+        kind=transition.kind.value,
+        effective_on=transition.effective_on,
+        term_start=transition.state.term_start,
+        term_end=transition.state.term_end,
+        premium_change=transition.premium_change,
+        fees_change=transition.fees_change,
+        taxes_change=transition.taxes_change,
+        snapshot=transition.state.to_json(),
+        reason_code=transition.reason_code,
+        note=transition.note,
+        created_at=ISSUED,
+        reapplies_seq=None,
+    )
+
+
+def policy_of(version: CompiledVersion) -> Policy:
+    return Policy(
+        id=uuid.uuid4(),
+        number=f"PA-{version.state}-0000042",
+        product_code=version.product_code,
+        state=version.state,
+        customer_id=uuid.uuid4(),
+        payment_plan="semi_annual",
+    )
+
+
+def facts(
+    version: CompiledVersion,
+    transition: rules.Transition,
+    *,
+    seq: int = 1,
+    before: PolicyState | None = None,
+    written: Decimal = Decimal(0),
+) -> f.Declarations:
+    txn = record(version, transition, seq)
+    return declarations_facts(
+        policy_of(version),
+        txn,
+        transition.state,
+        version,
+        before=before,
+        written=written,
+        agent=AGENT,
+    )
+
+
+def _sum(amounts: list[str]) -> Decimal:
+    return sum((Decimal(a) for a in amounts), Decimal(0))
+
+
+def text_of(kind: str, product_code: str, doc: f.Facts) -> str:
+    layout, _ = render_layout(
+        kind,
+        product_code,
+        doc.model_dump(mode="json"),
+        INSURED,
+        Carrier.from_settings(get_settings()),
+        ISSUED,
+    )
+    reader = pypdf.PdfReader(io.BytesIO(pdf.render(layout, issued_at=ISSUED)))
+    return " ".join(" ".join((page.extract_text() or "").split()) for page in reader.pages)
+
+
+def _money(value: str) -> str:
+    amount = Decimal(value)
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
+
+
+def test_auto_lines_per_vehicle_and_adjustments_sum_to_the_stored_premium() -> None:
+    version = _version("personal_auto", "TX")
+    transition = issue(version, auto_risk(), AUTO_COVERAGES, surcharge=Decimal("1.10"))
+    state = transition.state
+    started = time.perf_counter()
+    page = facts(version, transition)
+    took = time.perf_counter() - started
+    print(f"declarations facts: {took * 1000:.2f} ms")
+    # Six per-vehicle coverages on two vehicles: twelve lines, each vehicle's own premium.
+    assert len(page.coverages) == 12
+    assert [c.vehicle for c in page.coverages[:6]] == ["Vehicle 1"] * 6
+    for code, stored in state.coverage_premiums.items():
+        assert _sum([c.premium for c in page.coverages if c.code == code]) == stored
+    assert Decimal(page.coverage_total) == sum(state.coverage_premiums.values())
+    names = [a.name for a in page.adjustments]
+    assert names[0] == "Underwriting surcharge (+10%)"
+    assert "Paid in full (-5%)" in names
+    assert Decimal(page.coverage_total) + _sum([a.amount for a in page.adjustments]) == (
+        state.term_premium
+    )
+    assert Decimal(page.term_premium) == state.term_premium
+    assert [(x.name, x.amount) for x in page.fees] == [("Policy fee", "25.00")]
+    assert _sum([x.amount for x in page.fees]) == state.fees
+    assert _sum([x.amount for x in page.taxes]) == state.taxes
+    assert Decimal(page.total) == state.term_premium + state.fees + state.taxes
+    bi = page.coverages[0]
+    assert (bi.name, bi.limit) == (
+        "Bodily injury liability",
+        "$100/300 thousand per person/accident",
+    )
+    collision = next(c for c in page.coverages if c.code == "collision")
+    assert (collision.limit, collision.deductible) == ("Actual cash value", "$500")
+    assert page.vehicles[0].model_dump() == {
+        "number": 1,
+        "year": "2022",
+        "make": "Toyota",
+        "model": "Camry",
+        "vin": "4T1BF1FK5CU123456",
+        "use": "Commute",
+        "principal_driver": NAME,
+    }
+    assert [d.name for d in page.drivers] == [NAME, "Driver 2"]
+    assert page.period.zone == "Central Time (America/Chicago)"
+    assert [x.number for x in page.forms] == [
+        "PP 00 01",
+        "PP 01 93",
+        "PP 04 49",
+        "PP 03 40",
+        "PP 03 13",
+    ]
+
+
+def test_ho3_limits_read_as_dollars() -> None:
+    version = _version("homeowners_ho3", "OH")
+    transition = issue(
+        version, home_risk(premises_address="7 Oak Lane, Dayton, OH 45402"), HOME_COVERAGES
+    )
+    page = facts(version, transition)
+    by_code = {c.code: c for c in page.coverages}
+    assert by_code["dwelling"].limit == "$300,000"
+    assert by_code["dwelling"].deductible == "$1,000"
+    assert by_code["other_structures"].limit == "$30,000 (10% of Coverage A)"
+    assert by_code["personal_property"].limit == "$150,000 (50% of Coverage A)"
+    assert by_code["loss_of_use"].limit == "$60,000 (20% of Coverage A)"
+    assert by_code["wind_hail"].deductible == "$6,000 (2% of Coverage A)"
+    assert by_code["personal_liability"].limit == "$300,000"
+    assert page.dwelling is not None
+    assert page.dwelling.premises == "7 Oak Lane, Dayton, OH 45402"
+    assert page.dwelling.coverage_a == "$300,000"
+    assert page.vehicles == []
+    assert page.period.zone == "Eastern Time (America/New_York)"
+    assert [x.number for x in page.forms] == ["HO 00 03", "HO 01 34", "HO 03 12"]
+    lines = _sum([c.premium for c in page.coverages]) + _sum([a.amount for a in page.adjustments])
+    assert lines == transition.state.term_premium
+    assert facts(version, issue(version, home_risk(), HOME_COVERAGES)).dwelling.premises == (  # type: ignore[union-attr]
+        "The mailing address of the named insured"
+    )
+
+
+def test_stored_figures_a_rating_cannot_reproduce_print_whole() -> None:
+    """An imported policy's own premiums: the page prints them, and its lines still add up."""
+    version = _version("personal_auto", "TX")
+    transition = issue(version, auto_risk(), AUTO_COVERAGES)
+    state = transition.state.model_copy(
+        update={
+            "coverage_premiums": {"bi": Decimal("400.00"), "pd": Decimal("300.00")},
+            "term_premium": Decimal("750.00"),
+        }
+    )
+    page = facts(
+        version,
+        rules.Transition(
+            transition.kind,
+            transition.effective_on,
+            state,
+            Decimal("750.00"),
+            transition.fees_change,
+            transition.taxes_change,
+            (),
+        ),
+    )
+    assert [(c.code, c.vehicle, c.premium) for c in page.coverages] == [
+        ("bi", "All vehicles", "400.00"),
+        ("pd", "All vehicles", "300.00"),
+    ]
+    assert [(a.name, a.amount) for a in page.adjustments] == [("Premium adjustments", "50.00")]
+    assert page.term_premium == "750.00"
+
+
+def test_the_declarations_page_prints_every_field() -> None:
+    version = _version("personal_auto", "TX")
+    transition = issue(version, auto_risk(), AUTO_COVERAGES, surcharge=Decimal("1.10"))
+    page = facts(version, transition)
+    text = text_of("declarations", "personal_auto", page)
+    for expected in [
+        "PA-TX-0000042",
+        "Personal Auto (TX)",
+        page.rate_version,
+        "New business",
+        "January 1, 2027 to July 1, 2027",
+        "12:01 a.m. standard time",
+        "Central Time (America/Chicago)",
+        "In force",
+        "Zoë Ångström",
+        "12 Elm St",
+        "Ana Agent",
+        "ana@agency.example",
+        "Semi annual",
+        "2022 Toyota Camry",
+        "4T1BF1FK5CU123456",
+        "2014 Honda Civic",
+        "Driver 2",
+        "$100/300 thousand per person/accident",
+        "Actual cash value",
+        "Underwriting surcharge (+10%)",
+        "Paid in full (-5%)",
+        "Policy fee",
+        "Total for the policy period",
+        _money(page.total),
+        _money(page.term_premium),
+        _money(page.coverage_total),
+        "PP 00 01",
+        "Personal Auto Policy",
+        "Uninsured/Underinsured Motorists Coverage - Texas",
+    ]:
+        assert expected in text, expected
+    for line in [*page.coverages, *page.adjustments]:
+        amount = line.premium if isinstance(line, f.CoverageLine) else line.amount
+        assert _money(amount) in text
+
+
+def test_an_endorsement_page_shows_what_changed_and_its_premium_effect() -> None:
+    version = _version("personal_auto", "TX")
+    new = issue(version, auto_risk(), AUTO_COVERAGES)
+    risk = auto_risk()
+    risk["vehicles"] = risk["vehicles"][:1]
+    coverages = {k: v for k, v in AUTO_COVERAGES.items() if k != "medpay"} | {
+        "bi": {"limit": "250/500"}
+    }
+    rated = rate_packages(
+        version.definition, version.engine, risk, [{"name": "x", "coverages": coverages}], None
+    )
+    endorsed = rules.endorse(
+        new.state,
+        priced(version, rated.value.results[0][1]),  # type: ignore[union-attr]
+        effective_on=date(2027, 3, 1),
+        risk=risk,
+        coverages=coverages,
+        proration=Proration.DAYS,
+    )
+    page = facts(version, endorsed, seq=2, before=new.state)
+    changed = {c.item: (c.before, c.after) for c in page.changes}
+    assert changed["Bodily injury liability"] == (
+        "limit $100/300 thousand per person/accident",
+        "limit $250/500 thousand per person/accident",
+    )
+    assert changed["Medical payments removed"] == ("limit $5,000", "")
+    assert changed["Vehicle 2 removed"] == ("2014 Honda Civic", "")
+    assert Decimal(page.effect.premium) == endorsed.premium_change
+    text = text_of("declarations", "personal_auto", page)
+    for expected in [
+        "Policy change (endorsement)",
+        "What changed",
+        "Vehicle 2 removed",
+        "Medical payments removed",
+        "$250/500 thousand per person/accident",
+        _money(page.effect.premium),
+        "Premium change",
+        "Term premium",
+    ]:
+        assert expected in text, expected
+
+
+def test_cancellation_confirmation_and_non_renewal_notice() -> None:
+    version = _version("homeowners_ho3", "TX")
+    new = issue(version, home_risk(), HOME_COVERAGES)
+    written = new.premium_change
+    cancelled = rules.cancel(
+        new.state,
+        rules.TermFigures(written, new.taxes_change, new.earnings),
+        effective_on=date(2027, 4, 1),
+        reason=CancellationReason.NON_PAYMENT,
+        product_method="pro_rata",
+        terms=CancellationTerms(),
+    )
+    page = facts(version, cancelled, seq=2, before=new.state, written=written)
+    assert page.cancellation is not None
+    stored = cancelled.state.cancellation
+    assert stored is not None
+    assert (
+        Decimal(page.cancellation.return_premium)
+        == stored.return_premium
+        == -cancelled.premium_change
+    )
+    assert Decimal(page.cancellation.earned_premium) == written - stored.return_premium
+    confirmation = f.CancellationConfirmation(
+        policy_number=page.policy_number,
+        product_name=page.product_name,
+        state=page.state,
+        issued_on=page.issued_on,
+        period=page.period,
+        transaction=page.transaction,
+        cancellation=page.cancellation,
+        producer=page.producer,
+    )
+    text = text_of("cancellation_confirmation", "homeowners_ho3", confirmation)
+    for expected in [
+        "Confirmation of cancellation",
+        "April 1, 2027",
+        "12:01 a.m. standard time",
+        "Non-payment of premium",
+        "Pro rata",
+        _money(page.cancellation.return_premium),
+        _money(page.cancellation.earned_premium),
+        "credited to your policy's billing account",
+        "Zoë Ångström",
+        "Ana Agent",
+    ]:
+        assert expected in text, expected
+    text = text_of("declarations", "homeowners_ho3", page)
+    assert "Cancelled" in text
+    assert _money(page.cancellation.return_premium) in text
+
+    notice = rules.non_renew(
+        new.state, reason="Three water losses in two years", notice_on=date(2027, 10, 1)
+    )
+    page = facts(version, notice, seq=2, before=new.state)
+    assert page.non_renewal is not None
+    assert page.non_renewal.notice_days == (date(2028, 1, 1) - date(2027, 10, 1)).days
+    doc = f.NonRenewalNotice(
+        policy_number=page.policy_number,
+        product_name=page.product_name,
+        state=page.state,
+        issued_on=page.issued_on,
+        period=page.period,
+        non_renewal=page.non_renewal,
+        producer=page.producer,
+    )
+    text = text_of("nonrenewal_notice", "homeowners_ho3", doc)
+    for expected in [
+        "Notice of non-renewal",
+        "Three water losses in two years",
+        "October 1, 2027",
+        "Your coverage ends on January 1, 2028",
+        "no coverage under this policy after that",
+        "Your rights",
+        "Ana Agent",
+        "Central Time (America/Chicago)",
+    ]:
+        assert expected in text, expected
