@@ -124,10 +124,30 @@ async def _billing_runs(session: AsyncSession, first: date, last: date) -> None:
         day += timedelta(days=1)
 
 
-def _auto(customer_id: uuid.UUID, state: str, territory: str, effective_on: date) -> dict[str, Any]:
+# The schedule the declarations print (descriptive, never rated): who drives, and which cars.
+SCHEDULES = {
+    "casey": (
+        ("Casey Customer", "Jordan Customer"),
+        (("Subaru", "Outback", "4S4BSANC5K3205531"), ("Honda", "Civic", "2HGFB2F59EH512345")),
+    ),
+    "noah": (
+        ("Noah Brooks", "Emma Brooks"),
+        (("Ford", "F-150", "1FTEW1EP5JFA12345"), ("Toyota", "Corolla", "2T1BURHE0JC034461")),
+    ),
+}
+
+
+def _auto(
+    customer_id: uuid.UUID, state: str, territory: str, effective_on: date, schedule: str
+) -> dict[str, Any]:
     body = copy.deepcopy(AUTO_EXAMPLE)
     body.update(customer_id=str(customer_id), state=state, effective_on=effective_on.isoformat())
     body["risk"]["policy"]["territory"] = territory
+    names, cars = SCHEDULES[schedule]
+    for driver, name in zip(body["risk"]["drivers"], names, strict=True):
+        driver["name"] = name
+    for vehicle, (make, model, vin) in zip(body["risk"]["vehicles"], cars, strict=True):
+        vehicle.update(make=make, model=model, vin=vin)
     body["options"] = body["options"][:1]
     return body
 
@@ -159,7 +179,7 @@ async def seed_book(session: AsyncSession, actor: Actor, customer_ids: dict[str,
             await _bind(
                 session,
                 actor,
-                _auto(casey, "OH", "columbus", bound_on + timedelta(days=10)),
+                _auto(casey, "OH", "columbus", bound_on + timedelta(days=10), "casey"),
                 plan="annual",
                 pay_in_full=True,
             )
@@ -186,7 +206,9 @@ async def seed_book(session: AsyncSession, actor: Actor, customer_ids: dict[str,
         bound_on = today - timedelta(days=30)
         effective = today - timedelta(days=6)  # its first installment fell due six days ago
         with on_day(bound_on):
-            await _bind(session, actor, _auto(noah, "TX", "dallas", effective), plan="monthly")
+            await _bind(
+                session, actor, _auto(noah, "TX", "dallas", effective, "noah"), plan="monthly"
+            )
         await _billing_runs(session, effective - timedelta(days=15), today - timedelta(days=1))
         made += 1
     return made
