@@ -1,0 +1,288 @@
+"""The invoice and the notice of cancellation for non-payment: their facts, built from the
+installment rows as allocated, and the pages their shipped templates draw (text read back with
+pypdf, so every field is checked on the page a customer gets)."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from pypdf import PdfReader
+
+from pd_prime_demo.billing.models import BillingAccount, InstallmentRow, Payment
+from pd_prime_demo.billing.service.documents import (
+    CancellationNoticeFacts,
+    InvoiceFacts,
+    invoice_facts,
+    notice_facts,
+)
+from pd_prime_demo.billing.service.views import AccountView, InstallmentLike, allocate
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.documents import pdf
+from pd_prime_demo.documents.context import Carrier, Insured, render_layout
+
+START = date(2027, 3, 1)
+END = date(2028, 3, 1)
+CARRIER = Carrier.from_settings(Settings())
+INSURED = Insured(name="Jane Roe", address_lines=("12 Elm Street", "Apt 4", "Austin, TX 78701"))
+PRODUCT = "Personal Auto (Texas)"
+D = Decimal
+
+
+def _account() -> BillingAccount:
+    return BillingAccount(
+        policy_id=uuid.uuid4(),
+        policy_number="PA-TX-0000042",
+        policy_serial=42,
+        customer_id=uuid.uuid4(),
+        product_code="personal_auto",
+        state="TX",
+        payment_plan="monthly",
+        installment_fee=D("5.00"),
+        invoice_lead_days=15,
+        grace_days=10,
+        notice_days=10,
+        opened_at=datetime(2027, 2, 1, tzinfo=UTC),
+    )
+
+
+def _schedule(account: BillingAccount) -> list[InstallmentRow]:
+    """A monthly term: 100.04 at inception, then eleven of 100.00 with a 5.00 fee."""
+    rows = []
+    for seq in range(1, 13):
+        due = date(2027 + (seq + 1) // 12, (seq + 1) % 12 + 1, 1)
+        rows.append(
+            InstallmentRow(
+                id=uuid.uuid4(),
+                policy_id=account.policy_id,
+                term_start=START,
+                seq=seq,
+                due_on=due,
+                amount=D("100.04") if seq == 1 else D("100.00"),
+                fee=D("0.00") if seq == 1 else D("5.00"),
+            )
+        )
+    return rows
+
+
+def _invoice(row: InstallmentRow, on: date) -> None:
+    row.invoice_number = f"INV-42-{row.term_start:%Y%m%d}-{row.seq:02d}"
+    row.invoiced_on = on
+
+
+def _payment(account: BillingAccount, amount: str, on: date) -> Payment:
+    return Payment(
+        policy_id=account.policy_id,
+        amount=D(amount),
+        method="check",
+        received_at=datetime.combine(on, datetime.min.time(), UTC) + timedelta(hours=10),
+    )
+
+
+def _facts_for_second(
+    paid: str, *, balance: str = "1145.04"
+) -> tuple[InvoiceFacts, list[InstallmentRow]]:
+    account = _account()
+    rows = _schedule(account)
+    _invoice(rows[0], date(2027, 2, 14))
+    payments = [_payment(account, paid, date(2027, 2, 20))] if paid != "0" else []
+    _invoice(rows[1], date(2027, 3, 17))
+    views, left = allocate(list[InstallmentLike](rows), sum((p.amount for p in payments), D(0)))
+    facts = invoice_facts(
+        account,
+        rows[1],
+        views,
+        credit=left,
+        balance=D(balance),
+        payments=payments,
+        product_name=PRODUCT,
+        term_end=END,
+    )
+    return facts, rows
+
+
+def test_an_invoice_states_the_installment_and_what_is_past_due_with_it() -> None:
+    facts, rows = _facts_for_second("60.00")
+    assert (facts.installment_number, facts.installment_count) == (2, 12)
+    assert facts.installment_amount == rows[1].amount
+    assert facts.installment_fee == rows[1].fee
+    assert [(p.invoice_number, p.due_on, p.outstanding) for p in facts.past_due] == [
+        (rows[0].invoice_number, rows[0].due_on, D("40.04"))
+    ]
+    assert facts.total_due == D("145.04")
+    assert sum((c.amount for c in facts.charges), D(0)) == facts.total_due
+    assert facts.last_invoice_on == date(2027, 2, 14)
+    assert [(p.received_on, p.amount) for p in facts.payments_since] == [
+        (date(2027, 2, 20), D("60.00"))
+    ]
+    assert facts.minimum_due, "the rest of the balance is billed later"
+    assert facts.due_on == rows[1].due_on
+    dumped = facts.model_dump(mode="json")
+    assert dumped["total_due"] == "145.04"
+    assert dumped["installment_fee"] == "5.00"
+
+
+def test_money_already_applied_to_an_installment_is_taken_off_what_it_asks() -> None:
+    facts, _ = _facts_for_second("150.00")  # 100.04 pays installment 1, 49.96 goes on to 2
+    assert facts.past_due == ()
+    assert facts.applied_to_installment == D("49.96")
+    assert facts.installment_due == D("55.04")
+    assert [(c.item, c.amount) for c in facts.charges] == [
+        ("installment", D("100.00")),
+        ("fee", D("5.00")),
+        ("applied", D("-49.96")),
+    ]
+    assert facts.total_due == D("55.04")
+
+
+def test_x_of_n_counts_the_terms_live_installments_only() -> None:
+    account = _account()
+    rows = _schedule(account)
+    for row in rows[6:]:
+        row.cancelled_on = date(2027, 8, 15)  # cover ended: the last six are void
+    _invoice(rows[0], date(2027, 2, 14))
+    _invoice(rows[1], date(2027, 3, 17))
+    views, left = allocate(list[InstallmentLike](rows), D("100.04"))
+    facts = invoice_facts(
+        account,
+        rows[1],
+        views,
+        credit=left,
+        balance=D("525.00"),
+        payments=[],
+        product_name=PRODUCT,
+        term_end=END,
+    )
+    assert (facts.installment_number, facts.installment_count) == (2, 6)
+
+
+def _text(content: bytes) -> str:
+    reader = PdfReader(io.BytesIO(content))
+    return re.sub(r"\s+", " ", " ".join(page.extract_text() or "" for page in reader.pages))
+
+
+def _draw(kind: str, facts: dict[str, Any], insured: Insured = INSURED) -> str:
+    issued = datetime(2027, 3, 17, 6, tzinfo=UTC)
+    layout, version = render_layout(kind, "personal_auto", facts, insured, CARRIER, issued)
+    assert version.startswith(f"{kind}/")
+    return _text(pdf.render(layout, issued_at=issued))
+
+
+def test_the_invoice_page_prints_every_field_a_payer_needs() -> None:
+    facts, _ = _facts_for_second("60.00")
+    text = _draw("invoice", facts.model_dump(mode="json"))
+    expected = [
+        CARRIER.name,
+        f"NAIC {CARRIER.naic}",
+        *CARRIER.address,
+        CARRIER.phone,
+        "Jane Roe",
+        "12 Elm Street",
+        "Austin, TX 78701",
+        "Invoice INV-42-20270301-02",
+        "March 17, 2027",  # invoice date
+        "PA-TX-0000042",
+        "Personal Auto (Texas) (TX)",
+        "March 1, 2027 to March 1, 2028",
+        "Installment 2 of 12",
+        "$100.00",
+        "Installment fee",
+        "$5.00",
+        "Past due: invoice INV-42-20270301-01",
+        "$40.04",
+        "Total amount due",
+        "$145.04",
+        "April 1, 2027",  # due date
+        "Minimum amount due",
+        "February 20, 2027",  # the payment since the last invoice
+        "$60.00",
+        "$1,145.04",  # the account balance
+        "within 10 days after the due date",
+        CARRIER.payment_instructions[:40],
+        *CARRIER.remit_to,
+        "Payment coupon",
+        "Amount enclosed",
+    ]
+    missing = [x for x in expected if x not in text]
+    assert not missing, (missing, text)
+    assert "personal_auto" not in text, "the product prints by its name, not its code"
+    coupon = text[text.index("Payment coupon") :]
+    for field in ("PA-TX-0000042", "INV-42-20270301-02", "Jane Roe", "April 1, 2027", "$145.04"):
+        assert field in coupon, field
+    assert CARRIER.remit_to[-1] in coupon
+
+
+def test_a_cyrillic_name_prints_as_written_on_the_invoice() -> None:
+    facts, _ = _facts_for_second("0")
+    insured = Insured(name="Людмила Иванова", address_lines=("ул. Ленина, 5", "Austin, TX 78701"))
+    text = _draw("invoice", facts.model_dump(mode="json"), insured)
+    assert "Людмила Иванова" in text
+    assert "ул. Ленина, 5" in text
+    assert "No payment received since your last invoice of February 14, 2027" in text
+
+
+def _notice() -> tuple[CancellationNoticeFacts, list[InstallmentRow]]:
+    account = _account()
+    rows = _schedule(account)
+    _invoice(rows[0], date(2027, 2, 14))
+    _invoice(rows[1], date(2027, 3, 17))
+    payments = [_payment(account, "30.00", date(2027, 2, 25))]
+    views, left = allocate(list[InstallmentLike](rows), D("30.00"))
+    on = date(2027, 4, 12)
+    rows[1].notice_sent_on = on
+    rows[1].cancel_effective_on = on + timedelta(days=account.notice_days)
+    view = AccountView(account, views, D("30.00"), D(0), D("1175.04"), left, payments, [])
+    item = next(i for i in view.installments if i.row is rows[1])
+    return notice_facts(view, item, on=on, product_name=PRODUCT, term_end=END), rows
+
+
+def test_a_notice_asks_for_every_unpaid_invoice_up_to_the_one_it_is_for() -> None:
+    facts, rows = _notice()
+    assert facts.invoice_number == rows[1].invoice_number
+    assert [(u.invoice_number, u.outstanding) for u in facts.unpaid] == [
+        (rows[0].invoice_number, D("70.04")),
+        (rows[1].invoice_number, D("105.00")),
+    ]
+    assert facts.amount_due == D("175.04")
+    assert facts.cancel_effective_on == rows[1].cancel_effective_on == date(2027, 4, 22)
+    assert facts.pay_by == date(2027, 4, 21)
+    assert facts.notice_days == 10
+
+
+def test_the_notice_page_states_the_cancellation_and_how_to_stop_it() -> None:
+    facts, _ = _notice()
+    text = _draw("cancellation_notice", facts.model_dump(mode="json"))
+    expected = [
+        CARRIER.name,
+        "Notice of cancellation for non-payment of premium",
+        "Jane Roe",
+        "12 Elm Street",
+        "April 12, 2027",  # notice date
+        "PA-TX-0000042",
+        "Personal Auto (Texas)",
+        "INV-42-20270301-01",
+        "March 1, 2027",
+        "$70.04",
+        "INV-42-20270301-02",
+        "April 1, 2027",
+        "$105.00",
+        "$175.04",
+        "12:01 a.m. standard time on April 22, 2027",
+        "at least 10 days' notice",
+        "by April 21, 2027",
+        "stays in force",
+        "refunded to you after the cancellation",
+        CARRIER.payment_instructions[:40],
+        *CARRIER.remit_to,
+        "Payment coupon",
+        "Amount enclosed",
+    ]
+    missing = [x for x in expected if x not in text]
+    assert not missing, (missing, text)
+    coupon = text[text.index("Payment coupon") :]
+    for field in ("PA-TX-0000042", "INV-42-20270301-02", "Jane Roe", "$175.04"):
+        assert field in coupon, field
