@@ -44,9 +44,10 @@ class _Facts(BaseModel):
 
 
 class InvoiceLine(_Facts):
-    """An earlier invoice still unpaid: what it billed and what of it is outstanding."""
+    """An earlier invoice still unpaid: what it billed and what of it is outstanding (an
+    installment not invoiced yet has no number: payments reach it before later ones)."""
 
-    invoice_number: str
+    invoice_number: str | None
     due_on: date
     billed: Money  # installment + fee, as stored on the installment row
     outstanding: Money
@@ -121,7 +122,6 @@ class CancellationNoticeFacts(_Facts):
 
 
 def _line(item: InstallmentView) -> InvoiceLine:
-    assert item.row.invoice_number is not None
     return InvoiceLine(
         invoice_number=item.row.invoice_number,
         due_on=item.row.due_on,
