@@ -226,3 +226,31 @@ async def test_ho3_declarations_and_the_notice_of_non_renewal(
     ]:
         assert expected in text, expected
     assert text.count(str(int(term_end[:4]))) >= 1
+
+
+async def test_a_non_payment_cancellation_is_confirmed_with_its_stored_return_premium(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    policy = await _bind(client, agent, auto_quote("x"), "standard")
+    url = f"/api/v1/policies/{policy['id']}"
+    cancel = await client.post(
+        f"{url}/cancellations",
+        json={"effective_on": days_ahead(40), "reason_code": "non_payment"},
+        headers=await changing(client, agent.headers, url),
+    )
+    assert cancel.status_code == 201, cancel.text
+    cancelled = cancel.json()
+    returned = Decimal(cancelled["snapshot"]["cancellation"]["return_premium"])
+    documents = await _documents(client, runtime, agent, policy["id"])
+    [(_, text)] = [(d, t) for d, t in documents if d["kind"] == "cancellation_confirmation"]
+    written = Decimal(policy["in_force"]["term_premium"])
+    for expected in [
+        "Non-payment of premium",
+        "Pro rata",  # the carrier cancels: pro-rata, whatever the product's own method
+        f"${returned:,.2f}",
+        f"${written - returned:,.2f}",  # earned
+        f"${written:,.2f}",
+        "There is no coverage under this policy from that moment on",
+    ]:
+        assert expected in text, expected
