@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from pd_prime_demo.billing.models import BillingAccount, InstallmentRow, Payment
@@ -21,13 +23,13 @@ from pd_prime_demo.billing.service.documents import (
     notice_facts,
 )
 from pd_prime_demo.billing.service.views import AccountView, InstallmentLike, allocate
-from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.config import Settings as AppSettings
 from pd_prime_demo.documents import pdf
 from pd_prime_demo.documents.context import Carrier, Insured, render_layout
 
 START = date(2027, 3, 1)
 END = date(2028, 3, 1)
-CARRIER = Carrier.from_settings(Settings())
+CARRIER = Carrier.from_settings(AppSettings())
 INSURED = Insured(name="Jane Roe", address_lines=("12 Elm Street", "Apt 4", "Austin, TX 78701"))
 PRODUCT = "Personal Auto (Texas)"
 D = Decimal
@@ -286,3 +288,37 @@ def test_the_notice_page_states_the_cancellation_and_how_to_stop_it() -> None:
     coupon = text[text.index("Payment coupon") :]
     for field in ("PA-TX-0000042", "INV-42-20270301-02", "Jane Roe", "$175.04"):
         assert field in coupon, field
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    invoiced=st.integers(min_value=1, max_value=12),
+    paid=st.decimals(min_value=0, max_value=2000, places=2),
+)
+def test_an_invoices_lines_always_add_up_to_what_the_account_owes_on_it(
+    invoiced: int, paid: Decimal
+) -> None:
+    """Whatever has been paid, the charges sum to the total, the total is what the account's
+    invoiced installments due by then still owe, and nothing is applied twice."""
+    account = _account()
+    rows = _schedule(account)
+    for row in rows[:invoiced]:
+        _invoice(row, row.due_on - timedelta(days=15))
+    row = rows[invoiced - 1]
+    views, left = allocate(list[InstallmentLike](rows), paid)
+    facts = invoice_facts(
+        account,
+        row,
+        views,
+        credit=left,
+        balance=D("1200.00"),
+        payments=[],
+        product_name=PRODUCT,
+        term_end=END,
+    )
+    assert sum((c.amount for c in facts.charges), D(0)) == facts.total_due
+    owed = sum((v.outstanding for v in views[:invoiced]), D(0))
+    assert facts.total_due == owed
+    assert D(0) <= facts.applied_to_installment <= facts.installment_billed
+    assert (facts.installment_number, facts.installment_count) == (invoiced, 12)
+    assert len(facts.past_due) <= invoiced - 1
