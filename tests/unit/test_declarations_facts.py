@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any
 
 import pypdf
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pd_prime_demo.core.config import get_settings
 from pd_prime_demo.documents import pdf
@@ -32,6 +34,7 @@ from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
 from pd_prime_demo.rating.engine import compile_product
 from pd_prime_demo.rating.packages import rate_packages
 
+_VERSIONS: dict[str, CompiledVersion] = {}
 AGENT = f.Producer(name="Ana Agent", email="ana@agency.example")
 NAME = "Łukasz Nguyễn"
 INSURED = Insured(name="Zoë Ångström", address_lines=("12 Elm St", "Austin, TX 78701"))
@@ -514,3 +517,43 @@ def test_renewal_and_reinstatement_pages_say_what_they_did() -> None:
     text = text_of("declarations", "homeowners_ho3", page)
     for expected in ["Reinstatement", "lapse in cover", "Status", _money(page.effect.premium)]:
         assert expected in text, expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    surcharge=st.none() | st.decimals("0.80", "1.50", places=3),
+    paid_in_full=st.booleans(),
+    multi_policy=st.booleans(),
+    miles=st.lists(st.integers(0, 30000), min_size=1, max_size=4),
+    ages=st.lists(st.integers(16, 90), min_size=1, max_size=3),
+    drop=st.sets(st.sampled_from(["umuim", "medpay", "comprehensive"])),
+)
+def test_the_printed_lines_always_sum_to_the_stored_figures(
+    surcharge: Decimal | None,
+    paid_in_full: bool,
+    multi_policy: bool,
+    miles: list[int],
+    ages: list[int],
+    drop: set[str],
+) -> None:
+    version = _VERSIONS.setdefault("auto", _version("personal_auto", "TX"))
+    risk = auto_risk()
+    risk["policy"].update(paid_in_full=paid_in_full, multi_policy=multi_policy)
+    template = risk["drivers"][0]
+    risk["drivers"] = [
+        {**template, "age": age, "years_licensed": min(age - 16, 80)} for age in ages
+    ]
+    car = risk["vehicles"][0]
+    risk["vehicles"] = [
+        {**car, "annual_miles": m, "driver": i % len(ages)} for i, m in enumerate(miles)
+    ]
+    coverages = {k: v for k, v in AUTO_COVERAGES.items() if k not in drop}
+    state = issue(version, risk, coverages, surcharge).state
+    page = facts(version, issue(version, risk, coverages, surcharge))
+    assert len(page.coverages) == len(coverages) * len(miles)
+    assert _sum([c.premium for c in page.coverages]) == sum(state.coverage_premiums.values())
+    assert Decimal(page.coverage_total) + _sum([a.amount for a in page.adjustments]) == (
+        state.term_premium
+    )
+    assert all(Decimal(a.amount) != 0 for a in page.adjustments)
+    assert _sum([x.amount for x in page.fees + page.taxes]) == state.fees + state.taxes

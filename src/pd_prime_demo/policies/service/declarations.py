@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from pd_prime_demo.core.result_types import Ok
@@ -39,7 +39,7 @@ _ZONES = {
 
 def money(amount: Decimal) -> str:
     """Money as the facts carry it: a plain decimal string to the cent ("1234.50")."""
-    return str(Decimal(amount).quantize(CENT))
+    return str(Decimal(amount).quantize(CENT, ROUND_HALF_UP))
 
 
 def words(code: str | None) -> str:
@@ -140,7 +140,8 @@ def _option_label(
         return code or ""
     basis = _variable(risk, cov.basis)
     if option.percent is not None and basis is not None:
-        return f"{dollars((basis * option.percent / 100).quantize(CENT))} ({option.label})"
+        share = (basis * option.percent / 100).quantize(CENT, ROUND_HALF_UP)
+        return f"{dollars(share)} ({option.label})"
     return option.label
 
 
@@ -265,13 +266,16 @@ def _from_worksheet(
         if line.coverage is not None:
             unit_amounts[(line.coverage, line.unit)] = line.amount  # the last step's amount
         elif line.op == "sum":
-            running = line.amount
+            running = line.amount.quantize(CENT, ROUND_HALF_UP)
         elif line.op not in ("fee", "tax") and running is not None:
-            if line.amount != running:
+            # Each adjustment is the step's effect in cents on the running premium in cents,
+            # so the printed lines telescope to the (cent-rounded) premium exactly.
+            amount = line.amount.quantize(CENT, ROUND_HALF_UP)
+            if amount != running:
                 adjustments.append(
-                    f.Line(name=_adjustment_name(line), amount=money(line.amount - running))
+                    f.Line(name=_adjustment_name(line), amount=money(amount - running))
                 )
-            running = line.amount
+            running = amount
     if running != state.term_premium:
         return None
     by_vehicle: dict[int, list[f.CoverageLine]] = defaultdict(list)
