@@ -11,11 +11,13 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pd_prime_demo.billing import service as billing
+from pd_prime_demo.billing.service import invoicing
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
@@ -80,3 +82,20 @@ async def test_the_runs_reads_for_its_invoices_do_not_grow_with_them(
     # What does grow, per invoice: the installment's update, its balance, its document.
     grew = {k for k in three if three[k] != one[k]}
     assert grew <= {"UPDATE", "SELECT ledger_lines", "INSERT documents"}, (one, three)
+
+
+async def test_a_big_run_reads_its_accounts_a_chunk_at_a_time(
+    client: AsyncClient,
+    runtime: Runtime,
+    connection: AsyncConnection,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(invoicing, "CHUNK_ACCOUNTS", 2)
+    agent = await user_login(client, runtime, Role.AGENT)
+    inceptions = {await _bind(client, agent) for _ in range(5)}
+    assert len(inceptions) == 1
+    seen = await _invoice(runtime, connection, inceptions.pop() - timedelta(days=10))
+    assert seen["INSERT documents"] == 5
+    # Three chunks (2 + 2 + 1 accounts): each reads the terms, payments and refunds once.
+    assert seen["SELECT billing_terms"] == seen["SELECT payments"] == 3, seen
+    assert seen["SELECT installments"] == 1 + 3, seen  # the run's own, then one per chunk
