@@ -1,127 +1,87 @@
-"""Document layouts and their rendering to PDF with fpdf2's drawing primitives.
+"""Drawing a :class:`Layout` to PDF with fpdf2's primitives, in the documents' fonts.
 
-A document is a :class:`Layout`: a title and a sequence of blocks (the carrier's letterhead,
-the address in the envelope window, headings, label/value lines, tables, paragraphs, a payment
-coupon). Templates (``documents.templates``) and the legacy layouts produce layouts; this module
-draws any layout, as plain text: nothing in a string is interpreted (no markup, no markdown), a
-newline starts a new line.
+Every string is plain text: nothing in it is interpreted (no markup, no markdown), a newline
+starts a new line. Text is normalised to NFC, so an accented letter is one precomposed glyph.
 
-Drawing cells directly is about six times faster than fpdf2's HTML renderer, which used to be
-most of a bind's CPU time.
+Most strings on a page are short Latin text in known boxes: they are placed with fpdf2's plain
+``text`` primitive and measured from the font's advance widths, about ten times cheaper than
+``cell`` (a general layouter). A string with a character Noto Sans lacks (Arabic, CJK), a
+combining mark or right-to-left text goes through ``cell``/``multi_cell`` with HarfBuzz
+shaping and the fallback fonts (``documents.fonts``), only for that string.
 
-Text uses the PDF core fonts, which cover Latin-1. Any other character (a name in Polish,
-Vietnamese or Cyrillic, say) is transliterated to ASCII with ``anyascii`` rather than making the
-page impossible to issue.
+Deterministic: the same layout, fonts and issue time give the same bytes (fpdf2's subset
+prefix is fixed and its file ID hashes the content and the creation date).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
 from datetime import datetime
-from typing import Literal
 
-from anyascii import anyascii
 from fpdf import FPDF
-from fpdf.fonts import CoreFont
 
-Align = Literal["L", "R", "C"]
+from pd_prime_demo.documents import fonts
+from pd_prime_demo.documents.blocks import (
+    Address,
+    Align,
+    Block,
+    Column,
+    Coupon,
+    Fields,
+    Heading,
+    Layout,
+    Letterhead,
+    Paragraph,
+    Rule,
+    Spacer,
+    Table,
+    strings,
+)
 
-_FONT = "Helvetica"
+__all__ = [
+    "Address",
+    "Align",
+    "Block",
+    "Column",
+    "Coupon",
+    "Fields",
+    "Heading",
+    "Layout",
+    "Letterhead",
+    "Paragraph",
+    "Rule",
+    "Spacer",
+    "Table",
+    "render",
+    "strings",
+    "width",
+]
+
+_FONT = fonts.FAMILY
 _LINE = 6.0  # mm, body text line height
 _ROW = 7.0  # mm, table row height
 _SMALL = 5.0  # mm, letterhead and coupon line height
 
 
-@dataclass(frozen=True, slots=True)
-class Letterhead:
-    """The carrier: its name, then its NAIC number, address and contact lines."""
-
-    name: str
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """A recipient's name and address, placed where a window envelope shows it."""
-
-    lines: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Heading:
-    text: str
-    size: int = 16
-
-
-@dataclass(frozen=True, slots=True)
-class Fields:
-    """Bold labels followed by their values, flowing onto as many lines as needed."""
-
-    items: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    title: str
-    share: float  # of the text width
-    align: Align = "L"
-
-
-@dataclass(frozen=True, slots=True)
-class Table:
-    columns: tuple[Column, ...]
-    rows: tuple[tuple[str, ...], ...]
-    footer: tuple[tuple[str, ...], ...] = ()  # bold rows after the rows (totals)
-
-
-@dataclass(frozen=True, slots=True)
-class Paragraph:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Coupon:
-    """The part of the page the recipient cuts off and mails back with the payment."""
-
-    heading: str
-    fields: tuple[tuple[str, str], ...]
-    address: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Spacer:
-    height: float  # mm
-
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    pass
-
-
-Block = Letterhead | Address | Heading | Fields | Table | Paragraph | Coupon | Spacer | Rule
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    title: str
-    blocks: tuple[Block, ...]
-
-
-def printable(text: str) -> str:
-    """``text`` in the core fonts' Latin-1, transliterating only what falls outside it."""
-    try:
-        text.encode("latin-1")
-    except UnicodeEncodeError:
-        return "".join(ch if ord(ch) < 256 else anyascii(ch) for ch in text)
-    return text
-
-
-def render(layout: Layout, *, issued_at: datetime) -> bytes:
-    """Deterministic: the same layout and issue time always give the same bytes (and hash)."""
-    pdf = FPDF(format="Letter")
+def render(layout: Layout, *, issued_at: datetime, font_set: fonts.FontSet | None = None) -> bytes:
+    """The PDF of ``layout``; ``issued_at`` is its creation date."""
+    chosen = font_set if font_set is not None else fonts.fonts()
+    pdf = fonts.DocumentPDF(chosen)
     pdf.set_creation_date(issued_at)
-    pdf.set_title(printable(layout.title))
+    pdf.set_title(_nfc(layout.title))
     pdf.set_author("PD Prime")
+    primary = chosen.primary
+    assert primary.bold is not None  # the primary face has both weights (fonts.build)
+    fonts.register(pdf, _FONT, "", primary.regular)
+    fonts.register(pdf, _FONT, "B", primary.bold)
+    chars = {ord(c) for text in strings(layout) for c in _nfc(text)}
+    needed = chosen.fallbacks_for(chars)
+    for face in needed:
+        fonts.register(pdf, face.family, "", face.regular)
+        if face.bold is not None:
+            fonts.register(pdf, face.family, "B", face.bold)
+    if needed:
+        pdf.set_fallback_fonts([face.family for face in needed], exact_match=False)
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     for block in layout.blocks:
@@ -129,10 +89,14 @@ def render(layout: Layout, *, issued_at: datetime) -> bytes:
     return bytes(pdf.output())
 
 
-def draw(pdf: FPDF, block: Block) -> None:
+def draw(pdf: fonts.DocumentPDF, block: Block) -> None:
     match block:
         case Letterhead():
-            _letterhead(pdf, block)
+            pdf.set_font(_FONT, "B", 14)
+            _lines(pdf, block.name, 7)
+            pdf.set_font(_FONT, "", 8.5)
+            _lines(pdf, "\n".join(block.lines), 4)
+            pdf.ln(2)
         case Address():
             _address(pdf, block)
         case Heading():
@@ -157,21 +121,50 @@ def draw(pdf: FPDF, block: Block) -> None:
             pdf.ln(3)
 
 
-def width(pdf: FPDF, text: str) -> float:
-    """``pdf.get_string_width(text)`` for the core fonts (Latin-1 text, no character spacing
-    or stretching), from the font's metrics: the general method splits the text into styled
-    fragments first and costs about seven times as much. A test holds the two equal."""
+def _nfc(text: str) -> str:
+    return text if unicodedata.is_normalized("NFC", text) else unicodedata.normalize("NFC", text)
+
+
+def _plain(pdf: fonts.DocumentPDF, text: str) -> bool:
+    plain = pdf.font_set.plain
+    return all(ord(c) in plain for c in text)
+
+
+class _Shaped:
+    """Shaping on for one string: ``with _Shaped(pdf):``."""
+
+    def __init__(self, pdf: FPDF) -> None:
+        self.pdf = pdf
+
+    def __enter__(self) -> None:
+        self.pdf.set_text_shaping(True)
+
+    def __exit__(self, *_: object) -> None:
+        self.pdf.set_text_shaping(False)
+
+
+def width(pdf: fonts.DocumentPDF, text: str) -> float:
+    """The drawn width of ``text`` in the current font: from the font's advance widths for
+    plain text (fpdf2's ``get_string_width`` splits the text into styled fragments first and
+    costs about seven times as much; a test holds the two equal), shaped otherwise."""
     font = pdf.current_font
-    assert isinstance(font, CoreFont)
-    return font.get_text_width(text, pdf.font_size_pt, None)[1] / pdf.k
+    if _plain(pdf, text) and font is not None:
+        return font.get_text_width(text, pdf.font_size_pt, None)[1] / pdf.k
+    with _Shaped(pdf):
+        return pdf.get_string_width(text)
 
 
-def _place(pdf: FPDF, x: float, y: float, w: float, h: float, text: str, align: Align) -> None:
-    """``text`` where ``cell(w, h, text, align=align)`` at (x, y) would put it, through
-    fpdf2's plain ``text`` primitive. ``cell`` is a general text layouter (styled fragments,
-    markdown, shaping, links) and costs about ten times as much per string; a page is mostly
-    short strings in known boxes, so the boxes are computed here and the strings placed."""
-    text = printable(text)
+def _place(
+    pdf: fonts.DocumentPDF, x: float, y: float, w: float, h: float, text: str, align: Align
+) -> None:
+    """``text`` where ``cell(w, h, text, align=align)`` at (x, y) would put it: through the
+    plain ``text`` primitive when it can be, through ``cell`` with shaping when not."""
+    text = _nfc(text)
+    if not _plain(pdf, text):
+        with _Shaped(pdf):
+            pdf.set_xy(x, y)
+            pdf.cell(w, h, text, align=align)
+        return
     if align == "R":
         x += w - pdf.c_margin - width(pdf, text)
     elif align == "C":
@@ -187,32 +180,25 @@ def _room_for(pdf: FPDF, height: float) -> None:
         pdf.add_page()
 
 
-def _lines(pdf: FPDF, text: str, height: float, x: float | None = None) -> None:
+def _lines(pdf: fonts.DocumentPDF, text: str, height: float, x: float | None = None) -> None:
     """Each line of ``text``, wrapped only when it is too long (line breaking is the slow
-    path), from ``x`` (the left margin by default) to the right margin."""
+    path), from ``x`` (the left margin by default) to the right margin. A word longer than
+    the line is broken."""
     left = pdf.l_margin if x is None else x
     room = pdf.w - pdf.r_margin - left
-    for line in text.split("\n"):
-        line = printable(line)
+    for line in _nfc(text).split("\n"):
         if width(pdf, line) <= room - 2 * pdf.c_margin:
             _room_for(pdf, height)
             _place(pdf, left, pdf.y, room, height, line, "L")
             pdf.ln(height)
         else:
             pdf.set_x(left)
-            pdf.multi_cell(room, height, line)
+            with _Shaped(pdf):
+                pdf.multi_cell(room, height, line)
     pdf.set_x(pdf.l_margin)
 
 
-def _letterhead(pdf: FPDF, block: Letterhead) -> None:
-    pdf.set_font(_FONT, "B", 14)
-    _lines(pdf, block.name, 7)
-    pdf.set_font(_FONT, "", 8.5)
-    _lines(pdf, "\n".join(block.lines), 4)
-    pdf.ln(2)
-
-
-def _address(pdf: FPDF, block: Address) -> None:
+def _address(pdf: fonts.DocumentPDF, block: Address) -> None:
     """In a #10 window envelope's window when the letter is folded in three: about 2 inches
     from the top of the first page and 7/8 inch from its left edge."""
     if pdf.page == 1 and pdf.y < 50:
@@ -222,38 +208,39 @@ def _address(pdf: FPDF, block: Address) -> None:
     pdf.ln(6)
 
 
-def _fields(pdf: FPDF, pairs: tuple[tuple[str, str], ...], *, left: float | None = None) -> None:
+def _fields(pdf: fonts.DocumentPDF, pairs: tuple[tuple[str, str], ...]) -> None:
     """Label/value pairs flowing left to right, drawn in reading order (text extraction and
     screen readers follow the order of drawing, not the positions)."""
-    start = pdf.l_margin if left is None else left
     right = pdf.w - pdf.r_margin
-    items = [(printable(label) + " ", printable(value) + "    ") for label, value in pairs]
+    items = [(_nfc(label) + " ", _nfc(value) + "    ") for label, value in pairs]
     pdf.set_font(_FONT, "B", 10)
     label_widths = [width(pdf, label) for label, _ in items]
     pdf.set_font(_FONT, "", 10)
     value_widths = [width(pdf, value) for _, value in items]
     line: list[tuple[float, str, float, str]] = []  # label x, label, value x, value
-    x = start
+    x = pdf.l_margin
 
     def flush() -> None:
         if line:
             _room_for(pdf, _LINE)
+            y = pdf.y
             for label_x, label, value_x, value in line:
                 pdf.set_font(_FONT, "B", 10)
-                _place(pdf, label_x, pdf.y, 0, _LINE, label, "L")
+                _place(pdf, label_x, y, 0, _LINE, label, "L")
                 if value:
                     pdf.set_font(_FONT, "", 10)
-                    _place(pdf, value_x, pdf.y, 0, _LINE, value, "L")
+                    _place(pdf, value_x, y, 0, _LINE, value, "L")
+            pdf.set_y(y)
             line.clear()
 
     for (label, value), label_width, value_width in zip(
         items, label_widths, value_widths, strict=True
     ):
-        if x > start and x + label_width + value_width > right:
+        if x > pdf.l_margin and x + label_width + value_width > right:
             flush()
             pdf.ln(_LINE)
-            x = start
-        if x + label_width + value_width > right or "\n" in value:  # wrap the value
+            x = pdf.l_margin
+        if x + label_width + value_width > right:  # longer than a line: wrap the value
             line.append((x, label, x + label_width, ""))
             flush()
             pdf.set_font(_FONT, "", 10)
@@ -268,7 +255,7 @@ def _fields(pdf: FPDF, pairs: tuple[tuple[str, str], ...], *, left: float | None
     pdf.set_x(pdf.l_margin)
 
 
-def _table(pdf: FPDF, table: Table) -> None:
+def _table(pdf: fonts.DocumentPDF, table: Table) -> None:
     text_width = pdf.w - pdf.l_margin - pdf.r_margin
     widths = [text_width * c.share for c in table.columns]
     _row(pdf, widths, [c.title for c in table.columns], "L" * len(widths), bold=True)
@@ -280,9 +267,11 @@ def _table(pdf: FPDF, table: Table) -> None:
     pdf.ln(2)
 
 
-def _row(pdf: FPDF, widths: list[float], cells: list[str], aligns: str, *, bold: bool) -> None:
+def _row(
+    pdf: fonts.DocumentPDF, widths: list[float], cells: list[str], aligns: str, *, bold: bool
+) -> None:
     pdf.set_font(_FONT, "B" if bold else "", 10)
-    texts = [printable(c) for c in cells] + [""] * (len(widths) - len(cells))
+    texts = [_nfc(c) for c in cells] + [""] * (len(widths) - len(cells))
     padding = 2 * pdf.c_margin
     if all(
         "\n" not in t and width(pdf, t) + padding <= w for t, w in zip(texts, widths, strict=True)
@@ -293,20 +282,23 @@ def _row(pdf: FPDF, widths: list[float], cells: list[str], aligns: str, *, bold:
             pdf.rect(x, y, w, _ROW)
             _place(pdf, x, y, w, _ROW, text, "R" if align == "R" else "L")
             x += w
-        pdf.ln(_ROW)
+        pdf.set_xy(pdf.l_margin, y + _ROW)
         return
     # Some cell needs more than one line: every cell of the row takes the tallest one's height.
     # (A table spans the text width; ``widths`` are the same proportions of it.)
-    with pdf.table(
-        col_widths=widths,
-        text_align=tuple(aligns),
-        first_row_as_headings=False,
-        line_height=_ROW - 1,
-    ) as grid:
+    with (
+        _Shaped(pdf),
+        pdf.table(
+            col_widths=widths,
+            text_align=tuple(aligns),
+            first_row_as_headings=False,
+            line_height=_ROW - 1,
+        ) as grid,
+    ):
         grid.row(texts)
 
 
-def _coupon(pdf: FPDF, coupon: Coupon) -> None:
+def _coupon(pdf: fonts.DocumentPDF, coupon: Coupon) -> None:
     """A dashed cut line with its caption, then the boxed coupon: the payment's fields on the
     left, the remit-to address on the right. Never split across pages: when it does not fit
     on this one it starts the next."""
@@ -323,9 +315,8 @@ def _coupon(pdf: FPDF, coupon: Coupon) -> None:
     _place(pdf, left, y + 0.5, right - left, 4, caption, "C")
     top = y + 6
     pdf.rect(left, top, right - left, box)
-    pdf.set_xy(left + 2, top + 2)
     pdf.set_font(_FONT, "B", 11)
-    _place(pdf, left + 2, pdf.y, 0, _LINE, coupon.heading, "L")
+    _place(pdf, left + 2, top + 2, 0, _LINE, coupon.heading, "L")
     middle = left + (right - left) * 0.58
     y = top + 2 + _LINE
     for label, value in coupon.fields:

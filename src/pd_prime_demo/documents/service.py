@@ -34,7 +34,7 @@ from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.customers import service as customers
-from pd_prime_demo.documents import pdf
+from pd_prime_demo.documents import fonts, pdf
 from pd_prime_demo.documents.context import (
     Carrier,
     Envelope,
@@ -235,7 +235,8 @@ async def render(session: AsyncSession, document_id: uuid.UUID) -> bool:
     if doc is None or doc.status == DocumentStatus.READY:
         return False
     layout, issued_at, template_version = await _layout(session, doc)
-    content = pdf.render(layout, issued_at=issued_at)
+    font_set = fonts.fonts(get_settings().document_fonts)
+    content = pdf.render(layout, issued_at=issued_at, font_set=font_set)
     doc.content = content
     doc.template_version = template_version
     doc.sha256 = hashlib.sha256(content).hexdigest()

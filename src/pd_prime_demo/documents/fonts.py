@@ -1,0 +1,320 @@
+"""The fonts documents are drawn in: Noto Sans, with Noto Sans Arabic, Noto Sans CJK (when the
+``cjk`` extra is installed) and the operator's ``document_fonts`` as fallbacks. All come from
+pip-installable packages or configured files; no system font is ever used.
+
+The packages ship variable fonts. fpdf2 embeds static ones, and instancing a variable font
+(fontTools' instancer) takes seconds, so each weight is instanced once per machine and kept in
+a cache directory, keyed by the source file's hash and the fontTools version (a new package or
+a new instancer gives a new file; the same ones give the same bytes, so the same document gives
+the same PDF). Files are written to a temporary name and renamed into place: workers racing to
+instance the same font each write a complete file and one wins.
+
+The Latin/Greek/Cyrillic face is cached without its OpenType layout tables (GSUB, GPOS,
+GDEF): such text is drawn unshaped with precomposed glyphs (NFC), and a PDF never uses those
+tables, so leaving them out makes every page's font subsetting about three times cheaper. With
+them, HarfBuzz would also decompose "ị" into "i" + a combining dot, a glyph the text layer
+cannot map back to a character (a stray "&" in the extracted text). The fallbacks keep their
+tables: Arabic needs shaping (joining forms, right to left).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import tempfile
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+import fontTools  # type: ignore[import-untyped]
+import platformdirs
+from fontTools import subset
+from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
+from fontTools.varLib import instancer  # type: ignore[import-untyped]
+from fpdf import FPDF
+from fpdf.fonts import Glyph, SubsetMap, TTFFont
+
+FAMILY = "noto"
+_LAYOUT = ("GSUB", "GPOS", "GDEF")
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """A font family as documents register it: its files and the characters it has."""
+
+    family: str
+    regular: Path
+    bold: Path | None  # a fallback without a bold face draws bold text in its regular one
+    chars: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class FontSet:
+    primary: Face
+    fallbacks: tuple[Face, ...]
+    # The primary's characters that draw as they are: no combining mark left after NFC, no
+    # right-to-left. A string of only these is placed without shaping (the fast path).
+    plain: frozenset[int]
+
+    def fallbacks_for(self, chars: Iterable[int]) -> tuple[Face, ...]:
+        """The fallbacks a text needs (in order): the first that has each character the
+        primary lacks. A page without such characters embeds only Noto Sans."""
+        missing = {c for c in chars if c not in self.primary.chars and c > 0x20}
+        needed: list[Face] = []
+        for face in self.fallbacks:
+            if not missing:
+                break
+            if found := missing & face.chars:
+                needed.append(face)
+                missing -= found
+        return tuple(needed)
+
+
+def cache_dir() -> Path:
+    """Per machine (user cache directory), or a private temporary one where that is not
+    writable (a read-only home in a container)."""
+    for path in (
+        platformdirs.user_cache_path("pd-prime") / "fonts",
+        Path(tempfile.gettempdir()) / f"pd-prime-fonts-{os.getuid()}",
+    ):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(path, os.W_OK):
+            return path
+    raise RuntimeError("no writable directory for the instanced fonts")
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def instance(source: Path, weight: int, *, strip_layout: bool, into: Path) -> Path:
+    """``source`` (a variable font) at ``weight`` and normal width, as a static TTF in
+    ``into`` (made once: later calls find the file)."""
+    tag = "static" if strip_layout else "full"
+    name = f"{source.stem}-{_digest(source)}-ft{fontTools.version}-w{weight}-{tag}.ttf"
+    target = into / name.replace("[", "").replace("]", "").replace(",", "-")
+    if target.exists():
+        return target
+    # recalcTimestamp=False: the file's head.modified stays the source's, so every machine
+    # instances the same bytes (a timestamp would make each cache's PDFs differ).
+    font = TTFont(source, recalcTimestamp=False)
+    static = instancer.instantiateVariableFont(
+        font, {"wght": weight, "wdth": 100}, updateFontNames=True
+    )
+    if strip_layout:
+        _strip(static)
+    handle, temporary = tempfile.mkstemp(dir=into, prefix=".tmp-", suffix=".ttf")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            static.save(out)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _strip(font: TTFont) -> None:
+    """Only the glyphs of the characters it maps, without OpenType layout or hinting: the
+    glyphs only reachable through layout features (small capitals, alternates) could never be
+    drawn, and a smaller font is cheaper to subset on every page."""
+    options = subset.Options()
+    options.layout_features = []
+    options.notdef_outline = True
+    options.recommended_glyphs = True
+    options.hinting = False
+    options.glyph_names = True  # post format 2: naming glyphs from the cmap costs more
+    options.name_IDs = ["*"]
+    options.name_languages = ["*"]
+    options.drop_tables += [*_LAYOUT, "STAT", "gasp"]
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=(font.getBestCmap() or {}).keys())
+    subsetter.subset(font)
+
+
+def _chars(path: Path) -> frozenset[int]:
+    font = TTFont(path, lazy=True)
+    return frozenset(font.getBestCmap() or {})
+
+
+def _noto_sans() -> Path:
+    import fontpkg_noto_sans  # type: ignore[import-untyped]
+
+    return Path(fontpkg_noto_sans.ROOT) / "files" / "NotoSans[wdth,wght].ttf"
+
+
+def _noto_arabic() -> Path:
+    import fontpkg_noto_sans_arabic  # type: ignore[import-untyped]
+
+    return Path(fontpkg_noto_sans_arabic.ROOT) / "files" / "NotoSansArabic[wdth,wght].ttf"
+
+
+def _noto_cjk() -> Path | None:
+    if find_spec("noto_cjk_sans_jp_regular") is None:
+        return None
+    import noto_cjk_sans_jp_regular  # type: ignore[import-untyped]
+
+    return Path(noto_cjk_sans_jp_regular.FONT_PATH)
+
+
+def build(extra: Iterable[Path] = (), *, into: Path | None = None) -> FontSet:
+    """Instance (or find in the cache) every face and read what characters each has."""
+    where = cache_dir() if into is None else into
+    regular = instance(_noto_sans(), 400, strip_layout=True, into=where)
+    primary = Face(
+        FAMILY,
+        regular,
+        instance(_noto_sans(), 700, strip_layout=True, into=where),
+        _chars(regular),
+    )
+    arabic = instance(_noto_arabic(), 400, strip_layout=False, into=where)
+    fallbacks = [
+        Face(
+            "notoarabic",
+            arabic,
+            instance(_noto_arabic(), 700, strip_layout=False, into=where),
+            _chars(arabic),
+        )
+    ]
+    if (cjk := _noto_cjk()) is not None:
+        fallbacks.append(Face("notocjk", cjk, None, _chars(cjk)))
+    for i, path in enumerate(extra):
+        fallbacks.append(Face(f"extra{i}", path, None, _chars(path)))
+    return FontSet(primary, tuple(fallbacks), _plain(primary.chars))
+
+
+def _plain(chars: frozenset[int]) -> frozenset[int]:
+    return frozenset(
+        c
+        for c in chars
+        if not unicodedata.combining(chr(c))
+        and unicodedata.bidirectional(chr(c)) not in {"R", "AL", "AN"}
+    )
+
+
+class _NoText(int):
+    """Formats as nothing: a ToUnicode entry ``<code> <>`` ("this glyph adds no text")."""
+
+    def __format__(self, spec: str) -> str:
+        return ""
+
+
+_NO_TEXT = (_NoText(0),)
+
+
+class DocumentPDF(FPDF):
+    """fpdf2's FPDF with the document's fonts, and text extraction that gives the text back.
+
+    When shaping turns one character into several glyphs (Arabic "ب" is a dotless beh and a
+    dot below), fpdf2 maps the first glyph to the character and leaves the others out of the
+    ToUnicode map, so extractors print their raw codes ("&", "\\x07"). Mapping those to no
+    text makes the extracted text the text that was drawn."""
+
+    def __init__(self, font_set: FontSet) -> None:
+        super().__init__(format="Letter")
+        self.font_set = font_set
+
+    def output(self, *args: Any, **kwargs: Any) -> Any:
+        for font in self.fonts.values():
+            if isinstance(font, TTFFont):
+                subset = font.subset
+                subset._char_id_per_glyph = {
+                    (
+                        Glyph(g.glyph_id, _NO_TEXT, g.glyph_name, g.glyph_width)
+                        if g is not None and g.unicode == ()
+                        else g
+                    ): code
+                    for g, code in subset._char_id_per_glyph.items()
+                }
+        return super().output(*args, **kwargs)
+
+
+_lock = threading.RLock()
+_fonts: dict[tuple[Path, ...], FontSet] = {}
+
+
+def fonts(extra: Iterable[Path] = ()) -> FontSet:
+    """The process's fonts, built on first use (seconds the first time on a machine, a few
+    milliseconds after): immutable, shared by every document; each document registers them
+    in its own FPDF object."""
+    key = tuple(extra)
+    with _lock:
+        if key not in _fonts:
+            _fonts[key] = build(key)
+        return _fonts[key]
+
+
+# --- registering a face in a document, without parsing it again -----------------------------
+#
+# fpdf2's add_font parses the font file (advance widths, character map, glyph names: ~9 ms a
+# face, a quarter of a page; ~200 ms for the CJK font) and keeps the parse in a TTFFont that
+# the document then mutates (its subset, its descriptor's object id, and at output the
+# fontTools font itself, subset in place). So each face is parsed once per process into a
+# prototype that no document draws with, and a document gets a copy that shares only what is
+# never written (the character and glyph maps, names, metrics) and has its own mutable parts,
+# as fpdf2's own TTFFont.__deepcopy__ does, with a freshly opened (lazy) fontTools font for
+# output. A test holds the bytes equal to those of a plain add_font.
+
+_prototypes: dict[tuple[Path, str], TTFFont] = {}
+
+
+def _prototype(path: Path, style: str) -> TTFFont:
+    with _lock:
+        key = (path, style)
+        if key not in _prototypes:
+            scratch = FPDF()
+            scratch.add_font("prototype", style, path)
+            font = scratch.fonts[f"prototype{style}"]
+            assert isinstance(font, TTFFont)
+            _prototypes[key] = font
+        return _prototypes[key]
+
+
+def register(pdf: FPDF, family: str, style: str, path: Path) -> None:
+    """``pdf.add_font(family, style, path)``, from the process's parse of the file."""
+    proto = _prototype(path, style)
+    font = TTFFont.__new__(TTFFont)
+    for name in _SHARED:
+        setattr(font, name, getattr(proto, name))
+    font.i = len(pdf.fonts) + 1
+    font.fontkey = f"{family.lower()}{style}"
+    font.ttfont = TTFont(path, recalcTimestamp=False, fontNumber=0, lazy=True)
+    font.desc = copy.copy(proto.desc)
+    font.cw = copy.copy(proto.cw)  # a defaultdict: reading an absent character writes it
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font._hbfont = None
+    font.subset = SubsetMap(font)
+    pdf.fonts[font.fontkey] = font
+
+
+_SHARED = (
+    "type",
+    "ttffile",
+    "is_compressed",
+    "collection_font_number",
+    "is_cff",
+    "is_cid_keyed",
+    "is_symbol",
+    "cff_ros",
+    "scale",
+    "cmap",
+    "glyph_ids",
+    "name",
+    "up",
+    "ut",
+    "sp",
+    "ss",
+    "emphasis",
+    "palette_index",
+    "color_font",
+)
