@@ -175,7 +175,7 @@ async def test_auto_declarations_two_vehicles_two_drivers_sum_to_the_stored_prem
         "Pro rata",
         "Return premium",
         money,
-        "Premium earned to the cancellation date",
+        "Less the premium earned to the cancellation date",
         "credited to your policy's billing account",
     ]:
         assert expected in confirmation, expected
