@@ -100,10 +100,10 @@ async def run_billing(
                 account = await repository.account(session, policy_id)
                 number = account.policy_number if account is not None else str(policy_id)
                 skipped.append(Skipped(policy_id, number, error.code, error.detail))
-    invoiced = await invoice_due(session, through=on)
+    products = ProductNames()
+    invoiced = await invoice_due(session, through=on, products=products)
     notices = 0
     actor = Actor.system("billing-run")
-    products = ProductNames()
     for policy_id in candidates:
         notices += await _send_notices(session, policy_id, on, actor, products)
     await session.flush()

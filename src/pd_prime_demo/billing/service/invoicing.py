@@ -63,13 +63,16 @@ class _Accounts:
         return found
 
 
-async def invoice_due(session: AsyncSession, *, through: date) -> int:
+async def invoice_due(
+    session: AsyncSession, *, through: date, products: ProductNames | None = None
+) -> int:
     """Invoice every installment due within its product's lead time of ``through``.
 
     The accounts' installments and money are read a chunk of accounts at a time (bounded
-    memory on a big run); the product names once for the run."""
+    memory on a big run); the product names once for the run (``products``, shared with the
+    run's notices)."""
     rows = await repository.due_for_invoice(session, through=through, max_lead_days=MAX_LEAD_DAYS)
-    products = ProductNames()
+    products = products or ProductNames()
     for chunk in _chunks(rows):
         accounts = await _Accounts.read(session, sorted({a.policy_id for _, a in chunk}))
         accounts.products = products
