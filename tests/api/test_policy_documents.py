@@ -112,6 +112,7 @@ async def test_auto_declarations_two_vehicles_two_drivers_sum_to_the_stored_prem
         "2022 Honda Accord",
         VIN,
         "2014 Ford Focus",
+        NAME,  # the driver schedule in any script prints as written
         "Driver 2",
         "Paid in full (-5%)",
         "Policy fee",

@@ -325,6 +325,7 @@ def test_the_declarations_page_prints_every_field() -> None:
         "2022 Toyota Camry",
         "4T1BF1FK5CU123456",
         "2014 Honda Civic",
+        NAME,  # the driver schedule in any script prints as written
         "Driver 2",
         "$100/300 thousand per person/accident",
         "Actual cash value",
