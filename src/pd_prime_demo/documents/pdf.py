@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from typing import cast
 
 from fpdf import FPDF
 
@@ -194,7 +195,7 @@ def _lines(pdf: fonts.DocumentPDF, text: str, height: float, x: float | None = N
         else:
             pdf.set_x(left)
             with _Shaped(pdf):
-                pdf.multi_cell(room, height, line)
+                pdf.multi_cell(room, height, line, align="L")
     pdf.set_x(pdf.l_margin)
 
 
@@ -258,8 +259,8 @@ def _fields(pdf: fonts.DocumentPDF, pairs: tuple[tuple[str, str], ...]) -> None:
 def _table(pdf: fonts.DocumentPDF, table: Table) -> None:
     text_width = pdf.w - pdf.l_margin - pdf.r_margin
     widths = [text_width * c.share for c in table.columns]
-    _row(pdf, widths, [c.title for c in table.columns], "L" * len(widths), bold=True)
     aligns = "".join(c.align for c in table.columns)
+    _row(pdf, widths, [c.title for c in table.columns], aligns, bold=True)
     for cells in table.rows:
         _row(pdf, widths, list(cells), aligns, bold=False)
     for cells in table.footer:
@@ -280,7 +281,7 @@ def _row(
         x, y = pdf.l_margin, pdf.y
         for text, w, align in zip(texts, widths, aligns, strict=True):
             pdf.rect(x, y, w, _ROW)
-            _place(pdf, x, y, w, _ROW, text, "R" if align == "R" else "L")
+            _place(pdf, x, y, w, _ROW, text, cast(Align, align))
             x += w
         pdf.set_xy(pdf.l_margin, y + _ROW)
         return
@@ -298,14 +299,28 @@ def _row(
         grid.row(texts)
 
 
+def _split(pdf: fonts.DocumentPDF, text: str, room: float) -> list[str]:
+    """``text`` as the lines it takes in ``room`` mm (a word too long for a line is broken)."""
+    text = _nfc(text)
+    if width(pdf, text) <= room - 2 * pdf.c_margin:
+        return [text]
+    with _Shaped(pdf):
+        lines = pdf.multi_cell(room, _SMALL, text, align="L", dry_run=True, output="LINES")
+    return cast(list[str], lines)
+
+
 def _coupon(pdf: fonts.DocumentPDF, coupon: Coupon) -> None:
     """A dashed cut line with its caption, then the boxed coupon: the payment's fields on the
-    left, the remit-to address on the right. Never split across pages: when it does not fit
-    on this one it starts the next."""
-    rows = max(len(coupon.fields), len(coupon.address) + 1)
+    left, the remit-to address on the right, each wrapped inside its column. Never split
+    across pages: when it does not fit on this one it starts the next."""
+    left, right = pdf.l_margin, pdf.w - pdf.r_margin
+    middle = left + (right - left) * 0.58
+    pdf.set_font(_FONT, "", 9)
+    values = [_split(pdf, value, middle - left - 42) for _, value in coupon.fields]
+    remit = [line for text in coupon.address for line in _split(pdf, text, right - middle - 2)]
+    rows = max(sum(len(v) for v in values), len(remit) + 1 if remit else 0)
     box = 4 + _LINE + rows * _SMALL + 4
     _room_for(pdf, 10 + box)
-    left, right = pdf.l_margin, pdf.w - pdf.r_margin
     y = pdf.y + 3
     pdf.set_dash_pattern(dash=2, gap=1.5)
     pdf.line(left, y, right, y)
@@ -316,21 +331,21 @@ def _coupon(pdf: fonts.DocumentPDF, coupon: Coupon) -> None:
     top = y + 6
     pdf.rect(left, top, right - left, box)
     pdf.set_font(_FONT, "B", 11)
-    _place(pdf, left + 2, top + 2, 0, _LINE, coupon.heading, "L")
-    middle = left + (right - left) * 0.58
+    _place(pdf, left + 2, top + 2, middle - left - 4, _LINE, coupon.heading, "L")
     y = top + 2 + _LINE
-    for label, value in coupon.fields:
+    for (label, _), lines in zip(coupon.fields, values, strict=True):
         pdf.set_font(_FONT, "B", 9)
-        _place(pdf, left + 2, y, 0, _SMALL, label, "L")
+        _place(pdf, left + 2, y, 38, _SMALL, label, "L")
         pdf.set_font(_FONT, "", 9)
-        _place(pdf, left + 40, y, 0, _SMALL, value, "L")
-        y += _SMALL
-    y = top + 2 + _LINE
-    if coupon.address:
-        pdf.set_font(_FONT, "B", 9)
-        _place(pdf, middle, y, 0, _SMALL, "Remit to", "L")
-        pdf.set_font(_FONT, "", 9)
-        for line in coupon.address:
+        for line in lines:
+            _place(pdf, left + 40, y, middle - left - 42, _SMALL, line, "L")
             y += _SMALL
-            _place(pdf, middle, y, 0, _SMALL, line, "L")
+    y = top + 2 + _LINE
+    if remit:
+        pdf.set_font(_FONT, "B", 9)
+        _place(pdf, middle, y, right - middle, _SMALL, "Remit to", "L")
+        pdf.set_font(_FONT, "", 9)
+        for line in remit:
+            y += _SMALL
+            _place(pdf, middle, y, right - middle, _SMALL, line, "L")
     pdf.set_xy(left, top + box + 2)
