@@ -21,6 +21,7 @@ from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.config import get_settings
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.premium.proration import add_months
+from pd_prime_demo.products.shipped import shipped
 from tests.factories import Login, auto_quote, draw_documents, noon, person, relogin, user_login
 
 FIRST, LAST = "Людмила", "Иванова"  # Cyrillic: printed as written, not transliterated
@@ -46,6 +47,7 @@ class _Policy:
         self.number = policy["number"]
         self.url = f"/api/v1/policies/{policy['id']}"
         self.inception = date.fromisoformat(policy["inception_on"])
+        self.state = str(policy["state"])
 
     async def run(self, on: date) -> dict[str, Any]:
         with frozen_at(noon(on)):
@@ -131,6 +133,7 @@ async def test_a_monthly_policys_invoices_and_its_notice_of_cancellation(
         f"Invoice {second['invoice_number']}",
         policy.number,
         f"Installment 2 of {count}",
+        f"{shipped('personal_auto', policy.state).product_name} ({policy.state})",
         _money(second["amount"]),
         "Installment fee",
         _money(second["fee"]),
