@@ -218,16 +218,18 @@ async def test_payments_refunds_and_documents(
     assert Decimal(account["balance"]) == 0
     assert Decimal(account["refunded"]) == total - Decimal("25.00") + Decimal("50.00")
     docs = (await client.get(f"{url}/documents", headers=agent.headers)).json()["items"]
-    assert [d["kind"] for d in docs] == ["declarations", "declarations"]
+    # The cancellation's declarations page and its confirmation (with the return premium).
+    kinds = ["declarations", "declarations", "cancellation_confirmation"]
+    assert [d["kind"] for d in docs] == kinds
     # Recorded with their transactions, drawn after commit: until then a download waits.
-    assert [d["status"] for d in docs] == ["pending", "pending"]
+    assert [d["status"] for d in docs] == ["pending"] * 3
     waiting = await client.get(f"/api/v1/documents/{docs[0]['id']}", headers=agent.headers)
     assert waiting.status_code == 202
     assert waiting.headers["retry-after"] == "2"
     assert waiting.json()["status"] == "pending"
-    assert await draw_documents(runtime) == 2
+    assert await draw_documents(runtime) == 3
     docs = (await client.get(f"{url}/documents", headers=agent.headers)).json()["items"]
-    assert [d["status"] for d in docs] == ["ready", "ready"]
+    assert [d["status"] for d in docs] == ["ready"] * 3
     pdf = await client.get(f"/api/v1/documents/{docs[0]['id']}", headers=agent.headers)
     assert pdf.status_code == 200
     assert pdf.content.startswith(b"%PDF")
