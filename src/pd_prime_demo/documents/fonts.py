@@ -40,6 +40,9 @@ from fpdf import FPDF
 from fpdf.fonts import Glyph, SubsetMap, TTFFont
 
 FAMILY = "noto"
+# Part of every cached file's name: bump it when the processing below changes, or machines
+# keep fonts made the old way (and render bytes different from a fresh machine's).
+RECIPE = "r2"
 _LAYOUT = ("GSUB", "GPOS", "GDEF")
 
 
@@ -99,7 +102,7 @@ def instance(source: Path, weight: int, *, strip_layout: bool, into: Path) -> Pa
     """``source`` (a variable font) at ``weight`` and normal width, as a static TTF in
     ``into`` (made once: later calls find the file)."""
     tag = "static" if strip_layout else "full"
-    name = f"{source.stem}-{_digest(source)}-ft{fontTools.version}-w{weight}-{tag}.ttf"
+    name = f"{source.stem}-{_digest(source)}-ft{fontTools.version}-{RECIPE}-w{weight}-{tag}.ttf"
     target = into / name.replace("[", "").replace("]", "").replace(",", "-")
     if target.exists():
         return target

@@ -132,16 +132,20 @@ def _plain(pdf: fonts.DocumentPDF, text: str) -> bool:
 
 
 class _Shaped:
-    """Shaping on for one string: ``with _Shaped(pdf):``."""
+    """Shaping on for one string, if it needs it: ``with _Shaped(pdf, text):`` (shaping makes
+    fpdf2 measure word by word through HarfBuzz when it wraps: ten times the cost)."""
 
-    def __init__(self, pdf: FPDF) -> None:
+    def __init__(self, pdf: fonts.DocumentPDF, *texts: str) -> None:
         self.pdf = pdf
+        self.on = not all(_plain(pdf, text) for text in texts)
 
     def __enter__(self) -> None:
-        self.pdf.set_text_shaping(True)
+        if self.on:
+            self.pdf.set_text_shaping(True)
 
     def __exit__(self, *_: object) -> None:
-        self.pdf.set_text_shaping(False)
+        if self.on:
+            self.pdf.set_text_shaping(False)
 
 
 def width(pdf: fonts.DocumentPDF, text: str) -> float:
@@ -151,7 +155,7 @@ def width(pdf: fonts.DocumentPDF, text: str) -> float:
     font = pdf.current_font
     if _plain(pdf, text) and font is not None:
         return font.get_text_width(text, pdf.font_size_pt, None)[1] / pdf.k
-    with _Shaped(pdf):
+    with _Shaped(pdf, text):
         return pdf.get_string_width(text)
 
 
@@ -162,7 +166,7 @@ def _place(
     plain ``text`` primitive when it can be, through ``cell`` with shaping when not."""
     text = _nfc(text)
     if not _plain(pdf, text):
-        with _Shaped(pdf):
+        with _Shaped(pdf, text):
             pdf.set_xy(x, y)
             pdf.cell(w, h, text, align=align)
         return
@@ -194,7 +198,7 @@ def _lines(pdf: fonts.DocumentPDF, text: str, height: float, x: float | None = N
             pdf.ln(height)
         else:
             pdf.set_x(left)
-            with _Shaped(pdf):
+            with _Shaped(pdf, line):
                 pdf.multi_cell(room, height, line, align="L")
     pdf.set_x(pdf.l_margin)
 
@@ -288,7 +292,7 @@ def _row(
     # Some cell needs more than one line: every cell of the row takes the tallest one's height.
     # (A table spans the text width; ``widths`` are the same proportions of it.)
     with (
-        _Shaped(pdf),
+        _Shaped(pdf, *texts),
         pdf.table(
             col_widths=widths,
             text_align=tuple(aligns),
@@ -304,7 +308,7 @@ def _split(pdf: fonts.DocumentPDF, text: str, room: float) -> list[str]:
     text = _nfc(text)
     if width(pdf, text) <= room - 2 * pdf.c_margin:
         return [text]
-    with _Shaped(pdf):
+    with _Shaped(pdf, text):
         lines = pdf.multi_cell(room, _SMALL, text, align="L", dry_run=True, output="LINES")
     return cast(list[str], lines)
 
