@@ -5,10 +5,12 @@ pypdf, so every field is checked on the page a customer gets)."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
@@ -322,3 +324,16 @@ def test_an_invoices_lines_always_add_up_to_what_the_account_owes_on_it(
     assert D(0) <= facts.applied_to_installment <= facts.installment_billed
     assert (facts.installment_number, facts.installment_count) == (invoiced, 12)
     assert len(facts.past_due) <= invoiced - 1
+
+
+def test_the_benchmarks_sample_facts_are_what_billing_records_today() -> None:
+    """``pd-prime bench documents`` draws sample facts captured from this code: they must
+    still be valid facts (recapture them when a field changes)."""
+    samples = Path(pdf.__file__).parent / "samples"
+    kinds: dict[str, type[InvoiceFacts] | type[CancellationNoticeFacts]] = {
+        "invoice": InvoiceFacts,
+        "cancellation_notice": CancellationNoticeFacts,
+    }
+    for name, model in kinds.items():
+        raw = json.loads((samples / f"personal_auto__{name}.json").read_text())
+        assert model.model_validate(raw).model_dump(mode="json") == raw, name
