@@ -36,7 +36,8 @@ ZERO = Decimal(0)
 
 @dataclass
 class _Accounts:
-    """The invoiced accounts' installments, terms and money, read once for the run."""
+    """A chunk of invoiced accounts' installments, terms and money, read once (see the
+    module's docstring) and the run's product names."""
 
     installments: dict[uuid.UUID, list[InstallmentRow]] = field(default_factory=dict)
     terms: dict[uuid.UUID, list[BillingTerm]] = field(default_factory=dict)
