@@ -160,7 +160,11 @@ class Payment(Base):
 
 class Refund(Base):
     __tablename__ = "refunds"
-    __table_args__ = (CheckConstraint("amount > 0", name="positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive"),
+        # What was refunded to a policy (its account view, the billing run's invoices).
+        Index("ix_refunds_policy_id", "policy_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))

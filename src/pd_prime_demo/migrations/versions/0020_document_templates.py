@@ -1,5 +1,6 @@
 """Documents from templates (issue 17): each document records the template it was drawn from,
-and the document kinds get longer names (``cancellation_confirmation``).
+and the document kinds get longer names (``cancellation_confirmation``). Refunds get the
+index by policy that the account view and the billing run's invoices filter on.
 
 Revision ID: 0020
 Revises: 0019
@@ -23,9 +24,11 @@ def upgrade() -> None:
     # "<kind>/<declared version>@<first 16 hex of the template file's SHA-256>"; null for the
     # documents drawn before templates (their layout was in code).
     op.add_column("documents", sa.Column("template_version", sa.String(120), nullable=True))
+    op.create_index("ix_refunds_policy_id", "refunds", ["policy_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_refunds_policy_id", table_name="refunds")
     op.drop_column("documents", "template_version")
     op.alter_column(
         "documents", "kind", type_=sa.String(20), existing_type=sa.String(40), nullable=False
