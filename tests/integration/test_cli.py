@@ -75,6 +75,25 @@ def test_seed_refused_in_production(cli_env: str, monkeypatch: pytest.MonkeyPatc
     assert result.exit_code == 2
 
 
+@pytest.mark.parametrize("command", [["serve"], ["worker", "--once"]])
+def test_production_refuses_the_demo_carrier(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """Production documents must name the real insurer: serving or working with the demo
+    carrier's NAIC code stops before anything starts, saying which settings to give."""
+    monkeypatch.setenv("PD_PRIME_ENV", "production")
+    get_settings.cache_clear()
+    result = runner.invoke(cli.app, command)
+    assert result.exit_code == 2
+    assert "PD_PRIME_CARRIER_NAIC" in result.output
+    monkeypatch.setenv("PD_PRIME_CARRIER_NAIC", "12345")
+    monkeypatch.setenv("PD_PRIME_CARRIER_ADDRESS", "1 Insurance Plaza|Hartford, CT 06103")
+    get_settings.cache_clear()
+    settings = get_settings()
+    assert not settings.carrier_is_demo
+    assert settings.carrier_address == ["1 Insurance Plaza", "Hartford, CT 06103"]
+
+
 def test_demo_migrates_seeds_prints_logins_and_serves(
     cli_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
