@@ -229,6 +229,9 @@ class DocumentPDF(FPDF):
     def output(self, *args: Any, **kwargs: Any) -> Any:
         for font in self.fonts.values():
             if isinstance(font, TTFFont):
+                # fpdf2 subsets the fontTools font in place: this document's own, opened now
+                # (while drawing it read the process's parse: see register).
+                font.ttfont = TTFont(font.ttffile, recalcTimestamp=False, lazy=True)
                 subset = font.subset
                 subset._char_id_per_glyph = {
                     (
@@ -264,8 +267,9 @@ def fonts(extra: Iterable[Path] = ()) -> FontSet:
 # fontTools font itself, subset in place). So each face is parsed once per process into a
 # prototype that no document draws with, and a document gets a copy that shares only what is
 # never written (the character and glyph maps, names, metrics) and has its own mutable parts,
-# as fpdf2's own TTFFont.__deepcopy__ does, with a freshly opened (lazy) fontTools font for
-# output. A test holds the bytes equal to those of a plain add_font.
+# as fpdf2's own TTFFont.__deepcopy__ does; the fontTools font is the prototype's while the
+# document is drawn (shaping reads glyph names and advances from it) and a freshly opened one
+# for output. A test holds the bytes equal to those of a plain add_font.
 
 _prototypes: dict[tuple[Path, str], TTFFont] = {}
 
@@ -282,7 +286,7 @@ def _prototype(path: Path, style: str) -> TTFFont:
         return _prototypes[key]
 
 
-def register(pdf: FPDF, family: str, style: str, path: Path) -> None:
+def register(pdf: DocumentPDF, family: str, style: str, path: Path) -> None:
     """``pdf.add_font(family, style, path)``, from the process's parse of the file."""
     proto = _prototype(path, style)
     font = TTFFont.__new__(TTFFont)
@@ -290,14 +294,30 @@ def register(pdf: FPDF, family: str, style: str, path: Path) -> None:
         setattr(font, name, getattr(proto, name))
     font.i = len(pdf.fonts) + 1
     font.fontkey = f"{family.lower()}{style}"
-    font.ttfont = TTFont(path, recalcTimestamp=False, fontNumber=0, lazy=True)
+    font.ttfont = proto.ttfont  # only read while drawing; DocumentPDF.output swaps it
     font.desc = copy.copy(proto.desc)
     font.cw = copy.copy(proto.cw)  # a defaultdict: reading an absent character writes it
     font.missing_glyphs = []
     font.biggest_size_pt = 0
-    font._hbfont = None
+    font._hbfont = _shaper(path)
     font.subset = SubsetMap(font)
     pdf.fonts[font.fontkey] = font
+
+
+_shapers = threading.local()
+
+
+def _shaper(path: Path) -> Any:
+    """The face's HarfBuzz font, one per thread (fpdf2 sets its size before each shaping:
+    shared between threads, two documents could shape at each other's size). Reading the
+    16 MB CJK font for HarfBuzz took a third of a CJK page."""
+    cache: dict[Path, Any] = _shapers.__dict__.setdefault("fonts", {})
+    if path not in cache:
+        import uharfbuzz as hb  # type: ignore[import-untyped]
+        from fpdf.fonts import HarfBuzzFont
+
+        cache[path] = HarfBuzzFont(hb.Face(blob=hb.Blob.from_file_path(path), index=0))
+    return cache[path]
 
 
 _SHARED = (
