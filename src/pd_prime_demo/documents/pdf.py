@@ -186,20 +186,15 @@ def _room_for(pdf: FPDF, height: float) -> None:
 
 
 def _lines(pdf: fonts.DocumentPDF, text: str, height: float, x: float | None = None) -> None:
-    """Each line of ``text``, wrapped only when it is too long (line breaking is the slow
-    path), from ``x`` (the left margin by default) to the right margin. A word longer than
-    the line is broken."""
+    """Each line of ``text`` from ``x`` (the left margin by default) to the right margin,
+    wrapped at spaces when too long (a word longer than the line is broken)."""
     left = pdf.l_margin if x is None else x
     room = pdf.w - pdf.r_margin - left
-    for line in _nfc(text).split("\n"):
-        if width(pdf, line) <= room - 2 * pdf.c_margin:
+    for paragraph in _nfc(text).split("\n"):
+        for line in _split(pdf, paragraph, room):
             _room_for(pdf, height)
             _place(pdf, left, pdf.y, room, height, line, "L")
             pdf.ln(height)
-        else:
-            pdf.set_x(left)
-            with _Shaped(pdf, line):
-                pdf.multi_cell(room, height, line, align="L")
     pdf.set_x(pdf.l_margin)
 
 
@@ -304,13 +299,36 @@ def _row(
 
 
 def _split(pdf: fonts.DocumentPDF, text: str, room: float) -> list[str]:
-    """``text`` as the lines it takes in ``room`` mm (a word too long for a line is broken)."""
+    """``text`` as the lines it takes in ``room`` mm. Plain text is broken at spaces from the
+    font's advance widths (fpdf2's line breaker measures character by character and cost a
+    fifth of a page); shaped text by fpdf2, which knows its glyphs."""
     text = _nfc(text)
-    if width(pdf, text) <= room - 2 * pdf.c_margin:
+    room -= 2 * pdf.c_margin
+    if width(pdf, text) <= room:
         return [text]
-    with _Shaped(pdf, text):
-        lines = pdf.multi_cell(room, _SMALL, text, align="L", dry_run=True, output="LINES")
-    return cast(list[str], lines)
+    if not _plain(pdf, text):
+        with _Shaped(pdf, text):
+            lines = pdf.multi_cell(
+                room + 2 * pdf.c_margin, _SMALL, text, align="L", dry_run=True, output="LINES"
+            )
+        return cast(list[str], lines)
+    lines = []
+    line = ""
+    for word in text.split(" "):
+        candidate = f"{line} {word}" if line else word
+        if width(pdf, candidate) <= room:
+            line = candidate
+            continue
+        if line:
+            lines.append(line)
+        while width(pdf, word) > room:  # longer than a line: break it where it fills one
+            cut = max(
+                1, next(i for i in range(1, len(word) + 1) if width(pdf, word[:i]) > room) - 1
+            )
+            lines.append(word[:cut])
+            word = word[cut:]
+        line = word
+    return [*lines, line] if line else lines
 
 
 def _coupon(pdf: fonts.DocumentPDF, coupon: Coupon) -> None:
