@@ -192,3 +192,12 @@ def test_the_cached_latin_face_has_no_layout_tables_and_maps_every_glyph_it_keep
     assert not {"GSUB", "GPOS", "GDEF"} & set(face.keys())
     for char in "ŁŻółćЖΓώễịươĐ€":
         assert ord(char) in fonts.fonts().primary.chars, char
+
+
+def test_a_latin_page_embeds_the_core_cut_of_noto_sans_and_any_other_the_whole_face() -> None:
+    font_set = fonts.fonts()
+    latin = "Zoë Brontë \u2013 Łukasz \u201cŻółć\u201d €5"
+    assert font_set.primary_for({ord(c) for c in latin})[0] == font_set.core
+    assert font_set.primary_for({ord(c) for c in "Jane Жуков"})[0] == font_set.primary
+    assert len(font_set.core.chars) < len(font_set.primary.chars) / 3
+    assert _lines_pypdf(pdf.render(_page("Łukasz Żółć"), issued_at=ISSUED))[0] == "Łukasz Żółć"

@@ -63,6 +63,16 @@ class FontSet:
     # The primary's characters that draw as they are: no combining mark left after NFC, no
     # right-to-left. A string of only these is placed without shaping (the fast path).
     plain: frozenset[int]
+    # The same face cut to Latin and common punctuation (a quarter of the glyphs): a document
+    # whose text is all in it embeds it instead, half the cost of a page.
+    core: Face
+    core_plain: frozenset[int]
+
+    def primary_for(self, chars: set[int]) -> tuple[Face, frozenset[int]]:
+        """The face a document's text is set in, and its plain characters."""
+        if all(c in self.core.chars or c < 0x20 for c in chars):
+            return self.core, self.core_plain
+        return self.primary, self.plain
 
     def fallbacks_for(self, chars: Iterable[int]) -> tuple[Face, ...]:
         """The fallbacks a text needs (in order): the first that has each character the
@@ -114,19 +124,39 @@ def instance(source: Path, weight: int, *, strip_layout: bool, into: Path) -> Pa
     )
     if strip_layout:
         _strip(static)
+    _save(static, target)
+    return target
+
+
+def core_of(path: Path) -> Path:
+    """``path`` (a cached static face) cut to the core characters, cached beside it."""
+    target = path.with_name(f"{path.stem}-core.ttf")
+    if not target.exists():
+        font = TTFont(path, recalcTimestamp=False)
+        _strip(font, only=[c for c in font.getBestCmap() if any(c in r for r in _CORE)])
+        _save(font, target)
+    return target
+
+
+# Basic Latin to Latin Extended-B, general punctuation, currency signs, letterlike symbols.
+_CORE = (range(0x20, 0x250), range(0x2000, 0x2070), range(0x20A0, 0x20D0), range(0x2100, 0x2150))
+
+
+def _save(font: TTFont, target: Path) -> None:
+    """Written to a temporary file and renamed: a racing worker sees no file or all of it."""
+    into = target.parent
     handle, temporary = tempfile.mkstemp(dir=into, prefix=".tmp-", suffix=".ttf")
     try:
         with os.fdopen(handle, "wb") as out:
-            static.save(out)
+            font.save(out)
         os.chmod(temporary, 0o644)
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return target
 
 
-def _strip(font: TTFont) -> None:
+def _strip(font: TTFont, only: Iterable[int] | None = None) -> None:
     """Only the glyphs of the characters it maps, without OpenType layout or hinting: the
     glyphs only reachable through layout features (small capitals, alternates) could never be
     drawn, and a smaller font is cheaper to subset on every page."""
@@ -140,7 +170,7 @@ def _strip(font: TTFont) -> None:
     options.name_languages = ["*"]
     options.drop_tables += [*_LAYOUT, "STAT", "gasp"]
     subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=(font.getBestCmap() or {}).keys())
+    subsetter.populate(unicodes=(font.getBestCmap() or {}).keys() if only is None else only)
     subsetter.subset(font)
 
 
@@ -192,7 +222,11 @@ def build(extra: Iterable[Path] = (), *, into: Path | None = None) -> FontSet:
         fallbacks.append(Face("notocjk", cjk, None, _chars(cjk)))
     for i, path in enumerate(extra):
         fallbacks.append(Face(f"extra{i}", path, None, _chars(path)))
-    return FontSet(primary, tuple(fallbacks), _plain(primary.chars))
+    assert primary.bold is not None
+    core = Face(
+        FAMILY, core_of(primary.regular), core_of(primary.bold), _chars(core_of(primary.regular))
+    )
+    return FontSet(primary, tuple(fallbacks), _plain(primary.chars), core, _plain(core.chars))
 
 
 def _plain(chars: frozenset[int]) -> frozenset[int]:
@@ -225,6 +259,7 @@ class DocumentPDF(FPDF):
     def __init__(self, font_set: FontSet) -> None:
         super().__init__(format="Letter")
         self.font_set = font_set
+        self.plain = font_set.plain  # what the primary face draws unshaped (pdf._plain)
 
     def output(self, *args: Any, **kwargs: Any) -> Any:
         for font in self.fonts.values():

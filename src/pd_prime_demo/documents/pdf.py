@@ -71,11 +71,11 @@ def render(layout: Layout, *, issued_at: datetime, font_set: fonts.FontSet | Non
     pdf.set_creation_date(issued_at)
     pdf.set_title(_nfc(layout.title))
     pdf.set_author("PD Prime")
-    primary = chosen.primary
+    chars = {ord(c) for text in strings(layout) for c in _nfc(text)}
+    primary, pdf.plain = chosen.primary_for(chars)
     assert primary.bold is not None  # the primary face has both weights (fonts.build)
     fonts.register(pdf, _FONT, "", primary.regular)
     fonts.register(pdf, _FONT, "B", primary.bold)
-    chars = {ord(c) for text in strings(layout) for c in _nfc(text)}
     needed = chosen.fallbacks_for(chars)
     for face in needed:
         fonts.register(pdf, face.family, "", face.regular)
@@ -127,7 +127,7 @@ def _nfc(text: str) -> str:
 
 
 def _plain(pdf: fonts.DocumentPDF, text: str) -> bool:
-    plain = pdf.font_set.plain
+    plain = pdf.plain
     return all(ord(c) in plain for c in text)
 
 
