@@ -240,3 +240,17 @@ def test_a_newline_in_data_does_not_start_a_line_the_template_did_not_write() ->
         context(FACTS, insured, CARRIER, ISSUED)
     )
     assert layout.blocks[1] == pdf.Address(("Jane Roe Policy number: FAKE   evil", "1 Main"))
+
+
+def test_check_templates_draws_each_kind_from_its_template(tmp_path: Path) -> None:
+    from pd_prime_demo.documents.context import check_templates
+    from pd_prime_demo.documents.sample import SAMPLE_TEMPLATE, sample_facts
+
+    (tmp_path / "declarations.yaml").write_text(SAMPLE_TEMPLATE)
+    drawn = check_templates(
+        {"declarations": sample_facts()}, product_code="personal_auto", templates_dir=tmp_path
+    )
+    assert list(drawn) == ["declarations"]
+    assert drawn["declarations"].startswith(b"%PDF-")
+    with pytest.raises(TemplateError, match="policy_number"):
+        check_templates({"declarations": {}}, templates_dir=tmp_path)
