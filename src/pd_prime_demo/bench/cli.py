@@ -162,3 +162,14 @@ def bench_fnol(
         )
     except SetupError as error:
         raise typer.BadParameter(str(error)) from error
+
+
+@app.command("documents")
+def bench_documents(
+    pages: Annotated[int, typer.Option(min=1, help="Documents drawn per case.")] = 100,
+) -> None:
+    """Documents per second, CPU ms and bytes per document for every shipped kind, the first
+    (cold) page, and a page in Arabic, CJK and Vietnamese."""
+    from pd_prime_demo.bench.documents import run
+
+    run(pages=pages, echo=typer.echo)

@@ -76,8 +76,6 @@ __all__ = [
     "render",
     "render_layout",
     "request",
-    "request_declarations",
-    "request_invoice",
 ]
 
 
@@ -172,32 +170,6 @@ async def request(
         filename=filename,
         facts=envelope.model_dump(mode="json"),
         customer_id=customer_id,
-    )
-
-
-async def request_declarations(session: AsyncSession, page: Declarations) -> uuid.UUID:
-    """The declarations page of a policy transaction, drawn after ``session`` commits."""
-    return await _request(
-        session,
-        page.policy_id,
-        kind="declarations",
-        source_id=str(page.transaction_id),
-        filename=page.filename,
-        facts=_DECLARATIONS.dump_python(page, mode="json"),
-        customer_id=page.customer_id,
-    )
-
-
-async def request_invoice(session: AsyncSession, invoice: Invoice) -> uuid.UUID:
-    """The invoice of an installment, drawn after ``session`` commits."""
-    return await _request(
-        session,
-        invoice.policy_id,
-        kind="invoice",
-        source_id=str(invoice.installment_id),
-        filename=f"{invoice.invoice_number}.pdf",
-        facts=_INVOICE.dump_python(invoice, mode="json"),
-        customer_id=invoice.customer_id,
     )
 
 
