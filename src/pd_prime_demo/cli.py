@@ -35,12 +35,12 @@ app.add_typer(bench_cli.app, name="bench")
 
 
 def _refuse_demo_carrier(settings: Settings) -> None:
-    """Production documents must name the real insurer, never the demo one."""
-    if settings.env is Environment.PRODUCTION and settings.carrier_is_demo:
+    """Production documents must name the real insurer (and send checks to its lockbox),
+    never the demo carrier's: every carrier setting must be given."""
+    if settings.env is Environment.PRODUCTION and (unset := settings.demo_carrier_settings()):
         typer.echo(
-            "refusing to start in production with the demo carrier: set PD_PRIME_CARRIER_NAME, "
-            "PD_PRIME_CARRIER_NAIC, PD_PRIME_CARRIER_ADDRESS and PD_PRIME_CARRIER_REMIT_TO "
-            "(docs/documents.md)",
+            "refusing to start in production with the demo carrier's identity on documents: "
+            f"set {', '.join(unset)} (docs/documents.md)",
             err=True,
         )
         raise typer.Exit(2)

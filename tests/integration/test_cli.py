@@ -79,19 +79,30 @@ def test_seed_refused_in_production(cli_env: str, monkeypatch: pytest.MonkeyPatc
 def test_production_refuses_the_demo_carrier(
     cli_env: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
-    """Production documents must name the real insurer: serving or working with the demo
-    carrier's NAIC code stops before anything starts, saying which settings to give."""
+    """Production documents must name the real insurer: serving or working while any carrier
+    setting is still the demo carrier's stops before anything starts, naming what to set."""
     monkeypatch.setenv("PD_PRIME_ENV", "production")
+    real = {
+        "PD_PRIME_CARRIER_NAME": "Hartford Plaza Mutual",
+        "PD_PRIME_CARRIER_NAIC": "12345",
+        "PD_PRIME_CARRIER_ADDRESS": "1 Insurance Plaza|Hartford, CT 06103",
+        "PD_PRIME_CARRIER_PHONE": "1-860-555-0199",
+        "PD_PRIME_CARRIER_EMAIL": "service@hpm.example",
+        "PD_PRIME_CARRIER_WEBSITE": "https://hpm.example",
+        "PD_PRIME_CARRIER_REMIT_TO": "Hartford Plaza Mutual|PO Box 5|Hartford, CT 06101",
+    }
+    for name, value in real.items():  # all but the payment instructions
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     result = runner.invoke(cli.app, command)
     assert result.exit_code == 2
-    assert "PD_PRIME_CARRIER_NAIC" in result.output
-    monkeypatch.setenv("PD_PRIME_CARRIER_NAIC", "12345")
-    monkeypatch.setenv("PD_PRIME_CARRIER_ADDRESS", "1 Insurance Plaza|Hartford, CT 06103")
+    assert "set PD_PRIME_CARRIER_PAYMENT_INSTRUCTIONS (docs/documents.md)" in result.output
+    monkeypatch.setenv("PD_PRIME_CARRIER_PAYMENT_INSTRUCTIONS", "Pay Hartford Plaza Mutual.")
     get_settings.cache_clear()
     settings = get_settings()
-    assert not settings.carrier_is_demo
+    assert settings.demo_carrier_settings() == []
     assert settings.carrier_address == ["1 Insurance Plaza", "Hartford, CT 06103"]
+    assert settings.carrier_remit_to[-1] == "Hartford, CT 06101"
 
 
 def test_demo_migrates_seeds_prints_logins_and_serves(

@@ -23,7 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEMO_CARRIER_NAIC = "99999"  # no NAIC company code is 99999: the demo carrier's
+from pd_prime_demo.core.config_documents import DocumentSettings
 
 
 class Environment(enum.StrEnum):
@@ -33,7 +33,7 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
-class Settings(BaseSettings):
+class Settings(DocumentSettings, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PD_PRIME_", env_file=".env", extra="ignore", frozen=True
     )
@@ -318,52 +318,6 @@ class Settings(BaseSettings):
     fraud_recent_claims_days: int = Field(default=365, ge=1)
     fraud_days_before_cancellation: int = Field(default=30, ge=0)
 
-    # --- Documents (issue 17): the carrier's identity as every document prints it ---
-    # The insurer that issues the policies (not the platform): its legal name, NAIC company
-    # code, mailing address (one line per entry), and how a policyholder reaches it. The
-    # defaults are an obviously fictitious demo carrier; production must set its own
-    # (`pd-prime serve` and `pd-prime worker` refuse to start in production with the demo
-    # NAIC code: see :attr:`carrier_is_demo`).
-    carrier_name: str = Field(default="PD Prime Demo Insurance Company", min_length=1)
-    carrier_naic: str = Field(default=DEMO_CARRIER_NAIC, pattern=r"^[0-9]{5}$")
-    carrier_address: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["100 Congress Avenue, Suite 400", "Austin, TX 78701"],
-        min_length=1,
-    )
-    carrier_phone: str = "1-800-555-0100"
-    carrier_email: str = "service@demo.pdprime.example"
-    carrier_website: str = "https://demo.pdprime.example"
-    # Where payments by mail go (a lockbox usually differs from the mailing address), and the
-    # instructions printed on every invoice and non-payment notice.
-    carrier_remit_to: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: [
-            "PD Prime Demo Insurance Company",
-            "Payment Processing Center",
-            "PO Box 1000",
-            "Austin, TX 78767-1000",
-        ],
-        min_length=1,
-    )
-    carrier_payment_instructions: str = (
-        "Pay online in the customer portal, by phone at 1-800-555-0100, or by check payable to "
-        "PD Prime Demo Insurance Company mailed with the coupon below. Write your policy number "
-        "on your check."
-    )
-    # A directory of templates that override the shipped ones (docs/documents.md): a file
-    # <dir>/<product_code>/<kind>.yaml or <dir>/<kind>.yaml wins over the shipped template.
-    document_templates_dir: Path | None = None
-    # Extra font files tried, in order, for characters the shipped fonts lack (CJK, say:
-    # `pip install pd-prime-demo[cjk]` adds Noto Sans CJK, found without configuring it).
-    document_fonts: Annotated[list[Path], NoDecode] = Field(default_factory=list)
-
-    @field_validator("carrier_address", "carrier_remit_to", "document_fonts", mode="before")
-    @classmethod
-    def _lines(cls, value: object) -> object:
-        # From the environment: lines separated by "|" ("100 Main St|Austin, TX 78701").
-        if isinstance(value, str):
-            return [v.strip() for v in value.split("|") if v.strip()]
-        return value
-
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -378,11 +332,6 @@ class Settings(BaseSettings):
                 if isinstance(raw, str):
                     data[name] = json.loads(raw) if raw.strip() else {}
         return data
-
-    @property
-    def carrier_is_demo(self) -> bool:
-        """The documents would print the fictitious demo carrier (refused in production)."""
-        return self.carrier_naic == DEMO_CARRIER_NAIC
 
     @property
     def is_demo(self) -> bool:

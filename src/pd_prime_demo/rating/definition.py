@@ -24,6 +24,7 @@ from pd_prime_demo.rating.claims_definition import (
 )
 from pd_prime_demo.rating.definition_base import Amount, Code, Factor, Ref
 from pd_prime_demo.rating.definition_base import Def as _Def
+from pd_prime_demo.rating.documents_definition import Form, Schedule, ScheduleField
 
 # Re-exported: the format is read from here as one module.
 __all__ = [
@@ -34,7 +35,10 @@ __all__ = [
     "Code",
     "CoverageClaimTerms",
     "Factor",
+    "Form",
     "Ref",
+    "Schedule",
+    "ScheduleField",
 ]
 
 
@@ -101,39 +105,6 @@ class Coverage(_Def):
         description="The policy variable that percentage options are shares of "
         "(policy.coverage_a for Coverage B, C and D and a percentage deductible).",
     )
-
-
-class Form(_Def):
-    """A policy form or endorsement the declarations list (and the policy is made of)."""
-
-    number: Annotated[str, Field(min_length=1, max_length=30)] = Field(
-        description="The form number as filed, e.g. 'PP 00 01'."
-    )
-    edition: Annotated[str, Field(min_length=1, max_length=10)] = Field(
-        description="The edition date as printed, e.g. '09 18'."
-    )
-    title: Annotated[str, Field(min_length=1, max_length=120)]
-    coverages: list[Code] = Field(
-        default_factory=list,
-        description="Attached when one of these coverages is on the policy; empty: always.",
-    )
-
-
-class ScheduleField(_Def):
-    """A descriptive fact of a unit or the policy (a vehicle's make or VIN, a driver's name):
-    printed on documents, never used in rating."""
-
-    name: Code
-    label: str
-    required: bool = Field(default=False, description="Needed to quote and bind.")
-    max_length: int = Field(default=60, ge=1, le=200)
-    pattern: str | None = Field(default=None, description="A regular expression it must match.")
-
-
-class Schedule(_Def):
-    policy: list[ScheduleField] = Field(default_factory=list)
-    driver: list[ScheduleField] = Field(default_factory=list)
-    vehicle: list[ScheduleField] = Field(default_factory=list)
 
 
 class ExactRow(_Def):
