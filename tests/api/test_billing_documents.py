@@ -49,8 +49,9 @@ class _Policy:
         self.inception = date.fromisoformat(policy["inception_on"])
         self.state = str(policy["state"])
 
-    async def run(self, on: date) -> dict[str, Any]:
-        with frozen_at(noon(on)):
+    async def run(self, on: date, *, today: date | None = None) -> dict[str, Any]:
+        """The run for ``on``, made on ``today`` (``on`` unless a missed day is caught up)."""
+        with frozen_at(noon(today or on)):
             response = await self.client.post(
                 "/api/v1/billing/runs",
                 json={"on": on.isoformat()},
@@ -213,3 +214,42 @@ async def test_a_second_run_the_same_day_sends_no_second_notice(
     kinds = [d["kind"] for d in listed.json()["items"]]
     assert kinds.count("cancellation_notice") == 1
     assert kinds.count("invoice") == 1
+
+
+async def test_a_notice_from_a_catch_up_run_is_dated_when_mailed_and_gives_full_notice(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """The run of a missed day, caught up a week later, mails its notice that later day: the
+    notice is dated then and the cancellation is the full notice period after it (dated the
+    missed day it gave 3 real days while saying "at least 10")."""
+    policy = await _bind_monthly(client, runtime)
+    await policy.run(policy.inception - timedelta(days=10))
+    missed = policy.inception + timedelta(days=11)
+    mailed = missed + timedelta(days=7)
+    assert (await policy.run(missed, today=mailed))["notices"] == 1
+    async with runtime.db.unit_of_work() as session:
+        account = await repository.account(session, uuid.UUID(policy.id))
+        stored = await repository.installments(session, uuid.UUID(policy.id))
+    assert account is not None
+    row = stored[0]
+    assert row.notice_sent_on == mailed
+    assert row.cancel_effective_on == mailed + timedelta(days=account.notice_days)
+    notice = await policy.page(
+        runtime, "cancellation_notice", f"{row.invoice_number}-notice-{mailed:%Y%m%d}.pdf"
+    )
+    expected = [
+        f"Notice date {_long(mailed)}",
+        f"standard time on {_long(row.cancel_effective_on)}",
+        f"at least {account.notice_days} days' notice",
+        f"by {_long(row.cancel_effective_on - timedelta(days=1))}",
+    ]
+    missing = [x for x in expected if x not in notice]
+    assert not missing, (missing, notice)
+    assert _long(missed) not in notice
+
+    # Not cancelled when a notice dated the missed day would have cancelled it.
+    early = missed + timedelta(days=account.notice_days)
+    assert (await policy.run(early))["cancellations"] == 0
+    cancel_on = row.cancel_effective_on
+    assert (await policy.run(cancel_on - timedelta(days=1)))["cancellations"] == 0
+    assert (await policy.run(cancel_on))["cancellations"] == 1

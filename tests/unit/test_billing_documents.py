@@ -241,7 +241,7 @@ def _notice() -> tuple[CancellationNoticeFacts, list[InstallmentRow]]:
     rows[1].cancel_effective_on = on + timedelta(days=account.notice_days)
     view = AccountView(account, views, D("30.00"), D(0), D("1175.04"), left, payments, [])
     item = next(i for i in view.installments if i.row is rows[1])
-    return notice_facts(view, item, on=on, product_name=PRODUCT, term_end=END), rows
+    return notice_facts(view, item, product_name=PRODUCT, term_end=END), rows
 
 
 def test_a_notice_asks_for_every_unpaid_invoice_up_to_the_one_it_is_for() -> None:
@@ -255,6 +255,23 @@ def test_a_notice_asks_for_every_unpaid_invoice_up_to_the_one_it_is_for() -> Non
     assert facts.cancel_effective_on == rows[1].cancel_effective_on == date(2027, 4, 22)
     assert facts.pay_by == date(2027, 4, 21)
     assert facts.notice_days == 10
+    assert facts.notice_date == rows[1].notice_sent_on
+
+
+def test_a_notice_gives_the_days_between_its_sending_and_the_cancellation() -> None:
+    """The notice is dated the day it is sent and says the days it really gives, read from the
+    row's dates (never the account's setting beside dates that do not give it)."""
+    facts, rows = _notice()
+    assert facts.notice_days == (facts.cancel_effective_on - facts.notice_date).days
+    account = _account()
+    views, left = allocate(list[InstallmentLike](rows), D("30.00"))
+    rows[1].notice_sent_on = date(2027, 4, 19)
+    rows[1].cancel_effective_on = date(2027, 5, 3)
+    view = AccountView(account, views, D("30.00"), D(0), D("1175.04"), left, [], [])
+    item = next(i for i in view.installments if i.row is rows[1])
+    later = notice_facts(view, item, product_name=PRODUCT, term_end=END)
+    assert (later.notice_date, later.notice_days) == (date(2027, 4, 19), 14)
+    assert later.pay_by == date(2027, 5, 2)
 
 
 def test_the_notice_page_states_the_cancellation_and_how_to_stop_it() -> None:

@@ -3,11 +3,15 @@ notices of cancellation for invoices unpaid past their grace period.
 
 Past the product's grace period an unpaid invoice gets a notice of cancellation for
 non-payment (a ``cancellation_notice`` document with the dates and amounts set here),
-effective ``notice_days`` later; if it is still unpaid on that date, the policy is
-cancelled for non-payment effective that date. Billing does not change policies: the run is
-handed the policies domain's cancellation (``cancel_policy``) and calls it; that function locks
-the policy, then asks :func:`non_payment_cancellation_due` again under the account's lock, so a
-payment that arrives meanwhile wins.
+effective ``notice_days`` after the day it is sent; if it is still unpaid on that date, the
+policy is cancelled for non-payment effective that date. A notice is sent the day it is drawn
+and mailed, today, even from a run catching up a missed day: dated that day instead, it would
+give less notice than it says (the run of Dec 19 caught up on Dec 26 would cancel on Dec 29).
+
+Billing does not change policies: the run is handed the policies domain's cancellation
+(``cancel_policy``) and calls it; that function locks the policy, then asks
+:func:`non_payment_cancellation_due` again under the account's lock, so a payment that arrives
+meanwhile wins.
 
 Locks: a policy's row before its billing account's row, and the account's row before any of its
 installments, payments or refunds, on every path; runs are serialised by an advisory lock.
@@ -123,15 +127,17 @@ async def _send_notices(
         return 0
     sent = 0
     account_view = await view(session, account)
+    mailed_on = clock.today()  # not ``on``: a catch-up run mails its notices today
     for item in account_view.past_due(on):
         row = item.row
         if row.notice_sent_on is not None:
             continue
-        row.notice_sent_on = on
-        row.cancel_effective_on = on + timedelta(days=account.notice_days)
-        await _request_notice(session, account_view, item, on, products)
+        row.notice_sent_on = mailed_on
+        row.cancel_effective_on = mailed_on + timedelta(days=account.notice_days)
+        await _request_notice(session, account_view, item, products)
         detail = {
             "invoice": row.invoice_number,
+            "notice_sent_on": mailed_on.isoformat(),
             "cancel_effective_on": row.cancel_effective_on.isoformat(),
         }
         await audit.record(
@@ -153,21 +159,21 @@ async def _request_notice(
     session: AsyncSession,
     account_view: AccountView,
     item: InstallmentView,
-    on: date,
     products: ProductNames,
 ) -> None:
     """The notice's page (one per notice: the document's source is the installment whose
-    non-payment it announces, recorded in the transaction that sets its dates)."""
+    non-payment it announces, recorded in the transaction that sets its dates), dated the day
+    it is sent."""
     account = account_view.account
     row = item.row
     assert isinstance(row, InstallmentRow)
     assert row.invoice_number is not None
+    assert row.notice_sent_on is not None
     term = await repository.term(session, account.policy_id, row.term_start)
     assert term is not None
     facts = notice_facts(
         account_view,
         item,
-        on=on,
         product_name=await products.name(session, account.product_code, account.state),
         term_end=term.term_end,
     )
@@ -176,7 +182,7 @@ async def _request_notice(
         kind="cancellation_notice",
         policy_id=account.policy_id,
         source_id=str(row.id),
-        filename=f"{row.invoice_number}-notice-{on:%Y%m%d}.pdf",
+        filename=f"{row.invoice_number}-notice-{row.notice_sent_on:%Y%m%d}.pdf",
         product_code=account.product_code,
         facts=facts.model_dump(mode="json"),
         customer_id=account.customer_id,

@@ -104,7 +104,7 @@ class InvoiceFacts(_Facts):
 class CancellationNoticeFacts(_Facts):
     """A notice of cancellation for non-payment, exactly as the billing run decided it."""
 
-    notice_date: date
+    notice_date: date  # the day it is sent (mailed), which the notice period runs from
     policy_number: str
     product_name: str
     state: str
@@ -116,7 +116,7 @@ class CancellationNoticeFacts(_Facts):
     pay_by: date  # the last day a payment is in time (the day before the cancellation)
     cancel_effective_on: date
     cancel_effective_time: str
-    notice_days: int
+    notice_days: int  # the days it gives: from the notice date to the cancellation
     grace_days: int
     balance: Money
 
@@ -206,18 +206,20 @@ def invoice_facts(
 
 
 def notice_facts(
-    view: AccountView, item: InstallmentView, *, on: date, product_name: str, term_end: date
+    view: AccountView, item: InstallmentView, *, product_name: str, term_end: date
 ) -> CancellationNoticeFacts:
-    """The notice for ``item`` (past grace, its ``cancel_effective_on`` just set). Payments are
+    """The notice for ``item`` (past grace, its ``notice_sent_on`` and ``cancel_effective_on``
+    just set): dated the day it is sent, and the days of notice it really gives. Payments are
     applied oldest first, so what keeps the policy in force is every unpaid invoice up to and
     including this one: the cancellation is withdrawn only once this one is paid in full."""
     row = item.row
     assert row.invoice_number is not None
+    assert row.notice_sent_on is not None
     assert row.cancel_effective_on is not None
     index = next(n for n, i in enumerate(view.installments) if i.row is row)
     unpaid = [_line(i) for i in view.installments[: index + 1] if i.outstanding > 0]
     return CancellationNoticeFacts(
-        notice_date=on,
+        notice_date=row.notice_sent_on,
         policy_number=view.account.policy_number,
         product_name=product_name,
         state=view.account.state,
@@ -229,7 +231,7 @@ def notice_facts(
         pay_by=row.cancel_effective_on - timedelta(days=1),
         cancel_effective_on=row.cancel_effective_on,
         cancel_effective_time=EFFECTIVE_TIME,
-        notice_days=view.account.notice_days,
+        notice_days=(row.cancel_effective_on - row.notice_sent_on).days,
         grace_days=view.account.grace_days,
         balance=view.balance,
     )
