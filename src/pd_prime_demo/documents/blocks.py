@@ -82,13 +82,16 @@ Block = Letterhead | Address | Heading | Fields | Table | Paragraph | Coupon | S
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    title: str
+    title: str  # the PDF's title, and in every page's footer
     blocks: tuple[Block, ...]
+    issuer: str = ""  # the carrier: every page's footer, the PDF's author
 
 
 def strings(layout: Layout) -> Iterator[str]:
     """Every string the layout draws (to choose the fonts it needs)."""
     yield layout.title
+    yield layout.issuer
+    yield "Page 0123456789 of ..."  # the footers
     for block in layout.blocks:
         match block:
             case Letterhead():

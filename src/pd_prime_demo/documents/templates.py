@@ -220,7 +220,8 @@ class Template:
             except Exception as exc:
                 where = f"{self.path}: block {block.index} ({block.name})"
                 raise TemplateError(f"{where}: {_why(exc)}") from exc
-        return pdf.Layout(title, tuple(out))
+        issuer = context.get("carrier", {}).get("name", "")
+        return pdf.Layout(title, tuple(out), issuer=str(issuer))
 
 
 def _why(exc: Exception) -> str:
