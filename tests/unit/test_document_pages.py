@@ -6,15 +6,20 @@ declarations-like layout, with the page breaks swept across every position."""
 from __future__ import annotations
 
 import io
+import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
 from pd_prime_demo.documents import pdf
+from pd_prime_demo.documents.context import SAMPLE_INSURED, Carrier, render_layout
 
 ISSUED = datetime(2027, 3, 1, 15, 30, tzinfo=UTC)
+SAMPLES = Path(pdf.__file__).parent / "samples"
+SAMPLE_FACTS = json.loads((SAMPLES / "personal_auto__declarations.json").read_text())
 CARRIER = "Lone Star Mutual Insurance Company"
 TITLE = "Declarations PA-TX-0000042"
 
@@ -114,6 +119,21 @@ def test_a_continued_table_repeats_its_header_and_the_numbers_are_stable() -> No
     pages = _pages(first)
     continued = [lines[0] for lines in pages[1:] if lines[0] in HEADER_ROWS]
     assert continued, "the layout is meant to continue a table on a new page"
+
+
+def test_the_carrier_is_the_author_and_pd_prime_the_producer() -> None:
+    metadata = PdfReader(io.BytesIO(pdf.render(_layout(0), issued_at=ISSUED))).metadata
+    assert metadata is not None
+    assert (metadata.author, metadata.producer, metadata.title) == (CARRIER, "PD Prime", TITLE)
+    # a template's page: the carrier of the envelope
+    carrier = Carrier(name="Łódź Mutual", naic="12345", address=("1 Main St",))
+    layout, _ = render_layout(
+        "declarations", "personal_auto", SAMPLE_FACTS, SAMPLE_INSURED, carrier, ISSUED
+    )
+    drawn = PdfReader(io.BytesIO(pdf.render(layout, issued_at=ISSUED)))
+    assert drawn.metadata is not None
+    assert drawn.metadata.author == "Łódź Mutual"
+    assert drawn.pages[-1].extract_text().splitlines()[-1].startswith("Łódź Mutual · ")
 
 
 def test_tall_rows_of_any_script_break_between_rows_with_the_header_repeated() -> None:

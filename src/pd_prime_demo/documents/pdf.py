@@ -96,7 +96,8 @@ def render(layout: Layout, *, issued_at: datetime, font_set: fonts.FontSet | Non
     pdf = _Pages(chosen)
     pdf.set_creation_date(issued_at)
     pdf.set_title(nfc(layout.title))
-    pdf.set_author(PRODUCER)
+    pdf.set_author(nfc(layout.issuer) if layout.issuer else PRODUCER)  # the carrier issues it
+    pdf.set_producer(PRODUCER)
     chars = {ord(c) for text in strings(layout) for c in nfc(text)}
     primary, pdf.plain = chosen.primary_for(chars)
     assert primary.bold is not None  # the primary face has both weights (fonts.build)
