@@ -409,7 +409,12 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
         == stored.return_premium
         == -cancelled.premium_change
     )
-    assert Decimal(page.cancellation.earned_premium) == written - stored.return_premium
+    # By hand: $1,635.98 for 2027, cancelled pro rata Apr 1 (90 days in force, 275 left):
+    # returned 1635.98 x 275/365 = 1232.5931... -> $1,232.59, earned 1635.98 - 1232.59.
+    assert written == Decimal("1635.98")
+    assert page.cancellation.return_premium == "1232.59"
+    assert page.cancellation.earned_premium == "403.39"
+    assert page.cancellation.written_premium == "1635.98"
     confirmation = f.CancellationConfirmation(
         policy_number=page.policy_number,
         product_name=page.product_name,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +18,10 @@ from pd_prime_demo.policies.state import CancellationInfo, Lapse, NonRenewalNoti
 from pd_prime_demo.premium.cancellation import (
     CancellationMethod,
     CancellationTerms,
-    earned_at_cancellation,
+    returned_at_cancellation,
+    unearned_from,
 )
-from pd_prime_demo.premium.earning import Earning, earned_through
+from pd_prime_demo.premium.earning import Earning
 from pd_prime_demo.premium.proration import ZERO, Proration, cents, prorate
 
 
@@ -188,10 +189,10 @@ def cancel(
             proration=terms.proration,
         )
     written = term.written
-    unearned = written - earned_through(term.earnings, effective_on - timedelta(days=1))
-    keep = earned_at_cancellation(method, written, start, end, effective_on, terms)
-    returned = written - keep
+    unearned = sum((unearned_from(e, effective_on) for e in term.earnings), ZERO)
+    returned = returned_at_cancellation(method, written, unearned, start, end, effective_on, terms)
     penalty = unearned - returned
+    assert penalty >= 0 or written <= 0, (unearned, returned)
     taxes_returned = cents(term.taxes_written * returned / written) if written else ZERO
     new_state = state.model_copy(
         update={
