@@ -209,6 +209,12 @@ class DocumentRead(BaseModel):
     filename: str
     media_type: str
     sha256: str | None = Field(description="SHA-256 of the PDF, once it is ready")
+    template_version: str | None = Field(
+        default=None,
+        description="The template that drew it, once it is ready: `<kind>/<version>@<first 16 "
+        "hex of the file's SHA-256>` (an operator's override has its own); null for a "
+        "document drawn before templates",
+    )
     created_at: datetime
     rendered_at: datetime | None = None
 
