@@ -466,10 +466,13 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
         "Your coverage ends on January 1, 2028",
         "no coverage under this policy after that",
         "Your rights",
+        "You may apply for coverage with another insurer",
+        "department of insurance of your state (TX)",
         "Ana Agent",
         "Central Time (America/Chicago)",
     ]:
         assert expected in text, expected
+    assert "[" not in text  # no placeholder for the carrier to fill in is ever mailed
 
 
 def test_renewal_and_reinstatement_pages_say_what_they_did() -> None:
