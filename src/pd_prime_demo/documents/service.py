@@ -18,9 +18,12 @@ failed, marks it ``failed`` with the error (:func:`mark_failed`).
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any, cast
 
 from pydantic import TypeAdapter
@@ -36,10 +39,13 @@ from pd_prime_demo.core.result_types import DomainError, Result
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.documents import fonts, pdf
 from pd_prime_demo.documents.context import (
+    SAMPLE_INSURED,
+    SAMPLE_ISSUED_AT,
     Carrier,
     Envelope,
     Insured,
     check_templates,
+    context,
     is_envelope,
     render_layout,
 )
@@ -53,7 +59,7 @@ from pd_prime_demo.documents.legacy_layouts import (
     invoice_layout,
 )
 from pd_prime_demo.documents.models import Document, DocumentStatus
-from pd_prime_demo.documents.templates import TemplateError, load_template
+from pd_prime_demo.documents.templates import SHIPPED, TemplateError, compile_source, load_template
 
 __all__ = [
     "KINDS",
@@ -76,6 +82,7 @@ __all__ = [
     "render",
     "render_layout",
     "request",
+    "template_problems",
 ]
 
 
@@ -263,3 +270,69 @@ async def list_for_policy(
 
 async def get(session: AsyncSession, document_id: uuid.UUID) -> Document | None:
     return await session.get(Document, document_id)
+
+
+SAMPLES = (
+    Path(__file__).parent / "samples"
+)  # <product_code>__<kind>.json: facts as producers make them
+
+
+def template_problems(templates_dir: Path | None, *, carrier: Carrier | None = None) -> list[str]:
+    """What is wrong with the operator's templates in ``templates_dir`` and the shipped ones,
+    in words (empty: nothing): every file is loaded and drawn with the shipped sample facts of
+    its kind (its product's when there are some, every product's for a template of any
+    product), so a bad override stops ``serve`` and ``worker`` at startup instead of failing a
+    customer's page later. A file the loader would never read (``*.yml``, an unknown kind, a
+    folder that is not a product code) is a problem too."""
+    who = carrier or Carrier.from_settings(get_settings())
+    samples: dict[str, dict[str, Mapping[str, Any]]] = {}  # kind -> product -> facts
+    for path in sorted(SAMPLES.glob("*__*.json")):
+        product, kind = path.stem.split("__", 1)
+        samples.setdefault(kind, {})[product] = json.loads(path.read_text())
+    problems: list[str] = []
+    roots = [SHIPPED] if templates_dir is None else [templates_dir, SHIPPED]
+    if templates_dir is not None and not templates_dir.is_dir():
+        return [f"{templates_dir}: document_templates_dir is not a directory"]
+    for root in roots:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            problems.extend(_file_problems(root, path, samples, who))
+    return problems
+
+
+def _file_problems(
+    root: Path, path: Path, samples: Mapping[str, Mapping[str, Mapping[str, Any]]], who: Carrier
+) -> list[str]:
+    parts = path.relative_to(root).parts
+    product = parts[0] if len(parts) == 2 else None
+    misplaced = product is not None and not re.fullmatch(r"[a-z0-9_]{1,60}", product)
+    if path.suffix != ".yaml" or len(parts) > 2 or path.stem not in KINDS or misplaced:
+        if path.name.startswith(".") or path.suffix not in {".yaml", ".yml"}:
+            return []  # not meant as a template (a README, an editor's backup)
+        return [
+            f"{path}: never read: a template is <kind>.yaml or <product_code>/<kind>.yaml "
+            "(a product code is lower case letters, digits and _), "
+            f"kind one of {sorted(KINDS)}"
+        ]
+    try:
+        template = compile_source(str(path), path.read_bytes())
+    except TemplateError as exc:
+        return [str(exc)]
+    if template.kind != path.stem:
+        return [f"{path}: declares kind {template.kind!r}, not {path.stem!r}"]
+    by_product = samples.get(path.stem, {})
+    if product is not None and product in by_product:
+        chosen = {product: by_product[product]}
+    else:
+        chosen = dict(by_product)
+    if not chosen:
+        return [f"{path}: no sample facts for {path.stem!r} to draw it with"]
+    problems = []
+    for code, facts in sorted(chosen.items()):
+        try:
+            layout = template.layout(context(facts, SAMPLE_INSURED, who, SAMPLE_ISSUED_AT))
+            pdf.render(layout, issued_at=SAMPLE_ISSUED_AT)
+        except TemplateError as exc:
+            problems.append(f"{exc} (with the {code} sample)")
+        except Exception as exc:
+            problems.append(f"{path}: drawing the {code} sample: {type(exc).__name__}: {exc}")
+    return problems
