@@ -11,7 +11,7 @@ import pytest
 
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.documents import pdf
-from pd_prime_demo.documents.context import Carrier, Insured, context, render_layout
+from pd_prime_demo.documents.context import Carrier, Insured, clean, context, render_layout
 from pd_prime_demo.documents.templates import (
     TemplateError,
     compile_source,
@@ -240,6 +240,21 @@ def test_a_newline_in_data_does_not_start_a_line_the_template_did_not_write() ->
         context(FACTS, insured, CARRIER, ISSUED)
     )
     assert layout.blocks[1] == pdf.Address(("Jane Roe Policy number: FAKE   evil", "1 Main"))
+
+
+@pytest.mark.parametrize(
+    "control",
+    ["\u2028", "\u2029", "\u200e", "\u200f", "\u061c", "\u202e", "\u2067", "\x85", "\t"],
+)
+def test_line_separators_and_bidi_marks_in_data_become_spaces(control: str) -> None:
+    value = f"Jane{control}Roe"
+    insured = Insured(name=value, address_lines=(f"1 Main{control}St",))
+    layout = compile_source("test.yaml", SAMPLE.encode()).layout(
+        context({**FACTS, "policy_number": value}, insured, CARRIER, ISSUED)
+    )
+    assert layout.title == "Declarations Jane Roe"
+    assert layout.blocks[1] == pdf.Address(("Jane Roe", "1 Main St"))
+    assert clean({"a": [value]}) == {"a": ["Jane Roe"]}
 
 
 def test_check_templates_draws_each_kind_from_its_template(tmp_path: Path) -> None:

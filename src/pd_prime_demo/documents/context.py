@@ -84,10 +84,11 @@ def is_envelope(facts: Mapping[str, Any] | None) -> bool:
     return facts is not None and facts.get("v") == 1 and "data" in facts
 
 
-# Control characters, and the bidi embeddings, overrides and isolates, in data: a newline in a
-# name must not start a line the template did not write, an override must not make a value
-# display as something else. Newlines come from templates only.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Control characters, the line and paragraph separators, and the bidi marks (LRM, RLM, ALM),
+# embeddings, overrides and isolates, in data: a newline or a separator in a name must not
+# start a line the template did not write, a bidi control must not make a value display as
+# something else. Newlines come from templates only.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 def clean(value: Any) -> Any:
