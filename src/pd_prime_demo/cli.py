@@ -34,9 +34,10 @@ app.add_typer(quotes_app, name="quotes")
 app.add_typer(bench_cli.app, name="bench")
 
 
-def _refuse_demo_carrier(settings: Settings) -> None:
+def _refuse_unfit_documents(settings: Settings) -> None:
     """Production documents must name the real insurer (and send checks to its lockbox),
-    never the demo carrier's: every carrier setting must be given."""
+    never the demo carrier's: every carrier setting must be given. An operator's template
+    that does not load or draw stops the start, instead of failing customers' pages later."""
     if settings.env is Environment.PRODUCTION and (unset := settings.demo_carrier_settings()):
         typer.echo(
             "refusing to start in production with the demo carrier's identity on documents: "
@@ -44,12 +45,20 @@ def _refuse_demo_carrier(settings: Settings) -> None:
             err=True,
         )
         raise typer.Exit(2)
+    if settings.document_templates_dir is not None:
+        from pd_prime_demo.documents import service as documents
+
+        if problems := documents.template_problems(settings.document_templates_dir):
+            typer.echo("refusing to start: the document templates have problems:", err=True)
+            for problem in problems:
+                typer.echo(f"  {problem}", err=True)
+            raise typer.Exit(2)
 
 
 def _serve(settings: Settings, *, workers: int = 1) -> None:
     from pd_prime_demo.main import create_app
 
-    _refuse_demo_carrier(settings)
+    _refuse_unfit_documents(settings)
     uvicorn.run(
         # Several workers each build their app from the environment, in their own process.
         create_app(settings) if workers == 1 else "pd_prime_demo.main:app_factory",
@@ -369,7 +378,7 @@ def worker(
     from pd_prime_demo.worker import run_once, run_worker
 
     settings = bootstrap.settings()
-    _refuse_demo_carrier(settings)
+    _refuse_unfit_documents(settings)
 
     async def run() -> None:
         runtime = Runtime.create(

@@ -105,6 +105,22 @@ def test_production_refuses_the_demo_carrier(
     assert settings.carrier_remit_to[-1] == "Hartford, CT 06101"
 
 
+@pytest.mark.parametrize("command", [["serve"], ["worker", "--once"]])
+def test_a_broken_template_override_stops_the_start(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[str]
+) -> None:
+    """An operator's template that would fail every page of its kind is found at startup."""
+    (tmp_path / "invoice.yaml").write_text(
+        'kind: invoice\nversion: "1"\ntitle: "Invoice"\nblocks:\n  - heading: "{{ doc.nope }}"\n'
+    )
+    monkeypatch.setenv("PD_PRIME_DOCUMENT_TEMPLATES_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    result = runner.invoke(cli.app, command)
+    assert result.exit_code == 2
+    assert "the document templates have problems" in result.output
+    assert "invoice.yaml" in result.output
+
+
 def test_demo_migrates_seeds_prints_logins_and_serves(
     cli_env: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
