@@ -201,3 +201,33 @@ def test_a_latin_page_embeds_the_core_cut_of_noto_sans_and_any_other_the_whole_f
     assert font_set.primary_for({ord(c) for c in "Jane Жуков"})[0] == font_set.primary
     assert len(font_set.core.chars) < len(font_set.primary.chars) / 3
     assert _lines_pypdf(pdf.render(_page("Łukasz Żółć"), issued_at=ISSUED))[0] == "Łukasz Żółć"
+
+
+def test_fallbacks_are_embedded_from_copies_without_layout_tables_with_the_same_bytes() -> None:
+    """HarfBuzz shapes with the full file; the PDF embeds from a copy without the layout
+    tables (and, for the CID-keyed CJK face, without the metrics and the character map):
+    same glyph ids and names, so the document is byte for byte the one the original makes."""
+    import dataclasses
+
+    from fontTools.ttLib import TTFont
+
+    font_set = fonts.fonts()
+    embedding = dict(font_set.embedding)
+    arabic = font_set.fallbacks[0].regular
+    assert arabic in embedding
+    for source, copy in embedding.items():
+        full, cut = TTFont(source, lazy=True), TTFont(copy, lazy=True)
+        assert "GSUB" in full
+        assert not {"GSUB", "GPOS", "GDEF"} & set(cut.keys())
+        assert cut.getGlyphOrder() == full.getGlyphOrder()
+    names = ["محمد عبد الله", "Nguyễn Thị Hương"]
+    if len(font_set.fallbacks) > 1 and font_set.fallbacks[1].family == "notocjk":
+        names.append("山田太郎")
+        assert "hmtx" not in TTFont(embedding[font_set.fallbacks[1].regular], lazy=True)
+    layout = _page(" ".join(names))
+    unstripped = dataclasses.replace(font_set, embedding=())
+    drawn = pdf.render(layout, issued_at=ISSUED, font_set=font_set)
+    assert drawn == pdf.render(layout, issued_at=ISSUED, font_set=unstripped)
+    text = "".join(_lines_pdfium(drawn))
+    for name in names[1:]:
+        assert name in text

@@ -14,15 +14,13 @@ GDEF): such text is drawn unshaped with precomposed glyphs (NFC), and a PDF neve
 tables, so leaving them out makes every page's font subsetting about three times cheaper. With
 them, HarfBuzz would also decompose "ị" into "i" + a combining dot, a glyph the text layer
 cannot map back to a character (a stray "&" in the extracted text). The fallbacks keep their
-tables: Arabic needs shaping (joining forms, right to left).
+tables for HarfBuzz (Arabic needs shaping: joining forms, right to left) but are embedded
+from copies without them (``FontSet.embedding``); the files are made by ``documents.fontfiles``.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import os
-import tempfile
 import threading
 import unicodedata
 from collections.abc import Iterable
@@ -31,19 +29,32 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-import fontTools  # type: ignore[import-untyped]
-import platformdirs
-from fontTools import subset
 from fontTools.ttLib import TTFont  # type: ignore[import-untyped]
-from fontTools.varLib import instancer  # type: ignore[import-untyped]
 from fpdf import FPDF
 from fpdf.fonts import Glyph, SubsetMap, TTFFont
 
+from pd_prime_demo.documents.fontfiles import (
+    RECIPE,
+    cache_dir,
+    core_of,
+    instance,
+    without_layout,
+)
+from pd_prime_demo.documents.fontfiles import digest as _digest
+
+__all__ = [
+    "RECIPE",
+    "DocumentPDF",
+    "Face",
+    "FontSet",
+    "_digest",
+    "build",
+    "cache_dir",
+    "fonts",
+    "instance",
+]
+
 FAMILY = "noto"
-# Part of every cached file's name: bump it when the processing below changes, or machines
-# keep fonts made the old way (and render bytes different from a fresh machine's).
-RECIPE = "r2"
-_LAYOUT = ("GSUB", "GPOS", "GDEF")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +78,11 @@ class FontSet:
     # whose text is all in it embeds it instead, half the cost of a page.
     core: Face
     core_plain: frozenset[int]
+    # A fallback's file -> the copy of it a PDF embeds: the same glyphs (same ids and names)
+    # without the OpenType layout tables, which HarfBuzz reads from the full file and fpdf2
+    # drops from every subset anyway; leaving them out of the file it subsets makes embedding
+    # the CJK face about ten times cheaper (its GSUB closure and saving its layout tables).
+    embedding: tuple[tuple[Path, Path], ...] = ()
 
     def primary_for(self, chars: set[int]) -> tuple[Face, frozenset[int]]:
         """The face a document's text is set in, and its plain characters."""
@@ -86,92 +102,6 @@ class FontSet:
                 needed.append(face)
                 missing -= found
         return tuple(needed)
-
-
-def cache_dir() -> Path:
-    """Per machine (user cache directory), or a private temporary one where that is not
-    writable (a read-only home in a container)."""
-    for path in (
-        platformdirs.user_cache_path("pd-prime") / "fonts",
-        Path(tempfile.gettempdir()) / f"pd-prime-fonts-{os.getuid()}",
-    ):
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(path, os.W_OK):
-            return path
-    raise RuntimeError("no writable directory for the instanced fonts")
-
-
-def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-def instance(source: Path, weight: int, *, strip_layout: bool, into: Path) -> Path:
-    """``source`` (a variable font) at ``weight`` and normal width, as a static TTF in
-    ``into`` (made once: later calls find the file)."""
-    tag = "static" if strip_layout else "full"
-    name = f"{source.stem}-{_digest(source)}-ft{fontTools.version}-{RECIPE}-w{weight}-{tag}.ttf"
-    target = into / name.replace("[", "").replace("]", "").replace(",", "-")
-    if target.exists():
-        return target
-    # recalcTimestamp=False: the file's head.modified stays the source's, so every machine
-    # instances the same bytes (a timestamp would make each cache's PDFs differ).
-    font = TTFont(source, recalcTimestamp=False)
-    static = instancer.instantiateVariableFont(
-        font, {"wght": weight, "wdth": 100}, updateFontNames=True
-    )
-    if strip_layout:
-        _strip(static)
-    _save(static, target)
-    return target
-
-
-def core_of(path: Path) -> Path:
-    """``path`` (a cached static face) cut to the core characters, cached beside it."""
-    target = path.with_name(f"{path.stem}-core.ttf")
-    if not target.exists():
-        font = TTFont(path, recalcTimestamp=False)
-        _strip(font, only=[c for c in font.getBestCmap() if any(c in r for r in _CORE)])
-        _save(font, target)
-    return target
-
-
-# Basic Latin to Latin Extended-B, general punctuation, currency signs, letterlike symbols.
-_CORE = (range(0x20, 0x250), range(0x2000, 0x2070), range(0x20A0, 0x20D0), range(0x2100, 0x2150))
-
-
-def _save(font: TTFont, target: Path) -> None:
-    """Written to a temporary file and renamed: a racing worker sees no file or all of it."""
-    into = target.parent
-    handle, temporary = tempfile.mkstemp(dir=into, prefix=".tmp-", suffix=".ttf")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            font.save(out)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _strip(font: TTFont, only: Iterable[int] | None = None) -> None:
-    """Only the glyphs of the characters it maps, without OpenType layout or hinting: the
-    glyphs only reachable through layout features (small capitals, alternates) could never be
-    drawn, and a smaller font is cheaper to subset on every page."""
-    options = subset.Options()
-    options.layout_features = []
-    options.notdef_outline = True
-    options.recommended_glyphs = True
-    options.hinting = False
-    options.glyph_names = True  # post format 2: naming glyphs from the cmap costs more
-    options.name_IDs = ["*"]
-    options.name_languages = ["*"]
-    options.drop_tables += [*_LAYOUT, "STAT", "gasp"]
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(unicodes=(font.getBestCmap() or {}).keys() if only is None else only)
-    subsetter.subset(font)
 
 
 def _chars(path: Path) -> frozenset[int]:
@@ -226,7 +156,21 @@ def build(extra: Iterable[Path] = (), *, into: Path | None = None) -> FontSet:
     core = Face(
         FAMILY, core_of(primary.regular), core_of(primary.bold), _chars(core_of(primary.regular))
     )
-    return FontSet(primary, tuple(fallbacks), _plain(primary.chars), core, _plain(core.chars))
+    embedding = tuple(
+        (path, without_layout(path, into=where, cff_cid=_cff_cid(path)))
+        for face in fallbacks
+        for path in (face.regular, face.bold)
+        if path is not None and path.suffix.lower() in {".ttf", ".otf"}
+    )
+    return FontSet(
+        primary, tuple(fallbacks), _plain(primary.chars), core, _plain(core.chars), embedding
+    )
+
+
+def _cff_cid(path: Path) -> bool:
+    """Whether fpdf2 embeds only the CFF table of ``path`` (a CID-keyed CFF font: CJK)."""
+    proto = _prototype(path, "")
+    return bool(proto.is_cff and proto.is_cid_keyed)
 
 
 def _plain(chars: frozenset[int]) -> frozenset[int]:
@@ -262,11 +206,13 @@ class DocumentPDF(FPDF):
         self.plain = font_set.plain  # what the primary face draws unshaped (pdf._plain)
 
     def output(self, *args: Any, **kwargs: Any) -> Any:
+        embedding = dict(self.font_set.embedding)
         for font in self.fonts.values():
             if isinstance(font, TTFFont):
                 # fpdf2 subsets the fontTools font in place: this document's own, opened now
                 # (while drawing it read the process's parse: see register).
-                font.ttfont = TTFont(font.ttffile, recalcTimestamp=False, lazy=True)
+                source = embedding.get(Path(font.ttffile), font.ttffile)
+                font.ttfont = TTFont(source, recalcTimestamp=False, lazy=True)
                 subset = font.subset
                 subset._char_id_per_glyph = {
                     (
