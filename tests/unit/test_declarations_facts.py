@@ -122,7 +122,12 @@ def issue(
     )
 
 
-def record(version: CompiledVersion, transition: rules.Transition, seq: int) -> PolicyTransaction:
+def record(
+    version: CompiledVersion,
+    transition: rules.Transition,
+    seq: int,
+    created_at: datetime = ISSUED,
+) -> PolicyTransaction:
     return PolicyTransaction(
         id=uuid.uuid4(),
         seq=seq,
@@ -136,7 +141,7 @@ def record(version: CompiledVersion, transition: rules.Transition, seq: int) -> 
         snapshot=transition.state.to_json(),
         reason_code=transition.reason_code,
         note=transition.note,
-        created_at=ISSUED,
+        created_at=created_at,
         reapplies_seq=None,
     )
 
@@ -159,8 +164,9 @@ def facts(
     seq: int = 1,
     before: PolicyState | None = None,
     written: Decimal = Decimal(0),
+    created_at: datetime = ISSUED,
 ) -> f.Declarations:
-    txn = record(version, transition, seq)
+    txn = record(version, transition, seq, created_at)
     return declarations_facts(
         policy_of(version),
         txn,
@@ -443,12 +449,18 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
     assert "Cancelled" in text
     assert _money(page.cancellation.return_premium) in text
 
+    # Recorded at 02:00 UTC on Oct 2 (still Oct 1 in Chicago), effective Nov 15 (the day the
+    # policy's last change takes effect): the notice is dated the day it is issued, and its
+    # days of notice run from then, Oct 1 2027 to Jan 1 2028 = 92 days.
     notice = rules.non_renew(
-        new.state, reason="Three water losses in two years", notice_on=date(2027, 10, 1)
+        new.state, reason="Three water losses in two years", notice_on=date(2027, 11, 15)
     )
-    page = facts(version, notice, seq=2, before=new.state)
+    page = facts(
+        version, notice, seq=2, before=new.state, created_at=datetime(2027, 10, 2, 2, tzinfo=UTC)
+    )
     assert page.non_renewal is not None
-    assert page.non_renewal.notice_days == (date(2028, 1, 1) - date(2027, 10, 1)).days
+    assert page.issued_on == page.non_renewal.notice_on == date(2027, 10, 1)
+    assert page.non_renewal.notice_days == 92
     doc = f.NonRenewalNotice(
         policy_number=page.policy_number,
         product_name=page.product_name,
@@ -473,6 +485,8 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
     ]:
         assert expected in text, expected
     assert "[" not in text  # no placeholder for the carrier to fill in is ever mailed
+    assert "November 15, 2027" not in text
+    assert "Days of notice 92" in text
 
 
 def test_renewal_and_reinstatement_pages_say_what_they_did() -> None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.policies.service import declaration_facts as f
@@ -71,6 +73,16 @@ def period(defn: ProductVersionDefinition, start: Any, end: Any) -> f.Period:
         time="12:01 a.m. standard time at the address of the named insured",
         zone=shown or "the named insured's local time",
     )
+
+
+def local_day(defn: ProductVersionDefinition, moment: datetime) -> date:
+    """The day ``moment`` falls on in the policy's zone (the claims section's; UTC without
+    one): a page recorded at 02:00 UTC on the 2nd is issued on the 1st in Chicago."""
+    zone = defn.claims.time_zone if defn.claims is not None else ""
+    try:
+        return moment.astimezone(ZoneInfo(zone) if zone else UTC).date()
+    except (ZoneInfoNotFoundError, ValueError):
+        return moment.astimezone(UTC).date()
 
 
 def _text(record: Mapping[str, Any], name: str) -> str:

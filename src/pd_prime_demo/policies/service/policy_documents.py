@@ -5,8 +5,8 @@ Requested in the recording transaction (``common.record``), drawn by the documen
 commits. Building the facts costs one query for the policy's history (the state before, and the
 term's written premium; none for new business) and the producer through the customer and
 identity services (by primary key, usually already in the session); the rating that itemises
-the premium runs in memory (0.8 ms for two vehicles and six coverages, facts dumped). Nothing here runs
-per coverage or per vehicle.
+the premium runs in memory (0.8 ms for two vehicles and six coverages, facts dumped). Nothing
+here runs per coverage or per vehicle.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from pd_prime_demo.policies.service.declarations import (
     drivers,
     dwelling,
     forms,
+    local_day,
     money,
     period,
     premium_lines,
@@ -131,6 +132,7 @@ def declarations_facts(
     fees = sum((Decimal(x.amount) for x in lines.fees), ZERO)
     taxes = sum((Decimal(x.amount) for x in lines.taxes), ZERO)
     term = period(defn, state.term_start, state.term_end)
+    issued_on = local_day(defn, txn.created_at)
     effect_total = txn.premium_change + txn.fees_change + txn.taxes_change
     return f.Declarations(
         policy_number=policy.number,
@@ -145,7 +147,7 @@ def declarations_facts(
             effective_on=txn.effective_on,
             reason=_reason(txn, state),
         ),
-        issued_on=txn.created_at.date(),
+        issued_on=issued_on,
         period=term,
         status=words(state.status.value),
         producer=agent,
@@ -171,7 +173,7 @@ def declarations_facts(
             total=money(effect_total),
         ),
         cancellation=_cancellation(txn, state, term, written),
-        non_renewal=_non_renewal(state),
+        non_renewal=_non_renewal(state, issued_on),
     )
 
 
@@ -195,15 +197,18 @@ def _cancellation(
     )
 
 
-def _non_renewal(state: PolicyState) -> f.NonRenewal | None:
+def _non_renewal(state: PolicyState, issued_on: date) -> f.NonRenewal | None:
+    """The notice is dated the day it is issued (in the policy's zone), and its days of notice
+    run from then to the end of cover: not from the transaction's effective date, which is
+    later when the policy's last change takes effect in the future."""
     notice = state.non_renewal
     if notice is None:
         return None
     return f.NonRenewal(
         reason=notice.reason,
-        notice_on=notice.notice_on,
+        notice_on=issued_on,
         cover_ends_on=state.term_end,
-        notice_days=(state.term_end - notice.notice_on).days,
+        notice_days=(state.term_end - issued_on).days,
     )
 
 
