@@ -24,7 +24,11 @@ from pd_prime_demo.policies.enums import CancellationReason
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.service import declaration_facts as f
 from pd_prime_demo.policies.service.common import priced
-from pd_prime_demo.policies.service.policy_documents import declarations_facts
+from pd_prime_demo.policies.service.policy_documents import (
+    confirmation_facts,
+    declarations_facts,
+    nonrenewal_facts,
+)
 from pd_prime_demo.policies.state import PolicyState
 from pd_prime_demo.premium.cancellation import CancellationTerms
 from pd_prime_demo.premium.proration import Proration
@@ -347,8 +351,8 @@ def test_the_declarations_page_prints_every_field() -> None:
         "Uninsured/Underinsured Motorists Coverage - Texas",
     ]:
         assert expected in text, expected
-    for line in [*page.coverages, *page.adjustments]:
-        amount = line.premium if isinstance(line, f.CoverageLine) else line.amount
+    amounts = [c.premium for c in page.coverages] + [a.amount for a in page.adjustments]
+    for amount in amounts:
         assert _money(amount) in text
 
 
@@ -421,16 +425,10 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
     assert page.cancellation.return_premium == "1232.59"
     assert page.cancellation.earned_premium == "403.39"
     assert page.cancellation.written_premium == "1635.98"
-    confirmation = f.CancellationConfirmation(
-        policy_number=page.policy_number,
-        product_name=page.product_name,
-        state=page.state,
-        issued_on=page.issued_on,
-        period=page.period,
-        transaction=page.transaction,
-        cancellation=page.cancellation,
-        producer=page.producer,
-    )
+    confirmation = confirmation_facts(page)
+    assert confirmation is not None
+    assert confirmation.cancellation == page.cancellation
+    assert confirmation_facts(facts(version, new)) is None
     text = text_of("cancellation_confirmation", "homeowners_ho3", confirmation)
     for expected in [
         "Confirmation of cancellation",
@@ -461,15 +459,10 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
     assert page.non_renewal is not None
     assert page.issued_on == page.non_renewal.notice_on == date(2027, 10, 1)
     assert page.non_renewal.notice_days == 92
-    doc = f.NonRenewalNotice(
-        policy_number=page.policy_number,
-        product_name=page.product_name,
-        state=page.state,
-        issued_on=page.issued_on,
-        period=page.period,
-        non_renewal=page.non_renewal,
-        producer=page.producer,
-    )
+    doc = nonrenewal_facts(page)
+    assert doc is not None
+    assert doc.non_renewal == page.non_renewal
+    assert nonrenewal_facts(facts(version, new)) is None
     text = text_of("nonrenewal_notice", "homeowners_ho3", doc)
     for expected in [
         "Notice of non-renewal",

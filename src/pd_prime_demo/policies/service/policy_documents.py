@@ -212,6 +212,38 @@ def _non_renewal(state: PolicyState, issued_on: date) -> f.NonRenewal | None:
     )
 
 
+def confirmation_facts(page: f.Declarations) -> f.CancellationConfirmation | None:
+    """The confirmation of a cancellation: what its declarations page says of it (None when the
+    page is not a cancelled policy's)."""
+    if page.cancellation is None:
+        return None
+    return f.CancellationConfirmation(
+        policy_number=page.policy_number,
+        product_name=page.product_name,
+        state=page.state,
+        issued_on=page.issued_on,
+        period=page.period,
+        transaction=page.transaction,
+        cancellation=page.cancellation,
+        producer=page.producer,
+    )
+
+
+def nonrenewal_facts(page: f.Declarations) -> f.NonRenewalNotice | None:
+    """The notice of non-renewal: what its declarations page says of it (None without one)."""
+    if page.non_renewal is None:
+        return None
+    return f.NonRenewalNotice(
+        policy_number=page.policy_number,
+        product_name=page.product_name,
+        state=page.state,
+        issued_on=page.issued_on,
+        period=page.period,
+        non_renewal=page.non_renewal,
+        producer=page.producer,
+    )
+
+
 async def request_documents(
     session: AsyncSession,
     policy: Policy,
@@ -254,27 +286,12 @@ async def request_documents(
     page_id = await request("declarations", txn.kind, page)
     if txn.reapplies_seq is not None:
         return page_id
-    if page.cancellation is not None and txn.kind == TransactionKind.CANCELLATION:
-        confirmation = f.CancellationConfirmation(
-            policy_number=page.policy_number,
-            product_name=page.product_name,
-            state=page.state,
-            issued_on=page.issued_on,
-            period=page.period,
-            transaction=page.transaction,
-            cancellation=page.cancellation,
-            producer=page.producer,
-        )
-        await request("cancellation_confirmation", "cancellation-confirmation", confirmation)
-    if page.non_renewal is not None and txn.kind == TransactionKind.NON_RENEWAL:
-        notice = f.NonRenewalNotice(
-            policy_number=page.policy_number,
-            product_name=page.product_name,
-            state=page.state,
-            issued_on=page.issued_on,
-            period=page.period,
-            non_renewal=page.non_renewal,
-            producer=page.producer,
-        )
-        await request("nonrenewal_notice", "nonrenewal-notice", notice)
+    if txn.kind == TransactionKind.CANCELLATION:
+        confirmation = confirmation_facts(page)
+        if confirmation is not None:
+            await request("cancellation_confirmation", "cancellation-confirmation", confirmation)
+    if txn.kind == TransactionKind.NON_RENEWAL:
+        notice = nonrenewal_facts(page)
+        if notice is not None:
+            await request("nonrenewal_notice", "nonrenewal-notice", notice)
     return page_id
