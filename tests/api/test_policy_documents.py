@@ -74,7 +74,9 @@ def _check_premium_lines(text: str, terms: dict[str, Any]) -> None:
     amounts = [_dollars(a) for a in AMOUNT.findall(coverage_rows)]
     assert len(amounts) >= len(terms["coverage_premiums"])
     assert sum(amounts) == sum(Decimal(v) for v in terms["coverage_premiums"].values())
-    charges = _between(text, "Premium, fees and taxes Amount", "Total for the policy period")
+    charges = _between(
+        text, "Premium, fees and taxes Amount", "Full-term premium, fees and taxes at these terms"
+    )
     lines = [_dollars(a) for a in AMOUNT.findall(charges)]
     term = Decimal(terms["term_premium"])
     # [coverage total, adjustments..., term premium, fees..., taxes...]
@@ -82,7 +84,9 @@ def _check_premium_lines(text: str, terms: dict[str, Any]) -> None:
     assert lines[0] == sum(amounts)
     assert sum(lines[:cut]) == term
     assert sum(lines[cut + 1 :]) == Decimal(terms["fees"]) + Decimal(terms["taxes"])
-    total = _dollars(AMOUNT.findall(text[text.index("Total for the policy period") :])[0])
+    total = _dollars(
+        AMOUNT.findall(text[text.index("Full-term premium, fees and taxes at these terms") :])[0]
+    )
     assert total == term + Decimal(terms["fees"]) + Decimal(terms["taxes"])
 
 

@@ -342,7 +342,7 @@ def test_the_declarations_page_prints_every_field() -> None:
         "Underwriting surcharge (+10%)",
         "Paid in full (-5%)",
         "Policy fee",
-        "Total for the policy period",
+        "Full-term premium, fees and taxes at these terms",
         _money(page.total),
         _money(page.term_premium),
         _money(page.coverage_total),
@@ -375,7 +375,12 @@ def test_an_endorsement_page_shows_what_changed_and_its_premium_effect() -> None
         coverages=coverages,
         proration=Proration.DAYS,
     )
-    page = facts(version, endorsed, seq=2, before=new.state)
+    page = facts(version, endorsed, seq=2, before=new.state, written=new.premium_change)
+    # The period so far: what new business wrote plus this change, beside the full-term rate.
+    written_so_far = new.premium_change + endorsed.premium_change
+    assert written_so_far != endorsed.state.term_premium
+    assert page.term_written == str(written_so_far)
+    assert page.term_premium == str(endorsed.state.term_premium)
     changed = {c.item: (c.before, c.after) for c in page.changes}
     assert changed["Bodily injury liability"] == (
         "limit $100/300 thousand per person/accident",
@@ -394,6 +399,8 @@ def test_an_endorsement_page_shows_what_changed_and_its_premium_effect() -> None
         _money(page.effect.premium),
         "Premium change",
         "Term premium",
+        "Full-term premium, fees and taxes at these terms",
+        f"Premium written for this policy period so far {_money(page.term_written)}",
     ]:
         assert expected in text, expected
 

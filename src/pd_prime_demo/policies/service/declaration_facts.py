@@ -142,7 +142,10 @@ class Declarations(Facts):
     fees_total: str
     taxes: list[Line]
     taxes_total: str
-    total: str
+    total: str  # the full-term premium, fees and taxes at these terms (a rate, for a whole term)
+    # The premium the term's transactions wrote so far, this one included: what this period
+    # costs (after a mid-term change it differs from the full-term premium at the new terms).
+    term_written: str
     forms: list[Form]
     changes: list[Change]  # versus the state in force before; empty for new business
     effect: Effect

@@ -164,6 +164,7 @@ def declarations_facts(
         taxes=lines.taxes,
         taxes_total=money(taxes),
         total=money(state.term_premium + fees + taxes),
+        term_written=money(written + txn.premium_change),
         forms=forms(defn, state),
         changes=changes(defn, before, state) if before is not None else [],
         effect=f.Effect(
