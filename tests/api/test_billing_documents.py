@@ -200,6 +200,11 @@ async def test_a_monthly_policys_invoices_and_its_notice_of_cancellation(
     )
     owed = total + Decimal(third["amount"]) + Decimal(third["fee"])
     assert f"Total amount due {_long(third_due)} {_money(owed)}" in text
+    # ... and the notice still pending, as the notice words it (not "a notice will be sent").
+    pay_by = _long(row.cancel_effective_on - timedelta(days=1))
+    assert f"sent to you on {_long(noticed_on)}" in text
+    assert f"pay {_money(total)} by {pay_by} to keep your policy" in text
+    assert "will be sent to you" not in text
 
 
 async def test_a_second_run_the_same_day_sends_no_second_notice(
@@ -253,3 +258,37 @@ async def test_a_notice_from_a_catch_up_run_is_dated_when_mailed_and_gives_full_
     cancel_on = row.cancel_effective_on
     assert (await policy.run(cancel_on - timedelta(days=1)))["cancellations"] == 0
     assert (await policy.run(cancel_on))["cancellations"] == 1
+
+
+async def test_an_invoice_issued_in_the_run_that_sends_a_notice_states_it(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """One run sends installment 1's notice and invoices installment 2: the invoice gives the
+    notice's date, amount and pay-by day, never a later due date as the only deadline."""
+    policy = await _bind_monthly(client, runtime)
+    await policy.run(policy.inception - timedelta(days=10))
+    on = add_months(policy.inception, 1) - timedelta(days=15)
+    result = await policy.run(on)
+    assert (result["notices"], result["invoiced"]) == (1, 1)
+    first, second = (await policy.installments())[:2]
+    async with runtime.db.unit_of_work() as session:
+        stored = await repository.installments(session, uuid.UUID(policy.id))
+    cancel_on = stored[0].cancel_effective_on
+    assert cancel_on is not None
+    notice = await policy.page(
+        runtime, "cancellation_notice", f"{first['invoice_number']}-notice-{on:%Y%m%d}.pdf"
+    )
+    invoice = await policy.page(runtime, "invoice", f"{second['invoice_number']}.pdf")
+    pay_by = _long(cancel_on - timedelta(days=1))
+    owed = _money(first["outstanding"])
+    assert f"Amount due {owed}" in notice
+    assert f"Pay by {pay_by}" in notice
+    expected = [
+        f"A notice of cancellation for non-payment of premium was sent to you on {_long(on)}",
+        f"for invoice {first['invoice_number']}: pay {owed} by {pay_by} to keep your policy",
+        f"standard time on {_long(cancel_on)}",
+        f"To keep your policy {owed} by {pay_by}",
+    ]
+    missing = [x for x in expected if x not in invoice]
+    assert not missing, (missing, invoice)
+    assert "will be sent to you" not in invoice

@@ -104,12 +104,14 @@ async def run_billing(
                 account = await repository.account(session, policy_id)
                 number = account.policy_number if account is not None else str(policy_id)
                 skipped.append(Skipped(policy_id, number, error.code, error.detail))
+    # Notices before invoices: an invoice issued in the same run states the notice's terms
+    # (the installment rows are the session's own, so the invoicing reads the dates just set).
     products = ProductNames()
-    invoiced = await invoice_due(session, through=on, products=products)
     notices = 0
     actor = Actor.system("billing-run")
     for policy_id in candidates:
         notices += await _send_notices(session, policy_id, on, actor, products)
+    invoiced = await invoice_due(session, through=on, products=products)
     await session.flush()
     return Ok(BillingRun(on, invoiced, notices, cancellations, tuple(skipped)))
 

@@ -70,8 +70,24 @@ class PaymentLine(_Facts):
     amount: Money
 
 
+class PendingCancellation(_Facts):
+    """A notice of cancellation for non-payment already sent and not yet stopped, as an invoice
+    issued with it or after it states it (so the two never contradict each other): what the
+    notice asks for now (payments since applied), by when, and when the cancellation takes
+    effect."""
+
+    notice_date: date
+    invoice_number: str  # the invoice the notice is for
+    amount_due: Money  # what stops it: every unpaid installment up to that invoice
+    pay_by: date
+    cancel_effective_on: date
+    cancel_effective_time: str
+
+
 class InvoiceFacts(_Facts):
-    """An invoice: one installment, what is past due with it, and the account's balance."""
+    """An invoice: one installment, what is past due with it, the account's balance, and the
+    cancellation a notice has announced, if one is pending (``None`` on invoices recorded
+    before it was printed, whose facts have no such key)."""
 
     invoice_number: str
     invoice_date: date
@@ -99,6 +115,7 @@ class InvoiceFacts(_Facts):
     balance: Money  # the ledger's premium receivable after this invoice: positive = owed
     minimum_due: bool  # total_due is less than the balance: the rest is billed later
     grace_days: int
+    pending_cancellation: PendingCancellation | None = None
 
 
 class CancellationNoticeFacts(_Facts):
@@ -128,6 +145,33 @@ def _line(item: InstallmentView) -> InvoiceLine:
         billed=item.due,
         outstanding=item.outstanding,
     )
+
+
+def _unpaid_through(installments: Sequence[InstallmentView], index: int) -> list[InvoiceLine]:
+    """What keeps the policy in force against a notice for ``installments[index]``: payments
+    are applied oldest first, so every unpaid installment up to and including it."""
+    return [_line(i) for i in installments[: index + 1] if i.outstanding > 0]
+
+
+def _pending_cancellation(installments: Sequence[InstallmentView]) -> PendingCancellation | None:
+    """The earliest notice whose installment is still unpaid (a paid one was withdrawn)."""
+    for index, item in enumerate(installments):
+        row = item.row
+        if row.notice_sent_on is None or row.cancel_effective_on is None:
+            continue
+        if item.outstanding <= 0:
+            continue
+        assert row.invoice_number is not None
+        unpaid = _unpaid_through(installments, index)
+        return PendingCancellation(
+            notice_date=row.notice_sent_on,
+            invoice_number=row.invoice_number,
+            amount_due=sum((line.outstanding for line in unpaid), ZERO),
+            pay_by=row.cancel_effective_on - timedelta(days=1),
+            cancel_effective_on=row.cancel_effective_on,
+            cancel_effective_time=EFFECTIVE_TIME,
+        )
+    return None
 
 
 def invoice_facts(
@@ -202,6 +246,7 @@ def invoice_facts(
         balance=balance,
         minimum_due=total_due < balance,
         grace_days=account.grace_days,
+        pending_cancellation=_pending_cancellation(installments),
     )
 
 
@@ -217,7 +262,7 @@ def notice_facts(
     assert row.notice_sent_on is not None
     assert row.cancel_effective_on is not None
     index = next(n for n, i in enumerate(view.installments) if i.row is row)
-    unpaid = [_line(i) for i in view.installments[: index + 1] if i.outstanding > 0]
+    unpaid = _unpaid_through(view.installments, index)
     return CancellationNoticeFacts(
         notice_date=row.notice_sent_on,
         policy_number=view.account.policy_number,
