@@ -542,6 +542,34 @@ def test_renewal_and_reinstatement_pages_say_what_they_did() -> None:
         assert expected in text, expected
 
 
+def test_an_underwriting_cancellation_prints_the_stated_reason_as_data() -> None:
+    version = _version("homeowners_ho3", "TX")
+    new = issue(version, home_risk(), HOME_COVERAGES)
+    note = "Roof past its service life {{ carrier.name }} <b>"
+    term = rules.TermFigures(new.premium_change, new.taxes_change, new.earnings)
+
+    def cancel(reason: CancellationReason) -> rules.Transition:
+        return rules.cancel(
+            new.state, term, effective_on=date(2027, 4, 1), reason=reason,
+            product_method="pro_rata", terms=CancellationTerms(), note=note,
+        )  # fmt: skip
+
+    page = facts(version, cancel(CancellationReason.UNDERWRITING), seq=2, before=new.state)
+    confirmation = confirmation_facts(page)
+    assert confirmation is not None
+    assert (confirmation.cancellation.reason_code, confirmation.cancellation.note) == (
+        "underwriting",
+        note,
+    )
+    text = text_of("cancellation_confirmation", "homeowners_ho3", confirmation)
+    assert f"Reason Underwriting reasons: {note}" in text  # printed as typed, never evaluated
+    # The insured's own request: the note is the staff's, not printed.
+    page = facts(version, cancel(CancellationReason.INSURED_REQUEST), seq=2, before=new.state)
+    assert page.cancellation is not None
+    assert page.cancellation.note == ""
+    assert "service life" not in text_of("declarations", "homeowners_ho3", page)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     surcharge=st.none() | st.decimals("0.80", "1.50", places=3),

@@ -105,6 +105,10 @@ class Cancellation(Facts):
     effective_on: date
     time: str
     reason: str
+    reason_code: str  # insured_request, non_payment, underwriting
+    # The underwriter's stated reason (the note typed with an underwriting cancellation, as
+    # data; "" for the other reasons, whose note is the staff's, not the insured's).
+    note: str
     method: str
     return_premium: str
     taxes_returned: str

@@ -188,6 +188,11 @@ def _cancellation(
         effective_on=cancelled.effective_on,
         time=term.time,
         reason=_CANCELLATION_REASONS[cancelled.reason_code],
+        reason_code=cancelled.reason_code.value,
+        note=(txn.note or "")
+        if txn.kind == TransactionKind.CANCELLATION
+        and cancelled.reason_code is CancellationReason.UNDERWRITING
+        else "",
         method=words(cancelled.method.value),
         return_premium=money(cancelled.return_premium),
         taxes_returned=money(-txn.taxes_change)
