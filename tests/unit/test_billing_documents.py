@@ -416,3 +416,64 @@ def test_an_invoice_recorded_before_pending_cancellations_still_draws() -> None:
     old = facts.model_dump(mode="json")
     del old["pending_cancellation"]
     assert "will be sent to you" in _draw("invoice", old)
+
+
+def _paid_at_bind(paid: str) -> InvoiceFacts:
+    """An annual plan's one installment, paid at bind (``paid`` beyond it is a credit)."""
+    account = _account()
+    account.payment_plan, account.installment_fee = "annual", D("0.00")
+    row = InstallmentRow(
+        id=uuid.uuid4(),
+        policy_id=account.policy_id,
+        term_start=START,
+        seq=1,
+        due_on=START,
+        amount=D("1200.00"),
+        fee=D("0.00"),
+    )
+    _invoice(row, date(2027, 2, 14))
+    payments = [_payment(account, paid, date(2027, 2, 1))]
+    views, left = allocate([row], D(paid))
+    return invoice_facts(
+        account,
+        row,
+        views,
+        credit=left,
+        balance=D("1200.00") - D(paid),
+        payments=payments,
+        product_name=PRODUCT,
+        term_end=END,
+    )
+
+
+def test_an_invoice_with_nothing_due_is_a_record_without_a_coupon_or_demand() -> None:
+    facts = _paid_at_bind("1200.00")
+    assert facts.total_due == D(0)
+    text = _draw("invoice", facts.model_dump(mode="json"))
+    assert "Paid in full: nothing is due. This invoice is your record." in text
+    assert "Installment 1 of 1" in text
+    for demand in ("Payment coupon", "How to pay", "Please pay", "Amount enclosed"):
+        assert demand not in text, demand
+    assert "credit" not in text.lower().replace("payments and credits", "")
+
+
+def test_a_credit_balance_says_it_is_a_credit() -> None:
+    facts = _paid_at_bind("1250.00")
+    assert facts.balance == D("-50.00")
+    text = _draw("invoice", facts.model_dump(mode="json"))
+    assert "Paid in full: nothing is due." in text
+    assert "Your account has a credit of $50.00" in text
+    assert "Account balance $50.00 credit" in text
+    assert "-$50.00" not in text
+    assert "Payment coupon" not in text
+
+
+def test_an_installment_paid_ahead_asks_for_nothing_and_says_the_rest_is_billed_later() -> None:
+    facts, _ = _facts_for_second("205.04")  # installments 1 and 2 paid before the invoice
+    assert facts.total_due == D(0)
+    assert facts.minimum_due
+    text = _draw("invoice", facts.model_dump(mode="json"))
+    assert "Nothing is due on this invoice: it has been paid." in text
+    assert "billed in later installments" in text
+    for wrong in ("Paid in full", "Minimum amount due", "Payment coupon", "Please pay"):
+        assert wrong not in text, wrong
