@@ -259,3 +259,14 @@ async def test_a_non_payment_cancellation_is_confirmed_with_its_stored_return_pr
         "There is no coverage under this policy from that moment on",
     ]:
         assert expected in text, expected
+    # Nothing was paid: after the credit the insured still owes what the term billed (premium,
+    # fees, taxes) less what the cancellation returned, the account's receivable.
+    account = (await client.get(f"{url}/billing", headers=agent.headers)).json()
+    terms = policy["in_force"]
+    billed = written + Decimal(terms["fees"]) + Decimal(terms["taxes"])
+    owed = billed + Decimal(cancelled["premium_change"]) + Decimal(cancelled["taxes_change"])
+    assert owed > 0
+    assert Decimal(account["balance"]) == owed
+    assert f"Amount you still owe ${owed:,.2f}" in text
+    assert "please pay the amount still owed" in text
+    assert "Nothing is owed on your account" not in text

@@ -25,6 +25,7 @@ from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.service import declaration_facts as f
 from pd_prime_demo.policies.service.common import priced
 from pd_prime_demo.policies.service.policy_documents import (
+    account_after,
     confirmation_facts,
     declarations_facts,
     nonrenewal_facts,
@@ -563,6 +564,24 @@ def test_an_underwriting_cancellation_prints_the_stated_reason_as_data() -> None
     )
     text = text_of("cancellation_confirmation", "homeowners_ho3", confirmation)
     assert f"Reason Underwriting reasons: {note}" in text  # printed as typed, never evaluated
+    # The account after the credit, as billing reads it: a credit kept, a refund paid out.
+    for balance, refunded, printed, absent in [
+        (
+            "-25.00",
+            "100.00",
+            ["Credit on your account $25.00", "Refunded to you $100.00"],
+            "Amount you still owe",
+        ),
+        ("0.00", "0.00", ["Nothing is owed on your account"], "Refunded"),
+        ("12.34", "0.00", ["Amount you still owe $12.34"], "Nothing is owed"),
+    ]:
+        after = account_after(Decimal(balance), Decimal(refunded))
+        with_account = confirmation_facts(page, after)
+        assert with_account is not None
+        text = text_of("cancellation_confirmation", "homeowners_ho3", with_account)
+        for expected in printed:
+            assert expected in text, expected
+        assert absent not in text
     # The insured's own request: the note is the staff's, not printed.
     page = facts(version, cancel(CancellationReason.INSURED_REQUEST), seq=2, before=new.state)
     assert page.cancellation is not None

@@ -157,6 +157,19 @@ class Declarations(Facts):
     non_renewal: NonRenewal | None
 
 
+class AccountAfter(Facts):
+    """The billing account once the return premium is credited (read from billing in the
+    cancellation's own database transaction): what is still owed, or the credit left, and any
+    refund that credit paid out at once."""
+
+    owed: str  # money; "0.00" when nothing is owed
+    credit: str  # money kept on the account; "0.00" when none
+    refunded: str  # money refunded by this cancellation; "0.00" when none
+    has_owed: bool
+    has_credit: bool
+    has_refund: bool
+
+
 class CancellationConfirmation(Facts):
     policy_number: str
     product_name: str
@@ -166,6 +179,7 @@ class CancellationConfirmation(Facts):
     transaction: Transaction
     cancellation: Cancellation
     producer: Producer
+    account: AccountAfter | None = None  # None: no billing account (none was ever opened)
 
 
 class NonRenewalNotice(Facts):

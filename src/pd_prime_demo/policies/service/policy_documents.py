@@ -4,9 +4,10 @@ or a non-renewal sends (the cancellation confirmation, the notice of non-renewal
 Requested in the recording transaction (``common.record``), drawn by the documents job once it
 commits. Building the facts costs one query for the policy's history (the state before, and the
 term's written premium; none for new business) and the producer through the customer and
-identity services (by primary key, usually already in the session); the rating that itemises
-the premium runs in memory (0.8 ms for two vehicles and six coverages, facts dumped). Nothing
-here runs per coverage or per vehicle.
+identity services (by primary key, usually already in the session); a cancellation's
+confirmation reads the billing account after its credit (the account view and its refunds).
+The rating that itemises the premium runs in memory (0.8 ms for two vehicles and six
+coverages, facts dumped). Nothing here runs per coverage or per vehicle.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.config import get_settings
 from pd_prime_demo.core.result_types import Ok
@@ -218,9 +220,40 @@ def _non_renewal(state: PolicyState, issued_on: date) -> f.NonRenewal | None:
     )
 
 
-def confirmation_facts(page: f.Declarations) -> f.CancellationConfirmation | None:
-    """The confirmation of a cancellation: what its declarations page says of it (None when the
-    page is not a cancelled policy's)."""
+def account_after(balance: Decimal, refunded: Decimal) -> f.AccountAfter:
+    """The account after the credit: a positive receivable is still owed, a negative one a
+    credit kept; ``refunded`` is what this cancellation's credit paid out at once."""
+    owed, credit = max(balance, ZERO), max(-balance, ZERO)
+    return f.AccountAfter(
+        owed=money(owed),
+        credit=money(credit),
+        refunded=money(refunded),
+        has_owed=owed > 0,
+        has_credit=credit > 0,
+        has_refund=refunded > 0,
+    )
+
+
+async def _account_after(
+    session: AsyncSession, policy: Policy, txn: PolicyTransaction
+) -> f.AccountAfter | None:
+    """Read after the cancellation's posting (``common.record`` posts it to billing, and any
+    refund it makes due, before requesting the documents, in the same transaction)."""
+    match await billing.read_account(session, policy.id, actor=_DOCUMENTS):
+        case Ok(account):
+            pass
+        case _:
+            return None
+    _, refunds = await billing.money_of(session, policy.id)
+    refunded = sum((r.amount for r in refunds if r.issued_at >= txn.created_at), ZERO)
+    return account_after(account.balance, refunded)
+
+
+def confirmation_facts(
+    page: f.Declarations, account: f.AccountAfter | None = None
+) -> f.CancellationConfirmation | None:
+    """The confirmation of a cancellation: what its declarations page says of it, and the
+    account after its credit (None when the page is not a cancelled policy's)."""
     if page.cancellation is None:
         return None
     return f.CancellationConfirmation(
@@ -232,6 +265,7 @@ def confirmation_facts(page: f.Declarations) -> f.CancellationConfirmation | Non
         transaction=page.transaction,
         cancellation=page.cancellation,
         producer=page.producer,
+        account=account,
     )
 
 
@@ -293,7 +327,7 @@ async def request_documents(
     if txn.reapplies_seq is not None:
         return page_id
     if txn.kind == TransactionKind.CANCELLATION:
-        confirmation = confirmation_facts(page)
+        confirmation = confirmation_facts(page, await _account_after(session, policy, txn))
         if confirmation is not None:
             await request("cancellation_confirmation", "cancellation-confirmation", confirmation)
     if txn.kind == TransactionKind.NON_RENEWAL:
