@@ -25,6 +25,7 @@ from pd_prime_demo.products.shipped import shipped
 from tests.factories import Login, auto_quote, draw_documents, noon, person, relogin, user_login
 
 FIRST, LAST = "Людмила", "Иванова"  # Cyrillic: printed as written, not transliterated
+ZONE = "Central Time (America/Chicago)"  # the Texas product's claims.time_zone, as printed
 
 
 def _money(value: str | Decimal) -> str:
@@ -141,6 +142,7 @@ async def test_a_monthly_policys_invoices_and_its_notice_of_cancellation(
         f"Total amount due {_long(second_due)} {_money(total)}",
         _money(balance["balance"]),
         f"{FIRST} {LAST}",  # the insured, as written
+        f"12:01 a.m. standard time, {ZONE}",
         "ул. Пушкина, 10",
         "Austin, TX 78701",
         _money(first["amount"]),  # the payment since the last invoice
@@ -179,7 +181,8 @@ async def test_a_monthly_policys_invoices_and_its_notice_of_cancellation(
         policy.number,
         second["invoice_number"],
         f"Amount due {_money(unpaid['outstanding'])}",
-        f"12:01 a.m. standard time on {_long(row.cancel_effective_on)}",
+        f"12:01 a.m. standard time, {ZONE}, on {_long(row.cancel_effective_on)}",
+        f"12:01 a.m. standard time, {ZONE}",  # the policy period
         f"at least {(row.cancel_effective_on - noticed_on).days} days' notice",
         f"by {_long(row.cancel_effective_on - timedelta(days=1))}",
         f"{FIRST} {LAST}",
@@ -244,7 +247,7 @@ async def test_a_notice_from_a_catch_up_run_is_dated_when_mailed_and_gives_full_
     )
     expected = [
         f"Notice date {_long(mailed)}",
-        f"standard time on {_long(row.cancel_effective_on)}",
+        f"standard time, {ZONE}, on {_long(row.cancel_effective_on)}",
         f"at least {account.notice_days} days' notice",
         f"by {_long(row.cancel_effective_on - timedelta(days=1))}",
     ]
@@ -286,7 +289,7 @@ async def test_an_invoice_issued_in_the_run_that_sends_a_notice_states_it(
     expected = [
         f"A notice of cancellation for non-payment of premium was sent to you on {_long(on)}",
         f"for invoice {first['invoice_number']}: pay {owed} by {pay_by} to keep your policy",
-        f"standard time on {_long(cancel_on)}",
+        f"standard time, {ZONE}, on {_long(cancel_on)}",
         f"To keep your policy {owed} by {pay_by}",
     ]
     missing = [x for x in expected if x not in invoice]

@@ -178,6 +178,7 @@ async def _request_notice(
         item,
         product_name=await products.name(session, account.product_code, account.state),
         term_end=term.term_end,
+        zone=await products.zone(session, account.product_code, account.state),
     )
     await documents.request(
         session,

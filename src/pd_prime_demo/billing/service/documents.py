@@ -30,6 +30,24 @@ from pd_prime_demo.products import service as products
 ZERO = Decimal(0)
 # A non-payment cancellation takes effect at the start of its day (the policy period's hour).
 EFFECTIVE_TIME = "12:01 a.m."
+# The zone as the declarations print it (policies/service/declarations.py: billing may not
+# import policies, which depends on billing), from the product's ``claims.time_zone``.
+_ZONES = {
+    "America/New_York": "Eastern",
+    "America/Detroit": "Eastern",
+    "America/Chicago": "Central",
+    "America/Denver": "Mountain",
+    "America/Phoenix": "Mountain",
+    "America/Los_Angeles": "Pacific",
+    "America/Anchorage": "Alaska",
+    "Pacific/Honolulu": "Hawaii-Aleutian",
+}
+
+
+def zone_shown(zone: str) -> str:
+    """ "Central Time (America/Chicago)" for a zone the declarations name, else the zone."""
+    name = _ZONES.get(zone)
+    return f"{name} Time ({zone})" if name else zone
 
 
 def _cents(value: Decimal) -> str:
@@ -116,6 +134,7 @@ class InvoiceFacts(_Facts):
     minimum_due: bool  # total_due is less than the balance: the rest is billed later
     grace_days: int
     pending_cancellation: PendingCancellation | None = None
+    zone: str = ""  # the zone the policy's times are read in, as printed ("" if unknown)
 
 
 class CancellationNoticeFacts(_Facts):
@@ -136,6 +155,7 @@ class CancellationNoticeFacts(_Facts):
     notice_days: int  # the days it gives: from the notice date to the cancellation
     grace_days: int
     balance: Money
+    zone: str = ""  # the zone the cancellation's time is read in, as printed ("" if unknown)
 
 
 def _line(item: InstallmentView) -> InvoiceLine:
@@ -184,6 +204,7 @@ def invoice_facts(
     payments: Sequence[Payment],
     product_name: str,
     term_end: date,
+    zone: str = "",
 ) -> InvoiceFacts:
     """The invoice of ``row`` (just invoiced) from the account's installments as allocated
     (``views.allocate``: payments applied oldest first), the money no installment needs
@@ -247,11 +268,17 @@ def invoice_facts(
         minimum_due=total_due < balance,
         grace_days=account.grace_days,
         pending_cancellation=_pending_cancellation(installments),
+        zone=zone,
     )
 
 
 def notice_facts(
-    view: AccountView, item: InstallmentView, *, product_name: str, term_end: date
+    view: AccountView,
+    item: InstallmentView,
+    *,
+    product_name: str,
+    term_end: date,
+    zone: str = "",
 ) -> CancellationNoticeFacts:
     """The notice for ``item`` (past grace, its ``notice_sent_on`` and ``cancel_effective_on``
     just set): dated the day it is sent, and the days of notice it really gives. Payments are
@@ -279,30 +306,40 @@ def notice_facts(
         notice_days=(row.cancel_effective_on - row.notice_sent_on).days,
         grace_days=view.account.grace_days,
         balance=view.balance,
+        zone=zone,
     )
 
 
 class ProductNames:
-    """The products' names by code and state, asked of the products domain once per run (a
-    billing run invoices many policies of few products). Billing keeps only the product's
-    code: the name printed is the one the version in force today is filed under."""
+    """The products' names and zones by code and state, asked of the products domain once per
+    run (a billing run invoices many policies of few products). Billing keeps only the
+    product's code: the name and zone printed are those of the version in force today."""
 
     def __init__(self) -> None:
-        self._names: dict[tuple[str, str], str] = {}
+        self._found: dict[tuple[str, str], tuple[str, str]] = {}
 
     async def name(self, session: AsyncSession, product_code: str, state: str) -> str:
+        return (await self._get(session, product_code, state))[0]
+
+    async def zone(self, session: AsyncSession, product_code: str, state: str) -> str:
+        """The zone as printed ("Central Time (America/Chicago)"), "" if the product names none."""
+        return (await self._get(session, product_code, state))[1]
+
+    async def _get(self, session: AsyncSession, product_code: str, state: str) -> tuple[str, str]:
         key = (product_code, state)
-        if key not in self._names:
-            self._names[key] = await _product_name(session, product_code, state)
-        return self._names[key]
+        if key not in self._found:
+            self._found[key] = await _product_name(session, product_code, state)
+        return self._found[key]
 
 
-async def _product_name(session: AsyncSession, product_code: str, state: str) -> str:
+async def _product_name(session: AsyncSession, product_code: str, state: str) -> tuple[str, str]:
     match await products.version_in_force(session, product_code, state, clock.today()):
         case Ok(version):
-            return version.definition.product_name
+            claims = version.definition.claims
+            zone = zone_shown(claims.time_zone) if claims is not None else ""
+            return version.definition.product_name, zone
     # Withdrawn since (no version in force): the name the latest version was filed under.
     versions = await products.list_versions(
         session, product_code=product_code, state=state, status=None
     )
-    return versions[-1].product_name if versions else product_code
+    return (versions[-1].product_name if versions else product_code), ""

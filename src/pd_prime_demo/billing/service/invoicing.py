@@ -154,6 +154,7 @@ async def _request_document(
         payments=payments,
         product_name=await accounts.products.name(session, account.product_code, account.state),
         term_end=next(t.term_end for t in terms if t.term_start == row.term_start),
+        zone=await accounts.products.zone(session, account.product_code, account.state),
     )
     await documents.request(
         session,
