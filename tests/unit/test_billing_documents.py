@@ -398,6 +398,7 @@ def test_an_invoice_after_a_notice_states_the_cancellation_and_what_stops_it() -
         "pay $175.04 by April 21, 2027 to keep your policy",
         "12:01 a.m. standard time on April 22, 2027",
         "Please pay $175.04 by April 21, 2027 to stop the cancellation",
+        "due now: $175.04 must be received by April 21, 2027 to keep your policy",
     ]
     missing = [x for x in expected if x not in text]
     assert not missing, (missing, text)
