@@ -155,6 +155,11 @@ class Declarations(Facts):
     effect: Effect
     cancellation: Cancellation | None
     non_renewal: NonRenewal | None
+    # Re-applied after an out-of-sequence change: the transaction no. it replaces (reversed in
+    # the same batch, which has no page of its own) and this one's effect less that one's, so
+    # the pages of a batch add up to what the ledger moved.
+    replaces: int | None = None
+    net_effect: Effect | None = None
 
 
 class AccountAfter(Facts):

@@ -125,8 +125,10 @@ def declarations_facts(
     before: PolicyState | None,
     written: Decimal,
     agent: f.Producer,
+    replaced: PolicyTransaction | None = None,
 ) -> f.Declarations:
-    """The page of ``txn``: pure, from what the caller loaded."""
+    """The page of ``txn``: pure, from what the caller loaded (``replaced``: the transaction
+    ``txn`` re-applies, when it does)."""
     defn = version.definition
     lines = premium_lines(defn, version.engine, state)
     named = drivers(state.risk)
@@ -177,6 +179,20 @@ def declarations_facts(
         ),
         cancellation=_cancellation(txn, state, term, written),
         non_renewal=_non_renewal(state, issued_on),
+        replaces=replaced.seq if replaced is not None else None,
+        net_effect=_net(txn, replaced) if replaced is not None else None,
+    )
+
+
+def _net(txn: PolicyTransaction, replaced: PolicyTransaction) -> f.Effect:
+    premium = txn.premium_change - replaced.premium_change
+    fees = txn.fees_change - replaced.fees_change
+    taxes = txn.taxes_change - replaced.taxes_change
+    return f.Effect(
+        premium=money(premium),
+        fees=money(fees),
+        taxes=money(taxes),
+        total=money(premium + fees + taxes),
     )
 
 
@@ -307,6 +323,9 @@ async def request_documents(
         before=_before(history, txn),
         written=_written(history, txn),
         agent=await producer(session, policy.customer_id),
+        replaced=next((t for t in history if t.seq == txn.reapplies_seq), None)
+        if txn.reapplies_seq is not None
+        else None,
     )
     stem = f"{policy.number}-{txn.seq:03d}"
 
