@@ -451,6 +451,18 @@ def test_cancellation_confirmation_and_non_renewal_notice() -> None:
         "Ana Agent",
     ]:
         assert expected in text, expected
+    # Texas charges no premium tax on this policy: no taxes line; one that returns taxes has it.
+    assert not page.cancellation.has_taxes_returned
+    assert "Taxes and assessments returned" not in text
+    taxed = confirmation.model_copy(
+        update={
+            "cancellation": page.cancellation.model_copy(
+                update={"taxes_returned": "12.34", "has_taxes_returned": True}
+            )
+        }
+    )
+    text = text_of("cancellation_confirmation", "homeowners_ho3", taxed)
+    assert "Taxes and assessments returned $12.34" in text
     text = text_of("declarations", "homeowners_ho3", page)
     assert "Cancelled" in text
     assert _money(page.cancellation.return_premium) in text

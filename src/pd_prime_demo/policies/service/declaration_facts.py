@@ -112,6 +112,7 @@ class Cancellation(Facts):
     method: str
     return_premium: str
     taxes_returned: str
+    has_taxes_returned: bool = False  # taxes_returned is not zero (templates compare no money)
     written_premium: str  # the term's premium written before the cancellation
     earned_premium: str  # what the carrier keeps of it
 

@@ -202,6 +202,7 @@ def _cancellation(
     cancelled = state.cancellation
     if cancelled is None:
         return None
+    taxes_returned = -txn.taxes_change if txn.kind == TransactionKind.CANCELLATION else ZERO
     return f.Cancellation(
         effective_on=cancelled.effective_on,
         time=term.time,
@@ -213,9 +214,8 @@ def _cancellation(
         else "",
         method=words(cancelled.method.value),
         return_premium=money(cancelled.return_premium),
-        taxes_returned=money(-txn.taxes_change)
-        if txn.kind == TransactionKind.CANCELLATION
-        else money(ZERO),
+        taxes_returned=money(taxes_returned),
+        has_taxes_returned=taxes_returned != 0,
         written_premium=money(written),
         earned_premium=money(written - cancelled.return_premium),
     )
