@@ -28,8 +28,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # documents.kind stays 40 wide: rows of the longer kinds (cancellation_confirmation) may
+    # exist, and a wider column is harmless to the code before this revision.
     op.drop_index("ix_refunds_policy_id", table_name="refunds")
     op.drop_column("documents", "template_version")
-    op.alter_column(
-        "documents", "kind", type_=sa.String(20), existing_type=sa.String(40), nullable=False
-    )
