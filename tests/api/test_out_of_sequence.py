@@ -20,7 +20,7 @@ from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.premium.proration import prorate
+from pd_prime_demo.premium.proration import cents, prorate
 from pd_prime_demo.products import service as products
 from pd_prime_demo.products.shipped import shipped
 from pd_prime_demo.rating.packages import rate_packages
@@ -263,8 +263,10 @@ async def test_an_endorsement_before_a_cancellation_reprices_the_return(
     history = (await client.get(f"{url}/transactions", headers=agent.headers)).json()["items"]
     reapplied = history[-1]
     assert reapplied["kind"] == "cancellation"
-    written = p0 + change
-    assert Decimal(reapplied["premium_change"]) == -prorate(written, start, end, cancel_on)
+    # Each written piece returns what it leaves unearned from its own day: the endorsement's
+    # piece, written from day 20, over its own span (not the term's).
+    piece = cents(change * (end - cancel_on).days / (end - day20).days)
+    assert Decimal(reapplied["premium_change"]) == -(prorate(p0, start, end, cancel_on) + piece)
     assert (await _on(client, agent, policy, cancel_on))["status"] == "cancelled"
     books = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
     net = sum(Decimal(t["premium_change"]) for t in history)

@@ -90,7 +90,9 @@ async def test_a_nine_month_term_prorated_by_months(
     )
     assert cancelled.status_code == 201, cancelled.text
     written = p0 + change
-    pro_rata_return = cents(written * 3 / 9)
+    # Each written piece returns what it leaves unearned: the bind's three months of nine, the
+    # endorsement's (written at month three for six months) three of its six.
+    pro_rata_return = cents(p0 * 3 / 9) + cents(change * 3 / 6)
     assert Decimal(cancelled.json()["premium_change"]) == -cents(pro_rata_return * Decimal("0.9"))
     assert cancelled.json()["snapshot"]["cancellation"]["method"] == "percent_of_pro_rata"
     await receivable_on_installments(client, session, agent.headers, policy["id"])
