@@ -4,16 +4,11 @@ all the run's accounts at once, so the statements per invoice do not grow with t
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
-from typing import Any
 
 import pytest
 from httpx import AsyncClient
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pd_prime_demo.billing import service as billing
@@ -22,26 +17,7 @@ from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
 from tests.factories import Login, auto_quote, noon, person, user_login
-
-_TABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b.*?\b(?:FROM|INTO|UPDATE)\s+(\w+)", re.S)
-
-
-@contextmanager
-def _statements(connection: AsyncConnection) -> Iterator[Counter[str]]:
-    """Every statement sent on the test's connection meanwhile, as "VERB table"."""
-    seen: Counter[str] = Counter()
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        found = _TABLE.match(statement)
-        seen[f"{found[1]} {found[2]}" if found else statement.split()[0]] += 1
-
-    sync = connection.sync_connection
-    assert sync is not None
-    event.listen(sync, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(sync, "before_cursor_execute", record)
+from tests.statements import statements
 
 
 async def _bind(client: AsyncClient, agent: Login) -> date:
@@ -59,7 +35,7 @@ async def _bind(client: AsyncClient, agent: Login) -> date:
 
 
 async def _invoice(runtime: Runtime, connection: AsyncConnection, on: date) -> Counter[str]:
-    with frozen_at(noon(on)), _statements(connection) as seen:
+    with frozen_at(noon(on)), statements(connection) as seen:
         async with runtime.db.unit_of_work() as session:
             await billing.invoice_due(session, through=on)
     return seen

@@ -4,15 +4,10 @@ vehicles and coverages (the premium per vehicle comes from one rating in memory)
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pd_prime_demo.core.actor import Role
@@ -23,25 +18,7 @@ from pd_prime_demo.policies.service import policy_documents
 from pd_prime_demo.policies.state import PolicyState
 from pd_prime_demo.products import service as products
 from tests.factories import Login, auto_quote, changing, days_ahead, person, user_login
-
-_TABLE = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE)\b.*?\b(?:FROM|INTO|UPDATE)\s+(\w+)", re.S)
-
-
-@contextmanager
-def _statements(connection: AsyncConnection) -> Iterator[Counter[str]]:
-    seen: Counter[str] = Counter()
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        found = _TABLE.match(statement)
-        seen[f"{found[1]} {found[2]}" if found else statement.split()[0]] += 1
-
-    sync = connection.sync_connection
-    assert sync is not None
-    event.listen(sync, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(sync, "before_cursor_execute", record)
+from tests.statements import statements
 
 
 async def _endorsed(client: AsyncClient, agent: Login, vehicles: int) -> str:
@@ -74,7 +51,7 @@ async def _page(runtime: Runtime, connection: AsyncConnection, policy_id: str) -
         txn = (await repository.transactions(session, policy.id))[-1]
         version = await products.compiled_version(session, txn.product_version_id)
         state = PolicyState.from_json(txn.snapshot)
-        with _statements(connection) as seen:
+        with statements(connection) as seen:
             await policy_documents.request_documents(session, policy, txn, state, version)
     return seen
 
