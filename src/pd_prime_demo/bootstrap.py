@@ -18,6 +18,24 @@ def settings(*, demo: bool = False) -> Settings:
     return configured.model_copy(update={"database_url": resolve_database_url(configured)})
 
 
+def document_problems(settings: Settings) -> list[str]:
+    """Why this process must not start issuing documents (empty: nothing). In production the
+    documents must name the real insurer (and send checks to its lockbox), never the demo
+    carrier's: every carrier setting must be given. An operator's template that does not load
+    or draw is found now, instead of failing customers' pages later."""
+    if settings.env is Environment.PRODUCTION and (unset := settings.demo_carrier_settings()):
+        return [
+            "the demo carrier's identity would be on production documents: set "
+            f"{', '.join(unset)} (docs/documents.md)"
+        ]
+    if settings.document_templates_dir is None:
+        return []
+    from pd_prime_demo.documents import service as documents
+
+    problems = documents.template_problems(settings.document_templates_dir)
+    return [f"the document templates have problems: {p}" for p in problems]
+
+
 def migrate(settings: Settings) -> None:
     assert settings.database_url is not None
     run_migrations(settings.database_url)

@@ -35,24 +35,10 @@ app.add_typer(bench_cli.app, name="bench")
 
 
 def _refuse_unfit_documents(settings: Settings) -> None:
-    """Production documents must name the real insurer (and send checks to its lockbox),
-    never the demo carrier's: every carrier setting must be given. An operator's template
-    that does not load or draw stops the start, instead of failing customers' pages later."""
-    if settings.env is Environment.PRODUCTION and (unset := settings.demo_carrier_settings()):
-        typer.echo(
-            "refusing to start in production with the demo carrier's identity on documents: "
-            f"set {', '.join(unset)} (docs/documents.md)",
-            err=True,
-        )
+    if problems := bootstrap.document_problems(settings):
+        for problem in problems:
+            typer.echo(f"refusing to start: {problem}", err=True)
         raise typer.Exit(2)
-    if settings.document_templates_dir is not None:
-        from pd_prime_demo.documents import service as documents
-
-        if problems := documents.template_problems(settings.document_templates_dir):
-            typer.echo("refusing to start: the document templates have problems:", err=True)
-            for problem in problems:
-                typer.echo(f"  {problem}", err=True)
-            raise typer.Exit(2)
 
 
 def _serve(settings: Settings, *, workers: int = 1) -> None:

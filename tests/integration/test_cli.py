@@ -117,7 +117,7 @@ def test_a_broken_template_override_stops_the_start(
     get_settings.cache_clear()
     result = runner.invoke(cli.app, command)
     assert result.exit_code == 2
-    assert "the document templates have problems" in result.output
+    assert "refusing to start: the document templates have problems" in result.output
     assert "invoice.yaml" in result.output
 
 
