@@ -136,6 +136,10 @@ class Invoiced(Payload):
 
 class CancellationNotice(Payload):
     invoice: str = Field(description="The past-due invoice.")
+    notice_sent_on: date = Field(
+        description="The day the notice was mailed (a run catching up a missed day mails it "
+        "that day, not the missed one); the notice period runs from it."
+    )
     cancel_effective_on: date
 
 
