@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from pd_prime_demo.core.config_documents import DocumentSettings
+from pd_prime_demo.core.config_operations import OperationsSettings
 
 
 class Environment(enum.StrEnum):
@@ -33,7 +34,7 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
-class Settings(DocumentSettings, BaseSettings):
+class Settings(DocumentSettings, OperationsSettings, BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PD_PRIME_", env_file=".env", extra="ignore", frozen=True
     )

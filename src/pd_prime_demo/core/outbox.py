@@ -53,6 +53,8 @@ class OutboxEvent(Base):
     position: Mapped[int | None] = mapped_column(BigInteger)
     # Whose business it is: a reader sees the events of the customers it may see (None: staff).
     customer_id: Mapped[uuid.UUID | None]
+    # The W3C trace context of the transaction that wrote it, carried into the jobs it causes.
+    traceparent: Mapped[str | None] = mapped_column(String(55))
 
 
 _PENDING: AtCommit[dict[str, Any]] = AtCommit("pd_prime.outbox.pending")

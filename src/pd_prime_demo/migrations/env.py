@@ -24,6 +24,7 @@ import pd_prime_demo.identity.api_key_models
 import pd_prime_demo.identity.mfa_models
 import pd_prime_demo.identity.models
 import pd_prime_demo.identity.oauth_models
+import pd_prime_demo.operations.models
 import pd_prime_demo.policies.models
 import pd_prime_demo.products.models
 import pd_prime_demo.quotes.models
