@@ -14,7 +14,7 @@ import typer
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo import bootstrap
+from pd_prime_demo import bootstrap, ops_cli
 from pd_prime_demo.bench import cli as bench_cli
 from pd_prime_demo.core.config import Environment, Settings, get_settings
 from pd_prime_demo.core.keys import load_key_material
@@ -25,6 +25,8 @@ app = typer.Typer(help="PD Prime: an open P&C insurance core.", no_args_is_help=
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+app.command()(ops_cli.backup)
+app.command()(ops_cli.restore)
 products_app = typer.Typer(help="Products and their rate versions.", no_args_is_help=True)
 quotes_app = typer.Typer(help="Quotes.", no_args_is_help=True)
 policies_app = typer.Typer(help="Policies.", no_args_is_help=True)

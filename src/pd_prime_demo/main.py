@@ -20,7 +20,6 @@ from pd_prime_demo.api import docs
 from pd_prime_demo.api.body_limit import BodySizeLimitMiddleware
 from pd_prime_demo.api.edge import wrap_edge
 from pd_prime_demo.api.errors import install_error_handlers
-from pd_prime_demo.api.health import router as health_router
 from pd_prime_demo.api.rate_limit import RateLimitMiddleware
 from pd_prime_demo.api.response_patterns import problem_openapi_schemas
 from pd_prime_demo.audit.router import router as audit_router
@@ -36,6 +35,8 @@ from pd_prime_demo.identity.account_router import router as account_router
 from pd_prime_demo.identity.api_keys_router import router as api_keys_router
 from pd_prime_demo.identity.oauth_router import router as oauth_router
 from pd_prime_demo.identity.router import router as identity_router
+from pd_prime_demo.operations.metrics_router import router as metrics_router
+from pd_prime_demo.operations.router import router as health_router
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.router import router as policies_router
 from pd_prime_demo.products.router import router as products_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # Outside the body limit: a client over its rate limit is refused before its body is read.
     app.add_middleware(RateLimitMiddleware)
     app.include_router(health_router)
+    app.include_router(metrics_router)
     app.include_router(docs.router)
     app.mount(docs.ASSETS, docs.static_files(), name="docs-assets")
     for router in V1_ROUTERS:

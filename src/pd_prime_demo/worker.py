@@ -28,12 +28,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock, locks
+from pd_prime_demo.core.job_telemetry import job_telemetry
 from pd_prime_demo.core.queue import STANDARD, add_blueprint, conninfo, record_errors
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime, runtime_of
 from pd_prime_demo.documents import jobs as documents_jobs
 from pd_prime_demo.events.relay import Route, relay_pending, run_relay
 from pd_prime_demo.identity import jobs as identity_jobs
+from pd_prime_demo.operations import jobs as operations_jobs
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.webhooks import jobs as webhooks_jobs
@@ -145,6 +147,7 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
         add_blueprint(app, webhooks_jobs.blueprint, "webhooks")
         add_blueprint(app, identity_jobs.blueprint, "identity")
         add_blueprint(app, sweeps, "sweeps")
+        add_blueprint(app, operations_jobs.blueprint, "operations")
         for name in SWEEPS:
             app.periodic(cron=runtime.settings.periodic_cron, periodic_id=name)(
                 app.tasks[f"sweeps:{name}"]
@@ -185,7 +188,7 @@ async def run_worker(
                     concurrency=concurrency,
                     install_signal_handlers=False,
                     additional_context={"runtime": runtime},
-                    worker_middleware=[record_errors],
+                    worker_middleware=[job_telemetry, record_errors],
                     name=name,
                 )
                 for queues, concurrency, name in lanes

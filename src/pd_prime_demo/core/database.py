@@ -115,7 +115,12 @@ class Database:
     """Owns the engine and the session factory for one process."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        from pd_prime_demo.core.db_metrics import observe_pool
+        from pd_prime_demo.core.tracing import instrument_engine
+
         self.engine = engine
+        instrument_engine(engine)
+        observe_pool(engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             engine, expire_on_commit=False, autoflush=True
         )

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from opentelemetry import trace
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 TRACER_NAME = "pd_prime"
 
@@ -31,3 +32,7 @@ def business_span(name: str, **attributes: AttributeValue | None) -> Iterator[Sp
         attributes={f"pd_prime.{k}": v for k, v in attributes.items() if v is not None},
     ) as span:
         yield span
+
+
+def instrument_engine(engine: AsyncEngine) -> None:
+    """Record a span for every SQL statement ``engine`` runs (groundwork stub)."""

@@ -1,0 +1,54 @@
+"""Prometheus metrics at ``/metrics``.
+
+``/metrics`` is not public (docs/security.md): it names every route, its traffic and its
+failures. It answers only a scraper presenting ``Authorization: Bearer <metrics_token>``
+(401 otherwise); with no token configured it does not exist (404), so an app on the public
+internet reveals nothing until an operator chooses a token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from pd_prime_demo.api.dependencies import RuntimeDep
+from pd_prime_demo.api.response_patterns import fail, problem_responses
+from pd_prime_demo.core.result_types import DomainError, ErrorKind, unauthenticated
+from pd_prime_demo.core.telemetry import REGISTRY
+
+router = APIRouter(tags=["operations"])
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text"},
+        **problem_responses(401, 404),
+    },
+    summary="Prometheus metrics (bearer metrics_token; 404 when none is configured)",
+)
+async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    configured = runtime.settings.metrics_token
+    if configured is None:
+        fail(DomainError(ErrorKind.NOT_FOUND, "http.not_found", "Not Found"))
+    given = _bearer(request)
+    # Digests of equal length, compared in constant time: neither the token's content nor
+    # its length shows in the timing.
+    if given is None or not hmac.compare_digest(
+        _digest(given), _digest(configured.get_secret_value())
+    ):
+        fail(unauthenticated("metrics.unauthenticated", "/metrics needs the metrics bearer token"))
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
