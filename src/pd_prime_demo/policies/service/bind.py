@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from opentelemetry.trace import Span
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing import service as billing
@@ -21,6 +22,7 @@ from pd_prime_demo.core.result_types import (
     forbidden,
     invalid,
 )
+from pd_prime_demo.core.tracing import business_span
 from pd_prime_demo.policies import repository, rules
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.service.common import (
@@ -98,6 +100,24 @@ async def bind_quote(
     The quote row is locked first, so concurrent binds of one quote serialise: the second
     finds it bound and returns the same policy (and the unique quote_id is the last guard).
     """
+    with business_span("policy.bind", package=option, payment_plan=payment_plan) as span:
+        outcome = await _bind(session, quote_id, option, payment_plan, actor, span)
+        match outcome:
+            case Ok(done):
+                span.set_attribute("pd_prime.outcome", "bound" if done.created else "already_bound")
+            case Err(error):
+                span.set_attribute("pd_prime.outcome", error.code)
+        return outcome
+
+
+async def _bind(
+    session: AsyncSession,
+    quote_id: uuid.UUID,
+    option: str | None,
+    payment_plan: str,
+    actor: Actor,
+    span: Span,
+) -> Result[Bound, DomainError]:
     if not actor.has(Permission.POLICIES_BIND):
         return Err(forbidden("auth.permission_missing", "this requires policies:bind"))
     match await quotes.get_quote(session, quote_id, actor=actor, for_update=True):
@@ -105,6 +125,10 @@ async def bind_quote(
             return err
         case Ok(quote):
             pass
+    # Codes and versions only: the quote's risk (names, dates of birth, VINs) stays out.
+    span.set_attributes({"pd_prime.product": quote.product_code, "pd_prime.state": quote.state})
+    if quote.rate_version is not None:
+        span.set_attribute("pd_prime.rate_version", quote.rate_version)
     bound = quote.status == quotes.QuoteStatus.BOUND
     if not bound and quote.status not in quotes.BINDABLE_STATUSES:
         return Err(conflict("quote.not_bindable", f"a {quote.status} quote cannot be bound"))
@@ -114,9 +138,11 @@ async def bind_quote(
             return err
         case Ok(chosen):
             pass
+    span.set_attribute("pd_prime.package", chosen)
     if bound:
         return await _already_bound(session, quote.id, chosen, payment_plan)
     package = quote.options[names.index(chosen)]
+    span.set_attribute("pd_prime.coverages", len(package.get("coverages", {})))
     assert quote.product_version_id is not None
     version = await products.compiled_version(session, quote.product_version_id)
     # A back-dated bind, within the product's window (further back: an underwriter).
