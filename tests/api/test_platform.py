@@ -44,7 +44,13 @@ async def test_not_ready_when_database_unreachable(runtime: Runtime) -> None:
         response = await client.get("/health/ready")
     await engine.dispose()
     assert response.status_code == 503
-    assert response.json()["checks"]["database"]["ok"] is False
+    assert int(response.headers["Retry-After"]) > 0
+    checks = response.json()["checks"]
+    assert checks["database"]["ok"] is False
+    assert checks["database"]["detail"].startswith("unreachable")
+    # What depends on the database is unknown, never reported healthy.
+    assert not checks["migrations"]["ok"]
+    assert not checks["queue"]["ok"]
 
 
 async def test_metrics_count_requests_by_route_template(runtime: Runtime) -> None:

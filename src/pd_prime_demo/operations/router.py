@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import text
 
 from pd_prime_demo.api.dependencies import RuntimeDep
-from pd_prime_demo.core.database import current_revision, migration_head
+from pd_prime_demo.operations.readiness import Readiness, ReadinessProbe
 
 router = APIRouter(tags=["operations"])
+
+# A dependency that is down rarely comes back within a second; pollers that honour this
+# header come back when a fresh answer is worth asking for.
+RETRY_AFTER_SECONDS = 5
+
+_NOT_READY_EXAMPLE = {
+    "status": "not_ready",
+    "checked_at": "2026-12-02T01:00:00Z",
+    "checks": {
+        "database": {"ok": True, "detail": "reachable", "figures": None},
+        "migrations": {"ok": True, "detail": "at 0021, head is 0021", "figures": None},
+        "queue": {
+            "ok": False,
+            "detail": "lagging: the oldest due job has waited 912 s (limit 300 s)",
+            "figures": {
+                "oldest_due_age_seconds": 912.4,
+                "todo": 1840.0,
+                "doing": 0.0,
+                "failed": 2.0,
+                "unpublished_events": 35.0,
+            },
+        },
+    },
+}
 
 
 class Liveness(BaseModel):
@@ -21,51 +43,46 @@ class Liveness(BaseModel):
     status: Literal["ok"] = "ok"
 
 
-class Check(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    ok: bool
-    detail: str
-
-
-class Readiness(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    status: Literal["ready", "not_ready"]
-    checks: dict[str, Check]
-
-
 @router.get("/health", response_model=Liveness, summary="Liveness: the process is serving")
 async def liveness() -> Liveness:
     return Liveness()
 
 
+def _probe(request: Request, runtime: RuntimeDep) -> ReadinessProbe:
+    # One probe per application (so per process), made on the first poll.
+    probe: ReadinessProbe | None = getattr(request.app.state, "readiness_probe", None)
+    if probe is None or probe.runtime is not runtime:
+        probe = ReadinessProbe(runtime)
+        request.app.state.readiness_probe = probe
+    return probe
+
+
 @router.get(
     "/health/ready",
     response_model=Readiness,
-    responses={503: {"model": Readiness, "description": "A dependency is not ready"}},
-    summary="Readiness: database reachable, migrations at head, Redis when configured",
+    responses={
+        503: {
+            "model": Readiness,
+            "description": "A dependency is not ready: each failing check says why; the "
+            "Retry-After header says when to ask again.",
+            "headers": {
+                "Retry-After": {
+                    "description": "Seconds to wait before polling again",
+                    "schema": {"type": "integer"},
+                }
+            },
+            "content": {"application/json": {"example": _NOT_READY_EXAMPLE}},
+        }
+    },
+    summary="Readiness: database, migrations at head, job queue lag, Redis when configured, "
+    "disk when the database is embedded",
+    description="Cheap enough to poll every second: the answer is shared by every poller of "
+    "this process for `ready_cache_seconds`, and each dependency is checked under a short "
+    "timeout.",
 )
-async def readiness(runtime: RuntimeDep) -> JSONResponse:
-    checks: dict[str, Check] = {}
-    head = migration_head()
-    try:
-        async with asyncio.timeout(3), runtime.db.sessionmaker() as session:
-            await session.execute(text("SELECT 1"))
-            checks["database"] = Check(ok=True, detail="reachable")
-            current = await current_revision(session)
-            checks["migrations"] = Check(ok=current == head, detail=f"at {current}, head is {head}")
-    except Exception as exc:  # any failure to reach the database means not ready
-        checks["database"] = Check(ok=False, detail=f"unreachable: {type(exc).__name__}")
-        checks.setdefault("migrations", Check(ok=False, detail="unknown: database unreachable"))
-    if runtime.settings.redis_url:
-        try:
-            async with asyncio.timeout(3):
-                ok = await runtime.cache.ping()
-        except TimeoutError:
-            ok = False
-        checks["redis"] = Check(ok=ok, detail="reachable" if ok else "unreachable")
-    ready = all(c.ok for c in checks.values())
-    body = Readiness(status="ready" if ready else "not_ready", checks=checks)
-    if ready:
-        return JSONResponse(body.model_dump())
-    # A load balancer or orchestrator polls again after this many seconds.
-    return JSONResponse(body.model_dump(), status_code=503, headers={"Retry-After": "5"})
+async def readiness(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    answer = await _probe(request, runtime).answer()
+    body = answer.model_dump(mode="json")
+    if answer.ready:
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -1,0 +1,183 @@
+"""Readiness: whether this process can serve, dependency by dependency.
+
+The answer is cached per process for ``ready_cache_seconds`` and computed by one caller at a
+time (the others wait for it and share it), so a load balancer, an orchestrator and a status
+page polling every second cost at most one round of checks a second. Each dependency has a
+short timeout of its own: a hung Redis must not make the database look down, nor the probe
+outlive the poller's own timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import text
+
+from pd_prime_demo.core.cache import Cache
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.database import Database, current_revision, migration_head
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.operations.service import queue_figures
+
+# Well under the 1-5 s a poller typically waits for an answer.
+CHECK_TIMEOUT_SECONDS = 2.0
+
+# The server's own data directory, visible only to a role allowed to read it (the embedded
+# server's superuser): pg_settings hides the row from others instead of raising.
+_DATA_DIRECTORY = text("SELECT setting FROM pg_settings WHERE name = 'data_directory'")
+
+
+class Check(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    ok: bool
+    detail: str = Field(examples=["reachable"])
+    figures: dict[str, float] | None = Field(
+        default=None,
+        description="The measurements behind the verdict (queue: job counts and the oldest "
+        "due job's wait in seconds; disk: free and required bytes).",
+        examples=[{"oldest_due_age_seconds": 0.4, "todo": 3, "doing": 1, "failed": 0}],
+    )
+
+
+class Readiness(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    status: Literal["ready", "not_ready"]
+    checked_at: datetime = Field(
+        description="When the checks ran (answers are shared for ready_cache_seconds)."
+    )
+    checks: dict[str, Check] = Field(
+        description="database, migrations and queue always; redis when REDIS_URL is set; "
+        "disk when the database's files are on this machine (the embedded server)."
+    )
+
+    @property
+    def ready(self) -> bool:
+        return self.status == "ready"
+
+
+def _unknown(why: str) -> Check:
+    return Check(ok=False, detail=f"unknown: {why}")
+
+
+def _queue_check(
+    jobs: dict[tuple[str, str], int], oldest: float, unpublished: int, max_lag: int
+) -> Check:
+    by_status = dict.fromkeys(("todo", "doing", "failed"), 0)
+    for (_queue, status), count in jobs.items():
+        by_status[status] = by_status.get(status, 0) + count
+    figures = {
+        "oldest_due_age_seconds": round(oldest, 3),
+        **{status: float(n) for status, n in by_status.items()},
+        "unpublished_events": float(unpublished),
+    }
+    if oldest > max_lag:
+        detail = f"lagging: the oldest due job has waited {oldest:.0f} s (limit {max_lag} s)"
+        return Check(ok=False, detail=detail, figures=figures)
+    return Check(ok=True, detail="keeping up", figures=figures)
+
+
+def disk_check(directory: Path, min_free_bytes: int) -> Check:
+    """The free space of the file system holding ``directory`` against the floor."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError as exc:
+        return _unknown(f"cannot stat the data directory ({type(exc).__name__})")
+    free = stats.f_bavail * stats.f_frsize  # what an unprivileged writer may still use
+    figures = {"free_bytes": float(free), "min_free_bytes": float(min_free_bytes)}
+    if free < min_free_bytes:
+        detail = f"low: {free} bytes free, {min_free_bytes} required"
+        return Check(ok=False, detail=detail, figures=figures)
+    return Check(ok=True, detail=f"{free} bytes free", figures=figures)
+
+
+def local_disk_check(data_directory: str | None, min_free_bytes: int) -> Check | None:
+    """The disk check of the server's data directory if it is on this machine, else None (a
+    remote server's path means nothing here, and its disk is its operator's to watch)."""
+    if data_directory is None or not Path(data_directory).is_dir():
+        return None
+    return disk_check(Path(data_directory), min_free_bytes)
+
+
+async def _database_checks(db: Database, settings: Settings) -> dict[str, Check]:
+    checks: dict[str, Check] = {}
+    head = migration_head()
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), db.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+            checks["database"] = Check(ok=True, detail="reachable")
+            current = await current_revision(session)
+            checks["migrations"] = Check(ok=current == head, detail=f"at {current}, head is {head}")
+            figures = await queue_figures(session)
+            checks["queue"] = _queue_check(
+                figures.jobs,
+                figures.oldest_due_age_seconds,
+                figures.unpublished_events,
+                settings.ready_max_queue_lag_seconds,
+            )
+            data_directory = await session.scalar(_DATA_DIRECTORY)
+    except Exception as exc:  # any failure to reach or read the database means not ready
+        name = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        if "database" not in checks:
+            checks["database"] = Check(ok=False, detail=f"unreachable: {name}")
+        for later in ("migrations", "queue"):
+            checks.setdefault(later, _unknown(f"the database did not answer ({name})"))
+        return checks
+    disk = await asyncio.to_thread(
+        local_disk_check, data_directory, settings.ready_min_free_disk_bytes
+    )
+    if disk is not None:
+        checks["disk"] = disk
+    return checks
+
+
+async def _redis_check(cache: Cache) -> Check:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            ok = await cache.ping()
+    except TimeoutError:
+        return Check(ok=False, detail="unreachable: timed out")
+    return Check(ok=ok, detail="reachable" if ok else "unreachable")
+
+
+async def check_readiness(db: Database, cache: Cache, settings: Settings) -> Readiness:
+    """Run every check now (the database and Redis side by side)."""
+    database = _database_checks(db, settings)
+    if settings.redis_url:
+        found, redis = await asyncio.gather(database, _redis_check(cache))
+        checks = {**found, "redis": redis}
+    else:
+        checks = await database
+    ready = all(check.ok for check in checks.values())
+    return Readiness(
+        status="ready" if ready else "not_ready", checked_at=datetime.now(UTC), checks=checks
+    )
+
+
+@dataclass(slots=True)
+class ReadinessProbe:
+    """One process's cached readiness answer (single flight: one round of checks at a time)."""
+
+    runtime: Runtime
+    _answer: Readiness | None = None
+    _fresh_until: float = 0.0
+    _lock: asyncio.Lock | None = None
+
+    async def answer(self) -> Readiness:
+        if self._answer is not None and time.monotonic() < self._fresh_until:
+            return self._answer
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            # Whoever waited on the lock finds the answer its predecessor just computed.
+            if self._answer is None or time.monotonic() >= self._fresh_until:
+                runtime = self.runtime
+                self._answer = await check_readiness(runtime.db, runtime.cache, runtime.settings)
+                self._fresh_until = time.monotonic() + runtime.settings.ready_cache_seconds
+            return self._answer
