@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from opentelemetry.trace import Span
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -19,10 +20,16 @@ from pd_prime_demo.billing.service.refunds import refund_if_due
 from pd_prime_demo.billing.service.views import AccountView, allocate, view
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, FieldIssue, Ok, Result
+from pd_prime_demo.core.telemetry import PAYMENT_AMOUNT, PAYMENTS
+from pd_prime_demo.core.tracing import business_span
 
 ZERO = Decimal(0)
+# The ledger keeps no currency: a product definition admits only USD (rating.definition), so
+# every account is in it. The label is there for the day a second currency is offered.
+CURRENCY = "USD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,46 @@ async def pay(
 ) -> Result[Recorded, DomainError]:
     """Record a payment once per key; the same key with another amount is refused. The
     payment settles the live installments oldest first; what none needs is a credit."""
+    # The payer is not on the span: the method's kind, the amount and the policy's id are.
+    with business_span(
+        "payment.record",
+        policy_id=str(account.policy_id),
+        product=account.product_code,
+        state=account.state,
+        method=str(method),
+        amount=str(amount),
+        currency=CURRENCY,
+    ) as span:
+        recorded = await _record(session, account, amount, method, idempotency_key, actor)
+        _outcome(session, span, recorded)
+        return recorded
+
+
+def _outcome(session: AsyncSession, span: Span, recorded: Result[Recorded, DomainError]) -> None:
+    match recorded:
+        case Ok(Recorded(payment=payment, created=True) as done):
+            span.set_attributes(
+                {"pd_prime.outcome": "recorded", "pd_prime.settled": len(done.settled)}
+            )
+            # Counted once committed: a replay (created=False) or a rollback counts nothing.
+            # The float is Prometheus's: the ledger keeps the Decimal.
+            amount = float(payment.amount)
+            after_commit(session, PAYMENTS.labels(CURRENCY).inc)
+            after_commit(session, lambda: PAYMENT_AMOUNT.labels(CURRENCY).inc(amount))
+        case Ok(_):
+            span.set_attribute("pd_prime.outcome", "replayed")
+        case Err(error):
+            span.set_attribute("pd_prime.outcome", error.code)
+
+
+async def _record(
+    session: AsyncSession,
+    account: BillingAccount,
+    amount: Decimal,
+    method: str,
+    idempotency_key: str,
+    actor: Actor,
+) -> Result[Recorded, DomainError]:
     fingerprint = hashlib.sha256(f"{amount}|{method}".encode()).hexdigest()
     existing = await repository.payment_by_key(session, account.policy_id, idempotency_key)
     if existing is not None:

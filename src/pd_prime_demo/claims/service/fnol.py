@@ -43,6 +43,7 @@ from pd_prime_demo.claims.service.common import get_claim
 from pd_prime_demo.claims.service.fnol_read import contact_context
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, ActorKind, Permission, Role
+from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.crypto import FieldCipher
 from pd_prime_demo.core.outbox import emit
@@ -55,6 +56,8 @@ from pd_prime_demo.core.result_types import (
     invalid,
     not_found,
 )
+from pd_prime_demo.core.telemetry import CLAIMS_OPENED
+from pd_prime_demo.core.tracing import business_span
 from pd_prime_demo.policies import service as policies
 
 POLICY_NOT_FOUND = not_found("policy")
@@ -130,6 +133,43 @@ async def file_claim(
     settings: Settings,
 ) -> Result[Claim, DomainError]:
     """First notice of loss (see the module's docstring)."""
+    # Codes and counts only: the parties' names and contacts, the location and the
+    # description of the loss stay out of the span.
+    with business_span(
+        "claim.report",
+        cause_code=body.cause_code,
+        involved=len(body.vehicles) + len(body.property),
+        parties=len(body.parties),
+    ) as span:
+        filed = await _file(session, body, actor=actor, cipher=cipher, settings=settings)
+        match filed:
+            case Ok(claim):
+                span.set_attributes(
+                    {
+                        "pd_prime.claim_id": str(claim.id),
+                        "pd_prime.product": claim.product_code,
+                        "pd_prime.state": claim.state,
+                        "pd_prime.coverage_status": claim.coverage_status,
+                        "pd_prime.findings": len(claim.coverage_findings),
+                        "pd_prime.fraud_indicators": len(claim.fraud_indicators),
+                        "pd_prime.reported_via": claim.reported_via,
+                        "pd_prime.outcome": claim.status,
+                    }
+                )
+                after_commit(session, CLAIMS_OPENED.labels(claim.product_code).inc)
+            case Err(error):
+                span.set_attribute("pd_prime.outcome", error.code)
+        return filed
+
+
+async def _file(
+    session: AsyncSession,
+    body: ClaimCreate,
+    *,
+    actor: Actor,
+    cipher: FieldCipher,
+    settings: Settings,
+) -> Result[Claim, DomainError]:
     if not actor.has(Permission.CLAIMS_FILE):
         return Err(POLICY_NOT_FOUND)
     match await policies.get_policy(session, body.policy_id, actor=filing_view(actor)):

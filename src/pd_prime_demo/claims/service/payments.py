@@ -34,6 +34,7 @@ from pd_prime_demo.claims.service.money import (
 )
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import (
     DomainError,
@@ -45,8 +46,13 @@ from pd_prime_demo.core.result_types import (
     invalid,
     not_found,
 )
+from pd_prime_demo.core.telemetry import CLAIM_PAID_AMOUNT, CLAIM_PAYMENTS
+from pd_prime_demo.core.tracing import business_span
 
 ZERO = Decimal(0)
+# The claims ledger keeps no currency: a product definition admits only USD
+# (rating.definition), so every claim is paid in it.
+CURRENCY = "USD"
 TRANSACTION_NOT_FOUND = not_found("claim transaction", "claim.transaction_not_found")
 
 
@@ -259,31 +265,61 @@ async def make_payment(
     """Pay on an exposure's reserve line (raising the reserve first where it does not cover
     the amount); indemnity within the limits; above the actor's authority, an approval."""
     amount = rules.cents(amount)
-    match await _open_line(session, claim_id, exposure_id, cost_type, category, actor=actor):
-        case Err() as err:
-            return err
-        case Ok((claim, exposure, line)):
-            pass
-    if cost_type is CostType.INDEMNITY and (
-        refused := await check_indemnity(session, claim, exposure, amount)
-    ):
-        return Err(refused)
-    if not await authority_covers(session, actor, line, MoneyKind.PAYMENT, amount):
-        waiting = await _wait_for_approval(
-            session, claim, line, MoneyKind.PAYMENT, amount, reason=reason, payee=payee, actor=actor
+    # The payee (a person's name) and the reason (free text) stay out of the span.
+    with business_span(
+        "claim.payment",
+        claim_id=str(claim_id),
+        exposure_id=str(exposure_id),
+        cost_type=cost_type.value,
+        category=category,
+        amount=str(amount),
+        currency=CURRENCY,
+    ) as span:
+        match await _open_line(session, claim_id, exposure_id, cost_type, category, actor=actor):
+            case Err(error) as err:
+                span.set_attribute("pd_prime.outcome", error.code)
+                return err
+            case Ok((claim, exposure, line)):
+                pass
+        if cost_type is CostType.INDEMNITY and (
+            refused := await check_indemnity(session, claim, exposure, amount)
+        ):
+            span.set_attribute("pd_prime.outcome", refused.code)
+            return Err(refused)
+        if not await authority_covers(session, actor, line, MoneyKind.PAYMENT, amount):
+            span.set_attribute("pd_prime.outcome", "awaiting_approval")
+            waiting = await _wait_for_approval(
+                session,
+                claim,
+                line,
+                MoneyKind.PAYMENT,
+                amount,
+                reason=reason,
+                payee=payee,
+                actor=actor,
+            )
+            return Ok(waiting)
+        rows = await post_payment(
+            session,
+            claim,
+            line,
+            amount,
+            payee=payee,
+            reason=reason,
+            actor=actor,
+            idempotency_key=key_digest(actor, idempotency_key) if idempotency_key else None,
         )
-        return Ok(waiting)
-    rows = await post_payment(
-        session,
-        claim,
-        line,
-        amount,
-        payee=payee,
-        reason=reason,
-        actor=actor,
-        idempotency_key=key_digest(actor, idempotency_key) if idempotency_key else None,
-    )
-    return Ok(Movement(line, rows))
+        span.set_attributes({"pd_prime.outcome": "paid", "pd_prime.reserve_raised": len(rows) > 1})
+        count_payment_issued(session, amount)
+        return Ok(Movement(line, rows))
+
+
+def count_payment_issued(session: AsyncSession, amount: Decimal) -> None:
+    """Count a claim payment once its transaction commits (a waiting approval, or a rollback,
+    counts nothing); the float is Prometheus's, the ledger keeps the Decimal."""
+    paid = float(amount)
+    after_commit(session, CLAIM_PAYMENTS.labels(CURRENCY).inc)
+    after_commit(session, lambda: CLAIM_PAID_AMOUNT.labels(CURRENCY).inc(paid))
 
 
 async def record_recovery(

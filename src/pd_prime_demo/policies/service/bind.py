@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from opentelemetry.trace import Span
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.result_types import (
     DomainError,
     Err,
@@ -22,6 +24,7 @@ from pd_prime_demo.core.result_types import (
     forbidden,
     invalid,
 )
+from pd_prime_demo.core.telemetry import POLICIES_BOUND, WRITTEN_PREMIUM
 from pd_prime_demo.core.tracing import business_span
 from pd_prime_demo.policies import repository, rules
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
@@ -211,4 +214,19 @@ async def _bind(
     )
     new_business = await record(session, policy, transition, version=version, actor=actor)
     await quotes.mark_bound(session, quote, policy_id=policy.id, option=chosen, actor=actor)
+    _count_bound(session, policy, new_business.premium_change, defn.currency)
+    span.set_attributes(
+        {"pd_prime.policy_id": str(policy.id), "pd_prime.premium": str(new_business.premium_change)}
+    )
     return Ok(Bound(policy, created=True, history=[new_business]))
+
+
+def _count_bound(session: AsyncSession, policy: Policy, written: Decimal, currency: str) -> None:
+    """Count the policy and its written premium once the bind has committed (a bind that
+    rolls back, or a repeated bind returning the same policy, counts nothing)."""
+    labels = (policy.product_code, policy.state)
+    after_commit(session, POLICIES_BOUND.labels(*labels).inc)
+    # The one float conversion of money: Prometheus counters are floats, and a dashboard's sum
+    # of premium needs no cent-exact arithmetic (the ledger and the reports keep the Decimals).
+    premium = WRITTEN_PREMIUM.labels(*labels, currency)
+    after_commit(session, lambda: premium.inc(float(written)))

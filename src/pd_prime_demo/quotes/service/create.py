@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
+from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import (
     DomainError,
@@ -24,6 +25,8 @@ from pd_prime_demo.core.result_types import (
     invalid,
     stale_version,
 )
+from pd_prime_demo.core.telemetry import QUOTES_CREATED
+from pd_prime_demo.core.tracing import business_span
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.products import service as products
 from pd_prime_demo.quotes.enums import EDITABLE_STATUSES, QuoteStatus
@@ -34,6 +37,7 @@ from pd_prime_demo.quotes.service.common import (
     announce,
     assess,
     move,
+    outcome,
     rate_and_underwrite,
 )
 from pd_prime_demo.quotes.service.read import get_quote
@@ -55,6 +59,21 @@ def _date_problem(version: products.CompiledVersion, on: date, actor: Actor) -> 
 @beartype
 async def create_quote(
     session: AsyncSession, data: QuoteCreate, *, actor: Actor
+) -> Result[Quote, DomainError]:
+    with business_span(
+        "quote.create",
+        product=data.product_code,
+        state=data.state,
+        packages=len(data.options),
+        submit=data.submit,
+    ) as span:
+        created = await _create(session, data, actor)
+        outcome(span, created)
+        return created
+
+
+async def _create(
+    session: AsyncSession, data: QuoteCreate, actor: Actor
 ) -> Result[Quote, DomainError]:
     if not actor.has(Permission.QUOTES_WRITE):
         return Err(forbidden("auth.permission_missing", "this requires quotes:write"))
@@ -123,6 +142,7 @@ async def create_quote(
     )
     if assessment is not None:
         await announce(session, quote, QuoteStatus.DRAFT, actor, **assessment.detail)
+    after_commit(session, QUOTES_CREATED.labels(quote.product_code, quote.state).inc)
     return Ok(quote)
 
 
@@ -132,6 +152,19 @@ async def update_quote(
     quote_id: uuid.UUID,
     changes: QuoteUpdate,
     *,
+    expected_version: int | None,
+    actor: Actor,
+) -> Result[Quote, DomainError]:
+    with business_span("quote.update", submit=changes.submit) as span:
+        updated = await _update(session, quote_id, changes, expected_version, actor)
+        outcome(span, updated)
+        return updated
+
+
+async def _update(
+    session: AsyncSession,
+    quote_id: uuid.UUID,
+    changes: QuoteUpdate,
     expected_version: int | None,
     actor: Actor,
 ) -> Result[Quote, DomainError]:

@@ -11,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict, forbidden
+from pd_prime_demo.core.tracing import business_span
 from pd_prime_demo.products import service as products
 from pd_prime_demo.quotes import repository
 from pd_prime_demo.quotes.enums import QuoteStatus
 from pd_prime_demo.quotes.models import Quote
 from pd_prime_demo.quotes.schemas import UnderwritingDecision
-from pd_prime_demo.quotes.service.common import move, rate, rating_json
+from pd_prime_demo.quotes.service.common import move, outcome, rate, rating_json
 from pd_prime_demo.quotes.service.create import options_json
 from pd_prime_demo.quotes.service.read import get_quote
 
@@ -24,6 +25,21 @@ from pd_prime_demo.quotes.service.read import get_quote
 @beartype
 async def decide_referral(
     session: AsyncSession, quote_id: uuid.UUID, decision: UnderwritingDecision, *, actor: Actor
+) -> Result[Quote, DomainError]:
+    with business_span(
+        "quote.referral_decide",
+        decision=decision.decision,
+        surcharged=decision.surcharge_percent is not None,
+        changed_terms=decision.options is not None,
+        authority=actor.authority,
+    ) as span:
+        decided = await _decide(session, quote_id, decision, actor)
+        outcome(span, decided)
+        return decided
+
+
+async def _decide(
+    session: AsyncSession, quote_id: uuid.UUID, decision: UnderwritingDecision, actor: Actor
 ) -> Result[Quote, DomainError]:
     if not actor.has(Permission.UNDERWRITING_DECIDE):
         return Err(forbidden("auth.permission_missing", "this requires underwriting:decide"))
