@@ -54,6 +54,12 @@ from pd_prime_demo.api.response_patterns import (
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.ratelimit import Check, Decision, RateLimitStorageError, Rule
 from pd_prime_demo.core.result_types import DomainError, ErrorKind
+from pd_prime_demo.core.security_events import (
+    SecurityEventType,
+    client_address_bound,
+    route_template,
+    security_event,
+)
 
 if TYPE_CHECKING:
     from pd_prime_demo.core.runtime import Runtime
@@ -196,18 +202,28 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         settings = runtime.settings
-        route_class = classify(
-            scope.get("method", "GET"), scope["path"], settings, websocket=kind == "websocket"
-        )
-        if route_class is None or not settings.rate_limits_enabled:
-            await self.app(scope, receive, send)
-            return
         peer = scope.get("client")
         address = client_address(
             peer[0] if peer else None,
             [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"],
             settings.trusted_proxies,
         )
+        # Resolved for every request, limited or not, so that any security event logged while
+        # it is served names the caller's network.
+        with client_address_bound(address):
+            await self._limit(runtime, address, scope, receive, send)
+
+    async def _limit(
+        self, runtime: Runtime, address: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        kind = scope["type"]
+        settings = runtime.settings
+        route_class = classify(
+            scope.get("method", "GET"), scope["path"], settings, websocket=kind == "websocket"
+        )
+        if route_class is None or not settings.rate_limits_enabled:
+            await self.app(scope, receive, send)
+            return
         checks = [Check(_rule(settings, route_class, "client"), address)]
         credential = next((v for k, v in scope["headers"] if k == b"authorization"), None)
         if credential and route_class in (RouteClass.READ, RouteClass.WRITE):
@@ -227,6 +243,7 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         if denied := next((d for d in limits.decisions if not d.allowed), None):
+            _record(denied, route_class, scope)
             await _refuse(scope, receive, send, exceeded(denied), rate_limit_headers([denied]))
             return
 
@@ -241,6 +258,17 @@ class RateLimitMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers if kind == "http" else send)
+
+
+def _record(denied: Decision, route_class: RouteClass, scope: Scope) -> None:
+    security_event(
+        SecurityEventType.RATE_LIMITED,
+        scope=route_class.value,
+        limit=denied.rule.name,
+        retry_after=max(1, denied.reset_after),
+        method=scope.get("method"),  # None for a WebSocket connect
+        route=route_template(scope),
+    )
 
 
 async def _refuse(
@@ -292,6 +320,7 @@ async def _count(request: Request, checks: list[Check]) -> None:
         raise ProblemError(UNAVAILABLE, dict(_UNAVAILABLE_HEADERS)) from None
     limits.decisions.extend(decisions)
     if denied := next((d for d in decisions if not d.allowed), None):
+        _record(denied, RouteClass.LOGIN, request.scope)
         raise ProblemError(exceeded(denied), rate_limit_headers([denied]))
 
 

@@ -41,6 +41,7 @@ from pd_prime_demo.core.result_types import (
     not_found,
 )
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.security_events import SecurityEventType, security_event
 from pd_prime_demo.identity.models import ApiClient, AuthSession, User
 from pd_prime_demo.identity.oauth_log import record_token_event
 from pd_prime_demo.identity.oauth_rules import (
@@ -343,7 +344,7 @@ async def issue_client_token(
     try:
         ident = uuid.UUID(client_id)
     except ValueError:
-        return Err(INVALID_CLIENT)
+        return refused_client(None)
     row = await _live_client(session, ident)
     # The client id is public (RFC 6749 §2.2); the secret is compared in constant time.
     if (
@@ -351,7 +352,7 @@ async def issue_client_token(
         or row.secret_hash is None
         or not hmac.compare_digest(row.secret_hash, token_digest(client_secret))
     ):
-        return Err(INVALID_CLIENT)
+        return refused_client(ident)
     if GrantType.CLIENT_CREDENTIALS not in row.grant_types:
         return Err(UNAUTHORIZED_CLIENT)
     actor = _as_actor(ident, row, None)
@@ -393,6 +394,15 @@ async def issue_client_token(
         session, "issued", grant=GrantType.CLIENT_CREDENTIALS, client_id=ident, user_id=row.id
     )
     return Ok(ClientToken(token, ttl, issued_scope))
+
+
+def refused_client(client_id: uuid.UUID | None) -> Err[DomainError]:
+    """INVALID_CLIENT, logged as a security event (the id only when it is one: the caller
+    wrote it)."""
+    security_event(
+        SecurityEventType.CLIENT_AUTH_FAILED, reason="invalid_client", client_id=client_id
+    )
+    return Err(INVALID_CLIENT)
 
 
 async def authenticate_oauth_client(

@@ -3,6 +3,7 @@ checks. Every domain's router depends on these; they belong to identity, which o
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
@@ -16,6 +17,10 @@ from pd_prime_demo.api.response_patterns import fail
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, ActorKind, Permission
 from pd_prime_demo.core.result_types import Err, Ok, forbidden, unauthenticated
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.security_events import Reason, route_template, security_event
+from pd_prime_demo.core.security_events import SecurityEventType as Security
+from pd_prime_demo.identity import api_keys
 from pd_prime_demo.identity import service as identity
 
 oauth2_scheme = OAuth2PasswordBearer(
@@ -60,8 +65,41 @@ async def current_authentication(
                 fail(DEMO_READ_ONLY)
             return authenticated
         case Err(error):
+            record_token_refusal(request, runtime, token)
             fail(error, {"WWW-Authenticate": 'Bearer realm="pd-prime", error="invalid_token"'})
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def record_token_refusal(request: Request, runtime: Runtime, token: str) -> None:
+    """Log a refused bearer credential (an access token or an API key) as a security event."""
+    route, method = route_template(request.scope), request.method
+    if api_keys.is_api_key(token):
+        security_event(Security.API_KEY_INVALID, route=route, method=method)
+        return
+    security_event(
+        Security.TOKEN_INVALID, reason=_token_fault(runtime, token), route=route, method=method
+    )
+
+
+def _token_fault(runtime: Runtime, token: str) -> Reason:
+    """Why a refused access token was refused, for the operator only (the caller is told
+    "invalid or expired" alike): expired tokens are routine, forged ones are not."""
+    verified = runtime.signer.verify(token)
+    if verified is None or verified.header.get("typ") != "at+jwt":
+        return "malformed"
+    claims, settings = verified.claims, runtime.settings
+    if claims.get("iss") != settings.jwt_issuer or claims.get("aud") != settings.jwt_audience:
+        return "malformed"
+    try:
+        expired = int(claims["exp"]) < int(clock.now().timestamp())
+    except (KeyError, ValueError, TypeError):
+        return "malformed"
+    return "expired" if expired else "session_ended"
+
+
+def _credential_id(actor: Actor, kind: ActorKind) -> uuid.UUID | None:
+    """The id of the API client or key an actor is (``core.actor`` names them ``kind:id``)."""
+    return uuid.UUID(actor.id.partition(":")[2]) if actor.kind is kind else None
 
 
 async def current_actor(
@@ -128,11 +166,22 @@ async def fresh_person_session(
 FreshPersonSession = Annotated[identity.Authenticated, Depends(fresh_person_session)]
 
 
-def require(permission: Permission) -> Callable[[Actor], Awaitable[Actor]]:
+def require(permission: Permission) -> Callable[..., Awaitable[Actor]]:
     """Dependency factory: the current actor, or 403 when the role lacks ``permission``."""
 
-    async def dependency(actor: CurrentActor) -> Actor:
+    async def dependency(request: Request, actor: CurrentActor) -> Actor:
         if not actor.has(permission):
+            security_event(
+                Security.PERMISSION_DENIED,
+                permission=permission.value,
+                actor=actor.id,
+                role=None if actor.role is None else actor.role.value,
+                user_id=actor.user_id,
+                client_id=actor.delegated_to or _credential_id(actor, ActorKind.CLIENT),
+                key_id=_credential_id(actor, ActorKind.API_KEY),
+                route=route_template(request.scope),
+                method=request.method,
+            )
             fail(forbidden("auth.permission_missing", f"this requires the {permission} permission"))
         return actor
 

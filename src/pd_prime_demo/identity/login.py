@@ -26,6 +26,8 @@ from pd_prime_demo.core.result_types import (
     unauthenticated,
 )
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.security_events import SecurityEventType as Security
+from pd_prime_demo.core.security_events import security_event
 from pd_prime_demo.core.telemetry import LOGIN_ATTEMPTS
 from pd_prime_demo.identity import mfa, webauthn_ceremonies
 from pd_prime_demo.identity.models import User
@@ -89,12 +91,20 @@ async def login(
     throttle = Throttle(rt.cache, login_policy(rt), "login", email, client)
     if refusal := await throttle.reserve():
         LOGIN_ATTEMPTS.labels("throttled").inc()
+        security_event(Security.LOGIN_THROTTLED, retry_after=refusal.extra["retry_after"])
         return Err(refusal)
     user = await session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user else None
     ok = await to_thread.run_sync(rt.passwords.verify, stored, password)  # argon2: off the loop
     if user is None or not ok or not user.is_active:
         LOGIN_ATTEMPTS.labels("failed").inc()
+        security_event(
+            Security.LOGIN_FAILED,
+            reason="unknown_account"
+            if user is None
+            else ("wrong_password" if not ok else "inactive_account"),
+            user_id=user.id if user else None,
+        )
         return Err(INVALID_CREDENTIALS)
     await throttle.succeeded()
     if user.is_demo and not rt.settings.demo_accounts_allowed:
@@ -154,6 +164,7 @@ async def _open_step(
     the request itself, answered after the ticket is taken (and given back as a failure)."""
     ticket = await mfa.take_ticket(rt, mfa_token, purpose)
     if ticket is None:
+        security_event(Security.MFA_FAILED, reason="invalid_mfa_token")
         return Err(mfa.INVALID_MFA_TOKEN)
     if reject is not None:
         await mfa.give_back(rt, mfa_token, ticket)
@@ -161,11 +172,21 @@ async def _open_step(
     throttle = Throttle(rt.cache, mfa_policy(rt), "mfa", str(ticket.user_id), client)
     if refusal := await throttle.reserve():
         await mfa.give_back(rt, mfa_token, ticket, failed=refusal_fails)
+        security_event(
+            Security.MFA_THROTTLED,
+            user_id=ticket.user_id,
+            retry_after=refusal.extra["retry_after"],
+        )
         return Err(refusal)
     user = await session.get(User, ticket.user_id)
     if user is None or not user.is_active:
+        security_event(Security.MFA_FAILED, reason="invalid_mfa_token", user_id=ticket.user_id)
         return Err(mfa.INVALID_MFA_TOKEN)
     return Ok(_Step(ticket, throttle, user))
+
+
+def _wrong_code(user: User, factor: str) -> None:
+    security_event(Security.MFA_FAILED, reason="wrong_code", user_id=user.id, factor=factor)
 
 
 async def login_second_factor(
@@ -194,6 +215,7 @@ async def login_second_factor(
         method = "recovery_code"
     if not passed:
         await mfa.give_back(rt, mfa_token, ticket)
+        _wrong_code(user, method)
         return Err(mfa.INVALID_CODE)
     await throttle.succeeded()
     return Ok(await complete_mfa_login(session, rt, user, method=method))
@@ -217,6 +239,7 @@ async def login_with_passkey(
         session, rt, user.id, mfa_token=mfa_token, credential=credential
     ):
         await mfa.give_back(rt, mfa_token, ticket)
+        _wrong_code(user, "webauthn")
         return Err(webauthn_ceremonies.INVALID_ASSERTION)
     await throttle.succeeded()
     return Ok(await complete_mfa_login(session, rt, user, method="webauthn"))
@@ -241,9 +264,11 @@ async def begin_enrolment_with_ticket(
     ticket stays usable for the confirmation)."""
     ticket = await mfa.take_ticket(rt, mfa_token, "enrol")
     if ticket is None:
+        security_event(Security.MFA_FAILED, reason="invalid_mfa_token")
         return Err(mfa.INVALID_MFA_TOKEN)
     user = await session.get(User, ticket.user_id)
     if user is None or not user.is_active:
+        security_event(Security.MFA_FAILED, reason="invalid_mfa_token", user_id=ticket.user_id)
         return Err(mfa.INVALID_MFA_TOKEN)
     await mfa.give_back(rt, mfa_token, ticket, failed=False)
     return await mfa.begin_totp(session, rt, user)
@@ -259,8 +284,10 @@ async def confirm_enrolment_with_ticket(
         case Ok(_Step(ticket, throttle, user)):
             pass
     match await mfa.confirm_totp(session, rt, user, otp, actor=actor_for_user(user)):
-        case Err() as err:
+        case Err(error) as err:
             await mfa.give_back(rt, mfa_token, ticket)
+            if error.code == mfa.INVALID_CODE.code:
+                _wrong_code(user, "otp")
             return err
         case Ok(codes):
             pass

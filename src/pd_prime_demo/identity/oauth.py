@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, Ok, Result
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.security_events import SecurityEventType, security_event
 from pd_prime_demo.identity import clients, oidc
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.identity.models import ApiClient, AuthSession, User
@@ -245,6 +247,7 @@ async def redeem_code(
         # Its own client failed the proof: the code is spent (Ok-valued, so that commits), or
         # whoever holds a stolen code could try verifiers until one fits (RFC 9700 §4.5.3).
         stored.used_at = now
+        _code_event("pkce", stored)
         return Ok(CodeReplayed(None))
     user = await session.get(User, stored.user_id)
     if user is None or not user.is_active:
@@ -300,7 +303,18 @@ async def _replayed(session: AsyncSession, stored: AuthorizationCode) -> CodeRep
     )
     if stored.session_id is not None:
         await revoke_authorization(session, stored.session_id, reason="authorization_code_replayed")
+    _code_event("replayed", stored)
     return CodeReplayed(stored.session_id)
+
+
+def _code_event(reason: Literal["replayed", "pkce"], stored: AuthorizationCode) -> None:
+    security_event(
+        SecurityEventType.AUTHORIZATION_CODE_REPLAYED,
+        reason=reason,
+        user_id=stored.user_id,
+        session_id=stored.session_id,
+        client_id=stored.client_id,
+    )
 
 
 async def revoke_authorization(

@@ -8,6 +8,7 @@ The token, revocation and introspection endpoints answer errors per RFC 6749 §5
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 from urllib.parse import unquote_plus
 
@@ -59,7 +60,7 @@ def _oauth_problem(
     )
 
 
-async def _client(
+async def _authenticated_client(
     session: Session,
     basic: HTTPBasicCredentials | None,
     client_id: str | None,
@@ -85,6 +86,27 @@ async def _client(
         case Err(error):
             return error
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _client(
+    session: Session,
+    basic: HTTPBasicCredentials | None,
+    client_id: str | None,
+    client_secret: str | None,
+) -> ApiClient | DomainError:
+    """The authenticated client, or the error; a failed authentication is a security event."""
+    outcome = await _authenticated_client(session, basic, client_id, client_secret)
+    if isinstance(outcome, DomainError) and outcome.code == clients.INVALID_CLIENT.code:
+        return _refused(client_id or (unquote_plus(basic.username) if basic else None))
+    return outcome
+
+
+def _refused(client_id: str | None) -> DomainError:
+    try:
+        ident = uuid.UUID(client_id) if client_id else None
+    except ValueError:
+        ident = None  # not an id: whatever the caller wrote is not logged
+    return clients.refused_client(ident).error
 
 
 _Form = Annotated[str | None, Form(max_length=_MAX_VALUE)]
@@ -224,7 +246,7 @@ async def introspect_token(
     if isinstance(client, DomainError):
         return _oauth_problem(client, path)
     if client.secret_hash is None:  # RFC 7662 §2.1: the caller must be authenticated
-        return _oauth_problem(clients.INVALID_CLIENT, path)
+        return _oauth_problem(_refused(str(client.id)), path)
     response.headers.update(_NO_STORE)
     return IntrospectionRead.model_validate(
         await oauth_tokens.introspect(session, runtime, client, token=token)

@@ -12,6 +12,7 @@ from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.response_patterns import problem_response, problem_responses
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, Ok
 from pd_prime_demo.identity import oauth_tokens, oidc
+from pd_prime_demo.identity.dependencies import record_token_refusal
 from pd_prime_demo.identity.oauth import oauth_error
 from pd_prime_demo.identity.schemas import ProviderMetadataRead, UserInfoRead
 
@@ -31,6 +32,8 @@ async def _userinfo(request: Request, session: Session, runtime: RuntimeDep) -> 
         return _userinfo_problem(error, path)
     match await oauth_tokens.userinfo(session, runtime, token.strip()):
         case Err(error):
+            if error.kind is ErrorKind.UNAUTHENTICATED:
+                record_token_refusal(request, runtime, token.strip())
             return _userinfo_problem(error, path)
         case Ok(info):
             return JSONResponse(

@@ -1,15 +1,14 @@
-"""Users, password login, refresh-token rotation and logout.
+"""Users, access-token authentication, revocation and logout; the entry point of identity.
 
-Refresh tokens rotate on every use. Presenting a token that was already used means it leaked
-(or a client is confused): the whole login session is revoked, per OAuth 2.0 Security BCP
-(RFC 9700 section 4.14.2), which also ends its access tokens because they carry the session id.
+Password login (``identity.login``) and refresh-token rotation (``identity.refresh``) live in
+their own modules and are re-exported here, the module other domains and routers call.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from beartype import beartype
 from sqlalchemy import bindparam, select, update
@@ -44,41 +43,23 @@ from pd_prime_demo.identity.passwords import confirm_email_change as confirm_ema
 from pd_prime_demo.identity.passwords import send_already_registered as send_already_registered
 from pd_prime_demo.identity.passwords import send_verification as send_verification
 from pd_prime_demo.identity.passwords import weak_password as weak_password
+from pd_prime_demo.identity.refresh import INVALID_REFRESH as INVALID_REFRESH
+from pd_prime_demo.identity.refresh import REFRESH_REUSED as REFRESH_REUSED
+from pd_prime_demo.identity.refresh import REFRESH_SUPERSEDED as REFRESH_SUPERSEDED
+from pd_prime_demo.identity.refresh import RefreshReuse as RefreshReuse
+from pd_prime_demo.identity.refresh import refresh as refresh
 from pd_prime_demo.identity.rules import password_problems, token_digest, user_actor
 from pd_prime_demo.identity.sessions import TokenPair as TokenPair
 from pd_prime_demo.identity.sessions import actor_for_user as actor_for_user
 from pd_prime_demo.identity.sessions import issue_tokens as _issue_tokens
+from pd_prime_demo.identity.sessions import revoke_session
 
 INVALID_TOKEN = unauthenticated("auth.invalid_token", "the access token is invalid or expired")
-INVALID_REFRESH = unauthenticated(
-    "auth.invalid_refresh_token", "the refresh token is invalid, expired or revoked"
-)
-REFRESH_REUSED = unauthenticated(
-    "auth.refresh_token_reused",
-    "this refresh token was already used; the login session has been revoked for safety",
-)
-REFRESH_SUPERSEDED = unauthenticated(
-    "auth.refresh_token_superseded",
-    "this refresh token was just rotated by another request; use the tokens it received",
-)
 UNSUPPORTED_TOKEN_TYPE = invalid(
     "auth.unsupported_token_type",
     "an API client's token or an API key is not revoked here (it has no login session): "
     "revoke the client or the key instead",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshReuse:
-    """Ok-valued so that the session revocation (or, within the grace period, the record of a
-    suspected reuse) commits; the router answers 401."""
-
-    session_id: uuid.UUID
-    # False: the immediately previous token again within the grace period. The login session
-    # is kept (a client's own parallel refreshes look like this), but an attacker winning the
-    # race looks alike, so it is audited and token-logged for an administrator to see.
-    revoked: bool = True
-
 
 # Every authenticated request runs this, so it is built once and selects only the columns an
 # Actor needs (no ORM entity to load). The login session must be live and the user active.
@@ -173,91 +154,6 @@ async def list_users(
 issue_session_tokens = _issue_tokens  # an OAuth authorization's first tokens (identity.oauth)
 
 
-async def _revoke_session(
-    session: AsyncSession, auth_session: AuthSession, reason: str, actor: Actor
-) -> None:
-    if auth_session.revoked_at is None:
-        auth_session.revoked_at = clock.now()
-        auth_session.revoked_reason = reason
-        await audit.record(
-            session,
-            actor,
-            "auth.session_revoked",
-            "auth_session",
-            str(auth_session.id),
-            {"reason": reason},
-        )
-
-
-async def refresh(
-    session: AsyncSession,
-    rt: Runtime,
-    *,
-    refresh_token: str,
-    client_id: uuid.UUID | None = None,  # the OAuth client it was issued to (RFC 6749 §6)
-) -> Result[TokenPair | RefreshReuse, DomainError]:
-    stored = await session.scalar(
-        select(RefreshToken)
-        .where(RefreshToken.token_hash == token_digest(refresh_token))
-        .with_for_update()
-    )
-    if stored is None:
-        return Err(INVALID_REFRESH)
-    auth_session = await session.get(AuthSession, stored.session_id, with_for_update=True)
-    assert auth_session is not None  # foreign key
-    if auth_session.client_id != client_id:
-        return Err(INVALID_REFRESH)
-    user = await session.get(User, auth_session.user_id)
-    assert user is not None  # foreign key
-    actor = actor_for_user(user)
-    now = clock.now()
-    if stored.used_at is not None:
-        if auth_session.revoked_at is not None:
-            return Err(INVALID_REFRESH)
-        if await _just_rotated(session, stored, now, rt.settings.refresh_reuse_grace_seconds):
-            # The loser of a client's own parallel refreshes: refused, but the winner's new
-            # tokens stay good. Any older token, or this one later, still revokes the family.
-            await audit.record(
-                session,
-                actor,
-                "auth.refresh_reuse_suspected",
-                "auth_session",
-                str(auth_session.id),
-                {"within_grace_seconds": rt.settings.refresh_reuse_grace_seconds},
-            )
-            return Ok(RefreshReuse(auth_session.id, revoked=False))
-        await _revoke_session(session, auth_session, "refresh_token_reuse", actor)
-        return Ok(RefreshReuse(auth_session.id))
-    if auth_session.revoked_at is not None or stored.expires_at <= now or not user.is_active:
-        return Err(INVALID_REFRESH)
-    if user.is_demo and not rt.settings.demo_accounts_allowed:
-        # A demo account's session from a demo run gets no new tokens outside demo mode.
-        return Err(DEMO_ACCOUNT_REFUSED)
-    stored.used_at = now
-    tokens = await _issue_tokens(session, rt, user, auth_session)
-    await audit.record(session, actor, "auth.token_refreshed", "auth_session", str(auth_session.id))
-    return Ok(tokens)
-
-
-async def _just_rotated(
-    session: AsyncSession, stored: RefreshToken, now: datetime, grace_seconds: int
-) -> bool:
-    """``stored`` was used under ``grace_seconds`` ago and is the session's latest used token
-    (the one just before the live one: its successor is still unused)."""
-    assert stored.used_at is not None
-    if now - stored.used_at >= timedelta(seconds=grace_seconds):
-        return False
-    later = await session.scalar(
-        select(RefreshToken.id)
-        .where(
-            RefreshToken.session_id == stored.session_id,
-            RefreshToken.used_at > stored.used_at,
-        )
-        .limit(1)
-    )
-    return later is None
-
-
 async def revoke(session: AsyncSession, rt: Runtime, *, token: str) -> Result[None, DomainError]:
     """RFC 7009: a refresh token or a login session's access token ends that login session
     (its access tokens carry its id, so they stop at once). No token_type_hint is needed: an
@@ -279,7 +175,7 @@ async def revoke(session: AsyncSession, rt: Runtime, *, token: str) -> Result[No
     if auth_session is not None:
         user = await session.get(User, auth_session.user_id)
         assert user is not None  # foreign key
-        await _revoke_session(session, auth_session, reason, actor_for_user(user))
+        await revoke_session(session, auth_session, reason, actor_for_user(user))
     return Ok(None)
 
 
@@ -313,7 +209,7 @@ async def logout_session(
     auth_session = await session.get(AuthSession, session_id, with_for_update=True)
     if auth_session is None or auth_session.user_id != actor.user_id:
         return Err(not_found("auth_session"))
-    await _revoke_session(session, auth_session, "logout", actor)
+    await revoke_session(session, auth_session, "logout", actor)
     return Ok(None)
 
 

@@ -121,6 +121,23 @@ async def list_live(session: AsyncSession, *, actor: Actor) -> list[AuthSession]
     )
 
 
+async def revoke_session(
+    session: AsyncSession, auth_session: AuthSession, reason: str, actor: Actor
+) -> None:
+    """End one login session (its access tokens stop at once: they carry its id)."""
+    if auth_session.revoked_at is None:
+        auth_session.revoked_at = clock.now()
+        auth_session.revoked_reason = reason
+        await audit.record(
+            session,
+            actor,
+            "auth.session_revoked",
+            "auth_session",
+            str(auth_session.id),
+            {"reason": reason},
+        )
+
+
 async def revoke_own(
     session: AsyncSession, session_id: uuid.UUID, *, actor: Actor
 ) -> Result[None, DomainError]:
