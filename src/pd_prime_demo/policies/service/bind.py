@@ -226,7 +226,8 @@ def _count_bound(session: AsyncSession, policy: Policy, written: Decimal, curren
     rolls back, or a repeated bind returning the same policy, counts nothing)."""
     labels = (policy.product_code, policy.state)
     after_commit(session, POLICIES_BOUND.labels(*labels).inc)
-    # The one float conversion of money: Prometheus counters are floats, and a dashboard's sum
-    # of premium needs no cent-exact arithmetic (the ledger and the reports keep the Decimals).
+    # The premium's one conversion to float, as the counter's value: Prometheus counts in
+    # floats, and a dashboard's sum of premium needs no cent-exact arithmetic (the ledger and
+    # the reports keep the Decimals).
     premium = WRITTEN_PREMIUM.labels(*labels, currency)
     after_commit(session, lambda: premium.inc(float(written)))
