@@ -20,6 +20,7 @@ from pd_prime_demo.claims.service import approvals, authority
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Result
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.telemetry import REGISTRY
 from tests.claims_money_support import (
     IND,
     PAYMENT,
@@ -39,6 +40,15 @@ from tests.claims_money_support import (
     reserve,
 )
 from tests.factories import create_user
+
+
+def claim_payments() -> tuple[float, float]:
+    """The /metrics counters of claim payments issued and money paid (USD)."""
+    usd = {"currency": "USD"}
+    return (
+        REGISTRY.get_sample_value("pd_prime_claim_payments_total", usd) or 0.0,
+        REGISTRY.get_sample_value("pd_prime_claim_paid_amount_total", usd) or 0.0,
+    )
 
 
 @pytest.fixture
@@ -138,6 +148,8 @@ async def test_api_over_authority_is_202_and_approved_by_someone_else(
     replay = await client.post(f"{url}/payments", json=body, headers={**filed.adjuster, **same})
     assert (replay.status_code, replay.json()["approval"]["id"]) == (202, approval["id"])
     decide = f"/api/v1/claims/approvals/{approval['id']}"
+    # A payment waiting for approval is not paid yet; it counts once approved, and only then.
+    before = claim_payments()
     mine = await client.post(f"{decide}/approve", headers=filed.adjuster)  # no body needed
     assert (mine.status_code, mine.json()["code"]) == (403, "claim.self_approval")
     agent = await client.post(f"{decide}/approve", json={}, headers=filed.agent)
@@ -148,6 +160,7 @@ async def test_api_over_authority_is_202_and_approved_by_someone_else(
     assert [t["kind"] for t in done.json()["transactions"]] == ["reserve", "payment"]
     again = await client.post(f"{decide}/reject", json={}, headers=filed.admin)
     assert (again.status_code, again.json()["code"]) == (409, "claim.approval_decided")
+    assert claim_payments() == (before[0] + 1, before[1] + 12000.0)
     read = await client.get(decide, headers=filed.adjuster)
     assert read.json()["decided_by"] is not None
 

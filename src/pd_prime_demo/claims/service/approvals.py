@@ -21,7 +21,7 @@ from pd_prime_demo.claims.service.money import (
     post_payment,
     post_reserve_change,
 )
-from pd_prime_demo.claims.service.payments import check_indemnity
+from pd_prime_demo.claims.service.payments import check_indemnity, count_payment_issued
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.pagination import keyset_page
@@ -196,6 +196,7 @@ async def decide(
                 actor=actor,
                 approval_id=approval.id,
             )
+            count_payment_issued(session, approval.amount)
     approval.status = (ApprovalStatus.APPROVED if approve else ApprovalStatus.REJECTED).value
     approval.decided_by = actor.id
     approval.decided_by_user_id = actor.user_id
