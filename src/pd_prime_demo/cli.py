@@ -19,7 +19,9 @@ from pd_prime_demo.bench import cli as bench_cli
 from pd_prime_demo.core.config import Environment, Settings, get_settings
 from pd_prime_demo.core.keys import load_key_material
 from pd_prime_demo.core.logging import configure_logging
+from pd_prime_demo.core.metrics_server import prepare_multiprocess_dir
 from pd_prime_demo.keys_cli import app as keys_app
+from pd_prime_demo.operations.metrics import serve as serve_metrics_of
 
 app = typer.Typer(help="PD Prime: an open P&C insurance core.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -47,6 +49,9 @@ def _serve(settings: Settings, *, workers: int = 1) -> None:
     from pd_prime_demo.main import create_app
 
     _refuse_unfit_documents(settings)
+    if workers > 1:  # before uvicorn spawns them: see core.metrics_server
+        prepare_multiprocess_dir((settings.data_dir / "prometheus").resolve())
+    serve_metrics_of(settings.metrics_listen, settings)
     uvicorn.run(
         # Several workers each build their app from the environment, in their own process.
         create_app(settings) if workers == 1 else "pd_prime_demo.main:app_factory",
@@ -367,6 +372,9 @@ def worker(
 
     settings = bootstrap.settings()
     _refuse_unfit_documents(settings)
+
+    if not once:
+        serve_metrics_of(settings.worker_metrics_listen, settings)
 
     async def run() -> None:
         runtime = Runtime.create(

@@ -152,6 +152,9 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
             app.periodic(cron=runtime.settings.periodic_cron, periodic_id=name)(
                 app.tasks[f"sweeps:{name}"]
             )
+        app.periodic(
+            cron=runtime.settings.integrity_check_cron, periodic_id=operations_jobs.INTEGRITY_TASK
+        )(app.tasks[f"operations:{operations_jobs.INTEGRITY_TASK}"])
     return app
 
 

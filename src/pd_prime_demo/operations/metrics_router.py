@@ -3,7 +3,11 @@
 ``/metrics`` is not public (docs/security.md): it names every route, its traffic and its
 failures. It answers only a scraper presenting ``Authorization: Bearer <metrics_token>``
 (401 otherwise); with no token configured it does not exist (404), so an app on the public
-internet reveals nothing until an operator chooses a token.
+internet reveals nothing until an operator chooses a token. (``metrics_listen`` serves the
+same answer, tokenless, on an internal address: ``core.metrics_server``.)
+
+The answer is the process's metrics, or under ``serve --workers N`` every worker's, with the
+figures read from the database at this scrape (``operations.metrics``).
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import hashlib
 import hmac
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from pd_prime_demo.api.dependencies import RuntimeDep
 from pd_prime_demo.api.response_patterns import fail, problem_responses
+from pd_prime_demo.core.metrics_server import render
 from pd_prime_demo.core.result_types import DomainError, ErrorKind, unauthenticated
-from pd_prime_demo.core.telemetry import REGISTRY
+from pd_prime_demo.operations.metrics import scrape_families
 
 router = APIRouter(tags=["operations"])
 
@@ -51,4 +56,5 @@ async def metrics(request: Request, runtime: RuntimeDep) -> Response:
         _digest(given), _digest(configured.get_secret_value())
     ):
         fail(unauthenticated("metrics.unauthenticated", "/metrics needs the metrics bearer token"))
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    figures = await scrape_families(runtime.db, runtime.settings)
+    return Response(render(lambda: figures), media_type=CONTENT_TYPE_LATEST)

@@ -28,6 +28,7 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Permission
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.telemetry import WEBSOCKET_CONNECTIONS
 from pd_prime_demo.events import service as events
 from pd_prime_demo.realtime import service
 from pd_prime_demo.realtime.hub import Delivery, Hub, Signal, Subscription
@@ -76,9 +77,13 @@ class Connection:
 
     async def serve(self) -> None:
         await self.ws.accept()
-        closing = await self._authenticated_session()
-        if closing is not None:
-            await self._close(closing)
+        WEBSOCKET_CONNECTIONS.inc()
+        try:
+            closing = await self._authenticated_session()
+            if closing is not None:
+                await self._close(closing)
+        finally:
+            WEBSOCKET_CONNECTIONS.dec()
 
     async def _authenticated_session(self) -> Closing | None:
         match parse_request(list(self.ws.query_params.multi_items())):

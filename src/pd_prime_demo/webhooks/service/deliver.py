@@ -15,13 +15,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.outbox import OutboxEvent, emit
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.telemetry import WEBHOOK_DELIVERIES, WEBHOOK_LATENCY
 from pd_prime_demo.webhooks import repository
 from pd_prime_demo.webhooks.clients import client_actor
 from pd_prime_demo.webhooks.models import (
@@ -192,6 +195,7 @@ async def _record(
     if exchange.ok:
         _finish(delivery, DeliveryStatus.SUCCEEDED, now, None)
         await repository.mark_success(session, delivery.subscription_id, now=now)
+        _count(session, "delivered", exchange)
         return None
     retry_in = policy.retry_in(attempts)
     if retry_in is None:
@@ -201,12 +205,14 @@ async def _record(
         delivery.updated_at = now
         delivery.last_error = exchange.error
     failing = await repository.mark_failing(session, delivery.subscription_id, now=now)
+    if failing is not None and failing_for_too_long(failing[0], now, policy):
+        await _disable_failing(session, delivery.subscription_id, now)
+        _count(session, "disabled", exchange)
+        return None
+    _count(session, "failed" if retry_in is None else "retrying", exchange)
     if failing is None:
         return retry_in
     failing_since, in_a_row = failing
-    if failing_for_too_long(failing_since, now, policy):
-        await _disable_failing(session, delivery.subscription_id, now)
-        return None
     if (paused_until := policy.paused_until(in_a_row, failing_since, now)) is not None:
         await repository.pause(session, delivery.subscription_id, until=paused_until)
         if retry_in is not None and delivery.next_attempt_at is not None:
@@ -214,6 +220,16 @@ async def _record(
             delivery.next_attempt_at = max(delivery.next_attempt_at, paused_until)
             retry_in = math.ceil((delivery.next_attempt_at - now).total_seconds())
     return retry_in
+
+
+def _count(session: AsyncSession, outcome: str, exchange: Exchange) -> None:
+    """Count the attempt once its outcome is committed (a rolled-back record is retried)."""
+
+    def count() -> None:
+        WEBHOOK_DELIVERIES.labels(outcome=outcome).inc()
+        WEBHOOK_LATENCY.labels(outcome=outcome).observe(exchange.latency_ms / 1000)
+
+    after_commit(session, count)
 
 
 async def _disable_failing(
@@ -251,3 +267,11 @@ async def _disable_failing(
         str(subscription.id),
         {"reason": "failing", "failing_since": facts["failing_since"]},
     )
+
+
+async def subscription_states(session: AsyncSession) -> dict[str, int]:
+    """Subscriptions by state, ``active`` and ``disabled`` (both always present): the metric
+    that shows receivers this module gave up on."""
+    state = case((WebhookSubscription.enabled, "active"), else_="disabled")
+    rows = (await session.execute(select(state, func.count()).group_by(state))).all()
+    return {"active": 0, "disabled": 0} | {str(name): int(n) for name, n in rows}
