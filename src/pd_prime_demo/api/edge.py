@@ -18,6 +18,7 @@ from pd_prime_demo.api.middleware import RequestContextMiddleware
 from pd_prime_demo.api.response_patterns import problem_response
 from pd_prime_demo.api.security_headers import SecurityHeadersMiddleware
 from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.tracing import configure_tracing
 
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 CORS_REQUEST_HEADERS = (
@@ -27,6 +28,8 @@ CORS_REQUEST_HEADERS = (
     "If-None-Match",
     "Idempotency-Key",
     "X-Request-ID",
+    "traceparent",
+    "tracestate",
 )
 CORS_EXPOSED_HEADERS = (
     "ETag",
@@ -36,6 +39,7 @@ CORS_EXPOSED_HEADERS = (
     "RateLimit-Policy",
     "X-Request-ID",
     "X-PD-Prime-Demo",
+    "traceparent",
 )
 
 
@@ -68,7 +72,9 @@ class StrictCORSMiddleware(CORSMiddleware):
 
 def wrap_edge(app: ASGIApp, settings: Settings) -> ASGIApp:
     """``app`` (the whole middleware stack) inside CORS, the request context and the
-    security headers, in that order from the inside out."""
+    security headers, in that order from the inside out; tracing is set up for the process
+    here, where every app is built (it is set up once)."""
+    configure_tracing()
     cors = StrictCORSMiddleware(
         app,
         allow_origins=settings.cors_allow_origins,

@@ -1,4 +1,5 @@
-"""structlog JSON logging with the request's correlation id on every line.
+"""structlog JSON logging with the request's correlation id, and the trace and span ids of the
+current span, on every line.
 
 Also routes the standard library's loggers (uvicorn, alembic, sqlalchemy) through the same
 renderer, and redacts well-known secret or PII keys as a last line of defence: the code never
@@ -13,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any, TextIO
 
 import structlog
+from opentelemetry import trace
 from structlog.typing import EventDict, WrappedLogger
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -40,6 +42,15 @@ def _add_request_id(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
     return event_dict
 
 
+def _add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # Hex, as W3C trace context and every tracing backend write them: a line leads to its trace.
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event_dict.setdefault("trace_id", format(span_context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(span_context.span_id, "016x"))
+    return event_dict
+
+
 def _redact(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     for key in event_dict.keys() & REDACTED_KEYS:
         event_dict[key] = "[redacted]"
@@ -52,6 +63,7 @@ def configure_logging(
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         _add_request_id,
+        _add_trace_ids,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.tracing import current_traceparent
 
 
 class OutboxEvent(Base):
@@ -72,7 +73,8 @@ def emit(
 ) -> None:
     """Queue an event, written when ``session`` commits; ``payload`` holds ids and states,
     never PII. ``customer_id`` is the customer whose business it is (None for the company's
-    own, such as a product published): it decides who may read the event."""
+    own, such as a product published): it decides who may read the event. The current
+    span's trace context goes with it, so the jobs it causes join the trace that caused it."""
     _PENDING.add(
         session,
         {
@@ -82,6 +84,7 @@ def emit(
             "aggregate_id": aggregate_id,
             "payload": payload or {},
             "customer_id": customer_id,
+            "traceparent": current_traceparent(),
         },
     )
 

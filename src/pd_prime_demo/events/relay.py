@@ -12,6 +12,9 @@ The jobs are deferred before the numbering commits. If that commit fails, the sa
 published again by the next round and their jobs deferred twice: delivery is at least once,
 and every consumer is idempotent on the event (a page is drawn once, a webhook delivery made
 once per subscription and event).
+
+Each job carries the ``traceparent`` of the transaction that wrote its event (when it had
+one): the worker's span for the job continues that trace (``core.job_telemetry``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -27,17 +31,23 @@ from dataclasses import dataclass
 import asyncpg
 import procrastinate
 import structlog
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import Link
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core import locks
 from pd_prime_demo.core.database import Database
+from pd_prime_demo.core.job_telemetry import TRACEPARENT
+from pd_prime_demo.core.tracing import configure_tracing, context_from_traceparent, tracer
 
 log = structlog.get_logger(__name__)
 
 EVENTS_CHANNEL = "pd_prime_events"  # payload: the newest published position
 OUTBOX_CHANNEL = "pd_prime_outbox"  # notified by a trigger when outbox rows commit
 BATCH = 500
+MAX_LINKS = 128  # the SDK's default limit of links on a span
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,7 @@ class Published:
     aggregate_type: str
     aggregate_id: str
     customer_id: uuid.UUID | None
+    traceparent: str | None
 
 
 _PUBLISH = text(
@@ -72,7 +83,8 @@ _PUBLISH = text(
     SET position = head.position + batch.n, published_at = now()
     FROM batch, head
     WHERE e.id = batch.id
-    RETURNING e.id, e.position, e.topic, e.aggregate_type, e.aggregate_id, e.customer_id
+    RETURNING e.id, e.position, e.topic, e.aggregate_type, e.aggregate_id, e.customer_id,
+        e.traceparent
     """
 )
 _NOTIFY = text("SELECT pg_notify(:channel, :payload)")
@@ -94,15 +106,16 @@ async def publish_batch(
         return published
     by_task: dict[str, list[dict[str, object]]] = defaultdict(list)
     for event in published:
+        args: dict[str, object] = {
+            "event_id": event.id,
+            "topic": event.topic,
+            "aggregate_id": event.aggregate_id,
+        }
+        if event.traceparent is not None:
+            args[TRACEPARENT] = event.traceparent
         for route in routes:
             if fnmatch.fnmatchcase(event.topic, route.pattern):
-                by_task[route.task].append(
-                    {
-                        "event_id": event.id,
-                        "topic": event.topic,
-                        "aggregate_id": event.aggregate_id,
-                    }
-                )
+                by_task[route.task].append(args)
     for task, jobs in by_task.items():
         await queue.configure_task(task, allow_unknown=True).batch_defer_async(*jobs)  # type: ignore[arg-type]
     await session.execute(
@@ -115,11 +128,34 @@ async def relay_pending(db: Database, queue: procrastinate.App, routes: Sequence
     """Publish every event committed so far, a batch per transaction; how many."""
     total = 0
     while True:
-        async with db.unit_of_work() as session:
-            batch = await publish_batch(session, queue, routes)
+        started = time.time_ns()
+        # The relay polls every few seconds: its statements are not traced (a trace each, of
+        # nothing, every few seconds per worker); a round that published gets one span,
+        # linked to the traces that wrote its events.
+        with suppress_instrumentation():
+            async with db.unit_of_work() as session:
+                batch = await publish_batch(session, queue, routes)
+        if batch:
+            _record_round(batch, started)
         total += len(batch)
         if len(batch) < BATCH:
             return total
+
+
+def _record_round(batch: Sequence[Published], started_ns: int) -> None:
+    links = [
+        Link(parent.get_span_context())
+        for event in batch[:MAX_LINKS]
+        if (parent := trace.get_current_span(context_from_traceparent(event.traceparent)))
+        .get_span_context()
+        .is_valid
+    ]
+    tracer().start_span(
+        "events.relay",
+        start_time=started_ns,
+        links=links,
+        attributes={"pd_prime.events": len(batch), "pd_prime.position": batch[-1].position},
+    ).end()
 
 
 async def run_relay(
@@ -132,6 +168,7 @@ async def run_relay(
 ) -> None:
     """Relay until cancelled: woken by the outbox trigger's notification, and every
     ``poll_seconds`` in case a notification was missed (a lost connection, say)."""
+    configure_tracing()
     wake = asyncio.Event()
     listener: asyncpg.Connection | None = None
 

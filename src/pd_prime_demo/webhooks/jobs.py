@@ -18,8 +18,10 @@ import structlog
 from procrastinate.job_context import JobContext
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.job_telemetry import TRACEPARENT
 from pd_prime_demo.core.queue import STANDARD
 from pd_prime_demo.core.runtime import runtime_of
+from pd_prime_demo.core.tracing import current_traceparent
 from pd_prime_demo.webhooks import service
 from pd_prime_demo.webhooks.rules import DELIVER_TASK
 
@@ -36,13 +38,15 @@ OVERDUE_AFTER = timedelta(minutes=2)
 async def defer_deliveries(
     app: procrastinate.App, delivery_ids: Sequence[uuid.UUID], *, in_seconds: int = 0
 ) -> None:
-    """A job per delivery, due in ``in_seconds``."""
+    """A job per delivery, due in ``in_seconds``, in the trace of the job deferring it (the
+    event's fan-out, the attempt before, the sweep)."""
     task = app.configure_task(
         DELIVER, allow_unknown=True, queue="webhooks", schedule_in={"seconds": in_seconds}
     )
+    traced = {} if (parent := current_traceparent()) is None else {TRACEPARENT: parent}
     for start in range(0, len(delivery_ids), CHUNK):
         chunk = delivery_ids[start : start + CHUNK]
-        await task.batch_defer_async(*({"delivery_id": str(d)} for d in chunk))  # type: ignore[arg-type]
+        await task.batch_defer_async(*({"delivery_id": str(d), **traced} for d in chunk))  # type: ignore[arg-type]
 
 
 @blueprint.task(name="fan_out", retry=STANDARD, pass_context=True, queue="webhooks")
