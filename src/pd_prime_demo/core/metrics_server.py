@@ -113,7 +113,7 @@ def render(figures: Figures | None = None) -> bytes:
 def parse_listen(listen: str) -> tuple[str, int]:
     """``"host:port"`` (``"[::1]:9464"`` for IPv6) into its parts; ValueError if malformed."""
     host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or int(port) >= 65536:  # 0: any free port
         raise ValueError(f"a metrics listen address is host:port, not {listen!r}")
     return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - the operator named no host
 
