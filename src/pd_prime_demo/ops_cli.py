@@ -16,6 +16,7 @@ from typing import Annotated
 
 import typer
 from sqlalchemy import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from pd_prime_demo import bootstrap
 from pd_prime_demo.core.config import get_settings
@@ -27,6 +28,14 @@ from pd_prime_demo.operations.backup_tools import BackupError
 def _refuse(error: BackupError) -> typer.Exit:
     typer.echo(f"refused: {error}", err=True)
     return typer.Exit(2)
+
+
+def _unreachable(error: Exception) -> typer.Exit:
+    # The driver's own words (database "x" does not exist, connection refused): never the
+    # URL, which may hold a password.
+    cause = getattr(error, "orig", None) or error
+    first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return _refuse(BackupError(f"cannot use the database: {first_line}"))
 
 
 def backup(
@@ -54,6 +63,8 @@ def backup(
         manifest = asyncio.run(backups.create_backup(url, output, embedded=embedded))
     except BackupError as error:
         raise _refuse(error) from error
+    except (SQLAlchemyError, OSError) as error:
+        raise _unreachable(error) from error
     figures = manifest.figures
     typer.echo(
         "\n".join(
@@ -104,6 +115,8 @@ def restore(
         )
     except (BackupError, ValueError) as error:
         raise _refuse(BackupError(str(error))) from error
+    except (SQLAlchemyError, OSError) as error:
+        raise _unreachable(error) from error
     for line in report.lines():
         typer.echo(line)
     if not report.ok:

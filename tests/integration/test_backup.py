@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner, Result
 
@@ -189,6 +189,16 @@ async def test_the_live_database_is_never_restored_over(backed_up: Backup) -> No
     result = await _invoke("restore", str(backed_up.dump), "--database-url", backed_up.live_url)
     assert result.exit_code == 2
     assert "live database" in result.output
+
+
+async def test_a_target_that_does_not_exist_is_a_clear_refusal(
+    backed_up: Backup, server_url: str
+) -> None:
+    missing = make_url(server_url).set(database="pd_prime_no_such_database")
+    url = missing.render_as_string(hide_password=False)
+    result = await _invoke("restore", str(backed_up.dump), "--database-url", url)
+    assert result.exit_code == 2
+    assert 'database "pd_prime_no_such_database" does not exist' in result.output
 
 
 async def test_a_backup_never_overwrites_one(backed_up: Backup) -> None:
