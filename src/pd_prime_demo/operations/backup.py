@@ -186,7 +186,18 @@ def _prepare(output: Path) -> Path:
 
 def _seal(partial: Path, output: Path) -> tuple[str, int]:
     _fsync(partial)
-    partial.replace(output)
+    appeared = f"{output} appeared while dumping: a backup never overwrites"
+    try:
+        # A hard link, unlike a rename, fails if a backup of the same name appeared meanwhile.
+        os.link(partial, output)
+    except FileExistsError as exc:
+        raise BackupError(appeared) from exc
+    except OSError:  # a file system without hard links (some network mounts)
+        if output.exists():
+            raise BackupError(appeared) from None
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     return sha256_of(output), output.stat().st_size
 
 
