@@ -59,6 +59,18 @@ def bench_api(
         raise typer.BadParameter(str(error)) from error
 
 
+@app.command("tracing")
+def bench_tracing(
+    seconds: Annotated[float, typer.Option(help="Seconds of load per endpoint and setting.")] = 8,
+    concurrency: Annotated[int, typer.Option(help="Concurrent clients.")] = 8,
+) -> None:
+    """Quote and bind throughput and server CPU with tracing off, on without an exporter, and
+    exporting over OTLP/HTTP to a local sink (and with multiprocess metrics)."""
+    from pd_prime_demo.bench.tracing import run_tracing_benchmark
+
+    run_tracing_benchmark(seconds=seconds, concurrency=concurrency, echo=typer.echo)
+
+
 @app.command("jobs")
 def bench_jobs(
     jobs: Annotated[int, typer.Option(min=100, help="Jobs per run.")] = 5000,
