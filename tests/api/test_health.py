@@ -10,6 +10,7 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
+from structlog.testing import capture_logs
 
 from pd_prime_demo.core.cache import create_cache
 from pd_prime_demo.core.runtime import Runtime
@@ -152,3 +153,26 @@ async def test_the_503_body_is_documented(runtime: Runtime) -> None:
     }
     check = spec["components"]["schemas"]["Check"]
     assert {"ok", "detail", "figures"} <= check["properties"].keys()
+
+
+async def test_a_change_of_readiness_is_logged_once_naming_the_failing_checks(
+    runtime: Runtime, connection: AsyncConnection
+) -> None:
+    runtime.settings = runtime.settings.model_copy(update={"ready_cache_seconds": 0})
+    transport = ASGITransport(app=create_app(runtime=runtime))
+    async with AsyncClient(transport=transport, base_url="http://t") as client:
+        with capture_logs() as logs:
+            assert (await client.get("/health/ready")).status_code == 200
+            await connection.execute(
+                text(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, args, scheduled_at) "
+                    "VALUES ('default', 'test:late', '{}', now() - interval '1 hour')"
+                )
+            )
+            for _ in range(3):
+                assert (await client.get("/health/ready")).status_code == 503
+    changes = [e for e in logs if e["event"] == "readiness.changed"]
+    assert [(e["status"], e["failing"], e["log_level"]) for e in changes] == [
+        ("ready", [], "info"),
+        ("not_ready", ["queue"], "warning"),
+    ]

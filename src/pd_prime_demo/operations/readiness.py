@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
@@ -25,6 +26,8 @@ from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database, current_revision, migration_head
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.operations.service import queue_figures
+
+log = structlog.get_logger(__name__)
 
 # Well under the 1-5 s a poller typically waits for an answer.
 CHECK_TIMEOUT_SECONDS = 2.0
@@ -178,6 +181,13 @@ class ReadinessProbe:
             # Whoever waited on the lock finds the answer its predecessor just computed.
             if self._answer is None or time.monotonic() >= self._fresh_until:
                 runtime = self.runtime
-                self._answer = await check_readiness(runtime.db, runtime.cache, runtime.settings)
+                answer = await check_readiness(runtime.db, runtime.cache, runtime.settings)
+                if self._answer is None or answer.status != self._answer.status:
+                    # Once per change, not per poll: the moment a process left rotation.
+                    failing = sorted(name for name, c in answer.checks.items() if not c.ok)
+                    (log.warning if failing else log.info)(
+                        "readiness.changed", status=answer.status, failing=failing
+                    )
+                self._answer = answer
                 self._fresh_until = time.monotonic() + runtime.settings.ready_cache_seconds
             return self._answer
