@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -27,8 +28,11 @@ _GRAFANA_VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range":
 def load_ops_module(name: str) -> ModuleType:
     """ops/ is not a package (it ships as files): load one of its generators by path."""
     spec = importlib.util.spec_from_file_location(f"ops_{name}", OPS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Registered first: dataclasses resolve their string annotations through sys.modules.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -77,7 +81,7 @@ def selectors(expr: str) -> list[promql_parser.VectorSelector]:
 
 
 def metric_names(expr: str) -> set[str]:
-    names = set()
+    names: set[str] = set()
     for selector in selectors(expr):
         name = selector.name or next(
             (m.value for m in selector.matchers.matchers if m.name == "__name__"), None

@@ -31,7 +31,7 @@ async def _exported(runtime: Runtime) -> set[str]:
     async with AsyncClient(transport=transport, base_url="http://t") as client:
         response = await client.get("/metrics", headers={"Authorization": "Bearer scrape"})
     assert response.status_code == 200, response.text
-    names = set()
+    names: set[str] = set()
     for family in text_string_to_metric_families(response.text):
         names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
     return names

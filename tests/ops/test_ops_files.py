@@ -64,7 +64,8 @@ def test_every_alert_is_complete_and_its_runbook_section_exists() -> None:
         name = alert["alert"]
         assert alert["labels"]["severity"] in {"page", "ticket"}, name
         annotations = alert["annotations"]
-        assert annotations["summary"] and annotations["description"], name
+        assert annotations["summary"], name
+        assert annotations["description"], name
         document, _, anchor = annotations["runbook_url"].partition("#")
         assert document == "docs/operations.md", name
         assert anchor in anchors, f"{name}: no section #{anchor} in docs/operations.md"
