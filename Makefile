@@ -21,8 +21,8 @@ demo: sync
 		$(UV) run --no-sync pd-prime demo
 
 lint: sync
-	$(UV) run --no-sync ruff check src tests
-	$(UV) run --no-sync ruff format --check src tests
+	$(UV) run --no-sync ruff check src tests ops
+	$(UV) run --no-sync ruff format --check src tests ops
 
 typecheck: sync
 	$(UV) run --no-sync mypy
@@ -32,6 +32,11 @@ architecture: sync
 	$(UV) run --no-sync lint-imports
 
 pytest: sync
+	@if command -v promtool >/dev/null; then \
+		echo "promtool found: tests/ops runs the alert rules' unit tests"; \
+	else \
+		echo "promtool not found: the alert rules' unit tests (tests/ops) are skipped; apt-get install prometheus"; \
+	fi
 	$(UV) run --no-sync pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=85
 
 test: lint typecheck architecture pytest
