@@ -27,7 +27,11 @@ from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.core.security_events import client_network
+from pd_prime_demo.core.security_events import (
+    AUTH_FAILURE_REASONS,
+    SecurityEventType,
+    client_network,
+)
 from pd_prime_demo.core.telemetry import REGISTRY
 from pd_prime_demo.identity import mfa
 from pd_prime_demo.main import create_app
@@ -150,6 +154,12 @@ def test_the_client_address_is_cut_to_its_network() -> None:
     assert client_network("2001:db8::1") == "2001:db8::/48"
     assert client_network("unknown") is None
     assert client_network(None) is None
+
+
+def test_every_event_type_has_a_counter_to_move() -> None:
+    """A type added without its auth_failures reason would raise where it is logged."""
+    others = {SecurityEventType.PERMISSION_DENIED, SecurityEventType.RATE_LIMITED}
+    assert set(AUTH_FAILURE_REASONS) == set(SecurityEventType) - others
 
 
 async def test_wrong_passwords_are_logged_by_account_id_never_by_e_mail(
