@@ -30,7 +30,15 @@ from pd_prime_demo.core.telemetry import JOB_RUNS
 from pd_prime_demo.core.tracing import configure_tracing
 from pd_prime_demo.main import create_app
 from pd_prime_demo.worker import run_worker
+from tests.api.test_webhook_subscriptions import bearer, register_client
 from tests.factories import Login, auto_quote, person, user_login
+from tests.integration.webhook_receiver import (
+    api,
+    listening,
+    quote_for_new_customer,
+    subscribe,
+    work,
+)
 
 _EXPORTER = InMemorySpanExporter()
 _installed: list[bool] = []
@@ -270,3 +278,35 @@ async def test_the_jobs_a_bind_sets_off_are_in_its_trace(
     assert any(
         link.context.trace_id == server.context.trace_id for s in relayed for link in s.links
     )
+
+
+async def test_a_webhook_delivery_is_in_the_trace_of_the_change_it_announces(
+    committed_runtime: Runtime, spans: InMemorySpanExporter
+) -> None:
+    runtime = committed_runtime
+    async with listening() as receiver, api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        await subscribe(client, receiver, bearer(agency), "/hook?token=s3cret", ["quote.created"])
+        spans.clear()
+        await quote_for_new_customer(client, agent)
+        await work(runtime)
+
+        (delivered,) = receiver.received
+    found = spans.get_finished_spans()
+    (created,) = (
+        s
+        for s in found
+        if s.name == "POST /api/v1/quotes" and "pd_prime.request_id" in (s.attributes or {})
+    )
+    assert created.context is not None
+    (sent,) = (s for s in found if s.kind == SpanKind.CLIENT and s.name == "POST")
+    assert sent.context is not None
+    assert sent.context.trace_id == created.context.trace_id  # request -> fan-out -> delivery
+    attributes = dict(sent.attributes or {})
+    assert "s3cret" not in json.dumps(attributes)  # the URL without its query string
+    # The attribute's name follows the semantic conventions the instrumentation is set to.
+    assert str(attributes.get("url.full", attributes.get("http.url"))).endswith("/hook")
+    # The receiver can join our trace in its own logs.
+    assert delivered.headers["traceparent"].split("-")[1] == _hex(created.context.trace_id, 32)

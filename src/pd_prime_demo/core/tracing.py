@@ -108,11 +108,15 @@ def _instrument_clients() -> None:
 
 
 async def _drop_query(span: Span, request: Any) -> None:
-    """A receiver's URL may carry a token in its query string: the span keeps the rest."""
-    if span.is_recording() and isinstance(request.url, httpx.URL):
-        span.set_attribute(
-            "url.full", str(request.url.copy_with(query=None, fragment=None, userinfo=b""))
-        )
+    """A receiver's URL may carry a token in its query string: the span keeps the rest (under
+    the old and the new semantic conventions' names, whichever the instrumentation wrote)."""
+    if not span.is_recording() or not isinstance(request.url, httpx.URL):
+        return
+    bare = str(request.url.copy_with(query=None, fragment=None, userinfo=b""))
+    written = getattr(span, "attributes", None) or {}
+    for key in ("url.full", "http.url"):
+        if key in written:
+            span.set_attribute(key, bare)
 
 
 @contextmanager
