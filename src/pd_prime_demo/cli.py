@@ -19,9 +19,7 @@ from pd_prime_demo.bench import cli as bench_cli
 from pd_prime_demo.core.config import Environment, Settings, get_settings
 from pd_prime_demo.core.keys import load_key_material
 from pd_prime_demo.core.logging import configure_logging
-from pd_prime_demo.core.metrics_server import prepare_multiprocess_dir
 from pd_prime_demo.keys_cli import app as keys_app
-from pd_prime_demo.operations.metrics import serve as serve_metrics_of
 
 app = typer.Typer(help="PD Prime: an open P&C insurance core.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
@@ -47,11 +45,10 @@ def _refuse_unfit_documents(settings: Settings) -> None:
 
 def _serve(settings: Settings, *, workers: int = 1) -> None:
     from pd_prime_demo.main import create_app
+    from pd_prime_demo.operations.metrics import serve_api_metrics
 
     _refuse_unfit_documents(settings)
-    if workers > 1:  # before uvicorn spawns them: see core.metrics_server
-        prepare_multiprocess_dir((settings.data_dir / "prometheus").resolve())
-    serve_metrics_of(settings.metrics_listen, settings)
+    serve_api_metrics(settings, workers=workers)
     uvicorn.run(
         # Several workers each build their app from the environment, in their own process.
         create_app(settings) if workers == 1 else "pd_prime_demo.main:app_factory",
@@ -62,6 +59,8 @@ def _serve(settings: Settings, *, workers: int = 1) -> None:
         log_config=None,
         proxy_headers=True,
         forwarded_allow_ips="127.0.0.1",
+        # A spawned worker imports the app before its first health check: 5 s was short.
+        timeout_worker_healthcheck=30,
     )
 
 
@@ -368,13 +367,13 @@ def worker(
     """Work the job queue: documents, the outbox relay and the periodic sweeps (quote expiry,
     renewals, billing and delinquency, earned premium). Run as many as you need."""
     from pd_prime_demo.core.runtime import Runtime
+    from pd_prime_demo.operations.metrics import serve as serve_metrics
     from pd_prime_demo.worker import run_once, run_worker
 
     settings = bootstrap.settings()
     _refuse_unfit_documents(settings)
-
-    if not once:
-        serve_metrics_of(settings.worker_metrics_listen, settings)
+    if not once:  # a cron run ends before anyone would scrape it
+        serve_metrics(settings.worker_metrics_listen, settings)
 
     async def run() -> None:
         runtime = Runtime.create(

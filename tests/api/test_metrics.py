@@ -28,7 +28,7 @@ from pd_prime_demo.operations.metrics import BackgroundFigures
 
 TOKEN = "scrape-t0k3n"
 DOWN = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
-HEAD = migration_head()
+HEAD = migration_head() or "none"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo import __version__
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database, migration_head
-from pd_prime_demo.core.metrics_server import MetricsServer, serve_metrics
+from pd_prime_demo.core.metrics_server import MetricsServer, prepare_multiprocess_dir, serve_metrics
 from pd_prime_demo.core.telemetry import (
     BUILD_INFO,
     DATABASE_UP,
@@ -191,3 +191,11 @@ def serve(listen: str | None, settings: Settings) -> MetricsServer | None:
     if listen is None:
         return None
     return serve_metrics(listen, BackgroundFigures(settings))
+
+
+def serve_api_metrics(settings: Settings, *, workers: int) -> MetricsServer | None:
+    """Before uvicorn starts the API: with several workers, the multiprocess directory they
+    will inherit (``core.metrics_server``); then ``metrics_listen`` from this process."""
+    if workers > 1:
+        prepare_multiprocess_dir((settings.data_dir / "prometheus").resolve())
+    return serve(settings.metrics_listen, settings)
