@@ -10,8 +10,10 @@ they combine across processes (``multiprocess_mode``). Business counters count c
 only: they are incremented after the transaction commits (``core.after_commit``).
 
 Gauges that describe the database (queue depth, dead letters, integrity checks, disabled
-webhook subscriptions) are read from it at scrape time (``core.metrics_collect``), so they are
-true whichever process is scraped; dashboards take ``max`` of them across instances.
+webhook subscriptions, database up) or the settings (key retirement, build) are never set:
+each scrape computes them afresh (``operations.metrics``) and puts them in place of these
+(``core.metrics_server``), so they are true whichever process is scraped and are not summed
+over workers; their ``multiprocess_mode`` says how dashboards combine them across instances.
 """
 
 from __future__ import annotations
