@@ -1,0 +1,89 @@
+"""Webhook deliveries on /metrics: each attempt counted once, by its outcome, with its latency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.core.telemetry import REGISTRY
+from pd_prime_demo.webhooks import service
+from pd_prime_demo.webhooks.rules import RETRY_DELAYS
+from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
+from tests.factories import user_login
+from tests.integration.webhook_receiver import (
+    Receiver,
+    api,
+    listening,
+    quote_for_new_customer,
+    rows,
+    subscribe,
+    work,
+)
+
+OUTCOMES = ("delivered", "failed", "retrying", "disabled")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    async with listening() as found:
+        yield found
+
+
+def _counts() -> dict[str, float]:
+    """Attempts by outcome, and ("timed") the retrying ones whose latency was observed."""
+    counted = {
+        outcome: REGISTRY.get_sample_value(
+            "pd_prime_webhook_deliveries_total", {"outcome": outcome}
+        )
+        for outcome in OUTCOMES
+    }
+    counted["timed"] = REGISTRY.get_sample_value(
+        "pd_prime_webhook_delivery_duration_seconds_count", {"outcome": "retrying"}
+    )
+    return {name: found or 0.0 for name, found in counted.items()}
+
+
+async def test_attempts_are_counted_by_outcome(
+    committed_runtime: Runtime, receiver: Receiver
+) -> None:
+    runtime = committed_runtime
+    before = _counts()
+    async with api(runtime) as client:
+        admin = await user_login(client, runtime, Role.ADMIN)
+        agent = await user_login(client, runtime, Role.AGENT)
+        agency = await register_client(client, admin, agent)
+        subscription = await subscribe(client, receiver, bearer(agency), "/down", ["quote.created"])
+        receiver.behaviour["/down"] = "fail"
+        await quote_for_new_customer(client, agent)
+        await work(runtime)
+        ((delivery_id, next_at),) = await rows(
+            runtime, "SELECT id, next_attempt_at FROM webhook_deliveries"
+        )
+        first = _counts()
+        assert first["retrying"] == before["retrying"] + 1
+        assert first["timed"] == before["timed"] + 1
+        for delay in (*RETRY_DELAYS[1:], None):
+            with clock.frozen_at(next_at):
+                assert await service.attempt(runtime, delivery_id) == delay
+            if delay is not None:
+                next_at += timedelta(seconds=delay)
+        exhausted = _counts()
+        assert exhausted["retrying"] == before["retrying"] + len(RETRY_DELAYS)
+        assert exhausted["failed"] == before["failed"] + 1
+
+        receiver.behaviour["/down"] = "ok"
+        url = f"{SUBSCRIPTIONS}/{subscription['id']}"
+        replayed = await client.post(
+            f"{url}/deliveries/{delivery_id}/replay", headers=agent.headers
+        )
+        assert replayed.status_code == 202, replayed.text
+        await work(runtime)
+    after = _counts()
+    assert after["delivered"] == before["delivered"] + 1
+    assert after["failed"] == exhausted["failed"]
+    assert after["disabled"] == before["disabled"]
