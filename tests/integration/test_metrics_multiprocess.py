@@ -132,3 +132,25 @@ def test_workers_are_counted_in_one_scrape_and_a_dead_worker_drops_out(
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_worker_serves_its_metrics_on_its_own_address(cli_env: str) -> None:
+    assert CliRunner().invoke(cli.app, ["migrate"]).exit_code == 0
+    port = _port()
+    env = {**os.environ, "PD_PRIME_WORKER_METRICS_LISTEN": f"127.0.0.1:{port}"}
+    worker = subprocess.Popen([sys.executable, "-m", "pd_prime_demo.cli", "worker"], env=env)
+    scraped: list[str] = []
+
+    def answered() -> bool:
+        scraped.append(httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text)
+        return True
+
+    try:
+        _wait_until(answered, "the worker's metrics address")
+        found = samples(scraped[-1])
+        assert value(found, "pd_prime_database_up") == 1
+        assert value(found, "pd_prime_outbox_unpublished") is not None
+        assert "# HELP pd_prime_job_runs_total " in scraped[-1]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
