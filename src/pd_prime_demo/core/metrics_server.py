@@ -24,6 +24,7 @@ internal address, so no token (the public port's ``/metrics`` wants the bearer t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
@@ -80,7 +81,9 @@ def forget_dead_processes(directory: str) -> list[int]:
             pids.add(int(digits))
     dead = sorted(pid for pid in pids if not _alive(pid))
     for pid in dead:
-        mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
+        # Another worker's scrape may remove a file first (the reader allows for that too).
+        with contextlib.suppress(FileNotFoundError):
+            mark_process_dead(pid, directory)  # type: ignore[no-untyped-call]
     return dead
 
 

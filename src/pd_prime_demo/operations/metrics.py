@@ -151,7 +151,8 @@ class BackgroundFigures:
     """The scrape-time figures for a metrics server's thread (``core.metrics_server``): its own
     event loop on a thread of its own and its own one-connection pool, so the figures come the
     same way in a process with no event loop of ours (the parent of ``serve --workers``) as in
-    one whose loop is busy (the worker), and a scrape never takes a connection from the app."""
+    one whose loop is busy (the worker), and a scrape never takes a connection from the app
+    (that one connection shows in the process's pool figures, as the connection it is)."""
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
