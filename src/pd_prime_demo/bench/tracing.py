@@ -10,7 +10,10 @@ concurrency:
 - *OTLP*: tracing on, exported by the batch processor over OTLP/HTTP to a sink this command
   runs (it accepts ``POST /v1/traces`` and counts requests and bytes);
 - *OTLP, multiprocess metrics*: the same with prometheus-client's multiprocess mode, as
-  ``pd-prime serve --workers N`` runs it.
+  ``pd-prime serve --workers N`` runs it;
+- *OTLP, no FastAPI spans*: the OTLP setting with FastAPI's own (native) telemetry off, whose
+  server span and operation spans duplicate the edge's (what ``telemetry={"tracing":
+  False, ...}`` in ``main.create_app`` would save).
 
 It prints requests per second and the server's CPU per request beside the *off* figures. CPU
 per request is the figure to read on a small machine: the load generator shares the cores, so
@@ -28,6 +31,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import asyncpg
 import httpx
@@ -75,10 +79,24 @@ class OtlpSink:
         self.server.server_close()
 
 
+NO_NATIVE_APP = "pd_prime_demo.bench.tracing:app_without_native_telemetry"
+
+
+def app_without_native_telemetry() -> Any:
+    """The production app with FastAPI's native telemetry switched off (only for measuring
+    it: FastAPI reads the same settings dict on every request)."""
+    from pd_prime_demo.main import app_factory
+
+    app = app_factory()
+    app._telemetry.update({"tracing": False, "metrics": False, "logs": False})
+    return app
+
+
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
     env: dict[str, str]
+    factory: str = TRACING_APP
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +114,8 @@ def settings(sink: OtlpSink, metrics_dir: str) -> list[Setting]:
         Setting("off (OTEL_SDK_DISABLED)", {"OTEL_SDK_DISABLED": "true"}),
         Setting("on, no exporter", {}),
         Setting("on, OTLP exporter", otlp),
-        Setting(
-            "on, OTLP, multiprocess metrics", {**otlp, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
-        ),
+        Setting("on, OTLP, multiprocess metrics", {**otlp, _MULTIPROC: metrics_dir}),
+        Setting("on, OTLP, no FastAPI spans", otlp, NO_NATIVE_APP),
     ]
 
 
@@ -193,7 +210,7 @@ def run_tracing_benchmark(
 def _serve(
     setting: Setting, database_url: str, configured: object, seconds: float, concurrency: int
 ) -> tuple[Run, Run]:
-    launch = server_command(free_port(), workers=1, callgrind=False, factory=TRACING_APP)
+    launch = server_command(free_port(), workers=1, callgrind=False, factory=setting.factory)
     env = {
         key: value
         for key, value in os.environ.items()
