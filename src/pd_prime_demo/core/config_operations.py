@@ -20,8 +20,13 @@ class OperationsSettings(BaseModel):
     # worker serves its own metrics on worker_metrics_listen.
     metrics_listen: str | None = None
     worker_metrics_listen: str | None = None
-    # Readiness: the job queue is "lagging" (503) when its oldest due job has waited longer.
+    # Readiness: the job queue is "lagging" when its oldest due job has waited longer. A
+    # lagging queue makes the answer "degraded" (200), not "not_ready" (503), unless
+    # ready_queue_lag_gates: a background backlog is no reason for a load balancer to take
+    # every API instance out of rotation (it would turn a late job into an outage); the
+    # PdPrimeJobQueueStuck alert pages for it instead.
     ready_max_queue_lag_seconds: int = Field(default=300, ge=1)
+    ready_queue_lag_gates: bool = False
     # Readiness: with the embedded database, the data directory's free disk below this is 503.
     ready_min_free_disk_bytes: int = Field(default=512 * 1024 * 1024, ge=0)
     # Readiness answers are cached this long, so polling every second costs one check a second

@@ -41,6 +41,11 @@ class Check(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     ok: bool
     detail: str = Field(examples=["reachable"])
+    gating: bool = Field(
+        default=True,
+        description="Whether a failure of this check makes the process not ready (503); a "
+        "failing check that does not gate (the queue's lag, by default) makes it degraded.",
+    )
     figures: dict[str, float] | None = Field(
         default=None,
         description="The measurements behind the verdict (queue: job counts and the oldest "
@@ -51,7 +56,10 @@ class Check(BaseModel):
 
 class Readiness(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-    status: Literal["ready", "not_ready"]
+    status: Literal["ready", "degraded", "not_ready"] = Field(
+        description="ready: every check passed; degraded (still 200): only checks that do not "
+        "gate failed; not_ready (503): a gating check failed."
+    )
     checked_at: datetime = Field(
         description="When the checks ran (answers are shared for ready_cache_seconds)."
     )
@@ -62,7 +70,8 @@ class Readiness(BaseModel):
 
     @property
     def ready(self) -> bool:
-        return self.status == "ready"
+        """Whether the process should receive traffic (ready or degraded)."""
+        return self.status != "not_ready"
 
 
 def _unknown(why: str) -> Check:
@@ -70,7 +79,12 @@ def _unknown(why: str) -> Check:
 
 
 def _queue_check(
-    jobs: dict[tuple[str, str], int], oldest: float, unpublished: int, max_lag: int
+    jobs: dict[tuple[str, str], int],
+    oldest: float,
+    unpublished: int,
+    max_lag: int,
+    *,
+    gating: bool,
 ) -> Check:
     by_status = dict.fromkeys(("todo", "doing", "failed"), 0)
     for (_queue, status), count in jobs.items():
@@ -82,8 +96,8 @@ def _queue_check(
     }
     if oldest > max_lag:
         detail = f"lagging: the oldest due job has waited {oldest:.0f} s (limit {max_lag} s)"
-        return Check(ok=False, detail=detail, figures=figures)
-    return Check(ok=True, detail="keeping up", figures=figures)
+        return Check(ok=False, detail=detail, figures=figures, gating=gating)
+    return Check(ok=True, detail="keeping up", figures=figures, gating=gating)
 
 
 def disk_check(directory: Path, min_free_bytes: int) -> Check:
@@ -123,14 +137,18 @@ async def _database_checks(db: Database, settings: Settings) -> dict[str, Check]
                 figures.oldest_due_age_seconds,
                 figures.unpublished_events,
                 settings.ready_max_queue_lag_seconds,
+                gating=settings.ready_queue_lag_gates,
             )
             data_directory = await session.scalar(_DATA_DIRECTORY)
     except Exception as exc:  # any failure to reach or read the database means not ready
         name = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
         if "database" not in checks:
             checks["database"] = Check(ok=False, detail=f"unreachable: {name}")
-        for later in ("migrations", "queue"):
-            checks.setdefault(later, _unknown(f"the database did not answer ({name})"))
+        unanswered = _unknown(f"the database did not answer ({name})")
+        checks.setdefault("migrations", unanswered)
+        checks.setdefault(
+            "queue", unanswered.model_copy(update={"gating": settings.ready_queue_lag_gates})
+        )
         return checks
     disk = await asyncio.to_thread(
         local_disk_check, data_directory, settings.ready_min_free_disk_bytes
@@ -157,10 +175,15 @@ async def check_readiness(db: Database, cache: Cache, settings: Settings) -> Rea
         checks = {**found, "redis": redis}
     else:
         checks = await database
-    ready = all(check.ok for check in checks.values())
-    return Readiness(
-        status="ready" if ready else "not_ready", checked_at=datetime.now(UTC), checks=checks
+    failing = [check for check in checks.values() if not check.ok]
+    status: Literal["ready", "degraded", "not_ready"] = (
+        "ready"
+        if not failing
+        else "not_ready"
+        if any(check.gating for check in failing)
+        else "degraded"
     )
+    return Readiness(status=status, checked_at=datetime.now(UTC), checks=checks)
 
 
 @dataclass(slots=True)

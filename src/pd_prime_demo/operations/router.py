@@ -21,18 +21,16 @@ _NOT_READY_EXAMPLE = {
     "status": "not_ready",
     "checked_at": "2026-12-02T01:00:00Z",
     "checks": {
-        "database": {"ok": True, "detail": "reachable", "figures": None},
-        "migrations": {"ok": True, "detail": "at 0021, head is 0021", "figures": None},
+        "database": {"ok": False, "detail": "unreachable: timed out", "gating": True},
+        "migrations": {
+            "ok": False,
+            "detail": "unknown: the database did not answer (timed out)",
+            "gating": True,
+        },
         "queue": {
             "ok": False,
-            "detail": "lagging: the oldest due job has waited 912 s (limit 300 s)",
-            "figures": {
-                "oldest_due_age_seconds": 912.4,
-                "todo": 1840.0,
-                "doing": 0.0,
-                "failed": 2.0,
-                "unpublished_events": 35.0,
-            },
+            "detail": "unknown: the database did not answer (timed out)",
+            "gating": False,
         },
     },
 }
@@ -63,8 +61,9 @@ def _probe(request: Request, runtime: RuntimeDep) -> ReadinessProbe:
     responses={
         503: {
             "model": Readiness,
-            "description": "A dependency is not ready: each failing check says why; the "
-            "Retry-After header says when to ask again.",
+            "description": "A gating dependency is not ready: each failing check says why; "
+            "the Retry-After header says when to ask again. (A failing check that does not gate, "
+            "such as a lagging job queue, answers 200 with status degraded.)",
             "headers": {
                 "Retry-After": {
                     "description": "Seconds to wait before polling again",
