@@ -144,8 +144,9 @@ RATE_LIMITED = Counter(
 )
 AUTH_FAILURES = Counter(
     "pd_prime_auth_failures",
-    "Authentication failures by reason (bad_password, locked, mfa_failed, token_invalid, "
-    "token_reused, api_key_invalid, ...).",
+    "Authentication failures by reason (bad_password, throttled, mfa_failed, mfa_throttled, "
+    "token_invalid, api_key_invalid, refresh_invalid, token_reused, client_invalid, "
+    "code_replayed).",
     ["reason"],
     registry=REGISTRY,
 )

@@ -46,7 +46,7 @@ from pd_prime_demo.core.telemetry import (
 )
 from pd_prime_demo.operations.models import IntegrityCheck
 from pd_prime_demo.operations.service import queue_figures
-from pd_prime_demo.webhooks.service.deliver import subscription_states
+from pd_prime_demo.webhooks import service as webhooks
 
 log = structlog.get_logger(__name__)
 
@@ -93,7 +93,7 @@ def settings_families(settings: Settings) -> list[Metric]:
 async def _read(session: AsyncSession) -> list[Metric]:
     await session.execute(_STATEMENT_TIMEOUT)
     queue = await queue_figures(session)
-    subscriptions = await subscription_states(session)
+    subscriptions = await webhooks.subscription_states(session)
     checks = (await session.scalars(select(IntegrityCheck))).all()
 
     jobs = _family(JOBS)

@@ -1,7 +1,7 @@
 """Webhook use cases: subscriptions, the fan-out of published events, attempts and their log,
 replays. Other packages (the worker's wiring) use webhooks only through the names below."""
 
-from pd_prime_demo.webhooks.service.deliver import DISABLED_TOPIC, attempt
+from pd_prime_demo.webhooks.service.deliver import DISABLED_TOPIC, attempt, subscription_states
 from pd_prime_demo.webhooks.service.deliveries import (
     REPLAY_TOPIC,
     DeliveryWithAttempts,
@@ -44,5 +44,6 @@ __all__ = [
     "replayed",
     "reveal_secret",
     "rotate_secret",
+    "subscription_states",
     "update_subscription",
 ]
