@@ -118,6 +118,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 await app.state.runtime.close()
 
     app = PDPrimeApp(
+        # FastAPI's own OpenTelemetry would open a second server span outside the edge, with
+        # the query string (search terms) and the client's address: the edge's span
+        # (api.middleware) is the one server span, and the metrics are the catalogue's.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         title="PD Prime",
         version=__version__,
         description=DESCRIPTION,

@@ -220,12 +220,6 @@ async def test_health_probes_and_unmatched_paths(
     assert server.status.status_code != StatusCode.ERROR  # a 4xx is the caller's problem
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="FastAPI's native telemetry opens a second server span outside the edge, with the "
-    "query string and the client's address: main.py must pass telemetry={'tracing': False, "
-    "'metrics': False, 'logs': False} to PDPrimeApp (helper B)",
-)
 async def test_the_edges_span_is_the_only_server_span_and_carries_no_query_or_address(
     client: AsyncClient, spans: InMemorySpanExporter
 ) -> None:
