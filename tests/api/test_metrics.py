@@ -246,3 +246,13 @@ async def test_pool_figures_follow_checkouts_waits_and_timeouts(database_url: st
         assert _pool("pd_prime_db_pool_wait_seconds_count") == waits + 3
     finally:
         await db.dispose()
+
+
+async def test_requests_in_flight_count_the_request_being_served_and_only_while_it_is(
+    scraper: AsyncClient,
+) -> None:
+    before = REGISTRY.get_sample_value("pd_prime_http_requests_in_flight")
+    assert before is not None
+    # The scrape is itself a request in flight while it is answered.
+    assert value(samples(await scrape(scraper)), "pd_prime_http_requests_in_flight") == before + 1
+    assert REGISTRY.get_sample_value("pd_prime_http_requests_in_flight") == before

@@ -26,7 +26,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pd_prime_demo.core.logging import request_id_var
-from pd_prime_demo.core.telemetry import HTTP_LATENCY, HTTP_REQUESTS
+from pd_prime_demo.core.telemetry import HTTP_IN_FLIGHT, HTTP_LATENCY, HTTP_REQUESTS
 from pd_prime_demo.core.tracing import traceparent_of, tracer, tracing_disabled
 
 log = structlog.get_logger("pd_prime.access")
@@ -112,12 +112,14 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, send_with_id)
         except BaseException as exc:
             error = type(exc).__name__
             raise
         finally:
+            HTTP_IN_FLIGHT.dec()
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             matched: str | None = getattr(route, "path", None)
