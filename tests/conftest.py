@@ -32,6 +32,11 @@ from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 from pd_prime_demo.seed import seed_products
+from tests.tracing_support import install_provider, spans
+
+# Before any app configures tracing: spans are recorded only for the tests that read them.
+install_provider()
+__all__ = ["spans"]
 
 ROOT = Path(__file__).resolve().parent.parent
 KEYS = export_key_material_env(generate_key_material())

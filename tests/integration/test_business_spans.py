@@ -2,74 +2,37 @@
 and claimed, by product, state, rate version and counts; and nothing personal anywhere in the
 request's spans (no name, e-mail, date of birth, phone, address, payee or free text).
 
-Spans are recorded by a processor of this module added once to the process's tracer provider
-(``configure_tracing`` keeps a provider installed before it); it keeps spans only while a test
-of this module runs, so the rest of the suite does not pile spans up in memory.
+Spans are recorded only while a test holds the ``spans`` fixture (tests/tracing_support.py).
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from httpx import AsyncClient
-from opentelemetry import trace
-from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.core.tracing import configure_tracing
 from tests.claims_money_support import PAYMENT, key
 from tests.claims_support import at, bound_policy, claim_body, filing_day, fresh, loss_time, staff
 from tests.factories import auto_quote, person, user_login
 
 
-class _Recorder(SpanProcessor):
-    def __init__(self) -> None:
-        self.finished: list[ReadableSpan] | None = None
-
-    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        pass
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.finished is not None:
-            self.finished.append(span)
+def named(recorded: InMemorySpanExporter, name: str) -> list[dict[str, Any]]:
+    return [dict(s.attributes or {}) for s in recorded.get_finished_spans() if s.name == name]
 
 
-_RECORDER = _Recorder()
-_installed: list[bool] = []
-
-
-@pytest.fixture
-def spans() -> Iterator[list[ReadableSpan]]:
-    configure_tracing()
-    if not _installed:
-        provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):
-            provider = TracerProvider()
-            trace.set_tracer_provider(provider)
-        provider.add_span_processor(_RECORDER)
-        _installed.append(True)
-    _RECORDER.finished = []
-    yield _RECORDER.finished
-    _RECORDER.finished = None
-
-
-def named(found: Sequence[ReadableSpan], name: str) -> list[dict[str, Any]]:
-    return [dict(s.attributes or {}) for s in found if s.name == name]
-
-
-def one(found: Sequence[ReadableSpan], name: str) -> dict[str, Any]:
-    (attributes,) = named(found, name)
+def one(recorded: InMemorySpanExporter, name: str) -> dict[str, Any]:
+    (attributes,) = named(recorded, name)
     return attributes
 
 
-def child_of(found: Sequence[ReadableSpan], child: str, parent: str) -> bool:
+def child_of(recorded: InMemorySpanExporter, child: str, parent: str) -> bool:
+    found = recorded.get_finished_spans()
     (outer,) = (s for s in found if s.name == parent)
     assert outer.context is not None
     return any(
@@ -78,14 +41,15 @@ def child_of(found: Sequence[ReadableSpan], child: str, parent: str) -> bool:
     )
 
 
-def assert_nothing_personal(found: Sequence[ReadableSpan], *secrets: str) -> None:
+def assert_nothing_personal(recorded: InMemorySpanExporter, *secrets: str) -> None:
+    found = recorded.get_finished_spans()
     everything = json.dumps([dict(s.attributes or {}) for s in found], default=str)
     leaked = [secret for secret in secrets if secret in everything]
     assert leaked == [], f"personal data in span attributes: {leaked}"
 
 
 async def test_quoting_and_binding_spans_say_what_was_rated_and_bound_and_nothing_personal(
-    client: AsyncClient, runtime: Runtime, spans: list[ReadableSpan]
+    client: AsyncClient, runtime: Runtime, spans: InMemorySpanExporter
 ) -> None:
     agent = await user_login(client, runtime, Role.AGENT)
     customer = person(first_name="Ottoline", last_name="Quaglieri", date_of_birth="1979-03-14")
@@ -168,7 +132,7 @@ async def test_quoting_and_binding_spans_say_what_was_rated_and_bound_and_nothin
 
 
 async def test_referral_spans_carry_the_rules_and_the_decision_not_the_note(
-    client: AsyncClient, runtime: Runtime, spans: list[ReadableSpan]
+    client: AsyncClient, runtime: Runtime, spans: InMemorySpanExporter
 ) -> None:
     agent = await user_login(client, runtime, Role.AGENT)
     underwriter = await user_login(client, runtime, Role.UNDERWRITER)
@@ -208,7 +172,7 @@ async def test_referral_spans_carry_the_rules_and_the_decision_not_the_note(
 
 
 async def test_claim_spans_name_the_cause_and_counts_not_the_people(
-    client: AsyncClient, runtime: Runtime, spans: list[ReadableSpan]
+    client: AsyncClient, runtime: Runtime, spans: InMemorySpanExporter
 ) -> None:
     agent = await staff(client, runtime, Role.AGENT)
     made = await bound_policy(client, agent)

@@ -2,9 +2,7 @@
 statements under it, the trace id in its log lines and in the ``traceparent`` it answers
 with, a caller's trace continued, and the jobs a request sets off in the request's trace.
 
-Spans are recorded by an in-memory exporter added to the process's tracer provider (one per
-process: ``configure_tracing`` keeps a provider installed before it, and one it installed
-takes the exporter as well).
+Spans are recorded only while a test holds the ``spans`` fixture (tests/tracing_support.py).
 """
 
 from __future__ import annotations
@@ -17,9 +15,7 @@ from collections.abc import Iterator, Sequence
 import pytest
 import structlog
 from httpx import ASGITransport, AsyncClient, Response
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -27,7 +23,6 @@ from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import JOB_RUNS
-from pd_prime_demo.core.tracing import configure_tracing
 from pd_prime_demo.main import create_app
 from pd_prime_demo.worker import run_worker
 from tests.api.test_webhook_subscriptions import bearer, register_client
@@ -40,25 +35,8 @@ from tests.integration.webhook_receiver import (
     work,
 )
 
-_EXPORTER = InMemorySpanExporter()
-_installed: list[bool] = []
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    configure_tracing()
-    if not _installed:
-        provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):
-            provider = TracerProvider()
-            trace.set_tracer_provider(provider)
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        _installed.append(True)
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
 
 
 @pytest.fixture

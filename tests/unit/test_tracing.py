@@ -81,3 +81,16 @@ def test_a_collector_that_is_down_costs_the_requests_nothing() -> None:
     assert down["status"] == [200, 200, 200]
     assert str(down["traceparent"]).startswith("00-")
     assert down["service"] == "pd-prime"  # the default name, none being configured
+
+
+def _sampled(traceparent: object) -> bool:
+    """The sampled bit of a traceparent's trace flags (the others say how ids were made)."""
+    return bool(int(str(traceparent).rsplit("-", 1)[1], 16) & 1)
+
+
+def test_spans_are_recorded_only_when_they_have_somewhere_to_go_or_a_sampler_asks() -> None:
+    idle = _serve()["traceparent"]
+    assert str(idle).startswith("00-")  # ids for the logs and the jobs, nothing recorded
+    assert not _sampled(idle)
+    assert _sampled(_serve(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9")["traceparent"])
+    assert _sampled(_serve(OTEL_TRACES_SAMPLER="always_on")["traceparent"])

@@ -4,13 +4,7 @@ counted as succeeded, retried or failed by the task's own retry strategy."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import procrastinate
-import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 from procrastinate.testing import InMemoryConnector
@@ -18,26 +12,8 @@ from procrastinate.testing import InMemoryConnector
 from pd_prime_demo.core.job_telemetry import TRACEPARENT, job_telemetry
 from pd_prime_demo.core.queue import Backoff
 from pd_prime_demo.core.telemetry import JOB_RUNS
-from pd_prime_demo.core.tracing import configure_tracing
 
 CAUSE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-_EXPORTER = InMemorySpanExporter()
-_installed: list[bool] = []
-
-
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    configure_tracing()
-    if not _installed:
-        provider = trace.get_tracer_provider()
-        if not isinstance(provider, TracerProvider):
-            provider = TracerProvider()
-            trace.set_tracer_provider(provider)
-        provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-        _installed.append(True)
-    _EXPORTER.clear()
-    yield _EXPORTER
-    _EXPORTER.clear()
 
 
 def _queue() -> tuple[procrastinate.App, list[int]]:

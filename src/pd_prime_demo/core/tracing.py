@@ -74,6 +74,7 @@ def configure_tracing(service_name_default: str = "pd-prime") -> None:
 def _provider(service_name_default: str) -> Any:
     from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
     from pd_prime_demo import __version__
 
@@ -82,11 +83,18 @@ def _provider(service_name_default: str) -> Any:
     resource = Resource({SERVICE_VERSION: __version__}).merge(Resource.create())
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: service_name_default}))
-    # The sampler comes from OTEL_TRACES_SAMPLER(_ARG); the provider flushes at exit.
-    provider = TracerProvider(resource=resource, shutdown_on_exit=True)
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+    exporting = bool(
+        os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    # The sampler comes from OTEL_TRACES_SAMPLER(_ARG). With nowhere to send spans and no
+    # sampler asked for, none is recorded: every span still has its ids (the log lines' trace
+    # id, the traceparent answered and passed on to jobs), but the SQL, Redis and HTTP spans
+    # cost next to nothing instead of being built and thrown away (bench tracing: +20-40% CPU
+    # per request otherwise). The provider flushes at exit.
+    sampler = None if exporting or os.environ.get("OTEL_TRACES_SAMPLER") else ALWAYS_OFF
+    provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=True)
+    if exporting:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
