@@ -5,15 +5,14 @@ driven with ``POST /api/v1/quotes`` and ``POST /api/v1/quotes/{id}/bind`` for th
 concurrency:
 
 - *off*: ``OTEL_SDK_DISABLED=true`` (no spans, no ids, no instrumentation);
-- *no exporter*: tracing on, nothing configured to receive it (spans get ids for the logs and
-  the ``traceparent`` header, then are dropped);
+- *no exporter*: tracing on, nothing configured to receive it: spans get ids for the logs and
+  the ``traceparent`` header but none is recorded (the default sampler then);
+- *no exporter, every span recorded*: the same with ``OTEL_TRACES_SAMPLER=always_on``, every
+  span built and then dropped (what the default above saves);
 - *OTLP*: tracing on, exported by the batch processor over OTLP/HTTP to a sink this command
   runs (it accepts ``POST /v1/traces`` and counts requests and bytes);
 - *OTLP, multiprocess metrics*: the same with prometheus-client's multiprocess mode, as
   ``pd-prime serve --workers N`` runs it;
-- *OTLP, no FastAPI spans*: the OTLP setting with FastAPI's own (native) telemetry off, whose
-  server span and operation spans duplicate the edge's (what ``telemetry={"tracing":
-  False, ...}`` in ``main.create_app`` would save).
 
 It prints requests per second and the server's CPU per request beside the *off* figures. CPU
 per request is the figure to read on a small machine: the load generator shares the cores, so
@@ -31,7 +30,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import asyncpg
 import httpx
@@ -79,19 +77,6 @@ class OtlpSink:
         self.server.server_close()
 
 
-NO_NATIVE_APP = "pd_prime_demo.bench.tracing:app_without_native_telemetry"
-
-
-def app_without_native_telemetry() -> Any:
-    """The production app with FastAPI's native telemetry switched off (only for measuring
-    it: FastAPI reads the same settings dict on every request)."""
-    from pd_prime_demo.main import app_factory
-
-    app = app_factory()
-    app._telemetry.update({"tracing": False, "metrics": False, "logs": False})
-    return app
-
-
 @dataclass(frozen=True, slots=True)
 class Setting:
     name: str
@@ -113,9 +98,9 @@ def settings(sink: OtlpSink, metrics_dir: str) -> list[Setting]:
     return [
         Setting("off (OTEL_SDK_DISABLED)", {"OTEL_SDK_DISABLED": "true"}),
         Setting("on, no exporter", {}),
+        Setting("on, no exporter, all recorded", {"OTEL_TRACES_SAMPLER": "always_on"}),
         Setting("on, OTLP exporter", otlp),
         Setting("on, OTLP, multiprocess metrics", {**otlp, _MULTIPROC: metrics_dir}),
-        Setting("on, OTLP, no FastAPI spans", otlp, NO_NATIVE_APP),
     ]
 
 
