@@ -247,3 +247,15 @@ async def verify_address(client: AsyncClient, email: str) -> None:
         "/api/v1/auth/email-verification", json={"token": link_token(mails[-1])}
     )
     assert verified.status_code == 204, verified.text
+
+
+async def billing_run(client: AsyncClient, admin: Login, on: date) -> dict[str, Any]:
+    """The billing run of ``on`` (``POST /api/v1/billing/runs``) at noon that day, as ``admin``."""
+    with clock.frozen_at(noon(on)):
+        response = await client.post(
+            "/api/v1/billing/runs",
+            json={"on": on.isoformat()},
+            headers=await relogin(client, admin),
+        )
+    assert response.status_code == 200, response.text
+    return dict(response.json())

@@ -17,6 +17,7 @@ from pd_prime_demo.core.runtime import Runtime
 from tests.factories import (
     Login,
     auto_quote,
+    billing_run,
     changing,
     home_quote,
     noon,
@@ -51,14 +52,7 @@ async def test_unpaid_invoice_leads_to_notice_then_non_payment_cancellation(
     inception = date.fromisoformat(policy["inception_on"])
 
     async def run(on: date) -> dict[str, Any]:
-        with frozen_at(noon(on)):
-            response = await client.post(
-                "/api/v1/billing/runs",
-                json={"on": on.isoformat()},
-                headers=await relogin(client, admin),
-            )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return await billing_run(client, admin, on)
 
     first = await run(inception - timedelta(days=20))
     assert first["invoiced"] == 0, "nothing is due within 15 days yet"
@@ -243,14 +237,7 @@ async def test_non_payment_cancels_a_policy_with_a_future_dated_change(
     assert endorsed.status_code == 201, endorsed.text
 
     async def run(on: date) -> dict[str, Any]:
-        with frozen_at(noon(on)):
-            response = await client.post(
-                "/api/v1/billing/runs",
-                json={"on": on.isoformat()},
-                headers=await relogin(client, admin),
-            )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return await billing_run(client, admin, on)
 
     await run(inception - timedelta(days=10))
     assert (await run(inception + timedelta(days=11)))["notices"] == 1

@@ -14,7 +14,6 @@ import pytest
 from httpx import AsyncClient
 
 from pd_prime_demo.core.actor import Role
-from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import REGISTRY
@@ -23,7 +22,7 @@ from pd_prime_demo.quotes.schemas import AUTO_EXAMPLE
 from tests.api.test_billing_defects import _bind_monthly
 from tests.claims_money_support import PAYMENT, actor_of, key
 from tests.claims_support import at, bound_policy, claim_body, filing_day, fresh, loss_time, staff
-from tests.factories import auto_quote, create_user, noon, person, relogin, user_login
+from tests.factories import auto_quote, billing_run, create_user, person, user_login
 
 AUTO = {"product": "personal_auto", "state": "TX"}
 USD = {"currency": "USD"}
@@ -184,14 +183,7 @@ async def test_the_billing_run_counts_each_notice_and_cancellation_once(
     inception = date.fromisoformat(policy["inception_on"])
 
     async def run(on: date) -> dict[str, Any]:
-        with frozen_at(noon(on)):
-            response = await client.post(
-                "/api/v1/billing/runs",
-                json={"on": on.isoformat()},
-                headers=await relogin(client, admin),
-            )
-        assert response.status_code == 200, response.text
-        return dict(response.json())
+        return await billing_run(client, admin, on)
 
     before = readings()
     await run(inception - timedelta(days=10))  # the first invoice

@@ -31,11 +31,16 @@ SCRIPT = textwrap.dedent(
         app = RequestContextMiddleware(Starlette(routes=[Route("/hello/{name}", hello)]))
         async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
             answers = [await client.get("/hello/x") for _ in range(3)]
+            sampled_by_caller = await client.get(
+                "/hello/x",
+                headers={"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+            )
         provider = trace.get_tracer_provider()
         resource = getattr(provider, "resource", None)
         print(json.dumps({
             "status": [a.status_code for a in answers],
             "traceparent": answers[0].headers.get("traceparent"),
+            "continued": sampled_by_caller.headers.get("traceparent"),
             "service": resource.attributes.get("service.name") if resource else None,
             "team": resource.attributes.get("team") if resource else None,
         }))
@@ -89,8 +94,15 @@ def _sampled(traceparent: object) -> bool:
 
 
 def test_spans_are_recorded_only_when_they_have_somewhere_to_go_or_a_sampler_asks() -> None:
-    idle = _serve()["traceparent"]
+    served = _serve()
+    idle = served["traceparent"]
     assert str(idle).startswith("00-")  # ids for the logs and the jobs, nothing recorded
     assert not _sampled(idle)
-    assert _sampled(_serve(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9")["traceparent"])
+    continued = served["continued"]  # a caller's sampled trace stays sampled
+    assert str(continued).startswith("00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    assert _sampled(continued)
+    exporting = _serve(
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9", OTEL_EXPORTER_OTLP_TIMEOUT="1"
+    )
+    assert _sampled(exporting["traceparent"])
     assert _sampled(_serve(OTEL_TRACES_SAMPLER="always_on")["traceparent"])
