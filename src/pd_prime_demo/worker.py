@@ -32,6 +32,7 @@ from pd_prime_demo.core.job_telemetry import job_telemetry
 from pd_prime_demo.core.queue import STANDARD, add_blueprint, conninfo, record_errors
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime, runtime_of
+from pd_prime_demo.core.telemetry import JOB_RUNS
 from pd_prime_demo.documents import jobs as documents_jobs
 from pd_prime_demo.events.relay import Route, relay_pending, run_relay
 from pd_prime_demo.identity import jobs as identity_jobs
@@ -155,6 +156,11 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
         app.periodic(
             cron=runtime.settings.integrity_check_cron, periodic_id=operations_jobs.INTEGRITY_TASK
         )(app.tasks[f"operations:{operations_jobs.INTEGRITY_TASK}"])
+    # Every task's outcomes exported at 0 from the start: a task's first failure is then a rise
+    # increase() sees, not a series appearing from nothing.
+    for task in app.tasks.values():
+        for outcome in JOB_OUTCOMES:
+            JOB_RUNS.labels(task.name, outcome)
     return app
 
 
@@ -162,6 +168,8 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
 # its timeout on a receiver that never answers) can never hold up documents or the sweeps.
 BUSINESS_QUEUES = ("documents", "sweeps", "default")
 WEBHOOK_QUEUES = ("webhooks",)
+# The outcomes ``core.job_telemetry`` counts a job attempt under.
+JOB_OUTCOMES = ("succeeded", "failed", "retried")
 
 
 async def run_worker(

@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from structlog.testing import capture_logs
 
 from pd_prime_demo.core.cache import create_cache
+from pd_prime_demo.core.database import migration_head
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
-from pd_prime_demo.operations.readiness import local_disk_check
+from pd_prime_demo.operations.readiness import known_revisions, local_disk_check
 from tests.statements import statements
 
 
@@ -182,3 +183,28 @@ async def test_a_change_of_readiness_is_logged_once_naming_the_failing_checks(
         ("ready", [], "info"),
         ("degraded", ["queue"], "warning"),
     ]
+
+
+async def test_a_newer_release_s_migration_keeps_the_process_ready(
+    runtime: Runtime, connection: AsyncConnection
+) -> None:
+    # A rolling deploy migrates first: the old instances meet a revision they do not know.
+    await connection.execute(text("UPDATE alembic_version SET version_num = 'f00dfeedbeef'"))
+    [(status, body, _)] = await _poll(runtime)
+    assert status == 200
+    migrations = body["checks"]["migrations"]  # type: ignore[index]
+    assert migrations["ok"] is True
+    assert "newer than this code's head" in migrations["detail"]
+
+
+async def test_a_database_behind_the_code_makes_the_process_not_ready(
+    runtime: Runtime, connection: AsyncConnection
+) -> None:
+    older = min(known_revisions() - {migration_head()})
+    await connection.execute(
+        text("UPDATE alembic_version SET version_num = :older"), {"older": older}
+    )
+    [(status, body, _)] = await _poll(runtime)
+    assert status == 503
+    assert _failing(body) == {"migrations"}
+    assert body["checks"]["migrations"]["detail"].startswith("behind: ")  # type: ignore[index]

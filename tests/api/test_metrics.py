@@ -16,15 +16,22 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from structlog.testing import capture_logs
 
 from pd_prime_demo import __version__
+from pd_prime_demo.core.cache import MemoryCache
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database, migration_head
 from pd_prime_demo.core.metrics_server import parse_listen, serve_metrics
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.core.telemetry import REGISTRY
 from pd_prime_demo.main import create_app
-from pd_prime_demo.operations.metrics import BackgroundFigures
+from pd_prime_demo.operations import metrics as operations_metrics
+from pd_prime_demo.operations import readiness
+from pd_prime_demo.operations.metrics import BackgroundFigures, database_families
+from pd_prime_demo.operations.service import JOB_STATUSES, KNOWN_QUEUES
+from pd_prime_demo.webhooks.service.deliver import OUTCOMES
+from pd_prime_demo.worker import BUSINESS_QUEUES, JOB_OUTCOMES, WEBHOOK_QUEUES, queue_app
 
 TOKEN = "scrape-t0k3n"
 DOWN = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
@@ -91,9 +98,14 @@ async def test_request_counters_move_between_scrapes(scraper: AsyncClient) -> No
 async def test_metrics_wants_the_bearer_token_and_is_absent_without_one(
     runtime: Runtime, scraper: AsyncClient
 ) -> None:
-    assert (await scraper.get("/metrics")).status_code == 401
-    wrong = await scraper.get("/metrics", headers={"Authorization": "Bearer nope"})
+    with capture_logs() as logs:
+        assert (await scraper.get("/metrics")).status_code == 401
+        wrong = await scraper.get("/metrics", headers={"Authorization": "Bearer nope"})
+        await scrape(scraper)
     assert wrong.status_code == 401
+    # Each refused attempt is one security event; the scrape with the token is none.
+    events = [line for line in logs if line.get("event") == "security"]
+    assert [(e["event_type"], e["route"]) for e in events] == [("token_invalid", "/metrics")] * 2
     assert wrong.headers["content-type"] == "application/problem+json"
     runtime.settings = runtime.settings.model_copy(update={"metrics_token": None})
     transport = ASGITransport(app=create_app(runtime=runtime))
@@ -120,6 +132,66 @@ async def test_a_dead_letter_and_an_overdue_job_show_in_the_queue_figures(
     age = value(found, "pd_prime_jobs_oldest_due_age_seconds")
     assert age is not None
     assert age >= 600
+
+
+async def test_a_fresh_scrape_has_a_zero_for_every_series_an_alert_watches_rise(
+    runtime: Runtime, scraper: AsyncClient
+) -> None:
+    # A series appearing from nothing at 1 is no rise to delta() or increase(): the first dead
+    # letter, disabled subscription or failed job must move a series that was already there.
+    assert set(KNOWN_QUEUES) == {*BUSINESS_QUEUES, *WEBHOOK_QUEUES}
+    app = queue_app(runtime)
+    found = samples(await scrape(scraper))
+    for queue in KNOWN_QUEUES:
+        for status in JOB_STATUSES:
+            assert value(found, "pd_prime_jobs", queue=queue, status=status) == 0, (queue, status)
+    for outcome in OUTCOMES:
+        assert value(found, "pd_prime_webhook_deliveries_total", outcome=outcome) is not None
+    for task in app.tasks.values():
+        for outcome in JOB_OUTCOMES:
+            runs = value(found, "pd_prime_job_runs_total", task=task.name, outcome=outcome)
+            assert runs is not None, (task.name, outcome)
+
+
+async def test_a_queue_the_worker_does_not_know_is_counted_with_its_zeros(
+    scraper: AsyncClient, connection: AsyncConnection
+) -> None:
+    await connection.execute(
+        text(
+            "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status) "
+            "VALUES ('legacy', 'test:old', '{}', 'failed')"
+        )
+    )
+    found = samples(await scrape(scraper))
+    assert value(found, "pd_prime_jobs", queue="legacy", status="failed") == 1
+    assert value(found, "pd_prime_jobs", queue="legacy", status="todo") == 0
+
+
+async def test_a_saturated_pool_is_not_a_database_down(
+    database_url: str, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Waits shortened so the test is quick; the verdicts are what an operator sees.
+    monkeypatch.setattr(readiness, "CHECK_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(operations_metrics, "DEADLINE_SECONDS", 0.3)
+    db = Database.connect(database_url, pool_size=1, max_overflow=0)
+    cache, settings = MemoryCache(), runtime.settings
+    try:
+        async with db.sessionmaker() as busy:
+            await busy.connection()  # the pool's one connection: held, the database is fine
+            answer = await readiness.check_readiness(db, cache, settings)
+            up = [f for f in await database_families(db) if f.name == "pd_prime_database_up"]
+        assert answer.status == "degraded"
+        database = answer.checks["database"]
+        assert database.detail == "pool saturated: 1 of 1 connections in use"
+        assert (database.ok, database.gating) == (False, False)
+        # Neither up nor down: the scrape could not tell, the pool figures say why.
+        assert [family.samples for family in up] == [[]]
+        released = await readiness.check_readiness(db, cache, settings)
+        assert released.checks["database"].ok
+        (again,) = [f for f in await database_families(db) if f.name == "pd_prime_database_up"]
+        assert [sample.value for sample in again.samples] == [1]
+    finally:
+        await db.dispose()
 
 
 async def test_unpublished_events_are_counted(
@@ -212,6 +284,9 @@ async def test_the_metrics_listen_address_serves_without_a_token(settings: Setti
 
 def test_a_listen_address_is_host_and_port() -> None:
     assert parse_listen("127.0.0.1:9464") == ("127.0.0.1", 9464)
+    # A tokenless port: no host is this machine only; every interface must be named.
+    assert parse_listen(":9464") == ("127.0.0.1", 9464)
+    assert parse_listen("0.0.0.0:9464") == ("0.0.0.0", 9464)  # noqa: S104
     assert parse_listen("[::1]:9464") == ("::1", 9464)
     for bad in ("9464x", "localhost", "host:", "host:70000"):
         with pytest.raises(ValueError, match="host:port"):

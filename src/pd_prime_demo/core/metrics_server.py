@@ -114,11 +114,14 @@ def render(figures: Figures | None = None) -> bytes:
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
-    """``"host:port"`` (``"[::1]:9464"`` for IPv6) into its parts; ValueError if malformed."""
+    """``"host:port"`` (``"[::1]:9464"`` for IPv6) into its parts; ValueError if malformed.
+
+    No host (``":9464"``) is this machine only: the port has no token, so every interface
+    (``"0.0.0.0:9464"``, for a scraper on another host) must be asked for by name."""
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or int(port) >= 65536:  # 0: any free port
         raise ValueError(f"a metrics listen address is host:port, not {listen!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - the operator named no host
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 class MetricsServer:

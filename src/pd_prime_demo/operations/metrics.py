@@ -11,7 +11,9 @@ letter long retried or a failed check long passed, from a worker that scraped an
 Cheap and bounded: four indexed queries in one read transaction, under a statement timeout and
 an overall deadline. A scrape when the database is down still answers, quickly, with
 ``pd_prime_database_up 0`` and no database figures (absent, rather than stale or zero: an alert
-on "dead letters > 0" must not go quiet because the database is unreachable).
+on "dead letters > 0" must not go quiet because the database is unreachable). A scrape that
+finds every connection of the pool in use leaves ``pd_prime_database_up`` out too: it cannot
+tell, and the pool figures say what it saw.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
 
+import sqlalchemy.exc
 import structlog
 from prometheus_client import Gauge
 from prometheus_client.metrics_core import Metric
@@ -45,7 +48,7 @@ from pd_prime_demo.core.telemetry import (
     WEBHOOK_SUBSCRIPTIONS,
 )
 from pd_prime_demo.operations.models import IntegrityCheck
-from pd_prime_demo.operations.service import queue_figures
+from pd_prime_demo.operations.service import pool_use, queue_figures
 from pd_prime_demo.webhooks import service as webhooks
 
 log = structlog.get_logger(__name__)
@@ -130,11 +133,21 @@ def _empty_database_families() -> list[Metric]:
 async def database_families(db: Database) -> list[Metric]:
     """The database's figures and ``pd_prime_database_up``; never raises."""
     up = _family(DATABASE_UP)
+    connected = False
     try:
         async with asyncio.timeout(DEADLINE_SECONDS), db.sessionmaker() as session:
+            await session.connection()
+            connected = True
             families = await _read(session)
             await session.rollback()
-    except Exception as error:  # any failure to read is "the database is down" here
+    except Exception as error:  # a failure to connect or to read: the database is down
+        timed_out = isinstance(error, TimeoutError | sqlalchemy.exc.TimeoutError)
+        use = pool_use(db) if timed_out and not connected else None
+        if use is not None and use.saturated:
+            # Every connection is busy, so this scrape cannot tell whether the database is
+            # up: it says nothing (the pool figures say why) rather than page on "down".
+            log.warning("metrics.pool_saturated", in_use=use.in_use, ceiling=use.ceiling)
+            return [up, *_empty_database_families()]
         log.warning("metrics.database_unreachable", error=type(error).__name__)
         _sample(up, 0)
         return [up, *_empty_database_families()]

@@ -12,6 +12,7 @@ figures read from the database at this scrape (``operations.metrics``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 
@@ -22,6 +23,7 @@ from pd_prime_demo.api.dependencies import RuntimeDep
 from pd_prime_demo.api.response_patterns import fail, problem_responses
 from pd_prime_demo.core.metrics_server import render
 from pd_prime_demo.core.result_types import DomainError, ErrorKind, unauthenticated
+from pd_prime_demo.core.security_events import SecurityEventType, route_template, security_event
 from pd_prime_demo.operations.metrics import scrape_families
 
 router = APIRouter(tags=["operations"])
@@ -55,6 +57,15 @@ async def metrics(request: Request, runtime: RuntimeDep) -> Response:
     if given is None or not hmac.compare_digest(
         _digest(given), _digest(configured.get_secret_value())
     ):
+        # A scraper misconfigured, or someone trying the token: either way, an operator's to see.
+        security_event(
+            SecurityEventType.TOKEN_INVALID,
+            reason="malformed",
+            method=request.method,
+            route=route_template(request.scope),
+        )
         fail(unauthenticated("metrics.unauthenticated", "/metrics needs the metrics bearer token"))
     figures = await scrape_families(runtime.db, runtime.settings)
-    return Response(render(lambda: figures), media_type=CONTENT_TYPE_LATEST)
+    # Merging the multiprocess files reads the disk: off the event loop.
+    body = await asyncio.to_thread(render, lambda: figures)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -10,13 +10,16 @@ outlive the poller's own timeout.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+import sqlalchemy.exc
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
@@ -25,7 +28,7 @@ from pd_prime_demo.core.cache import Cache
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database, current_revision, migration_head
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.operations.service import queue_figures
+from pd_prime_demo.operations.service import pool_use, queue_figures
 
 log = structlog.get_logger(__name__)
 
@@ -122,15 +125,51 @@ def local_disk_check(data_directory: str | None, min_free_bytes: int) -> Check |
     return disk_check(Path(data_directory), min_free_bytes)
 
 
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    """Every revision this code's migrations define."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(resources.files("pd_prime_demo").joinpath("migrations")))
+    return frozenset(revision.revision for revision in script.walk_revisions())
+
+
+def _migrations_check(current: str | None, head: str | None) -> Check:
+    """Gates only when the database is behind the code: a revision the code does not know is
+    a newer release's, migrated first in a rolling deploy, and its migrations keep the schema
+    this code reads (a column is dropped a release after the code stops reading it)."""
+    if current == head:
+        return Check(ok=True, detail=f"at {current}, head is {head}")
+    if current is not None and current not in known_revisions():
+        return Check(
+            ok=True,
+            detail=f"at {current}, newer than this code's head {head} (a later release migrated)",
+        )
+    return Check(ok=False, detail=f"behind: at {current}, head is {head}")
+
+
+def _saturated(db: Database) -> Check | None:
+    """The database check of a checkout that timed out with every connection of the pool in
+    use (this process is busy, the database may be fine: the pool figures say which); None
+    when the pool had room, so the wait was the database's."""
+    use = pool_use(db)
+    if use is None or not use.saturated:
+        return None
+    detail = f"pool saturated: {use.in_use} of {use.ceiling} connections in use"
+    return Check(ok=False, detail=detail, gating=False)
+
+
 async def _database_checks(db: Database, settings: Settings) -> dict[str, Check]:
     checks: dict[str, Check] = {}
     head = migration_head()
+    connected = False
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), db.sessionmaker() as session:
+            await session.connection()
+            connected = True
             await session.execute(text("SELECT 1"))
             checks["database"] = Check(ok=True, detail="reachable")
-            current = await current_revision(session)
-            checks["migrations"] = Check(ok=current == head, detail=f"at {current}, head is {head}")
+            checks["migrations"] = _migrations_check(await current_revision(session), head)
             figures = await queue_figures(session)
             checks["queue"] = _queue_check(
                 figures.jobs,
@@ -141,7 +180,17 @@ async def _database_checks(db: Database, settings: Settings) -> dict[str, Check]
             )
             data_directory = await session.scalar(_DATA_DIRECTORY)
     except Exception as exc:  # any failure to reach or read the database means not ready
-        name = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+        timed_out = isinstance(exc, TimeoutError | sqlalchemy.exc.TimeoutError)
+        name = "timed out" if timed_out else type(exc).__name__
+        saturated = _saturated(db) if timed_out and not connected else None
+        if saturated is not None:
+            # Nothing was asked of the database: its checks are not failures of this process.
+            waiting = f"unknown: no connection free ({saturated.detail})"
+            return {
+                "database": saturated,
+                "migrations": Check(ok=False, detail=waiting, gating=False),
+                "queue": Check(ok=False, detail=waiting, gating=False),
+            }
         if "database" not in checks:
             checks["database"] = Check(ok=False, detail=f"unreachable: {name}")
         unanswered = _unknown(f"the database did not answer ({name})")

@@ -51,6 +51,12 @@ from pd_prime_demo.webhooks.service.subscriptions import reveal_secret, secret_c
 SYSTEM = Actor.system("webhooks")
 DISABLED_TOPIC = "webhook.subscription_disabled"
 
+OUTCOMES = ("delivered", "failed", "retrying", "disabled")
+# Every outcome exported from the start at 0, so the first disabled subscription is a rise
+# that increase() sees, not a series appearing from nothing.
+for _outcome in OUTCOMES:
+    WEBHOOK_DELIVERIES.labels(outcome=_outcome)
+
 
 @dataclass(frozen=True, slots=True)
 class Request:
