@@ -19,6 +19,7 @@ OUT = Path(__file__).parent / "grafana" / "dashboards"
 SCHEMA_VERSION = 41
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 RATE = "$__rate_interval"
+NOT_PROBES = 'route!~"/health.*|/metrics"'  # as in ops/slo.py's service error ratio
 
 Panel = dict[str, Any]
 
@@ -170,8 +171,9 @@ def operations() -> dict[str, Any]:
                         "Server error ratio (5xx)",
                         [
                             (
-                                f'sum(rate({HTTP}{{status=~"5.."}}[{RATE}])) / '
-                                f"sum(rate({HTTP}[{RATE}]))",
+                                # The ratio PdPrimeHighErrorRate reads: probes left out.
+                                f'sum(rate({HTTP}{{{NOT_PROBES},status=~"5.."}}[{RATE}])) / '
+                                f"sum(rate({HTTP}{{{NOT_PROBES}}}[{RATE}]))",
                                 "5xx",
                             )
                         ],
@@ -394,6 +396,16 @@ def _business_counts(range_: str) -> list[Panel]:
     ]
 
 
+# Counters restart at 0 with each process and increase() extrapolates to the range's edges and
+# misses the first increment of each label set after a restart: the amounts are a trend, not
+# the books.
+APPROXIMATE = (
+    "Approximate: from metrics, extrapolated over the time range, and missing the first "
+    "amount of each label set after a process restarts. The books are the premium report "
+    "(GET /api/v1/reports/premium) and the ledger."
+)
+
+
 def business() -> dict[str, Any]:
     per_hour = "sum by (product) (rate({m}[$__rate_interval])) * 3600"
     return dashboard(
@@ -455,6 +467,7 @@ def business() -> dict[str, Any]:
                                 "{{product}} {{state}} {{currency}}",
                             )
                         ],
+                        description=APPROXIMATE,
                     ),
                     timeseries(
                         "Written premium per hour by product",
@@ -465,6 +478,7 @@ def business() -> dict[str, Any]:
                                 "{{product}} {{currency}}",
                             )
                         ],
+                        description=APPROXIMATE,
                     ),
                 ],
             ),
@@ -489,6 +503,7 @@ def business() -> dict[str, Any]:
                                 "{{currency}}",
                             )
                         ],
+                        description=APPROXIMATE,
                     ),
                     stat(
                         "Notices of cancellation for non-payment",
@@ -532,6 +547,7 @@ def business() -> dict[str, Any]:
                                 "{{currency}}",
                             )
                         ],
+                        description=APPROXIMATE,
                     ),
                 ],
             ),

@@ -53,6 +53,9 @@ SLOS = (
 
 REQUESTS = "pd_prime_http_requests_total"
 DURATION = "pd_prime_http_request_duration_seconds"
+# The service's error ratio leaves out the probes and the scrape: they would dilute it, and
+# /health/ready answers 503 on purpose while the database is down (its own alert pages).
+NOT_PROBES = 'route!~"/health.*|/metrics"'
 
 
 def _rule(record: str, expr: str, **labels: str) -> dict[str, object]:
@@ -120,8 +123,8 @@ def recording_rules() -> str:
                     ),
                     _rule(
                         "pd_prime:http_errors:ratio_rate5m",
-                        f'(sum(rate({REQUESTS}{{status=~"5.."}}[5m])) or vector(0))'
-                        f" / sum(rate({REQUESTS}[5m]))",
+                        f'(sum(rate({REQUESTS}{{{NOT_PROBES},status=~"5.."}}[5m])) or vector(0))'
+                        f" / sum(rate({REQUESTS}{{{NOT_PROBES}}}[5m]))",
                     ),
                 ],
             },

@@ -14,6 +14,7 @@ from tests.ops.support import (
     RULES,
     dashboards,
     load_ops_module,
+    metric_names,
     parse,
     rules,
 )
@@ -49,6 +50,23 @@ def test_dashboards_are_well_formed() -> None:
             for target in panel["targets"]:
                 assert target["datasource"]["uid"] == "${datasource}", where
                 parse(target["expr"])  # raises on invalid PromQL
+
+
+def test_the_money_panels_say_they_are_not_the_books() -> None:
+    money = {
+        panel["title"]: panel["description"]
+        for panel in dashboards()["business"]["panels"]
+        for target in panel.get("targets", [])
+        if any(
+            name.endswith(("_amount_total", "_premium_total"))
+            for name in metric_names(target["expr"])
+        )
+    }
+    assert len(money) >= 4, money
+    for title, description in money.items():
+        assert description.startswith("Approximate"), title
+        assert "/api/v1/reports/premium" in description, title
+        assert "ledger" in description, title
 
 
 def test_every_alert_is_complete_and_its_runbook_section_exists() -> None:
