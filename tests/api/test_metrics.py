@@ -105,7 +105,9 @@ async def test_metrics_wants_the_bearer_token_and_is_absent_without_one(
     assert wrong.status_code == 401
     # Each refused attempt is one security event; the scrape with the token is none.
     events = [line for line in logs if line.get("event") == "security"]
-    assert [(e["event_type"], e["route"]) for e in events] == [("token_invalid", "/metrics")] * 2
+    assert [(e["event_type"], e["reason"], e["route"]) for e in events] == [
+        ("token_invalid", "metrics_token", "/metrics")
+    ] * 2
     assert wrong.headers["content-type"] == "application/problem+json"
     runtime.settings = runtime.settings.model_copy(update={"metrics_token": None})
     transport = ASGITransport(app=create_app(runtime=runtime))

@@ -19,7 +19,7 @@ renamed or given another meaning.
 | login_throttled | a password login held back by the throttle (no account is ever locked: NIST SP 800-63B 5.2.2) | auth_failures{throttled} |
 | mfa_failed | a second factor refused: ``wrong_code``, ``invalid_mfa_token``; ``factor`` says which | auth_failures{mfa_failed} |
 | mfa_throttled | a second step held back by the throttle | auth_failures{mfa_throttled} |
-| token_invalid | a bearer access token refused: ``malformed`` (signature, type or claims), ``expired``, ``session_ended`` (revoked, user inactive) | auth_failures{token_invalid} |
+| token_invalid | a bearer access token refused: ``malformed`` (signature, type or claims), ``expired``, ``session_ended`` (revoked, user inactive); ``metrics_token``: ``/metrics`` without the metrics token or with a wrong one | auth_failures{token_invalid} |
 | api_key_invalid | an API key unknown, expired or revoked, or its owner inactive | auth_failures{api_key_invalid} |
 | refresh_token_invalid | ``unknown``, ``wrong_client``, ``expired``, ``revoked``, ``inactive_account`` | auth_failures{refresh_invalid} |
 | refresh_token_reused | a used refresh token again: ``session_revoked`` (the login session ends), ``suspected`` (within the grace period), ``session_already_revoked`` | auth_failures{token_reused} |
@@ -99,6 +99,7 @@ Reason = Literal[
     "wrong_code",
     "invalid_mfa_token",
     "malformed",
+    "metrics_token",
     "expired",
     "session_ended",
     "unknown",

@@ -60,7 +60,7 @@ async def metrics(request: Request, runtime: RuntimeDep) -> Response:
         # A scraper misconfigured, or someone trying the token: either way, an operator's to see.
         security_event(
             SecurityEventType.TOKEN_INVALID,
-            reason="malformed",
+            reason="metrics_token",
             method=request.method,
             route=route_template(request.scope),
         )
