@@ -22,6 +22,7 @@ from tests.integration.test_webhooks import published_fan_out
 from tests.integration.webhook_receiver import (
     Receiver,
     api,
+    failing_subscription,
     listening,
     quote_for_new_customer,
     rows,
@@ -70,12 +71,7 @@ async def test_attempts_are_counted_by_outcome(
     runtime = committed_runtime
     before = _counts()
     async with api(runtime) as client:
-        admin = await user_login(client, runtime, Role.ADMIN)
-        agent = await user_login(client, runtime, Role.AGENT)
-        agency = await register_client(client, admin, agent)
-        subscription = await subscribe(client, receiver, bearer(agency), "/down", ["quote.created"])
-        receiver.behaviour["/down"] = "fail"
-        await quote_for_new_customer(client, agent)
+        agent, subscription = await failing_subscription(client, runtime, receiver)
         await work(runtime)
         ((delivery_id, next_at),) = await rows(
             runtime, "SELECT id, next_attempt_at FROM webhook_deliveries"

@@ -28,6 +28,7 @@ from tests.integration.test_webhooks import published_fan_out
 from tests.integration.webhook_receiver import (
     Receiver,
     api,
+    failing_subscription,
     fan_out_all,
     listening,
     quote_for_new_customer,
@@ -48,12 +49,7 @@ async def test_a_failing_receiver_is_retried_on_the_schedule_then_failed_then_re
 ) -> None:
     runtime = committed_runtime
     async with api(runtime) as client:
-        admin = await user_login(client, runtime, Role.ADMIN)
-        agent = await user_login(client, runtime, Role.AGENT)
-        agency = await register_client(client, admin, agent)
-        subscription = await subscribe(client, receiver, bearer(agency), "/down", ["quote.created"])
-        receiver.behaviour["/down"] = "fail"
-        await quote_for_new_customer(client, agent)
+        agent, subscription = await failing_subscription(client, runtime, receiver)
 
         await work(runtime)
 

@@ -18,13 +18,14 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 from pd_prime_demo.webhooks import service
 from pd_prime_demo.worker import run_once, run_worker
-from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS
-from tests.factories import Login, auto_quote, person
+from tests.api.test_webhook_subscriptions import SUBSCRIPTIONS, bearer, register_client
+from tests.factories import Login, auto_quote, person, user_login
 
 
 @dataclass
@@ -128,6 +129,20 @@ async def quote_for_new_customer(client: AsyncClient, agent: Login) -> tuple[str
     )
     assert quote.status_code == 201, quote.text
     return customer.json()["id"], quote.json()["id"]
+
+
+async def failing_subscription(
+    client: AsyncClient, runtime: Runtime, receiver: Receiver
+) -> tuple[Login, dict[str, Any]]:
+    """An agent's API client subscribed to ``quote.created`` at a receiver path that answers
+    500, and one quote made for it to announce: (the agent, the subscription)."""
+    admin = await user_login(client, runtime, Role.ADMIN)
+    agent = await user_login(client, runtime, Role.AGENT)
+    agency = await register_client(client, admin, agent)
+    subscription = await subscribe(client, receiver, bearer(agency), "/down", ["quote.created"])
+    receiver.behaviour["/down"] = "fail"
+    await quote_for_new_customer(client, agent)
+    return agent, subscription
 
 
 async def rows(runtime: Runtime, sql: str, **params: Any) -> list[Any]:
