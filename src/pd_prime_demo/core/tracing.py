@@ -131,15 +131,22 @@ async def _drop_query(span: Span, request: Any) -> None:
             span.set_attribute(key, bare)
 
 
+def _prefixed(attributes: dict[str, AttributeValue | None]) -> dict[str, AttributeValue]:
+    return {f"pd_prime.{k}": v for k, v in attributes.items() if v is not None}
+
+
 @contextmanager
 def business_span(name: str, **attributes: AttributeValue | None) -> Iterator[Span]:
     """A span named ``name`` (``quote.rate``, ``policy.bind``, ``payment.record``) around a use
     case, with ``attributes`` (None values left out) under the ``pd_prime.`` prefix."""
-    with tracer().start_as_current_span(
-        name,
-        attributes={f"pd_prime.{k}": v for k, v in attributes.items() if v is not None},
-    ) as span:
+    with tracer().start_as_current_span(name, attributes=_prefixed(attributes)) as span:
         yield span
+
+
+def annotate(span: Span, **attributes: AttributeValue | None) -> None:
+    """Add ``attributes`` to a business span as :func:`business_span` names them (what a use
+    case learns on the way: the product of the quote it read, its outcome)."""
+    span.set_attributes(_prefixed(attributes))
 
 
 def traceparent_of(span_context: SpanContext) -> str | None:

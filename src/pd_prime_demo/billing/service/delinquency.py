@@ -39,7 +39,7 @@ from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
 from pd_prime_demo.core.telemetry import DELINQUENCY_NOTICES, NONPAYMENT_CANCELLATIONS
-from pd_prime_demo.core.tracing import business_span
+from pd_prime_demo.core.tracing import annotate, business_span
 from pd_prime_demo.documents import service as documents
 
 
@@ -89,21 +89,20 @@ async def run_billing(
         ran = await _run(session, on, cancel_policy)
         match ran:
             case Ok(run):
-                span.set_attributes(
-                    {
-                        "pd_prime.outcome": "ran",
-                        "pd_prime.invoices": run.invoiced,
-                        "pd_prime.notices": run.notices,
-                        "pd_prime.cancellations": run.cancellations,
-                        "pd_prime.skipped": len(run.skipped),
-                    }
+                annotate(
+                    span,
+                    outcome="ran",
+                    invoices=run.invoiced,
+                    notices=run.notices,
+                    cancellations=run.cancellations,
+                    skipped=len(run.skipped),
                 )
                 # Counted once the run's transaction commits (a run that rolls back sent no
                 # notice and cancelled nothing); a re-run finds them done and counts zero.
                 after_commit(session, lambda: DELINQUENCY_NOTICES.inc(run.notices))
                 after_commit(session, lambda: NONPAYMENT_CANCELLATIONS.inc(run.cancellations))
             case Err(error):
-                span.set_attribute("pd_prime.outcome", error.code)
+                annotate(span, outcome=error.code)
         return ran
 
 

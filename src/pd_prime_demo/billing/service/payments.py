@@ -24,7 +24,7 @@ from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, FieldIssue, Ok, Result
 from pd_prime_demo.core.telemetry import PAYMENT_AMOUNT, PAYMENTS
-from pd_prime_demo.core.tracing import business_span
+from pd_prime_demo.core.tracing import annotate, business_span
 
 ZERO = Decimal(0)
 # The ledger keeps no currency: a product definition admits only USD (rating.definition), so
@@ -72,18 +72,16 @@ async def pay(
 def _outcome(session: AsyncSession, span: Span, recorded: Result[Recorded, DomainError]) -> None:
     match recorded:
         case Ok(Recorded(payment=payment, created=True) as done):
-            span.set_attributes(
-                {"pd_prime.outcome": "recorded", "pd_prime.settled": len(done.settled)}
-            )
+            annotate(span, outcome="recorded", settled=len(done.settled))
             # Counted once committed: a replay (created=False) or a rollback counts nothing.
             # The float is Prometheus's: the ledger keeps the Decimal.
             amount = float(payment.amount)
             after_commit(session, PAYMENTS.labels(CURRENCY).inc)
             after_commit(session, lambda: PAYMENT_AMOUNT.labels(CURRENCY).inc(amount))
         case Ok(_):
-            span.set_attribute("pd_prime.outcome", "replayed")
+            annotate(span, outcome="replayed")
         case Err(error):
-            span.set_attribute("pd_prime.outcome", error.code)
+            annotate(span, outcome=error.code)
 
 
 async def _record(

@@ -57,7 +57,7 @@ from pd_prime_demo.core.result_types import (
     not_found,
 )
 from pd_prime_demo.core.telemetry import CLAIMS_OPENED
-from pd_prime_demo.core.tracing import business_span
+from pd_prime_demo.core.tracing import annotate, business_span
 from pd_prime_demo.policies import service as policies
 
 POLICY_NOT_FOUND = not_found("policy")
@@ -144,21 +144,20 @@ async def file_claim(
         filed = await _file(session, body, actor=actor, cipher=cipher, settings=settings)
         match filed:
             case Ok(claim):
-                span.set_attributes(
-                    {
-                        "pd_prime.claim_id": str(claim.id),
-                        "pd_prime.product": claim.product_code,
-                        "pd_prime.state": claim.state,
-                        "pd_prime.coverage_status": claim.coverage_status,
-                        "pd_prime.findings": len(claim.coverage_findings),
-                        "pd_prime.fraud_indicators": len(claim.fraud_indicators),
-                        "pd_prime.reported_via": claim.reported_via,
-                        "pd_prime.outcome": claim.status,
-                    }
+                annotate(
+                    span,
+                    claim_id=str(claim.id),
+                    product=claim.product_code,
+                    state=claim.state,
+                    coverage_status=claim.coverage_status,
+                    findings=len(claim.coverage_findings),
+                    fraud_indicators=len(claim.fraud_indicators),
+                    reported_via=claim.reported_via,
+                    outcome=claim.status,
                 )
                 after_commit(session, CLAIMS_OPENED.labels(claim.product_code).inc)
             case Err(error):
-                span.set_attribute("pd_prime.outcome", error.code)
+                annotate(span, outcome=error.code)
         return filed
 
 

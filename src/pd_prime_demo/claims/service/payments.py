@@ -47,7 +47,7 @@ from pd_prime_demo.core.result_types import (
     not_found,
 )
 from pd_prime_demo.core.telemetry import CLAIM_PAID_AMOUNT, CLAIM_PAYMENTS
-from pd_prime_demo.core.tracing import business_span
+from pd_prime_demo.core.tracing import annotate, business_span
 
 ZERO = Decimal(0)
 # The claims ledger keeps no currency: a product definition admits only USD
@@ -277,17 +277,17 @@ async def make_payment(
     ) as span:
         match await _open_line(session, claim_id, exposure_id, cost_type, category, actor=actor):
             case Err(error) as err:
-                span.set_attribute("pd_prime.outcome", error.code)
+                annotate(span, outcome=error.code)
                 return err
             case Ok((claim, exposure, line)):
                 pass
         if cost_type is CostType.INDEMNITY and (
             refused := await check_indemnity(session, claim, exposure, amount)
         ):
-            span.set_attribute("pd_prime.outcome", refused.code)
+            annotate(span, outcome=refused.code)
             return Err(refused)
         if not await authority_covers(session, actor, line, MoneyKind.PAYMENT, amount):
-            span.set_attribute("pd_prime.outcome", "awaiting_approval")
+            annotate(span, outcome="awaiting_approval")
             waiting = await _wait_for_approval(
                 session,
                 claim,
@@ -309,7 +309,7 @@ async def make_payment(
             actor=actor,
             idempotency_key=key_digest(actor, idempotency_key) if idempotency_key else None,
         )
-        span.set_attributes({"pd_prime.outcome": "paid", "pd_prime.reserve_raised": len(rows) > 1})
+        annotate(span, outcome="paid", reserve_raised=len(rows) > 1)
         count_payment_issued(session, amount)
         return Ok(Movement(line, rows))
 

@@ -25,7 +25,7 @@ from pd_prime_demo.core.result_types import (
     invalid,
 )
 from pd_prime_demo.core.telemetry import POLICIES_BOUND, WRITTEN_PREMIUM
-from pd_prime_demo.core.tracing import business_span
+from pd_prime_demo.core.tracing import annotate, business_span
 from pd_prime_demo.policies import repository, rules
 from pd_prime_demo.policies.models import Policy, PolicyTransaction
 from pd_prime_demo.policies.service.common import (
@@ -107,9 +107,9 @@ async def bind_quote(
         outcome = await _bind(session, quote_id, option, payment_plan, actor, span)
         match outcome:
             case Ok(done):
-                span.set_attribute("pd_prime.outcome", "bound" if done.created else "already_bound")
+                annotate(span, outcome="bound" if done.created else "already_bound")
             case Err(error):
-                span.set_attribute("pd_prime.outcome", error.code)
+                annotate(span, outcome=error.code)
         return outcome
 
 
@@ -129,9 +129,9 @@ async def _bind(
         case Ok(quote):
             pass
     # Codes and versions only: the quote's risk (names, dates of birth, VINs) stays out.
-    span.set_attributes({"pd_prime.product": quote.product_code, "pd_prime.state": quote.state})
+    annotate(span, product=quote.product_code, state=quote.state)
     if quote.rate_version is not None:
-        span.set_attribute("pd_prime.rate_version", quote.rate_version)
+        annotate(span, rate_version=quote.rate_version)
     bound = quote.status == quotes.QuoteStatus.BOUND
     if not bound and quote.status not in quotes.BINDABLE_STATUSES:
         return Err(conflict("quote.not_bindable", f"a {quote.status} quote cannot be bound"))
@@ -141,11 +141,11 @@ async def _bind(
             return err
         case Ok(chosen):
             pass
-    span.set_attribute("pd_prime.package", chosen)
+    annotate(span, package=chosen)
     if bound:
         return await _already_bound(session, quote.id, chosen, payment_plan)
     package = quote.options[names.index(chosen)]
-    span.set_attribute("pd_prime.coverages", len(package.get("coverages", {})))
+    annotate(span, coverages=len(package.get("coverages", {})))
     assert quote.product_version_id is not None
     version = await products.compiled_version(session, quote.product_version_id)
     # A back-dated bind, within the product's window (further back: an underwriter).
@@ -215,9 +215,7 @@ async def _bind(
     new_business = await record(session, policy, transition, version=version, actor=actor)
     await quotes.mark_bound(session, quote, policy_id=policy.id, option=chosen, actor=actor)
     _count_bound(session, policy, new_business.premium_change, defn.currency)
-    span.set_attributes(
-        {"pd_prime.policy_id": str(policy.id), "pd_prime.premium": str(new_business.premium_change)}
-    )
+    annotate(span, policy_id=str(policy.id), premium=str(new_business.premium_change))
     return Ok(Bound(policy, created=True, history=[new_business]))
 
 

@@ -19,7 +19,7 @@ from pd_prime_demo.core.after_commit import after_commit
 from pd_prime_demo.core.outbox import emit
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, not_found
 from pd_prime_demo.core.telemetry import QUOTES_DECLINED, QUOTES_REFERRED, RATING_DURATION
-from pd_prime_demo.core.tracing import business_span
+from pd_prime_demo.core.tracing import annotate, business_span
 from pd_prime_demo.products import service as products
 from pd_prime_demo.quotes.enums import QuoteStatus
 from pd_prime_demo.quotes.models import Quote
@@ -81,16 +81,15 @@ def outcome(span: Span, result: Result[Quote, DomainError]) -> None:
     error's code."""
     match result:
         case Ok(quote):
-            span.set_attributes(
-                {
-                    "pd_prime.quote_id": str(quote.id),
-                    "pd_prime.product": quote.product_code,
-                    "pd_prime.state": quote.state,
-                    "pd_prime.outcome": str(quote.status),
-                }
+            annotate(
+                span,
+                quote_id=str(quote.id),
+                product=quote.product_code,
+                state=quote.state,
+                outcome=str(quote.status),
             )
         case Err(error):
-            span.set_attribute("pd_prime.outcome", error.code)
+            annotate(span, outcome=error.code)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -128,9 +127,9 @@ def rate(
             RATING_DURATION.labels(quote.product_code).observe(time.perf_counter() - started)
         match rated:
             case Ok(result):
-                span.set_attribute("pd_prime.premium", str(result.results[0][1].premium))
+                annotate(span, premium=str(result.results[0][1].premium))
             case Err(error):
-                span.set_attribute("pd_prime.outcome", error.code)
+                annotate(span, outcome=error.code)
         return rated
 
 
@@ -144,12 +143,11 @@ def assess(quote: Quote, version: products.CompiledVersion) -> Result[Assessment
     with business_span("quote.underwrite", product=quote.product_code, state=quote.state) as span:
         hits = underwrite(version.engine, rated.risk)
         status = _status_of(hits)
-        span.set_attributes(
-            {
-                "pd_prime.outcome": status.value,
-                "pd_prime.rules_fired": len(hits),
-                "pd_prime.rules": [h.code for h in hits],
-            }
+        annotate(
+            span,
+            outcome=status.value,
+            rules_fired=len(hits),
+            rules=[h.code for h in hits],
         )
     quote.product_version_id = version.id
     quote.rate_version = version.version
