@@ -6,24 +6,25 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 import uvicorn
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from pd_prime_demo import bootstrap, ops_cli
+from pd_prime_demo import audit_cli, bootstrap, compliance_cli, ops_cli, privacy_cli
 from pd_prime_demo.bench import cli as bench_cli
+from pd_prime_demo.cli_support import in_transaction as _in_transaction
+from pd_prime_demo.cli_support import report as _report
 from pd_prime_demo.core.config import Environment, Settings, get_settings
 from pd_prime_demo.core.keys import load_key_material
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.keys_cli import app as keys_app
 
 app = typer.Typer(help="PD Prime: an open P&C insurance core.", no_args_is_help=True)
-audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
-app.add_typer(audit_app, name="audit")
+app.add_typer(audit_cli.app, name="audit")
+app.add_typer(compliance_cli.app, name="compliance")
+app.add_typer(privacy_cli.app, name="privacy")
 app.add_typer(keys_app, name="keys")
 app.command()(ops_cli.backup)
 app.command()(ops_cli.restore)
@@ -158,52 +159,6 @@ def demo() -> None:
     ]
     typer.echo("\n".join(lines))
     _serve(settings)
-
-
-T = TypeVar("T")
-
-
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]], *, commit: bool = False) -> T:
-    """Run ``work`` in one session on the configured database (committed if ``commit``)."""
-    from pd_prime_demo.core.database import Database
-
-    settings = bootstrap.settings()
-
-    async def run() -> T:
-        assert settings.database_url is not None
-        db = Database.connect(settings.database_url, pool_size=1, max_overflow=0)
-        try:
-            if commit:
-                async with db.unit_of_work() as session:
-                    return await work(session)
-            async with db.sessionmaker() as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(run())
-
-
-def _report(ok: bool, message: str) -> None:
-    typer.echo(message, err=not ok)
-    if not ok:
-        raise typer.Exit(1)
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 and name the first bad entry if broken."""
-    from pd_prime_demo.audit.service import verify_chain
-
-    report = _in_transaction(verify_chain)
-    if report.ok:
-        _report(True, f"audit chain intact: {report.entries_checked} entries verified")
-    else:
-        _report(
-            False,
-            f"audit chain BROKEN at entry {report.first_bad_id}: {report.reason} "
-            f"({report.entries_checked} entries before it verified)",
-        )
 
 
 ledger_app = typer.Typer(help="The double-entry premium ledger.", no_args_is_help=True)

@@ -26,6 +26,7 @@ from pd_prime_demo.audit.router import router as audit_router
 from pd_prime_demo.billing.router import BillingPorts
 from pd_prime_demo.billing.router import router as billing_router
 from pd_prime_demo.claims.router import router as claims_router
+from pd_prime_demo.compliance.router import router as compliance_router
 from pd_prime_demo.core.config import Settings, get_settings
 from pd_prime_demo.core.logging import configure_logging
 from pd_prime_demo.core.runtime import Runtime
@@ -39,6 +40,7 @@ from pd_prime_demo.operations.metrics_router import router as metrics_router
 from pd_prime_demo.operations.router import router as health_router
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.router import router as policies_router
+from pd_prime_demo.privacy.router import router as privacy_router
 from pd_prime_demo.products.router import router as products_router
 from pd_prime_demo.quotes.router import router as quotes_router
 from pd_prime_demo.realtime.hub import Hub
@@ -74,6 +76,8 @@ V1_ROUTERS: tuple[APIRouter, ...] = (
     realtime_router,
     webhooks_router,
     audit_router,
+    compliance_router,
+    privacy_router,
     admin_router,
 )
 

@@ -26,7 +26,9 @@ from procrastinate.job_context import JobContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.audit import jobs as audit_jobs
 from pd_prime_demo.billing import service as billing
+from pd_prime_demo.compliance import jobs as compliance_jobs
 from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.job_telemetry import job_telemetry
 from pd_prime_demo.core.queue import STANDARD, add_blueprint, conninfo, record_errors
@@ -38,6 +40,7 @@ from pd_prime_demo.events.relay import Route, relay_pending, run_relay
 from pd_prime_demo.identity import jobs as identity_jobs
 from pd_prime_demo.operations import jobs as operations_jobs
 from pd_prime_demo.policies import service as policies
+from pd_prime_demo.privacy import jobs as privacy_jobs
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.webhooks import jobs as webhooks_jobs
 
@@ -149,6 +152,9 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
         add_blueprint(app, identity_jobs.blueprint, "identity")
         add_blueprint(app, sweeps, "sweeps")
         add_blueprint(app, operations_jobs.blueprint, "operations")
+        add_blueprint(app, audit_jobs.blueprint, "audit")
+        add_blueprint(app, compliance_jobs.blueprint, "compliance")
+        add_blueprint(app, privacy_jobs.blueprint, "privacy")
         for name in SWEEPS:
             app.periodic(cron=runtime.settings.periodic_cron, periodic_id=name)(
                 app.tasks[f"sweeps:{name}"]
@@ -156,6 +162,8 @@ def queue_app(runtime: Runtime) -> procrastinate.App:
         app.periodic(
             cron=runtime.settings.integrity_check_cron, periodic_id=operations_jobs.INTEGRITY_TASK
         )(app.tasks[f"operations:{operations_jobs.INTEGRITY_TASK}"])
+        for domain_jobs in (audit_jobs, compliance_jobs, privacy_jobs):
+            domain_jobs.schedule(app, runtime.settings)
     # Every task's outcomes exported at 0 from the start: a task's first failure is then a rise
     # increase() sees, not a series appearing from nothing.
     for task in app.tasks.values():

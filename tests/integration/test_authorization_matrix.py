@@ -32,32 +32,10 @@ from pd_prime_demo.core.config import Environment
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.rules import permissions_for
 from pd_prime_demo.seed import DEMO_PASSWORD, seed_demo
-
-P = Permission
-
-PUBLIC = "public"  # no credentials needed: never 401/403
-USER = "user"  # any authenticated caller
-PERSON = "person"  # a signed-in staff person (not a client, a key or a policyholder)
-SELF = "self"  # anyone's own login session (a policyholder too; not a client's, a key's)
-CLIENT = "client-auth"  # authenticated by client credentials (OAuth endpoints): no bearer
-OIDC = "oidc"  # an OAuth access token with the openid scope (a login's token: 403)
-ADMIN = "admin"  # administrators only (a role check in the service, not one permission)
-
-
-@dataclass(frozen=True)
-class Row:
-    method: str
-    path: str
-    need: str | Permission
-    # The kind of resource the path names, for the other's-resource pass (404 for a caller
-    # who may act on their own but not see this one). None: no owner (or company data).
-    owned: str | None = None
-    # A valid body, where the body is checked before the permission (422 would hide it).
-    body: dict[str, Any] | None = None
-    idempotent: bool = False  # the route requires an Idempotency-Key
-    # A multipart form instead of a JSON body: {field: (filename, bytes, content type)}.
-    files: dict[str, tuple[str, bytes, str]] | None = None
-
+from tests.authz_rows import ADMIN, CLIENT, OIDC, PERSON, PUBLIC, SELF, USER, P, Row
+from tests.authz_rows_audit import AUDIT_ROWS
+from tests.authz_rows_compliance import COMPLIANCE_ROWS
+from tests.authz_rows_privacy import PRIVACY_ROWS
 
 TODAY = date.today().isoformat()
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)  # the signature is what the upload sniffs
@@ -335,6 +313,9 @@ ROUTES: tuple[Row, ...] = (
     # --- audit and administration ---
     Row("GET", "/api/v1/audit/entries", P.AUDIT_READ),
     Row("POST", "/api/v1/audit/verification", P.AUDIT_READ),
+    *AUDIT_ROWS,
+    *COMPLIANCE_ROWS,
+    *PRIVACY_ROWS,
     Row("GET", "/api/v1/admin/jobs", P.JOBS_MANAGE),
     Row("GET", "/api/v1/admin/jobs/summary", P.JOBS_MANAGE),
     Row("GET", "/api/v1/admin/jobs/{job_id}", P.JOBS_MANAGE),

@@ -51,6 +51,13 @@ class Permission(enum.StrEnum):
     CLAIMS_PAY = "claims:pay"  # reserves, payments, recoveries and approvals, within authority
     CLAIMS_CONFIGURE = "claims:configure"  # the authority limits by role and user
     RESERVING_RUN = "reserving:run"  # build or import loss triangles and run reserve methods
+    # SOC 2 controls: read their runs and evidence, export for an auditor (compliance:read);
+    # run a control now, record a security-event review (compliance:manage).
+    COMPLIANCE_READ = "compliance:read"
+    COMPLIANCE_MANAGE = "compliance:manage"
+    # Privacy (GDPR/CCPA): handle data subject requests, consent records, legal holds and
+    # retention on behalf of people (a person's own requests and consents need none of these).
+    PRIVACY_MANAGE = "privacy:manage"
 
 
 class ActorKind(enum.StrEnum):

@@ -23,8 +23,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from pd_prime_demo.core.config_audit import AuditSettings
+from pd_prime_demo.core.config_compliance import ComplianceSettings
 from pd_prime_demo.core.config_documents import DocumentSettings
 from pd_prime_demo.core.config_operations import OperationsSettings
+from pd_prime_demo.core.config_privacy import PrivacySettings
 
 
 class Environment(enum.StrEnum):
@@ -34,7 +37,14 @@ class Environment(enum.StrEnum):
     PRODUCTION = "production"
 
 
-class Settings(DocumentSettings, OperationsSettings, BaseSettings):
+class Settings(
+    DocumentSettings,
+    OperationsSettings,
+    AuditSettings,
+    ComplianceSettings,
+    PrivacySettings,
+    BaseSettings,
+):
     model_config = SettingsConfigDict(
         env_prefix="PD_PRIME_", env_file=".env", extra="ignore", frozen=True
     )

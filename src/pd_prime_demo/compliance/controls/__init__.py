@@ -1,0 +1,3 @@
+"""The control catalogue: every SOC 2 control as code (``CONTROLS``)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""The compliance domain's tables."""
+
+from __future__ import annotations

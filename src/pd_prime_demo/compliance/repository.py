@@ -1,0 +1,3 @@
+"""repository (being written)."""
+
+from __future__ import annotations

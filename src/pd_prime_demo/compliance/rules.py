@@ -1,0 +1,3 @@
+"""rules (being written)."""
+
+from __future__ import annotations

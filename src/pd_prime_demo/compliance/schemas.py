@@ -1,0 +1,3 @@
+"""schemas (being written)."""
+
+from __future__ import annotations

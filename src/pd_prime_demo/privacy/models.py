@@ -1,0 +1,3 @@
+"""The privacy domain's tables."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""retention_models (being written)."""
+
+from __future__ import annotations
