@@ -331,9 +331,13 @@ def worker(
         serve_metrics(settings.worker_metrics_listen, settings)
 
     async def run() -> None:
+        from pd_prime_demo.main import create_app
+
         runtime = Runtime.create(
             settings.model_copy(update={"db_pool_size": 4, "db_max_overflow": 4})
         )
+        # The logical-access control (compliance) checks the routes the API serves.
+        runtime.routes = tuple(create_app(settings, runtime=runtime).routes)
         try:
             if once:
                 for name, result in (await run_once(runtime)).items():

@@ -100,6 +100,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
         app.state.runtime = runtime or Runtime.create(settings)
+        app.state.runtime.routes = tuple(app.routes)
         # make demo: a queue worker (and the relay) in the server's own process, stopped with it.
         jobs = (
             asyncio.create_task(

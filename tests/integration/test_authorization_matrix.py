@@ -35,7 +35,9 @@ from pd_prime_demo.seed import DEMO_PASSWORD, seed_demo
 from tests.authz_rows import ADMIN, CLIENT, OIDC, PERSON, PUBLIC, SELF, USER, P, Row
 from tests.authz_rows_audit import AUDIT_ROWS
 from tests.authz_rows_compliance import COMPLIANCE_ROWS
+from tests.authz_rows_evidence import EVIDENCE_ROWS
 from tests.authz_rows_privacy import PRIVACY_ROWS
+from tests.authz_rows_privacy_fulfilment import PRIVACY_FULFILMENT_ROWS
 
 TODAY = date.today().isoformat()
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)  # the signature is what the upload sniffs
@@ -315,7 +317,9 @@ ROUTES: tuple[Row, ...] = (
     Row("POST", "/api/v1/audit/verification", P.AUDIT_READ),
     *AUDIT_ROWS,
     *COMPLIANCE_ROWS,
+    *EVIDENCE_ROWS,
     *PRIVACY_ROWS,
+    *PRIVACY_FULFILMENT_ROWS,
     Row("GET", "/api/v1/admin/jobs", P.JOBS_MANAGE),
     Row("GET", "/api/v1/admin/jobs/summary", P.JOBS_MANAGE),
     Row("GET", "/api/v1/admin/jobs/{job_id}", P.JOBS_MANAGE),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from procrastinate.job_context import JobContext
 
@@ -32,6 +32,9 @@ class Runtime:
     queue: JobQueue
     # Built from settings by create(); the in-process default serves runtimes built by hand.
     limiter: RateLimiter = field(default_factory=RateLimiter.in_memory)
+    # The application's routes, for the logical-access control (every route protected):
+    # set by main.create_app and, in a worker process, by the worker command.
+    routes: tuple[Any, ...] = ()
 
     @classmethod
     def create(cls, settings: Settings, *, db: Database | None = None) -> Runtime:

@@ -15,6 +15,7 @@ import pd_prime_demo.billing.models
 import pd_prime_demo.claims.models
 import pd_prime_demo.claims.money_models
 import pd_prime_demo.claims.reserving_models
+import pd_prime_demo.compliance.evidence_models
 import pd_prime_demo.compliance.models
 import pd_prime_demo.core.idempotency
 import pd_prime_demo.core.outbox
@@ -28,6 +29,7 @@ import pd_prime_demo.identity.oauth_models
 import pd_prime_demo.operations.models
 import pd_prime_demo.policies.models
 import pd_prime_demo.privacy.models
+import pd_prime_demo.privacy.retention_models
 import pd_prime_demo.products.models
 import pd_prime_demo.quotes.models
 import pd_prime_demo.webhooks.models  # noqa: F401  (registers tables)

@@ -1,0 +1,3 @@
+"""evidence_models (being written)."""
+
+from __future__ import annotations
