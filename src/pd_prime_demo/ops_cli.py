@@ -5,6 +5,12 @@ database, and the check of a restored copy (its audit chain and its ledger). The
 Exit codes: 0 done and every check passed; 1 a check failed (the report names it); 2 refused
 before anything was written (tools missing or too old, a target that is not empty, the live
 database, no manifest).
+
+Each backup and each restore check is recorded in ``backup_runs`` of the LIVE platform
+database (the A1.2 control's evidence: AICPA TSC A1.2, backups taken and restores tested).
+For ``restore`` that is the database the settings name, never ``--database-url``: the copy is a
+scratch database thrown away after its check, and the controls examine the live one. A check
+that passed but could not be recorded exits 1: to the auditor it did not happen.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pd_prime_demo import bootstrap
+from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.config import get_settings
 from pd_prime_demo.core.database import to_async_url
 from pd_prime_demo.operations import backup as backups
+from pd_prime_demo.operations import evidence
 from pd_prime_demo.operations.backup_tools import BackupError
 
 
@@ -36,6 +44,31 @@ def _unreachable(error: Exception) -> typer.Exit:
     cause = getattr(error, "orig", None) or error
     first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
     return _refuse(BackupError(f"cannot use the database: {first_line}"))
+
+
+def _record(url: str, run: evidence.RunRecord) -> None:
+    """Record ``run`` in the live database at ``url``; exit 1 if it cannot be."""
+    try:
+        asyncio.run(evidence.record_run(url, run, actor=Actor.system("cli")))
+    except (SQLAlchemyError, OSError) as error:
+        cause = getattr(error, "orig", None) or error
+        first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        typer.echo(f"warning: not recorded in backup_runs: {first_line}", err=True)
+        raise typer.Exit(1) from error
+
+
+def _run_of(kind: str, manifest: backups.Manifest, *, ok: bool, detail: str) -> evidence.RunRecord:
+    return evidence.RunRecord(
+        kind=kind,
+        ok=ok,
+        file=manifest.file,
+        sha256=manifest.sha256,
+        size_bytes=manifest.size_bytes,
+        backup_created_at=datetime.fromisoformat(manifest.created_at),
+        migration_revision=manifest.figures.migration_revision,
+        audit_entries=manifest.figures.audit_entries,
+        detail=detail,
+    )
 
 
 def backup(
@@ -79,7 +112,18 @@ def backup(
             ]
         )
     )
-    if not figures.audit_intact or figures.ledger_unbalanced_entries:
+    healthy = figures.audit_intact and not figures.ledger_unbalanced_entries
+    _record(
+        url,
+        _run_of(
+            evidence.BACKUP,
+            manifest,
+            ok=healthy,
+            detail=f"audit chain {'intact' if figures.audit_intact else 'BROKEN'}, "
+            f"{len(figures.ledger_unbalanced_entries)} unbalanced journal entries",
+        ),
+    )
+    if not healthy:
         # The backup is kept (it is what there is), but an operator must hear of it now.
         typer.echo("warning: the backed-up database fails its own integrity checks", err=True)
         raise typer.Exit(1)
@@ -119,6 +163,20 @@ def restore(
         raise _unreachable(error) from error
     for line in report.lines():
         typer.echo(line)
+    if not check_only:
+        # A check of a copy restored before (--check-only) proves no restore of its own: only a
+        # restore and its check together are a verified restore (A1.2).
+        live = bootstrap.settings().database_url
+        assert live is not None
+        _record(
+            to_async_url(live),
+            _run_of(
+                evidence.RESTORE_VERIFICATION,
+                backups.load_manifest(path),
+                ok=report.ok,
+                detail="\n".join(report.lines()),
+            ),
+        )
     if not report.ok:
         typer.echo("restore check FAILED: the copy does not match the backup", err=True)
         raise typer.Exit(1)
