@@ -1,0 +1,69 @@
+"""A person's policies in privacy requests: read them (with their transactions, pending
+changes and renewal offers), and the facts erasure and retention decide on. Nothing here
+changes a policy: its records are kept under the state record rules."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from pd_prime_demo.core.database import Base
+from pd_prime_demo.policies.models import Policy, PolicyChange, PolicyTransaction, RenewalOffer
+
+
+async def policy_ids(session: AsyncSession, customer_id: uuid.UUID) -> list[uuid.UUID]:
+    found = await session.scalars(
+        select(Policy.id).where(Policy.customer_id == customer_id).order_by(Policy.id)
+    )
+    return list(found)
+
+
+async def rows(session: AsyncSession, customer_id: uuid.UUID) -> list[Base]:
+    """The person's policies and, per policy, its history (ix_policies_customer_id, then the
+    policy_id indexes of each table)."""
+    policies = list(
+        await session.scalars(
+            select(Policy).where(Policy.customer_id == customer_id).order_by(Policy.created_at)
+        )
+    )
+    ids = [p.id for p in policies]
+    out: list[Base] = list(policies)
+    if not ids:
+        return out
+    for model, order in (
+        (PolicyTransaction, (PolicyTransaction.policy_id, PolicyTransaction.seq)),
+        (PolicyChange, (PolicyChange.policy_id, PolicyChange.requested_at)),
+        (RenewalOffer, (RenewalOffer.policy_id, RenewalOffer.term_start)),
+    ):
+        out.extend(
+            await session.scalars(select(model).where(model.policy_id.in_(ids)).order_by(*order))
+        )
+    return out
+
+
+async def bound_quote_ids(session: AsyncSession, quote_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of these quotes a policy was bound from (policies.quote_id is unique)."""
+    if not quote_ids:
+        return set()
+    found = await session.scalars(select(Policy.quote_id).where(Policy.quote_id.in_(quote_ids)))
+    return {q for q in found if q is not None}
+
+
+async def last_term_end(session: AsyncSession, customer_id: uuid.UUID) -> date | None:
+    """The latest date any of the person's policies was in force to (None: no policy).
+
+    The latest term end of any transaction, cancellations included: a policy cancelled
+    mid-term is still counted to its term's end, which keeps records longer, never shorter."""
+    return await session.scalar(
+        select(func.max(PolicyTransaction.term_end))
+        .join(Policy, Policy.id == PolicyTransaction.policy_id)
+        .where(Policy.customer_id == customer_id)
+    )
+
+
+async def customer_of(session: AsyncSession, policy_id: uuid.UUID) -> uuid.UUID | None:
+    return await session.scalar(select(Policy.customer_id).where(Policy.id == policy_id))

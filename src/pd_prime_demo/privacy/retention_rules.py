@@ -1,0 +1,224 @@
+"""What may be erased about a person, what must be kept and why, and how long each record class
+is kept: pure rules (no I/O), the part of privacy that is a legal judgement.
+
+Erasure (GDPR Art. 17, CCPA 1798.105) is not "delete the customer": an insurer must keep the
+policy, claim and accounting records for years after the relationship ends (state insurance
+record rules, tax law) and may keep what it needs to defend or pursue a legal claim. So each
+record class gets one of three dispositions: erased (deleted, or scrubbed so that nothing about
+the person is left), pseudonymised (kept for the duty, its direct identifiers replaced), or
+withheld (kept as it is, with the legal basis the report states).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+
+
+class RecordClass(enum.StrEnum):
+    CUSTOMER = "customer"  # the customer record: names, contact, government ids, birth date
+    QUOTE_UNBOUND = "quote_unbound"  # a quote that never became a policy
+    QUOTE_BOUND = "quote_bound"  # the quote a policy was bound from: its underwriting file
+    POLICY = "policy"  # the policy, its transactions, renewals and changes
+    DOCUMENT = "document"  # declarations pages, invoices, notices
+    BILLING = "billing"  # billing accounts, invoices (installments), payments, refunds, ledger
+    CLAIM = "claim"  # the claim file: FNOL, description, notes, reserves, payments
+    CLAIM_PARTY = "claim_party"  # the person as a party of a claim (name and contact)
+    USER_ACCOUNT = "user_account"  # the login: e-mail and name
+    SESSION = "session"  # login sessions and refresh tokens
+    CREDENTIAL = "credential"  # MFA factors, recovery codes, passkeys, API keys
+    MARKETING_CONSENT = "marketing_consent"
+    AUDIT = "audit"  # the audit chain: ids and actions, never values
+
+
+class Disposition(enum.StrEnum):
+    ERASE = "erase"
+    PSEUDONYMISE = "pseudonymise"
+    WITHHOLD = "withhold"
+
+
+# The legal bases a report cites, as the person reads them.
+ART_17_3_B = (
+    "GDPR Art. 17(3)(b): kept to comply with a legal obligation (state insurance record "
+    "retention rules, tax and accounting law)"
+)
+ART_17_3_E = "GDPR Art. 17(3)(e): kept for the establishment, exercise or defence of legal claims"
+STATE_RECORD_RULE = (
+    "State insurance record retention (NAIC Record Retention Model Regulation: policy records "
+    "for the term plus the examination period, claim files for years after closing)"
+)
+CCPA_105_D = "CCPA 1798.105(d)(1), (8): needed to perform the contract and comply with the law"
+AUDIT_INTEGRITY = (
+    "GDPR Art. 5(2), 30 and AICPA TSC CC7.2: the audit chain holds ids and actions only, no "
+    "personal values; altering it would destroy the evidence that the erasure happened"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    record_class: RecordClass
+    disposition: Disposition
+    basis: str  # why (the legal basis for keeping, or the right being honoured)
+    kept_fields: tuple[str, ...] = ()  # for pseudonymise / withhold: what stays, the duty needs it
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What the database says about the person's relationship with the insurer."""
+
+    has_policy: bool
+    has_claim: bool
+    has_user_account: bool
+
+
+_ERASE_BASIS = "GDPR Art. 17(1)(a); CCPA 1798.105(a): no longer necessary, no duty to keep it"
+
+
+def erasure_plan(facts: PersonFacts) -> dict[RecordClass, Decision]:
+    """The disposition of every record class for an erasure request.
+
+    A prospect (no policy, no claim) is erased outright. Anyone with insurance history keeps
+    their policy, claim and billing records (legal duty), with the customer record's direct
+    identifiers replaced, so that the records outlive the person's identity in them.
+    """
+    insured = facts.has_policy or facts.has_claim
+    plan: dict[RecordClass, Decision] = {
+        RecordClass.QUOTE_UNBOUND: Decision(
+            RecordClass.QUOTE_UNBOUND, Disposition.ERASE, _ERASE_BASIS
+        ),
+        RecordClass.SESSION: Decision(RecordClass.SESSION, Disposition.ERASE, _ERASE_BASIS),
+        RecordClass.CREDENTIAL: Decision(RecordClass.CREDENTIAL, Disposition.ERASE, _ERASE_BASIS),
+        RecordClass.MARKETING_CONSENT: Decision(
+            RecordClass.MARKETING_CONSENT,
+            Disposition.ERASE,
+            "GDPR Art. 7(3), 21(3): marketing consent withdrawn with the erasure",
+        ),
+        RecordClass.AUDIT: Decision(RecordClass.AUDIT, Disposition.WITHHOLD, AUDIT_INTEGRITY),
+    }
+    if facts.has_user_account:
+        plan[RecordClass.USER_ACCOUNT] = Decision(
+            RecordClass.USER_ACCOUNT,
+            Disposition.ERASE,
+            _ERASE_BASIS + " (the login is disabled; its row stays as an id the audit names)",
+        )
+    if not insured:
+        plan[RecordClass.CUSTOMER] = Decision(
+            RecordClass.CUSTOMER,
+            Disposition.ERASE,
+            _ERASE_BASIS + " (a prospect: never held a policy or a claim)",
+        )
+        return plan
+    plan[RecordClass.CUSTOMER] = Decision(
+        RecordClass.CUSTOMER,
+        Disposition.PSEUDONYMISE,
+        f"{ART_17_3_B}; {CCPA_105_D}",
+        kept_fields=("id", "kind", "state", "country", "created_at"),
+    )
+    if facts.has_policy:
+        plan[RecordClass.QUOTE_BOUND] = Decision(
+            RecordClass.QUOTE_BOUND,
+            Disposition.WITHHOLD,
+            f"{ART_17_3_B}; {STATE_RECORD_RULE}: the underwriting file of a policy",
+            kept_fields=("number", "risk", "options", "rating", "premium", "underwriting"),
+        )
+        plan[RecordClass.POLICY] = Decision(
+            RecordClass.POLICY,
+            Disposition.WITHHOLD,
+            f"{ART_17_3_B}; {STATE_RECORD_RULE}",
+            kept_fields=(
+                "number",
+                "inception_on",
+                "transactions (dates, premium, fees, taxes, rating facts)",
+            ),
+        )
+        plan[RecordClass.DOCUMENT] = Decision(
+            RecordClass.DOCUMENT,
+            Disposition.WITHHOLD,
+            f"{ART_17_3_B}; {STATE_RECORD_RULE}: the documents issued under the policy",
+            kept_fields=("kind", "facts (ids and amounts)", "the issued PDF"),
+        )
+        plan[RecordClass.BILLING] = Decision(
+            RecordClass.BILLING,
+            Disposition.WITHHOLD,
+            f"{ART_17_3_B}: money is never deleted (the ledger must balance and be auditable)",
+            kept_fields=("invoices", "payments", "refunds", "ledger amounts"),
+        )
+    if facts.has_claim:
+        plan[RecordClass.CLAIM] = Decision(
+            RecordClass.CLAIM,
+            Disposition.WITHHOLD,
+            f"{ART_17_3_E}; {STATE_RECORD_RULE}",
+            kept_fields=("number", "loss date", "description", "notes", "reserves", "payments"),
+        )
+        plan[RecordClass.CLAIM_PARTY] = Decision(
+            RecordClass.CLAIM_PARTY,
+            Disposition.PSEUDONYMISE,
+            f"{ART_17_3_E}: the party stays in the claim file under a pseudonym",
+            kept_fields=("role", "claim"),
+        )
+    return plan
+
+
+# --- Retention schedules -----------------------------------------------------------------
+
+
+class RetentionClass(enum.StrEnum):
+    UNBOUND_QUOTE = "unbound_quote"  # deleted N years after it expired
+    PROSPECT = "prospect"  # a customer with no policy or claim, erased N years after last quote
+    FORMER_INSURED = "former_insured"  # pseudonymised N years after the last policy / claim ended
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionPeriod:
+    record_class: RetentionClass
+    years: int
+    action: Disposition
+    basis: str
+
+    def cutoff(self, today: date) -> date:
+        """Records whose clock (expiry, closure, last activity) is before this are due."""
+        return years_before(today, self.years)
+
+
+def years_before(day: date, years: int) -> date:
+    """``day`` minus whole years; 29 February falls back to the 28th."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def schedule(
+    *, unbound_quote_years: int, prospect_years: int, former_insured_years: int
+) -> tuple[RetentionPeriod, ...]:
+    """The retention schedule the settings give, with why each period is what it is."""
+    return (
+        RetentionPeriod(
+            RetentionClass.UNBOUND_QUOTE,
+            unbound_quote_years,
+            Disposition.ERASE,
+            "GDPR Art. 5(1)(e) storage limitation: kept for a re-quote and complaint period "
+            "after expiry, then deleted",
+        ),
+        RetentionPeriod(
+            RetentionClass.PROSPECT,
+            prospect_years,
+            Disposition.ERASE,
+            "GDPR Art. 5(1)(e); CCPA 1798.100(a)(3): a prospect's record is erased once no "
+            "quote of theirs is recent",
+        ),
+        RetentionPeriod(
+            RetentionClass.FORMER_INSURED,
+            former_insured_years,
+            Disposition.PSEUDONYMISE,
+            "State insurance record rules and IRS record-keeping (7 years is the longest usual "
+            "US period after expiry or claim closure); after it the policy, claim and ledger "
+            "records stay for the books, pseudonymised: money is never deleted",
+        ),
+    )
+
+
+def is_due(last_activity_on: date | None, period: RetentionPeriod, today: date) -> bool:
+    """A record whose clock has not started (None: still open) is never due."""
+    return last_activity_on is not None and last_activity_on < period.cutoff(today)
