@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
-from tests.authz_rows import Row
+from tests.authz_rows import P, Row
 
-AUDIT_ROWS: tuple[Row, ...] = ()
+AUDIT_ROWS: tuple[Row, ...] = (
+    # Auditors read the signed checkpoints (AICPA TSC CC7.2: the audit trail's own evidence).
+    Row("GET", "/api/v1/audit/checkpoints", P.AUDIT_READ),
+)

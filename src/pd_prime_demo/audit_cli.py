@@ -1,4 +1,5 @@
-"""``pd-prime audit``: verify the tamper-evident audit trail."""
+"""``pd-prime audit``: verify the tamper-evident audit trail, write a signed checkpoint of it,
+and apply its retention."""
 
 from __future__ import annotations
 
@@ -11,15 +12,66 @@ app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
 @app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit hash chain; exit 1 and name the first bad entry if broken."""
-    from pd_prime_demo.audit.service import verify_chain
+    """Recompute the audit hash chain and check it against every signed checkpoint; exit 1
+    and name the first bad entry, the missing range or the rewritten stretch if broken."""
+    from pd_prime_demo import bootstrap
+    from pd_prime_demo.audit.service import ChainReport, verify_chain
 
-    outcome = in_transaction(verify_chain)
-    if outcome.ok:
-        report(True, f"audit chain intact: {outcome.entries_checked} entries verified")
-    else:
-        report(
-            False,
-            f"audit chain BROKEN at entry {outcome.first_bad_id}: {outcome.reason} "
-            f"({outcome.entries_checked} entries before it verified)",
+    settings = bootstrap.settings()
+    outcome: ChainReport = in_transaction(lambda s: verify_chain(s, settings=settings))
+    lines = [f"{outcome.entries_checked} entries verified as a chain"]
+    if outcome.latest_checkpoint is not None:
+        lines.append(
+            f"{outcome.checkpoints_checked} signed checkpoints verified, the newest "
+            f"checkpoint {outcome.latest_checkpoint}; "
+            f"{outcome.entries_after_checkpoint or 0} entries after it (chain-verified only)"
         )
+    if outcome.warning:
+        lines.append(f"warning: {outcome.warning}")
+    if outcome.missing_from_id is not None:
+        lines.append(
+            f"missing: ids {outcome.missing_from_id}..{outcome.missing_through_id} "
+            f"({outcome.missing_count} entries)"
+        )
+    if outcome.rewritten_through_id is not None:
+        lines.append(
+            f"rewritten: after id {outcome.rewritten_after_id}, "
+            f"at or before id {outcome.rewritten_through_id}"
+        )
+    if outcome.checkpoint_problem:
+        lines.append(f"checkpoints BROKEN: {outcome.checkpoint_problem}")
+    if outcome.ok:
+        report(True, "audit chain intact: " + "\n".join(lines))
+    else:
+        headline = (
+            f"audit chain BROKEN at entry {outcome.first_bad_id}: {outcome.reason}"
+            if outcome.reason
+            else "audit checkpoints BROKEN"
+        )
+        report(False, headline + "\n" + "\n".join(lines))
+
+
+@app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Write a signed checkpoint of the chain now (the worker writes one on
+    PD_PRIME_AUDIT_CHECKPOINT_CRON); nothing is written when nothing was appended since."""
+    from pd_prime_demo import bootstrap
+    from pd_prime_demo.audit.anchoring import CheckpointRefusedError, Written, write_checkpoint
+    from pd_prime_demo.core.checkpoint_keys import CheckpointKeyError
+
+    settings = bootstrap.settings()
+    try:
+        written: Written | None = in_transaction(lambda s: write_checkpoint(s, settings))
+    except (CheckpointRefusedError, CheckpointKeyError) as exc:
+        report(False, f"no checkpoint written: {exc}")
+        return
+    if written is None:
+        report(True, "nothing appended since the last checkpoint: none written")
+        return
+    checkpoint = written.checkpoint
+    witness = {None: "", True: "; posted to the webhook", False: "; the webhook FAILED"}
+    report(
+        True,
+        f"checkpoint {checkpoint.sequence} written to {written.path}: head entry "
+        f"{checkpoint.head.id}, {checkpoint.entries} entries{witness[written.webhook_delivered]}",
+    )

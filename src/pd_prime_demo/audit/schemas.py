@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditEntryRead(BaseModel):
@@ -37,3 +37,55 @@ class ChainVerification(BaseModel):
     entries_checked: int
     first_bad_id: int | None
     reason: str | None
+    checkpoints_checked: int = Field(
+        0, description="Signed checkpoints whose signature and link to the one before verified."
+    )
+    latest_checkpoint: int | None = Field(None, description="The newest of them (sequence).")
+    entries_after_checkpoint: int | None = Field(
+        None,
+        description="Entries appended since the newest checkpoint: verified as a chain only.",
+    )
+    missing_from_id: int | None = Field(
+        None, description="First id of entries a checkpoint recorded that are gone."
+    )
+    missing_through_id: int | None = None
+    missing_count: int | None = None
+    rewritten_after_id: int | None = Field(
+        None, description="A rewrite with recomputed hashes lies after this id..."
+    )
+    rewritten_through_id: int | None = Field(None, description="...and at or before this one.")
+    checkpoint_problem: str | None = Field(
+        None, description="A checkpoint file missing, altered or signed by an unknown key."
+    )
+    warning: str | None = None
+
+
+class CheckpointAnchorRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: int
+    hash: str
+    n: int = Field(description="The entry's position in the chain (1: its first entry ever).")
+
+
+class CheckpointRead(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    sequence: int
+    kind: str = Field(examples=["periodic"])
+    created_at: datetime
+    head: CheckpointAnchorRead
+    entries: int
+    anchors: int = Field(description="How many anchors it records.")
+    purged_through_id: int | None
+    purged_count: int | None
+    key_id: str
+
+
+class CheckpointPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    items: list[CheckpointRead]
+    next_cursor: str | None = Field(
+        None, description="Pass as `cursor` for older checkpoints (a sequence number)."
+    )
+    problem: str | None = Field(
+        None, description="Why the listing stops early: a checkpoint that does not verify."
+    )

@@ -25,14 +25,23 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from pd_prime_demo.audit import checkpoints
+
+# Re-exported: callers outside audit read reports through this module.
+from pd_prime_demo.audit.checkpoint_verify import ChainReport as ChainReport  # re-exported
+from pd_prime_demo.audit.checkpoint_verify import ChainWalk as ChainWalk
+from pd_prime_demo.audit.checkpoint_verify import compare_with_trail
+from pd_prime_demo.audit.checkpoints import Checkpoint, read_trail
 from pd_prime_demo.audit.models import AuditEntry
 from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, HashedForm, entry_hash
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
+from pd_prime_demo.core.checkpoint_keys import load_checkpoint_keys
+from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.logging import request_id_var
-from pd_prime_demo.core.pagination import keyset_page
-from pd_prime_demo.core.result_types import DomainError, Result
+from pd_prime_demo.core.pagination import BAD_CURSOR, decode, encode, keyset_page
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result
 from pd_prime_demo.core.telemetry import AUDIT_ENTRIES
 
 # pg_advisory_xact_lock key reserved for the audit chain ("PDAUDIT" as a number).
@@ -118,55 +127,97 @@ def _chain_on_commit(session: Session) -> None:
         _write_pending(session)
 
 
-@dataclass(frozen=True, slots=True)
-class ChainReport:
-    entries_checked: int
-    first_bad_id: int | None
-    reason: str | None
+def _fields_of(row: AuditEntry) -> ChainFields:
+    return ChainFields(
+        occurred_at=row.occurred_at,
+        actor_kind=row.actor_kind,
+        actor_id=row.actor_id,
+        actor_role=row.actor_role,
+        action=row.action,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        request_id=row.request_id,
+        changes=row.changes,
+    )
 
-    @property
-    def ok(self) -> bool:
-        return self.first_bad_id is None
 
-
-async def verify_chain(session: AsyncSession, *, batch_size: int = 5000) -> ChainReport:
-    """Recompute every hash in id order; name the first entry that does not fit the chain."""
-    expected_prev = GENESIS_HASH
+async def walk_chain(
+    session: AsyncSession,
+    *,
+    after_id: int = 0,
+    expected_prev: str | None = GENESIS_HASH,
+    through_id: int | None = None,
+    batch_size: int = 5000,
+) -> ChainWalk:
+    """Recompute every hash in id order after ``after_id`` (through ``through_id``), each
+    entry linking to the one before; ``expected_prev`` is what the first must link to
+    (``None``: whatever it names, for a caller that checks that itself)."""
     checked = 0
-    last_id = 0
+    last_id = after_id
+    last_hash = expected_prev
     while True:
+        query = select(AuditEntry).where(AuditEntry.id > last_id)
+        if through_id is not None:
+            query = query.where(AuditEntry.id <= through_id)
         rows = (
             await session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.id > last_id)
-                .order_by(AuditEntry.id)
+                query.order_by(AuditEntry.id)
                 .limit(batch_size)
                 .execution_options(populate_existing=True)
             )
         ).all()
         if not rows:
-            return ChainReport(checked, None, None)
+            return ChainWalk(checked, None, None, last_id, last_hash)
         for row in rows:
-            if row.prev_hash != expected_prev:
-                return ChainReport(
-                    checked, row.id, "previous-hash link broken (an entry was removed or reordered)"
+            if last_hash is not None and row.prev_hash != last_hash:
+                return ChainWalk(
+                    checked,
+                    row.id,
+                    "previous-hash link broken (an entry was removed or reordered)",
+                    last_id,
+                    last_hash,
                 )
-            fields = ChainFields(
-                occurred_at=row.occurred_at,
-                actor_kind=row.actor_kind,
-                actor_id=row.actor_id,
-                actor_role=row.actor_role,
-                action=row.action,
-                resource_type=row.resource_type,
-                resource_id=row.resource_id,
-                request_id=row.request_id,
-                changes=row.changes,
-            )
-            if entry_hash(row.prev_hash, fields) != row.hash:
-                return ChainReport(checked, row.id, "content does not match its hash")
-            expected_prev = row.hash
+            if entry_hash(row.prev_hash, _fields_of(row)) != row.hash:
+                return ChainWalk(
+                    checked, row.id, "content does not match its hash", last_id, last_hash
+                )
+            last_hash = row.hash
             checked += 1
             last_id = row.id
+
+
+async def verify_chain(
+    session: AsyncSession, *, settings: Settings | None = None, batch_size: int = 5000
+) -> ChainReport:
+    """Recompute every hash in id order and name the first entry that does not fit; with
+    ``settings``, check the chain against every signed checkpoint too (a removed tail, a
+    truncation and a rewrite with every later hash recomputed all fit a bare chain)."""
+    if settings is None:
+        walk = await walk_chain(session, batch_size=batch_size)
+        return ChainReport(
+            walk.entries_checked,
+            walk.first_bad_id,
+            walk.reason,
+            warning="checked as a bare hash chain: no checkpoints were consulted",
+        )
+    return await verify_against_checkpoints(session, settings, batch_size=batch_size)
+
+
+async def verify_against_checkpoints(
+    session: AsyncSession, settings: Settings, *, batch_size: int = 5000
+) -> ChainReport:
+    """The chain checked against the checkpoint files of ``settings`` (see
+    ``audit.checkpoint_verify``): their signatures, their own chain, then every head and
+    anchor they record against the database."""
+    trail = read_trail(settings, load_checkpoint_keys(settings))
+    purged = trail.purged
+    walk = await walk_chain(
+        session,
+        after_id=purged.through_id if purged else 0,
+        expected_prev=purged.last_hash if purged else GENESIS_HASH,
+        batch_size=batch_size,
+    )
+    return await compare_with_trail(session, trail, walk)
 
 
 async def list_entries(
@@ -190,3 +241,39 @@ async def list_entries(
 
 async def count_entries(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+def latest_checkpoint(settings: Settings) -> Checkpoint | None:
+    """The newest checkpoint whose signature and link to its predecessors verify."""
+    return checkpoints.latest_checkpoint(settings)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointListing:
+    items: list[Checkpoint]
+    next_cursor: str | None
+    problem: str | None
+
+
+def list_checkpoints(
+    settings: Settings, *, cursor: str | None, limit: int
+) -> Result[CheckpointListing, DomainError]:
+    """A page of checkpoints, newest first: the files' names are listed, and only the page's
+    files read and their signatures checked (``verify_chain`` checks their chain)."""
+    before: int | None = None
+    if cursor is not None:
+        decoded = decode(cursor, [int])
+        if decoded is None:
+            return Err(BAD_CURSOR)
+        before = int(decoded[0])
+    keys = load_checkpoint_keys(settings)
+    stored = checkpoints.stored_files(checkpoints.checkpoint_dir(settings))
+    newest_first = [f for f in reversed(stored) if before is None or f.sequence < before]
+    items: list[Checkpoint] = []
+    for entry in newest_first[:limit]:
+        try:
+            items.append(checkpoints.parse_signed(entry.path.read_bytes(), keys))
+        except checkpoints.CheckpointInvalidError as exc:
+            return Ok(CheckpointListing(items, None, f"checkpoint {entry.sequence}: {exc}"))
+    more = len(newest_first) > limit and items
+    return Ok(CheckpointListing(items, encode([items[-1].sequence]) if more else None, None))

@@ -1,0 +1,226 @@
+"""Tampering with the audit log as the database superuser, detected against signed checkpoints.
+
+Each case is what a bare hash chain cannot see (issue 16): the last rows deleted, the table
+truncated, a middle row deleted or a row edited with every later hash recomputed. The triggers
+that refuse these are bypassed as a superuser would (``session_replication_role = replica``;
+the truncate trigger disabled), and the data really commits: a database of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.audit.anchoring import write_checkpoint
+from pd_prime_demo.audit.models import AuditEntry
+from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, entry_hash
+from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.runtime import Runtime
+
+EVERY = 5
+
+
+@pytest.fixture
+def anchored(committed_runtime: Runtime, tmp_path: Path) -> Settings:
+    """The runtime's settings with checkpoints under the test's own directory."""
+    return committed_runtime.settings.model_copy(
+        update={"data_dir": tmp_path, "audit_checkpoint_anchor_every": EVERY}
+    )
+
+
+async def append(runtime: Runtime, count: int) -> list[int]:
+    async with runtime.db.unit_of_work() as session:
+        for i in range(count):
+            await audit.record(session, Actor.system("tests"), "test.event", "thing", str(i))
+        return await audit.write_pending(session)
+
+
+async def checkpoint(runtime: Runtime, settings: Settings) -> int:
+    async with runtime.db.unit_of_work() as session:
+        written = await write_checkpoint(session, settings)
+    assert written is not None
+    return written.checkpoint.head.id
+
+
+async def verify(runtime: Runtime, settings: Settings | None) -> audit.ChainReport:
+    async with runtime.db.sessionmaker() as session:
+        return await audit.verify_chain(session, settings=settings)
+
+
+async def as_superuser(runtime: Runtime, *statements: str) -> None:
+    async with runtime.db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        for statement in statements:
+            await conn.execute(text(statement))
+
+
+async def rechain_from(conn: AsyncConnection, first_id: int) -> None:
+    """Recompute the hash of every entry from ``first_id`` on, as an attacker covering an
+    edit or a deletion would (audit.rules.entry_hash, the rule verification uses)."""
+    prev = await conn.scalar(
+        text("SELECT hash FROM audit_log WHERE id < :id ORDER BY id DESC LIMIT 1"),
+        {"id": first_id},
+    )
+    prev = prev or GENESIS_HASH
+    table = AuditEntry.__table__
+    rows = (
+        await conn.execute(select(table).where(table.c.id >= first_id).order_by(table.c.id))
+    ).mappings()
+    for row in list(rows):
+        fields = ChainFields(
+            **{name: row[name] for name in ChainFields.__dataclass_fields__},
+        )
+        new = entry_hash(prev, fields)
+        await conn.execute(
+            text("UPDATE audit_log SET prev_hash = :prev, hash = :hash WHERE id = :id"),
+            {"prev": prev, "hash": new, "id": row["id"]},
+        )
+        prev = new
+
+
+async def test_a_healthy_chain_verifies_against_its_checkpoints(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    await append(committed_runtime, 12)
+    head = await checkpoint(committed_runtime, anchored)
+    await append(committed_runtime, 3)
+    report = await verify(committed_runtime, anchored)
+    assert report.ok, report
+    assert report.checkpoints_checked == 1
+    assert report.latest_checkpoint == 1
+    assert report.entries_after_checkpoint == 3
+    assert report.warning is None
+    async with committed_runtime.db.sessionmaker() as session:
+        assert report.entries_checked == await audit.count_entries(session)
+    assert audit.latest_checkpoint(anchored) is not None
+    assert audit.latest_checkpoint(anchored).head.id == head  # type: ignore[union-attr]
+
+
+async def test_deleting_the_last_rows_is_reported_with_the_missing_range(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    ids = await append(committed_runtime, 12)
+    head = await checkpoint(committed_runtime, anchored)
+    assert head == ids[-1]
+    await as_superuser(committed_runtime, f"DELETE FROM audit_log WHERE id >= {ids[8]}")
+    assert (await verify(committed_runtime, None)).ok, "a bare chain cannot see this"
+    report = await verify(committed_runtime, anchored)
+    assert not report.ok
+    assert (report.missing_from_id, report.missing_through_id) == (ids[8], head)
+    assert report.missing_count == 4
+    assert report.reason == (
+        f"entries {ids[8]}..{head} recorded by checkpoint 1 are missing (4 entries)"
+    )
+
+
+async def test_truncation_is_reported_even_with_a_fresh_chain_appended(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    ids = await append(committed_runtime, 7)
+    head = await checkpoint(committed_runtime, anchored)
+    # Every partition has its own TRUNCATE trigger; the replication role disables them all.
+    await as_superuser(committed_runtime, "TRUNCATE audit_log")
+    # New entries start a chain of their own from the genesis hash: it verifies by itself.
+    later = await append(committed_runtime, 2)
+    assert later[0] > head
+    assert (await verify(committed_runtime, None)).ok
+    report = await verify(committed_runtime, anchored)
+    assert not report.ok
+    assert report.missing_through_id == head
+    assert report.missing_from_id is not None
+    assert report.missing_from_id <= ids[0]
+    assert report.reason is not None
+    assert "recorded by checkpoint 1 are missing" in report.reason
+
+
+async def test_an_edit_with_every_later_hash_recomputed_is_located_between_anchors(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    ids = await append(committed_runtime, 23)
+    await checkpoint(committed_runtime, anchored)
+    target = ids[13]
+    async with committed_runtime.db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            text("UPDATE audit_log SET resource_id = 'forged' WHERE id = :id"), {"id": target}
+        )
+        await rechain_from(conn, target)
+    assert (await verify(committed_runtime, None)).ok, "the recomputed chain fits together"
+    report = await verify(committed_runtime, anchored)
+    assert not report.ok
+    assert report.rewritten_after_id is not None
+    assert report.rewritten_through_id is not None
+    assert report.rewritten_after_id < target <= report.rewritten_through_id
+    # Located to within one anchor interval.
+    async with committed_runtime.db.sessionmaker() as session:
+        between = await session.scalar(
+            text("SELECT count(*) FROM audit_log WHERE id > :a AND id <= :b"),
+            {"a": report.rewritten_after_id, "b": report.rewritten_through_id},
+        )
+    assert between is not None
+    assert between <= EVERY
+    assert report.first_bad_id == report.rewritten_through_id
+    assert report.reason == (
+        f"entry content rewritten at or before id {report.rewritten_through_id}, after id "
+        f"{report.rewritten_after_id} (checkpoint 1 recorded another hash for "
+        f"{report.rewritten_through_id})"
+    )
+
+
+async def test_a_middle_row_deleted_and_the_rest_rechained_is_a_count_mismatch(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    ids = await append(committed_runtime, 18)
+    await checkpoint(committed_runtime, anchored)
+    target = ids[6]
+    async with committed_runtime.db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": target})
+        await rechain_from(conn, target + 1)
+    assert (await verify(committed_runtime, None)).ok
+    report = await verify(committed_runtime, anchored)
+    assert not report.ok
+    assert report.missing_count == 1
+    assert report.missing_from_id is not None
+    assert report.missing_through_id is not None
+    assert report.missing_from_id <= target <= report.missing_through_id
+    assert report.missing_through_id - report.missing_from_id < EVERY
+    # Whether the deleted entry was itself an anchor or lay between two, the report names it.
+    assert report.reason is not None
+    assert "missing" in report.reason
+    assert report.first_bad_id == report.missing_from_id
+
+
+async def test_a_row_deleted_without_rechaining_is_named_by_the_chain(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    ids = await append(committed_runtime, 6)
+    await checkpoint(committed_runtime, anchored)
+    await as_superuser(committed_runtime, f"DELETE FROM audit_log WHERE id = {ids[2]}")
+    report = await verify(committed_runtime, anchored)
+    assert report.first_bad_id == ids[3]
+    assert report.reason == "previous-hash link broken (an entry was removed or reordered)"
+
+
+async def test_tampering_before_the_newest_checkpoint_is_found_across_checkpoints(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    first = await append(committed_runtime, 6)
+    await checkpoint(committed_runtime, anchored)
+    await append(committed_runtime, 6)
+    await checkpoint(committed_runtime, anchored)
+    async with committed_runtime.db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            text("UPDATE audit_log SET action = 'forged' WHERE id = :id"), {"id": first[1]}
+        )
+        await rechain_from(conn, first[1])
+    report = await verify(committed_runtime, anchored)
+    assert report.checkpoints_checked == 2
+    assert report.rewritten_through_id is not None
+    assert report.rewritten_through_id <= first[-1]
