@@ -35,7 +35,7 @@ class SecurityReview(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     recorded_at: Mapped[datetime]
-    # The reviewer as the audit log names actors ("user:<id>"): an id, never a name.
+    # The reviewer as the audit log names actors (its actor_id): an id, never a name.
     reviewed_by: Mapped[str] = mapped_column(
         String(100), info=not_personal("an actor id, as the audit log holds it")
     )
