@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pd_prime_demo.billing.enums import Account
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import not_personal
 
 _ACCOUNTS = ", ".join(f"'{a.value}'" for a in Account)
 
@@ -155,7 +156,12 @@ class Payment(Base):
     received_at: Mapped[datetime]
     received_by: Mapped[str] = mapped_column(String(100))
     # What it settled when made: [{term_start, seq, due_on, invoice_number, amount}].
-    settled: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list, server_default="[]")
+    settled: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB,
+        default=list,
+        server_default="[]",
+        info=not_personal("invoice numbers, due dates and amounts a payment settled"),
+    )
 
 
 class Refund(Base):

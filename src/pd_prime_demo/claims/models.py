@@ -35,6 +35,7 @@ from pd_prime_demo.claims.enums import (
     ReportedVia,
 )
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import Category, not_personal, personal
 
 
 def _one_of(column: str, values: type[Any], name: str) -> CheckConstraint:
@@ -85,17 +86,34 @@ class Claim(Base):
     loss_on: Mapped[date]  # the loss date in the policy's zone: what coverage is checked on
     loss_time_zone: Mapped[str] = mapped_column(String(64))
     cause_code: Mapped[str] = mapped_column(String(50))
-    location: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, info=personal(Category.PROPERTY, note="where the loss happened")
+    )
+    description: Mapped[str] = mapped_column(
+        Text,
+        info=personal(
+            Category.CLAIM,
+            Category.FREE_TEXT,
+            note="the loss as reported: may describe injuries",
+        ),
+    )
     reported_at: Mapped[datetime]
     reported_by: Mapped[str] = mapped_column(String(100))  # the actor id
     reported_via: Mapped[str] = mapped_column(String(20))
     coverage_status: Mapped[str] = mapped_column(String(10))
     # Why cover is in doubt ([] when verified): [{"code": ..., "message": ...}].
-    coverage_findings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    coverage_findings: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, info=not_personal("codes and messages of the coverage check, about the policy")
+    )
     # Explainable fraud indicators with their reasons, never a decision.
     fraud_indicators: Mapped[list[dict[str, Any]]] = mapped_column(
-        JSONB, default=list, server_default="[]"
+        JSONB,
+        default=list,
+        server_default="[]",
+        info=personal(
+            Category.CLAIM,
+            note="explainable indicators about the claim (profiling, Art. 22), not a decision",
+        ),
     )
     status: Mapped[str] = mapped_column(String(20))
     closed_outcome: Mapped[str | None] = mapped_column(String(20))
@@ -118,9 +136,13 @@ class ClaimParty(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.id"))
     role: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(
+        String(200), info=personal(Category.IDENTITY, subject="claimant")
+    )
     # Phone, e-mail and address as one JSON object, encrypted (core.pii_rotation lists it).
-    contact_enc: Mapped[str | None] = mapped_column(Text)
+    contact_enc: Mapped[str | None] = mapped_column(
+        Text, info=personal(Category.CONTACT, subject="claimant")
+    )
     injured: Mapped[bool] = mapped_column(default=False, server_default="false")
     # A customer of ours (the insured), when the party is one.
     customer_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("customers.id"))
@@ -142,9 +164,22 @@ class ClaimInvolved(Base):
     kind: Mapped[str] = mapped_column(String(10))
     policy_unit: Mapped[int | None]  # the vehicle's index on the policy, when it is insured
     owner_party_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claim_parties.id"))
-    description: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(
+        Text,
+        info=personal(Category.CLAIM, Category.VEHICLE, Category.FREE_TEXT, subject="claimant"),
+    )
     damage: Mapped[str] = mapped_column(Text, default="", server_default="")
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    details: Mapped[dict[str, Any]] = mapped_column(
+        JSONB,
+        default=dict,
+        server_default="{}",
+        info=personal(
+            Category.VEHICLE,
+            Category.PROPERTY,
+            subject="claimant",
+            note="the vehicle or property involved: VIN, plate, make",
+        ),
+    )
     created_at: Mapped[datetime]
 
 
@@ -158,12 +193,16 @@ class ClaimAttachment(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.id"))
-    filename: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(
+        String(200), info=personal(Category.FREE_TEXT, note="the uploader's own file name")
+    )
     media_type: Mapped[str] = mapped_column(String(100))  # sniffed, not the client's claim
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    description: Mapped[str] = mapped_column(
+        Text, default="", server_default="", info=personal(Category.CLAIM, Category.FREE_TEXT)
+    )
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime]
 
@@ -205,7 +244,15 @@ class ClaimNote(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     claim_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("claims.id"))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(
+        Text,
+        info=personal(
+            Category.CLAIM,
+            Category.FREE_TEXT,
+            subject="claimant",
+            note="adjusters' notes: may record injuries and statements",
+        ),
+    )
     # Internal notes are for staff; shared ones the policyholder sees too.
     internal: Mapped[bool] = mapped_column(default=True, server_default="true")
     author_id: Mapped[str] = mapped_column(String(100))

@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from pd_prime_demo.claims.enums import ApprovalStatus, CostType, ExposureStatus, MoneyKind
 from pd_prime_demo.claims.models import _one_of
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import Category, personal
 
 
 class Exposure(Base):
@@ -120,7 +121,9 @@ class ClaimTransaction(Base):
     reserve_change: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     reserve_after: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     reason: Mapped[str] = mapped_column(Text)
-    payee: Mapped[str | None] = mapped_column(String(200))
+    payee: Mapped[str | None] = mapped_column(
+        String(200), info=personal(Category.IDENTITY, subject="payee")
+    )
     approval_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("claim_approvals.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     actor_id: Mapped[str] = mapped_column(String(100))
@@ -151,7 +154,9 @@ class Approval(Base):
     kind: Mapped[str] = mapped_column(String(12))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     reason: Mapped[str] = mapped_column(Text)
-    payee: Mapped[str | None] = mapped_column(String(200))
+    payee: Mapped[str | None] = mapped_column(
+        String(200), info=personal(Category.IDENTITY, subject="payee")
+    )
     status: Mapped[str] = mapped_column(String(10))
     # The line's outstanding reserve when asked: approval refuses a request the line has
     # moved past since (someone else changed the reserve meanwhile).
@@ -163,7 +168,10 @@ class Approval(Base):
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_by_user_id: Mapped[uuid.UUID | None]
     decided_at: Mapped[datetime | None]
-    decision_note: Mapped[str | None] = mapped_column(Text)
+    decision_note: Mapped[str | None] = mapped_column(
+        Text,
+        info=personal(Category.FREE_TEXT, note="staff's free-text reason: may mention the person"),
+    )
 
 
 class AuthorityLimit(Base):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import not_personal
 from pd_prime_demo.core.tracing import current_traceparent
 
 
@@ -48,7 +49,11 @@ class OutboxEvent(Base):
     topic: Mapped[str] = mapped_column(String(100))
     aggregate_type: Mapped[str] = mapped_column(String(50))
     aggregate_id: Mapped[str] = mapped_column(String(100))
-    payload: Mapped[dict[str, Any]]
+    payload: Mapped[dict[str, Any]] = mapped_column(
+        info=not_personal(
+            "ids, statuses and amounts: payloads leave by webhook, without personal data"
+        )
+    )
     published_at: Mapped[datetime | None]
     # The order the relay published it in: gap free in commit order (None until published).
     position: Mapped[int | None] = mapped_column(BigInteger)

@@ -33,6 +33,7 @@ from sqlalchemy import BigInteger, Integer, String, Text, make_url
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import not_personal
 
 
 class JobError(Base):
@@ -41,7 +42,9 @@ class JobError(Base):
     __tablename__ = "job_errors"
 
     job_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    task_name: Mapped[str] = mapped_column(String(200))
+    task_name: Mapped[str] = mapped_column(
+        String(200), info=not_personal("the name of a queue task")
+    )
     attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text)
     failed_at: Mapped[datetime]

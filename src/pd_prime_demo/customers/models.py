@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import Category, personal
 from pd_prime_demo.customers.enums import CustomerKind
 
 _PERSON, _ORGANISATION = CustomerKind.PERSON.value, CustomerKind.ORGANISATION.value
@@ -30,22 +31,41 @@ class Customer(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(16))  # a CustomerKind
-    first_name: Mapped[str | None] = mapped_column(String(100))
-    last_name: Mapped[str | None] = mapped_column(String(100))
-    organisation_name: Mapped[str | None] = mapped_column(String(200))
-    display_name: Mapped[str] = mapped_column(String(220))
-    email: Mapped[str] = mapped_column(String(320))
-    phone: Mapped[str | None] = mapped_column(String(32))
-    address_line1: Mapped[str] = mapped_column(String(200))
-    address_line2: Mapped[str | None] = mapped_column(String(200))
-    city: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(2))
-    postal_code: Mapped[str] = mapped_column(String(10))
+    first_name: Mapped[str | None] = mapped_column(String(100), info=personal(Category.IDENTITY))
+    last_name: Mapped[str | None] = mapped_column(String(100), info=personal(Category.IDENTITY))
+    organisation_name: Mapped[str | None] = mapped_column(
+        String(200),
+        info=personal(Category.IDENTITY, note="an organisation's name: personal for a sole trader"),
+    )
+    display_name: Mapped[str] = mapped_column(String(220), info=personal(Category.IDENTITY))
+    email: Mapped[str] = mapped_column(String(320), info=personal(Category.CONTACT))
+    phone: Mapped[str | None] = mapped_column(String(32), info=personal(Category.CONTACT))
+    address_line1: Mapped[str] = mapped_column(
+        String(200), info=personal(Category.CONTACT, Category.PROPERTY)
+    )
+    address_line2: Mapped[str | None] = mapped_column(
+        String(200), info=personal(Category.CONTACT, Category.PROPERTY)
+    )
+    city: Mapped[str] = mapped_column(
+        String(100), info=personal(Category.CONTACT, Category.PROPERTY)
+    )
+    state: Mapped[str] = mapped_column(
+        String(2), info=personal(Category.CONTACT, Category.PROPERTY)
+    )
+    postal_code: Mapped[str] = mapped_column(
+        String(10), info=personal(Category.CONTACT, Category.PROPERTY)
+    )
     country: Mapped[str] = mapped_column(String(2), default="US")
-    date_of_birth_enc: Mapped[str | None] = mapped_column(String(200))
-    ssn_enc: Mapped[str | None] = mapped_column(String(200))
-    drivers_license_number_enc: Mapped[str | None] = mapped_column(String(200))
-    drivers_license_state: Mapped[str | None] = mapped_column(String(2))
+    date_of_birth_enc: Mapped[str | None] = mapped_column(
+        String(200), info=personal(Category.DATE_OF_BIRTH)
+    )
+    ssn_enc: Mapped[str | None] = mapped_column(String(200), info=personal(Category.GOVERNMENT_ID))
+    drivers_license_number_enc: Mapped[str | None] = mapped_column(
+        String(200), info=personal(Category.GOVERNMENT_ID)
+    )
+    drivers_license_state: Mapped[str | None] = mapped_column(
+        String(2), info=personal(Category.GOVERNMENT_ID, note="the state that issued the licence")
+    )
     agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)
     version: Mapped[int] = mapped_column(default=1)

@@ -12,6 +12,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import not_personal
 
 
 class DocumentStatus(enum.StrEnum):
@@ -38,17 +39,25 @@ class Document(Base):
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))
     kind: Mapped[str] = mapped_column(String(40))
     source_id: Mapped[str] = mapped_column(String(100))
-    filename: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(
+        String(200), info=not_personal("made of the document's kind and number")
+    )
     media_type: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(10), server_default=DocumentStatus.READY.value)
     # What the page prints, fixed when the record was made (ids and amounts, never PII: the
     # insured's name and address are read when the page is drawn).
-    facts: Mapped[dict[str, Any] | None]
+    facts: Mapped[dict[str, Any] | None] = mapped_column(
+        info=not_personal(
+            "ids and amounts a page prints: names and addresses are read when it is drawn"
+        )
+    )
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
     sha256: Mapped[str | None] = mapped_column(String(64))
     # The template it was drawn from: "<kind>/<version>@<SHA-256 prefix of the file>" (null
     # for documents drawn before templates existed).
-    template_version: Mapped[str | None] = mapped_column(String(120))
+    template_version: Mapped[str | None] = mapped_column(
+        String(120), info=not_personal("which template drew the page")
+    )
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     rendered_at: Mapped[datetime | None]

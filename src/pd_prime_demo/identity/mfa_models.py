@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, LargeBina
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import Category, personal
 
 
 class TotpCredential(Base):
@@ -19,7 +20,9 @@ class TotpCredential(Base):
     __tablename__ = "totp_credentials"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    secret_enc: Mapped[str] = mapped_column(Text)
+    secret_enc: Mapped[str] = mapped_column(
+        Text, info=personal(Category.CREDENTIALS, subject="user")
+    )
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     last_step: Mapped[int | None] = mapped_column(BigInteger)
@@ -49,7 +52,12 @@ class WebauthnCredential(Base):
     credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
     sign_count: Mapped[int] = mapped_column(BigInteger)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(
+        String(100),
+        info=personal(
+            Category.ONLINE_IDENTIFIER, subject="user", note="the device label the user chose"
+        ),
+    )
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
 
@@ -68,7 +76,9 @@ class EmailToken(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     purpose: Mapped[str] = mapped_column(String(20))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    new_email_enc: Mapped[str | None] = mapped_column(Text)
+    new_email_enc: Mapped[str | None] = mapped_column(
+        Text, info=personal(Category.CONTACT, subject="user")
+    )
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
@@ -82,8 +92,13 @@ class MailMessage(Base):
     __tablename__ = "mail_messages"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    to_enc: Mapped[str] = mapped_column(Text)
+    to_enc: Mapped[str] = mapped_column(Text, info=personal(Category.CONTACT, subject="user"))
     subject: Mapped[str] = mapped_column(String(200))
-    body_enc: Mapped[str | None] = mapped_column(Text)
+    body_enc: Mapped[str | None] = mapped_column(
+        Text,
+        info=personal(
+            Category.CONTACT, Category.FREE_TEXT, subject="user", note="erased once sent"
+        ),
+    )
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]

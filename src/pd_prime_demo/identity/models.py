@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import Category, not_personal, personal
 
 _ROLES = ", ".join(f"'{r.value}'" for r in Role)
 
@@ -19,10 +20,19 @@ class User(Base):
     __table_args__ = (CheckConstraint(f"role IN ({_ROLES})", name="role_known"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(
+        String(320), unique=True, info=personal(Category.CONTACT, subject="user")
+    )
+    password_hash: Mapped[str] = mapped_column(
+        String(255),
+        info=personal(
+            Category.CREDENTIALS, subject="user", note="argon2id hash, never the password"
+        ),
+    )
     role: Mapped[str] = mapped_column(String(32))
-    full_name: Mapped[str] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(
+        String(200), info=personal(Category.IDENTITY, subject="user")
+    )
     is_active: Mapped[bool] = mapped_column(default=True)
     # A demo account (seeded with a published password): signs in only in demo mode.
     is_demo: Mapped[bool] = mapped_column(default=False, server_default=false())
@@ -91,10 +101,12 @@ class ApiClient(Base):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100), info=not_personal("a machine client's label"))
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
-    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    secret_hash: Mapped[str | None] = mapped_column(
+        String(64), info=not_personal("SHA-256 of a machine client's secret")
+    )
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))
     revoked_at: Mapped[datetime | None]

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import Category, not_personal, personal
 from pd_prime_demo.policies.enums import ChangeStatus, RenewalStatus, TransactionKind
 
 
@@ -80,14 +81,35 @@ class PolicyTransaction(Base):
     fees_change: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     taxes_change: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     # The state in force from effective_on (status, term, coverages, premiums, risk).
-    snapshot: Mapped[dict[str, Any]]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(
+        info=personal(
+            Category.VEHICLE,
+            Category.PROPERTY,
+            subject="driver",
+            note="the policy in force: its risk (drivers' ages and records, vehicles, location)",
+        )
+    )
     # How this transaction's written premium is earned: [{amount, start, end}].
-    earnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    earnings: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, info=not_personal("how written premium is earned: amounts and dates")
+    )
     reason_code: Mapped[str | None] = mapped_column(String(40))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(
+        Text,
+        info=personal(Category.FREE_TEXT, note="staff's free-text reason: may mention the person"),
+    )
     # What was asked for (a merge patch, a reason...), so the change can be re-applied on top of
     # an out-of-sequence one; and for a reversal, the transaction it reverses.
-    change: Mapped[dict[str, Any]] = mapped_column(default=dict, server_default="{}")
+    change: Mapped[dict[str, Any]] = mapped_column(
+        default=dict,
+        server_default="{}",
+        info=personal(
+            Category.VEHICLE,
+            Category.PROPERTY,
+            subject="driver",
+            note="what a transaction changed: may patch the risk",
+        ),
+    )
     reverses_seq: Mapped[int | None]
     reapplies_seq: Mapped[int | None]
     created_at: Mapped[datetime]
@@ -111,16 +133,28 @@ class PolicyChange(Base):
     policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"))
     kind: Mapped[str] = mapped_column(String(20))
     effective_on: Mapped[date]
-    request: Mapped[dict[str, Any]]
+    request: Mapped[dict[str, Any]] = mapped_column(
+        info=personal(
+            Category.VEHICLE,
+            Category.PROPERTY,
+            subject="driver",
+            note="the change asked for: a merge patch of the risk (drivers, vehicles, location)",
+        )
+    )
     status: Mapped[str] = mapped_column(String(12))
-    underwriting: Mapped[dict[str, Any]]
+    underwriting: Mapped[dict[str, Any]] = mapped_column(
+        info=not_personal("underwriting rule outcomes: codes, referrals, authority")
+    )
     required_authority: Mapped[int]
     premium_change: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     requested_at: Mapped[datetime]
     requested_by: Mapped[str] = mapped_column(String(100))
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[str | None] = mapped_column(String(100))
-    decision_note: Mapped[str | None] = mapped_column(Text)
+    decision_note: Mapped[str | None] = mapped_column(
+        Text,
+        info=personal(Category.FREE_TEXT, note="staff's free-text reason: may mention the person"),
+    )
     transaction_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("policy_transactions.id"))
 
 
@@ -145,7 +179,14 @@ class RenewalOffer(Base):
     premium: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     fees: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     taxes: Mapped[Decimal] = mapped_column(Numeric(12, 2))
-    snapshot: Mapped[dict[str, Any]]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(
+        info=personal(
+            Category.VEHICLE,
+            Category.PROPERTY,
+            subject="driver",
+            note="the renewal term's policy: its risk (drivers, vehicles, location)",
+        )
+    )
     status: Mapped[str] = mapped_column(String(12))
     offered_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]

@@ -11,6 +11,7 @@ from sqlalchemy import CheckConstraint, Enum, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import not_personal
 
 
 class ProductVersionStatus(enum.StrEnum):
@@ -35,7 +36,9 @@ class ProductVersion(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     product_code: Mapped[str] = mapped_column(String(50))
-    product_name: Mapped[str] = mapped_column(String(200))
+    product_name: Mapped[str] = mapped_column(
+        String(200), info=not_personal("a product's marketed name")
+    )
     line_of_business: Mapped[str] = mapped_column(String(50))
     state: Mapped[str] = mapped_column(String(2))
     version: Mapped[str] = mapped_column(String(30))
@@ -51,7 +54,9 @@ class ProductVersion(Base):
     )
     effective_new_business: Mapped[date]
     effective_renewal: Mapped[date]
-    definition: Mapped[dict[str, Any]]
+    definition: Mapped[dict[str, Any]] = mapped_column(
+        info=not_personal("a product's rules, rates and forms")
+    )
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(100))

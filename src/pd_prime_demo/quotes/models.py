@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import Category, not_personal, personal
 from pd_prime_demo.quotes.enums import QuoteStatus
 
 
@@ -39,14 +40,30 @@ class Quote(Base):
     product_version_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("product_versions.id"))
     # The filed version's label, recorded with its id so a quote reads without a join.
     rate_version: Mapped[str | None] = mapped_column(String(30))
-    risk: Mapped[dict[str, Any]]
-    options: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
-    rating: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    risk: Mapped[dict[str, Any]] = mapped_column(
+        info=personal(
+            Category.VEHICLE,
+            Category.PROPERTY,
+            subject="driver",
+            note="drivers' ages, licensing and records; vehicles (VIN); the insured location",
+        )
+    )
+    options: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, info=not_personal("the coverages, limits and deductibles quoted")
+    )
+    rating: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        JSONB, info=not_personal("the rating worksheet: factors and premiums")
+    )
     premium: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
-    underwriting: Mapped[dict[str, Any]]
+    underwriting: Mapped[dict[str, Any]] = mapped_column(
+        info=not_personal("underwriting rule outcomes: codes, referrals, authority")
+    )
     required_authority: Mapped[int | None]
     surcharge: Mapped[Decimal | None] = mapped_column(Numeric(6, 4))
-    decision_note: Mapped[str | None] = mapped_column(Text)
+    decision_note: Mapped[str | None] = mapped_column(
+        Text,
+        info=personal(Category.FREE_TEXT, note="staff's free-text reason: may mention the person"),
+    )
     decided_by: Mapped[str | None] = mapped_column(String(100))
     decided_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.personal_data import not_personal
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -59,11 +60,17 @@ class WebhookSubscription(Base):
     owner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     url: Mapped[str] = mapped_column(String(2000))
     event_types: Mapped[list[str]] = mapped_column(ARRAY(String(100)))
-    description: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(
+        String(200), info=not_personal("an API client's label for a subscription")
+    )
     # The signing secret (``whsec_...``), encrypted with the field cipher: it must be read back
     # to sign, unlike a password. The previous one signs beside it until it expires (rotation).
-    secret: Mapped[str] = mapped_column(Text)
-    previous_secret: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(
+        Text, info=not_personal("a machine signing secret, not a person's")
+    )
+    previous_secret: Mapped[str | None] = mapped_column(
+        Text, info=not_personal("a machine signing secret, not a person's")
+    )
     previous_secret_expires_at: Mapped[datetime | None]
     enabled: Mapped[bool]
     disabled_reason: Mapped[str | None] = mapped_column(String(20))  # "manual" | "failing"
