@@ -1,0 +1,185 @@
+"""CC6.7 (encryption), CC8.1 (change management), PI1 (processing integrity) and the P-series
+(request deadlines) against the real database: each passes on a healthy platform and fails,
+naming what is wrong, when its condition is broken."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from pd_prime_demo.compliance.control import ControlContext
+from pd_prime_demo.compliance.controls import privacy
+from pd_prime_demo.compliance.controls.change import CHANGE_MANAGEMENT, check_change
+from pd_prime_demo.compliance.controls.encryption import ENCRYPTION, check_encryption
+from pd_prime_demo.compliance.controls.integrity import PROCESSING_INTEGRITY
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.config import Environment
+from pd_prime_demo.core.database import migration_head
+from pd_prime_demo.core.personal_data import Category, personal
+from pd_prime_demo.core.runtime import Runtime
+
+
+def _ctx(session: AsyncSession, runtime: Runtime) -> ControlContext:
+    return ControlContext(session=session, settings=runtime.settings, now=clock.now())
+
+
+def _probe() -> MetaData:
+    """A table of the data map's kind: a protected column, one JSON, one not protected."""
+    metadata = MetaData()
+    Table(
+        "h4_pii_probe",
+        metadata,
+        Column("ssn_enc", String, info=personal(Category.GOVERNMENT_ID)),
+        Column("claim_notes", JSONB, info=personal(Category.HEALTH, subject="claimant")),
+        Column("full_name", String, info=personal(Category.IDENTITY)),
+    )
+    return metadata
+
+
+async def _probe_table(session: AsyncSession) -> None:
+    await session.execute(
+        text("CREATE TEMP TABLE h4_pii_probe (ssn_enc text, claim_notes jsonb, full_name text)")
+    )
+
+
+async def test_ciphertext_in_every_protected_column_passes(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    await _probe_table(session)
+    cipher = runtime.cipher
+    for n in range(3):
+        await session.execute(
+            text("INSERT INTO h4_pii_probe VALUES (:ssn, CAST(:notes AS jsonb), :name)"),
+            {
+                "ssn": cipher.encrypt(f"123-45-678{n}", context="probe"),
+                "notes": json.dumps({"injury": cipher.encrypt("whiplash", context="probe")}),
+                "name": "Ann Example",  # identity data: not a protected category
+            },
+        )
+    outcome = await check_encryption(_ctx(session, runtime), _probe())
+    assert outcome.passed, outcome.reason
+    assert outcome.figures == {"protected_columns": 2, "plaintext_columns": 0}
+
+
+async def test_a_plaintext_value_in_a_protected_column_fails_naming_the_column(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    await _probe_table(session)
+    await session.execute(
+        text("INSERT INTO h4_pii_probe VALUES (:ssn, CAST(:notes AS jsonb), 'x')"),
+        {
+            "ssn": runtime.cipher.encrypt("123-45-6789", context="probe"),
+            "notes": '{"injury": "whiplash"}',
+        },
+    )
+    outcome = await check_encryption(_ctx(session, runtime), _probe())
+    assert not outcome.passed
+    assert "h4_pii_probe.claim_notes (1 of" in outcome.reason
+    assert "ssn_enc" not in outcome.reason
+    evidence = b"".join(e.content for e in outcome.evidence)
+    assert b"whiplash" not in evidence, "a sampled value never reaches the evidence"
+
+
+async def test_the_platforms_data_map_is_sampled_and_tls_is_evidenced(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    outcome = await ENCRYPTION.test(_ctx(session, runtime))
+    assert {e.name for e in outcome.evidence} == {"protected_columns.json", "tls.json"}
+    assert outcome.figures["plaintext_columns"] == 0, outcome.reason
+
+
+async def test_production_without_database_tls_fails(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    await _probe_table(session)
+    settings = runtime.settings.model_copy(
+        update={
+            "env": Environment.PRODUCTION,
+            "database_url": "postgresql://app@db.internal:5432/pdprime",
+        }
+    )
+    ctx = ControlContext(session=session, settings=settings, now=clock.now())
+    outcome = await check_encryption(ctx, _probe())
+    assert not outcome.passed
+    assert "without TLS (sslmode unset" in outcome.reason
+    secure = settings.model_copy(
+        update={"database_url": "postgresql://app@db.internal:5432/pdprime?sslmode=verify-full"}
+    )
+    ctx = ControlContext(session=session, settings=secure, now=clock.now())
+    assert (await check_encryption(ctx, _probe())).passed
+
+
+async def test_the_database_at_the_releases_head_passes_cc8_1(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    outcome = await CHANGE_MANAGEMENT.test(_ctx(session, runtime))
+    assert outcome.passed, outcome.reason
+    assert outcome.figures["applied"] == migration_head()
+
+
+async def test_a_migration_behind_or_unknown_fails_cc8_1(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    await session.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    behind = await CHANGE_MANAGEMENT.test(_ctx(session, runtime))
+    assert not behind.passed
+    assert "at migration 0001, release" in behind.reason
+    assert f"expects {migration_head()}" in behind.reason
+    unknown = await check_change(_ctx(session, runtime), release_head=None)
+    assert not unknown.passed
+
+
+async def test_a_healthy_ledger_and_chain_pass_pi1(session: AsyncSession, runtime: Runtime) -> None:
+    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, runtime))
+    assert outcome.passed, outcome.reason
+
+
+async def test_an_unbalanced_ledger_fails_pi1(
+    session: AsyncSession, runtime: Runtime, connection: AsyncConnection
+) -> None:
+    # The balance trigger fires at commit, which the test's outer transaction never reaches.
+    journal = await connection.scalar(
+        text(
+            "INSERT INTO ledger_journal (occurred_at, accounting_on, source, source_id, memo) "
+            "VALUES (now(), current_date, 'test', 'x', 'unbalanced') RETURNING id"
+        )
+    )
+    await connection.execute(
+        text(
+            "INSERT INTO ledger_lines (journal_id, account, debit, credit) "
+            "VALUES (:j, 'cash', 10, 0)"
+        ),
+        {"j": journal},
+    )
+    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, runtime))
+    assert not outcome.passed
+    assert "the ledger does not balance" in outcome.reason
+    assert str(journal) in outcome.reason
+
+
+async def test_a_tampered_audit_entry_fails_pi1(
+    session: AsyncSession, runtime: Runtime, connection: AsyncConnection
+) -> None:
+    victim = await connection.scalar(text("SELECT max(id) FROM audit_log"))
+    assert victim is not None, "the test database has an audit trail"
+    await connection.execute(text("SET LOCAL session_replication_role = replica"))
+    await connection.execute(
+        text("UPDATE audit_log SET actor_id = 'someone-else' WHERE id = :id"), {"id": victim}
+    )
+    await connection.execute(text("SET LOCAL session_replication_role = origin"))
+    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, runtime))
+    assert not outcome.passed
+    assert f"the audit chain is broken at entry {victim}" in outcome.reason
+
+
+async def test_without_the_privacy_domains_report_the_p_control_fails_saying_so(
+    session: AsyncSession, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(privacy, "REPORT_FUNCTION", "no_such_report")
+    outcome = await privacy.PRIVACY_REQUESTS.test(_ctx(session, runtime))
+    assert not outcome.passed
+    assert "no deadline report to examine" in outcome.reason
