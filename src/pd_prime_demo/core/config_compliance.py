@@ -22,6 +22,10 @@ class ComplianceSettings(BaseModel):
     compliance_max_restore_test_age_days: int = Field(default=95, ge=1)
     # CC7.3: security events must have been reviewed (a recorded review) within this many days.
     compliance_max_security_review_age_days: int = Field(default=8, ge=1)
+    # A control's test is bounded in time: one that overruns is recorded as failed.
+    compliance_control_timeout_seconds: int = Field(default=60, ge=1, le=3600)
+    # The auditor's export covers at most this many days (a SOC 2 Type II period is a year).
+    compliance_export_max_days: int = Field(default=400, ge=1)
     # Auditor samples per frequency (AICPA sampling guidance as auditors commonly draw it).
     compliance_sample_daily: int = Field(default=25, ge=1)
     compliance_sample_weekly: int = Field(default=5, ge=1)

@@ -194,6 +194,16 @@ INTEGRITY_CHECKED_AT = Gauge(
     registry=REGISTRY,
     multiprocess_mode="max",
 )
+# --- SOC 2 controls (compliance.service sets it after each committed run) ---
+# "mostrecent": the value is the latest run's verdict whichever process ran it (the worker's
+# schedule or an admin's run now), and stays after that process exits, as the verdict does.
+CONTROL_FAILED = Gauge(
+    "pd_prime_control_failed",
+    "1 when the latest run of a SOC 2 control failed, 0 when it passed.",
+    ["control"],
+    registry=REGISTRY,
+    multiprocess_mode="mostrecent",
+)
 DATABASE_UP = Gauge(
     "pd_prime_database_up",
     "1 when the process reached the database at the last scrape, 0 when not.",
