@@ -46,6 +46,7 @@ class ConsentRecord(Base):
     __table_args__ = (
         CheckConstraint(_one_of("purpose", Purpose), name="purpose_known"),
         CheckConstraint(_one_of("source", Source), name="source_known"),
+        CheckConstraint("NOT granted OR notice_version IS NOT NULL", name="grant_has_notice"),
         Index("ix_consent_records_customer_purpose", "customer_id", "purpose", "recorded_at", "id"),
     )
 
@@ -53,7 +54,8 @@ class ConsentRecord(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("customers.id"))
     purpose: Mapped[str] = mapped_column(String(32))
     granted: Mapped[bool]
-    notice_version: Mapped[str] = mapped_column(ForeignKey("privacy_notices.version"))
+    # The notice a grant was given under (Art. 7(2), 13); a withdrawal needs none (Art. 7(3)).
+    notice_version: Mapped[str | None] = mapped_column(ForeignKey("privacy_notices.version"))
     source: Mapped[str] = mapped_column(String(16))
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str] = mapped_column(String(100))

@@ -107,7 +107,7 @@ def upgrade() -> None:
         sa.Column("customer_id", sa.UUID(), nullable=False),
         sa.Column("purpose", sa.String(length=32), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
-        sa.Column("notice_version", sa.String(length=32), nullable=False),
+        sa.Column("notice_version", sa.String(length=32), nullable=True),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("actor_kind", sa.String(length=16), nullable=False),
         sa.Column("actor_id", sa.String(length=100), nullable=False),
@@ -120,6 +120,10 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "source IN ('portal', 'agent', 'api', 'dsr')",
             name=op.f("ck_consent_records_source_known"),
+        ),
+        sa.CheckConstraint(
+            "NOT granted OR notice_version IS NOT NULL",
+            name=op.f("ck_consent_records_grant_has_notice"),
         ),
         sa.ForeignKeyConstraint(
             ["customer_id"], ["customers.id"], name=op.f("fk_consent_records_customer_id_customers")
