@@ -69,7 +69,7 @@ async def requests_on_time(ctx: ControlContext) -> Outcome:
 
 PRIVACY_REQUESTS = Control(
     id="P5-request-deadlines",
-    criteria=("P4.3", "P5.1", "P5.2"),
+    criteria=("P5.1", "P5.2", "P4.3"),
     title="Data subject requests answered within their deadlines",
     description=(
         "No access, rectification, erasure or opt-out request is open past its deadline (GDPR "
