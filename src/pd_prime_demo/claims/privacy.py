@@ -75,26 +75,29 @@ async def pseudonymise_parties(
     return list(found)
 
 
-async def claim_facts(
-    session: AsyncSession, customer_id: uuid.UUID
-) -> tuple[int, bool, date | None]:
-    """(how many claims, whether any is still open, the last closing date)."""
-    closed = ClaimStatus.CLOSED.value
-    count, open_count = (
-        await session.execute(
-            select(
-                func.count(),
-                func.count().filter(Claim.status != closed),
-            ).where(Claim.customer_id == customer_id)
-        )
-    ).one()
-    last = await session.scalar(
-        select(func.max(Claim.updated_at)).where(
-            Claim.customer_id == customer_id, Claim.status == closed
-        )
-    )
-    return int(count), bool(open_count), None if last is None else last.date()
-
-
 async def customer_of(session: AsyncSession, claim_id: uuid.UUID) -> uuid.UUID | None:
     return await session.scalar(select(Claim.customer_id).where(Claim.id == claim_id))
+
+
+async def claim_states(
+    session: AsyncSession, customer_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[bool, date | None]]:
+    """Per customer with a claim: (any still open, when the last closed claim last changed).
+    A closed claim's last change is its closing or a later reopen-and-close: the clock of the
+    claim-file retention rules starts there."""
+    if not customer_ids:
+        return {}
+    closed = ClaimStatus.CLOSED.value
+    found = await session.execute(
+        select(
+            Claim.customer_id,
+            func.count().filter(Claim.status != closed),
+            func.max(Claim.updated_at).filter(Claim.status == closed),
+        )
+        .where(Claim.customer_id.in_(customer_ids))
+        .group_by(Claim.customer_id)
+    )
+    return {
+        c: (bool(open_count), None if last is None else last.date())
+        for c, open_count, last in found
+    }

@@ -13,3 +13,11 @@ class PrivacySettings(BaseModel):
     # When the retention sweep runs (cron), and how many records one transaction purges.
     privacy_retention_cron: str = "30 2 * * *"
     privacy_retention_chunk: int = Field(default=500, ge=1, le=50_000)
+    # Retention schedule (privacy.retention_rules), in years. An unbound quote is deleted this
+    # long after it expired (a re-quote and complaint window).
+    privacy_retention_unbound_quote_years: int = Field(default=3, ge=1, le=50)
+    # A prospect (never a policy or a claim) is erased this long after their last quote.
+    privacy_retention_prospect_years: int = Field(default=3, ge=1, le=50)
+    # A former insured is pseudonymised this long after their last policy ended and their last
+    # claim closed: the longest usual US state record rule / IRS period is 7 years.
+    privacy_retention_former_insured_years: int = Field(default=7, ge=5, le=50)

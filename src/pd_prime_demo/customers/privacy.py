@@ -4,6 +4,7 @@ the person (called by ``privacy.service``; the rules of what to replace are priv
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,3 +68,15 @@ def scrub(customer: Customer, *, label: str) -> tuple[str, ...]:
         "drivers_license_state",
         "user_id",
     )
+
+
+async def chunk_after(
+    session: AsyncSession, after: uuid.UUID | None, limit: int
+) -> list[tuple[uuid.UUID, datetime]]:
+    """(id, created at) of the next ``limit`` customers in id order: the retention sweep walks
+    the book by primary key, a chunk per transaction."""
+    query = select(Customer.id, Customer.created_at)
+    if after is not None:
+        query = query.where(Customer.id > after)
+    found = await session.execute(query.order_by(Customer.id).limit(limit))
+    return [(c, at) for c, at in found]

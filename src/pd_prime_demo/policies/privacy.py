@@ -53,17 +53,23 @@ async def bound_quote_ids(session: AsyncSession, quote_ids: Sequence[uuid.UUID])
     return {q for q in found if q is not None}
 
 
-async def last_term_end(session: AsyncSession, customer_id: uuid.UUID) -> date | None:
-    """The latest date any of the person's policies was in force to (None: no policy).
-
-    The latest term end of any transaction, cancellations included: a policy cancelled
-    mid-term is still counted to its term's end, which keeps records longer, never shorter."""
-    return await session.scalar(
-        select(func.max(PolicyTransaction.term_end))
-        .join(Policy, Policy.id == PolicyTransaction.policy_id)
-        .where(Policy.customer_id == customer_id)
-    )
-
-
 async def customer_of(session: AsyncSession, policy_id: uuid.UUID) -> uuid.UUID | None:
     return await session.scalar(select(Policy.customer_id).where(Policy.id == policy_id))
+
+
+async def last_term_ends(
+    session: AsyncSession, customer_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, date]:
+    """Per customer with a policy, the latest date any of their policies was in force to: one
+    grouped query for a chunk. The latest term end of any transaction, cancellations included:
+    a policy cancelled mid-term counts to its term's end, which keeps records longer, never
+    shorter."""
+    if not customer_ids:
+        return {}
+    found = await session.execute(
+        select(Policy.customer_id, func.max(PolicyTransaction.term_end))
+        .join(PolicyTransaction, PolicyTransaction.policy_id == Policy.id)
+        .where(Policy.customer_id.in_(customer_ids))
+        .group_by(Policy.customer_id)
+    )
+    return {row[0]: row[1] for row in found}

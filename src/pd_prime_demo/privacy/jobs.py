@@ -1,14 +1,49 @@
-"""The privacy domain's queue jobs and their periodic schedule (added by ``worker.queue_app``)."""
+"""The privacy domain's queue jobs and their periodic schedule (added by ``worker.queue_app``).
+
+``retention`` runs the retention schedule every ``privacy_retention_cron``, in bounded chunks
+(``privacy.service.retention``). Its procrastinate lock keeps two runs from overlapping and its
+queueing lock keeps at most one waiting; inside, an advisory lock serialises it with
+``pd-prime privacy retention run`` started by hand. A run killed midway is resumed by the next.
+"""
 
 from __future__ import annotations
 
 import procrastinate
+import structlog
+from procrastinate.job_context import JobContext
 
+from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.queue import STANDARD
+from pd_prime_demo.core.runtime import runtime_of
+from pd_prime_demo.privacy.service import retention
+
+log = structlog.get_logger("pd_prime_demo.privacy.jobs")
 
 blueprint = procrastinate.Blueprint()
+
+RETENTION_TASK = "retention"
+
+
+@blueprint.task(
+    name=RETENTION_TASK,
+    pass_context=True,
+    retry=STANDARD,
+    queue="sweeps",
+    lock=f"privacy:{RETENTION_TASK}",
+    queueing_lock=f"privacy:{RETENTION_TASK}",
+)
+async def run_retention(context: JobContext, timestamp: int) -> None:
+    runtime = runtime_of(context)
+    finished = await retention.run(
+        runtime.db, runtime.settings, runtime.cipher, actor=Actor.system("retention")
+    )
+    log.info("privacy.retention_run", run_id=str(finished.id), chunks=finished.chunks)
 
 
 def schedule(app: procrastinate.App, settings: Settings) -> None:
     """Put this domain's periodic tasks on app's schedule (its tasks are added already,
     under the ``privacy:`` namespace)."""
+    app.periodic(cron=settings.privacy_retention_cron, periodic_id=f"privacy:{RETENTION_TASK}")(
+        app.tasks[f"privacy:{RETENTION_TASK}"]
+    )

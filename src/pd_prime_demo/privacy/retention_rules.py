@@ -222,3 +222,44 @@ def schedule(
 def is_due(last_activity_on: date | None, period: RetentionPeriod, today: date) -> bool:
     """A record whose clock has not started (None: still open) is never due."""
     return last_activity_on is not None and last_activity_on < period.cutoff(today)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerClock:
+    """The dates a customer's retention runs from (what the database says of them)."""
+
+    created_on: date
+    unbound_quote_expiries: tuple[date, ...]  # of their quotes that never bound
+    last_quote_expiry: date | None  # of any quote of theirs
+    last_policy_end: date | None  # None: never held a policy
+    has_claim: bool
+    open_claim: bool
+    last_claim_closed: date | None
+
+
+def due_quotes(expiries: tuple[date, ...], period: RetentionPeriod, today: date) -> list[int]:
+    """Indexes of the unbound quotes whose retention ran out."""
+    return [i for i, expired in enumerate(expiries) if is_due(expired, period, today)]
+
+
+def customer_due(
+    clock: CustomerClock,
+    *,
+    prospect: RetentionPeriod,
+    former_insured: RetentionPeriod,
+    today: date,
+) -> RetentionClass | None:
+    """Whether the customer record itself is due, and as what.
+
+    A prospect's clock is their last quote's expiry (or, with none, when the record was made).
+    A former insured's is the later of their last policy's end and their last claim's
+    closing; an open claim stops it (Art. 17(3)(e): a live claim is a legal claim)."""
+    if clock.open_claim:
+        return None
+    if clock.last_policy_end is None and not clock.has_claim:
+        started = max(filter(None, (clock.last_quote_expiry, clock.created_on)))
+        return RetentionClass.PROSPECT if is_due(started, prospect, today) else None
+    ends = [d for d in (clock.last_policy_end, clock.last_claim_closed) if d is not None]
+    if not ends:
+        return None
+    return RetentionClass.FORMER_INSURED if is_due(max(ends), former_insured, today) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,3 +30,18 @@ async def delete_quotes(session: AsyncSession, quote_ids: Sequence[uuid.UUID]) -
         return 0
     result = await session.execute(delete(Quote).where(Quote.id.in_(quote_ids)))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def quotes_of(
+    session: AsyncSession, customer_ids: Sequence[uuid.UUID]
+) -> list[tuple[uuid.UUID, uuid.UUID, date]]:
+    """(quote id, customer id, expires on) of these customers' quotes, for a retention chunk
+    (ix_quotes_customer_id)."""
+    if not customer_ids:
+        return []
+    found = await session.execute(
+        select(Quote.id, Quote.customer_id, Quote.expires_on).where(
+            Quote.customer_id.in_(customer_ids)
+        )
+    )
+    return [(q, c, e) for q, c, e in found]
