@@ -13,10 +13,16 @@ from pd_prime_demo.core.database import Base
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_resource", "resource_type", "resource_id"),)
+    # Partitioned by month of occurred_at (migration 0022, audit.partitions): a key must hold
+    # the partition key, hence the primary key (id, occurred_at) and a plain index on hash.
+    __table_args__ = (
+        Index("ix_audit_log_resource", "resource_type", "resource_id"),
+        Index("ix_audit_log_hash", "hash"),
+        {"postgresql_partition_by": "RANGE (occurred_at)"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
-    occurred_at: Mapped[datetime]
+    occurred_at: Mapped[datetime] = mapped_column(primary_key=True)
     actor_kind: Mapped[str] = mapped_column(String(16))
     actor_id: Mapped[str] = mapped_column(String(100))
     actor_role: Mapped[str | None] = mapped_column(String(32))
@@ -26,4 +32,4 @@ class AuditEntry(Base):
     request_id: Mapped[str | None] = mapped_column(String(100))
     changes: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
