@@ -36,6 +36,15 @@ def generated_key_file(settings: Settings) -> Path:
     return settings.data_dir / "secrets" / "audit-checkpoint-key.pem"
 
 
+def generated_key_id(settings: Settings) -> str | None:
+    """The key id of the key demo mode generated into the data directory, if there is one."""
+    path = generated_key_file(settings)
+    try:
+        return key_id(_private_from_pem(path.read_bytes(), str(path)).public_key())
+    except (OSError, CheckpointKeyError):
+        return None
+
+
 @dataclass(frozen=True, slots=True)
 class CheckpointKeys:
     signing: Ed25519PrivateKey | None
@@ -57,15 +66,24 @@ def _private_from_pem(pem: bytes, origin: str) -> Ed25519PrivateKey:
     return key
 
 
+def generate_pem() -> str:
+    """A fresh Ed25519 private key as PEM (a value for PD_PRIME_AUDIT_CHECKPOINT_KEY)."""
+    return (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode("ascii")
+    )
+
+
 def _generate_once(path: Path) -> Ed25519PrivateKey:
     if path.exists():
         return _private_from_pem(path.read_bytes(), str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem = generate_pem().encode("ascii")
     # O_EXCL: two processes starting together keep whichever key was written first.
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
