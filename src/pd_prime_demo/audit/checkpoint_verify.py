@@ -27,18 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit.checkpoints import Anchor, Checkpoint, Trail, anchors_of
 from pd_prime_demo.audit.models import AuditEntry
-
-
-@dataclass(frozen=True, slots=True)
-class ChainWalk:
-    """What walking a stretch of the chain found: how many entries fit, the first that does
-    not (and why), and the last entry that fit."""
-
-    entries_checked: int
-    first_bad_id: int | None
-    reason: str | None
-    last_id: int
-    last_hash: str | None
+from pd_prime_demo.audit.verify import ChainWalk
 
 
 @dataclass(frozen=True, slots=True)

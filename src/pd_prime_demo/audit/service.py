@@ -29,11 +29,12 @@ from pd_prime_demo.audit import checkpoints
 
 # Re-exported: callers outside audit read reports through this module.
 from pd_prime_demo.audit.checkpoint_verify import ChainReport as ChainReport  # re-exported
-from pd_prime_demo.audit.checkpoint_verify import ChainWalk as ChainWalk
 from pd_prime_demo.audit.checkpoint_verify import compare_with_trail
 from pd_prime_demo.audit.checkpoints import Checkpoint, read_trail
 from pd_prime_demo.audit.models import AuditEntry
-from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, HashedForm, entry_hash
+from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, HashedForm
+from pd_prime_demo.audit.verify import ChainWalk as ChainWalk  # re-exported
+from pd_prime_demo.audit.verify import walk_chain as walk_chain  # re-exported
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
@@ -127,84 +128,33 @@ def _chain_on_commit(session: Session) -> None:
         _write_pending(session)
 
 
-def _fields_of(row: AuditEntry) -> ChainFields:
-    return ChainFields(
-        occurred_at=row.occurred_at,
-        actor_kind=row.actor_kind,
-        actor_id=row.actor_id,
-        actor_role=row.actor_role,
-        action=row.action,
-        resource_type=row.resource_type,
-        resource_id=row.resource_id,
-        request_id=row.request_id,
-        changes=row.changes,
-    )
-
-
-async def walk_chain(
+async def verify_chain(
     session: AsyncSession,
     *,
-    after_id: int = 0,
-    expected_prev: str | None = GENESIS_HASH,
-    through_id: int | None = None,
-    batch_size: int = 5000,
-) -> ChainWalk:
-    """Recompute every hash in id order after ``after_id`` (through ``through_id``), each
-    entry linking to the one before; ``expected_prev`` is what the first must link to
-    (``None``: whatever it names, for a caller that checks that itself)."""
-    checked = 0
-    last_id = after_id
-    last_hash = expected_prev
-    while True:
-        query = select(AuditEntry).where(AuditEntry.id > last_id)
-        if through_id is not None:
-            query = query.where(AuditEntry.id <= through_id)
-        rows = (
-            await session.scalars(
-                query.order_by(AuditEntry.id)
-                .limit(batch_size)
-                .execution_options(populate_existing=True)
-            )
-        ).all()
-        if not rows:
-            return ChainWalk(checked, None, None, last_id, last_hash)
-        for row in rows:
-            if last_hash is not None and row.prev_hash != last_hash:
-                return ChainWalk(
-                    checked,
-                    row.id,
-                    "previous-hash link broken (an entry was removed or reordered)",
-                    last_id,
-                    last_hash,
-                )
-            if entry_hash(row.prev_hash, _fields_of(row)) != row.hash:
-                return ChainWalk(
-                    checked, row.id, "content does not match its hash", last_id, last_hash
-                )
-            last_hash = row.hash
-            checked += 1
-            last_id = row.id
-
-
-async def verify_chain(
-    session: AsyncSession, *, settings: Settings | None = None, batch_size: int = 5000
+    settings: Settings | None = None,
+    parallel: int = 1,
+    batch_size: int | None = None,
 ) -> ChainReport:
     """Recompute every hash in id order and name the first entry that does not fit; with
     ``settings``, check the chain against every signed checkpoint too (a removed tail, a
-    truncation and a rewrite with every later hash recomputed all fit a bare chain)."""
+    truncation and a rewrite with every later hash recomputed all fit a bare chain).
+
+    ``parallel`` processes walk the chain (``audit.verify``); ``batch_size`` is accepted from
+    callers of the earlier loop and no longer used (the walk sizes its own batches)."""
+    del batch_size
     if settings is None:
-        walk = await walk_chain(session, batch_size=batch_size)
+        walk = await walk_chain(session, parallel=parallel)
         return ChainReport(
             walk.entries_checked,
             walk.first_bad_id,
             walk.reason,
             warning="checked as a bare hash chain: no checkpoints were consulted",
         )
-    return await verify_against_checkpoints(session, settings, batch_size=batch_size)
+    return await verify_against_checkpoints(session, settings, parallel=parallel)
 
 
 async def verify_against_checkpoints(
-    session: AsyncSession, settings: Settings, *, batch_size: int = 5000
+    session: AsyncSession, settings: Settings, *, parallel: int = 1
 ) -> ChainReport:
     """The chain checked against the checkpoint files of ``settings`` (see
     ``audit.checkpoint_verify``): their signatures, their own chain, then every head and
@@ -215,7 +165,7 @@ async def verify_against_checkpoints(
         session,
         after_id=purged.through_id if purged else 0,
         expected_prev=purged.last_hash if purged else GENESIS_HASH,
-        batch_size=batch_size,
+        parallel=parallel,
     )
     return await compare_with_trail(session, trail, walk)
 
