@@ -5,22 +5,30 @@ naming what is wrong, when its condition is broken."""
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from httpx import AsyncClient
 from sqlalchemy import Column, MetaData, String, Table, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from pd_prime_demo.audit import service as audit
+from pd_prime_demo.audit.anchoring import write_checkpoint
 from pd_prime_demo.compliance.control import ControlContext
-from pd_prime_demo.compliance.controls import privacy
 from pd_prime_demo.compliance.controls.change import CHANGE_MANAGEMENT, check_change
 from pd_prime_demo.compliance.controls.encryption import ENCRYPTION, check_encryption
 from pd_prime_demo.compliance.controls.integrity import PROCESSING_INTEGRITY
+from pd_prime_demo.compliance.controls.privacy import PRIVACY_REQUESTS
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.config import Environment
 from pd_prime_demo.core.database import migration_head
 from pd_prime_demo.core.personal_data import Category, personal
 from pd_prime_demo.core.runtime import Runtime
+from tests.factories import register_and_login
 
 
 def _ctx(session: AsyncSession, runtime: Runtime) -> ControlContext:
@@ -133,14 +141,37 @@ async def test_a_migration_behind_or_unknown_fails_cc8_1(
     assert not unknown.passed
 
 
-async def test_a_healthy_ledger_and_chain_pass_pi1(session: AsyncSession, runtime: Runtime) -> None:
-    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, runtime))
+@pytest.fixture
+def anchored(runtime: Runtime, tmp_path: Path) -> Runtime:
+    """Checkpoints of this test's own, in a directory of its own."""
+    runtime.settings = runtime.settings.model_copy(update={"data_dir": tmp_path})
+    return runtime
+
+
+async def _checkpointed(session: AsyncSession, runtime: Runtime, count: int = 4) -> list[int]:
+    for i in range(count):
+        await audit.record(session, Actor.system("tests"), "test.event", "thing", str(i))
+    ids = await audit.write_pending(session)
+    assert await write_checkpoint(session, runtime.settings) is not None
+    return ids
+
+
+async def test_a_balanced_ledger_and_a_checkpointed_chain_pass_pi1(
+    session: AsyncSession, anchored: Runtime
+) -> None:
+    unanchored = await PROCESSING_INTEGRITY.test(_ctx(session, anchored))
+    assert not unanchored.passed
+    assert "no signed checkpoint of the audit chain" in unanchored.reason
+    await _checkpointed(session, anchored)
+    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, anchored))
     assert outcome.passed, outcome.reason
+    assert outcome.figures["checkpoints_checked"] == 1
 
 
 async def test_an_unbalanced_ledger_fails_pi1(
-    session: AsyncSession, runtime: Runtime, connection: AsyncConnection
+    session: AsyncSession, anchored: Runtime, connection: AsyncConnection
 ) -> None:
+    await _checkpointed(session, anchored)
     # The balance trigger fires at commit, which the test's outer transaction never reaches.
     journal = await connection.scalar(
         text(
@@ -155,31 +186,59 @@ async def test_an_unbalanced_ledger_fails_pi1(
         ),
         {"j": journal},
     )
-    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, runtime))
+    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, anchored))
     assert not outcome.passed
     assert "the ledger does not balance" in outcome.reason
     assert str(journal) in outcome.reason
 
 
 async def test_a_tampered_audit_entry_fails_pi1(
-    session: AsyncSession, runtime: Runtime, connection: AsyncConnection
+    session: AsyncSession, anchored: Runtime, connection: AsyncConnection
 ) -> None:
-    victim = await connection.scalar(text("SELECT max(id) FROM audit_log"))
-    assert victim is not None, "the test database has an audit trail"
+    ids = await _checkpointed(session, anchored)
     await connection.execute(text("SET LOCAL session_replication_role = replica"))
     await connection.execute(
-        text("UPDATE audit_log SET actor_id = 'someone-else' WHERE id = :id"), {"id": victim}
+        text("UPDATE audit_log SET actor_id = 'someone-else' WHERE id = :id"), {"id": ids[1]}
     )
     await connection.execute(text("SET LOCAL session_replication_role = origin"))
-    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, runtime))
+    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, anchored))
     assert not outcome.passed
-    assert f"the audit chain is broken at entry {victim}" in outcome.reason
+    assert f"the audit chain does not verify at entry {ids[1]}" in outcome.reason
 
 
-async def test_without_the_privacy_domains_report_the_p_control_fails_saying_so(
-    session: AsyncSession, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+async def test_a_truncated_tail_the_checkpoint_vouched_for_fails_pi1(
+    session: AsyncSession, anchored: Runtime, connection: AsyncConnection
 ) -> None:
-    monkeypatch.setattr(privacy, "REPORT_FUNCTION", "no_such_report")
-    outcome = await privacy.PRIVACY_REQUESTS.test(_ctx(session, runtime))
+    ids = await _checkpointed(session, anchored)
+    # Deleting the newest entries leaves a bare chain intact: only the checkpoint tells.
+    await connection.execute(text("SET LOCAL session_replication_role = replica"))
+    await connection.execute(text("DELETE FROM audit_log WHERE id >= :id"), {"id": ids[-2]})
+    await connection.execute(text("SET LOCAL session_replication_role = origin"))
+    assert (await audit.verify_chain(session)).ok, "a bare chain sees nothing wrong"
+    outcome = await PROCESSING_INTEGRITY.test(_ctx(session, anchored))
     assert not outcome.passed
-    assert "no deadline report to examine" in outcome.reason
+    assert "missing" in outcome.reason
+
+
+async def test_requests_within_their_deadline_pass_and_an_overdue_one_fails(
+    client: AsyncClient, session: AsyncSession, runtime: Runtime
+) -> None:
+    assert (await PRIVACY_REQUESTS.test(_ctx(session, runtime))).passed
+    email = f"dsr-{uuid.uuid4().hex[:8]}@example.com"
+    headers = await register_and_login(client, email)
+    made = await client.post(
+        "/api/v1/privacy/requests", json={"kind": "access", "regime": "gdpr"}, headers=headers
+    )
+    assert made.status_code == 201, made.text
+    outcome = await PRIVACY_REQUESTS.test(_ctx(session, runtime))
+    assert outcome.passed, outcome.reason
+
+    # Forty days on, the GDPR month (Art. 12(3)) has passed with the request unanswered.
+    later = ControlContext(
+        session=session, settings=runtime.settings, now=clock.now() + timedelta(days=40)
+    )
+    overdue = await PRIVACY_REQUESTS.test(later)
+    assert not overdue.passed
+    assert made.json()["id"] in overdue.reason
+    assert email not in overdue.reason
+    assert overdue.figures["open_overdue"] == 1

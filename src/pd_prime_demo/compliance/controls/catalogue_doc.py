@@ -48,13 +48,15 @@ NOTES: dict[str, tuple[str, str]] = {
         "within compliance_max_restore_test_age_days",
     ),
     "PI1-processing-integrity": (
-        "integrity.json (ledger totals, unbalanced journal ids, audit chain verification)",
+        "integrity.json (ledger totals, unbalanced journal ids, the chain's verification "
+        "against its checkpoints: missing or rewritten ranges)",
         "debits differ from credits or a journal entry is unbalanced; an audit entry's hash "
-        "or link does not verify",
+        "or link does not verify, entries a checkpoint vouched for are missing or rewritten, "
+        "or no checkpoint exists",
     ),
     "P5-request-deadlines": (
         "request_deadlines.json (ids of overdue and late requests, counts)",
-        "an open request past its deadline, or one answered late; no deadline report",
+        "an open request past its deadline, or one answered late in the month",
     ),
 }
 

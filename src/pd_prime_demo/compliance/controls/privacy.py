@@ -3,66 +3,60 @@ correction; P4.3: disposal; GDPR Art. 12(3): one month, extendable; CCPA 1798.13
 days, extendable once).
 
 The deadlines are the privacy domain's (``privacy.rules.due_on``); this control asks
-``privacy.service.requests.deadline_report(session, *, now)`` which open requests are past
-their deadline and which were answered late, and fails on any.
+``privacy.service.requests.deadline_report`` which open requests are past their deadline now
+and which were closed late in the month before the run, and fails on any.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 from pd_prime_demo.compliance.control import Control, ControlContext, Frequency, Outcome
 from pd_prime_demo.compliance.controls.evidence import json_evidence, named
+from pd_prime_demo.privacy.service import requests as privacy_requests
 
-# The privacy domain's report. Imported when the control runs, by name: the privacy service
-# is being written alongside this catalogue, and a control that cannot obtain its evidence
-# must fail saying so, never stop the others from loading.
-REPORT_MODULE = "pd_prime_demo.privacy.service.requests"
-REPORT_FUNCTION = "deadline_report"
-# The period the evidence describes: the month before the run (a request answered late in it
-# counts), as the control runs monthly.
-_PERIOD = timedelta(days=31)
-
-
-def _ids(items: Iterable[Any]) -> list[str]:
-    return [str(getattr(item, "id", item)) for item in items]
+# The period the evidence describes: the month before the run (the control runs monthly).
+PERIOD = timedelta(days=31)
 
 
 async def requests_on_time(ctx: ControlContext) -> Outcome:
-    since = ctx.now - _PERIOD
-    try:
-        report_of = getattr(importlib.import_module(REPORT_MODULE), REPORT_FUNCTION)
-    except (ImportError, AttributeError):
-        reason = f"no deadline report to examine ({REPORT_MODULE}.{REPORT_FUNCTION} is missing)"
-        return Outcome(False, reason, since, ctx.now)
-    report = await report_of(ctx.session, now=ctx.now)
-    overdue = _ids(getattr(report, "overdue", ()))
-    late = _ids(getattr(report, "answered_late", ()))
-    on_time = getattr(report, "answered_on_time", None)
-    still_open = getattr(report, "open", None)
-    data = {
-        "overdue_request_ids": overdue,
-        "answered_late_request_ids": late,
-        "answered_on_time": on_time if isinstance(on_time, int) else len(_ids(on_time or ())),
-        "open": still_open if isinstance(still_open, int) else len(_ids(still_open or ())),
+    since = ctx.now - PERIOD
+    report = await privacy_requests.deadline_report(ctx.session, now=ctx.now, since=since)
+    overdue = [str(i) for i in report.overdue_ids]
+    late = [str(i) for i in report.late_ids]
+    evidence = (
+        json_evidence(
+            "request_deadlines.json",
+            {
+                "as_of": report.as_of,
+                "period_start": report.period_start,
+                "open_overdue": report.open_overdue,
+                "overdue_request_ids": overdue,
+                "closed_in_period": report.closed_in_period,
+                "closed_late": report.closed_late,
+                "late_request_ids": late,
+            },
+        ),
+    )
+    figures = {
+        "open_overdue": report.open_overdue,
+        "closed_in_period": report.closed_in_period,
+        "closed_late": report.closed_late,
     }
-    evidence = (json_evidence("request_deadlines.json", data),)
-    figures = {"overdue": len(overdue), "answered_late": len(late)}
     problems = []
-    if overdue:
+    if report.open_overdue:
         problems.append(
-            f"{len(overdue)} request(s) past their deadline unanswered: {named(overdue)}"
+            f"{report.open_overdue} request(s) open past their deadline: {named(overdue)}"
         )
-    if late:
-        problems.append(f"{len(late)} request(s) answered after their deadline: {named(late)}")
+    if report.closed_late:
+        problems.append(
+            f"{report.closed_late} request(s) answered after their deadline: {named(late)}"
+        )
     if problems:
         return Outcome(False, "; ".join(problems), since, ctx.now, evidence, figures)
     reason = (
-        f"no data subject request is past its deadline; {data['answered_on_time']} answered "
-        f"in time, {data['open']} open within their deadlines"
+        f"no data subject request is open past its deadline; {report.closed_in_period} "
+        f"answered in the period, none late"
     )
     return Outcome(True, reason, since, ctx.now, evidence, figures)
 
@@ -73,7 +67,7 @@ PRIVACY_REQUESTS = Control(
     title="Data subject requests answered within their deadlines",
     description=(
         "No access, rectification, erasure or opt-out request is open past its deadline (GDPR "
-        "one month, CCPA 45 days, each as extended), and none was answered late."
+        "one month, CCPA 45 days, each as extended), and none was answered late in the month."
     ),
     frequency=Frequency.MONTHLY,
     test=requests_on_time,
