@@ -64,7 +64,8 @@ class Customer(Base):
         String(200), info=personal(Category.GOVERNMENT_ID)
     )
     drivers_license_state: Mapped[str | None] = mapped_column(
-        String(2), info=personal(Category.GOVERNMENT_ID, note="the state that issued the licence")
+        String(2),
+        info=personal(Category.IDENTITY, note="the state that issued the licence (not its number)"),
     )
     agent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), unique=True)

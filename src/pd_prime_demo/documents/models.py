@@ -12,7 +12,7 @@ from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
-from pd_prime_demo.core.personal_data import not_personal
+from pd_prime_demo.core.personal_data import Category, not_personal, personal
 
 
 class DocumentStatus(enum.StrEnum):
@@ -47,8 +47,11 @@ class Document(Base):
     # What the page prints, fixed when the record was made (ids and amounts, never PII: the
     # insured's name and address are read when the page is drawn).
     facts: Mapped[dict[str, Any] | None] = mapped_column(
-        info=not_personal(
-            "ids and amounts a page prints: names and addresses are read when it is drawn"
+        info=personal(
+            Category.IDENTITY,
+            Category.VEHICLE,
+            subject="driver",
+            note="the schedule a page prints: drivers' names, vehicles' VINs (not the insured's)",
         )
     )
     content: Mapped[bytes | None] = mapped_column(LargeBinary)

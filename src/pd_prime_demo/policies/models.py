@@ -83,6 +83,7 @@ class PolicyTransaction(Base):
     # The state in force from effective_on (status, term, coverages, premiums, risk).
     snapshot: Mapped[dict[str, Any]] = mapped_column(
         info=personal(
+            Category.IDENTITY,
             Category.VEHICLE,
             Category.PROPERTY,
             subject="driver",
@@ -104,6 +105,7 @@ class PolicyTransaction(Base):
         default=dict,
         server_default="{}",
         info=personal(
+            Category.IDENTITY,
             Category.VEHICLE,
             Category.PROPERTY,
             subject="driver",
@@ -135,6 +137,7 @@ class PolicyChange(Base):
     effective_on: Mapped[date]
     request: Mapped[dict[str, Any]] = mapped_column(
         info=personal(
+            Category.IDENTITY,
             Category.VEHICLE,
             Category.PROPERTY,
             subject="driver",
@@ -181,6 +184,7 @@ class RenewalOffer(Base):
     taxes: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     snapshot: Mapped[dict[str, Any]] = mapped_column(
         info=personal(
+            Category.IDENTITY,
             Category.VEHICLE,
             Category.PROPERTY,
             subject="driver",

@@ -42,6 +42,7 @@ class Quote(Base):
     rate_version: Mapped[str | None] = mapped_column(String(30))
     risk: Mapped[dict[str, Any]] = mapped_column(
         info=personal(
+            Category.IDENTITY,
             Category.VEHICLE,
             Category.PROPERTY,
             subject="driver",
