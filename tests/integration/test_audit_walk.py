@@ -149,10 +149,10 @@ async def test_parallel_walks_name_the_same_broken_entry(
     runtime, ids = committed_chain
     async with runtime.db.sessionmaker() as session:
         held = [int(i) for i in await session.scalars(text("SELECT id FROM audit_log ORDER BY id"))]
-    # parallel=2 cuts the range in four: the entry just after a cut starts a segment, where
+    # parallel=2 cuts the range in two: the entry just after the cut starts a segment, where
     # only the stitching of segments can see that its link is broken.
     lo, hi = held[0], held[-1]
-    cut = lo - 1 + (hi - lo + 1) // 4 + 1
+    cut = lo - 1 + (hi - lo + 1) // 2 + 1
     target = {"first": lo, "boundary": cut, "inside": ids[30], "last": hi}[where]
     if tampering == "edit":
         statement, expected = "UPDATE audit_log SET actor_id = 'forged' WHERE id = :id", target

@@ -169,7 +169,7 @@ async def expired_partitions(session: AsyncSession, *, before: date) -> list[Par
     over its own rows (the partition is read directly: no other month is scanned)."""
     found = []
     for name in await monthly_partitions(session):
-        month = _month_of(name)
+        month = month_of(name)
         if next_month(month) > before:
             break
         # The name comes from the catalog and matched _NAME: safe to quote as an identifier.
@@ -217,7 +217,7 @@ async def drop_partition(session: AsyncSession, name: str) -> None:
     await session.execute(text(f'DROP TABLE {SCHEMA}."{name}"'))
 
 
-def _month_of(name: str) -> date:
+def month_of(name: str) -> date:
     match = _NAME.match(name)
     if match is None:
         raise UnknownPartitionError(name)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import multiprocessing
+import json
+import sys
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import asyncpg
@@ -27,8 +27,8 @@ from pd_prime_demo.audit.walk_segment import (
     LINK_BROKEN,
     Segment,
     SegmentWalk,
+    from_json,
     walk_segment,
-    walk_segment_in_process,
 )
 
 
@@ -95,18 +95,17 @@ async def walk_chain(
         walks = [await walk_segment(raw, Segment(after_id, int(hi), tuple(sorted(anchors))))]
     else:
         snapshot = str((await connection.execute(text("SELECT pg_export_snapshot()"))).scalar())
-        walks = await _walk_in_processes(_dsn(session), snapshot, segments, parallel)
+        walks = await _walk_in_processes(_dsn(session), snapshot, segments)
     return stitch(walks, after_id=after_id, expected_prev=expected_prev)
 
 
 def _segments(
     after_id: int, through_id: int, parallel: int, min_segment: int, anchors: frozenset[int]
 ) -> list[Segment]:
-    # Twice as many segments as processes: ids have gaps (rolled-back appends) and rows differ
-    # in size, so equal id ranges are not equal work; smaller pieces even out the finish.
-    pieces = 1 if parallel == 1 else parallel * 2
+    # One segment a process, of equal id ranges: audit entries are alike in size and ids have
+    # few gaps (rolled-back appends), so equal ranges are close to equal work.
     span = through_id - after_id
-    pieces = max(1, min(pieces, span // min_segment))
+    pieces = max(1, min(parallel, span // min_segment))
     bounds = [after_id + span * k // pieces for k in range(pieces)] + [through_id]
     return [
         Segment(a, b, tuple(sorted(i for i in anchors if a < i <= b)))
@@ -158,15 +157,29 @@ def _dsn(session: AsyncSession) -> str:
     return url.render_as_string(hide_password=False)
 
 
-async def _walk_in_processes(
-    dsn: str, snapshot: str, segments: list[Segment], parallel: int
-) -> list[SegmentWalk]:
-    loop = asyncio.get_running_loop()
-    # spawn, not fork: the parent runs an event loop and holds open sockets a fork would share.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=parallel, mp_context=context) as pool:
-        futures = [
-            loop.run_in_executor(pool, walk_segment_in_process, dsn, snapshot, segment)
-            for segment in segments
-        ]
-        return list(await asyncio.gather(*futures))
+async def _walk_in_processes(dsn: str, snapshot: str, segments: list[Segment]) -> list[SegmentWalk]:
+    # Fresh interpreters running only audit.walk_segment (a third of a second to start), not
+    # multiprocessing: its spawn re-imports the parent's __main__ (the whole CLI and app) in
+    # every worker, and a fork would copy the parent's event loop and open connections.
+    return list(await asyncio.gather(*(_walk_in_process(dsn, snapshot, s) for s in segments)))
+
+
+async def _walk_in_process(dsn: str, snapshot: str, segment: Segment) -> SegmentWalk:
+    job = json.dumps(
+        {
+            "dsn": dsn,
+            "snapshot": snapshot,
+            "after_id": segment.after_id,
+            "through_id": segment.through_id,
+            "anchor_ids": list(segment.anchor_ids),
+        }
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "pd_prime_demo.audit.walk_segment",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate(job.encode())
+    if process.returncode != 0:
+        raise RuntimeError(f"audit chain walker failed: {err.decode(errors='replace')[-2000:]}")
+    return from_json(json.loads(out))

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from dataclasses import dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -159,20 +160,32 @@ async def walk_segment(conn: asyncpg.Connection, segment: Segment) -> SegmentWal
     )
 
 
-def walk_segment_in_process(dsn: str, snapshot: str, segment: Segment) -> SegmentWalk:
-    """A worker process's entry point: walk ``segment`` on a connection of its own that reads
-    the snapshot the caller exported, so every segment sees the same committed chain."""
+async def walk_on_snapshot(dsn: str, snapshot: str, segment: Segment) -> SegmentWalk:
+    """Walk ``segment`` on a connection of its own that reads the snapshot the caller exported,
+    so that every segment sees the same committed chain."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            await conn.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'")
+            return await walk_segment(conn, segment)
+    finally:
+        await conn.close()
 
-    async def run() -> SegmentWalk:
-        conn = await asyncpg.connect(dsn)
-        try:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                await conn.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'")
-                return await walk_segment(conn, segment)
-        finally:
-            await conn.close()
 
-    return asyncio.run(run())
+def main() -> None:
+    """A worker process (started by audit.verify): one job as JSON on stdin — the DSN travels
+    there, not in argv, where any local user could read it — and the walk as JSON on stdout."""
+    job = json.load(sys.stdin)
+    segment = Segment(job["after_id"], job["through_id"], tuple(job["anchor_ids"]))
+    walk = asyncio.run(walk_on_snapshot(job["dsn"], job["snapshot"], segment))
+    result = asdict(walk)
+    result["hashes_at"] = [[k, v] for k, v in walk.hashes_at.items()]
+    json.dump(result, sys.stdout)
+
+
+def from_json(document: dict[str, Any]) -> SegmentWalk:
+    hashes = {int(k): str(v) for k, v in document.pop("hashes_at")}
+    return SegmentWalk(**document, hashes_at=hashes)
 
 
 def _snapshot_id(snapshot: str) -> str:
@@ -181,3 +194,7 @@ def _snapshot_id(snapshot: str) -> str:
     if not snapshot or any(c not in "0123456789ABCDEFabcdef-" for c in snapshot):
         raise ValueError(f"not a snapshot id: {snapshot!r}")
     return snapshot
+
+
+if __name__ == "__main__":
+    main()

@@ -185,3 +185,17 @@ def bench_documents(
     from pd_prime_demo.bench.documents import run
 
     run(pages=pages, echo=typer.echo)
+
+
+@app.command("audit")
+def bench_audit(
+    entries: Annotated[int, typer.Option(min=1000, help="Chained audit entries to generate.")] = (
+        1_000_000
+    ),
+    parallel: Annotated[int, typer.Option(min=1, help="Processes of the parallel walk.")] = 2,
+) -> None:
+    """Verifying N audit entries: the ORM loop of before, the raw walk with one process and
+    with --parallel, and dropping an expired monthly partition."""
+    from pd_prime_demo.bench.audit import run_audit_benchmark
+
+    run_audit_benchmark(entries=entries, parallel=parallel, echo=typer.echo)
