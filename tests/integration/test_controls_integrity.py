@@ -23,12 +23,12 @@ from pd_prime_demo.compliance.controls.encryption import ENCRYPTION, check_encry
 from pd_prime_demo.compliance.controls.integrity import PROCESSING_INTEGRITY
 from pd_prime_demo.compliance.controls.privacy import PRIVACY_REQUESTS
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.config import Environment
 from pd_prime_demo.core.database import migration_head
 from pd_prime_demo.core.personal_data import Category, personal
 from pd_prime_demo.core.runtime import Runtime
-from tests.factories import register_and_login
+from tests.factories import person, register_and_login, user_login
 
 
 def _ctx(session: AsyncSession, runtime: Runtime) -> ControlContext:
@@ -242,3 +242,25 @@ async def test_requests_within_their_deadline_pass_and_an_overdue_one_fails(
     assert made.json()["id"] in overdue.reason
     assert email not in overdue.reason
     assert overdue.figures["open_overdue"] == 1
+
+
+async def test_a_customer_created_through_the_api_is_stored_protected(
+    client: AsyncClient, session: AsyncSession, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    made = await client.post("/api/v1/customers", json=person(), headers=agent.headers)
+    assert made.status_code == 201, made.text
+    outcome = await ENCRYPTION.test(_ctx(session, runtime))
+    [columns] = [
+        json.loads(e.content) for e in outcome.evidence if e.name == "protected_columns.json"
+    ]
+    found = {f"{c['table']}.{c['column']}": (c["sampled"], c["not_protected"]) for c in columns}
+    for column in (
+        "customers.ssn_enc",
+        "customers.date_of_birth_enc",
+        "customers.drivers_license_number_enc",
+        "users.password_hash",
+    ):
+        sampled, not_protected = found[column]
+        assert sampled >= 1, column
+        assert not_protected == 0, column
