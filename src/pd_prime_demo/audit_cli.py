@@ -75,3 +75,28 @@ def audit_checkpoint() -> None:
         f"checkpoint {checkpoint.sequence} written to {written.path}: head entry "
         f"{checkpoint.head.id}, {checkpoint.entries} entries{witness[written.webhook_delivered]}",
     )
+
+
+@app.command("retention")
+def audit_retention() -> None:
+    """Drop the monthly partitions of audit_log older than PD_PRIME_AUDIT_RETENTION_YEARS,
+    each after a signed retention checkpoint (the worker runs this daily)."""
+    from pd_prime_demo import bootstrap
+    from pd_prime_demo.audit.anchoring import CheckpointRefusedError
+    from pd_prime_demo.audit.retention import RetentionRefusedError, RetentionRun, apply_retention
+    from pd_prime_demo.core.checkpoint_keys import CheckpointKeyError
+
+    settings = bootstrap.settings()
+    try:
+        run: RetentionRun = in_transaction(lambda s: apply_retention(s, settings), commit=True)
+    except (RetentionRefusedError, CheckpointRefusedError, CheckpointKeyError) as exc:
+        report(False, f"nothing purged: {exc}")
+        return
+    lines = [
+        f"purged {', '.join(p.partitions)}: {p.entries} entries through id {p.through_id} "
+        f"(retention checkpoint {p.checkpoint})"
+        for p in run.purged
+    ] or ["no audit partition is past retention"]
+    if run.postponed:
+        lines.append(f"postponed (ids interleave with a later month): {', '.join(run.postponed)}")
+    report(True, "\n".join(lines))

@@ -8,15 +8,19 @@ the truncate trigger disabled), and the data really commits: a database of its o
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.audit.anchoring import write_checkpoint
 from pd_prime_demo.audit.models import AuditEntry
+from pd_prime_demo.audit.partitions import ensure_partitions
+from pd_prime_demo.audit.retention import RetentionRefusedError, apply_retention
 from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, entry_hash
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.config import Settings
@@ -224,3 +228,115 @@ async def test_tampering_before_the_newest_checkpoint_is_found_across_checkpoint
     assert report.checkpoints_checked == 2
     assert report.rewritten_through_id is not None
     assert report.rewritten_through_id <= first[-1]
+
+
+# --- retention: expired partitions dropped after a signed retention checkpoint ---
+
+MARCH, APRIL = date(2015, 3, 10), date(2015, 4, 10)
+
+
+async def append_at(runtime: Runtime, *days: date) -> list[int]:
+    """Entries with an occurred_at long ago, appended as the commit hook would."""
+    entries = [
+        audit.chain_entry(
+            ChainFields(
+                occurred_at=datetime.combine(day, time(12), tzinfo=UTC),
+                actor_kind="system",
+                actor_id="tests",
+                actor_role=None,
+                action="test.old_event",
+                resource_type="thing",
+                resource_id=str(i),
+                request_id=None,
+                changes={},
+            )
+        )
+        for i, day in enumerate(days)
+    ]
+    append_sql = select(
+        func.audit_chain_append(audit.AUDIT_CHAIN_LOCK, bindparam("entries", type_=JSONB))
+    )
+    async with runtime.db.unit_of_work() as session:
+        return list((await session.scalars(append_sql, {"entries": entries})).all())
+
+
+async def old_chain(runtime: Runtime) -> tuple[list[int], list[int]]:
+    """A chain that begins in March and April 2015 (a March entry committing after an April
+    one, as a transaction open over midnight would) and goes on today."""
+    await as_superuser(runtime, "TRUNCATE audit_log")
+    async with runtime.db.unit_of_work() as session:
+        await ensure_partitions(session, today=MARCH, months_ahead=1)
+    old = await append_at(runtime, MARCH, MARCH, APRIL, MARCH)
+    return old, await append(runtime, 4)
+
+
+async def test_retention_drops_expired_partitions_and_the_rest_still_verifies(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    old, recent = await old_chain(committed_runtime)
+    await checkpoint(committed_runtime, anchored)
+    # Only March is past seven years: its ids interleave with April's, so it waits.
+    async with committed_runtime.db.unit_of_work() as session:
+        early = await apply_retention(session, anchored, today=date(2022, 4, 20))
+    assert early.purged == ()
+    assert early.postponed == ("audit_log_y2015m03",)
+    async with committed_runtime.db.unit_of_work() as session:
+        run = await apply_retention(session, anchored)
+    (purge,) = run.purged
+    assert purge.partitions == ("audit_log_y2015m03", "audit_log_y2015m04")
+    assert (purge.through_id, purge.entries, purge.checkpoint) == (old[-1], 4, 2)
+    async with committed_runtime.db.sessionmaker() as session:
+        left = await session.scalar(text("SELECT min(id) FROM audit_log"))
+        purges = (
+            await session.scalars(
+                text("SELECT changes FROM audit_log WHERE action = 'audit.retention_purged'")
+            )
+        ).all()
+    assert left == recent[0]
+    assert [p["entries"] for p in purges] == [3, 1]
+    assert all(p["checkpoint"] == 2 for p in purges)
+    report = await verify(committed_runtime, anchored)
+    assert report.ok, report
+    assert report.checkpoints_checked == 2
+    assert report.entries_after_checkpoint == 2, "the two purge entries came after it"
+    await checkpoint(committed_runtime, anchored)
+    assert (await verify(committed_runtime, anchored)).ok
+    async with committed_runtime.db.unit_of_work() as session:
+        again = await apply_retention(session, anchored)
+    assert again.purged == ()
+
+
+async def test_after_a_purge_a_later_tampering_is_still_detected(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    _, recent = await old_chain(committed_runtime)
+    await checkpoint(committed_runtime, anchored)
+    async with committed_runtime.db.unit_of_work() as session:
+        assert (await apply_retention(session, anchored)).purged
+    head = await checkpoint(committed_runtime, anchored)
+    await as_superuser(committed_runtime, f"DELETE FROM audit_log WHERE id >= {recent[2]}")
+    report = await verify(committed_runtime, anchored)
+    assert not report.ok
+    assert (report.missing_from_id, report.missing_through_id) == (recent[2], head)
+    # The purged stretch cannot be brought back either: the first entry must link to it.
+    async with committed_runtime.db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(
+            text("UPDATE audit_log SET prev_hash = :g WHERE id = :id"),
+            {"g": GENESIS_HASH, "id": recent[0]},
+        )
+    relinked = await verify(committed_runtime, anchored)
+    assert relinked.first_bad_id == recent[0]
+
+
+async def test_retention_refuses_to_purge_a_chain_that_does_not_verify(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    old, _ = await old_chain(committed_runtime)
+    await checkpoint(committed_runtime, anchored)
+    await as_superuser(committed_runtime, f"DELETE FROM audit_log WHERE id = {old[1]}")
+    async with committed_runtime.db.unit_of_work() as session:
+        with pytest.raises(RetentionRefusedError, match="does not verify"):
+            await apply_retention(session, anchored)
+    async with committed_runtime.db.sessionmaker() as session:
+        assert await session.scalar(text("SELECT min(id) FROM audit_log")) == old[0]
