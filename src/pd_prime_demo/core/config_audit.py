@@ -35,6 +35,9 @@ class AuditSettings(BaseModel):
     # audit_log is partitioned by month of occurred_at; the worker keeps this many months of
     # partitions created ahead.
     audit_partition_months_ahead: int = Field(default=3, ge=1, le=24)
+    # Processes that walk the chain at once when verifying (audit.verify.walk_chain): hashing
+    # is CPU-bound, so more than the database host's and this host's free cores buys nothing.
+    audit_verify_parallel: int = Field(default=1, ge=1, le=64)
     # Audit entries are kept this many years (seven: the longest of the financial-record
     # duties an insurer has), then whole monthly partitions are dropped, each after a signed
     # retention checkpoint that lets the rest of the chain verify without them.
