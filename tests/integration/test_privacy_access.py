@@ -16,11 +16,13 @@ from typing import Any
 from httpx import AsyncClient
 from sqlalchemy import text
 
-from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.database import Base
+from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
-from pd_prime_demo.privacy.service import access
+from pd_prime_demo.privacy.enums import Purpose, Source
+from pd_prime_demo.privacy.service import access, consent
 from tests.claims_support import (
     BoundPolicy,
     Policyholder,
@@ -55,6 +57,7 @@ _ROWS_OF: dict[str, str] = {
     " WHERE c.customer_id = :customer",
     "claim_notes": "SELECT n.* FROM claim_notes n JOIN claims c ON c.id = n.claim_id"
     " WHERE c.customer_id = :customer",
+    "consent_records": "SELECT * FROM consent_records WHERE customer_id = :customer",
 }
 
 
@@ -102,6 +105,25 @@ async def a_person_with_history(client: AsyncClient, runtime: Runtime) -> Person
             headers=await fresh(client, adjuster),
         )
         assert note.status_code == 201, note.text
+    async with runtime.db.unit_of_work() as session:
+        staff_actor = Actor.system("privacy-tests")
+        notice = await consent.publish_notice(
+            session,
+            version=f"test-{uuid.uuid4().hex[:8]}",
+            text="How we use your data.",
+            url="https://example.com/privacy",
+            actor=staff_actor,
+        )
+        assert isinstance(notice, Ok), notice
+        granted = await consent.append(
+            session,
+            uuid.UUID(holder.customer_id),
+            Purpose.MARKETING_EMAIL,
+            granted=True,
+            source=Source.PORTAL,
+            actor=staff_actor,
+        )
+        assert isinstance(granted, Ok), granted
     return PersonWithHistory(holder, made, spare.json()["id"], claim, paid.json()["id"])
 
 
@@ -158,7 +180,14 @@ async def test_an_access_request_holds_every_datum_the_database_holds(
                 {"u": user_id},
             )
         )
-    assert {"customers", "quotes", "policies", "billing_accounts", "claims"} <= export.tables()
+    assert {
+        "customers",
+        "quotes",
+        "policies",
+        "billing_accounts",
+        "claims",
+        "consent_records",
+    } <= export.tables()
 
     customer = by_table["customers"][str(person.customer_id)].fields
     assert customer["first_name"] == REGISTRATION_EXAMPLE["first_name"]

@@ -16,8 +16,9 @@ from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
+from pd_prime_demo.privacy.enums import Purpose
 from pd_prime_demo.privacy.retention_rules import ART_17_3_B, ART_17_3_E
-from pd_prime_demo.privacy.service import access, erasure, holds
+from pd_prime_demo.privacy.service import access, consent, erasure, holds
 from pd_prime_demo.privacy.service.erasure import ErasureReport
 from tests.claims_support import fresh, staff
 from tests.factories import auto_quote, login, person
@@ -77,6 +78,7 @@ async def test_erasing_a_policyholder_keeps_the_books_and_the_audit_chain(
     assert by_class[("policy", "policies")].record_ids == (who.made.policy_id,)
     assert {i.table for i in report.withheld} >= {"policies", "claims", "audit_log"}
     assert report.as_dict()["withheld"], "the report says what stayed and why"
+    assert len(by_class[("marketing_consent", "consent_records")].record_ids) == 1
 
     async with runtime.db.sessionmaker() as session:
         row = (
@@ -106,6 +108,12 @@ async def test_erasing_a_policyholder_keeps_the_books_and_the_audit_chain(
             )
         )
         assert all(p.startswith("Pseudonymised") for p in parties)
+        assert not await consent.current(session, who.customer_id, Purpose.MARKETING_EMAIL)
+        grants = await session.scalar(
+            text("SELECT count(*) FROM consent_records WHERE customer_id = :c AND granted"),
+            {"c": who.customer_id},
+        )
+        assert grants == 1, "the grant stays in the ledger as proof; a withdrawal follows it"
         assert (await billing.trial_balance(session)).balanced
         assert (await audit.verify_chain(session)).ok
         # The audit chain names the erasure with ids only.

@@ -39,6 +39,7 @@ from pd_prime_demo.customers import privacy as customers_privacy
 from pd_prime_demo.documents import privacy as documents_privacy
 from pd_prime_demo.identity import privacy as identity_privacy
 from pd_prime_demo.policies import privacy as policies_privacy
+from pd_prime_demo.privacy import repository
 from pd_prime_demo.quotes import privacy as quotes_privacy
 
 # Columns that hold a secret or a digest of one, whatever their annotation says: an export is
@@ -132,8 +133,24 @@ async def collect(
     )
     claims = await claims_privacy.rows(session, customer_id)
     records += _records("claims", claims, cipher)
+    records += _records("privacy", await _consents(session, customer_id), cipher)
     records += await _audit_records(session, customer_id, user_id, records)
     return PersonalDataExport(customer_id, clock.now(), tuple(records))
+
+
+async def _consents(session: AsyncSession, customer_id: uuid.UUID) -> list[Base]:
+    """Every grant and withdrawal of consent (the ledger is the person's own record of what
+    they agreed to, Art. 7(1)), a page at a time."""
+    out: list[Base] = []
+    cursor: str | None = None
+    while True:
+        page = await repository.consent_page(session, customer_id, cursor=cursor, limit=500)
+        if not isinstance(page, Ok):
+            return out
+        rows, cursor = page.value
+        out.extend(rows)
+        if cursor is None:
+            return out
 
 
 def _records(domain: str, rows: Iterable[Base], cipher: FieldCipher) -> list[PersonalRecord]:

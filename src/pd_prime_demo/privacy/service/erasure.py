@@ -31,6 +31,7 @@ from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, Ok, Res
 from pd_prime_demo.customers import privacy as customers_privacy
 from pd_prime_demo.identity import privacy as identity_privacy
 from pd_prime_demo.policies import privacy as policies_privacy
+from pd_prime_demo.privacy.enums import Source
 from pd_prime_demo.privacy.retention_models import ErasureRecord
 from pd_prime_demo.privacy.retention_rules import (
     Decision,
@@ -39,7 +40,7 @@ from pd_prime_demo.privacy.retention_rules import (
     RecordClass,
     erasure_plan,
 )
-from pd_prime_demo.privacy.service import holds
+from pd_prime_demo.privacy.service import consent, holds
 from pd_prime_demo.quotes import privacy as quotes_privacy
 
 
@@ -182,6 +183,12 @@ async def erase(
                 )
             )
 
+    match await _withdraw_consents(session, customer_id, actor=actor, request_id=request_id):
+        case Err() as err:
+            return err
+        case Ok(withdrawn):
+            items.append(_item(plan[RecordClass.MARKETING_CONSENT], "consent_records", withdrawn))
+
     customer_decision = plan[RecordClass.CUSTOMER]
     token = secrets.token_hex(4)
     label = (
@@ -239,6 +246,36 @@ async def erase(
         },
     )
     return Ok(report)
+
+
+async def _withdraw_consents(
+    session: AsyncSession,
+    customer_id: uuid.UUID,
+    *,
+    actor: Actor,
+    request_id: uuid.UUID | None,
+) -> Result[list[uuid.UUID], DomainError]:
+    """Withdraw every purpose the person consents to (Art. 7(3), 17(1)(b)): a withdrawal is a
+    new record in the append-only ledger, whose earlier grants stay as the proof Art. 7(1)
+    asks for. Purposes never granted need no record (nothing to withdraw)."""
+    withdrawn: list[uuid.UUID] = []
+    for current in await consent.state(session, customer_id):
+        if not current.granted:
+            continue
+        match await consent.append(
+            session,
+            customer_id,
+            current.purpose,
+            granted=False,
+            source=Source.DSR,
+            actor=actor,
+            request_id=request_id,
+        ):
+            case Err() as err:
+                return err
+            case Ok(record):
+                withdrawn.append(record.id)
+    return Ok(withdrawn)
 
 
 def _item(
