@@ -15,7 +15,7 @@ from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers import service as customers
-from pd_prime_demo.privacy.enums import Purpose, Regime, RequestKind, Source
+from pd_prime_demo.privacy.enums import Channel, Purpose, Regime, RequestKind, Source
 from pd_prime_demo.privacy.service import consent, requests
 from tests.factories import person
 
@@ -127,7 +127,7 @@ async def test_a_request_history_refuses_update(session: AsyncSession, runtime: 
         customer_id,
         RequestKind.ACCESS,
         Regime.GDPR,
-        channel=requests.Channel.STAFF,
+        channel=Channel.STAFF,
         actor=STAFF,
         cipher=runtime.cipher,
     )
