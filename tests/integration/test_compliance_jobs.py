@@ -53,7 +53,10 @@ async def test_the_schedule_runs_what_is_due_once_each_in_its_own_transaction(
     assert CONTROL_FAILED.labels(control=broken.id)._value.get() == 1
     assert CONTROL_FAILED.labels(control=daily.id)._value.get() == 0
 
+    # A restarted worker's gauge starts empty; the next tick sets it from the latest runs.
+    CONTROL_FAILED.labels(control=broken.id).set(0)
     assert await tick(MONDAY + timedelta(hours=1)) == []  # the next hourly run: nothing due
+    assert CONTROL_FAILED.labels(control=broken.id)._value.get() == 1
     assert await tick(MONDAY + timedelta(days=1)) == [daily.id, broken.id, empty.id]
     async with runtime.db.sessionmaker() as session:
         report = await service.verify_runs(session)

@@ -81,6 +81,10 @@ async def run_control_now(
         routes=tuple(request.app.routes),
         actor=actor,
     )
+    # Set before the request's commit (the unit of work commits after the route returns); a
+    # commit that failed answers 5xx, and the schedule re-reads every verdict from the
+    # database on its next tick.
+    service.publish([run])
     return _run_read(run)
 
 
