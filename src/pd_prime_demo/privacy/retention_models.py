@@ -71,7 +71,9 @@ class ErasureRecord(Base):
     # "request" (a data subject request) or "retention" (the schedule).
     origin: Mapped[str] = mapped_column(String(12))
     # The report: dispositions, record ids and counts, legal bases; never a personal value.
-    report: Mapped[dict[str, Any]]
+    report: Mapped[dict[str, Any]] = mapped_column(
+        info=not_personal("dispositions, record ids, counts and legal bases; no value")
+    )
     erased_at: Mapped[datetime]
     erased_by: Mapped[str] = mapped_column(String(100), info=not_personal("an actor id"))
 
@@ -87,5 +89,7 @@ class RetentionRun(Base):
     finished_at: Mapped[datetime | None]
     started_by: Mapped[str] = mapped_column(String(100), info=not_personal("an actor id"))
     # Per retention class: {"cursor": <last id done>, "purged": n, "held": n, "done": bool}.
-    progress: Mapped[dict[str, Any]]
+    progress: Mapped[dict[str, Any]] = mapped_column(
+        info=not_personal("a cursor (a customer id) and counts")
+    )
     chunks: Mapped[int] = mapped_column(default=0)
