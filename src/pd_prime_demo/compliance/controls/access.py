@@ -58,6 +58,11 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/account/email-change/confirmation"): _OWN_CREDENTIALS + ": a mailed link",
     ("GET", "/api/v1/products/schema"): "the product definition's published JSON Schema",
     ("GET", "/api/v1/events/types"): "the published event catalogue",
+    ("POST", "/api/v1/privacy/requests/intake"): (
+        "the public form for data subject requests (GDPR Art. 12(2)): a request is acted on "
+        "only once a code to the address on file verifies it"
+    ),
+    ("POST", "/api/v1/privacy/requests/verification"): _OWN_CREDENTIALS + ": the mailed code",
     ("WS", "/api/v1/realtime/ws"): _OWN_CREDENTIALS + ": the token in its first message",
 }
 
