@@ -120,6 +120,13 @@ async def test_keyset_pages_cover_every_run_once(
         ),
         ("GET", "/api/v1/compliance/runs/0", 422, None),
         ("GET", "/api/v1/compliance/runs?cursor=garbage", 422, None),
+        ("GET", "/api/v1/compliance/runs?from=2026-01-01T00:00:00", 422, None),  # no offset
+        (
+            "GET",
+            "/api/v1/compliance/runs?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            422,
+            "compliance.period_empty",
+        ),
         (
             "GET",
             "/api/v1/compliance/export?from=2026-02-01&to=2026-01-01",

@@ -4,11 +4,12 @@ evidence, running a control now, and the auditor's export (compliance officers, 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from typing import IO, Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
@@ -98,8 +99,9 @@ async def list_control_runs(
     session: Session,
     _: Reader,
     control_id: Annotated[str | None, Query(max_length=80)] = None,
-    started_from: Annotated[datetime | None, Query(alias="from")] = None,
-    started_before: Annotated[datetime | None, Query(alias="to")] = None,
+    # Aware only: a time without its offset is ambiguous (and runs are compared in UTC).
+    started_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    started_before: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     passed: bool | None = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

@@ -51,11 +51,11 @@ def _checked(control: Control, outcome: Any) -> Outcome | str:
             return "the outcome's period is not timezone-aware"
     if outcome.covers_from > outcome.covers_to:
         return "the outcome's period ends before it starts"
+    if not all(isinstance(item, Evidence) for item in outcome.evidence):
+        return "the outcome's evidence is not Evidence"
     names = [item.name for item in outcome.evidence]
     if len(set(names)) != len(names) or not all(map(evidence_name_ok, names)):
         return "the outcome's evidence names are not distinct file names"
-    if not all(isinstance(item, Evidence) for item in outcome.evidence):
-        return "the outcome's evidence is not Evidence"
     return outcome
 
 
