@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 import pytest
+from httpx import ASGITransport, AsyncClient
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -22,9 +23,11 @@ from pd_prime_demo.audit.models import AuditEntry
 from pd_prime_demo.audit.partitions import ensure_partitions
 from pd_prime_demo.audit.retention import RetentionRefusedError, apply_retention
 from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, entry_hash
-from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.main import create_app
+from tests.factories import user_login
 
 EVERY = 5
 
@@ -120,6 +123,16 @@ async def test_deleting_the_last_rows_is_reported_with_the_missing_range(
     assert report.reason == (
         f"entries {ids[8]}..{head} recorded by checkpoint 1 are missing (4 entries)"
     )
+    # The API says the same to an auditor.
+    committed_runtime.settings = anchored
+    transport = ASGITransport(app=create_app(runtime=committed_runtime))
+    async with AsyncClient(transport=transport, base_url="http://t") as client:
+        admin = await user_login(client, committed_runtime, Role.ADMIN)
+        answer = (await client.post("/api/v1/audit/verification", headers=admin.headers)).json()
+    assert answer["ok"] is False
+    assert (answer["missing_from_id"], answer["missing_through_id"]) == (ids[8], head)
+    assert answer["missing_count"] == 4
+    assert answer["latest_checkpoint"] == 1
 
 
 async def test_truncation_is_reported_even_with_a_fresh_chain_appended(
