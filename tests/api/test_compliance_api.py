@@ -119,6 +119,8 @@ async def test_keyset_pages_cover_every_run_once(
             "compliance.evidence_not_found",
         ),
         ("GET", "/api/v1/compliance/runs/0", 422, None),
+        ("GET", "/api/v1/compliance/runs/1/evidence/a%00b", 422, None),
+        ("GET", "/api/v1/compliance/runs?control_id=a%00b", 422, None),
         ("GET", "/api/v1/compliance/runs?cursor=garbage", 422, None),
         ("GET", "/api/v1/compliance/runs?from=2026-01-01T00:00:00", 422, None),  # no offset
         (

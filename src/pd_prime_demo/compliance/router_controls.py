@@ -29,7 +29,10 @@ Manager = Annotated[Actor, Depends(require(Permission.COMPLIANCE_MANAGE))]
 # The catalogue as a dependency, so an application (or a test) can run its own controls.
 Catalogue = Annotated[tuple[Control, ...], Depends(service.catalogue)]
 
-ControlId = Annotated[str, Path(max_length=80, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+# Ids and names are plain ASCII tokens (a NUL or a stray byte never reaches PostgreSQL).
+_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+ControlId = Annotated[str, Path(max_length=80, pattern=_ID_PATTERN)]
+EvidenceName = Annotated[str, Path(max_length=120, pattern=_ID_PATTERN)]
 RunId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 _CHUNK = 64 * 1024
 
@@ -73,14 +76,16 @@ async def run_control_now(
     actor: Manager,
     controls: Catalogue,
 ) -> ControlRunRead:
-    control = handle_result(service.find_control(controls, control_id))
-    run = await service.run_control(
-        session,
-        control,
-        settings=runtime.settings,
-        now=clock.now(),
-        routes=tuple(request.app.routes),
-        actor=actor,
+    run = handle_result(
+        await service.run_now(
+            session,
+            control_id,
+            settings=runtime.settings,
+            now=clock.now(),
+            routes=tuple(request.app.routes),
+            actor=actor,
+            controls=controls,
+        )
     )
     # Set before the request's commit (the unit of work commits after the route returns); a
     # commit that failed answers 5xx, and the schedule re-reads every verdict from the
@@ -98,7 +103,7 @@ async def run_control_now(
 async def list_control_runs(
     session: Session,
     _: Reader,
-    control_id: Annotated[str | None, Query(max_length=80)] = None,
+    control_id: Annotated[str | None, Query(max_length=80, pattern=_ID_PATTERN)] = None,
     # Aware only: a time without its offset is ambiguous (and runs are compared in UTC).
     started_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     started_before: Annotated[AwareDatetime | None, Query(alias="to")] = None,
@@ -146,7 +151,7 @@ async def get_control_run(run_id: RunId, session: Session, _: Reader) -> Control
 )
 async def download_evidence(
     run_id: RunId,
-    name: Annotated[str, Path(max_length=120)],
+    name: EvidenceName,
     session: Session,
     _: Reader,
 ) -> Response:

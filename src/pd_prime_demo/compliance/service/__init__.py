@@ -24,6 +24,7 @@ from pd_prime_demo.compliance.service.runner import (
     publish,
     run_control,
     run_due,
+    run_now,
     run_scheduled,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "publish",
     "run_control",
     "run_due",
+    "run_now",
     "run_scheduled",
     "sample_sizes",
     "verify_runs",

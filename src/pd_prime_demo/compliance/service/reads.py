@@ -13,11 +13,11 @@ from pd_prime_demo.compliance import controls as controls_package
 from pd_prime_demo.compliance import repository
 from pd_prime_demo.compliance.control import Control
 from pd_prime_demo.compliance.models import ControlEvidence, ControlRun
+from pd_prime_demo.compliance.service.runner import CONTROL_NOT_FOUND
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, invalid, not_found
 
 RUN_NOT_FOUND = not_found("control run", "compliance.run_not_found")
 EVIDENCE_NOT_FOUND = not_found("evidence", "compliance.evidence_not_found")
-CONTROL_NOT_FOUND = not_found("control", "compliance.control_not_found")
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,11 +35,13 @@ from pd_prime_demo.compliance.rules import (
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database
+from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, not_found
 from pd_prime_demo.core.telemetry import CONTROL_FAILED
 
 log = structlog.get_logger(__name__)
 
 SCHEDULER = Actor.system("compliance")
+CONTROL_NOT_FOUND = not_found("control", "compliance.control_not_found")
 
 
 def _checked(control: Control, outcome: Any) -> Outcome | str:
@@ -250,3 +252,24 @@ async def run_scheduled(
         latest = await repository.latest_runs(session, [c.id for c in controls])
     publish(list(latest.values()))
     return runs
+
+
+async def run_now(
+    session: AsyncSession,
+    control_id: str,
+    *,
+    settings: Settings,
+    now: datetime,
+    routes: Sequence[Any] = (),
+    actor: Actor,
+    controls: Sequence[Control],
+) -> Result[ControlRun, DomainError]:
+    """An administrator's run of one control, due or not (after a fix, to show it holds); it
+    joins the chain like a scheduled run, audited as theirs."""
+    for control in controls:
+        if control.id == control_id:
+            run = await run_control(
+                session, control, settings=settings, now=now, routes=routes, actor=actor
+            )
+            return Ok(run)
+    return Err(CONTROL_NOT_FOUND)
