@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 
 from beartype import beartype
 from sqlalchemy import select
@@ -68,6 +67,9 @@ async def place(
     customer_id = await _customer_of(session, request.scope, request.subject_id)
     if customer_id is None:
         return Err(not_found(request.scope, f"privacy.hold_{request.scope}_not_found"))
+    # The customer row is the lock an erasure takes before it looks for holds: a hold placed
+    # while an erasure runs waits for it, and one committed first is seen by it.
+    await customers_privacy.get(session, customer_id)
     hold = LegalHold(
         id=uuid.uuid4(),
         scope=request.scope,
@@ -159,7 +161,3 @@ async def list_holds(
         keys=[LegalHold.placed_at, LegalHold.id],
         descending=True,
     )
-
-
-def is_active(hold: LegalHold, at: datetime | None = None) -> bool:
-    return hold.released_at is None or (at is not None and hold.released_at > at)
