@@ -116,7 +116,8 @@ async def compare_with_trail(session: AsyncSession, trail: Trail, walk: ChainWal
     prev_id, prev_n = after_id, after_n
     for index, (checkpoint, anchor) in enumerate(points):
         expected, held = anchor.n - prev_n, counts.get(index, 0)
-        if held < expected and anchor.id not in hashes:
+        if anchor.id not in hashes:
+            # Gone, whatever else the interval holds now (others may have been slipped in).
             return await _missing_tail(session, report, points, index, counts, prev_id, prev_n)
         if held < expected:
             return replace(
@@ -176,7 +177,8 @@ async def _missing_tail(
         end += 1
     checkpoint, last = points[end]
     start = (last_held or prev_id) + 1
-    count = last.n - prev_n - held
+    # At least the vouched-for entry itself, even where others were slipped in beside it.
+    count = max(last.n - prev_n - held, 1)
     return replace(
         report,
         first_bad_id=start,
