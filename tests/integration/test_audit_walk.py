@@ -43,7 +43,7 @@ async def _hashes(session: AsyncSession, ids: list[int]) -> dict[int, str]:
 async def test_an_intact_chain_walks_to_its_head(session: AsyncSession) -> None:
     ids = await _append(session, 5)
     held = await audit.count_entries(session)
-    walk = await walk_chain(session, anchor_ids=[ids[1], ids[3]])
+    walk = await walk_chain(session, anchor_ids=[ids[1], ids[3]], batch_size=2)
     hashes = await _hashes(session, ids)
     assert walk.ok
     assert walk.reason is None
@@ -91,7 +91,7 @@ async def test_an_edited_entry_is_named(session: AsyncSession) -> None:
 async def test_a_removed_entry_breaks_the_link(session: AsyncSession) -> None:
     ids = await _append(session, 4)
     await _as_superuser(session, "DELETE FROM audit_log WHERE id = :id", id=ids[1])
-    walk = await walk_chain(session)
+    walk = await walk_chain(session, batch_size=2)  # across several batches read ahead
     assert (walk.first_bad_id, walk.reason) == (ids[2], LINK_BROKEN)
     assert walk.count == await audit.count_entries(session)
 
@@ -116,9 +116,8 @@ async def _walks(runtime: Runtime, **kwargs: object) -> list[ChainWalk]:
     results = []
     for parallel in (1, 2, 3):
         async with runtime.db.sessionmaker() as session, session.begin():
-            results.append(
-                await walk_chain(session, parallel=parallel, min_segment=7, **kwargs)  # type: ignore[arg-type]
-            )
+            walk = walk_chain(session, parallel=parallel, min_segment=7, batch_size=4, **kwargs)  # type: ignore[arg-type]
+            results.append(await walk)
     return results
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit.rules import GENESIS_HASH
 from pd_prime_demo.audit.walk_segment import (
+    BATCH,
     LINK_BROKEN,
     Segment,
     SegmentWalk,
@@ -74,6 +75,7 @@ async def walk_chain(
     anchor_ids: Iterable[int] = (),
     parallel: int = 1,
     min_segment: int = 10_000,
+    batch_size: int = BATCH,
 ) -> ChainWalk:
     """Recompute every hash of the entries after ``after_id`` through ``through_id`` (all when
     ``None``) in id order, each linking to the one before; ``expected_prev`` is what the first
@@ -92,10 +94,14 @@ async def walk_chain(
     if len(segments) == 1 or await _has_own_writes(session):
         # The caller's own uncommitted entries are visible to this connection only: walk them
         # here (a separate connection, even on the exported snapshot, would not see them).
-        walks = [await walk_segment(raw, Segment(after_id, int(hi), tuple(sorted(anchors))))]
+        walks = [
+            await walk_segment(
+                raw, Segment(after_id, int(hi), tuple(sorted(anchors))), batch_size=batch_size
+            )
+        ]
     else:
         snapshot = str((await connection.execute(text("SELECT pg_export_snapshot()"))).scalar())
-        walks = await _walk_in_processes(_dsn(session), snapshot, segments)
+        walks = await _walk_in_processes(_dsn(session), snapshot, segments, batch_size)
     return stitch(walks, after_id=after_id, expected_prev=expected_prev)
 
 
@@ -157,14 +163,19 @@ def _dsn(session: AsyncSession) -> str:
     return url.render_as_string(hide_password=False)
 
 
-async def _walk_in_processes(dsn: str, snapshot: str, segments: list[Segment]) -> list[SegmentWalk]:
+async def _walk_in_processes(
+    dsn: str, snapshot: str, segments: list[Segment], batch_size: int
+) -> list[SegmentWalk]:
     # Fresh interpreters running only audit.walk_segment (a third of a second to start), not
     # multiprocessing: its spawn re-imports the parent's __main__ (the whole CLI and app) in
     # every worker, and a fork would copy the parent's event loop and open connections.
-    return list(await asyncio.gather(*(_walk_in_process(dsn, snapshot, s) for s in segments)))
+    jobs = (_walk_in_process(dsn, snapshot, s, batch_size) for s in segments)
+    return list(await asyncio.gather(*jobs))
 
 
-async def _walk_in_process(dsn: str, snapshot: str, segment: Segment) -> SegmentWalk:
+async def _walk_in_process(
+    dsn: str, snapshot: str, segment: Segment, batch_size: int
+) -> SegmentWalk:
     job = json.dumps(
         {
             "dsn": dsn,
@@ -172,6 +183,7 @@ async def _walk_in_process(dsn: str, snapshot: str, segment: Segment) -> Segment
             "after_id": segment.after_id,
             "through_id": segment.through_id,
             "anchor_ids": list(segment.anchor_ids),
+            "batch_size": batch_size,
         }
     )
     process = await asyncio.create_subprocess_exec(

@@ -9,6 +9,7 @@ is written out once below, and each value goes through the same encoder ``json.d
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import sys
@@ -21,9 +22,9 @@ import asyncpg
 LINK_BROKEN = "previous-hash link broken (an entry was removed or reordered)"
 CONTENT_CHANGED = "content does not match its hash"
 
-# Rows per round trip: large enough that the round trip is noise, small enough that a batch
-# of big ``changes`` documents stays a few megabytes.
-BATCH = 20_000
+# Rows per round trip: large enough that the round trip is noise, small enough that the batch
+# read ahead (see walk_segment) mostly fits the socket's buffers while the last is hashed.
+BATCH = 5_000
 
 # The same encoder json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 # builds on every call (audit.rules._canonical), made once.
@@ -105,7 +106,9 @@ FROM audit_log WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3
 """
 
 
-async def walk_segment(conn: asyncpg.Connection, segment: Segment) -> SegmentWalk:
+async def walk_segment(
+    conn: asyncpg.Connection, segment: Segment, *, batch_size: int = BATCH
+) -> SegmentWalk:
     """Walk ``segment`` on ``conn`` (inside the caller's transaction): every entry must link
     to the one before it and hash to its stored hash; the first entry's own link is not
     checked. Reading goes on past a bad entry only to count the rest."""
@@ -119,34 +122,62 @@ async def walk_segment(conn: asyncpg.Connection, segment: Segment) -> SegmentWal
     checked = count = 0
     bad_id: int | None = None
     reason: str | None = None
-    cursor = segment.after_id
     statement = await conn.prepare(_ROWS)
-    while True:
-        rows = await statement.fetch(cursor, segment.through_id, BATCH)
-        if not rows:
-            break
-        count += len(rows)
-        cursor = rows[-1][0]
-        if bad_id is not None:
-            continue
-        if first_id is None:
-            first_id, first_prev = rows[0][0], rows[0][10]
-            last_hash = first_prev
-        for row in rows:
-            (entry_id, at, kind, actor, role, action, rtype, rid, req, changes, prev, digest) = row
-            if last_id is not None and prev != last_hash:
-                bad_id, reason = entry_id, LINK_BROKEN
+    # The next batch is asked for before this one is hashed: the server reads it while the
+    # client hashes, so the walk takes the longer of the two, not their sum.
+    pending = asyncio.ensure_future(
+        statement.fetch(segment.after_id, segment.through_id, batch_size)
+    )
+    try:
+        while True:
+            rows = await pending
+            if not rows:
                 break
-            computed = canonical_hash(
-                prev, at, kind, actor, role, action, rtype, rid, req, loads(changes)
+            pending = asyncio.ensure_future(
+                statement.fetch(rows[-1][0], segment.through_id, batch_size)
             )
-            if computed != digest:
-                bad_id, reason = entry_id, CONTENT_CHANGED
-                break
-            if entry_id in anchors:
-                hashes[entry_id] = digest
-            last_id, last_hash = entry_id, digest
-            checked += 1
+            await asyncio.sleep(0)  # let the request go out before the CPU-bound loop below
+            count += len(rows)
+            if bad_id is not None:
+                continue
+            if first_id is None:
+                first_id, first_prev = rows[0][0], rows[0][10]
+                last_hash = first_prev
+            for row in rows:
+                (
+                    entry_id,
+                    at,
+                    kind,
+                    actor,
+                    role,
+                    action,
+                    rtype,
+                    rid,
+                    req,
+                    changes,
+                    prev,
+                    digest,
+                ) = row
+                if last_id is not None and prev != last_hash:
+                    bad_id, reason = entry_id, LINK_BROKEN
+                    break
+                computed = canonical_hash(
+                    prev, at, kind, actor, role, action, rtype, rid, req, loads(changes)
+                )
+                if computed != digest:
+                    bad_id, reason = entry_id, CONTENT_CHANGED
+                    break
+                if entry_id in anchors:
+                    hashes[entry_id] = digest
+                last_id, last_hash = entry_id, digest
+                checked += 1
+    finally:
+        # Only on an error inside the loop is a request still out: cancel it so the
+        # connection is free again.
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pending
     return SegmentWalk(
         first_id,
         first_prev,
@@ -160,14 +191,16 @@ async def walk_segment(conn: asyncpg.Connection, segment: Segment) -> SegmentWal
     )
 
 
-async def walk_on_snapshot(dsn: str, snapshot: str, segment: Segment) -> SegmentWalk:
+async def walk_on_snapshot(
+    dsn: str, snapshot: str, segment: Segment, batch_size: int = BATCH
+) -> SegmentWalk:
     """Walk ``segment`` on a connection of its own that reads the snapshot the caller exported,
     so that every segment sees the same committed chain."""
     conn = await asyncpg.connect(dsn)
     try:
         async with conn.transaction(isolation="repeatable_read", readonly=True):
             await conn.execute(f"SET TRANSACTION SNAPSHOT '{_snapshot_id(snapshot)}'")
-            return await walk_segment(conn, segment)
+            return await walk_segment(conn, segment, batch_size=batch_size)
     finally:
         await conn.close()
 
@@ -177,7 +210,9 @@ def main() -> None:
     there, not in argv, where any local user could read it — and the walk as JSON on stdout."""
     job = json.load(sys.stdin)
     segment = Segment(job["after_id"], job["through_id"], tuple(job["anchor_ids"]))
-    walk = asyncio.run(walk_on_snapshot(job["dsn"], job["snapshot"], segment))
+    walk = asyncio.run(
+        walk_on_snapshot(job["dsn"], job["snapshot"], segment, int(job["batch_size"]))
+    )
     result = asdict(walk)
     result["hashes_at"] = [[k, v] for k, v in walk.hashes_at.items()]
     json.dump(result, sys.stdout)
