@@ -3,6 +3,7 @@ through the API, the CLI and the worker's job."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -12,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import AsyncClient
 from pydantic import SecretStr
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from typer.testing import CliRunner
 
 from pd_prime_demo import cli
@@ -256,6 +257,23 @@ def test_the_cli_writes_a_checkpoint_and_verify_reports_against_it(cli_env: str)
     verified = runner.invoke(cli.app, ["audit", "verify"])
     assert verified.exit_code == 0, verified.output
     assert "1 signed checkpoints verified, the newest checkpoint 1" in verified.output
+    asyncio.run(_delete_last_row(cli_env))
+    broken = runner.invoke(cli.app, ["audit", "verify"])
+    assert broken.exit_code == 1
+    assert "recorded by checkpoint 1 are missing (1 entries)" in broken.output
+    assert "missing: ids" in broken.output
+
+
+async def _delete_last_row(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            await conn.execute(
+                text("DELETE FROM audit_log WHERE id = (SELECT max(id) FROM audit_log)")
+            )
+    finally:
+        await engine.dispose()
 
 
 async def test_the_worker_job_writes_a_checkpoint(
