@@ -26,8 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from pd_prime_demo.audit import checkpoints
-
-# Re-exported: callers outside audit read reports through this module.
 from pd_prime_demo.audit.checkpoint_verify import ChainReport as ChainReport  # re-exported
 from pd_prime_demo.audit.checkpoint_verify import compare_with_trail
 from pd_prime_demo.audit.checkpoints import Checkpoint, read_trail
@@ -35,6 +33,7 @@ from pd_prime_demo.audit.models import AuditEntry
 from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, HashedForm
 from pd_prime_demo.audit.verify import ChainWalk as ChainWalk  # re-exported
 from pd_prime_demo.audit.verify import walk_chain as walk_chain  # re-exported
+from pd_prime_demo.audit.walk_segment import BATCH
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.at_commit import AtCommit, at_real_commit
@@ -133,28 +132,29 @@ async def verify_chain(
     *,
     settings: Settings | None = None,
     parallel: int = 1,
-    batch_size: int | None = None,
+    batch_size: int = BATCH,
 ) -> ChainReport:
     """Recompute every hash in id order and name the first entry that does not fit; with
     ``settings``, check the chain against every signed checkpoint too (a removed tail, a
     truncation and a rewrite with every later hash recomputed all fit a bare chain).
 
-    ``parallel`` processes walk the chain (``audit.verify``); ``batch_size`` is accepted from
-    callers of the earlier loop and no longer used (the walk sizes its own batches)."""
-    del batch_size
+    ``parallel`` processes walk the chain, ``batch_size`` rows a round trip (``audit.verify``).
+    """
     if settings is None:
-        walk = await walk_chain(session, parallel=parallel)
+        walk = await walk_chain(session, parallel=parallel, batch_size=batch_size)
         return ChainReport(
             walk.entries_checked,
             walk.first_bad_id,
             walk.reason,
             warning="checked as a bare hash chain: no checkpoints were consulted",
         )
-    return await verify_against_checkpoints(session, settings, parallel=parallel)
+    return await verify_against_checkpoints(
+        session, settings, parallel=parallel, batch_size=batch_size
+    )
 
 
 async def verify_against_checkpoints(
-    session: AsyncSession, settings: Settings, *, parallel: int = 1
+    session: AsyncSession, settings: Settings, *, parallel: int = 1, batch_size: int = BATCH
 ) -> ChainReport:
     """The chain checked against the checkpoint files of ``settings`` (see
     ``audit.checkpoint_verify``): their signatures, their own chain, then every head and
@@ -166,6 +166,7 @@ async def verify_against_checkpoints(
         after_id=purged.through_id if purged else 0,
         expected_prev=purged.last_hash if purged else GENESIS_HASH,
         parallel=parallel,
+        batch_size=batch_size,
     )
     return await compare_with_trail(session, trail, walk)
 
