@@ -67,10 +67,12 @@ async def send_code(
     found.attempts = 0
     found.consumed_at = None
     await repository.add(session, found)
+    mailed = False
     match await customers.get_customer(session, request.customer_id, actor=_INTAKE):
         case Ok(customer):
             minutes = rt.settings.privacy_verification_ttl_minutes
-            await mailbox.queue_limited(
+            # Capped per recipient and hour (identity.mailbox): the form cannot flood an inbox.
+            mailed = await mailbox.queue_limited(
                 session,
                 rt,
                 kind=_MAIL_KIND,
@@ -86,7 +88,12 @@ async def send_code(
         case Err():
             pass
     await audit.record(
-        session, actor, "privacy_request.code_sent", "privacy_request", str(request.id)
+        session,
+        actor,
+        "privacy_request.code_sent",
+        "privacy_request",
+        str(request.id),
+        {"mailed": mailed},
     )
 
 
