@@ -8,6 +8,7 @@ for the run and dropped afterwards; without it, the embedded PostgreSQL (pgserve
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -133,6 +134,9 @@ async def template_database_url(server_url: str) -> AsyncIterator[str]:
     await drop_scratch_database(server_url, url)
 
 
+_DATA_DIR = Path(tempfile.mkdtemp(prefix="pd-prime-test-data-"))
+
+
 def make_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "env": Environment.TEST,
@@ -150,6 +154,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_memory_cost_kib": 64,
         "argon2_parallelism": 1,
         "log_json": True,
+        # Never the repository's .pd-prime: jobs the suite runs write audit checkpoints, their
+        # key and e-mails under the data directory (tests that check one pass their own).
+        "data_dir": _DATA_DIR,
         # Issue 13 test defaults (each owner keeps its own lines; tests that check a limit or
         # the MFA requirement set their own values):
         # MFA (H3): staff log in with a password alone; tests/api/test_mfa.py turns it on.

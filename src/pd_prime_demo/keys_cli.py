@@ -22,10 +22,14 @@ def _report(ok: bool, message: str) -> None:
 def keys_generate(
     shell: Annotated[bool, typer.Option(help="Print as shell export lines.")] = True,
 ) -> None:
-    """Print fresh JWT and PII key material as environment variables (store it in a vault)."""
+    """Print fresh JWT, PII, OIDC and audit-checkpoint key material as environment variables
+    (store it in a vault; keep the checkpoint key away from the database's host)."""
+    from pd_prime_demo.core.checkpoint_keys import generate_pem
     from pd_prime_demo.core.keys import export_key_material_env, generate_key_material
 
-    for name, value in export_key_material_env(generate_key_material()).items():
+    values = export_key_material_env(generate_key_material())
+    values["PD_PRIME_AUDIT_CHECKPOINT_KEY"] = generate_pem()
+    for name, value in values.items():
         typer.echo(f"export {name}='{value}'" if shell else f"{name}={value}")
 
 

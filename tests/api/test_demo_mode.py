@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.checkpoint_keys import generate_pem
 from pd_prime_demo.core.config import Environment, Settings
 from pd_prime_demo.core.keys import (
     export_key_material_env,
@@ -197,6 +198,7 @@ def _production(tmp_path: Path, keys: dict[str, str], **overrides: object) -> Se
         jwt_active_kid=keys["PD_PRIME_JWT_ACTIVE_KID"],
         pii_keys=keys["PD_PRIME_PII_KEYS"],
         pii_active_kid=keys["PD_PRIME_PII_ACTIVE_KID"],
+        audit_checkpoint_key=generate_pem(),
         **overrides,
     )
 

@@ -636,6 +636,14 @@ async def _world(client: AsyncClient, runtime: Runtime) -> World:
         "key_id": spare_key.json()["id"],
         "user_id": spare_user.json()["id"],
         "decision": "approve",
+        # Compliance and privacy (issue 16): a control of the catalogue, a run and an
+        # artefact name, a security review, a legal hold and a data subject request.
+        "control_id": "CC8.1-change-management",
+        "run_id": "1",
+        "name": "evidence.json",
+        "review_id": str(uuid.uuid4()),
+        "hold_id": str(uuid.uuid4()),
+        "request_id": str(uuid.uuid4()),
         **await _reserving_things(client, tokens["admin"]),
     }
 

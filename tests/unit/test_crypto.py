@@ -14,6 +14,7 @@ from joserfc import jws, jwt
 from joserfc.jwk import KeySet, RSAKey
 
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.checkpoint_keys import generate_pem
 from pd_prime_demo.core.config import Environment, Settings
 from pd_prime_demo.core.crypto import (
     DecryptionError,
@@ -243,6 +244,7 @@ def test_outside_demo_mode_the_demo_rsa_key_is_refused_by_id_and_by_value(
         "data_dir": tmp_path,
         "jwt_keys": fresh["PD_PRIME_JWT_KEYS"],
         "pii_keys": fresh["PD_PRIME_PII_KEYS"],
+        "audit_checkpoint_key": generate_pem(),
     }
     own = Settings.model_validate(production | {"oidc_rsa_keys": fresh["PD_PRIME_OIDC_RSA_KEYS"]})
     assert secret_problems(own, load_key_material(own)) == []

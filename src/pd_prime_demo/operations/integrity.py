@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core import clock
+from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.database import Database
 from pd_prime_demo.operations.models import IntegrityCheck
 
@@ -37,17 +38,21 @@ class CheckResult:
     duration_ms: int
 
 
-async def _audit_chain(session: AsyncSession) -> tuple[bool, str]:
-    report = await audit.verify_chain(session)
+async def _audit_chain(session: AsyncSession, settings: Settings | None) -> tuple[bool, str]:
+    # With settings, against the signed checkpoints too: a removed tail or a rewrite with every
+    # later hash recomputed fits a bare chain (audit.checkpoints).
+    report = await audit.verify_chain(session, settings=settings)
     if report.ok:
-        return True, f"{report.entries_checked} entries verified"
+        return True, f"{report.entries_checked} entries verified" + (
+            f" ({report.warning})" if report.warning else ""
+        )
     return False, (
         f"broken at entry {report.first_bad_id}: {report.reason} "
         f"({report.entries_checked} entries before it verified)"
     )
 
 
-async def _ledger(session: AsyncSession) -> tuple[bool, str]:
+async def _ledger(session: AsyncSession, settings: Settings | None) -> tuple[bool, str]:
     trial = await billing.trial_balance(session)
     if trial.balanced:
         return True, f"debits {trial.debits} = credits {trial.credits}"
@@ -60,20 +65,21 @@ async def _ledger(session: AsyncSession) -> tuple[bool, str]:
     )
 
 
-CHECKS: dict[str, Callable[[AsyncSession], Awaitable[tuple[bool, str]]]] = {
+CHECKS: dict[str, Callable[[AsyncSession, Settings | None], Awaitable[tuple[bool, str]]]] = {
     "audit_chain": _audit_chain,
     "ledger": _ledger,
 }
 
 
-async def run_checks(db: Database) -> list[CheckResult]:
+async def run_checks(db: Database, settings: Settings | None = None) -> list[CheckResult]:
     """Run every check, each in a transaction of its own, then record the results
-    together (one row per check, overwritten)."""
+    together (one row per check, overwritten). With ``settings`` the audit chain is held
+    against its signed checkpoints as well."""
     results = []
     for name, check in CHECKS.items():
         started = time.perf_counter()
         async with db.sessionmaker() as session, session.begin():
-            ok, detail = await check(session)
+            ok, detail = await check(session, settings)
         elapsed = round((time.perf_counter() - started) * 1000)
         results.append(CheckResult(name, ok, detail, elapsed))
         if ok:

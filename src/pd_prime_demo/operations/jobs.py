@@ -28,4 +28,5 @@ INTEGRITY_TASK = "integrity.check"
     queueing_lock=INTEGRITY_TASK,
 )
 async def integrity_check(context: JobContext, timestamp: int) -> None:
-    await integrity.run_checks(runtime_of(context).db)
+    runtime = runtime_of(context)
+    await integrity.run_checks(runtime.db, runtime.settings)
