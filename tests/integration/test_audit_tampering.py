@@ -141,8 +141,9 @@ async def test_truncation_is_reported_even_with_a_fresh_chain_appended(
     ids = await append(committed_runtime, 7)
     head = await checkpoint(committed_runtime, anchored)
     # Every partition has its own TRUNCATE trigger; the replication role disables them all.
-    await as_superuser(committed_runtime, "TRUNCATE audit_log")
-    # New entries start a chain of their own from the genesis hash: it verifies by itself.
+    # The attacker resets the head the append reads too (audit_chain_head, migration 0027):
+    # new entries then start a chain of their own from the genesis hash that verifies by itself.
+    await as_superuser(committed_runtime, "TRUNCATE audit_log", "DELETE FROM audit_chain_head")
     later = await append(committed_runtime, 2)
     assert later[0] > head
     assert (await verify(committed_runtime, None)).ok
@@ -219,9 +220,28 @@ async def test_a_row_deleted_without_rechaining_is_named_by_the_chain(
     ids = await append(committed_runtime, 6)
     await checkpoint(committed_runtime, anchored)
     await as_superuser(committed_runtime, f"DELETE FROM audit_log WHERE id = {ids[2]}")
+    bare = await verify(committed_runtime, None)
+    assert bare.first_bad_id == ids[3]
+    assert bare.reason == "previous-hash link broken (an entry was removed or reordered)"
+    # Against the checkpoint, the report names the removed entry itself, not its successor.
     report = await verify(committed_runtime, anchored)
-    assert report.first_bad_id == ids[3]
-    assert report.reason == "previous-hash link broken (an entry was removed or reordered)"
+    assert report.first_bad_id == report.missing_from_id == ids[2]
+    assert report.missing_count == 1
+
+
+async def test_truncation_without_resetting_the_head_breaks_the_bare_chain_too(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    await append(committed_runtime, 4)
+    head = await checkpoint(committed_runtime, anchored)
+    await as_superuser(committed_runtime, "TRUNCATE audit_log")
+    later = await append(committed_runtime, 2)
+    # The append reads the head from audit_chain_head: the new entries link to the removed one.
+    bare = await verify(committed_runtime, None)
+    assert bare.first_bad_id == later[0]
+    report = await verify(committed_runtime, anchored)
+    assert not report.ok
+    assert report.missing_through_id == head
 
 
 async def test_tampering_before_the_newest_checkpoint_is_found_across_checkpoints(
@@ -276,7 +296,7 @@ async def append_at(runtime: Runtime, *days: date) -> list[int]:
 async def old_chain(runtime: Runtime) -> tuple[list[int], list[int]]:
     """A chain that begins in March and April 2015 (a March entry committing after an April
     one, as a transaction open over midnight would) and goes on today."""
-    await as_superuser(runtime, "TRUNCATE audit_log")
+    await as_superuser(runtime, "TRUNCATE audit_log", "DELETE FROM audit_chain_head")
     async with runtime.db.unit_of_work() as session:
         await ensure_partitions(session, today=MARCH, months_ahead=1)
     old = await append_at(runtime, MARCH, MARCH, APRIL, MARCH)

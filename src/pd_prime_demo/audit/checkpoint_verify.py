@@ -99,8 +99,23 @@ async def compare_with_trail(session: AsyncSession, trail: Trail, walk: ChainWal
         )
     elif not trail.checkpoints:
         report = replace(report, warning="no trusted checkpoint: verified as a bare hash chain")
-    if walk.reason is not None or not trail.checkpoints:
+    # A broken walk is still held against the checkpoints: they say what the break is (the
+    # entries after a removed tail link to the removed head, as the append reads the head from
+    # audit_chain_head), and their finding, where they have one, is the report.
+    if not trail.checkpoints:
         return report
+    finding = await _held_against(session, trail, report)
+    if walk.first_bad_id is not None and (
+        finding.first_bad_id is None or finding.first_bad_id > walk.first_bad_id
+    ):
+        # The walk broke before anything the checkpoints found: that break is the first bad
+        # entry (what the checkpoints found later stays in the report's other fields).
+        return replace(finding, first_bad_id=walk.first_bad_id, reason=walk.reason)
+    return finding
+
+
+async def _held_against(session: AsyncSession, trail: Trail, report: ChainReport) -> ChainReport:
+    """``report`` with the first thing the checkpoints of ``trail`` find wrong, if any."""
     purged = trail.purged
     after_id, after_n = (purged.through_id, purged.count) if purged else (0, 0)
     points = _vouched(trail, after_id)

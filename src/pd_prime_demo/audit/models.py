@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, String
+from sqlalchemy import BigInteger, CheckConstraint, Identity, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pd_prime_demo.core.database import Base
@@ -33,3 +33,16 @@ class AuditEntry(Base):
     changes: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditChainHead(Base):
+    """The chain's last entry, kept by ``audit_chain_append`` under the chain's lock (migration
+    0027): reading it spares the append a probe of every monthly partition. Never trusted by
+    verification, which recomputes the chain from the rows."""
+
+    __tablename__ = "audit_chain_head"
+    __table_args__ = (CheckConstraint("singleton", name="singleton"),)
+
+    singleton: Mapped[bool] = mapped_column(primary_key=True, server_default=true())
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
