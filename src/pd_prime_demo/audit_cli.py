@@ -85,10 +85,13 @@ def audit_retention() -> None:
     from pd_prime_demo.audit.anchoring import CheckpointRefusedError
     from pd_prime_demo.audit.retention import RetentionRefusedError, RetentionRun, apply_retention
     from pd_prime_demo.core.checkpoint_keys import CheckpointKeyError
+    from pd_prime_demo.privacy.service.holds import held_resources
 
     settings = bootstrap.settings()
     try:
-        run: RetentionRun = in_transaction(lambda s: apply_retention(s, settings), commit=True)
+        run: RetentionRun = in_transaction(
+            lambda s: apply_retention(s, settings, held=held_resources), commit=True
+        )
     except (RetentionRefusedError, CheckpointRefusedError, CheckpointKeyError) as exc:
         report(False, f"nothing purged: {exc}")
         return
@@ -99,4 +102,6 @@ def audit_retention() -> None:
     ] or ["no audit partition is past retention"]
     if run.postponed:
         lines.append(f"postponed (ids interleave with a later month): {', '.join(run.postponed)}")
+    if run.held:
+        lines.append(f"kept under a legal hold (and every later month): {', '.join(run.held)}")
     report(True, "\n".join(lines))

@@ -41,6 +41,7 @@ from pd_prime_demo.identity import jobs as identity_jobs
 from pd_prime_demo.operations import jobs as operations_jobs
 from pd_prime_demo.policies import service as policies
 from pd_prime_demo.privacy import jobs as privacy_jobs
+from pd_prime_demo.privacy.service import holds as privacy_holds
 from pd_prime_demo.quotes import service as quotes
 from pd_prime_demo.webhooks import jobs as webhooks_jobs
 
@@ -146,6 +147,8 @@ async def run_one(
 def queue_app(runtime: Runtime) -> procrastinate.App:
     """The runtime's queue with every domain's tasks and the periodic schedule on it."""
     app = runtime.queue.app
+    # Audit retention keeps what concerns a record under a legal hold; privacy owns the holds.
+    runtime.held_resources = privacy_holds.held_resources
     if "documents:render" not in app.tasks:
         add_blueprint(app, documents_jobs.blueprint, "documents")
         add_blueprint(app, webhooks_jobs.blueprint, "webhooks")

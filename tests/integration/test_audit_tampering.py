@@ -27,6 +27,8 @@ from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
+from pd_prime_demo.privacy.service.holds import held_resources
+from tests.claims_support import bound_policy
 from tests.factories import user_login
 
 EVERY = 5
@@ -268,8 +270,11 @@ async def test_tampering_before_the_newest_checkpoint_is_found_across_checkpoint
 MARCH, APRIL = date(2015, 3, 10), date(2015, 4, 10)
 
 
-async def append_at(runtime: Runtime, *days: date) -> list[int]:
-    """Entries with an occurred_at long ago, appended as the commit hook would."""
+async def append_at(
+    runtime: Runtime, *days: date, about: tuple[str, str] | None = None
+) -> list[int]:
+    """Entries with an occurred_at long ago, appended as the commit hook would (each about a
+    "thing", or all about the record ``about`` names)."""
     entries = [
         audit.chain_entry(
             ChainFields(
@@ -278,8 +283,8 @@ async def append_at(runtime: Runtime, *days: date) -> list[int]:
                 actor_id="tests",
                 actor_role=None,
                 action="test.old_event",
-                resource_type="thing",
-                resource_id=str(i),
+                resource_type=about[0] if about else "thing",
+                resource_id=about[1] if about else str(i),
                 request_id=None,
                 changes={},
             )
@@ -310,11 +315,13 @@ async def test_retention_drops_expired_partitions_and_the_rest_still_verifies(
     await checkpoint(committed_runtime, anchored)
     # Only March is past seven years: its ids interleave with April's, so it waits.
     async with committed_runtime.db.unit_of_work() as session:
-        early = await apply_retention(session, anchored, today=date(2022, 4, 20))
+        early = await apply_retention(
+            session, anchored, held=held_resources, today=date(2022, 4, 20)
+        )
     assert early.purged == ()
     assert early.postponed == ("audit_log_y2015m03",)
     async with committed_runtime.db.unit_of_work() as session:
-        run = await apply_retention(session, anchored)
+        run = await apply_retention(session, anchored, held=held_resources)
     (purge,) = run.purged
     assert purge.partitions == ("audit_log_y2015m03", "audit_log_y2015m04")
     assert (purge.through_id, purge.entries, purge.checkpoint) == (old[-1], 4, 2)
@@ -335,7 +342,7 @@ async def test_retention_drops_expired_partitions_and_the_rest_still_verifies(
     await checkpoint(committed_runtime, anchored)
     assert (await verify(committed_runtime, anchored)).ok
     async with committed_runtime.db.unit_of_work() as session:
-        again = await apply_retention(session, anchored)
+        again = await apply_retention(session, anchored, held=held_resources)
     assert again.purged == ()
 
 
@@ -345,7 +352,7 @@ async def test_after_a_purge_a_later_tampering_is_still_detected(
     _, recent = await old_chain(committed_runtime)
     await checkpoint(committed_runtime, anchored)
     async with committed_runtime.db.unit_of_work() as session:
-        assert (await apply_retention(session, anchored)).purged
+        assert (await apply_retention(session, anchored, held=held_resources)).purged
     head = await checkpoint(committed_runtime, anchored)
     await as_superuser(committed_runtime, f"DELETE FROM audit_log WHERE id >= {recent[2]}")
     report = await verify(committed_runtime, anchored)
@@ -370,6 +377,52 @@ async def test_retention_refuses_to_purge_a_chain_that_does_not_verify(
     await as_superuser(committed_runtime, f"DELETE FROM audit_log WHERE id = {old[1]}")
     async with committed_runtime.db.unit_of_work() as session:
         with pytest.raises(RetentionRefusedError, match="does not verify"):
-            await apply_retention(session, anchored)
+            await apply_retention(session, anchored, held=held_resources)
     async with committed_runtime.db.sessionmaker() as session:
         assert await session.scalar(text("SELECT min(id) FROM audit_log")) == old[0]
+
+
+async def test_a_legal_hold_keeps_the_partitions_that_concern_the_held_record(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    transport = ASGITransport(app=create_app(runtime=committed_runtime))
+    async with AsyncClient(transport=transport, base_url="http://t") as client:
+        agent = await user_login(client, committed_runtime, Role.AGENT)
+        admin = await user_login(client, committed_runtime, Role.ADMIN)
+        made = await bound_policy(client, agent)
+        await as_superuser(committed_runtime, "TRUNCATE audit_log", "DELETE FROM audit_chain_head")
+        async with committed_runtime.db.unit_of_work() as session:
+            await ensure_partitions(session, today=MARCH, months_ahead=1)
+        await append_at(committed_runtime, MARCH, MARCH)
+        await append_at(committed_runtime, APRIL, about=("policy", made.policy_id))
+        await append(committed_runtime, 2)
+        placed = await client.post(
+            "/api/v1/privacy/holds",
+            json={
+                "scope": "policy",
+                "subject_id": made.policy_id,
+                "reason": "Preservation letter from claimant's counsel.",
+                "matter_reference": "LIT-2015-004",
+            },
+            headers=admin.headers,
+        )
+        assert placed.status_code == 201, placed.text
+        await checkpoint(committed_runtime, anchored)
+        async with committed_runtime.db.unit_of_work() as session:
+            run = await apply_retention(session, anchored, held=held_resources)
+        # March alone could go, but April holds an entry about the held policy: a purge is a
+        # prefix of the chain, so March goes and April stays.
+        assert [p.partitions for p in run.purged] == [("audit_log_y2015m03",)]
+        assert run.held == ("audit_log_y2015m04",)
+        assert (await verify(committed_runtime, anchored)).ok
+        released = await client.post(
+            f"/api/v1/privacy/holds/{placed.json()['id']}/release",
+            json={"note": "Settled"},
+            headers=admin.headers,
+        )
+        assert released.status_code == 200, released.text
+    async with committed_runtime.db.unit_of_work() as session:
+        after = await apply_retention(session, anchored, held=held_resources)
+    assert [p.partitions for p in after.purged] == [("audit_log_y2015m04",)]
+    assert after.held == ()
+    assert (await verify(committed_runtime, anchored)).ok

@@ -78,8 +78,12 @@ async def partitions(context: JobContext, timestamp: int) -> None:
 )
 async def retention(context: JobContext, timestamp: int) -> None:
     runtime = runtime_of(context)
+    if runtime.held_resources is None:
+        # Without the legal holds nothing may be purged (the worker's wiring provides them).
+        log.error("audit.retention_skipped", reason="no legal-hold source wired")
+        return
     async with runtime.db.unit_of_work() as session:
-        await apply_retention(session, runtime.settings)
+        await apply_retention(session, runtime.settings, held=runtime.held_resources)
 
 
 # Daily, at quiet hours: partitions are created months ahead, so a missed day is harmless.

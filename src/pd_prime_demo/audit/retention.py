@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service
@@ -36,6 +36,7 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.checkpoint_keys import load_checkpoint_keys
 from pd_prime_demo.core.config import Settings
+from pd_prime_demo.core.runtime import HeldResources
 
 log = structlog.get_logger("pd_prime_demo.audit.retention")
 
@@ -58,6 +59,9 @@ class Purge:
 class RetentionRun:
     purged: tuple[Purge, ...]
     postponed: tuple[str, ...]  # expired, but interleaved with a month not yet expired
+    # Expired, but kept: an entry in it (or in an older partition kept for the same reason)
+    # concerns a record under a legal hold, and a purge must be a prefix of the chain.
+    held: tuple[str, ...] = ()
 
 
 def retention_cutoff(today: date, years: int) -> date:
@@ -75,10 +79,35 @@ async def _is_prefix(session: AsyncSession, through_id: int, batch: list[Partiti
     return held == sum(p.rows for p in batch)
 
 
+async def _concerns_held(
+    session: AsyncSession, partition: PartitionInfo, held: list[tuple[str, str]]
+) -> bool:
+    """Whether the partition holds an entry about a held record (pruned to the partition by
+    its range, then ix_audit_log_resource)."""
+    found = await session.scalar(
+        select(AuditEntry.id)
+        .where(
+            AuditEntry.occurred_at >= partition.range_from,
+            AuditEntry.occurred_at < partition.range_to,
+            tuple_(AuditEntry.resource_type, AuditEntry.resource_id).in_(held),
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def apply_retention(
-    session: AsyncSession, settings: Settings, *, today: date | None = None
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    held: HeldResources,
+    today: date | None = None,
 ) -> RetentionRun:
     """Drop every expired monthly partition, oldest first, after its retention checkpoint.
+
+    ``held`` names the records under a legal hold: a litigation hold blocks purges (the audit
+    trail of a held policy or claim is evidence), so the first expired partition with an entry
+    about one, and every later one, is kept until the hold is released.
 
     Raises :class:`RetentionRefusedError` when the chain does not verify against its
     checkpoints. The caller commits (the drops and the audit entries are one transaction; the
@@ -93,19 +122,24 @@ async def apply_retention(
         raise RetentionRefusedError(
             f"the audit chain does not verify: {report.reason or report.checkpoint_problem}"
         )
+    held_records = sorted(await held(session))
     purges: list[Purge] = []
     batch: list[PartitionInfo] = []
-    for partition in expired:
+    for position, partition in enumerate(expired):
+        if held_records and await _concerns_held(session, partition, held_records):
+            kept = tuple(p.name for p in (*batch, *expired[position:]))
+            log.warning("audit.retention_held", partitions=list(kept))
+            return RetentionRun(tuple(purges), (), kept)
         batch.append(partition)
-        held = [p for p in batch if p.max_id is not None]
-        if not held:
+        filled = [p for p in batch if p.max_id is not None]
+        if not filled:
             # Empty months: nothing of the chain is in them; they go with no checkpoint.
             for empty in batch:
                 await drop_partition(session, empty.name)
                 await _audit(session, settings, empty, None)
             batch = []
             continue
-        through_id = max(p.max_id for p in held if p.max_id is not None)
+        through_id = max(p.max_id for p in filled if p.max_id is not None)
         if not await _is_prefix(session, through_id, batch):
             continue
         purges.append(await _purge(session, settings, batch, through_id))

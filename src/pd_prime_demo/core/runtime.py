@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from procrastinate.job_context import JobContext
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.cache import Cache, create_cache
 from pd_prime_demo.core.config import Settings
@@ -19,6 +21,8 @@ from pd_prime_demo.core.keys import load_key_material
 from pd_prime_demo.core.queue import JobQueue
 from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.secret_policy import refuse_unsafe_secrets
+
+HeldResources = Callable[[AsyncSession], Awaitable[Collection[tuple[str, str]]]]
 
 
 @dataclass(slots=True)
@@ -35,6 +39,10 @@ class Runtime:
     # The application's routes, for the logical-access control (every route protected):
     # set by main.create_app and, in a worker process, by the worker command.
     routes: tuple[Any, ...] = ()
+    # The records under a legal hold, as (resource type, id) pairs: audit retention keeps
+    # what concerns them. Set by the worker's wiring (privacy owns holds; audit may not import
+    # it); None where no retention runs.
+    held_resources: HeldResources | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, db: Database | None = None) -> Runtime:

@@ -145,6 +145,22 @@ async def held_among(session: AsyncSession, customer_ids: list[uuid.UUID]) -> se
     return set(found)
 
 
+async def held_resources(session: AsyncSession) -> list[tuple[str, str]]:
+    """The records under a hold in force, as the audit trail names them (resource type, id):
+    the held policy or claim and the person, whatever the hold's scope. Audit retention keeps
+    every monthly partition that holds an entry about one of them (audit.retention)."""
+    rows = await session.execute(
+        select(LegalHold.scope, LegalHold.subject_id, LegalHold.customer_id)
+        .where(LegalHold.released_at.is_(None))
+        .distinct()
+    )
+    held: set[tuple[str, str]] = set()
+    for scope, subject_id, customer_id in rows:
+        held.add((str(scope), str(subject_id)))
+        held.add(("customer", str(customer_id)))
+    return sorted(held)
+
+
 @beartype
 async def list_holds(
     session: AsyncSession, *, active_only: bool, cursor: str | None, limit: int
