@@ -16,12 +16,14 @@ from typing import Any
 from httpx import AsyncClient
 from sqlalchemy import text
 
+from pd_prime_demo.claims import privacy as claims_privacy
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.database import Base
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
 from pd_prime_demo.privacy.enums import Purpose, Source
+from pd_prime_demo.privacy.retention_rules import WITHHELD_BASIS, WithheldReason
 from pd_prime_demo.privacy.service import access, consent
 from tests.claims_support import (
     BoundPolicy,
@@ -55,8 +57,9 @@ _ROWS_OF: dict[str, str] = {
     "claims": "SELECT * FROM claims WHERE customer_id = :customer",
     "claim_parties": "SELECT cp.* FROM claim_parties cp JOIN claims c ON c.id = cp.claim_id"
     " WHERE c.customer_id = :customer",
+    # Internal notes are withheld (listed under "withheld"): the person gets the others.
     "claim_notes": "SELECT n.* FROM claim_notes n JOIN claims c ON c.id = n.claim_id"
-    " WHERE c.customer_id = :customer",
+    " WHERE c.customer_id = :customer AND NOT n.internal",
     "consent_records": "SELECT * FROM consent_records WHERE customer_id = :customer",
 }
 
@@ -141,7 +144,9 @@ async def test_an_access_request_holds_every_datum_the_database_holds(
 ) -> None:
     person = await a_person_with_history(client, runtime)
     async with runtime.db.sessionmaker() as session:
-        export = await access.collect(session, person.customer_id, cipher=runtime.cipher)
+        export = await access.collect(
+            session, person.customer_id, cipher=runtime.cipher, disclose_government_ids=True
+        )
         user_id = await session.scalar(
             text("SELECT user_id FROM customers WHERE id = :c"), {"c": person.customer_id}
         )
@@ -164,6 +169,9 @@ async def test_an_access_request_holds_every_datum_the_database_holds(
                     mapped = Base.metadata.tables[table].c[column]
                     if not access.exported(column, mapped.info, mapped.type):
                         continue  # binary content is listed, not embedded; secrets never
+                    if column in claims_privacy.WITHHELD_FIELDS.get(table, {}):
+                        assert column not in fields, (table, column)
+                        continue
                     if column.endswith("_enc"):
                         name = column.removesuffix("_enc")
                         assert (fields[name] is None) == (value is None), (table, column)
@@ -217,7 +225,7 @@ async def test_an_access_request_holds_every_datum_the_database_holds(
     parsed = json.loads(blob)
     assert len(parsed["records"]) == len(export.records)
     rows_csv = list(csv.DictReader(io.StringIO(export.as_csv().decode())))
-    assert len(rows_csv) == sum(len(r.fields) for r in export.records)
+    assert len(rows_csv) == sum(len(r.fields) for r in export.records) + len(export.withheld)
     first = next(r for r in rows_csv if r["table"] == "customers" and r["field"] == "first_name")
     assert first["value"] == REGISTRATION_EXAMPLE["first_name"]
 
@@ -226,3 +234,45 @@ async def test_an_unknown_person_has_an_empty_export(runtime: Runtime) -> None:
     async with runtime.db.sessionmaker() as session:
         export = await access.collect(session, uuid.uuid4(), cipher=runtime.cipher)
     assert export.records == ()
+
+
+async def test_the_answer_withholds_the_claim_evaluation_and_says_why(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """Internal notes, reserves, coverage findings and fraud indicators never reach the
+    person (claims.service.read's policyholder view): listed as withheld with the basis. A
+    CCPA answer (the default) shows the government ids held and masked, never in full."""
+    person = await a_person_with_history(client, runtime)
+    async with runtime.db.sessionmaker() as session:
+        export = await access.collect(session, person.customer_id, cipher=runtime.cipher)
+        ssn = await session.scalar(
+            text("SELECT ssn_enc FROM customers WHERE id = :c"), {"c": person.customer_id}
+        )
+        notes = await session.scalar(
+            text("SELECT count(*) FROM claim_notes WHERE claim_id = :c AND internal"),
+            {"c": person.claim["id"]},
+        )
+    assert notes, "the adjuster's note is internal"
+    claim = next(r for r in export.records if r.record_id == person.claim["id"])
+    assert "fraud_indicators" not in claim.fields
+    assert "coverage_findings" not in claim.fields
+    assert not any(r.table == "claim_notes" for r in export.records)
+    withheld = {(w.table, w.field): w for w in export.withheld}
+    fraud = withheld[("claims", "fraud_indicators")]
+    assert fraud.reason is WithheldReason.FRAUD_INVESTIGATION
+    assert withheld[("claims", "coverage_findings")].reason is WithheldReason.LEGAL_CLAIMS
+    assert withheld[("claim_notes", None)].count == notes
+    reserves = [r for r in export.records if r.table == "claim_transactions"]
+    assert all("reserve_after" not in r.fields and r.fields["kind"] != "reserve" for r in reserves)
+    if ssn is not None:
+        customer = next(r for r in export.records if r.table == "customers")
+        shown = customer.fields["ssn"]
+        assert shown["held"] is True
+        assert str(shown["masked"]).startswith("*")
+        assert withheld[("customers", "ssn")].reason is WithheldReason.GOVERNMENT_ID
+    parsed = json.loads(export.as_json())
+    bases = {w["basis"] for w in parsed["withheld"]}
+    assert WITHHELD_BASIS[WithheldReason.FRAUD_INVESTIGATION] in bases
+    assert "Art. 15(4)" in WITHHELD_BASIS[WithheldReason.LEGAL_CLAIMS]
+    # Nothing withheld appears anywhere in the answer.
+    assert "Spoke with the insured" not in parsed.__repr__()

@@ -131,6 +131,8 @@ class ClaimParty(Base):
     __table_args__ = (
         _one_of("role", PartyRole, "role_known"),
         Index("ix_claim_parties_claim_id", "claim_id"),
+        # A privacy request finds the person wherever they are a party (privacy.service).
+        Index("ix_claim_parties_customer_id", "customer_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

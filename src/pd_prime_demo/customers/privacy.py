@@ -17,6 +17,14 @@ from pd_prime_demo.customers.models import Customer
 # deliver (RFC 2606 reserves .invalid), unique per customer so the e-mail index stays useful.
 ERASED_NAME = "Erased"
 
+# Government ids a CCPA answer must not disclose (11 CCR 7024(d)): shown held and masked, and
+# listed as withheld (``privacy.retention_rules.WithheldReason`` value). Field names as the
+# export writes them (the sealed column's name without ``_enc``).
+GOVERNMENT_IDS: dict[str, frozenset[str]] = {
+    "customers": frozenset({"ssn", "drivers_license_number"}),
+}
+GOVERNMENT_ID = "government_id"
+
 
 def erased_email(customer_id: uuid.UUID) -> str:
     return f"erased-{customer_id}@erased.invalid"

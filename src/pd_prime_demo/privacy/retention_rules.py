@@ -30,6 +30,7 @@ class RecordClass(enum.StrEnum):
     CREDENTIAL = "credential"  # MFA factors, recovery codes, passkeys, API keys
     MARKETING_CONSENT = "marketing_consent"
     AUDIT = "audit"  # the audit chain: ids and actions, never values
+    ACCESS_EXPORT = "access_export"  # answers to access requests kept for download
 
 
 class Disposition(enum.StrEnum):
@@ -70,6 +71,11 @@ class PersonFacts:
     has_policy: bool
     has_claim: bool
     has_user_account: bool
+    # Named as a party (claimant, witness, driver) in someone else's claim.
+    is_claim_party: bool = False
+    # The latest term end of a policy in force or pending today; None: none is.
+    policy_in_force_until: date | None = None
+    open_claim: bool = False
 
 
 _ERASE_BASIS = "GDPR Art. 17(1)(a); CCPA 1798.105(a): no longer necessary, no duty to keep it"
@@ -95,12 +101,24 @@ def erasure_plan(facts: PersonFacts) -> dict[RecordClass, Decision]:
             "GDPR Art. 7(3), 21(3): marketing consent withdrawn with the erasure",
         ),
         RecordClass.AUDIT: Decision(RecordClass.AUDIT, Disposition.WITHHOLD, AUDIT_INTEGRITY),
+        RecordClass.ACCESS_EXPORT: Decision(
+            RecordClass.ACCESS_EXPORT,
+            Disposition.ERASE,
+            _ERASE_BASIS + " (a copy made to answer an access request)",
+        ),
     }
     if facts.has_user_account:
         plan[RecordClass.USER_ACCOUNT] = Decision(
             RecordClass.USER_ACCOUNT,
             Disposition.ERASE,
             _ERASE_BASIS + " (the login is disabled; its row stays as an id the audit names)",
+        )
+    if facts.is_claim_party or facts.has_claim:
+        plan[RecordClass.CLAIM_PARTY] = Decision(
+            RecordClass.CLAIM_PARTY,
+            Disposition.PSEUDONYMISE,
+            f"{ART_17_3_E}: the party stays in the claim file under a pseudonym",
+            kept_fields=("role", "injured", "claim"),
         )
     if not insured:
         plan[RecordClass.CUSTOMER] = Decision(
@@ -151,13 +169,37 @@ def erasure_plan(facts: PersonFacts) -> dict[RecordClass, Decision]:
             f"{ART_17_3_E}; {STATE_RECORD_RULE}",
             kept_fields=("number", "loss date", "description", "notes", "reserves", "payments"),
         )
-        plan[RecordClass.CLAIM_PARTY] = Decision(
-            RecordClass.CLAIM_PARTY,
-            Disposition.PSEUDONYMISE,
-            f"{ART_17_3_E}: the party stays in the claim file under a pseudonym",
-            kept_fields=("role", "claim"),
-        )
     return plan
+
+
+@dataclass(frozen=True, slots=True)
+class Deferral:
+    """Why an erasure cannot be carried out yet, and from when it may be asked again."""
+
+    reasons: tuple[str, ...]
+    basis: str
+    not_before: date | None  # None: when the open claims close (no date is known)
+
+
+ERASURE_DEFERRED_BASIS = (
+    "GDPR Art. 17(1)(a) does not apply while the data is still necessary to perform the "
+    "contract (Art. 6(1)(b)); Art. 17(3)(b), (e): kept under the insurance record duties and "
+    "for a claim that is open; CCPA 1798.105(d)(1)"
+)
+
+
+def erasure_deferral(facts: PersonFacts) -> Deferral | None:
+    """An erasure is refused while a policy is in force or pending (the contract still needs
+    the data) or a claim is open (a live legal claim): the person may ask again after the
+    policy's end, or once the claim closes. None: the erasure may proceed."""
+    reasons: list[str] = []
+    if facts.policy_in_force_until is not None:
+        reasons.append(f"a policy is in force or pending until {facts.policy_in_force_until}")
+    if facts.open_claim:
+        reasons.append("a claim is open")
+    if not reasons:
+        return None
+    return Deferral(tuple(reasons), ERASURE_DEFERRED_BASIS, facts.policy_in_force_until)
 
 
 # --- Retention schedules -----------------------------------------------------------------
@@ -263,3 +305,33 @@ def customer_due(
     if not ends:
         return None
     return RetentionClass.FORMER_INSURED if is_due(max(ends), former_insured, today) else None
+
+
+# --- What an access answer withholds ------------------------------------------------------
+
+
+class WithheldReason(enum.StrEnum):
+    """Why an access answer withholds an item (a domain's privacy module names the reason by
+    its value; ``WITHHELD_BASIS`` says it to the person)."""
+
+    LEGAL_CLAIMS = "legal_claims"  # internal notes, reserves, coverage findings, adjuster-only
+    FRAUD_INVESTIGATION = "fraud_investigation"  # fraud and SIU indicators
+    GOVERNMENT_ID = "government_id"  # SSN, driver's licence number (CCPA answer)
+
+
+WITHHELD_BASIS: dict[WithheldReason, str] = {
+    WithheldReason.LEGAL_CLAIMS: (
+        "GDPR Art. 15(4) and Art. 23(1)(j): withheld for the establishment, exercise or "
+        "defence of legal claims (the insurer's claim evaluation: internal notes, reserves, "
+        "coverage findings); CCPA 1798.145(a)(1)(E): to exercise or defend legal claims"
+    ),
+    WithheldReason.FRAUD_INVESTIGATION: (
+        "GDPR Art. 23(1)(d), (j): withheld for the prevention and investigation of insurance "
+        "fraud; state insurance fraud statutes (NAIC Insurance Fraud Prevention Model Act: "
+        "fraud investigation information is confidential); CCPA 1798.145(a)(1)(B), (E)"
+    ),
+    WithheldReason.GOVERNMENT_ID: (
+        "CCPA regulations 11 CCR 7024(d): a business shall not disclose a Social Security "
+        "number or driver's licence number in response to a request to know; shown masked"
+    ),
+}

@@ -82,8 +82,12 @@ def upgrade() -> None:
         "ix_privacy_retention_runs_started_at", "privacy_retention_runs", ["started_at"]
     )
 
+    # A privacy request finds a person wherever they are a party of a claim (claims.privacy).
+    op.create_index("ix_claim_parties_customer_id", "claim_parties", ["customer_id"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_claim_parties_customer_id", table_name="claim_parties")
     op.drop_table("privacy_retention_runs")
     op.drop_table("privacy_erasures")
     op.drop_table("privacy_legal_holds")

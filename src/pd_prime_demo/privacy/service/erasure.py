@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from beartype import beartype
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -32,6 +32,7 @@ from pd_prime_demo.customers import privacy as customers_privacy
 from pd_prime_demo.identity import privacy as identity_privacy
 from pd_prime_demo.policies import privacy as policies_privacy
 from pd_prime_demo.privacy.enums import Source
+from pd_prime_demo.privacy.models import PrivacyExport, PrivacyRequest
 from pd_prime_demo.privacy.retention_models import ErasureRecord
 from pd_prime_demo.privacy.retention_rules import (
     Decision,
@@ -144,11 +145,13 @@ async def erase(
     user_id = customer.user_id
     policy_ids = await policies_privacy.policy_ids(session, customer_id)
     claim_ids = await claims_privacy.claim_ids(session, customer_id)
+    named_elsewhere = await claims_privacy.is_party_elsewhere(session, customer_id)
     plan = erasure_plan(
         PersonFacts(
             has_policy=bool(policy_ids),
             has_claim=bool(claim_ids),
             has_user_account=user_id is not None,
+            is_claim_party=named_elsewhere,
         )
     )
     items: list[ErasureItem] = []
@@ -199,9 +202,13 @@ async def erase(
     replaced = customers_privacy.scrub(customer, label=label)
     items.append(_item(customer_decision, "customers", [customer_id], replaced=replaced))
 
-    if claim_ids:
+    exports = await _delete_exports(session, customer_id)
+    items.append(_item(plan[RecordClass.ACCESS_EXPORT], "privacy_exports", exports))
+
+    if claim_ids or named_elsewhere:
+        # In their claims and in others' (only the party row that is the person).
         parties = await claims_privacy.pseudonymise_parties(
-            session, customer_id, claim_ids, pseudonym=f"Pseudonymised party {token}"
+            session, customer_id, pseudonym=f"Pseudonymised party {token}"
         )
         items.append(
             _item(
@@ -211,6 +218,7 @@ async def erase(
                 replaced=("name", "contact"),
             )
         )
+    if claim_ids:
         items.append(_item(plan[RecordClass.CLAIM], "claims", claim_ids))
     if policy_ids:
         items.append(_item(plan[RecordClass.QUOTE_BOUND], "quotes", sorted(bound)))
@@ -246,6 +254,21 @@ async def erase(
         },
     )
     return Ok(report)
+
+
+async def _delete_exports(session: AsyncSession, customer_id: uuid.UUID) -> list[str]:
+    """Delete the access answers kept for download (everything about the person, sealed):
+    a copy is not a record any duty keeps (Art. 17(1)(a)). Ids as "<request>:<format>"."""
+    found = await session.execute(
+        delete(PrivacyExport)
+        .where(
+            PrivacyExport.request_id.in_(
+                select(PrivacyRequest.id).where(PrivacyRequest.customer_id == customer_id)
+            )
+        )
+        .returning(PrivacyExport.request_id, PrivacyExport.format)
+    )
+    return sorted(f"{request_id}:{fmt}" for request_id, fmt in found)
 
 
 async def _withdraw_consents(
