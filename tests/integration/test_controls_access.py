@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi.routing import APIRoute
 from httpx import AsyncClient
 from sqlalchemy import text
@@ -14,7 +15,8 @@ from pd_prime_demo.compliance.control import ControlContext
 from pd_prime_demo.compliance.controls.access import LOGICAL_ACCESS, PUBLIC_ROUTES, route_table
 from pd_prime_demo.compliance.controls.users import PROVISIONING, STAFF_MFA
 from pd_prime_demo.core import clock
-from pd_prime_demo.core.actor import Actor, Role
+from pd_prime_demo.core.actor import Actor, Permission, Role
+from pd_prime_demo.core.config import Environment
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import mfa
@@ -41,7 +43,7 @@ async def test_every_route_of_the_app_is_protected_or_documented_public(
     outcome = await LOGICAL_ACCESS.test(_ctx(session, runtime, routes))
     assert outcome.passed, outcome.reason
     names = {e.name for e in outcome.evidence}
-    assert names == {"routes.json", "role_permissions.json"}
+    assert names == {"routes.json", "role_permissions.json", "role_permissions_unreviewed.json"}
     table = route_table(routes)
     # The public list is exactly the app's unauthenticated routes: none is stale.
     assert {(str(r["method"]), str(r["path"])) for r in table if not r["authenticated"]} == set(
@@ -146,3 +148,48 @@ async def test_mfa_not_required_for_a_staff_role_fails(
     outcome = await STAFF_MFA.test(_ctx(session, runtime))
     assert not outcome.passed
     assert "not required at sign-in for staff roles adjuster, agent, underwriter" in outcome.reason
+
+
+async def test_cc6_1_fails_naming_a_role_permission_change(
+    session: AsyncSession, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routes = tuple(create_app(runtime=runtime).routes)
+    assert (await LOGICAL_ACCESS.test(_ctx(session, runtime, routes))).passed
+    changed = dict(identity.ROLE_PERMISSIONS)
+    changed[Role.CUSTOMER] = changed[Role.CUSTOMER] | {Permission.CLAIMS_PAY}
+    monkeypatch.setattr(identity, "ROLE_PERMISSIONS", changed)
+    outcome = await LOGICAL_ACCESS.test(_ctx(session, runtime, routes))
+    assert not outcome.passed
+    assert "customer +claims:pay" in outcome.reason
+    assert outcome.figures["unreviewed_permission_changes"] == 1
+
+
+async def test_a_role_change_without_its_audit_entry_fails(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    agent = await create_user(runtime, Role.AGENT)
+    assert (await PROVISIONING.test(_ctx(session, runtime))).passed
+    # Promoted behind identity's back (no user.role_changed entry).
+    await session.execute(
+        text("UPDATE users SET role = 'admin', updated_at = now() WHERE id = :id"), {"id": agent}
+    )
+    outcome = await PROVISIONING.test(_ctx(session, runtime))
+    assert not outcome.passed
+    assert f"user {agent} holds role admin with no audit entry giving it" in outcome.reason
+
+
+async def test_an_active_demo_staff_account_fails_in_production_only(
+    session: AsyncSession, runtime: Runtime
+) -> None:
+    runtime.settings = runtime.settings.model_copy(
+        update={"mfa_required_roles": STAFF, "env": Environment.DEVELOPMENT}
+    )
+    demo = await create_user(runtime, Role.AGENT)
+    await session.execute(text("UPDATE users SET is_demo = true WHERE id = :id"), {"id": demo})
+    outcome = await STAFF_MFA.test(_ctx(session, runtime))
+    assert outcome.passed, outcome.reason
+    runtime.settings = runtime.settings.model_copy(update={"env": Environment.PRODUCTION})
+    outcome = await STAFF_MFA.test(_ctx(session, runtime))
+    assert not outcome.passed
+    assert "active demo staff account(s) (published password) in the production" in outcome.reason
+    assert str(demo) in outcome.reason

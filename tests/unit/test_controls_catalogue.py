@@ -9,16 +9,21 @@ from pathlib import Path
 import pytest
 
 from pd_prime_demo.compliance.controls import CONTROLS
-from pd_prime_demo.compliance.controls.access import role_matrix
+from pd_prime_demo.compliance.controls.access import (
+    matrix_differences,
+    reviewed_matrix,
+    role_matrix,
+)
 from pd_prime_demo.compliance.controls.catalogue_doc import NOTES, markdown
 from pd_prime_demo.compliance.controls.encryption import is_protected, stored_value_protected
+from pd_prime_demo.compliance.controls.identity_queries import STAFF
 from pd_prime_demo.compliance.controls.monitoring import (
     RULES_DIR,
     RUNBOOK,
     documented_alerts,
     read_rules,
 )
-from pd_prime_demo.compliance.controls.users import _staff_roles
+from pd_prime_demo.core.actor import Permission, Role
 from pd_prime_demo.core.crypto import FieldCipher, PasswordHashing
 from pd_prime_demo.identity.rules import ROLE_PERMISSIONS, STAFF_ROLES, token_digest
 
@@ -46,11 +51,21 @@ def test_docs_controls_md_is_current() -> None:
     )
 
 
-def test_staff_and_the_role_matrix_are_identitys() -> None:
-    assert _staff_roles() == STAFF_ROLES
+def test_staff_and_the_role_matrix_are_identitys_and_reviewed() -> None:
+    assert set(STAFF) == {r.value for r in STAFF_ROLES}
     assert role_matrix() == {
         role.value: sorted(p.value for p in perms) for role, perms in ROLE_PERMISSIONS.items()
     }
+    assert matrix_differences(role_matrix(), reviewed_matrix()) == []
+
+
+def test_a_permission_change_is_named_against_the_reviewed_matrix() -> None:
+    changed = dict(ROLE_PERMISSIONS)
+    changed[Role.CUSTOMER] = changed[Role.CUSTOMER] | {Permission.CLAIMS_PAY}
+    changed[Role.AGENT] = frozenset()
+    differences = matrix_differences(role_matrix(changed), reviewed_matrix())
+    assert "customer +claims:pay" in differences
+    assert any(d.startswith("agent -") for d in differences)
 
 
 @pytest.mark.parametrize(

@@ -32,12 +32,18 @@ from pd_prime_demo.core.result_types import (
 )
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import api_keys, clients
+from pd_prime_demo.identity.api_key_models import ApiKey as ApiKey
 from pd_prime_demo.identity.liveness import live_credentials as live_credentials
 from pd_prime_demo.identity.login import DEMO_ACCOUNT_REFUSED as DEMO_ACCOUNT_REFUSED
 from pd_prime_demo.identity.login import INVALID_CREDENTIALS as INVALID_CREDENTIALS
 from pd_prime_demo.identity.login import login as login
 from pd_prime_demo.identity.login import login_second_factor as login_second_factor
-from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
+from pd_prime_demo.identity.mfa import mfa_required as mfa_required
+from pd_prime_demo.identity.mfa_models import TotpCredential as TotpCredential
+from pd_prime_demo.identity.mfa_models import WebauthnCredential as WebauthnCredential
+from pd_prime_demo.identity.models import AuthSession as AuthSession
+from pd_prime_demo.identity.models import RefreshToken
+from pd_prime_demo.identity.models import User as User
 from pd_prime_demo.identity.oauth_rules import narrowed_to_scope
 from pd_prime_demo.identity.passwords import confirm_email_change as confirm_email_change
 from pd_prime_demo.identity.passwords import send_already_registered as send_already_registered
@@ -48,7 +54,10 @@ from pd_prime_demo.identity.refresh import REFRESH_REUSED as REFRESH_REUSED
 from pd_prime_demo.identity.refresh import REFRESH_SUPERSEDED as REFRESH_SUPERSEDED
 from pd_prime_demo.identity.refresh import RefreshReuse as RefreshReuse
 from pd_prime_demo.identity.refresh import refresh as refresh
-from pd_prime_demo.identity.rules import password_problems, token_digest, user_actor
+from pd_prime_demo.identity.rules import ROLE_PERMISSIONS as ROLE_PERMISSIONS
+from pd_prime_demo.identity.rules import STAFF_ROLES as STAFF_ROLES
+from pd_prime_demo.identity.rules import password_problems, token_digest
+from pd_prime_demo.identity.rules import user_actor as user_actor
 from pd_prime_demo.identity.sessions import TokenPair as TokenPair
 from pd_prime_demo.identity.sessions import actor_for_user as actor_for_user
 from pd_prime_demo.identity.sessions import issue_tokens as _issue_tokens

@@ -8,15 +8,16 @@ every other authentication dependency (``CurrentActor``, ``require(permission)``
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from fastapi.routing import APIWebSocketRoute, iter_route_contexts
 
 from pd_prime_demo.compliance.control import Control, ControlContext, Frequency, Outcome
 from pd_prime_demo.compliance.controls.evidence import json_evidence, named
-from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.actor import Permission, Role
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.identity.dependencies import current_authentication
 
@@ -97,16 +98,33 @@ def route_table(routes: Sequence[Any]) -> list[dict[str, object]]:
     return sorted(table, key=lambda r: (str(r["path"]), str(r["method"])))
 
 
-def role_matrix() -> dict[str, list[str]]:
-    """Role -> its permissions, as identity grants them (the same function every login uses)."""
-    # identity.service uses identity.rules.user_actor without re-exporting it by name; it
-    # should (``user_actor as user_actor``), and this ignore then goes.
-    actor_of = identity.user_actor  # type: ignore[attr-defined]
-    nobody = uuid.UUID(int=0)
-    return {
-        role.value: sorted(p.value for p in actor_of(nobody, role.value, None).permissions)
-        for role in Role
-    }
+# The role -> permissions matrix as last reviewed (CC6.1: access is granted as authorized). A
+# change to identity.rules.ROLE_PERMISSIONS fails this control until the change is reviewed
+# and this file updated with it (CC8.1: the review is the commit that changes both).
+REVIEWED_MATRIX = Path(__file__).with_name("role_matrix.json")
+
+
+def role_matrix(
+    permissions: Mapping[Role, frozenset[Permission]] | None = None,
+) -> dict[str, list[str]]:
+    """Role -> its permissions, as identity grants them (``identity.ROLE_PERMISSIONS``)."""
+    granted = identity.ROLE_PERMISSIONS if permissions is None else permissions
+    return {role.value: sorted(p.value for p in granted.get(role, frozenset())) for role in Role}
+
+
+def reviewed_matrix() -> dict[str, list[str]]:
+    document: dict[str, list[str]] = json.loads(REVIEWED_MATRIX.read_text("utf-8"))
+    return document
+
+
+def matrix_differences(granted: dict[str, list[str]], reviewed: dict[str, list[str]]) -> list[str]:
+    """Each role's permissions granted but not reviewed (+) and reviewed but not granted (-)."""
+    differences = []
+    for role in sorted(set(granted) | set(reviewed)):
+        now, then = set(granted.get(role, [])), set(reviewed.get(role, []))
+        differences += [f"{role} +{p}" for p in sorted(now - then)]
+        differences += [f"{role} -{p}" for p in sorted(then - now)]
+    return differences
 
 
 async def logical_access(ctx: ControlContext) -> Outcome:
@@ -117,24 +135,40 @@ async def logical_access(ctx: ControlContext) -> Outcome:
         if not r["authenticated"] and r["public_because"] is None
     ]
     public = [r for r in table if not r["authenticated"] and r["public_because"] is not None]
+    granted = role_matrix()
+    changed = matrix_differences(granted, reviewed_matrix())
     evidence = (
         json_evidence("routes.json", table),
-        json_evidence("role_permissions.json", role_matrix()),
+        json_evidence("role_permissions.json", granted),
+        json_evidence("role_permissions_unreviewed.json", changed),
     )
-    figures = {"routes": len(table), "public": len(public), "unprotected": len(unprotected)}
+    figures = {
+        "routes": len(table),
+        "public": len(public),
+        "unprotected": len(unprotected),
+        "unreviewed_permission_changes": len(changed),
+    }
     if not table:
         return Outcome(
             False, "no routes were given to examine", ctx.now, ctx.now, evidence, figures
         )
+    problems = []
     if unprotected:
-        reason = (
+        problems.append(
             f"{len(unprotected)} route(s) need no authentication and are not on the documented "
             f"public list: {named(unprotected)}"
         )
-        return Outcome(False, reason, ctx.now, ctx.now, evidence, figures)
+    if changed:
+        problems.append(
+            f"the role-permission matrix differs from the reviewed one "
+            f"(compliance/controls/role_matrix.json): {named(changed)}"
+        )
+    if problems:
+        return Outcome(False, "; ".join(problems), ctx.now, ctx.now, evidence, figures)
     reason = (
         f"all {len(table) - len(public)} non-public routes authenticate their caller; "
-        f"{len(public)} public routes, each on the documented list with its reason"
+        f"{len(public)} public routes, each on the documented list with its reason; the "
+        "role-permission matrix is the reviewed one"
     )
     return Outcome(True, reason, ctx.now, ctx.now, evidence, figures)
 
@@ -146,7 +180,7 @@ LOGICAL_ACCESS = Control(
     description=(
         "Every route of the application has the authentication dependency, except the "
         "documented public routes (each with its reason); the role-to-permission matrix is the "
-        "evidence of what each role may do."
+        "reviewed one (role_matrix.json), any difference named."
     ),
     frequency=Frequency.DAILY,
     test=logical_access,
