@@ -5,6 +5,7 @@ a prospect is erased outright; a legal hold blocks it."""
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 from typing import Any
 
 from httpx import AsyncClient
@@ -20,9 +21,10 @@ from pd_prime_demo.privacy.enums import Purpose
 from pd_prime_demo.privacy.retention_rules import ART_17_3_B, ART_17_3_E
 from pd_prime_demo.privacy.service import access, consent, erasure, holds
 from pd_prime_demo.privacy.service.erasure import ErasureReport
-from tests.claims_support import fresh, staff
-from tests.factories import auto_quote, login, person
-from tests.integration.test_privacy_access import a_person_with_history
+from tests.claims_support import at, cancel, fresh, staff
+from tests.claims_workflow_support import move, url
+from tests.factories import auto_quote, changing, login, person
+from tests.integration.test_privacy_access import PersonWithHistory, a_person_with_history
 
 ADMIN = Actor.system("privacy-tests")
 
@@ -53,10 +55,70 @@ async def _money(runtime: Runtime, policy_id: str) -> list[Any]:
         return [tuple(r) for r in rows]
 
 
+async def _ended(client: AsyncClient, runtime: Runtime, who: PersonWithHistory) -> date:
+    """Close the claim and cancel the policy through the real services; the day after which
+    the erasure may proceed."""
+    day = who.made.inception + timedelta(days=40)
+    with at(day):
+        person = await staff(client, runtime, Role.ADJUSTER)
+        adjuster = await fresh(client, person)
+        assigned = await client.post(
+            url(who.claim, "/assignment"),
+            json={"adjuster_id": str(person.user_id), "reason": "privacy request"},
+            headers=await changing(client, adjuster, url(who.claim)),
+        )
+        assert assigned.status_code == 200, assigned.text
+        if assigned.json()["status"] != "open":
+            opened = await move(client, adjuster, who.claim, status="open")
+            assert opened.status_code == 200, opened.text
+        closed = await move(
+            client, adjuster, who.claim, status="closed", outcome="denied", reason="Withdrawn"
+        )
+        assert closed.status_code == 200, closed.text
+        admin = await fresh(client, await staff(client, runtime, Role.ADMIN))
+        await cancel(client, admin, who.made, day)
+    return day
+
+
+async def test_erasure_is_refused_while_a_policy_is_in_force_or_a_claim_open(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """GDPR Art. 17(1)(a), 17(3)(b), (e): the contract and a live claim still need the data."""
+    who = await a_person_with_history(client, runtime)
+    async with runtime.db.sessionmaker() as session:
+        before = await session.scalar(
+            text("SELECT row_to_json(c)::text FROM customers c WHERE id = :c"),
+            {"c": who.customer_id},
+        )
+    with at(who.made.inception + timedelta(days=35)):
+        async with runtime.db.unit_of_work() as session:
+            refused = await erasure.erase(
+                session, who.customer_id, actor=ADMIN, request_id=None, cipher=runtime.cipher
+            )
+    assert isinstance(refused, Err)
+    assert refused.error.code == "privacy.erasure_deferred"
+    assert refused.error.kind.value == "conflict"
+    assert "Art. 17(1)(a)" in refused.error.detail
+    assert "a claim is open" in refused.error.extra["reasons"]
+    assert refused.error.extra["not_before"] is not None
+    async with runtime.db.sessionmaker() as session:
+        after = await session.scalar(
+            text("SELECT row_to_json(c)::text FROM customers c WHERE id = :c"),
+            {"c": who.customer_id},
+        )
+        erased = await session.scalar(
+            text("SELECT count(*) FROM privacy_erasures WHERE customer_id = :c"),
+            {"c": who.customer_id},
+        )
+    assert after == before, "a refused erasure changes nothing"
+    assert erased == 0
+
+
 async def test_erasing_a_policyholder_keeps_the_books_and_the_audit_chain(
     client: AsyncClient, runtime: Runtime
 ) -> None:
     who = await a_person_with_history(client, runtime)
+    day = await _ended(client, runtime, who)
     admin = await staff(client, runtime, Role.ADMIN)
     money_before = await _money(runtime, who.made.policy_id)
     policy_before = (
@@ -65,7 +127,8 @@ async def test_erasing_a_policyholder_keeps_the_books_and_the_audit_chain(
         )
     ).json()
 
-    report = await _erase(runtime, who.customer_id)
+    with at(day + timedelta(days=1)):
+        report = await _erase(runtime, who.customer_id)
 
     by_class = {(i.record_class.value, i.table): i for i in report.items}
     assert by_class[("quote_unbound", "quotes")].record_ids == (who.unbound_quote_id,)
@@ -223,5 +286,7 @@ async def test_a_legal_hold_blocks_erasure_until_released(
         twice = await holds.release(session, placed.value.id, note=None, actor=ADMIN)
         assert isinstance(twice, Err)
         assert twice.error.code == "privacy.hold_released"
-    report = await _erase(runtime, who.customer_id)
+    day = await _ended(client, runtime, who)
+    with at(day + timedelta(days=1)):
+        report = await _erase(runtime, who.customer_id)
     assert report.pseudonymised

@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from beartype import beartype
@@ -31,14 +32,17 @@ from pd_prime_demo.core.result_types import DomainError, Err, ErrorKind, Ok, Res
 from pd_prime_demo.customers import privacy as customers_privacy
 from pd_prime_demo.identity import privacy as identity_privacy
 from pd_prime_demo.policies import privacy as policies_privacy
+from pd_prime_demo.policies import service as policies
 from pd_prime_demo.privacy.enums import Source
 from pd_prime_demo.privacy.models import PrivacyExport, PrivacyRequest
 from pd_prime_demo.privacy.retention_models import ErasureRecord
 from pd_prime_demo.privacy.retention_rules import (
     Decision,
+    Deferral,
     Disposition,
     PersonFacts,
     RecordClass,
+    erasure_deferral,
     erasure_plan,
 )
 from pd_prime_demo.privacy.service import consent, holds
@@ -52,6 +56,26 @@ def legal_hold(hold_ids: list[uuid.UUID]) -> DomainError:
         "a legal hold preserves this person's records: the erasure cannot proceed until "
         "counsel releases it (GDPR Art. 17(3)(e))",
         extra={"holds": [str(h) for h in hold_ids]},
+    )
+
+
+def deferred(deferral: Deferral) -> DomainError:
+    """The erasure must wait: the person is told why and from when to ask again."""
+    again = (
+        f"it can be requested again after {deferral.not_before}"
+        if deferral.not_before is not None
+        else "it can be requested again once the claim is closed"
+    )
+    return DomainError(
+        ErrorKind.CONFLICT,
+        "privacy.erasure_deferred",
+        f"the erasure cannot be carried out yet: {'; '.join(deferral.reasons)} "
+        f"({deferral.basis}); {again}",
+        extra={
+            "reasons": list(deferral.reasons),
+            "basis": deferral.basis,
+            "not_before": None if deferral.not_before is None else str(deferral.not_before),
+        },
     )
 
 
@@ -146,14 +170,17 @@ async def erase(
     policy_ids = await policies_privacy.policy_ids(session, customer_id)
     claim_ids = await claims_privacy.claim_ids(session, customer_id)
     named_elsewhere = await claims_privacy.is_party_elsewhere(session, customer_id)
-    plan = erasure_plan(
-        PersonFacts(
-            has_policy=bool(policy_ids),
-            has_claim=bool(claim_ids),
-            has_user_account=user_id is not None,
-            is_claim_party=named_elsewhere,
-        )
+    facts = PersonFacts(
+        has_policy=bool(policy_ids),
+        has_claim=bool(claim_ids),
+        has_user_account=user_id is not None,
+        is_claim_party=named_elsewhere,
+        policy_in_force_until=await _in_force_until(session, policy_ids),
+        open_claim=await claims_privacy.has_open_claim(session, customer_id),
     )
+    if deferral := erasure_deferral(facts):
+        return Err(deferred(deferral))
+    plan = erasure_plan(facts)
     items: list[ErasureItem] = []
 
     quote_ids = await quotes_privacy.ids_of(session, customer_id)
@@ -254,6 +281,26 @@ async def erase(
         },
     )
     return Ok(report)
+
+
+async def _in_force_until(session: AsyncSession, policy_ids: list[uuid.UUID]) -> date | None:
+    """The latest term end of the person's policies in force or not yet effective today (as
+    the policies domain reads a policy's state on a day); None if none is. A person holds a
+    handful of policies: one history read per policy."""
+    today = clock.today()
+    until: date | None = None
+    for policy_id in policy_ids:
+        state = policies.state_as_of(await policies.transactions(session, policy_id), today)
+        snapshot = state.snapshot
+        if state.status not in _LIVE or snapshot is None:
+            continue
+        ends = date.fromisoformat(str(snapshot["term_end"]))
+        until = ends if until is None else max(until, ends)
+    return until
+
+
+# StatusOn values of a policy the contract still needs the data for.
+_LIVE = frozenset({"in_force", "not_yet_effective"})
 
 
 async def _delete_exports(session: AsyncSession, customer_id: uuid.UUID) -> list[str]:
