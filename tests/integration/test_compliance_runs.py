@@ -315,3 +315,60 @@ async def test_run_due_runs_each_control_once_per_period(
     assert await due_at(monday + timedelta(days=1)) == [daily.id, monthly.id]  # December
     assert await due_at(monday + timedelta(days=2)) == [daily.id]
     assert await due_at(monday + timedelta(days=7)) == [daily.id, weekly.id]
+
+
+async def test_deleting_the_newest_failing_run_is_detected_by_its_audit_entry(
+    session: AsyncSession, settings: Settings
+) -> None:
+    passing = await service.run_control(
+        session, table_has_rows("alembic_version"), settings=settings, now=NOW
+    )
+    failing = await service.run_control(
+        session, table_has_rows("security_reviews"), settings=settings, now=NOW
+    )
+    assert not failing.passed
+    await audit.write_pending(session)
+    [entry] = (
+        await session.scalars(
+            select(AuditEntry).where(
+                AuditEntry.resource_type == "control_run",
+                AuditEntry.resource_id == str(failing.id),
+            )
+        )
+    ).all()
+    assert entry.changes["hash"] == failing.hash
+    assert (await service.verify_runs(session)).ok
+
+    # As superuser: the newest run and its evidence go, leaving a chain that links perfectly.
+    await _bypassing_triggers(session, f"DELETE FROM control_evidence WHERE run_id = {failing.id}")
+    await _bypassing_triggers(session, f"DELETE FROM control_runs WHERE id = {failing.id}")
+    report = await service.verify_runs(session)
+    assert (report.ok, report.first_bad_id) == (False, failing.id)
+    assert report.reason == "run missing: its audit entry remains (a run was removed)"
+    assert report.head_id == passing.id
+
+
+async def test_a_rewritten_run_and_a_run_without_its_entry_are_detected(
+    session: AsyncSession, settings: Settings
+) -> None:
+    run = await service.run_control(
+        session, table_has_rows("alembic_version"), settings=settings, now=NOW
+    )
+    run_id, run_hash = run.id, run.hash  # verification reloads the row
+    await audit.write_pending(session)
+    # Rewritten with another hash: the audit entry disagrees.
+    await _bypassing_triggers(
+        session, f"UPDATE control_runs SET hash = repeat('b', 64) WHERE id = {run_id}"
+    )
+    report = await service.verify_runs(session)
+    assert (report.ok, report.first_bad_id) == (False, run_id)
+    await _bypassing_triggers(
+        session, f"UPDATE control_runs SET hash = '{run_hash}' WHERE id = {run_id}"
+    )
+    await _bypassing_triggers(
+        session,
+        f"DELETE FROM audit_log WHERE resource_type = 'control_run' AND resource_id = '{run_id}'",
+    )
+    report = await service.verify_runs(session)
+    assert (report.ok, report.first_bad_id) == (False, 0), report.reason
+    assert report.reason == "1 run(s) have no audit entry (recorded outside the runner)"

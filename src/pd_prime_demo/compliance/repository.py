@@ -172,3 +172,17 @@ async def chain_head(session: AsyncSession) -> tuple[int, str] | None:
         )
     ).first()
     return (row[0], row[1]) if row else None
+
+
+async def run_hashes(session: AsyncSession, run_ids: Sequence[int]) -> dict[int, str]:
+    """The stored hash of each of ``run_ids`` that exists."""
+    if not run_ids:
+        return {}
+    rows = await session.execute(
+        select(ControlRun.id, ControlRun.hash).where(ControlRun.id.in_(run_ids))
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def count_runs(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(ControlRun)) or 0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, func, literal, or_, select, text, union_all
+from sqlalchemy import and_, func, literal, or_, select, text, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.identity import service as identity
@@ -86,7 +86,8 @@ async def live_credentials_of_deactivated(
         .where(User.is_active.is_(False), ApiKey.revoked_at.is_(None), ApiKey.expires_at > now)
     )
     held: list[tuple[uuid.UUID, str]] = []
-    rows: Sequence[Row[Any]] = (
+    # The union's rows are untyped to mypy (a compound select): (user, kind, id, client).
+    rows: Sequence[Any] = (
         await session.execute(union_all(sessions, keys).order_by(text("1, 2, 3")))
     ).all()
     for row in rows:

@@ -1,5 +1,12 @@
 """Verifying the control-run chain: every run's hash over its content and its predecessor's,
-and every run's stored evidence matching its manifest (used by the export and the CLI)."""
+every run's stored evidence matching its manifest, and the chain anchored in the audit log
+(used by the export and the CLI).
+
+The run chain alone cannot show that its newest runs were deleted or rewritten together with
+their hashes: every run's hash is also in its ``compliance.control_run`` audit entry, and the
+audit chain is covered by signed checkpoints (AICPA TSC CC4.1, PI1.5). So every such entry
+must match a run with that id and hash, and every run must have its entry.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,13 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from pd_prime_demo.audit import service as audit
 from pd_prime_demo.compliance import repository
 from pd_prime_demo.compliance.models import ControlRun
 from pd_prime_demo.compliance.rules import GENESIS_HASH, RunContent, run_hash
+from pd_prime_demo.core.result_types import Ok
+
+_RUN_ACTION = "compliance.control_run"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,4 +79,52 @@ async def verify_runs(session: AsyncSession, *, batch_size: int = 2000) -> RunCh
             expected_prev = run.hash
             head = (run.id, run.hash)
             checked += 1
+    anchored = await _check_anchors(session, batch_size=batch_size)
+    if anchored is not None:
+        bad_id, reason = anchored
+        return RunChainReport(checked, bad_id, reason, *(head or (None, None)))
     return RunChainReport(checked, None, None, *(head or (None, None)))
+
+
+async def _check_anchors(session: AsyncSession, *, batch_size: int) -> tuple[int, str] | None:
+    """The first run (newest first) whose audit entry and row disagree, and how.
+
+    The audit entries are read a page at a time, newest first; each page's runs are fetched by
+    id. A run with no entry is found by counting: as many entries as runs, and every entry
+    matched, leaves no run without one.
+    """
+    # Runs recorded in this transaction have their entries pending until the commit: chain
+    # them now so they are read (a no-op, and no lock, when nothing is pending).
+    await audit.write_pending(session)
+    cursor: str | None = None
+    entries = 0
+    while True:
+        page = await audit.list_entries(
+            session, resource_type="control_run", resource_id=None, cursor=cursor, limit=batch_size
+        )
+        if not isinstance(page, Ok):
+            return 0, "the audit entries of the runs could not be read"
+        found, cursor = page.value
+        recorded: dict[int, str | None] = {}
+        for entry in found:
+            if entry.action != _RUN_ACTION:
+                continue
+            if not entry.resource_id.isdigit():
+                return 0, f"audit entry {entry.id} names no run"
+            changes = entry.changes or {}
+            recorded[int(entry.resource_id)] = changes.get("hash")
+        entries += len(recorded)
+        stored = await repository.run_hashes(session, list(recorded))
+        for run_id in sorted(recorded, reverse=True):
+            if run_id not in stored:
+                return run_id, "run missing: its audit entry remains (a run was removed)"
+            if recorded[run_id] != stored[run_id]:
+                return run_id, "run does not match the hash in its audit entry"
+        if cursor is None:
+            break
+    runs = await repository.count_runs(session)
+    if runs != entries:
+        # Which run it is would take every matched id in memory; the count names the fault and
+        # first_bad_id 0 marks a fault of the chain as a whole.
+        return 0, f"{runs - entries} run(s) have no audit entry (recorded outside the runner)"
+    return None

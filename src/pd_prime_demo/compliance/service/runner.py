@@ -128,7 +128,9 @@ async def run_control(
         "compliance.control_run",
         "control_run",
         str(run.id),
-        {"control_id": control.id, "passed": run.passed},
+        # The run's hash in the audit chain, whose signed checkpoints then anchor the run
+        # chain: a run deleted or rewritten, even the newest, no longer matches its entry.
+        {"control_id": control.id, "passed": run.passed, "hash": run.hash},
     )
     if not run.passed:
         # An ERROR line for the log pipeline's alerting, besides the gauge's alert.
