@@ -18,7 +18,9 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
-from pd_prime_demo.privacy.service import holds, retention
+from pd_prime_demo.privacy.enums import Channel, Regime, RequestKind
+from pd_prime_demo.privacy.models import PrivacyExport
+from pd_prime_demo.privacy.service import holds, requests, retention
 from tests.claims_support import at, bound_policy, fresh, policyholder, staff
 from tests.factories import auto_quote, person
 from tests.integration.test_privacy_access import a_person_with_history
@@ -145,3 +147,49 @@ async def _rows(runtime: Runtime, sql: str) -> list[str]:
 async def _pairs(runtime: Runtime, sql: str) -> list[tuple[str, str]]:
     async with runtime.db.sessionmaker() as session:
         return [(str(a), str(b)) for a, b in await session.execute(text(sql))]
+
+
+async def test_access_answers_are_purged_after_their_ttl(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    """privacy_export_ttl_days: an answer kept for download goes when it has served (Art.
+    5(1)(e)); a recent one stays."""
+    agent = await staff(client, runtime, Role.AGENT)
+    prospect = await _prospect(client, await fresh(client, agent))
+    ttl = timedelta(days=runtime.settings.privacy_export_ttl_days)
+    async with runtime.db.unit_of_work() as session:
+        ids = []
+        for _ in range(2):
+            opened = await requests.open_request(
+                session,
+                prospect,
+                RequestKind.ACCESS,
+                Regime.GDPR,
+                channel=Channel.STAFF,
+                actor=SWEEPER,
+                cipher=runtime.cipher,
+            )
+            assert isinstance(opened, Ok), opened
+            ids.append(opened.value.id)
+        old, recent = ids
+        for request_id, made in (
+            (old, clock.now() - ttl - timedelta(hours=1)),
+            (recent, clock.now()),
+        ):
+            session.add(
+                PrivacyExport(
+                    request_id=request_id,
+                    format="json",
+                    media_type="application/json",
+                    content_enc=runtime.cipher.encrypt("e30=", context="test"),
+                    sha256="0" * 64,
+                    created_at=made,
+                )
+            )
+    done = await retention.run(runtime.db, runtime.settings, runtime.cipher, actor=SWEEPER)
+    assert done.progress["exports_deleted"] >= 1
+    left = await _rows(
+        runtime,
+        f"SELECT request_id::text FROM privacy_exports WHERE request_id IN ('{old}', '{recent}')",
+    )
+    assert left == [str(recent)]

@@ -21,3 +21,6 @@ class PrivacySettings(BaseModel):
     # A former insured is pseudonymised this long after their last policy ended and their last
     # claim closed: the longest usual US state record rule / IRS period is 7 years.
     privacy_retention_former_insured_years: int = Field(default=7, ge=5, le=50)
+    # An access answer kept for download is deleted this long after it was made (GDPR Art.
+    # 5(1)(e): a copy of everything about the person is not kept longer than its purpose).
+    privacy_export_ttl_days: int = Field(default=30, ge=1, le=365)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
@@ -32,6 +32,7 @@ from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import DomainError, Ok, Result
 from pd_prime_demo.customers import privacy as customers_privacy
 from pd_prime_demo.policies import privacy as policies_privacy
+from pd_prime_demo.privacy.models import PrivacyExport, PrivacyRequest
 from pd_prime_demo.privacy.retention_models import ErasureRecord, RetentionRun
 from pd_prime_demo.privacy.retention_rules import (
     CustomerClock,
@@ -64,6 +65,7 @@ class ChunkOutcome:
     erased: int  # prospects
     pseudonymised: int  # former insureds
     held: int  # skipped: under a legal hold
+    exports_deleted: int = 0  # access answers past privacy_export_ttl_days
 
 
 def _empty_progress() -> dict[str, Any]:
@@ -74,6 +76,7 @@ def _empty_progress() -> dict[str, Any]:
         "erased": 0,
         "pseudonymised": 0,
         "held": 0,
+        "exports_deleted": 0,
         "done": False,
     }
 
@@ -189,12 +192,20 @@ async def run_chunk(
             if isinstance(result, Ok):
                 target = erased_ids if verdict is RetentionClass.PROSPECT else pseudonymised_ids
                 target.append(customer_id)
+        exports = await _purge_exports(
+            session, ids, before=clock.now() - timedelta(days=settings.privacy_export_ttl_days)
+        )
         outcome = ChunkOutcome(
-            len(ids), len(deleted_quotes), len(erased_ids), len(pseudonymised_ids), len(held)
+            len(ids),
+            len(deleted_quotes),
+            len(erased_ids),
+            len(pseudonymised_ids),
+            len(held),
+            len(exports),
         )
         progress["cursor"] = str(ids[-1])
-    for key in ("examined", "quotes_deleted", "erased", "pseudonymised", "held"):
-        progress[key] = int(progress[key]) + getattr(outcome, key)
+    for key in ("examined", "quotes_deleted", "erased", "pseudonymised", "held", "exports_deleted"):
+        progress[key] = int(progress.get(key, 0)) + getattr(outcome, key)
     finished = len(chunk) < settings.privacy_retention_chunk
     progress["done"] = finished
     current.progress = progress
@@ -214,9 +225,29 @@ async def run_chunk(
             "erased": [str(c) for c in erased_ids],
             "pseudonymised": [str(c) for c in pseudonymised_ids],
             "held": len(held),
+            "exports_deleted": outcome.exports_deleted,
         },
     )
     return outcome
+
+
+async def _purge_exports(
+    session: AsyncSession, customer_ids: list[uuid.UUID], *, before: datetime
+) -> list[tuple[uuid.UUID, str]]:
+    """Delete the chunk's access answers made before ``before`` (a hold does not keep them:
+    the records they copy are kept, the copy is not). Bounded by the chunk's customers
+    (ix_privacy_requests_customer), so the sweep never scans the exports table whole."""
+    found = await session.execute(
+        delete(PrivacyExport)
+        .where(
+            PrivacyExport.created_at < before,
+            PrivacyExport.request_id.in_(
+                select(PrivacyRequest.id).where(PrivacyRequest.customer_id.in_(customer_ids))
+            ),
+        )
+        .returning(PrivacyExport.request_id, PrivacyExport.format)
+    )
+    return [(r, f) for r, f in found]
 
 
 async def _clocks(
