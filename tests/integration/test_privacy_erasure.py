@@ -13,13 +13,15 @@ from sqlalchemy import text
 
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import service as billing
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, Role
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.customers.schemas import REGISTRATION_EXAMPLE
-from pd_prime_demo.privacy.enums import Purpose
+from pd_prime_demo.privacy.enums import Channel, Purpose, Regime, RequestKind
+from pd_prime_demo.privacy.models import PrivacyExport
 from pd_prime_demo.privacy.retention_rules import ART_17_3_B, ART_17_3_E
-from pd_prime_demo.privacy.service import access, consent, erasure, holds
+from pd_prime_demo.privacy.service import access, consent, erasure, holds, requests
 from pd_prime_demo.privacy.service.erasure import ErasureReport
 from tests.claims_support import at, cancel, fresh, staff
 from tests.claims_workflow_support import move, url
@@ -227,9 +229,33 @@ async def test_a_prospect_is_erased_outright(client: AsyncClient, runtime: Runti
     customer_id = uuid.UUID(created.json()["id"])
     quoted = await client.post("/api/v1/quotes", json=auto_quote(str(customer_id)), headers=headers)
     assert quoted.status_code == 201, quoted.text
+    # An earlier access answer kept for download: a copy of everything, erased with the rest.
+    async with runtime.db.unit_of_work() as session:
+        opened = await requests.open_request(
+            session,
+            customer_id,
+            RequestKind.ACCESS,
+            Regime.GDPR,
+            channel=Channel.STAFF,
+            actor=ADMIN,
+            cipher=runtime.cipher,
+        )
+        assert isinstance(opened, Ok), opened
+        session.add(
+            PrivacyExport(
+                request_id=opened.value.id,
+                format="json",
+                media_type="application/json",
+                content_enc=runtime.cipher.encrypt("e30=", context="test"),
+                sha256="0" * 64,
+                created_at=clock.now(),
+            )
+        )
 
     report = await _erase(runtime, customer_id)
 
+    exports = next(i for i in report.erased if i.table == "privacy_exports")
+    assert exports.record_ids == (f"{opened.value.id}:json",)
     assert not report.pseudonymised
     assert {i.table for i in report.erased} >= {"customers", "quotes"}
     assert {i.table for i in report.withheld} == {"audit_log"}
@@ -238,6 +264,11 @@ async def test_a_prospect_is_erased_outright(client: AsyncClient, runtime: Runti
             text("SELECT count(*) FROM quotes WHERE customer_id = :c"), {"c": customer_id}
         )
         assert left == 0
+        kept = await session.scalar(
+            text("SELECT count(*) FROM privacy_exports WHERE request_id = :r"),
+            {"r": opened.value.id},
+        )
+        assert kept == 0
         export = await access.collect(session, customer_id, cipher=runtime.cipher)
         assert (await audit.verify_chain(session)).ok
     customer = next(r for r in export.records if r.table == "customers").fields
