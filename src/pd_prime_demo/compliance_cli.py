@@ -94,7 +94,15 @@ def compliance_export(
     start: Annotated[datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="first UTC day")],
     end: Annotated[datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="last UTC day")],
     out: Annotated[Path, typer.Option("--out", help="the zip to write")],
-    seed: Annotated[str | None, typer.Option(help="the sampling seed; random when absent")] = None,
+    seed: Annotated[
+        str | None,
+        typer.Option(
+            help=(
+                "the sampling seed: the auditor supplies their own (the manifest records who "
+                "did); drawn by the server when absent"
+            )
+        ),
+    ] = None,
 ) -> None:
     """Write the auditor's archive of a period (every run, the samples, the evidence, the
     chain's verification); exit 1 when the run chain does not verify."""

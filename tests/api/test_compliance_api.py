@@ -250,6 +250,8 @@ async def test_the_export_is_checked_against_its_manifest(
     # The auditor redraws the sample from the manifest's seed and method alone.
     seed = manifest["sampling"]["seed"]
     assert seed == "auditor-2026"
+    # Whose seed it is: the caller's (by actor id), never presented as the server's draw.
+    assert manifest["sampling"]["seed_source"] == {"supplied_by": str(admin.user_id)}
     hashes = {r["id"]: r["hash"] for r in runs}
     daily = sorted(inside[DAILY.id], key=lambda i: sample_rank(seed, hashes[i]))[:25]
     assert samples[DAILY.id]["sample"] == sorted(daily)
@@ -266,6 +268,12 @@ async def test_the_export_is_checked_against_its_manifest(
     other = await client.get(
         "/api/v1/compliance/export", params={**params, "seed": "other"}, headers=admin.headers
     )
+    drawn = await client.get(
+        "/api/v1/compliance/export",
+        params={"from": START.isoformat(), "to": END.isoformat()},
+        headers=admin.headers,
+    )
+    assert _read(drawn.content)[1]["sampling"]["seed_source"] == {"drawn_by": "server"}
     other_daily = json.loads(_read(other.content)[0].read("samples.json"))["controls"]
     assert [c["sample"] for c in other_daily if c["control_id"] == DAILY.id] != [
         samples[DAILY.id]["sample"]

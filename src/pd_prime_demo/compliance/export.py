@@ -181,6 +181,7 @@ def manifest_document(
     sizes: dict[Frequency, int],
     runs: int,
     chain: dict[str, Any],
+    seed_source: dict[str, str],
 ) -> dict[str, Any]:
     return {
         "format": FORMAT,
@@ -190,6 +191,8 @@ def manifest_document(
         "runs": runs,
         "sampling": {
             "seed": seed,
+            # {"supplied_by": <actor id>} or {"drawn_by": "server"}: an auditor supplies their own.
+            "seed_source": seed_source,
             "method": SAMPLING_METHOD,
             "sizes": {
                 **{frequency.value: n for frequency, n in sizes.items()},

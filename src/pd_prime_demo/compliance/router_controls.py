@@ -203,7 +203,10 @@ async def export_controls(
             min_length=1,
             max_length=64,
             pattern=r"^[A-Za-z0-9_-]+$",
-            description="the sampling seed (to redraw a sample); a random one when absent",
+            description=(
+                "the sampling seed: the auditor supplies their own (the manifest records the "
+                "caller as its source); drawn by the server when absent"
+            ),
         ),
     ] = None,
 ) -> StreamingResponse:

@@ -11,17 +11,22 @@ from pd_prime_demo.compliance.control import Control
 # control id -> (the evidence it produces, how it fails): what an auditor reads beside it.
 NOTES: dict[str, tuple[str, str]] = {
     "CC6.1-logical-access": (
-        "routes.json (every route, authenticated or why public), role_permissions.json",
-        "a route without authentication that is not on the documented public list",
+        "routes.json (every route, authenticated or why public), role_permissions.json, "
+        "role_permissions_unreviewed.json",
+        "a route without authentication that is not on the documented public list; a role's "
+        "permissions differing from the reviewed compliance/controls/role_matrix.json (each "
+        "difference named; the review updates the file with identity.rules)",
     ),
     "CC6.2-provisioning-removal": (
         "deactivated_live_credentials.csv (user and credential ids), unaudited_changes.json",
         "a deactivated user with a live session, OAuth authorization or API key; a user "
-        "created or deactivated without its audit entry",
+        "created or deactivated without its audit entry; a staff user changed in the period "
+        "whose role is not the one their newest user.created / user.role_changed entry gives",
     ),
     "CC6.6-staff-mfa": (
         "staff_mfa.csv (user id, role, MFA methods), mfa_policy.json",
-        "a staff role not in mfa_required_roles; an active staff user without MFA (by id)",
+        "a staff role not in mfa_required_roles; an active staff user without MFA (by id); "
+        "outside demo and development, any active demo staff account (published password)",
     ),
     "CC6.7-encryption": (
         "protected_columns.json (per column: values sampled, not protected; never a value), "

@@ -62,6 +62,10 @@ async def export_period(
     start (the caller closes it). The export is audited: who took which period."""
     if (error := _check_period(start, end, settings)) is not None:
         return Err(error)
+    # Who chose the seed is part of the evidence: a seed the auditee picks could be tried
+    # until the sample avoids a bad run, so the auditor supplies their own (AICPA AT-C 205,
+    # sampling under the auditor's control) and the manifest says whose it is.
+    seed_source = {"drawn_by": "server"} if not seed else {"supplied_by": actor.id}
     seed = seed or secrets.token_hex(16)
     sizes = sample_sizes(settings)
     begins = datetime.combine(start, time(0), tzinfo=UTC)
@@ -119,6 +123,7 @@ async def export_period(
             sizes=sizes,
             runs=len(run_ids),
             chain=chain,
+            seed_source=seed_source,
         )
     )
     await audit.record(
@@ -127,7 +132,11 @@ async def export_period(
         "compliance.exported",
         "compliance_export",
         f"{start.isoformat()}..{end.isoformat()}",
-        {"runs": len(run_ids), "chain_ok": report.ok},
+        {
+            "runs": len(run_ids),
+            "chain_ok": report.ok,
+            "seed_supplied": "supplied_by" in seed_source,
+        },
     )
     file.seek(0)
     return Ok(file)
