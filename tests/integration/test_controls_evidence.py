@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from httpx import ASGITransport, AsyncClient
 from pydantic import SecretStr
@@ -31,10 +32,12 @@ from pd_prime_demo.compliance.evidence_models import SecurityReview
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.config import get_settings
+from pd_prime_demo.core.metrics_server import serve_metrics
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 from pd_prime_demo.operations import metrics_router
-from pd_prime_demo.operations.evidence import ScrapeRecorder
+from pd_prime_demo.operations.evidence import ScrapeRecorder, last_scrape
+from pd_prime_demo.operations.metrics import BackgroundFigures
 from pd_prime_demo.operations.models import BackupRun
 from tests.conftest import create_scratch_database, drop_scratch_database
 from tests.factories import user_login
@@ -279,3 +282,27 @@ async def test_a1_2_reads_the_backups_and_restores_the_cli_records(
         )
     assert not stale.passed
     assert "over 26 hours ago" in stale.reason
+
+
+async def test_a_scrape_of_the_tokenless_listener_is_recorded_for_cc7_2(
+    committed_runtime: Runtime,
+) -> None:
+    runtime = committed_runtime
+    async with runtime.db.sessionmaker() as read:
+        assert not (await MONITORING.test(_ctx(read, runtime))).passed
+    figures = BackgroundFigures(runtime.settings)
+    server = serve_metrics("127.0.0.1:0", figures)
+    assert server is not None
+    try:
+        url = f"http://127.0.0.1:{server.port}/metrics"
+        response = await asyncio.to_thread(httpx.get, url, timeout=10)
+    finally:
+        server.close()
+        figures.close()
+    assert response.status_code == 200
+    async with runtime.db.sessionmaker() as read:
+        recorded = await last_scrape(read)
+        assert recorded is not None
+        assert clock.now() - recorded < timedelta(minutes=1)
+        outcome = await MONITORING.test(_ctx(read, runtime))
+    assert "no scrape of /metrics" not in outcome.reason
