@@ -16,6 +16,7 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.privacy.service import requests as dsr
+from pd_prime_demo.privacy.service import subjects
 from tests.factories import Login, mails_to, person, register_and_login, user_login
 
 REQUESTS = "/api/v1/privacy/requests"
@@ -372,3 +373,68 @@ async def test_deadline_report_counts_overdue_and_late(
     assert after.open_overdue == before.open_overdue
     assert uuid.UUID(made["id"]) in after.late_ids
     assert not after.healthy
+
+
+async def test_intake_finds_the_person_among_many_similar_addresses(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    tag = uuid.uuid4().hex[:8]
+    # On file as the person typed it; asked for as another spelling of the same address.
+    target = f"Kim.{tag}@Example.com"
+    # More customers whose address contains the person's than a page of a substring search.
+    for n in range(21):
+        await _staff_customer(client, admin, email=f"{n}{target}")
+    customer = await _staff_customer(client, admin, email=target)
+    found = await subjects.customer_ids_by_email(session, target.lower())
+    assert found == [uuid.UUID(customer["id"])]
+    answer = await client.post(
+        f"{REQUESTS}/intake", json={"email": target.lower(), "kind": "access", "regime": "ccpa"}
+    )
+    assert answer.status_code == 202
+    assert len(await mails_to(runtime, target)) == 1
+    assert await mails_to(runtime, f"0{target}") == []
+
+
+async def test_an_unverified_intake_is_no_deadline_missed(
+    client: AsyncClient, runtime: Runtime, session: AsyncSession
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    customer = await _staff_customer(client, admin)
+    later = clock.now() + timedelta(days=60)
+    before = await dsr.deadline_report(session, now=later)
+    # Anyone may file in a person's name; the code goes to the address on file, unanswered.
+    answer = await client.post(
+        f"{REQUESTS}/intake", json={"email": customer["email"], "kind": "access", "regime": "gdpr"}
+    )
+    assert answer.status_code == 202
+    unverified = await dsr.deadline_report(session, now=later)
+    assert unverified.open_overdue == before.open_overdue
+    # A verified one past its month is overdue.
+    request_id = await _verified_staff_request(
+        client, runtime, admin, customer, kind="objection", regime="gdpr"
+    )
+    verified = await dsr.deadline_report(session, now=later)
+    assert verified.open_overdue == before.open_overdue + 1
+    assert uuid.UUID(request_id) in verified.overdue_ids
+
+
+async def test_a_gdpr_answer_gives_the_ssn_and_a_ccpa_answer_withholds_it(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    customer = await _staff_customer(client, admin, ssn="123-45-6789")
+    answers = {}
+    for regime in ("gdpr", "ccpa"):
+        request_id = await _verified_staff_request(
+            client, runtime, admin, customer, kind="access", regime=regime
+        )
+        done = await client.post(f"{REQUESTS}/{request_id}/fulfilment", headers=admin.headers)
+        assert done.status_code == 200, done.text
+        export = await client.get(f"{REQUESTS}/{request_id}/export", headers=admin.headers)
+        assert export.status_code == 200, export.text
+        answers[regime] = export.text
+    # GDPR Art. 15: the person's own data; 11 CCR 7024(d): never an SSN in a CCPA answer.
+    assert "123-45-6789" in answers["gdpr"]
+    assert "123-45-6789" not in answers["ccpa"]
+    assert "6789" in answers["ccpa"], "held, and shown masked to its last four"

@@ -11,7 +11,7 @@ import enum
 import uuid
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, bindparam, false, or_, select
+from sqlalchemy import ColumnElement, Row, Select, bindparam, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.actor import COMPANY_WIDE_ROLES, Actor, ActorKind, Permission, Role
@@ -131,6 +131,18 @@ async def get(
     ):
         return None
     return customer
+
+
+async def ids_by_email(session: AsyncSession, email: str, *, limit: int = 100) -> list[uuid.UUID]:
+    """The customers whose address on file is ``email``, compared case-insensitively on
+    ix_customers_email_lower (an exact match, never a substring)."""
+    found = await session.scalars(
+        select(Customer.id)
+        .where(func.lower(Customer.email) == email.strip().lower())
+        .order_by(Customer.id)
+        .limit(limit)
+    )
+    return list(found)
 
 
 async def search(

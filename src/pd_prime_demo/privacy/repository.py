@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -135,12 +135,19 @@ async def is_restricted(session: AsyncSession, customer_id: uuid.UUID) -> bool:
     return await session.scalar(query.limit(1)) is not None
 
 
+def _answerable() -> tuple[ColumnElement[bool], ...]:
+    """Open requests whose requester was verified: only those can be answered, so only they
+    can be late. An unverified one (anyone may file one in a person's name through the public
+    intake) is no deadline the controller can miss (11 CCR 7060; GDPR Art. 12(6))."""
+    return (PrivacyRequest.status.in_(_OPEN), PrivacyRequest.verified_at.is_not(None))
+
+
 async def overdue(session: AsyncSession, *, today: date, limit: int) -> list[PrivacyRequest]:
     """Open requests whose (extended) deadline has passed, most overdue first."""
     deadline = func.coalesce(PrivacyRequest.extended_due_on, PrivacyRequest.due_on)
     query = (
         select(PrivacyRequest)
-        .where(PrivacyRequest.status.in_(_OPEN), deadline < today)
+        .where(*_answerable(), deadline < today)
         .order_by(deadline, PrivacyRequest.id)
         .limit(limit)
     )
@@ -149,7 +156,7 @@ async def overdue(session: AsyncSession, *, today: date, limit: int) -> list[Pri
 
 async def overdue_count(session: AsyncSession, *, today: date) -> int:
     deadline = func.coalesce(PrivacyRequest.extended_due_on, PrivacyRequest.due_on)
-    query = select(func.count()).where(PrivacyRequest.status.in_(_OPEN), deadline < today)
+    query = select(func.count()).where(*_answerable(), deadline < today)
     return int(await session.scalar(query) or 0)
 
 
@@ -165,7 +172,10 @@ async def closed_counts(
         PrivacyRequest.closed_at < until,
     )
     # A day's deadline is met by an answer on that day (in UTC, the clock's zone).
-    late = func.date(func.timezone("UTC", PrivacyRequest.closed_at)) > deadline
+    late = and_(
+        PrivacyRequest.verified_at.is_not(None),
+        func.date(func.timezone("UTC", PrivacyRequest.closed_at)) > deadline,
+    )
     total = int(await session.scalar(select(func.count()).where(in_period)) or 0)
     late_ids = list(
         (

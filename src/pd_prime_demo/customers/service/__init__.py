@@ -10,6 +10,7 @@ from pd_prime_demo.customers.schemas import CustomerCreate, OrganisationCreate, 
 from pd_prime_demo.customers.service.pii import present, present_one
 from pd_prime_demo.customers.service.read import (
     NOT_FOUND,
+    customer_ids_by_email,
     get_customer,
     list_customers,
     mailing_block,
@@ -26,6 +27,7 @@ __all__ = [
     "Visibility",
     "confirm_email_change",
     "create_customer",
+    "customer_ids_by_email",
     "get_customer",
     "list_customers",
     "mailing_block",

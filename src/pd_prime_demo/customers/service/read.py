@@ -33,6 +33,12 @@ async def list_customers(
     return await repository.search(session, actor=actor, q=q, cursor=cursor, limit=limit)
 
 
+async def customer_ids_by_email(session: AsyncSession, email: str) -> list[uuid.UUID]:
+    """Whose address on file ``email`` is (exact, case-insensitive). For the system's own
+    lookups (a data subject request's intake): no actor's visibility applies."""
+    return await repository.ids_by_email(session, email)
+
+
 async def mailing_block(
     session: AsyncSession, customer_id: uuid.UUID
 ) -> tuple[str, tuple[str, ...]] | None:

@@ -26,7 +26,7 @@ from pd_prime_demo.core.crypto import FieldCipher
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, conflict, not_found
 from pd_prime_demo.customers import service as customers
 from pd_prime_demo.privacy import repository, rules
-from pd_prime_demo.privacy.enums import RequestKind, RequestStatus, Source
+from pd_prime_demo.privacy.enums import Regime, RequestKind, RequestStatus, Source
 from pd_prime_demo.privacy.models import PrivacyExport, PrivacyRequest
 from pd_prime_demo.privacy.service import access, consent, corrections, erasure, requests, subjects
 
@@ -41,7 +41,14 @@ def export_context(request_id: uuid.UUID, fmt: str) -> str:
 async def _export(
     session: AsyncSession, request: PrivacyRequest, cipher: FieldCipher
 ) -> dict[str, object]:
-    collected = await access.collect(session, request.customer_id, cipher=cipher)
+    # GDPR Art. 15 gives the person their data, government ids too; a CCPA answer must not
+    # disclose them (11 CCR 7024(d)): held, masked and listed as withheld.
+    collected = await access.collect(
+        session,
+        request.customer_id,
+        cipher=cipher,
+        disclose_government_ids=request.regime == Regime.GDPR.value,
+    )
     now = clock.now()
     counts: dict[str, object] = {"records": len(collected.records)}
     for fmt, content in (("json", collected.as_json()), ("csv", collected.as_csv())):

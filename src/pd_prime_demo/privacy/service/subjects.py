@@ -57,9 +57,4 @@ def source_of(actor: Actor, *, own: bool) -> Source:
 
 async def customer_ids_by_email(session: AsyncSession, email: str) -> list[uuid.UUID]:
     """The customers whose address on file is ``email`` (the public intake's lookup)."""
-    wanted = email.strip().lower()
-    match await customers.list_customers(session, actor=_SYSTEM, q=wanted, cursor=None, limit=20):
-        case Ok((found, _)):
-            return [c.id for c in found if c.email == wanted]
-        case _:
-            return []
+    return await customers.customer_ids_by_email(session, email)
