@@ -59,7 +59,7 @@ async def test_a_witness_in_another_claim_gets_their_party_row_only(
     parties = {i.table: i for i in result.value.pseudonymised}
     assert parties["claim_parties"].record_ids == (str(party_id),)
     async with runtime.db.sessionmaker() as session:
-        names = dict(
+        names: dict[str, str] = dict(
             (
                 await session.execute(
                     text("SELECT id::text, name FROM claim_parties WHERE claim_id = :c"),
