@@ -25,7 +25,9 @@ down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_APPEND = """
+# audit_chain_append as 0005 wrote it, with where the previous hash comes from and what the
+# function does after its loop as the two parts this revision changes.
+_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_chain_append(lock_key bigint, entries jsonb)
 RETURNS SETOF bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
@@ -35,12 +37,7 @@ DECLARE
     new_id bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(lock_key);
-    SELECT last_hash INTO prev FROM audit_chain_head WHERE singleton;
-    IF NOT FOUND THEN
-        prev := COALESCE(
-            (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), repeat('0', 64)
-        );
-    END IF;
+{read_head}
     FOR entry IN SELECT e FROM jsonb_array_elements(entries) WITH ORDINALITY AS a(e, n)
                  ORDER BY n
     LOOP
@@ -58,50 +55,31 @@ BEGIN
         RETURN NEXT new_id;
         prev := digest;
     END LOOP;
-    IF new_id IS NOT NULL THEN
-        INSERT INTO audit_chain_head (singleton, last_id, last_hash)
-        VALUES (true, new_id, prev)
-        ON CONFLICT (singleton) DO UPDATE
-            SET last_id = EXCLUDED.last_id, last_hash = EXCLUDED.last_hash;
-    END IF;
+{write_head}
 END;
 $$
 """
 
-# 0005's body, restored by the downgrade.
-_APPEND_0005 = """
-CREATE OR REPLACE FUNCTION audit_chain_append(lock_key bigint, entries jsonb)
-RETURNS SETOF bigint LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    entry jsonb;
-    prev varchar(64);
-    digest varchar(64);
-    new_id bigint;
-BEGIN
-    PERFORM pg_advisory_xact_lock(lock_key);
-    prev := COALESCE(
+_READ_TAIL = """    prev := COALESCE(
         (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), repeat('0', 64)
-    );
-    FOR entry IN SELECT e FROM jsonb_array_elements(entries) WITH ORDINALITY AS a(e, n)
-                 ORDER BY n
-    LOOP
-        digest := encode(
-            sha256(convert_to((entry->>'hash_head') || prev || (entry->>'hash_tail'), 'UTF8')),
-            'hex'
+    );"""
+
+_APPEND = _FUNCTION.format(
+    read_head="""    SELECT last_hash INTO prev FROM audit_chain_head WHERE singleton;
+    IF NOT FOUND THEN
+        prev := COALESCE(
+            (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), repeat('0', 64)
         );
-        INSERT INTO audit_log (occurred_at, actor_kind, actor_id, actor_role, action,
-                               resource_type, resource_id, request_id, changes, prev_hash, hash)
-        VALUES ((entry->>'occurred_at')::timestamptz, entry->>'actor_kind',
-                entry->>'actor_id', entry->>'actor_role', entry->>'action',
-                entry->>'resource_type', entry->>'resource_id', entry->>'request_id',
-                entry->'changes', prev, digest)
-        RETURNING id INTO new_id;
-        RETURN NEXT new_id;
-        prev := digest;
-    END LOOP;
-END;
-$$
-"""
+    END IF;""",
+    write_head="""    IF new_id IS NOT NULL THEN
+        INSERT INTO audit_chain_head (singleton, last_id, last_hash)
+        VALUES (true, new_id, prev)
+        ON CONFLICT (singleton) DO UPDATE
+            SET last_id = EXCLUDED.last_id, last_hash = EXCLUDED.last_hash;
+    END IF;""",
+)
+# 0005's body, restored by the downgrade.
+_APPEND_0005 = _FUNCTION.format(read_head=_READ_TAIL, write_head="")
 
 
 def upgrade() -> None:
