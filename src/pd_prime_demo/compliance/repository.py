@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,53 +85,43 @@ async def get_evidence(session: AsyncSession, run_id: int, name: str) -> Control
     return await session.get(ControlEvidence, (run_id, name))
 
 
-async def chain_batches(
-    session: AsyncSession, *, batch_size: int
+async def _batches(
+    session: AsyncSession,
+    *conditions: ColumnElement[bool],
+    batch_size: int,
+    fresh: bool = False,
 ) -> AsyncIterator[list[ControlRun]]:
-    """Every run in chain order, a batch at a time (never the whole table in memory)."""
+    """The runs meeting ``conditions`` in chain order, a batch at a time (keyset on id, never
+    the whole table in memory); ``fresh`` reloads rows the session already holds."""
     last_id = 0
     while True:
-        rows = list(
-            (
-                await session.scalars(
-                    select(ControlRun)
-                    .where(ControlRun.id > last_id)
-                    .order_by(ControlRun.id)
-                    .limit(batch_size)
-                    .execution_options(populate_existing=True)
-                )
-            ).all()
+        query = (
+            select(ControlRun)
+            .where(*conditions, ControlRun.id > last_id)
+            .order_by(ControlRun.id)
+            .limit(batch_size)
         )
+        if fresh:
+            query = query.execution_options(populate_existing=True)
+        rows = list((await session.scalars(query)).all())
         if not rows:
             return
         yield rows
         last_id = rows[-1].id
 
 
-async def runs_started_between(
+def chain_batches(session: AsyncSession, *, batch_size: int) -> AsyncIterator[list[ControlRun]]:
+    """Every run in chain order, as stored (verification must not trust the session's copies)."""
+    return _batches(session, batch_size=batch_size, fresh=True)
+
+
+def runs_started_between(
     session: AsyncSession, start: datetime, end: datetime, *, batch_size: int
 ) -> AsyncIterator[list[ControlRun]]:
     """The runs that started in [start, end), in chain order, a batch at a time."""
-    last_id = 0
-    while True:
-        rows = list(
-            (
-                await session.scalars(
-                    select(ControlRun)
-                    .where(
-                        ControlRun.started_at >= start,
-                        ControlRun.started_at < end,
-                        ControlRun.id > last_id,
-                    )
-                    .order_by(ControlRun.id)
-                    .limit(batch_size)
-                )
-            ).all()
-        )
-        if not rows:
-            return
-        yield rows
-        last_id = rows[-1].id
+    return _batches(
+        session, ControlRun.started_at >= start, ControlRun.started_at < end, batch_size=batch_size
+    )
 
 
 async def evidence_descriptions(
