@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import timedelta
 
 from httpx import AsyncClient
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.runtime import Runtime
 from tests.factories import register_and_login, user_login
@@ -83,3 +85,19 @@ async def test_data_map_route_is_for_privacy_staff(client: AsyncClient, runtime:
     assert ("customers", "ssn_enc") in columns
     assert ("claim_parties", "name") in columns
     assert (await client.get("/api/v1/privacy/data-map", headers=agent.headers)).status_code == 403
+
+
+async def test_an_answer_is_downloaded_only_under_a_fresh_login(
+    client: AsyncClient, runtime: Runtime
+) -> None:
+    admin = await user_login(client, runtime, Role.ADMIN)
+    mine, _ = await _holder(client)
+    made = await client.post(REQUESTS, json={"kind": "access", "regime": "gdpr"}, headers=mine)
+    url = f"{REQUESTS}/{made.json()['id']}"
+    assert (await client.post(url + "/fulfilment", headers=admin.headers)).status_code == 200
+    assert (await client.get(url + "/export", headers=mine)).status_code == 200
+    with clock.frozen_at(clock.now() + timedelta(minutes=6)):
+        stale = await client.get(url + "/export", headers=mine)
+    assert stale.status_code == 401, stale.text
+    assert stale.json()["code"] == "auth.reauthentication_required"
+    assert "insufficient_user_authentication" in stale.headers["www-authenticate"]

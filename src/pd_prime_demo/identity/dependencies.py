@@ -121,7 +121,7 @@ PERSON_SESSION_REQUIRED = forbidden(
 FRESH_LOGIN = timedelta(minutes=5)
 REAUTHENTICATION_REQUIRED = unauthenticated(
     "auth.reauthentication_required",
-    "adding a second factor needs a login under 5 minutes old: sign in again, then retry",
+    "this action needs a login under 5 minutes old: sign in again, then retry",
 )
 
 

@@ -14,7 +14,7 @@ from pd_prime_demo.api.rate_limit import limit_account, login_type_limit
 from pd_prime_demo.api.response_patterns import handle_result, problem_responses
 from pd_prime_demo.core.actor import Actor, Permission
 from pd_prime_demo.core.result_types import Ok
-from pd_prime_demo.identity.dependencies import PersonSession, require
+from pd_prime_demo.identity.dependencies import FreshPersonSession, PersonSession, require
 from pd_prime_demo.privacy.enums import RequestStatus
 from pd_prime_demo.privacy.router_consent import router as consent_router
 from pd_prime_demo.privacy.router_datamap import router as datamap_router
@@ -179,7 +179,9 @@ async def download_export(
     request_id: uuid.UUID,
     session: Session,
     runtime: RuntimeDep,
-    person: PersonSession,
+    # Everything held about a person, decrypted: only for a login made within minutes, so a
+    # stolen or forgotten long-lived session cannot download it (as for adding a factor).
+    person: FreshPersonSession,
     format_: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> Response:
     media_type, content = handle_result(
