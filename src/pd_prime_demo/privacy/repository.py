@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import DomainError, Result
-from pd_prime_demo.privacy.enums import Purpose, RequestKind, RequestStatus
+from pd_prime_demo.privacy.enums import Channel, Purpose, RequestKind, RequestStatus
 from pd_prime_demo.privacy.models import (
     ConsentRecord,
     PrivacyExport,
@@ -113,6 +113,27 @@ async def request_page(
         keys=(PrivacyRequest.received_at, PrivacyRequest.id),
         descending=True,
     )
+
+
+async def unverified_intake(
+    session: AsyncSession, customer_id: uuid.UUID, kind: str, regime: str
+) -> PrivacyRequest | None:
+    """The person's intake request of this kind still waiting for its code, locked (on
+    ix_privacy_requests_customer: a person has few requests)."""
+    query = (
+        select(PrivacyRequest)
+        .where(
+            PrivacyRequest.customer_id == customer_id,
+            PrivacyRequest.kind == kind,
+            PrivacyRequest.regime == regime,
+            PrivacyRequest.channel == Channel.INTAKE.value,
+            PrivacyRequest.status == RequestStatus.RECEIVED.value,
+        )
+        .order_by(PrivacyRequest.received_at.desc(), PrivacyRequest.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.scalars(query)).first()
 
 
 async def history(session: AsyncSession, request_id: uuid.UUID) -> list[PrivacyRequestEvent]:

@@ -18,7 +18,7 @@ from beartype import beartype
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import service as audit
-from pd_prime_demo.core import clock
+from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.result_types import (
     DomainError,
@@ -107,6 +107,14 @@ async def intake(
     if isinstance(checked := requests.check_kind(kind, regime, None), Err):
         return checked
     for customer_id in await subjects.customer_ids_by_email(session, email):
+        # The same form sent again while its code is unanswered re-sends a code on the waiting
+        # request instead of opening another: anyone may fill the form in a person's name, and
+        # each request is a deadline staff must see to. The lock serialises two at once.
+        await locks.lock(session, f"privacy-intake:{customer_id}:{kind.value}:{regime.value}")
+        waiting = await repository.unverified_intake(session, customer_id, kind.value, regime.value)
+        if waiting is not None:
+            await send_code(session, rt, waiting, actor=_INTAKE)
+            continue
         match await requests.open_request(
             session,
             customer_id,
