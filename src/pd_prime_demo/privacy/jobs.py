@@ -12,17 +12,20 @@ import procrastinate
 import structlog
 from procrastinate.job_context import JobContext
 
+from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
 from pd_prime_demo.core.config import Settings
 from pd_prime_demo.core.queue import STANDARD
 from pd_prime_demo.core.runtime import runtime_of
-from pd_prime_demo.privacy.service import retention
+from pd_prime_demo.privacy.service import retention, unverified
 
 log = structlog.get_logger("pd_prime_demo.privacy.jobs")
 
 blueprint = procrastinate.Blueprint()
 
 RETENTION_TASK = "retention"
+UNVERIFIED_TASK = "close_unverified"
+UNVERIFIED_CRON = "50 2 * * *"
 
 
 @blueprint.task(
@@ -41,9 +44,32 @@ async def run_retention(context: JobContext, timestamp: int) -> None:
     log.info("privacy.retention_run", run_id=str(finished.id), chunks=finished.chunks)
 
 
+@blueprint.task(
+    name=UNVERIFIED_TASK,
+    pass_context=True,
+    retry=STANDARD,
+    queue="sweeps",
+    lock=f"privacy:{UNVERIFIED_TASK}",
+    queueing_lock=f"privacy:{UNVERIFIED_TASK}",
+)
+async def close_unverified(context: JobContext, timestamp: int) -> None:
+    runtime = runtime_of(context)
+    closed, batch = 0, 500
+    while True:  # bounded transactions: a crash loses at most one batch, redone next run
+        async with runtime.db.unit_of_work() as session:
+            done = await unverified.close_unverified(session, now=clock.now(), limit=batch)
+        closed += done
+        if done < batch:
+            break
+    log.info("privacy.unverified_closed", closed=closed)
+
+
 def schedule(app: procrastinate.App, settings: Settings) -> None:
     """Put this domain's periodic tasks on app's schedule (its tasks are added already,
     under the ``privacy:`` namespace)."""
     app.periodic(cron=settings.privacy_retention_cron, periodic_id=f"privacy:{RETENTION_TASK}")(
         app.tasks[f"privacy:{RETENTION_TASK}"]
+    )
+    app.periodic(cron=UNVERIFIED_CRON, periodic_id=f"privacy:{UNVERIFIED_TASK}")(
+        app.tasks[f"privacy:{UNVERIFIED_TASK}"]
     )

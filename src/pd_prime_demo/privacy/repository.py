@@ -136,6 +136,23 @@ async def unverified_intake(
     return (await session.scalars(query)).first()
 
 
+async def stale_unverified(
+    session: AsyncSession, *, before: datetime, limit: int
+) -> list[PrivacyRequest]:
+    """Requests still waiting for their code whose last code (or, with none, whose receipt)
+    expired before ``before``: locked, skipping any another transaction holds."""
+    expiry = func.coalesce(PrivacyVerification.expires_at, PrivacyRequest.received_at)
+    query = (
+        select(PrivacyRequest)
+        .outerjoin(PrivacyVerification, PrivacyVerification.request_id == PrivacyRequest.id)
+        .where(PrivacyRequest.status == RequestStatus.RECEIVED.value, expiry < before)
+        .order_by(PrivacyRequest.received_at, PrivacyRequest.id)
+        .limit(limit)
+        .with_for_update(of=PrivacyRequest, skip_locked=True)
+    )
+    return list((await session.scalars(query)).all())
+
+
 async def history(session: AsyncSession, request_id: uuid.UUID) -> list[PrivacyRequestEvent]:
     """A request's status changes, oldest first (a handful per request)."""
     query = (
