@@ -271,7 +271,12 @@ def _served(settings: Settings) -> Iterator[str]:
         figures.close()
 
 
-async def test_the_metrics_listen_address_serves_without_a_token(settings: Settings) -> None:
+async def test_the_metrics_listen_address_serves_without_a_token(
+    committed_runtime: Runtime,
+) -> None:
+    # A database of its own: the listener records each scrape (CC7.2's evidence), committed,
+    # which must not reach the database the other tests share.
+    settings = committed_runtime.settings
     with _served(settings) as url:
         response = await asyncio.to_thread(httpx.get, url, timeout=10)
     assert response.status_code == 200

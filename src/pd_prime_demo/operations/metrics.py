@@ -161,6 +161,25 @@ async def scrape_families(db: Database, settings: Settings) -> list[Metric]:
     return [*await database_families(db), *settings_families(settings)]
 
 
+async def scrape_recorded(
+    db: Database, settings: Settings, recorder: ScrapeRecorder
+) -> list[Metric]:
+    """:func:`scrape_families`, and the scrape recorded as CC7.2's evidence that monitoring
+    operates (``recorder`` throttles it to one write a minute)."""
+    families = await scrape_families(db, settings)
+    database_up = any(
+        family.name == _family(DATABASE_UP).name and any(s.value == 1 for s in family.samples)
+        for family in families
+    )
+    if database_up:  # a database that did not answer the figures cannot take the write
+        try:
+            await asyncio.wait_for(recorder.record(db), DEADLINE_SECONDS)
+        except (sqlalchemy.exc.SQLAlchemyError, OSError, TimeoutError):
+            # The scrape must not fail for its bookkeeping; CC7.2 then sees an old scrape.
+            log.warning("metrics.scrape_not_recorded", exc_info=True)
+    return families
+
+
 class BackgroundFigures:
     """The scrape-time figures for a metrics server's thread (``core.metrics_server``): its own
     event loop on a thread of its own and its own one-connection pool, so the figures come the
@@ -190,18 +209,7 @@ class BackgroundFigures:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result(DEADLINE_SECONDS + 2)
 
     async def _scrape(self) -> list[Metric]:
-        families = await scrape_families(self._db, self._settings)
-        database_up = any(
-            family.name == _family(DATABASE_UP).name and any(s.value == 1 for s in family.samples)
-            for family in families
-        )
-        if database_up:  # a database that did not answer the figures cannot take the write
-            try:
-                await asyncio.wait_for(self._scrapes.record(self._db), DEADLINE_SECONDS)
-            except (sqlalchemy.exc.SQLAlchemyError, OSError, TimeoutError):
-                # The scrape must not fail for its bookkeeping; CC7.2 then sees an old scrape.
-                log.warning("metrics.scrape_not_recorded", exc_info=True)
-        return families
+        return await scrape_recorded(self._db, self._settings, self._scrapes)
 
     def __call__(self) -> list[Metric]:
         try:

@@ -16,10 +16,8 @@ import asyncio
 import hashlib
 import hmac
 
-import structlog
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy.exc import SQLAlchemyError
 
 from pd_prime_demo.api.dependencies import RuntimeDep
 from pd_prime_demo.api.response_patterns import fail, problem_responses
@@ -27,9 +25,8 @@ from pd_prime_demo.core.metrics_server import render
 from pd_prime_demo.core.result_types import DomainError, ErrorKind, unauthenticated
 from pd_prime_demo.core.security_events import SecurityEventType, route_template, security_event
 from pd_prime_demo.operations.evidence import ScrapeRecorder
-from pd_prime_demo.operations.metrics import scrape_families
+from pd_prime_demo.operations.metrics import scrape_recorded
 
-log = structlog.get_logger(__name__)
 router = APIRouter(tags=["operations"])
 # CC7.2's evidence that monitoring operates: when a scraper last read /metrics (one write a
 # minute at most per process).
@@ -72,13 +69,7 @@ async def metrics(request: Request, runtime: RuntimeDep) -> Response:
             route=route_template(request.scope),
         )
         fail(unauthenticated("metrics.unauthenticated", "/metrics needs the metrics bearer token"))
-    figures = await scrape_families(runtime.db, runtime.settings)
-    try:
-        await scrapes.record(runtime.db)
-    except SQLAlchemyError:
-        # The scrape itself must not fail for its bookkeeping: a database that cannot take
-        # the write shows in the figures and the alerts; CC7.2 then sees an old scrape.
-        log.warning("metrics.scrape_not_recorded", exc_info=True)
+    figures = await scrape_recorded(runtime.db, runtime.settings, scrapes)
     # Merging the multiprocess files reads the disk: off the event loop.
     body = await asyncio.to_thread(render, lambda: figures)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
