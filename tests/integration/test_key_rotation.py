@@ -27,7 +27,7 @@ from pd_prime_demo.core.database import Base, Database
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 from tests.conftest import KEYS, make_settings
-from tests.factories import Login, person, user_login
+from tests.factories import Login, person, register_and_login, user_login
 
 OLD_KID = KEYS["PD_PRIME_PII_ACTIVE_KID"]
 NEW_KID = "pii-rotated"
@@ -209,7 +209,7 @@ def test_every_encrypted_column_is_in_the_rotation() -> None:
     for target in pii_rotation.ENCRYPTED_FIELDS:
         assert target.name in Base.metadata.tables, target.name
         table = Base.metadata.tables[target.name]
-        assert [c.name for c in table.primary_key.columns] == [target.key]
+        assert [c.name for c in table.primary_key.columns] == list(target.keys)
         assert all(c in table.c for c in target.columns)
     encrypted = {
         (table.name, c.name)
@@ -246,3 +246,55 @@ def test_the_rotations_contexts_are_the_domains() -> None:
     cipher = FieldCipher({"k": os.urandom(32)}, "k")
     sealed = cipher.encrypt("x", context=webhooks.context("secret", key))
     assert cipher.decrypt(sealed, context=secret_context(key)) == "x"
+    from pd_prime_demo.privacy.service.fulfilment import export_context
+    from pd_prime_demo.privacy.service.requests import corrections_context
+
+    assert by_name["privacy_requests"].context("corrections_enc", key) == corrections_context(key)
+    assert by_name["privacy_exports"].context("content_enc", key, "csv") == export_context(
+        key, "csv"
+    )
+
+
+async def test_rotation_walks_a_two_column_key_and_answers_still_download(
+    committed_runtime: Runtime,
+) -> None:
+    """privacy_exports is keyed by (request, format): the keyset and the context use both."""
+    async with api(committed_runtime) as client:
+        admin = await user_login(client, committed_runtime, Role.ADMIN)
+        urls = []
+        for _ in range(2):
+            holder = await register_and_login(client, f"rot-{uuid.uuid4().hex[:8]}@example.com")
+            made = await client.post(
+                "/api/v1/privacy/requests",
+                json={"kind": "access", "regime": "gdpr"},
+                headers=holder,
+            )
+            url = f"/api/v1/privacy/requests/{made.json()['id']}"
+            done = await client.post(url + "/fulfilment", headers=admin.headers)
+            assert done.status_code == 200, done.text
+            urls.append((url, holder))
+    url = _url(committed_runtime)
+    async with runtime_with(url, RING, NEW_KID) as serving:
+        exports = next(t for t in pii_rotation.ENCRYPTED_FIELDS if t.name == "privacy_exports")
+        # One row a batch: the walk crosses both a request's two formats and two requests.
+        report = await pii_rotation.rotate(
+            serving.db, serving.cipher, batch_size=1, tables=(exports,)
+        )
+        assert report.tables["privacy_exports"].rewritten == 4
+        assert report.tables["privacy_exports"].unreadable == 0
+        async with serving.db.sessionmaker() as session:
+            kids = set(
+                (
+                    await session.scalars(
+                        text("SELECT split_part(content_enc, '.', 2) FROM privacy_exports")
+                    )
+                ).all()
+            )
+        assert kids == {NEW_KID}
+        async with api(serving) as client:
+            for request_url, holder in urls:
+                for fmt in ("json", "csv"):
+                    got = await client.get(
+                        request_url + "/export", params={"format": fmt}, headers=holder
+                    )
+                    assert got.status_code == 200, got.text

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import String, column, func, or_, select, table, update
+from sqlalchemy import String, column, func, or_, select, table, tuple_, update
 
 from pd_prime_demo.core.crypto import DecryptionError, FieldCipher
 from pd_prime_demo.core.database import Database
@@ -29,11 +29,18 @@ from pd_prime_demo.core.database import Database
 @dataclass(frozen=True, slots=True)
 class EncryptedTable:
     name: str
-    key: str  # the primary key column (one column, ordered: the keyset)
+    key: str  # the primary key column (ordered: the keyset)
     columns: tuple[str, ...]
+    # The second column of a two-column primary key (privacy_exports: request and format); the
+    # context then names both, joined by ":".
+    key2: str | None = None
 
-    def context(self, column_name: str, key: object) -> str:
-        return f"{self.name}.{column_name.removesuffix('_enc')}:{key}"
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return (self.key,) if self.key2 is None else (self.key, self.key2)
+
+    def context(self, column_name: str, *key: object) -> str:
+        return f"{self.name}.{column_name.removesuffix('_enc')}:{':'.join(map(str, key))}"
 
 
 ENCRYPTED_FIELDS: tuple[EncryptedTable, ...] = (
@@ -45,6 +52,8 @@ ENCRYPTED_FIELDS: tuple[EncryptedTable, ...] = (
     EncryptedTable("email_tokens", "id", ("new_email_enc",)),
     EncryptedTable("mail_messages", "id", ("to_enc", "body_enc")),
     EncryptedTable("claim_parties", "id", ("contact_enc",)),
+    EncryptedTable("privacy_requests", "id", ("corrections_enc",)),
+    EncryptedTable("privacy_exports", "request_id", ("content_enc",), key2="format"),
 )
 
 
@@ -86,19 +95,26 @@ async def rotate(
     budget = max_batches
     for target in tables:
         table_report = report.tables.setdefault(target.name, TableReport())
-        t = table(target.name, column(target.key), *(column(c, String) for c in target.columns))
-        key = t.c[target.key]
+        t = table(
+            target.name,
+            *(column(k) for k in target.keys),
+            *(column(c, String) for c in target.columns),
+        )
+        width = len(target.keys)
+        keys = tuple_(*(t.c[k] for k in target.keys))
         stale = or_(
             *((t.c[c].is_not(None)) & (_kid(t.c[c]) != cipher.active_kid) for c in target.columns)
         )
-        after: object = None
+        after: tuple[object, ...] | None = None
         while True:
             if budget is not None and budget <= 0:
                 report.finished = False
                 return report
-            query = select(t).where(stale).order_by(key).limit(batch_size)
+            query = (
+                select(t).where(stale).order_by(*(t.c[k] for k in target.keys)).limit(batch_size)
+            )
             if after is not None:
-                query = query.where(key > after)
+                query = query.where(keys > tuple_(*after))
             async with db.unit_of_work() as session:
                 rows = (await session.execute(query)).all()
                 for row in rows:
@@ -106,7 +122,8 @@ async def rotate(
                         old = getattr(row, name)
                         if old is None or not cipher.needs_rotation(old):
                             continue
-                        context = target.context(name, row[0])
+                        at = tuple(row[:width])
+                        context = target.context(name, *at)
                         try:
                             plain = cipher.decrypt(old, context=context)
                         except DecryptionError:
@@ -114,7 +131,9 @@ async def rotate(
                             continue
                         new = cipher.encrypt(plain, context=context)
                         done = await session.execute(
-                            update(t).where(key == row[0], t.c[name] == old).values({name: new})
+                            update(t)
+                            .where(keys == tuple_(*at), t.c[name] == old)
+                            .values({name: new})
                         )
                         if done.rowcount:  # type: ignore[attr-defined]
                             table_report.rewritten += 1
@@ -122,7 +141,7 @@ async def rotate(
                             table_report.changed_meanwhile += 1
             if not rows:
                 break
-            after = rows[-1][0]
+            after = tuple(rows[-1][:width])
             table_report.batches += 1
             if budget is not None:
                 budget -= 1
