@@ -232,7 +232,10 @@ async def committed_runtime(server_url: str, template_database_url: str) -> Asyn
     whose units of work really commit."""
     url = await create_scratch_database(server_url, template=template_database_url)
     db = Database(create_async_engine(url, pool_size=10))
-    runtime = Runtime.create(make_settings(url, redis_url=None), db=db)
+    # A data directory of its own too: checkpoints its jobs write describe this database's
+    # audit chain, and would fail the verification of any other.
+    settings = make_settings(url, redis_url=None, data_dir=Path(tempfile.mkdtemp(dir=_DATA_DIR)))
+    runtime = Runtime.create(settings, db=db)
     yield runtime
     await runtime.close()
     await drop_scratch_database(server_url, url)
