@@ -4,6 +4,8 @@
 
 SHELL := /bin/bash
 BOOTSTRAP := .pd-prime/uv-bootstrap
+# pytest-xdist processes: each has its own scratch databases (and embedded server).
+PYTEST_WORKERS ?= 2
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 
 .PHONY: demo test sync lint typecheck architecture pytest serve migrate clean
@@ -37,7 +39,7 @@ pytest: sync
 	else \
 		echo "promtool not found: the alert rules' unit tests (tests/ops) are skipped; apt-get install prometheus"; \
 	fi
-	$(UV) run --no-sync pytest --cov --cov-report=term-missing:skip-covered --cov-fail-under=85
+	$(UV) run --no-sync pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered --cov-fail-under=85
 
 test: lint typecheck architecture pytest
 

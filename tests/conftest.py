@@ -67,7 +67,9 @@ os.environ.setdefault("PD_PRIME_MFA_REQUIRED_ROLES", "")
 def _server_url() -> tuple[str, EmbeddedPostgres | None]:
     if url := os.environ.get("DATABASE_URL"):
         return to_async_url(url), None
-    embedded = EmbeddedPostgres(ROOT / ".pd-prime" / "test")
+    # One embedded server per pytest-xdist worker: each owns its data directory.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    embedded = EmbeddedPostgres(ROOT / ".pd-prime" / (f"test-{worker}" if worker else "test"))
     embedded.start()
     return embedded.ensure_database("postgres"), embedded
 
@@ -197,7 +199,10 @@ async def runtime(
 ) -> AsyncIterator[Runtime]:
     db = Database(engine)
     db.bind_to(connection)
-    runtime = Runtime.create(settings, db=db)
+    # A data directory per test: an audit checkpoint a job writes inside the rolled-back
+    # transaction describes entries that vanish with it, and would fail a later verification.
+    own = settings.model_copy(update={"data_dir": Path(tempfile.mkdtemp(dir=_DATA_DIR))})
+    runtime = Runtime.create(own, db=db)
     # A namespace per test keeps Redis counters from leaking between tests and runs.
     runtime.cache = create_cache(settings.redis_url, namespace=f"pd-prime-test-{uuid.uuid4().hex}")
     runtime.limiter = RateLimiter.from_settings(
