@@ -20,6 +20,7 @@ anchors' hashes one indexed lookup: nothing here loads the chain into memory.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -50,10 +51,21 @@ class ChainReport:
     # A checkpoint file that is missing, altered, or signed by a key that is not trusted.
     checkpoint_problem: str | None = None
     warning: str | None = None
+    # What this run walked (audit.incremental): "full" from the chain's start, or
+    # "incremental" from the head the signed verified marker records (``walked_after_id``).
+    mode: str = "full"
+    entries_walked: int | None = None
+    walked_after_id: int | None = None
+    previously_verified_at: datetime | None = None
+    # A verified marker that does not verify (edited, forged): the run walked everything.
+    marker_problem: str | None = None
+    marker_written: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.reason is None and self.checkpoint_problem is None
+        return (
+            self.reason is None and self.checkpoint_problem is None and self.marker_problem is None
+        )
 
 
 _BOUNDED = (
@@ -72,7 +84,7 @@ _HASHES = select(AuditEntry.id, AuditEntry.hash).where(
 )
 
 
-def _vouched(trail: Trail, after_id: int) -> list[tuple[Checkpoint, Anchor]]:
+def vouched(trail: Trail, after_id: int) -> list[tuple[Checkpoint, Anchor]]:
     """Each vouched-for entry once, in id order (a retention checkpoint may repeat a head)."""
     seen: set[int] = set()
     points: list[tuple[Checkpoint, Anchor]] = []
@@ -84,7 +96,11 @@ def _vouched(trail: Trail, after_id: int) -> list[tuple[Checkpoint, Anchor]]:
     return points
 
 
-async def compare_with_trail(session: AsyncSession, trail: Trail, walk: ChainWalk) -> ChainReport:
+async def compare_with_trail(
+    session: AsyncSession, trail: Trail, walk: ChainWalk, *, start: Anchor | None = None
+) -> ChainReport:
+    """``walk`` held against ``trail``; from ``start`` on only (an entry already verified, with
+    its ordinal), when the entries before it were checked otherwise (audit.incremental)."""
     report = ChainReport(
         walk.entries_checked,
         walk.first_bad_id,
@@ -104,7 +120,7 @@ async def compare_with_trail(session: AsyncSession, trail: Trail, walk: ChainWal
     # audit_chain_head), and their finding, where they have one, is the report.
     if not trail.checkpoints:
         return report
-    finding = await _held_against(session, trail, report)
+    finding = await _held_against(session, trail, report, start)
     if walk.first_bad_id is not None and (
         finding.first_bad_id is None or finding.first_bad_id > walk.first_bad_id
     ):
@@ -114,11 +130,15 @@ async def compare_with_trail(session: AsyncSession, trail: Trail, walk: ChainWal
     return finding
 
 
-async def _held_against(session: AsyncSession, trail: Trail, report: ChainReport) -> ChainReport:
+async def _held_against(
+    session: AsyncSession, trail: Trail, report: ChainReport, start: Anchor | None
+) -> ChainReport:
     """``report`` with the first thing the checkpoints of ``trail`` find wrong, if any."""
     purged = trail.purged
     after_id, after_n = (purged.through_id, purged.count) if purged else (0, 0)
-    points = _vouched(trail, after_id)
+    if start is not None and start.id > after_id:
+        after_id, after_n = start.id, start.n
+    points = vouched(trail, after_id)
     bounds = [anchor.id for _, anchor in points]
     counts = {
         int(bucket): int(count)

@@ -235,6 +235,8 @@ class Trail:
     last_sha256: str | None
     problem: str | None
     directory_exists: bool
+    # The SHA-256 of each verified checkpoint's file, in order (what a verified marker pins).
+    file_sha256: tuple[str, ...] = ()
 
     @property
     def latest(self) -> Checkpoint | None:
@@ -256,6 +258,7 @@ def read_trail(settings: Settings, keys: CheckpointKeys) -> Trail:
     """
     directory = checkpoint_dir(settings)
     checkpoints: list[Checkpoint] = []
+    shas: list[str] = []
     previous_sha: str | None = None
     for stored in stored_files(directory):
         expected = len(checkpoints) + 1
@@ -265,20 +268,26 @@ def read_trail(settings: Settings, keys: CheckpointKeys) -> Trail:
                 previous_sha,
                 f"checkpoint {expected} is missing (the next file is checkpoint {stored.sequence})",
                 True,
+                tuple(shas),
             )
         raw = stored.path.read_bytes()
         try:
             checkpoint = parse_signed(raw, keys)
         except CheckpointInvalidError as exc:
             return Trail(
-                tuple(checkpoints), previous_sha, f"checkpoint {stored.sequence}: {exc}", True
+                tuple(checkpoints),
+                previous_sha,
+                f"checkpoint {stored.sequence}: {exc}",
+                True,
+                tuple(shas),
             )
         problem = _link_problem(checkpoint, stored.sequence, previous_sha, checkpoints)
         if problem is not None:
-            return Trail(tuple(checkpoints), previous_sha, problem, True)
+            return Trail(tuple(checkpoints), previous_sha, problem, True, tuple(shas))
         checkpoints.append(checkpoint)
         previous_sha = sha256_of(raw)
-    return Trail(tuple(checkpoints), previous_sha, None, directory.is_dir())
+        shas.append(previous_sha)
+    return Trail(tuple(checkpoints), previous_sha, None, directory.is_dir(), tuple(shas))
 
 
 def _link_problem(

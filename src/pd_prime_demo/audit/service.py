@@ -29,6 +29,8 @@ from pd_prime_demo.audit import checkpoints
 from pd_prime_demo.audit.checkpoint_verify import ChainReport as ChainReport  # re-exported
 from pd_prime_demo.audit.checkpoint_verify import compare_with_trail
 from pd_prime_demo.audit.checkpoints import Checkpoint, read_trail
+from pd_prime_demo.audit.incremental import VerifyMode as VerifyMode  # re-exported
+from pd_prime_demo.audit.incremental import verify_incremental
 from pd_prime_demo.audit.models import AuditEntry
 from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, HashedForm
 from pd_prime_demo.audit.verify import ChainWalk as ChainWalk  # re-exported
@@ -131,25 +133,35 @@ async def verify_chain(
     session: AsyncSession,
     *,
     settings: Settings | None = None,
-    parallel: int = 1,
+    mode: VerifyMode = "auto",
+    parallel: int | None = None,
     batch_size: int = BATCH,
 ) -> ChainReport:
-    """Recompute every hash in id order and name the first entry that does not fit; with
+    """Recompute the hashes in id order and name the first entry that does not fit; with
     ``settings``, check the chain against every signed checkpoint too (a removed tail, a
     truncation and a rewrite with every later hash recomputed all fit a bare chain).
 
-    ``parallel`` processes walk the chain, ``batch_size`` rows a round trip (``audit.verify``).
+    With ``settings`` the walk starts from the signed verified marker (``audit.incremental``):
+    ``incremental`` always, ``auto`` unless the last full walk is a week old, ``full`` never.
+    ``parallel`` processes walk the chain (default ``audit_verify_parallel``), ``batch_size``
+    rows a round trip (``audit.verify``).
     """
     if settings is None:
-        walk = await walk_chain(session, parallel=parallel, batch_size=batch_size)
+        walk = await walk_chain(session, parallel=parallel or 1, batch_size=batch_size)
         return ChainReport(
             walk.entries_checked,
             walk.first_bad_id,
             walk.reason,
             warning="checked as a bare hash chain: no checkpoints were consulted",
+            entries_walked=walk.count,
+            walked_after_id=0,
         )
-    return await verify_against_checkpoints(
-        session, settings, parallel=parallel, batch_size=batch_size
+    return await verify_incremental(
+        session,
+        settings,
+        mode=mode,
+        parallel=parallel or settings.audit_verify_parallel,
+        batch_size=batch_size,
     )
 
 
