@@ -3,6 +3,8 @@ and apply its retention."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from pd_prime_demo.cli_support import in_transaction, report
@@ -11,15 +13,48 @@ app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
 
 
 @app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Walk the whole chain, not only the entries after the last verified head.",
+        ),
+    ] = False,
+    parallel: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes walking the chain (default PD_PRIME_AUDIT_VERIFY_PARALLEL).",
+        ),
+    ] = None,
+) -> None:
     """Recompute the audit hash chain and check it against every signed checkpoint; exit 1
-    and name the first bad entry, the missing range or the rewritten stretch if broken."""
+    and name the first bad entry, the missing range or the rewritten stretch if broken.
+
+    Incremental by default: only the entries after the last verified head (the signed marker
+    beside the checkpoints) are walked; the stretch before it is checked by its count, its
+    head's hash and the checkpoints' anchors. A successful run moves the marker on."""
     from pd_prime_demo import bootstrap
     from pd_prime_demo.audit.service import ChainReport, verify_chain
 
     settings = bootstrap.settings()
-    outcome: ChainReport = in_transaction(lambda s: verify_chain(s, settings=settings))
+    outcome: ChainReport = in_transaction(
+        lambda s: verify_chain(
+            s, settings=settings, mode="full" if full else "incremental", parallel=parallel
+        )
+    )
     lines = [f"{outcome.entries_checked} entries verified as a chain"]
+    walked = f"{outcome.mode}: {outcome.entries_walked or 0} entries walked"
+    if outcome.mode == "incremental":
+        walked += (
+            f" after id {outcome.walked_after_id} (verified up to it "
+            f"{outcome.previously_verified_at:%Y-%m-%d %H:%M:%S} UTC)"
+            if outcome.previously_verified_at
+            else f" after id {outcome.walked_after_id}"
+        )
+    lines.append(walked)
     if outcome.latest_checkpoint is not None:
         lines.append(
             f"{outcome.checkpoints_checked} signed checkpoints verified, the newest "
@@ -40,6 +75,8 @@ def audit_verify() -> None:
         )
     if outcome.checkpoint_problem:
         lines.append(f"checkpoints BROKEN: {outcome.checkpoint_problem}")
+    if outcome.marker_problem:
+        lines.append(f"verified marker REJECTED: {outcome.marker_problem} (walked everything)")
     if outcome.ok:
         report(True, "audit chain intact: " + "\n".join(lines))
     else:
@@ -47,6 +84,8 @@ def audit_verify() -> None:
             f"audit chain BROKEN at entry {outcome.first_bad_id}: {outcome.reason}"
             if outcome.reason
             else "audit checkpoints BROKEN"
+            if outcome.checkpoint_problem
+            else "audit verified marker REJECTED"
         )
         report(False, headline + "\n" + "\n".join(lines))
 

@@ -63,13 +63,19 @@ async def list_audit_entries(
         "Names the first entry that does not fit the chain, the range of entries a checkpoint "
         "recorded that are gone, or where content was rewritten with every later hash "
         "recomputed (between two anchors). Entries after the newest checkpoint are verified "
-        "as a chain only (`entries_after_checkpoint`)."
+        "as a chain only (`entries_after_checkpoint`). Incremental: only the entries appended "
+        "since the last verification are walked (`entries_walked`, `walked_after_id`); the "
+        "ones before it are checked by count, head hash and anchors, and re-walked by the "
+        "integrity job's weekly full run and `pd-prime audit verify --full`."
     ),
 )
 async def verify_audit_chain(
     session: Session, runtime: RuntimeDep, _: AuditReader
 ) -> ChainVerification:
-    report = await service.verify_chain(session, settings=runtime.settings)
+    # From the verified marker on, never a deliberate full walk on a request (40 million
+    # entries take minutes): the integrity job's weekly run and the CLI's --full do those. Only
+    # a first verification, with no marker yet, walks everything.
+    report = await service.verify_chain(session, settings=runtime.settings, mode="incremental")
     return ChainVerification(
         ok=report.ok,
         entries_checked=report.entries_checked,
@@ -85,6 +91,11 @@ async def verify_audit_chain(
         rewritten_through_id=report.rewritten_through_id,
         checkpoint_problem=report.checkpoint_problem,
         warning=report.warning,
+        mode=report.mode,
+        entries_walked=report.entries_walked,
+        walked_after_id=report.walked_after_id,
+        previously_verified_at=report.previously_verified_at,
+        marker_problem=report.marker_problem,
     )
 
 

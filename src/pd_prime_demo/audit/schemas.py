@@ -58,6 +58,30 @@ class ChainVerification(BaseModel):
         None, description="A checkpoint file missing, altered or signed by an unknown key."
     )
     warning: str | None = None
+    mode: str = Field(
+        "full",
+        description=(
+            "`incremental`: only entries after the last verified head were walked (the entries "
+            "before it were checked by count, head hash and anchors); `full`: all of them."
+        ),
+        examples=["incremental"],
+    )
+    entries_walked: int | None = Field(
+        None, description="Entries whose hash this run recomputed (read from the database)."
+    )
+    walked_after_id: int | None = Field(
+        None, description="The walk started after this id (the last verified head, or 0)."
+    )
+    previously_verified_at: datetime | None = Field(
+        None, description="When the verification this run continued from finished."
+    )
+    marker_problem: str | None = Field(
+        None,
+        description=(
+            "The signed verified marker does not verify (edited, or signed by an unknown key): "
+            "the run walked everything, and is not ok."
+        ),
+    )
 
 
 class CheckpointAnchorRead(BaseModel):
