@@ -119,6 +119,13 @@ class InstallmentRow(Base):
     __table_args__ = (
         UniqueConstraint("policy_id", "term_start", "seq", name="uq_installments_term_seq"),
         Index("ix_installments_due_on", "due_on"),
+        # The billing run: what is still to invoice, by due date (migration 0029).
+        Index(
+            "ix_installments_to_invoice",
+            "due_on",
+            "id",
+            postgresql_where="invoice_number IS NULL AND cancelled_on IS NULL",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

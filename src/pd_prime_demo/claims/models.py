@@ -275,6 +275,8 @@ class DiaryTask(Base):
             "due_on",
             postgresql_where="status = 'open'",
         ),
+        # Everyone's diary: open tasks by due date, keyset on (due_on, id) (migration 0029).
+        Index("ix_claim_diary_open_due", "due_on", "id", postgresql_where="status = 'open'"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -17,7 +17,11 @@ _ROLES = ", ".join(f"'{r.value}'" for r in Role)
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(f"role IN ({_ROLES})", name="role_known"),)
+    __table_args__ = (
+        CheckConstraint(f"role IN ({_ROLES})", name="role_known"),
+        # GET /users pages on (created_at, id) (migration 0029).
+        Index("ix_users_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     email: Mapped[str] = mapped_column(
@@ -48,9 +52,11 @@ class AuthSession(Base):
     """One login: access tokens name it in ``sid`` so that logout takes effect at once."""
 
     __tablename__ = "auth_sessions"
+    # A user's sessions newest first, a page at a time; any lookup by user (migration 0029).
+    __table_args__ = (Index("ix_auth_sessions_user_created", "user_id", "created_at", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -98,6 +104,8 @@ class ApiClient(Base):
         CheckConstraint(
             "id_token_signed_response_alg IN ('RS256', 'ES256')", name="id_token_alg_known"
         ),
+        # GET /api-clients pages on (created_at, id) (migration 0029).
+        Index("ix_api_clients_created_at_id", "created_at", "id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

@@ -65,6 +65,8 @@ class PolicyTransaction(Base):
             "reverses_seq",
             postgresql_where="reverses_seq IS NOT NULL",
         ),
+        # Renewal offers: the terms ending within the lead time (migration 0029).
+        Index("ix_policy_transactions_term_end", "term_end", "policy_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -170,6 +172,13 @@ class RenewalOffer(Base):
         CheckConstraint(
             "status IN (" + ", ".join(f"'{s.value}'" for s in RenewalStatus) + ")",
             name="status_known",
+        ),
+        # Renewal lapses: the offers still open, by term start (migration 0029).
+        Index(
+            "ix_policy_renewals_offered",
+            "term_start",
+            "id",
+            postgresql_where="status = 'offered'",
         ),
     )
 

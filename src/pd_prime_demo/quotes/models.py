@@ -26,6 +26,13 @@ class Quote(Base):
         Index("ix_quotes_customer_id", "customer_id"),
         Index("ix_quotes_referred", "created_at", postgresql_where="status = 'referred'"),
         Index("ix_quotes_created_at_id", "created_at", "id"),
+        # Quote expiry: the open quotes by the day their validity ends (migration 0029).
+        Index(
+            "ix_quotes_open_expires_on",
+            "expires_on",
+            "id",
+            postgresql_where="status IN ('approved', 'draft', 'quoted', 'referred')",
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
