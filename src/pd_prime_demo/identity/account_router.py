@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from pd_prime_demo.api import API_V1
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
@@ -213,17 +213,25 @@ async def request_email_change(
 @router.get(
     "/account/sessions",
     response_model=SessionList,
-    responses=problem_responses(401, 403),
-    summary="Your live login sessions",
+    responses=problem_responses(401, 403, 422),
+    summary="Your live login sessions, newest first, a page at a time",
 )
-async def list_sessions(session: Session, authenticated: Authentication) -> SessionList:
+async def list_sessions(
+    session: Session,
+    authenticated: Authentication,
+    cursor: Annotated[str | None, Query(max_length=200, description="From `next_cursor`.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> SessionList:
     actor, current = _user_session(authenticated)
-    live = await sessions.list_live(session, actor=actor)
+    live, next_cursor = handle_result(
+        await sessions.list_live(session, actor=actor, cursor=cursor, limit=limit)
+    )
     return SessionList(
         items=[
             SessionRead.model_validate(s).model_copy(update={"current": s.id == current})
             for s in live
-        ]
+        ],
+        next_cursor=next_cursor,
     )
 
 

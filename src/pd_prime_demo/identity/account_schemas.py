@@ -64,6 +64,7 @@ class SessionRead(_Out):
 
 class SessionList(_Out):
     items: list[SessionRead]
+    next_cursor: str | None = None
 
 
 class MfaTokenBody(_In):

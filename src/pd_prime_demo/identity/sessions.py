@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.audit import service as audit
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.pagination import keyset_page
 from pd_prime_demo.core.result_types import DomainError, Err, Ok, Result, not_found
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.models import AuthSession, RefreshToken, User
@@ -105,19 +106,23 @@ async def open_session(
     return auth_session, tokens
 
 
-async def list_live(session: AsyncSession, *, actor: Actor) -> list[AuthSession]:
-    """The actor's own live login sessions, newest first."""
-    return list(
-        await session.scalars(
-            select(AuthSession)
-            .where(
-                AuthSession.user_id == actor.user_id,
-                AuthSession.revoked_at.is_(None),
-                AuthSession.expires_at > clock.now(),
-            )
-            .order_by(AuthSession.created_at.desc(), AuthSession.id)
-            .limit(200)
-        )
+async def list_live(
+    session: AsyncSession, *, actor: Actor, cursor: str | None, limit: int
+) -> Result[tuple[list[AuthSession], str | None], DomainError]:
+    """A page of the actor's own live login sessions, newest first (keyset on
+    ix_auth_sessions_user_created: a user who logs in often is never cut short)."""
+    query = select(AuthSession).where(
+        AuthSession.user_id == actor.user_id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.expires_at > clock.now(),
+    )
+    return await keyset_page(
+        session,
+        query,
+        cursor=cursor,
+        limit=limit,
+        keys=(AuthSession.created_at, AuthSession.id),
+        descending=True,
     )
 
 
