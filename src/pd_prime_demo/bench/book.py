@@ -64,11 +64,11 @@ def products() -> list[Product]:
 class BookWriter:
     """Generates policies (``policy``) for a book converted on ``today``."""
 
-    def __init__(self, *, today: date, seed: int = 11) -> None:
+    def __init__(self, *, today: date, seed: int = 11, first: int = 1) -> None:
         self.today = today
         self.rng = random.Random(seed)  # noqa: S311 - test data, reproducible by its seed
         self.products = products()
-        self.count = 0
+        self.count = first - 1  # numbers and customer refs from ``first``: shards never collide
         self.last_ref: str | None = None
 
     # -- risks -------------------------------------------------------------------------------
@@ -148,7 +148,8 @@ class BookWriter:
         history.live()
         plan = rng.choices([p for p, _ in PLANS], [w for _, w in PLANS])[0]
         if not history.cancelled:
-            self._paid(history, plan, defn.term_months)
+            fees = {p.code: p.installment_fee for p in defn.billing.payment_plans}
+            self._paid(history, plan, defn.term_months, fees.get(plan, Decimal(0)))
         number = f"{defn.policy_number_prefix}{self.count:08d}"
         # A household: the previous policy's customer, who buys a second one.
         household = self.last_ref is not None and rng.random() < 0.1
@@ -167,17 +168,22 @@ class BookWriter:
             body["customer"] = self._customer(defn.state)
         return body
 
-    def _paid(self, history: _History, plan: str, months: int) -> None:
-        """What the legacy system received for each term: its installments due by today,
-        never more than the term bills after its endorsements."""
+    def _paid(self, history: _History, plan: str, months: int, fee: Decimal) -> None:
+        """What the legacy system received for each term: its installments due by today (as
+        this platform splits them: leftover cents on the first, the plan's fee on each later
+        one), never more than the term bills after its endorsements. About one account in
+        forty missed its latest installment: the billing run's notices and cancellations."""
         step = PLAN_MONTHS[plan]
         count = max(1, -(-months // step))
+        behind = self.rng.random() < 0.025
         for txn, billed in zip(history.openings, history.billed, strict=True):
             start = date.fromisoformat(txn["term_start"])
             due = sum(1 for i in range(count) if add_months(start, step * i) < self.today)
+            due = max(0, due - 1) if behind and txn is history.openings[-1] else due
             total = Decimal(txn["term_premium"]) + Decimal(txn["fees"]) + Decimal(txn["taxes"])
-            share = (total * due / count).quantize(CENT, rounding=ROUND_DOWN)
-            txn["paid_to_date"] = str(max(Decimal(0), min(share, billed)))
+            base = (total / count).quantize(CENT, rounding=ROUND_DOWN)
+            share = total - base * (count - due) + fee * max(0, due - 1) if due else Decimal(0)
+            txn["paid_to_date"] = str(max(Decimal(0), min(share, billed + fee * (count - 1))))
 
     def _customer(self, state: str) -> dict[str, Any]:
         n = self.count
@@ -348,7 +354,9 @@ class _History:
             )
 
 
-def policies(count: int, *, today: date, seed: int = 11) -> Iterator[dict[str, Any]]:
-    writer = BookWriter(today=today, seed=seed)
+def policies(
+    count: int, *, today: date, seed: int = 11, first: int = 1
+) -> Iterator[dict[str, Any]]:
+    writer = BookWriter(today=today, seed=seed, first=first)
     for _ in range(count):
         yield writer.policy()

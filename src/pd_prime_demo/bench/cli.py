@@ -6,6 +6,7 @@ synthetic books nothing else needs.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -57,6 +58,37 @@ def bench_api(
         )
     except SetupError as error:
         raise typer.BadParameter(str(error)) from error
+
+
+@app.command("gate")
+def bench_gate(
+    update: Annotated[
+        bool, typer.Option(help="Rewrite the baseline from this run instead of comparing.")
+    ] = False,
+    baseline: Annotated[Path, typer.Option(help="The committed baseline file.")] = Path(
+        "ops/perf/baseline.json"
+    ),
+    samples: Annotated[int, typer.Option(min=3, help="Counted requests of each kind.")] = 9,
+    warmup: Annotated[int, typer.Option(min=1, help="Uncounted requests of each kind first.")] = 4,
+) -> None:
+    """The performance gate: server instructions per quote, bind, read and payment, and the
+    engine's per auto quote (callgrind), against the baseline; exits 1 on a figure more than
+    5% above it."""
+    from pd_prime_demo.bench.api import SetupError
+    from pd_prime_demo.bench.gate import run_gate
+
+    try:
+        passed = run_gate(
+            baseline_path=baseline,
+            update=update,
+            samples=samples,
+            warmup=warmup,
+            echo=typer.echo,
+        )
+    except SetupError as error:
+        raise typer.BadParameter(str(error)) from error
+    if not passed:
+        raise typer.Exit(1)
 
 
 @app.command("tracing")
@@ -199,3 +231,41 @@ def bench_audit(
     from pd_prime_demo.bench.audit import run_audit_benchmark
 
     run_audit_benchmark(entries=entries, parallel=parallel, echo=typer.echo)
+
+
+def _sizes(policies: list[int] | None, sizes: str | None) -> list[int]:
+    found = list(policies or [])
+    if sizes:
+        found += [int(s.replace("_", "")) for s in sizes.split(",") if s.strip()]
+    if not found or any(n < 1 for n in found):
+        raise typer.BadParameter("give --policies N (repeatable) or --sizes N,M, each above 0")
+    return sorted(set(found))
+
+
+@app.command("book")
+def bench_book(
+    policies: Annotated[
+        list[int] | None, typer.Option(help="Policies in the book (repeat for several sizes).")
+    ] = None,
+    sizes: Annotated[str | None, typer.Option(help="Several sizes: 10000,100000.")] = None,
+    days: Annotated[int, typer.Option(min=1, help="Simulated days of daily jobs.")] = 30,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes a day.")] = 1,
+    import_processes: Annotated[
+        int, typer.Option(min=1, help="Book shards written and imported at once.")
+    ] = 2,
+    samples: Annotated[int, typer.Option(min=10, help="Policies read per request kind.")] = 200,
+    keep: Annotated[bool, typer.Option(help="Keep each size's scratch database.")] = False,
+) -> None:
+    """A carrier-sized book: build it through the import, run a month of daily jobs and the
+    read side, print time, CPU, rows and peak memory per phase and the issue-19 targets."""
+    from pd_prime_demo.bench.book_bench import run_book_benchmark
+
+    run_book_benchmark(
+        sizes=_sizes(policies, sizes),
+        days=days,
+        workers=workers,
+        shards=import_processes,
+        samples=samples,
+        keep=keep,
+        echo=typer.echo,
+    )

@@ -58,8 +58,11 @@ def csv_header(premium_codes: list[str]) -> list[str]:
     return CSV_POLICY_COLUMNS + CSV_TRANSACTION_COLUMNS + [f"premium.{c}" for c in premium_codes]
 
 
-def write_book(path: Path, count: int, *, fmt: str, today: date, seed: int = 11) -> int:
-    """Write a book of ``count`` policies to ``path``; how many transactions it holds."""
+def write_book(
+    path: Path, count: int, *, fmt: str, today: date, seed: int = 11, first: int = 1
+) -> int:
+    """Write a book of ``count`` policies to ``path`` (numbered from ``first``); how many
+    transactions it holds."""
     transactions = 0
     codes = sorted({c.code for p in products() for c in p.definition.coverages})
     with path.open("w", encoding="utf-8", newline="") as out:
@@ -70,7 +73,7 @@ def write_book(path: Path, count: int, *, fmt: str, today: date, seed: int = 11)
             write = lambda policy: lines.writerows(csv_lines(policy, codes))  # noqa: E731
         else:
             write = _json_writer(out)
-        for policy in policies(count, today=today, seed=seed):
+        for policy in policies(count, today=today, seed=seed, first=first):
             transactions += len(policy["transactions"])
             write(policy)
         if fmt != "csv":
