@@ -46,6 +46,7 @@ from pd_prime_demo.quotes.router import router as quotes_router
 from pd_prime_demo.realtime.hub import Hub
 from pd_prime_demo.realtime.router import router as realtime_router
 from pd_prime_demo.reports.router import router as reports_router
+from pd_prime_demo.web.router import install as install_web
 from pd_prime_demo.webhooks.router import router as webhooks_router
 from pd_prime_demo.worker import run_worker
 
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.mount(docs.ASSETS, docs.static_files(), name="docs-assets")
     for router in V1_ROUTERS:
         app.include_router(router)
+    install_web(app)  # the console under /app (web/): pages, assets, page error handlers
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
