@@ -4,7 +4,9 @@ A valid chain of N entries is generated in Python (the platform's kinds of actio
 and ``changes`` summaries, spread over the twelve months before today so that they fill twelve
 monthly partitions) and COPYed into a scratch database. Then, in the same run: the ORM loop
 ``audit verify`` used before issue 16 (on a subset when N is large, extrapolated and said so),
-:func:`audit.verify.walk_chain` with one process and with two, and retention's catalog work
+:func:`audit.verify.walk_chain` with one process and with two, a signed checkpoint, a full
+verification against it, ``APPENDED`` entries appended and the incremental verification that
+walks only those (audit.incremental), and retention's catalog work
 (listing the expired partitions, dropping the oldest). CPU seconds count this process and the
 walk's worker processes, not the database server's.
 """
@@ -15,26 +17,39 @@ import asyncio
 import os
 import random
 import resource
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.audit import partitions
+from pd_prime_demo.audit.anchoring import write_checkpoint
 from pd_prime_demo.audit.models import AuditEntry
 from pd_prime_demo.audit.rules import GENESIS_HASH, ChainFields, entry_hash
+from pd_prime_demo.audit.service import record, verify_chain, write_pending
 from pd_prime_demo.audit.verify import walk_chain
 from pd_prime_demo.audit.walk_segment import canonical_hash
+from pd_prime_demo.core.actor import Actor
+from pd_prime_demo.core.checkpoint_keys import generate_pem
+from pd_prime_demo.core.config import Settings
+
+if TYPE_CHECKING:
+    from pd_prime_demo.core.database import Database
 
 Echo = Callable[[str], None]
 T = TypeVar("T")
 
 # The ORM loop is timed on at most this many entries: at its pace a million take minutes.
 ORM_SUBSET = 100_000
+# Entries appended after the full verification, for the incremental one to walk.
+APPENDED = 10_000
 COPY_BATCH = 50_000
 COLUMNS = (
     "id", "occurred_at", "actor_kind", "actor_id", "actor_role", "action", "resource_type",
@@ -140,6 +155,47 @@ async def _timed(work: Callable[[], Awaitable[T]]) -> tuple[T, float, float]:
     return result, time.perf_counter() - wall, _cpu() - cpu
 
 
+async def _incremental(
+    db: Database, settings: Settings, n: int, parallel: int, echo: Echo
+) -> dict[str, Any]:
+    """A signed checkpoint, a full verification against it (which writes the verified
+    marker), ``APPENDED`` entries appended through the platform's own path, then an
+    incremental verification: it must walk exactly the appended entries."""
+    figures: dict[str, Any] = {}
+    async with db.unit_of_work() as session:
+        _, wall, cpu = await _timed(lambda: write_checkpoint(session, settings))
+    echo(f"checkpoint of {n:,} entries (walks them once): {wall:7.1f} s, {cpu:6.1f} s CPU")
+    async with db.sessionmaker() as session, session.begin():
+        full, wall, cpu = await _timed(
+            lambda: verify_chain(session, settings=settings, mode="full", parallel=parallel)
+        )
+    if not full.ok or full.entries_walked != n or not full.marker_written:
+        raise AssertionError(f"the full verification failed: {full}")
+    echo(
+        f"verify --full, parallel={parallel}:   {wall:7.1f} s, {cpu:6.1f} s CPU "
+        f"({full.entries_walked:,} walked, against {full.checkpoints_checked} checkpoint)"
+    )
+    figures["full"] = {"seconds": wall, "cpu": cpu, "walked": full.entries_walked}
+    async with db.unit_of_work() as session:
+        for i in range(APPENDED):
+            await record(session, Actor.system("bench"), "bench.appended", "thing", str(i))
+        _, wall, cpu = await _timed(lambda: write_pending(session))
+    echo(f"appended {APPENDED:,} entries (one audit_chain_append): {wall:.1f} s")
+    async with db.sessionmaker() as session, session.begin():
+        quick, wall, cpu = await _timed(
+            lambda: verify_chain(session, settings=settings, mode="incremental", parallel=parallel)
+        )
+    if not quick.ok or quick.entries_walked != APPENDED:
+        raise AssertionError(f"the incremental verification failed: {quick}")
+    echo(
+        f"verify (incremental):      {wall:7.1f} s, {cpu:6.1f} s CPU "
+        f"({quick.entries_walked:,} walked after id {quick.walked_after_id:,}; "
+        f"{quick.entries_checked:,} verified); {figures['full']['seconds'] / wall:.0f}x faster"
+    )
+    figures["incremental"] = {"seconds": wall, "cpu": cpu, "walked": quick.entries_walked}
+    return figures
+
+
 def run_audit_benchmark(*, entries: int, parallel: int, echo: Echo = print) -> dict[str, Any]:
     from pd_prime_demo import bootstrap
     from pd_prime_demo.core.database import create_database, drop_database
@@ -150,7 +206,7 @@ def run_audit_benchmark(*, entries: int, parallel: int, echo: Echo = print) -> d
     settings = base.model_copy(update={"database_url": scratch})
     try:
         bootstrap.migrate(settings)
-        return asyncio.run(_measure(scratch, entries, parallel, echo))
+        return asyncio.run(_measure(settings, entries, parallel, echo))
     finally:
         asyncio.run(drop_database(base.database_url, scratch))
 
@@ -176,12 +232,13 @@ async def _load(session: AsyncSession, n: int, end: datetime) -> int:
     return n
 
 
-async def _measure(url: str, n: int, parallel: int, echo: Echo) -> dict[str, Any]:
+async def _measure(settings: Settings, n: int, parallel: int, echo: Echo) -> dict[str, Any]:
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from pd_prime_demo.core.database import Database
 
-    db = Database(create_async_engine(url))
+    assert settings.database_url is not None
+    db = Database(create_async_engine(settings.database_url))
     figures: dict[str, Any] = {"entries": n}
     try:
         end = datetime.now(UTC).replace(microsecond=0)
@@ -218,6 +275,13 @@ async def _measure(url: str, n: int, parallel: int, echo: Echo) -> dict[str, Any
                 figures[f"walk_{parallel}"]["entries_per_s"] / figures["walk_1"]["entries_per_s"]
             )
             echo(f"parallel={parallel} / parallel=1: {ratio:.2f}x (cores: {os.cpu_count()})")
+
+        with tempfile.TemporaryDirectory(prefix="pd-prime-bench-audit-") as data_dir:
+            key = SecretStr(generate_pem())
+            signed = settings.model_copy(
+                update={"data_dir": Path(data_dir), "audit_checkpoint_key": key}
+            )
+            figures["incremental"] = await _incremental(db, signed, n, parallel, echo)
 
         async with db.sessionmaker() as session, session.begin():
             oldest = partitions.month_of(names[0])
