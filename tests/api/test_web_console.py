@@ -1,0 +1,212 @@
+"""The staff console over HTTP: sign-in with a cookie session, CSRF and CSP refusals, object
+visibility, the generated quote form, and quoting through binding (tests/e2e drives the same
+pages in a real browser)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from fastapi import FastAPI
+from httpx import ASGITransport, AsyncClient
+
+from pd_prime_demo.core import clock
+from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.result_types import Ok
+from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.products import service as products
+from tests.e2e.console_support import auto_form, csrf_of, field_ids_by_name, location, sign_in
+from tests.factories import Login, days_ahead, person, user_login
+
+SESSION = "__Host-pdp-console"  # the test environment is neither demo nor development
+
+
+@pytest.fixture
+async def browser(app: FastAPI) -> AsyncIterator[AsyncClient]:
+    """A client that keeps cookies over https, as a browser does (the cookies are Secure)."""
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="https://testserver") as client:
+        yield client
+
+
+async def _customer_of(client: AsyncClient, agent: Login) -> str:
+    created = await client.post("/api/v1/customers", json=person(), headers=agent.headers)
+    assert created.status_code == 201, created.text
+    return str(created.json()["id"])
+
+
+async def test_sign_in_opens_a_cookie_session_and_sign_out_ends_it(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    signed_in = await sign_in(browser, agent.email)
+    assert location(signed_in) == "/app"
+    cookie = next(
+        v for k, v in signed_in.headers.multi_items() if k == "set-cookie" and SESSION in v
+    ).lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie and "secure" in cookie
+    home = await browser.get("/app")
+    assert home.status_code == 200
+    assert "Test Agent" in home.text and "Open quotes" in home.text
+    assert home.headers["cache-control"] == "no-store"
+    out = await browser.post("/app/logout", data={"csrf_token": csrf_of(home)})
+    assert location(out) == "/app/login"
+    # The login session is revoked, not just the cookie dropped: replaying it fails.
+    browser.cookies.set(SESSION, re.search(rf"{SESSION}=([^;]+)", cookie, re.I).group(1))  # type: ignore[union-attr]
+    again = await browser.get("/app")
+    assert location(again).startswith("/app/login")
+
+
+async def test_a_wrong_password_is_an_accessible_message(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    refused = await sign_in(browser, agent.email, "not the password at all")
+    assert refused.status_code == 401
+    assert 'role="alert"' in refused.text and "e-mail or password is wrong" in refused.text
+    assert f"{SESSION}=" not in refused.headers.get("set-cookie", "")
+
+
+async def test_a_post_without_the_csrf_token_is_refused(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    page = await browser.get("/app/login")
+    forged = await browser.post("/app/login", data={"email": agent.email, "password": "x" * 20})
+    assert forged.status_code == 403 and "csrf.invalid" in forged.text
+    await sign_in(browser, agent.email)
+    customer_id = await _customer_of(client, agent)
+    body = auto_form(days_ahead(7))
+    for headers in ({}, {"X-CSRF-Token": "forged"}, {"HX-Request": "true"}):
+        refused = await browser.post(
+            f"/app/customers/{customer_id}/quotes", data=body, headers=headers
+        )
+        assert refused.status_code == 403, refused.text
+        assert "csrf.invalid" in refused.text
+    logout = await browser.post("/app/logout", data={"csrf_token": csrf_of(page)})
+    assert logout.status_code == 403  # the sign-in page's token is not the session's
+    assert (await browser.get("/app")).status_code == 200  # still signed in: nothing happened
+    listed = await client.get(f"/api/v1/quotes?customer_id={customer_id}", headers=agent.headers)
+    assert listed.json()["items"] == []
+
+
+async def test_pages_carry_a_csp_without_inline_code(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    await sign_in(browser, agent.email)
+    customer_id = await _customer_of(client, agent)
+    for url in (
+        "/app/login",
+        "/app",
+        "/app/customers",
+        f"/app/customers/{customer_id}",
+        f"/app/customers/{customer_id}/quotes/new?product=personal_auto&state=TX",
+    ):
+        page = await browser.get(url)
+        assert page.status_code == 200, (url, page.text[:500])
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "style-src 'self'" in csp, csp
+        assert "frame-ancestors 'none'" in csp and "form-action 'self'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert not re.search(r"<script(?![^>]*\ssrc=)", page.text), url  # no inline script
+        assert " style=" not in page.text and "<style" not in page.text, url
+        assert re.search(r" on[a-z]+=", page.text) is None, url  # no inline handlers
+
+
+async def test_an_agent_cannot_open_another_agents_customer(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    owner = await user_login(client, runtime, Role.AGENT)
+    other = await user_login(client, runtime, Role.AGENT)
+    customer_id = await _customer_of(client, owner)
+    await sign_in(browser, other.email)
+    for url in (f"/app/customers/{customer_id}", f"/app/customers/{customer_id}/quotes/new"):
+        page = await browser.get(url)
+        assert page.status_code == 404, url
+        assert "customer not found" in page.text and 'role="alert"' in page.text
+    searched = await browser.get("/app/customers")
+    assert customer_id not in searched.text
+
+
+async def test_the_quote_form_has_a_labelled_field_per_product_variable(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    await sign_in(browser, agent.email)
+    customer_id = await _customer_of(client, agent)
+    async with runtime.db.sessionmaker() as session:
+        found = await products.version_in_force(
+            session, "personal_auto", "TX", clock.today() + timedelta(days=7)
+        )
+    assert isinstance(found, Ok)
+    defn = found.value.definition
+    page = await browser.get(
+        f"/app/customers/{customer_id}/quotes/new?product=personal_auto&state=TX&drivers=2"
+    )
+    assert page.status_code == 200
+    ids = field_ids_by_name(page.text)
+    expected = [
+        f"risk.{prefix}.{v.name}"
+        for v in defn.variables
+        for prefix in (
+            ["policy"]
+            if v.scope == "policy"
+            else [f"{v.scope}s.{i}" for i in range(2 if v.scope == "driver" else 1)]
+        )
+    ]
+    assert len(expected) == len(defn.variables) + sum(v.scope == "driver" for v in defn.variables)
+    for name in expected:
+        assert name in ids, name
+        assert f'<label for="{ids[name]}">' in page.text, name
+    for cov in defn.coverages:
+        assert any(n.startswith(f"options.0.coverages.{cov.code}.") for n in ids), cov.code
+
+
+async def test_quote_and_bind_through_the_console(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    agent = await user_login(client, runtime, Role.AGENT)
+    await sign_in(browser, agent.email)
+    customer_id = await _customer_of(client, agent)
+    form_page = await browser.get(
+        f"/app/customers/{customer_id}/quotes/new?product=personal_auto&state=TX"
+    )
+    token = csrf_of(form_page)
+    # A bad answer comes back on its field, described by its error, and nothing is written.
+    bad = await browser.post(
+        f"/app/customers/{customer_id}/quotes",
+        data={**auto_form(days_ahead(7), **{"risk.drivers.0.age": "12"}), "csrf_token": token},
+    )
+    assert bad.status_code == 422
+    assert 'aria-describedby="f-risk-drivers-0-age-hint f-risk-drivers-0-age-error"' in bad.text
+    assert "must be at least 16" in bad.text
+    quoted = await browser.post(
+        f"/app/customers/{customer_id}/quotes",
+        data={**auto_form(days_ahead(7)), "csrf_token": token},
+    )
+    quote_url = location(quoted)
+    quote_page = await browser.get(quote_url)
+    assert quote_page.status_code == 200
+    assert (
+        "Packages side by side" in quote_page.text
+        and "Worksheet of the full package" in quote_page.text
+    )
+    assert "Bodily injury liability" in quote_page.text
+    bound = await browser.post(
+        f"{quote_url}/bind",
+        data={"csrf_token": token, "option": "full", "payment_plan": "monthly"},
+    )
+    policy_url = location(bound)
+    policy = await browser.get(policy_url)
+    assert policy.status_code == 200
+    api = await client.get(
+        f"/api/v1/policies/{policy_url.rsplit('/', 1)[1]}", headers=agent.headers
+    )
+    assert api.status_code == 200
+    assert api.json()["number"] in policy.text
+    assert "New business" in policy.text and "Installments and invoices" in policy.text
+    earlier = await browser.get(f"{policy_url}?as_of={clock.today().isoformat()}")
+    assert "Not yet effective" in earlier.text
