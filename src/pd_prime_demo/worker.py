@@ -8,6 +8,13 @@ everything due up to today, so after downtime the one late run the queue defers 
 every missed day, and running one twice changes nothing the second time. ``pd-prime worker
 --once`` runs the sweeps, relays and drains the queue, then exits (for a cron deployment).
 
+A sweep is set-based and chunked (:class:`Sweep`): its periodic job only plans, paging through
+what is due by keyset (ids in index order, ``sweep_chunk_size`` a page) and deferring a chunk
+job (``sweeps:chunk``) for each page or range; every worker on the queue takes chunks, each in
+a transaction of its own. A crash loses at most the chunk it was doing, which the queue
+retries; each item is re-checked under its row lock, so a chunk done twice, or a day planned
+twice, changes nothing the second time.
+
 This module wires the domains' jobs together (routes from event types to tasks, ports between
 domains), as ``main`` wires their routers.
 """
@@ -17,11 +24,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 import procrastinate
 import structlog
+from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.job_context import JobContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,13 +65,105 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-async def _expire_quotes(session: AsyncSession) -> object:
-    return await quotes.expire_due(session)
+# What one chunk job of a sweep is given: JSON (dates and ids as strings).
+ChunkArgs = dict[str, Any]
+Plan = Callable[[AsyncSession, date, int], AsyncIterator[tuple[str, ChunkArgs]]]
 
 
-async def _billing(session: AsyncSession) -> object:
-    match await billing.run_billing(
-        session, on=clock.today(), cancel_policy=policies.cancel_for_non_payment
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """A daily sweep, set-based and chunked: ``plan`` pages through what is due with keyset
+    queries (keys only, ``size`` a page, never the book) and yields each chunk's key and
+    arguments; ``chunk`` does one chunk in a transaction of its own, re-checking each item's
+    state under its row lock, so a chunk re-done (a retry, a second plan) does nothing twice."""
+
+    plan: Plan
+    chunk: Callable[[AsyncSession, ChunkArgs], Awaitable[object]]
+
+
+async def _keyed_pages(
+    page: Callable[[tuple[date, uuid.UUID] | None], Awaitable[list[tuple[date, uuid.UUID]]]],
+    day: date,
+    field: str,
+) -> AsyncIterator[tuple[str, ChunkArgs]]:
+    """Chunks of the ids of (date, id) keyset pages: a page a chunk, in index order."""
+    after: tuple[date, uuid.UUID] | None = None
+    while keys := await page(after):
+        ids = list(dict.fromkeys(str(key[1]) for key in keys))  # one policy's terms share one
+        yield ids[0], {"day": day.isoformat(), field: ids}
+        after = keys[-1]
+
+
+def _plan_expiry(
+    session: AsyncSession, today: date, size: int
+) -> AsyncIterator[tuple[str, ChunkArgs]]:
+    async def page(after: tuple[date, uuid.UUID] | None) -> list[tuple[date, uuid.UUID]]:
+        return await quotes.quotes_past_validity(session, today=today, after=after, limit=size)
+
+    return _keyed_pages(page, today, "ids")
+
+
+async def _expire_chunk(session: AsyncSession, args: ChunkArgs) -> object:
+    ids = [uuid.UUID(i) for i in args["ids"]]
+    return await quotes.expire_quotes(session, ids, today=date.fromisoformat(args["day"]))
+
+
+def _plan_offers(
+    session: AsyncSession, today: date, size: int
+) -> AsyncIterator[tuple[str, ChunkArgs]]:
+    async def page(after: tuple[date, uuid.UUID] | None) -> list[tuple[date, uuid.UUID]]:
+        return await policies.renewal_candidates(session, today=today, after=after, limit=size)
+
+    return _keyed_pages(page, today, "ids")
+
+
+async def _offer_chunk(session: AsyncSession, args: ChunkArgs) -> object:
+    ids = [uuid.UUID(i) for i in args["ids"]]
+    return await policies.offer_renewals(session, ids, today=date.fromisoformat(args["day"]))
+
+
+def _plan_lapses(
+    session: AsyncSession, today: date, size: int
+) -> AsyncIterator[tuple[str, ChunkArgs]]:
+    async def page(after: tuple[date, uuid.UUID] | None) -> list[tuple[date, uuid.UUID]]:
+        return await policies.offers_to_lapse(session, today=today, after=after, limit=size)
+
+    return _keyed_pages(page, today, "ids")
+
+
+async def _lapse_chunk(session: AsyncSession, args: ChunkArgs) -> object:
+    ids = [uuid.UUID(i) for i in args["ids"]]
+    return await policies.lapse_offers(session, ids, today=date.fromisoformat(args["day"]))
+
+
+async def _plan_billing(
+    session: AsyncSession, today: date, size: int
+) -> AsyncIterator[tuple[str, ChunkArgs]]:
+    # A range of accounts a chunk: each account's steps (cancellation, notice, invoice) stay
+    # in one transaction, in that order.
+    async for accounts in billing.account_ranges(session, size=size):
+        after, upto = accounts.after, accounts.upto
+        yield (
+            str(after or "first"),
+            {
+                "day": today.isoformat(),
+                "after": None if after is None else str(after),
+                "upto": None if upto is None else str(upto),
+            },
+        )
+
+
+async def _billing_chunk(session: AsyncSession, args: ChunkArgs) -> object:
+    accounts = billing.AccountRange(
+        after=None if args["after"] is None else uuid.UUID(args["after"]),
+        upto=None if args["upto"] is None else uuid.UUID(args["upto"]),
+    )
+    match await billing.bill_accounts(
+        session,
+        on=date.fromisoformat(args["day"]),
+        accounts=accounts,
+        cancel_policy=policies.cancel_for_non_payment,
+        lock_range=True,
     ):
         case Ok(run):
             return {
@@ -74,8 +177,29 @@ async def _billing(session: AsyncSession) -> object:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def _earn(session: AsyncSession) -> object:
-    match await billing.post_earned(session, through=clock.today() - timedelta(days=1)):
+async def _plan_earning(
+    session: AsyncSession, today: date, size: int
+) -> AsyncIterator[tuple[str, ChunkArgs]]:
+    """One chunk for each (product, state) the earning posts in aggregate for."""
+    through = (today - timedelta(days=1)).isoformat()
+    groups = getattr(billing, "earning_groups", None)
+    if groups is None:  # the per-policy earning: one chunk for the whole book
+        yield "book", {"through": through}
+        return
+    for product_code, state in await groups(session):
+        yield (
+            f"{product_code}:{state}",
+            {
+                "through": through,
+                "product_code": product_code,
+                "state": state,
+            },
+        )
+
+
+async def _earn_chunk(session: AsyncSession, args: ChunkArgs) -> object:
+    group = {k: args[k] for k in ("product_code", "state") if k in args}
+    match await billing.post_earned(session, through=date.fromisoformat(args["through"]), **group):
         case Ok(posted):
             return posted
         case Err(error):
@@ -83,23 +207,24 @@ async def _earn(session: AsyncSession) -> object:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-SWEEPS: dict[str, Callable[[AsyncSession], Awaitable[object]]] = {
-    "quotes.expire": _expire_quotes,
-    "renewals.offer": policies.offer_due,
-    "renewals.lapse": policies.lapse_due,
-    "billing.run": _billing,
-    "ledger.earn": _earn,
+SWEEPS: dict[str, Sweep] = {
+    "quotes.expire": Sweep(_plan_expiry, _expire_chunk),
+    "renewals.offer": Sweep(_plan_offers, _offer_chunk),
+    "renewals.lapse": Sweep(_plan_lapses, _lapse_chunk),
+    "billing.run": Sweep(_plan_billing, _billing_chunk),
+    "ledger.earn": Sweep(_plan_earning, _earn_chunk),
 }
+CHUNK_TASK = "sweeps:chunk"
 
 sweeps = procrastinate.Blueprint()
 
 
-def _sweep_task(name: str, sweep: Callable[[AsyncSession], Awaitable[object]]) -> None:
+def _sweep_task(name: str, sweep: Sweep) -> None:
     async def run_sweep(context: JobContext, timestamp: int) -> None:
         result = await run_one(runtime_of(context), name, sweep)
-        log.info("worker.sweep_done", sweep=name, period=timestamp, result=str(result))
+        log.info("worker.sweep_planned", sweep=name, period=timestamp, result=str(result))
 
-    # lock: two runs of one sweep never overlap; queueing_lock: at most one waits to run.
+    # lock: two plans of one sweep never overlap; queueing_lock: at most one waits to run.
     sweeps.task(
         name=name,
         pass_context=True,
@@ -112,6 +237,15 @@ def _sweep_task(name: str, sweep: Callable[[AsyncSession], Awaitable[object]]) -
 
 for _name, _sweep in SWEEPS.items():
     _sweep_task(_name, _sweep)
+
+
+@sweeps.task(name="chunk", pass_context=True, retry=STANDARD, queue="sweeps")
+async def run_chunk(context: JobContext, sweep: str, args: ChunkArgs) -> None:
+    """One chunk of a sweep, in its own transaction: a failure rolls back only this chunk,
+    which the queue retries (and a worker that died mid-chunk is found by its heartbeat)."""
+    async with runtime_of(context).db.unit_of_work() as session:
+        result = await SWEEPS[sweep].chunk(session, args)
+    log.info("worker.chunk_done", sweep=sweep, result=str(result)[:500])
 
 
 @sweeps.periodic(cron="45 3 * * *", periodic_id="queue.prune")
@@ -133,15 +267,31 @@ async def prune_jobs(context: JobContext, timestamp: int) -> None:
         )
 
 
-async def run_one(
-    runtime: Runtime, name: str, sweep: Callable[[AsyncSession], Awaitable[object]]
-) -> object:
-    """One sweep in its own transaction, under an advisory lock: a second caller (a cron
-    ``--once`` beside the queue's run) skips rather than waits."""
+async def run_one(runtime: Runtime, name: str, sweep: Sweep) -> object:
+    """Plan one sweep: defer a chunk job for each chunk of what is due today, reading it a page
+    at a time under an advisory lock (a second planner, a cron ``--once`` beside the queue's
+    run, skips rather than waits). A chunk already waiting in the queue for the same day is not
+    deferred again (its queueing lock); any worker on the queue then takes the chunks."""
+    app = queue_app(runtime)
+    await runtime.queue.ready()
+    today, size = clock.today(), runtime.settings.sweep_chunk_size
+    deferred = waiting = 0
     async with runtime.db.unit_of_work() as session:
         if not await locks.try_lock(session, f"job:{name}"):
             return "skipped: running elsewhere"
-        return await sweep(session)
+        async for key, args in sweep.plan(session, today, size):
+            task = app.configure_task(
+                CHUNK_TASK,
+                # Two copies of one chunk never run at once; one waits in the queue at most.
+                lock=f"{name}:{key}",
+                queueing_lock=f"{name}:{today.isoformat()}:{key}",
+            )
+            try:
+                await task.defer_async(sweep=name, args=args)
+                deferred += 1
+            except AlreadyEnqueued:
+                waiting += 1
+    return {"chunks": deferred, "already_waiting": waiting}
 
 
 def queue_app(runtime: Runtime) -> procrastinate.App:
@@ -237,13 +387,13 @@ async def run_worker(
 
 
 async def run_once(runtime: Runtime, *, max_rounds: int = 20) -> dict[str, object]:
-    """Every sweep once, then the relay and the queue until nothing is due (cron deployments,
-    tests). A worker that finds the queue empty stops, even while its other jobs defer more
+    """Every sweep planned once, then the relay and the queue (the sweeps' chunks among its
+    jobs) until nothing is due (cron deployments, tests). A worker that finds the queue empty stops, even while its other jobs defer more
     (a page drawn publishes ``document.ready``, which fans out), so rounds repeat until a round
     leaves nothing due."""
     results = {name: await run_one(runtime, name, sweep) for name, sweep in SWEEPS.items()}
     for name, result in results.items():
-        log.info("worker.sweep_done", sweep=name, result=str(result))
+        log.info("worker.sweep_planned", sweep=name, result=str(result))
     for _ in range(max_rounds):
         await run_worker(runtime, wait=False, install_signal_handlers=False)
         async with runtime.db.unit_of_work() as session:

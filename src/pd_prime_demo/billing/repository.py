@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select
+from sqlalchemy import Select, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing.models import (
@@ -356,3 +357,120 @@ async def refunded_of_accounts(
         .group_by(Refund.policy_id)
     )
     return {policy_id: Decimal(total) for policy_id, total in rows}
+
+
+# --- The chunked billing run: a keyset range of accounts a chunk, and what each one owes ---
+
+
+async def account_ids_after(
+    session: AsyncSession, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """The next ``limit`` accounts' ids after ``after``, in primary-key order (the planner cuts
+    the book into ranges on this index, reading ids only)."""
+    query = select(BillingAccount.policy_id).order_by(BillingAccount.policy_id).limit(limit)
+    if after is not None:
+        query = query.where(BillingAccount.policy_id > after)
+    return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True, slots=True)
+class BillingWork:
+    """An account in a range with something the run may do: an installment to invoice, or
+    money owed past the grace period on a covered term (a notice or a cancellation may be
+    due: the run decides under the account's lock)."""
+
+    policy_id: uuid.UUID
+    to_invoice: bool
+    maybe_delinquent: bool
+
+
+# Per account of the range, set-based: money available to the installments (payments net of
+# refunds, plus what live installments bill beyond their terms' totals, as ``views.view``
+# allocates) against what the installments past their grace period ask for. Allocation is in
+# due order, so an installment past due implies more asked for by then than is available:
+# the filter may keep an account with nothing to do, never drop one that has something.
+_BILLING_WORK = text(
+    """
+    WITH accounts AS (
+        SELECT policy_id, invoice_lead_days, grace_days FROM billing_accounts
+        WHERE (CAST(:after AS uuid) IS NULL OR policy_id > CAST(:after AS uuid))
+          AND (CAST(:upto AS uuid) IS NULL OR policy_id <= CAST(:upto AS uuid))
+    ), owed AS (
+        SELECT i.policy_id,
+            bool_or(i.invoice_number IS NULL AND i.cancelled_on IS NULL
+                    AND i.due_on <= CAST(:on AS date) + a.invoice_lead_days) AS to_invoice,
+            bool_or(i.invoice_number IS NOT NULL AND i.cancelled_on IS NULL
+                    AND i.due_on + a.grace_days < CAST(:on AS date)) AS invoiced_late,
+            coalesce(sum(i.amount + CASE WHEN i.invoice_number IS NULL THEN 0 ELSE i.fee END)
+                FILTER (WHERE i.cancelled_on IS NULL
+                        AND i.due_on + a.grace_days < CAST(:on AS date)), 0) AS asked_late,
+            coalesce(sum(i.amount) FILTER (WHERE i.cancelled_on IS NULL), 0) AS live
+        FROM installments i JOIN accounts a USING (policy_id)
+        GROUP BY i.policy_id
+    )
+    SELECT o.policy_id, o.to_invoice,
+        o.invoiced_late
+        AND o.asked_late > o.live
+            - coalesce((SELECT sum(t.total) FROM billing_terms t
+                        WHERE t.policy_id = o.policy_id), 0)
+            + coalesce((SELECT sum(p.amount) FROM payments p
+                        WHERE p.policy_id = o.policy_id), 0)
+            - coalesce((SELECT sum(r.amount) FROM refunds r
+                        WHERE r.policy_id = o.policy_id), 0)
+        AND EXISTS (SELECT FROM billing_terms t
+                    WHERE t.policy_id = o.policy_id AND t.term_start <= CAST(:on AS date)
+                      AND t.term_end > CAST(:on AS date)
+                      AND (t.cover_ends_on IS NULL OR t.cover_ends_on > CAST(:on AS date)))
+        AS maybe_delinquent
+    FROM owed o
+    WHERE o.to_invoice OR o.invoiced_late
+    ORDER BY o.policy_id
+    """
+)
+
+
+async def billing_work(
+    session: AsyncSession, *, on: date, after: uuid.UUID | None, upto: uuid.UUID | None
+) -> list[BillingWork]:
+    """The accounts in ``(after, upto]`` (open ends: None) the run of ``on`` has work for, in
+    id order: a few index range scans on ``policy_id`` for the whole range."""
+    rows = await session.execute(_BILLING_WORK, {"on": on, "after": after, "upto": upto})
+    return [
+        BillingWork(row.policy_id, bool(row.to_invoice), bool(row.maybe_delinquent))
+        for row in rows
+        if row.to_invoice or row.maybe_delinquent
+    ]
+
+
+async def lock_accounts(session: AsyncSession, policy_ids: Sequence[uuid.UUID]) -> None:
+    """Lock these accounts' rows in id order (every run locks them in that order)."""
+    if policy_ids:
+        await session.execute(
+            select(BillingAccount.policy_id)
+            .where(BillingAccount.policy_id.in_(policy_ids))
+            .order_by(BillingAccount.policy_id)
+            .with_for_update()
+        )
+
+
+async def due_for_invoice_of(
+    session: AsyncSession, policy_ids: Sequence[uuid.UUID], *, through: date
+) -> Sequence[tuple[InstallmentRow, BillingAccount]]:
+    """These accounts' uninvoiced installments due within their lead time of ``through``,
+    locked, in due order (call it holding the accounts' locks: the rows are read afresh)."""
+    if not policy_ids:
+        return []
+    rows = await session.execute(
+        select(InstallmentRow, BillingAccount)
+        .join(BillingAccount, BillingAccount.policy_id == InstallmentRow.policy_id)
+        .where(
+            InstallmentRow.policy_id.in_(policy_ids),
+            InstallmentRow.invoice_number.is_(None),
+            InstallmentRow.cancelled_on.is_(None),
+            InstallmentRow.due_on - through <= BillingAccount.invoice_lead_days,
+        )
+        .order_by(InstallmentRow.due_on, InstallmentRow.policy_id)
+        .with_for_update(of=InstallmentRow)
+        .execution_options(populate_existing=True)
+    )
+    return [(row, acct) for row, acct in rows]

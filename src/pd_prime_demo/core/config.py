@@ -84,6 +84,9 @@ class Settings(
     # When the periodic sweeps (quote expiry, renewals, the billing run, earned premium) are
     # deferred, as a cron expression in UTC; default daily at 00:15, every 5 minutes in demo.
     sweeps_cron: str | None = None
+    # Items (accounts, quotes, policies, offers) one chunk job of a sweep handles in one
+    # transaction: a crash re-does at most this many, and workers share a run by chunks.
+    sweep_chunk_size: int = Field(default=500, ge=1, le=10_000)
     # Jobs one worker process runs at once; a job runs in its own transactions.
     worker_concurrency: int = Field(default=4, ge=1, le=64)
     # Webhook deliveries one worker process attempts at once, in a lane of their own.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.pagination import keyset_page
@@ -58,5 +58,41 @@ async def open_past_validity(session: AsyncSession, today: date, limit: int) -> 
             .order_by(Quote.expires_on)
             .limit(limit)
             .with_for_update(skip_locked=True)
+        )
+    ).all()
+
+
+async def past_validity_after(
+    session: AsyncSession, today: date, after: tuple[date, uuid.UUID] | None, limit: int
+) -> list[tuple[date, uuid.UUID]]:
+    """The next ``limit`` open quotes past their validity after ``after``, as (expires_on,
+    id) keys in that index order (the expiry sweep's planner: keys only, a page at a time)."""
+    query = (
+        select(Quote.expires_on, Quote.id)
+        .where(Quote.status.in_(sorted(OPEN_STATUSES)), Quote.expires_on < today)
+        .order_by(Quote.expires_on, Quote.id)
+        .limit(limit)
+    )
+    if after is not None:
+        query = query.where(tuple_(Quote.expires_on, Quote.id) > tuple_(*after))
+    return [(row.expires_on, row.id) for row in await session.execute(query)]
+
+
+async def lock_past_validity(
+    session: AsyncSession, ids: Sequence[uuid.UUID], today: date
+) -> Sequence[Quote]:
+    """These quotes, locked in id order, if still open and past their validity (a chunk
+    re-done, or a quote bound or expired meanwhile, finds nothing to do on it)."""
+    return (
+        await session.scalars(
+            select(Quote)
+            .where(
+                Quote.id.in_(ids),
+                Quote.status.in_(sorted(OPEN_STATUSES)),
+                Quote.expires_on < today,
+            )
+            .order_by(Quote.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         )
     ).all()

@@ -22,10 +22,13 @@ from pd_prime_demo.billing.service.accounts import (
     settle,
 )
 from pd_prime_demo.billing.service.delinquency import (
+    AccountRange,
     BillingRun,
     CancelPolicy,
     DueCancellation,
     Skipped,
+    account_ranges,
+    bill_accounts,
     non_payment_cancellation_due,
     run_billing,
 )
@@ -60,6 +63,7 @@ from pd_prime_demo.billing.service.views import (
 __all__ = [
     "Account",
     "AccountOpening",
+    "AccountRange",
     "AccountRows",
     "AccountView",
     "BillingRun",
@@ -81,7 +85,9 @@ __all__ = [
     "Skipped",
     "TrialBalance",
     "account_for",
+    "account_ranges",
     "balances",
+    "bill_accounts",
     "conversion_payments",
     "credit",
     "debit",

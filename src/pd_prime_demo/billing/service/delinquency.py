@@ -14,13 +14,19 @@ Billing does not change policies: the run is handed the policies domain's cancel
 meanwhile wins.
 
 Locks: a policy's row before its billing account's row, and the account's row before any of its
-installments, payments or refunds, on every path; runs are serialised by an advisory lock.
+installments, payments or refunds, on every path. The run is cut into keyset ranges of accounts
+(:func:`account_ranges`), each billed in one transaction (:func:`bill_accounts`): the worker
+defers one chunk job a range, so workers share a run and a crash re-does at most one range.
+Every step re-checks its state under the account's lock, so a range billed twice (a retried
+chunk, the API's run beside the worker's) does nothing twice; an advisory lock per range makes
+a re-done chunk wait for the first rather than contend with it row by row, and one for the whole
+book (``RUN_LOCK``) serialises the API's whole-book runs.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Protocol
@@ -31,7 +37,7 @@ from pd_prime_demo.audit import service as audit
 from pd_prime_demo.billing import repository
 from pd_prime_demo.billing.models import InstallmentRow
 from pd_prime_demo.billing.service.documents import ProductNames, notice_facts
-from pd_prime_demo.billing.service.invoicing import invoice_due
+from pd_prime_demo.billing.service.invoicing import invoice_accounts
 from pd_prime_demo.billing.service.views import AccountView, InstallmentView, view
 from pd_prime_demo.core import clock, locks
 from pd_prime_demo.core.actor import Actor
@@ -80,45 +86,114 @@ class BillingRun:
 RUN_LOCK = "job:billing.run"
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRange:
+    """A keyset range of billing accounts, ``(after, upto]`` by policy id (None: open)."""
+
+    after: uuid.UUID | None = None
+    upto: uuid.UUID | None = None
+
+    @property
+    def lock_name(self) -> str:
+        return f"{RUN_LOCK}:{self.after or 'first'}"
+
+
+async def account_ranges(
+    session: AsyncSession, *, size: int, after: uuid.UUID | None = None
+) -> AsyncIterator[AccountRange]:
+    """The book cut into ranges of ``size`` accounts, in id order, reading one page of ids at
+    a time (never the book). The last range is open-ended: an account opened meanwhile is in
+    it."""
+    while True:
+        ids = await repository.account_ids_after(session, after, size)
+        if len(ids) < size:
+            yield AccountRange(after, None)
+            return
+        yield AccountRange(after, ids[-1])
+        after = ids[-1]
+
+
 async def run_billing(
-    session: AsyncSession, *, on: date, cancel_policy: CancelPolicy
+    session: AsyncSession, *, on: date, cancel_policy: CancelPolicy, chunk_size: int = 500
 ) -> Result[BillingRun, DomainError]:
-    """Run billing for ``on`` (today, or a past day missed): never ahead of time, which would
-    issue notices and cancellations early."""
-    with business_span("billing.run", on=on.isoformat()) as span:
-        ran = await _run(session, on, cancel_policy)
-        match ran:
+    """Run billing for ``on`` (today, or a past day missed) over the whole book in this one
+    transaction (the API's run, the demo's replay): never ahead of time, which would issue
+    notices and cancellations early. Whole-book runs are serialised by ``RUN_LOCK``; the
+    worker runs the same chunks (:func:`bill_accounts`) each in a transaction of its own."""
+    if (refused := _refuse_future(on)) is not None:
+        return refused
+    await locks.lock(session, RUN_LOCK)
+    total = BillingRun(on, 0, 0, 0)
+    async for accounts in account_ranges(session, size=chunk_size):
+        match await bill_accounts(session, on=on, accounts=accounts, cancel_policy=cancel_policy):
             case Ok(run):
-                annotate(
-                    span,
-                    outcome="ran",
-                    invoices=run.invoiced,
-                    notices=run.notices,
-                    cancellations=run.cancellations,
-                    skipped=len(run.skipped),
+                total = BillingRun(
+                    on,
+                    total.invoiced + run.invoiced,
+                    total.notices + run.notices,
+                    total.cancellations + run.cancellations,
+                    total.skipped + run.skipped,
                 )
-                # Counted once the run's transaction commits (a run that rolls back sent no
-                # notice and cancelled nothing); a re-run finds them done and counts zero.
-                after_commit(session, lambda: DELINQUENCY_NOTICES.inc(run.notices))
-                after_commit(session, lambda: NONPAYMENT_CANCELLATIONS.inc(run.cancellations))
-            case Err(error):
-                annotate(span, outcome=error.code)
-        return ran
+            case Err() as err:
+                return err
+    return Ok(total)
+
+
+async def bill_accounts(
+    session: AsyncSession,
+    *,
+    on: date,
+    accounts: AccountRange,
+    cancel_policy: CancelPolicy,
+    lock_range: bool = False,
+) -> Result[BillingRun, DomainError]:
+    """The billing run of ``on`` over one range of accounts: every step of an account
+    (cancellation, then notices, then invoices) in this transaction, so its order holds.
+
+    Each step re-checks under the account's row lock what it finds done (an invoice number,
+    a notice's date, a cancelled policy), so the range done again, by a retry or a second
+    run, does nothing twice. With ``lock_range`` (a chunk job), one transaction bills a range
+    at a time: a re-done copy of a chunk waits for the first and then finds it all done."""
+    if (refused := _refuse_future(on)) is not None:
+        return refused
+    with business_span("billing.run", on=on.isoformat()) as span:
+        if lock_range:
+            await locks.lock(session, accounts.lock_name)
+        run = await _run(session, on, accounts, cancel_policy)
+        annotate(
+            span,
+            outcome="ran",
+            invoices=run.invoiced,
+            notices=run.notices,
+            cancellations=run.cancellations,
+            skipped=len(run.skipped),
+        )
+        # Counted once the transaction commits (one that rolls back sent no notice and
+        # cancelled nothing); a re-run finds them done and counts zero.
+        after_commit(session, lambda: DELINQUENCY_NOTICES.inc(run.notices))
+        after_commit(session, lambda: NONPAYMENT_CANCELLATIONS.inc(run.cancellations))
+        return Ok(run)
+
+
+def _refuse_future(on: date) -> Err[DomainError] | None:
+    if on <= clock.today():
+        return None
+    return Err(
+        invalid(
+            "billing.run_in_future",
+            "billing runs for today or a past day, never ahead",
+            FieldIssue("#/on", f"must not be after {clock.today().isoformat()}"),
+        )
+    )
 
 
 async def _run(
-    session: AsyncSession, on: date, cancel_policy: CancelPolicy
-) -> Result[BillingRun, DomainError]:
-    if on > clock.today():
-        return Err(
-            invalid(
-                "billing.run_in_future",
-                "billing runs for today or a past day, never ahead",
-                FieldIssue("#/on", f"must not be after {clock.today().isoformat()}"),
-            )
-        )
-    await locks.lock(session, RUN_LOCK)
-    candidates = await repository.accounts_with_invoices_due_before(session, on)
+    session: AsyncSession, on: date, accounts: AccountRange, cancel_policy: CancelPolicy
+) -> BillingRun:
+    work = await repository.billing_work(session, on=on, after=accounts.after, upto=accounts.upto)
+    # Only accounts owing money past their grace period on a covered term can be due a
+    # cancellation or a notice; each is decided exactly under its locks.
+    candidates = [w.policy_id for w in work if w.maybe_delinquent]
     cancellations = 0
     skipped: list[Skipped] = []
     for policy_id in candidates:
@@ -138,9 +213,10 @@ async def _run(
     actor = Actor.system("billing-run")
     for policy_id in candidates:
         notices += await _send_notices(session, policy_id, on, actor, products)
-    invoiced = await invoice_due(session, through=on, products=products)
+    to_invoice = [w.policy_id for w in work if w.to_invoice]
+    invoiced = await invoice_accounts(session, to_invoice, through=on, products=products)
     await session.flush()
-    return Ok(BillingRun(on, invoiced, notices, cancellations, tuple(skipped)))
+    return BillingRun(on, invoiced, notices, cancellations, tuple(skipped))
 
 
 async def _covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> bool:
@@ -228,7 +304,8 @@ async def non_payment_cancellation_due(
     account = await repository.account(session, policy_id, for_update=True)
     if account is None or not await _covered_on(session, policy_id, on):
         return None
-    for item in (await view(session, account)).past_due(on):
+    # The allocation alone decides it: the ledger's balance is not read.
+    for item in (await view(session, account, with_balance=False)).past_due(on):
         row = item.row
         if row.cancel_effective_on is not None and on >= row.cancel_effective_on:
             assert row.invoice_number is not None

@@ -82,6 +82,28 @@ async def invoice_due(
     return len(rows)
 
 
+async def invoice_accounts(
+    session: AsyncSession,
+    policy_ids: Sequence[uuid.UUID],
+    *,
+    through: date,
+    products: ProductNames | None = None,
+) -> int:
+    """Invoice what is due within its lead time of ``through`` on these accounts (a chunk of
+    the billing run): the accounts are locked first, in id order, and their installments read
+    afresh under the locks, so a chunk done again, or a run beside it, finds each installment
+    invoiced once. The chunk's accounts are read in one pass (:class:`_Accounts`)."""
+    await repository.lock_accounts(session, policy_ids)
+    rows = await repository.due_for_invoice_of(session, policy_ids, through=through)
+    products = products or ProductNames()
+    for chunk in _chunks(rows):
+        accounts = await _Accounts.read(session, sorted({a.policy_id for _, a in chunk}))
+        accounts.products = products
+        for row, account in chunk:
+            await issue_invoice(session, account, row, accounts)
+    return len(rows)
+
+
 def _chunks(
     rows: Sequence[tuple[InstallmentRow, BillingAccount]],
 ) -> Iterator[list[tuple[InstallmentRow, BillingAccount]]]:

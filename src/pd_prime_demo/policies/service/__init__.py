@@ -32,7 +32,17 @@ from pd_prime_demo.policies.service.read import (
     state_as_of,
     transactions,
 )
-from pd_prime_demo.policies.service.renew import accept, lapse_due, non_renew, offer, offer_due
+from pd_prime_demo.policies.service.renew import (
+    accept,
+    lapse_due,
+    lapse_offers,
+    non_renew,
+    offer,
+    offer_due,
+    offer_renewals,
+    offers_to_lapse,
+    renewal_candidates,
+)
 from pd_prime_demo.policies.service.sequence import Applied
 from pd_prime_demo.policies.state import PolicyState
 
@@ -64,15 +74,19 @@ __all__ = [
     "in_force_on",
     "known_in_effect",
     "lapse_due",
+    "lapse_offers",
     "list_policies",
     "non_renew",
     "offer",
     "offer_due",
+    "offer_renewals",
+    "offers_to_lapse",
     "read_as_of",
     "read_by_number",
     "read_csv",
     "read_json",
     "reinstate",
+    "renewal_candidates",
     "start_import",
     "state_as_of",
     "transactions",

@@ -4,7 +4,7 @@ renewal date), then accepted into a new term or lapsed; or a non-renewal with it
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -148,8 +148,23 @@ async def accept(
 
 
 async def lapse_due(session: AsyncSession) -> int:
-    """Offers not accepted by the start of the new term lapse; the policy simply expires."""
-    rows = await repository.renewals.offers_to_lapse(session, clock.today())
+    """Offers not accepted by the start of the new term lapse; the policy simply expires
+    (every one due, in this transaction: the worker runs it a chunk at a time instead)."""
+    today = clock.today()
+    rows = await repository.renewals.offers_to_lapse(session, today)
+    return await lapse_offers(session, [r.id for r in rows], today=today)
+
+
+async def offers_to_lapse(
+    session: AsyncSession, *, today: date, after: tuple[date, uuid.UUID] | None, limit: int
+) -> list[tuple[date, uuid.UUID]]:
+    """A page of (term_start, id) keys of offers to lapse (the lapse sweep's planner)."""
+    return await repository.renewals.offers_to_lapse_after(session, today, after, limit)
+
+
+async def lapse_offers(session: AsyncSession, ids: list[uuid.UUID], *, today: date) -> int:
+    """Lapse these offers if still open after their term began (one chunk of the sweep)."""
+    rows = await repository.renewals.lock_offers_to_lapse(session, ids, today)
     actor = Actor.system("renewals")
     for renewal in rows:
         renewal.status = RenewalStatus.LAPSED
@@ -189,15 +204,32 @@ async def non_renew(
 
 
 async def offer_due(session: AsyncSession) -> int:
-    """Offer renewals for every policy inside its product's offer window (the daily job)."""
-    actor = Actor.system("renewals")
-    offered = 0
+    """Offer renewals for every policy inside its product's offer window (every one, in this
+    transaction: the worker runs it a chunk at a time instead)."""
     today = clock.today()
     # Candidates: terms ending within the longest window a product may declare.
     candidates = await repository.renewals.terms_ending_between(
         session, today, today + timedelta(days=MAX_OFFER_DAYS)
     )
-    histories = await repository.transactions_of(session, list(candidates))
+    return await offer_renewals(session, list(candidates), today=today)
+
+
+async def renewal_candidates(
+    session: AsyncSession, *, today: date, after: tuple[date, uuid.UUID] | None, limit: int
+) -> list[tuple[date, uuid.UUID]]:
+    """A page of (term_end, policy_id) keys of terms ending within the longest offer window
+    a product may declare (the offer sweep's planner)."""
+    return await repository.renewals.terms_ending_after(
+        session, today, today + timedelta(days=MAX_OFFER_DAYS), after, limit
+    )
+
+
+async def offer_renewals(session: AsyncSession, policy_ids: list[uuid.UUID], *, today: date) -> int:
+    """Offer renewals to these policies where due (one chunk of the sweep): ``offer`` locks
+    each policy and returns the offer it finds made, so a chunk re-done offers nothing twice."""
+    actor = Actor.system("renewals")
+    offered = 0
+    histories = await repository.transactions_of(session, sorted(set(policy_ids)))
     for policy_id, history in histories.items():
         state = state_of(latest_transaction(history))
         if state.status is not PolicyStatus.IN_FORCE or state.non_renewal is not None:
@@ -205,6 +237,6 @@ async def offer_due(session: AsyncSession) -> int:
         if not today <= state.term_end:
             continue
         result = await offer(session, policy_id, actor=actor)
-        if isinstance(result, Ok) and result.value.offered_at.date() == today:
+        if isinstance(result, Ok) and result.value.offered_at.date() == clock.today():
             offered += 1
     return offered

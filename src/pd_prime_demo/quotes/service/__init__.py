@@ -14,9 +14,11 @@ from pd_prime_demo.quotes.enums import BINDABLE_STATUSES, OPEN_STATUSES, QuoteSt
 from pd_prime_demo.quotes.service.create import create_quote, update_quote
 from pd_prime_demo.quotes.service.read import (
     expire_due,
+    expire_quotes,
     get_quote,
     list_quotes,
     mark_bound,
+    quotes_past_validity,
     worksheet,
 )
 from pd_prime_demo.quotes.service.underwriting import decide_referral, referral_queue
@@ -28,9 +30,11 @@ __all__ = [
     "create_quote",
     "decide_referral",
     "expire_due",
+    "expire_quotes",
     "get_quote",
     "list_quotes",
     "mark_bound",
+    "quotes_past_validity",
     "referral_queue",
     "update_quote",
     "worksheet",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -91,6 +92,22 @@ async def mark_bound(
 async def expire_due(session: AsyncSession, *, limit: int = 1000) -> int:
     """Expire open quotes past their validity (run by the CLI or a scheduled job)."""
     rows = await repository.open_past_validity(session, clock.today(), limit)
+    for quote in rows:
+        await move(session, quote, QuoteStatus.EXPIRED, Actor.system("quote-expiry"))
+    return len(rows)
+
+
+async def quotes_past_validity(
+    session: AsyncSession, *, today: date, after: tuple[date, uuid.UUID] | None, limit: int
+) -> list[tuple[date, uuid.UUID]]:
+    """A page of (expires_on, id) keys of open quotes past validity (the sweep's planner)."""
+    return await repository.past_validity_after(session, today, after, limit)
+
+
+async def expire_quotes(session: AsyncSession, ids: list[uuid.UUID], *, today: date) -> int:
+    """Expire these quotes if still open and past their validity on ``today`` (one chunk of
+    the sweep): each is re-checked under its row lock, so a chunk done twice expires once."""
+    rows = await repository.lock_past_validity(session, ids, today)
     for quote in rows:
         await move(session, quote, QuoteStatus.EXPIRED, Actor.system("quote-expiry"))
     return len(rows)
