@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from httpx import ASGITransport, AsyncClient
-from sqlalchemy import select, text
+from sqlalchemy import bindparam, func, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from typer.testing import CliRunner
 
@@ -25,6 +26,8 @@ from pd_prime_demo.audit import service as audit
 from pd_prime_demo.audit.anchoring import write_checkpoint
 from pd_prime_demo.audit.checkpoints import checkpoint_dir, file_name
 from pd_prime_demo.audit.models import AuditEntry
+from pd_prime_demo.audit.partitions import ensure_partitions
+from pd_prime_demo.audit.retention import apply_retention
 from pd_prime_demo.audit.rules import ChainFields, entry_hash
 from pd_prime_demo.audit.verified import marker_path, read_marker, signed_marker
 from pd_prime_demo.core import clock
@@ -34,6 +37,7 @@ from pd_prime_demo.core.config import Settings, get_settings
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 from pd_prime_demo.operations.integrity import run_checks
+from pd_prime_demo.privacy.service.holds import held_resources
 from tests.factories import user_login
 
 EVERY = 5
@@ -235,6 +239,61 @@ async def test_a_removed_newest_checkpoint_is_caught_through_the_marker(
     assert not report.ok
     assert "checkpoint 2" in str(report.checkpoint_problem)
     assert "is gone" in str(report.checkpoint_problem)
+
+
+async def test_a_retention_purge_after_the_marker_keeps_the_run_incremental(
+    committed_runtime: Runtime, anchored: Settings
+) -> None:
+    """The marker's ordinal counts purged entries too: after a purge, the verified stretch is
+    counted from the purge on and the run stays incremental."""
+    async with committed_runtime.db.engine.begin() as conn:
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
+        await conn.execute(text("TRUNCATE audit_log"))
+        await conn.execute(text("DELETE FROM audit_chain_head"))
+    async with committed_runtime.db.unit_of_work() as session:
+        await ensure_partitions(session, today=date(2015, 3, 1), months_ahead=1)
+        old = await session.scalars(
+            select(func.audit_chain_append(audit.AUDIT_CHAIN_LOCK, bindparam("e", type_=JSONB))),
+            {"e": [_old_entry(date(2015, 3, 10 + i)) for i in range(3)]},
+        )
+        assert len(old.all()) == 3
+    await append(committed_runtime, 5)
+    await checkpoint(committed_runtime, anchored)
+    assert (await verify(committed_runtime, anchored, "full")).marker_written
+    marker = read_marker(anchored, load_checkpoint_keys(anchored)).marker
+    assert marker is not None
+    async with committed_runtime.db.unit_of_work() as session:
+        run = await apply_retention(session, anchored, held=held_resources)
+    assert [p.entries for p in run.purged] == [3]
+    await append(committed_runtime, 2)
+    report = await verify(committed_runtime, anchored)
+    assert report.ok, report
+    assert report.mode == "incremental"
+    # The two entries appended, and retention's own audit entries of what it dropped.
+    async with committed_runtime.db.engine.connect() as conn:
+        after = await conn.scalar(
+            text("SELECT count(*) FROM audit_log WHERE id > :id"), {"id": marker.head.id}
+        )
+    assert report.entries_walked == after
+    assert after is not None
+    assert after > 2
+    assert report.entries_checked == await count(committed_runtime)
+
+
+def _old_entry(day: date) -> dict[str, Any]:
+    return audit.chain_entry(
+        ChainFields(
+            occurred_at=datetime.combine(day, time(12), tzinfo=UTC),
+            actor_kind="system",
+            actor_id="tests",
+            actor_role=None,
+            action="test.old_event",
+            resource_type="thing",
+            resource_id="old",
+            request_id=None,
+            changes={},
+        )
+    )
 
 
 async def test_the_api_verifies_incrementally_with_the_old_fields_kept(
