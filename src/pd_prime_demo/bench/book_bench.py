@@ -35,7 +35,7 @@ from typing import Any
 
 from pd_prime_demo.bench.book_probe import Echo, Meter, Phase, Processes, plain_dsn, query
 from pd_prime_demo.bench.book_reads import read_side
-from pd_prime_demo.bench.book_report import print_size, print_summary
+from pd_prime_demo.bench.book_report import HEADER, print_size, print_summary, row
 from pd_prime_demo.bench.imports import write_book
 
 _IMPORTED = re.compile(r"loaded (\d+), already loaded \d+, refused (\d+)")
@@ -82,14 +82,43 @@ def _build(procs: Processes, dsn: str, n: int, start: date, shards: int, tmp: Pa
     return [gen, load]
 
 
+# What the day's queue did, per sweep (a chunk job is counted under its sweep) or task: jobs,
+# the time they were busy (summed), the span from the first start to the last end.
+_JOBS = """
+SELECT coalesce(j.args->>'sweep', j.task_name), count(*),
+       coalesce(sum(extract(epoch FROM e.done - e.began)), 0)::float8,
+       coalesce(extract(epoch FROM max(e.done) - min(e.began)), 0)::float8,
+       coalesce(max(extract(epoch FROM e.done - e.began)), 0)::float8
+FROM procrastinate_jobs j
+CROSS JOIN LATERAL (
+    SELECT max(at) FILTER (WHERE type = 'started') AS began,
+           max(at) FILTER (WHERE type IN ('succeeded', 'failed')) AS done
+    FROM procrastinate_events WHERE job_id = j.id) e
+WHERE j.id > $1 GROUP BY 1 ORDER BY 1
+"""
+_LAST_JOB = "SELECT coalesce(max(id), 0) FROM procrastinate_jobs"
+_BILLED = (
+    "SELECT count(*) FILTER (WHERE invoiced_on = $1), count(*) FILTER (WHERE notice_sent_on = $1)"
+    " FROM installments"
+)
+
+
 def _day(procs: Processes, dsn: str, day: date, name: str, workers: int) -> Phase:
+    last = int(asyncio.run(query(dsn, _LAST_JOB))[0][0])
     with Meter(dsn, name) as phase:
         ran = procs.run_many(day, [["day"]] + [["drain"]] * (workers - 1))
         phase.cpu = sum(r.cpu for r in ran)
         phase.peak_mb = max(r.peak_mb for r in ran)
-        phase.extra = dict(ran[0].figures)
-        for n, other in enumerate(ran[1:], 2):
-            phase.extra[f"queue (worker {n})"] = other.figures.get("queue", {})
+    figures = ran[0].figures
+    planning = [f for k, f in figures.items() if k != "queue" and isinstance(f, dict)]
+    phase.extra["planning s"] = sum(f["wall"] for f in planning)
+    phase.extra["queue s"] = max(r.figures.get("queue", {}).get("wall", 0.0) for r in ran)
+    jobs = asyncio.run(query(dsn, _JOBS, last))
+    phase.extra["jobs"] = {
+        str(r[0]): {"jobs": int(r[1]), "busy": r[2], "span": r[3], "longest": r[4]} for r in jobs
+    }
+    billed = asyncio.run(query(dsn, _BILLED, day))[0]
+    phase.extra["invoiced"], phase.extra["notices"] = int(billed[0]), int(billed[1])
     return phase
 
 
@@ -142,14 +171,19 @@ def run_size(
         with Meter(dsn, "build: demo seed") as seed:
             ran = procs.run(start, "cli", "seed")
             seed.cpu, seed.peak_mb = ran.cpu, ran.peak_mb
+        echo(HEADER)
         phases += [seed, *_build(procs, dsn, n, start, shards, tmp)]
+        for built in phases:
+            echo(row(built))
         counts = asyncio.run(_safe_counts(dsn))
         echo(f"   book: {', '.join(f'{v:,} {k}' for k, v in counts.items())}")
         for k in range(days + 1):
             label = "day 0 (catch-up)" if k == 0 else f"day {k}"
             phases.append(_day(procs, dsn, start + timedelta(days=k), label, workers))
-            echo(f"   {label}: {phases[-1].wall:.1f} s")
-        phases += read_side(procs, settings, dsn, today, start, samples)
+            echo(row(phases[-1]))
+        for read in read_side(procs, settings, dsn, today, start, samples):
+            phases.append(read)
+            echo(row(read))
         counts = asyncio.run(_safe_counts(dsn))
         result = {"policies": n, "counts": counts, "phases": phases, "database": name}
         print_size(result, echo)
