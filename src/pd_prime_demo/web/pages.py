@@ -41,6 +41,18 @@ def money(value: object) -> str:
     return f"{amount:,.2f}"
 
 
+def exact(value: object) -> str:
+    """A worksheet's exact intermediate amount without the trailing zeros the engine's
+    multiplications leave (229.152000000 -> 229.152), never rounded: the worksheet shows
+    every rounding step itself."""
+    try:
+        amount = Decimal(str(value))
+    except ArithmeticError:
+        return str(value)
+    text = f"{amount:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def label(name: str) -> str:
     """A machine name as words: ``years_licensed`` -> "Years licensed"."""
     words = name.replace("_", " ").strip()
@@ -49,6 +61,7 @@ def label(name: str) -> str:
 
 templates.env.filters["money"] = money
 templates.env.filters["label"] = label
+templates.env.filters["exact"] = exact
 
 
 def static_files() -> StaticFiles:

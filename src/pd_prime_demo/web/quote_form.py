@@ -28,7 +28,7 @@ from pd_prime_demo.web.pages import label
 
 Kind = Literal["select", "number", "checkbox", "text", "date"]
 MAX_PACKAGES = 3  # QuoteCreate.options' own limit
-PACKAGE_NAMES = ("basic", "standard", "full")
+PACKAGE_NAMES = ("basic", "full", "custom")  # the first: required coverages; the rest: all
 NOT_INCLUDED = ""
 INCLUDED = "included"  # a coverage with neither limits nor deductibles to choose from
 
