@@ -439,6 +439,34 @@ SWEEPS = [
         "FROM installments",
         "uq_installments_term_seq",
     ),
+    # The whole-book forms the CLI, the API's billing run and the demo's replay still use.
+    _case(
+        "quote expiry, whole book",
+        lambda s: quotes.open_past_validity(s, TODAY, 1000),
+        "FROM quotes",
+        "ix_quotes_open_expires_on",
+    ),
+    _case(
+        "renewal lapses, whole book",
+        lambda s: renewals.offers_to_lapse(s, TODAY),
+        "FROM policy_renewals",
+        "ix_policy_renewals_offered",
+    ),
+    _case(
+        "renewal offers, whole book",
+        lambda s: renewals.terms_ending_between(s, TODAY, TODAY + timedelta(days=60)),
+        "FROM policy_transactions",
+        "ix_policy_transactions_term_end",
+    ),
+    # Invoices due within two weeks are a good part of a monthly-paying book: their accounts
+    # are joined by hash, reading them all once, which is the right plan for that many.
+    _case(
+        "invoices due, whole book",
+        lambda s: billing.due_for_invoice(s, through=TODAY, max_lead_days=14),
+        "FROM installments",
+        "ix_installments_to_invoice",
+        allow_seq=("billing_accounts",),
+    ),
     _case(
         "outbox relay: the oldest unpublished",
         lambda s: s.execute(relay._PUBLISH, {"limit": 500}),
