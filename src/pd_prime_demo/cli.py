@@ -131,6 +131,9 @@ def demo() -> None:
     lines = [
         "",
         "PD Prime demo is starting",
+        f"  Staff console:         {base}/app  (sign in as "
+        + next((f"{x.email}" for x in DEMO_LOGINS if x.role.value == "agent"), "a demo login")
+        + " to quote and bind)",
         f"  API docs (Swagger UI): {base}/docs",
         f"  OpenAPI document:      {base}/openapi.json",
         f"  Health / readiness:    {base}/health  {base}/health/ready",
@@ -147,7 +150,8 @@ def demo() -> None:
         f"{created['policies']} policies, {created['claims']} claims created this run "
         "(existing ones kept)",
         "",
-        f"  Demo logins (password for all: {DEMO_PASSWORD}) - use 'Authorize' in /docs:",
+        f"  Demo logins (password for all: {DEMO_PASSWORD}) - the console's sign-in page, "
+        "or 'Authorize' in /docs:",
         *(f"    {login.role.value:<12} {login.email}" for login in DEMO_LOGINS),
         "",
         f"  Jobs:                  a worker runs beside the server; sweeps on "

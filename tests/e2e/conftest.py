@@ -20,7 +20,7 @@ from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.main import create_app
 
 CHROMIUM = os.environ.get("PD_PRIME_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("PD_PRIME_UI_SHOTS", "/tmp/ui-shots"))
+SHOTS = Path(os.environ.get("PD_PRIME_UI_SHOTS", "/tmp/ui-shots"))  # noqa: S108 (looked at by people)
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 START = 20.0  # seconds a starved machine may take to start the server
 

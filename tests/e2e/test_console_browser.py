@@ -94,20 +94,24 @@ async def test_a_new_agent_quotes_and_binds_personal_auto(served: Served, browse
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{served.url}/app/customers")
+    await page.get_by_role("link", name="Home").click()
+    await page.get_by_role("heading", name="Open quotes").wait_for()
+    findings["home"] = await _axe(page, "02-home")
+    await page.get_by_role("link", name="Customers", exact=True).click()
 
     # htmx: the results follow the search box as the user types.
     await page.get_by_label("Name or e-mail").fill(last_name)
     await page.get_by_role("link", name=f"Rosa {last_name}").wait_for()
-    findings["customers"] = await _axe(page, "02-customers")
+    findings["customers"] = await _axe(page, "03-customers")
     await page.get_by_role("link", name=f"Rosa {last_name}").click()
     await page.wait_for_url(f"**/app/customers/{customer_id}")
-    findings["customer"] = await _axe(page, "03-customer")
+    findings["customer"] = await _axe(page, "04-customer")
 
     await page.get_by_role("link", name="New quote").click()
     await page.get_by_label("Product and state").select_option(label="Personal Auto — TX")
     await page.get_by_role("button", name="Continue").click()
     await page.get_by_role("heading", name="Personal Auto (TX)", exact=False).wait_for()
-    findings["quote-form"] = await _axe(page, "04-quote-form")
+    findings["quote-form"] = await _axe(page, "05-quote-form")
     await page.locator("#f-risk-policy-territory").select_option("austin")
     await page.locator("#f-risk-policy-prior-insurance").check()
     for field, value in {
@@ -124,7 +128,7 @@ async def test_a_new_agent_quotes_and_binds_personal_auto(served: Served, browse
     await page.locator("#f-risk-vehicles-0-use").select_option("commute")
     await page.get_by_role("button", name="Rate the packages").click()
     await page.get_by_role("heading", name="Packages side by side").wait_for()
-    findings["quote"] = await _axe(page, "05-quote")
+    findings["quote"] = await _axe(page, "06-quote")
 
     await page.get_by_label("Payment plan for full").select_option("monthly")
     await page.get_by_role("button", name="Bind full").click()
@@ -133,7 +137,7 @@ async def test_a_new_agent_quotes_and_binds_personal_auto(served: Served, browse
     assert heading is not None
     assert heading.startswith("Policy ")
     assert await page.get_by_text("New business").count() >= 1
-    findings["policy"] = await _axe(page, "06-policy")
+    findings["policy"] = await _axe(page, "07-policy")
 
     await page.get_by_label("As of").fill("2020-01-01")
     await page.get_by_role("button", name="Show").click()

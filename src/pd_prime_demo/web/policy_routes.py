@@ -16,6 +16,7 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.result_types import Err, Ok
 from pd_prime_demo.documents import service as documents
 from pd_prime_demo.policies import service as policies
+from pd_prime_demo.products import service as products
 from pd_prime_demo.web import pages
 from pd_prime_demo.web.deps import StaffDep
 
@@ -42,7 +43,15 @@ async def read_policy(
             return await pages.failed(request, session, error, context)
         case Ok((policy, state)):
             pass
+    terms = state.snapshot
+    names: dict[str, str] = {}
+    if terms and "product_version_id" in terms:
+        version = await products.compiled_version(
+            session, uuid.UUID(str(terms["product_version_id"]))
+        )
+        names = {c.code: c.name for c in version.definition.coverages}
     context |= {
+        "coverage_names": names,
         "policy": policy,
         "state": state,
         "terms": state.snapshot,
