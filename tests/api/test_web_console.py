@@ -5,8 +5,9 @@ pages in a real browser)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
+from pd_prime_demo.identity import mfa
 from pd_prime_demo.products import service as products
 from tests.e2e.console_support import auto_form, csrf_of, field_ids_by_name, location, sign_in
 from tests.factories import Login, days_ahead, person, user_login
@@ -219,3 +221,38 @@ async def test_quote_and_bind_through_the_console(
     assert "Installments and invoices" in policy.text
     earlier = await browser.get(f"{policy_url}?as_of={clock.today().isoformat()}")
     assert "Not yet effective" in earlier.text
+
+
+async def test_an_account_with_a_second_factor_signs_in_with_its_code(
+    browser: AsyncClient, client: AsyncClient, runtime: Runtime
+) -> None:
+    start = datetime.fromtimestamp((int(time.time()) // 30 + 2) * 30, UTC)  # a fresh TOTP step
+    with clock.frozen_at(start):
+        agent = await user_login(client, runtime, Role.AGENT)
+        begun = await client.post("/api/v1/account/mfa/totp", headers=agent.headers)
+        secret = begun.json()["secret"]
+        confirmed = await client.post(
+            "/api/v1/account/mfa/totp/confirmation",
+            json={"otp": mfa.totp_code(secret, at=start.timestamp())},
+            headers=agent.headers,
+        )
+        assert confirmed.status_code == 200, confirmed.text
+    later = start + timedelta(seconds=60)
+    with clock.frozen_at(later):
+        asked = await sign_in(browser, agent.email)
+        assert asked.status_code == 200  # the password passed: the code is asked for next
+        assert browser.cookies.get(SESSION) is None
+        ticket = re.search(r'name="mfa_token" value="([^"]+)"', asked.text)
+        assert ticket is not None
+        assert '<label for="code">' in asked.text
+        step = {"csrf_token": csrf_of(asked), "mfa_token": ticket.group(1), "then": "/app"}
+        wrong = await browser.post("/app/login", data={**step, "code": "000000"})
+        assert wrong.status_code == 401
+        assert 'role="alert"' in wrong.text
+        assert 'name="mfa_token"' in wrong.text  # the same ticket, for another try
+        code = mfa.totp_code(secret, at=later.timestamp())
+        signed_in = await browser.post(
+            "/app/login", data={**step, "csrf_token": csrf_of(wrong), "code": code}
+        )
+        assert location(signed_in) == "/app"
+        assert (await browser.get("/app")).status_code == 200
