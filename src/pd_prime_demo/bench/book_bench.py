@@ -33,6 +33,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from pd_prime_demo.bench.book_probe import Echo, Meter, Phase, Processes, plain_dsn, query
 from pd_prime_demo.bench.book_reads import read_side
 from pd_prime_demo.bench.book_report import HEADER, print_size, print_summary, row
@@ -149,35 +151,46 @@ def run_size(
     samples: int,
     keep: bool,
     echo: Echo,
+    reuse: tuple[str, Path] | None = None,
 ) -> dict[str, Any]:
+    """One size. ``reuse`` (a kept scratch database and its directory): only the read side,
+    on the book as it stands (a run stopped after its build), and the database is kept."""
     from pd_prime_demo import bootstrap
     from pd_prime_demo.core import clock
-    from pd_prime_demo.core.database import create_database, drop_database
+    from pd_prime_demo.core.database import create_database, drop_database, to_async_url
 
     base = bootstrap.settings(demo=True)
     assert base.database_url is not None
-    name = f"pd_prime_bench_book_{n}_{os.getpid()}"
-    scratch = asyncio.run(create_database(base.database_url, name))
-    tmp = Path(tempfile.mkdtemp(prefix=f"{name}_"))
+    if reuse is None:
+        name = f"pd_prime_bench_book_{n}_{os.getpid()}"
+        scratch = asyncio.run(create_database(base.database_url, name))
+        tmp = Path(tempfile.mkdtemp(prefix=f"{name}_"))
+    else:
+        name, tmp = reuse
+        scratch = to_async_url(
+            make_url(base.database_url).set(database=name).render_as_string(hide_password=False)
+        )
+        keep = True
     dsn = plain_dsn(scratch)
     settings = base.model_copy(update={"database_url": scratch, "data_dir": tmp / "data"})
     today = clock.today()
     start = today - timedelta(days=days)
     phases: list[Phase] = []
+    procs = Processes(scratch, tmp / "data")
     try:
         echo(f"\n== {n:,} policies: scratch database {name}; simulated {start} .. {today}")
-        bootstrap.migrate(settings)
-        procs = Processes(scratch, tmp / "data")
-        with Meter(dsn, "build: demo seed") as seed:
-            ran = procs.run(start, "cli", "seed")
-            seed.cpu, seed.peak_mb = ran.cpu, ran.peak_mb
-        echo(HEADER)
-        phases += [seed, *_build(procs, dsn, n, start, shards, tmp)]
-        for built in phases:
-            echo(row(built))
+        if reuse is None:
+            bootstrap.migrate(settings)
+            with Meter(dsn, "build: demo seed") as seed:
+                ran = procs.run(start, "cli", "seed")
+                seed.cpu, seed.peak_mb = ran.cpu, ran.peak_mb
+            echo(HEADER)
+            phases += [seed, *_build(procs, dsn, n, start, shards, tmp)]
+            for built in phases:
+                echo(row(built))
         counts = asyncio.run(_safe_counts(dsn))
         echo(f"   book: {', '.join(f'{v:,} {k}' for k, v in counts.items())}")
-        for k in range(days + 1):
+        for k in range(days + 1 if reuse is None else 0):
             label = "day 0 (catch-up)" if k == 0 else f"day {k}"
             phases.append(_day(procs, dsn, start + timedelta(days=k), label, workers))
             echo(row(phases[-1]))
@@ -190,7 +203,7 @@ def run_size(
         return result
     finally:
         if keep:
-            echo(f"   kept: {scratch} (data directory {tmp})")
+            echo(f"   kept: {scratch} (directory {tmp}: --reuse {name} --reuse-dir {tmp})")
         else:
             asyncio.run(drop_database(base.database_url, scratch))
             shutil.rmtree(tmp, ignore_errors=True)
@@ -205,6 +218,7 @@ def run_book_benchmark(
     samples: int = 200,
     keep: bool = False,
     echo: Echo = print,
+    reuse: tuple[str, Path] | None = None,
 ) -> list[dict[str, Any]]:
     echo(
         f"bench book: sizes {', '.join(f'{s:,}' for s in sizes)}; {days} simulated days, "
@@ -213,7 +227,14 @@ def run_book_benchmark(
     )
     results = [
         run_size(
-            n, days=days, workers=workers, shards=shards, samples=samples, keep=keep, echo=echo
+            n,
+            days=days,
+            workers=workers,
+            shards=shards,
+            samples=samples,
+            keep=keep,
+            echo=echo,
+            reuse=reuse,
         )
         for n in sizes
     ]

@@ -97,7 +97,7 @@ def _verdict(ok: bool | None) -> str:
 def _targets(result: dict[str, Any], smallest: dict[str, Any] | None) -> list[str]:
     n = result["policies"]
     scale = MILLION / n
-    lines = []
+    lines = [] if n >= 10_000 else ["(below 10,000 policies, fixed costs swamp the projections)"]
     year = phase(result, "premium report, year")
     if year is not None:
         # The idle app alone is resident at some 240 MiB: what the report adds is its own.

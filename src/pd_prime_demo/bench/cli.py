@@ -255,6 +255,12 @@ def bench_book(
     ] = 2,
     samples: Annotated[int, typer.Option(min=10, help="Policies read per request kind.")] = 200,
     keep: Annotated[bool, typer.Option(help="Keep each size's scratch database.")] = False,
+    reuse: Annotated[
+        str | None, typer.Option(help="A kept scratch database: only its read side again.")
+    ] = None,
+    reuse_dir: Annotated[
+        Path | None, typer.Option(help="The kept database's directory (its keys).")
+    ] = None,
 ) -> None:
     """A carrier-sized book: build it through the import, run a month of daily jobs and the
     read side, print time, CPU, rows and peak memory per phase and the issue-19 targets."""
@@ -268,4 +274,5 @@ def bench_book(
         samples=samples,
         keep=keep,
         echo=typer.echo,
+        reuse=(reuse, reuse_dir) if reuse and reuse_dir else None,
     )
