@@ -4,8 +4,10 @@ pages in a real browser)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -15,10 +17,13 @@ from httpx import ASGITransport, AsyncClient
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity import mfa
+from pd_prime_demo.main import create_app
 from pd_prime_demo.products import service as products
+from tests.conftest import make_settings
 from tests.e2e.console_support import auto_form, csrf_of, field_ids_by_name, location, sign_in
 from tests.factories import Login, days_ahead, person, user_login
 
@@ -256,3 +261,28 @@ async def test_an_account_with_a_second_factor_signs_in_with_its_code(
         )
         assert location(signed_in) == "/app"
         assert (await browser.get("/app")).status_code == 200
+
+
+async def test_too_many_sign_ins_are_refused_with_a_page(runtime: Runtime) -> None:
+    assert runtime.settings.database_url is not None
+    settings = make_settings(runtime.settings.database_url, rate_limit_login_per_client="2/minute")
+    limited = dataclasses.replace(
+        runtime,
+        settings=settings,
+        limiter=RateLimiter.from_settings(settings, namespace=f"test-{uuid.uuid4().hex}"),
+    )
+    transport = ASGITransport(app=create_app(runtime=limited), raise_app_exceptions=False)
+    try:
+        async with AsyncClient(transport=transport, base_url="https://testserver") as browser:
+            answers = [
+                (await sign_in(browser, "nobody@example.com", "not the password")).status_code
+                for _ in range(3)
+            ]
+            assert answers == [401, 401, 429]
+            refused = await sign_in(browser, "nobody@example.com", "not the password")
+            assert refused.headers["content-type"].startswith("text/html")
+            assert "Retry-After" in refused.headers
+            assert 'role="alert"' in refused.text
+            assert "too many requests" in refused.text
+    finally:
+        await limited.limiter.close()

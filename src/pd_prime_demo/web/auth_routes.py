@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import secrets
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pd_prime_demo.api.dependencies import RuntimeDep, Session
 from pd_prime_demo.api.rate_limit import login_type_limit
+from pd_prime_demo.api.response_patterns import STATUS_BY_KIND, ProblemError
 from pd_prime_demo.core.result_types import DomainError, Err, Ok
 from pd_prime_demo.core.runtime import Runtime
 from pd_prime_demo.identity.caller import caller
@@ -85,11 +86,21 @@ def _one(form: dict[str, str], name: str) -> str:
     return form.get(name, "")[:_MAX]
 
 
-@router.post(LOGIN, response_class=HTMLResponse, dependencies=[Depends(login_type_limit)])
+@router.post(LOGIN, response_class=HTMLResponse)
 async def sign_in_to_console(request: Request, session: Session, runtime: RuntimeDep) -> Response:
     raw = await request.form()
     form = {k: v for k, v in raw.items() if isinstance(v, str)}
     then = _then(form.get("then"))
+    try:  # limited as a login, like the token endpoint; the refusal is a page here
+        await login_type_limit(request)
+    except ProblemError as refusal:
+        message = pages.message_of(refusal.error)
+        status = STATUS_BY_KIND[refusal.error.kind]  # 429, or 503 with the limiter down
+        page = _form_page(request, runtime, then=then, problem=message, status=status)
+        page.headers.update(refusal.headers)
+        if "retry_after" in refusal.error.extra:
+            page.headers["Retry-After"] = str(refusal.error.extra["retry_after"])
+        return page
     if not csrf_ok(
         form.get(CSRF_FIELD), request.cookies.get(login_csrf_cookie(runtime.settings), "")
     ):
@@ -158,7 +169,7 @@ def _sign_in_message(error: DomainError) -> pages.Message:
 def _status(error: DomainError) -> int:
     if error.code == "auth.mfa_required":
         return 200  # the next step of a sign-in that is going well
-    return pages.STATUS_BY_KIND[error.kind]
+    return STATUS_BY_KIND[error.kind]
 
 
 def _next_mfa_token(error: DomainError, sent: str) -> str | None:
