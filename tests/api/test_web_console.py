@@ -17,6 +17,7 @@ from httpx import ASGITransport, AsyncClient
 
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Role
+from pd_prime_demo.core.config import Environment
 from pd_prime_demo.core.ratelimit import RateLimiter
 from pd_prime_demo.core.result_types import Ok
 from pd_prime_demo.core.runtime import Runtime
@@ -25,7 +26,7 @@ from pd_prime_demo.main import create_app
 from pd_prime_demo.products import service as products
 from tests.conftest import make_settings
 from tests.e2e.console_support import auto_form, csrf_of, field_ids_by_name, location, sign_in
-from tests.factories import Login, days_ahead, person, user_login
+from tests.factories import Login, create_user, days_ahead, person, user_login
 
 SESSION = "__Host-pdp-console"  # the test environment is neither demo nor development
 
@@ -286,3 +287,26 @@ async def test_too_many_sign_ins_are_refused_with_a_page(runtime: Runtime) -> No
             assert "too many requests" in refused.text
     finally:
         await limited.limiter.close()
+
+
+async def test_demo_mode_signs_in_over_plain_http(runtime: Runtime) -> None:
+    """``make demo`` serves http on a laptop: the cookies there are not Secure (a browser
+    would never send them back) and not ``__Host-``; everywhere else they are both."""
+    assert runtime.settings.database_url is not None
+    demo = dataclasses.replace(
+        runtime,
+        settings=make_settings(runtime.settings.database_url, env=Environment.DEMO),
+    )
+    email = f"agent-{uuid.uuid4().hex[:8]}@example.com"
+    await create_user(demo, Role.AGENT, email=email)
+    transport = ASGITransport(app=create_app(runtime=demo), raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://testserver") as browser:
+        signed_in = await sign_in(browser, email)
+        assert location(signed_in) == "/app"
+        cookie = signed_in.headers["set-cookie"].lower()
+        assert "pdp-console=" in cookie
+        assert "__host-" not in cookie
+        assert "secure" not in cookie
+        home = await browser.get("/app")
+        assert home.status_code == 200
+        assert "Open quotes" in home.text
