@@ -3,7 +3,8 @@ invoice document (``documents`` kind ``invoice``) that prints it.
 
 What an invoice prints beyond its own installment (installment x of n, what is past due, the
 payments since the last invoice) needs the whole account as allocated; the run reads that in
-four queries per 500 accounts it invoices (:class:`_Accounts`), not per invoice, and keeps it
+five queries per 500 accounts it invoices (:class:`_Accounts`, the ledger's receivable
+among them), not per invoice, and keeps it
 current as it issues: the installment rows it reads are the session's own, so an invoice
 issued earlier in the run shows, fee included, on the next one of the same account.
 """
@@ -43,6 +44,8 @@ class _Accounts:
     terms: dict[uuid.UUID, list[BillingTerm]] = field(default_factory=dict)
     payments: dict[uuid.UUID, list[Payment]] = field(default_factory=dict)
     refunded: dict[uuid.UUID, Decimal] = field(default_factory=dict)
+    # The ledger's receivable, read once and kept current with the fees the chunk posts.
+    receivable: dict[uuid.UUID, Decimal] = field(default_factory=dict)
     products: ProductNames = field(default_factory=ProductNames)
 
     @classmethod
@@ -61,6 +64,7 @@ class _Accounts:
             payments[payment.policy_id].append(payment)
         found.installments, found.terms, found.payments = installments, terms, payments
         found.refunded = await repository.refunded_of_accounts(session, policy_ids)
+        found.receivable = await repository.receivable_of_accounts(session, policy_ids)
         return found
 
 
@@ -131,8 +135,11 @@ async def issue_invoice(
         memo=f"{row.invoice_number} installment fee",
         lines=[debit(Account.RECEIVABLE, row.fee), credit(Account.FEES, row.fee)],
     )
+    # What the ledger's receivable is after this fee: the chunk's reading plus the fees posted
+    # since (no other posting reaches these accounts while the run holds their locks).
+    balance = accounts.receivable.get(account.policy_id, ZERO) + row.fee
+    accounts.receivable[account.policy_id] = balance
     await session.flush()
-    balance = (await ledger.balances(session, policy_id=account.policy_id))[Account.RECEIVABLE]
     await _request_document(session, account, row, accounts, balance)
     emit(
         session,
