@@ -262,3 +262,37 @@ async def test_two_workers_draining_one_run_do_what_one_does(book: Book) -> None
         await second.close()
     assert effects == AFTER_THREE_DAYS
     assert all(status == "succeeded" for status, _ in await _chunk_jobs(runtime))
+
+
+async def test_quote_expiry_in_chunks_expires_each_quote_once(committed_runtime: Runtime) -> None:
+    runtime = committed_runtime
+    runtime.settings = runtime.settings.model_copy(update={"sweep_chunk_size": 2})
+    app = create_app(runtime=runtime)
+    async with AsyncClient(transport=ASGITransport(app=app), base_url="http://t") as client:
+        agent = await user_login(client, runtime, Role.AGENT)
+        expiries = set()
+        for _ in range(5):
+            customer = (
+                await client.post("/api/v1/customers", json=person(), headers=agent.headers)
+            ).json()
+            quote = await client.post(
+                "/api/v1/quotes", json=auto_quote(customer["id"]), headers=agent.headers
+            )
+            assert quote.status_code == 201, quote.text
+            expiries.add(quote.json()["expires_on"])
+    day = date.fromisoformat(max(expiries)) + timedelta(days=1)
+    with frozen_at(noon(day)):
+        await run_once(runtime)
+        await run_once(runtime)  # the same day again: nothing expires twice
+    expired = await _scalar(runtime, "SELECT count(*) FROM quotes WHERE status = 'expired'")
+    events = await _scalar(
+        runtime, "SELECT count(*) FROM outbox_events WHERE topic = 'quote.expired'"
+    )
+    assert expired == events == 5
+    chunks = await _rows(
+        runtime,
+        "SELECT DISTINCT args->'args'->'ids' FROM procrastinate_jobs "
+        "WHERE task_name = 'sweeps:chunk' AND args->>'sweep' = 'quotes.expire'",
+    )
+    # Pages of two quotes in (expires_on, id) order: three chunks, however often planned.
+    assert sorted(len(ids) for (ids,) in chunks) == [1, 2, 2]
