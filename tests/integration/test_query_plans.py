@@ -67,6 +67,8 @@ BIG = frozenset(
         "users",
         "auth_sessions",
         "claim_diary",
+        "ledger_journal",
+        "ledger_lines",
     }
 )
 
@@ -195,6 +197,23 @@ SELECT md5('dy' || g || '-' || s)::uuid, md5('cl' || g)::uuid, 'call back',
        date '2025-03-05' + g / 24 + s * 7, CASE WHEN g > 4900 THEN 'open' ELSE 'done' END,
        'system:book', timestamptz '2025-03-02' + g * interval '1 hour'
 FROM generate_series(1, 5000) g, generate_series(1, 4) s;
+
+-- The ledger: an invoice and a payment posted a policy, each a balanced two-line journal.
+INSERT INTO ledger_journal (id, occurred_at, accounting_on, policy_id, source, source_id, memo)
+OVERRIDING SYSTEM VALUE
+SELECT 10000000 + g * 2 + s, timestamptz '2025-01-01' + g * interval '25 minutes',
+       date '2025-01-01' + g / 60, md5('p' || g)::uuid,
+       CASE s WHEN 0 THEN 'billing.invoice' ELSE 'billing.payment' END, g || '-' || s, 'book'
+FROM generate_series(1, 30000) g, generate_series(0, 1) s;
+
+INSERT INTO ledger_lines (journal_id, account, debit, credit)
+SELECT 10000000 + g * 2 + s, a.account, a.debit, a.credit
+FROM generate_series(1, 30000) g, generate_series(0, 1) s,
+     LATERAL (VALUES ('premium_receivable', CASE s WHEN 0 THEN 53 ELSE 0 END,
+                      CASE s WHEN 0 THEN 0 ELSE 53 END),
+                     (CASE s WHEN 0 THEN 'unearned_premium' ELSE 'cash' END,
+                      CASE s WHEN 0 THEN 0 ELSE 53 END, CASE s WHEN 0 THEN 53 ELSE 0 END))
+         AS a(account, debit, credit);
 
 -- The outbox: everything published but the last few.
 INSERT INTO outbox_events (occurred_at, topic, aggregate_type, aggregate_id, payload,
@@ -380,6 +399,12 @@ async def _billing_range(s: AsyncSession, *, last: bool) -> object:
     return await billing.billing_work(s, on=TODAY, after=first[-1], upto=second[-1])
 
 
+async def _chunk_receivable(s: AsyncSession) -> object:
+    first = await billing.account_ids_after(s, None, BILLING_RANGE)
+    chunk = await billing.account_ids_after(s, first[-1], BILLING_RANGE)
+    return await billing.receivable_of_accounts(s, chunk)
+
+
 SWEEPS = [
     _case(
         "quote expiry: keys",
@@ -430,6 +455,13 @@ SWEEPS = [
         "FROM installments",
         "uq_installments_term_seq",
         known=TERMS_UNBOUNDED,
+    ),
+    _case(
+        "billing run: a chunk's ledger receivable",
+        _chunk_receivable,
+        "FROM ledger_journal",
+        "ix_ledger_journal_policy_id",
+        "ix_ledger_lines_journal_id",
     ),
     _case(
         "billing run: a chunk's invoices",
