@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing.enums import Account
-from pd_prime_demo.billing.models import BillingAccount, JournalEntry, LedgerLine
+from pd_prime_demo.billing.models import BillingAccount, EarningPosting, JournalEntry, LedgerLine
 from pd_prime_demo.core import clock
 
 ZERO = Decimal(0)
@@ -64,16 +64,17 @@ async def post(
     memo: str,
     lines: list[Line],
     accounting_on: date | None = None,
-) -> None:
-    """Post a balanced entry (zero lines are dropped; nothing to post posts nothing)."""
+) -> int | None:
+    """Post a balanced entry (zero lines are dropped; nothing to post posts nothing); returns
+    the entry's id (None when nothing was posted)."""
     lines = [line for line in lines if line.debit != 0 or line.credit != 0]
     if not lines:
-        return
+        return None
     debits = sum((line.debit for line in lines), ZERO)
     credits = sum((line.credit for line in lines), ZERO)
     if debits != credits:
         raise UnbalancedEntryError(f"{source} {source_id}: debits {debits} != credits {credits}")
-    await session.execute(
+    posted = await session.execute(
         _POST,
         {
             "occurred_at": clock.now(),
@@ -87,6 +88,9 @@ async def post(
             "credits": [line.credit for line in lines],
         },
     )
+    journal_id = posted.scalars().first()  # every line returns its entry's id
+    assert journal_id is not None
+    return int(journal_id)
 
 
 _JOURNAL = cast(Table, JournalEntry.__table__)
@@ -127,6 +131,7 @@ def _posting() -> Insert:
         insert(_LINES)
         .from_select(["journal_id", "account", "debit", "credit"], lines)
         .add_cte(journal)
+        .returning(_LINES.c.journal_id)
     )
 
 
@@ -178,28 +183,28 @@ async def earned_by_period(
     """Earned premium on the ledger by product, state and calendar period, for the accounting
     dates ``start`` through ``end``: one GROUP BY in the database (the ledger's lines on the
     earned premium account, by their entry's policy's billing account), never the book in
-    memory. Only what the earning job has posted counts: the ledger's own figure."""
+    memory. Only what the earning job has posted counts: the ledger's own figure. An entry's
+    group is its policy's, or for an entry of no policy (earned premium posted in aggregate,
+    its reversals) the one ``earning_postings`` names."""
     period = func.date_trunc(grain, JournalEntry.accounting_on)
+    product = func.coalesce(BillingAccount.product_code, EarningPosting.product_code)
+    state_of = func.coalesce(BillingAccount.state, EarningPosting.state)
     query = (
-        select(
-            BillingAccount.product_code,
-            BillingAccount.state,
-            period,
-            func.sum(LedgerLine.credit - LedgerLine.debit),
-        )
+        select(product, state_of, period, func.sum(LedgerLine.credit - LedgerLine.debit))
         .join(JournalEntry, JournalEntry.id == LedgerLine.journal_id)
-        .join(BillingAccount, BillingAccount.policy_id == JournalEntry.policy_id)
+        .outerjoin(BillingAccount, BillingAccount.policy_id == JournalEntry.policy_id)
+        .outerjoin(EarningPosting, EarningPosting.journal_id == JournalEntry.id)
         .where(
             LedgerLine.account == Account.EARNED.value,
             JournalEntry.accounting_on >= start,
             JournalEntry.accounting_on <= end,
         )
-        .group_by(BillingAccount.product_code, BillingAccount.state, period)
+        .group_by(product, state_of, period)
     )
     if product_code is not None:
-        query = query.where(BillingAccount.product_code == product_code)
+        query = query.where(product == product_code)
     if state is not None:
-        query = query.where(BillingAccount.state == state)
+        query = query.where(state_of == state)
     return [
         EarnedInPeriod(product, state_code, at.date(), Decimal(amount))
         for product, state_code, at, amount in await session.execute(query)
@@ -228,31 +233,56 @@ EARNING_REVERSAL = "ledger.earning_reversal"
 @dataclass(frozen=True, slots=True)
 class EarningEntry:
     journal_id: int
-    policy_id: uuid.UUID
+    policy_id: uuid.UUID | None  # None: posted in aggregate for its group
+    product_code: str
+    state: str
     accounting_on: date
     earned: Decimal  # credited to earned premium
 
 
-async def unreversed_earnings_after(session: AsyncSession, after: date) -> list[EarningEntry]:
-    """Earning entries dated after ``after`` that no reversal has reversed yet."""
+async def unreversed_earnings_after(
+    session: AsyncSession,
+    after: date,
+    *,
+    product_code: str | None = None,
+    state: str | None = None,
+) -> list[EarningEntry]:
+    """Earning entries dated after ``after`` that no reversal has reversed yet, with their
+    group (an entry of one policy, posted before earning was aggregated, by its account)."""
     reversed_ids = select(JournalEntry.source_id).where(JournalEntry.source == EARNING_REVERSAL)
     earned = func.sum(LedgerLine.credit - LedgerLine.debit)
-    rows = await session.execute(
-        select(JournalEntry.id, JournalEntry.policy_id, JournalEntry.accounting_on, earned)
+    product = func.coalesce(EarningPosting.product_code, BillingAccount.product_code)
+    state_of = func.coalesce(EarningPosting.state, BillingAccount.state)
+    query = (
+        select(
+            JournalEntry.id,
+            JournalEntry.policy_id,
+            product,
+            state_of,
+            JournalEntry.accounting_on,
+            earned,
+        )
         .join(LedgerLine, LedgerLine.journal_id == JournalEntry.id)
+        .outerjoin(EarningPosting, EarningPosting.journal_id == JournalEntry.id)
+        .outerjoin(BillingAccount, BillingAccount.policy_id == JournalEntry.policy_id)
         .where(
             JournalEntry.source == EARNING,
             JournalEntry.accounting_on > after,
             LedgerLine.account == Account.EARNED.value,
             sql_cast(JournalEntry.id, String).not_in(reversed_ids),
         )
-        .group_by(JournalEntry.id)
+        .group_by(JournalEntry.id, product, state_of)
         .order_by(JournalEntry.id)
     )
+    if product_code is not None:
+        query = query.where(product == product_code)
+    if state is not None:
+        query = query.where(state_of == state)
     return [
-        EarningEntry(journal_id, policy_id, on, Decimal(amount))
-        for journal_id, policy_id, on, amount in rows
-        if policy_id is not None
+        EarningEntry(journal_id, policy_id, product_code, state_code, on, Decimal(amount))
+        for journal_id, policy_id, product_code, state_code, on, amount in await session.execute(
+            query
+        )
     ]
 
 

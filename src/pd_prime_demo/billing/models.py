@@ -197,6 +197,14 @@ class PremiumEarning(Base):
     __table_args__ = (
         Index("ix_premium_earnings_policy_id", "policy_id"),
         Index("ix_premium_earnings_accounting_on", "accounting_on"),
+        # The earning run by group, and the distinct groups (migration 0028): covering.
+        Index(
+            "ix_premium_earnings_group",
+            "product_code",
+            "state",
+            "accounting_on",
+            postgresql_include=["amount", "start_on", "end_on", "basis", "term_start", "term_end"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
@@ -215,14 +223,27 @@ class PremiumEarning(Base):
     term_end: Mapped[date]
 
 
-class EarningMark(Base):
-    """How much of a policy's premium the ledger has recognised as earned, and through when."""
+class EarningGroupMark(Base):
+    """How much of a product's premium in a state the ledger has recognised as earned, and
+    through when (earned premium is posted in aggregate, one journal per group and day)."""
 
-    __tablename__ = "earning_marks"
+    __tablename__ = "earning_group_marks"
 
-    policy_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("policies.id"), primary_key=True)
+    product_code: Mapped[str] = mapped_column(String(50), primary_key=True)
+    state: Mapped[str] = mapped_column(String(2), primary_key=True)
     earned_through: Mapped[date]
-    earned_posted: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    earned_posted: Mapped[Decimal] = mapped_column(Numeric(16, 2))
+
+
+class EarningPosting(Base):
+    """The group of an aggregate earning journal or of an earning reversal: such a journal
+    belongs to no policy, so reports by product and state find its group here."""
+
+    __tablename__ = "earning_postings"
+
+    journal_id: Mapped[int] = mapped_column(ForeignKey("ledger_journal.id"), primary_key=True)
+    product_code: Mapped[str] = mapped_column(String(50))
+    state: Mapped[str] = mapped_column(String(2))
 
 
 class InstallmentVersion(Base):

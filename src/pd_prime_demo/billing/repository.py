@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, text
+from sqlalchemy import Date, Select, bindparam, func, insert, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.billing.enums import Account
@@ -21,7 +22,8 @@ from pd_prime_demo.billing.models import (
     BillingAccount,
     BillingTerm,
     BillingTermVersion,
-    EarningMark,
+    EarningGroupMark,
+    EarningPosting,
     InstallmentRow,
     InstallmentVersion,
     JournalEntry,
@@ -175,17 +177,6 @@ async def add_earnings(session: AsyncSession, pieces: list[dict[str, Any]]) -> N
         await session.execute(insert(PremiumEarning), pieces)
 
 
-async def earnings_booked_through(session: AsyncSession, through: date) -> Sequence[PremiumEarning]:
-    """Every piece of premium booked by ``through``, by policy (for the earning run)."""
-    return (
-        await session.scalars(
-            select(PremiumEarning)
-            .where(PremiumEarning.accounting_on <= through)
-            .order_by(PremiumEarning.policy_id, PremiumEarning.id)
-        )
-    ).all()
-
-
 async def earnings_of(session: AsyncSession, policy_id: uuid.UUID) -> Sequence[PremiumEarning]:
     return (
         await session.scalars(
@@ -199,15 +190,12 @@ async def earnings_of(session: AsyncSession, policy_id: uuid.UUID) -> Sequence[P
 async def earnings_known_at(
     session: AsyncSession, *, booked_by: date, known_at: datetime | None
 ) -> Sequence[PremiumEarning]:
-    """Every piece booked by ``booked_by`` (and recorded by ``known_at``), for reports."""
+    """Every piece booked by ``booked_by`` (and recorded by ``known_at``): one policy's
+    figures and the tests' oracle; reports aggregate in SQL (:func:`premium_totals`)."""
     query = select(PremiumEarning).where(PremiumEarning.accounting_on <= booked_by)
     if known_at is not None:
         query = query.where(PremiumEarning.recorded_at <= known_at)
     return (await session.scalars(query.order_by(PremiumEarning.id))).all()
-
-
-async def earning_mark(session: AsyncSession, policy_id: uuid.UUID) -> EarningMark | None:
-    return await session.get(EarningMark, policy_id, with_for_update=True)
 
 
 async def covered_on(session: AsyncSession, policy_id: uuid.UUID, on: date) -> bool:
@@ -385,6 +373,8 @@ class BillingWork:
     policy_id: uuid.UUID
     to_invoice: bool
     maybe_delinquent: bool
+    # A notice's cancellation date has come on a live installment: a cancellation may be due.
+    maybe_cancel: bool = False
 
 
 # Per account of the range, set-based: money available to the installments (payments net of
@@ -407,7 +397,9 @@ _BILLING_WORK = text(
             coalesce(sum(i.amount + CASE WHEN i.invoice_number IS NULL THEN 0 ELSE i.fee END)
                 FILTER (WHERE i.cancelled_on IS NULL
                         AND i.due_on + a.grace_days < CAST(:on AS date)), 0) AS asked_late,
-            coalesce(sum(i.amount) FILTER (WHERE i.cancelled_on IS NULL), 0) AS live
+            coalesce(sum(i.amount) FILTER (WHERE i.cancelled_on IS NULL), 0) AS live,
+            bool_or(i.cancelled_on IS NULL
+                    AND i.cancel_effective_on <= CAST(:on AS date)) AS cancel_reached
         FROM installments i JOIN accounts a USING (policy_id)
         GROUP BY i.policy_id
     )
@@ -424,7 +416,8 @@ _BILLING_WORK = text(
                     WHERE t.policy_id = o.policy_id AND t.term_start <= CAST(:on AS date)
                       AND t.term_end > CAST(:on AS date)
                       AND (t.cover_ends_on IS NULL OR t.cover_ends_on > CAST(:on AS date)))
-        AS maybe_delinquent
+        AS maybe_delinquent,
+        coalesce(o.cancel_reached, false) AS cancel_reached
     FROM owed o
     WHERE o.to_invoice OR o.invoiced_late
     ORDER BY o.policy_id
@@ -439,7 +432,12 @@ async def billing_work(
     id order: a few index range scans on ``policy_id`` for the whole range."""
     rows = await session.execute(_BILLING_WORK, {"on": on, "after": after, "upto": upto})
     return [
-        BillingWork(row.policy_id, bool(row.to_invoice), bool(row.maybe_delinquent))
+        BillingWork(
+            row.policy_id,
+            bool(row.to_invoice),
+            bool(row.maybe_delinquent),
+            bool(row.maybe_delinquent and row.cancel_reached),
+        )
         for row in rows
         if row.to_invoice or row.maybe_delinquent
     ]
@@ -494,3 +492,161 @@ async def receivable_of_accounts(
         .group_by(JournalEntry.policy_id)
     )
     return {policy_id: Decimal(total) for policy_id, total in rows if policy_id is not None}
+
+
+# --- Earned premium in aggregate (issue 19): the earning rule runs in PostgreSQL ------------
+# ``pd_earned_through`` (migration 0028) is ``premium.earning.Earning.earned_through`` in SQL,
+# inlined by the planner, so sums over the pieces never bring a piece into Python.
+
+Group = tuple[str, str]  # (product_code, state)
+
+
+def _earned(day: Any) -> Any:
+    p = PremiumEarning
+    return func.pd_earned_through(
+        p.amount, p.start_on, p.end_on, p.basis, p.term_start, p.term_end, day
+    )
+
+
+# Every (product, state) with pieces: a loose index scan on ix_premium_earnings_group (one
+# probe a group, not a read of the whole table).
+_GROUPS = text(
+    """
+    WITH RECURSIVE g AS (
+        (SELECT product_code, state FROM premium_earnings ORDER BY product_code, state LIMIT 1)
+        UNION ALL
+        SELECT n.product_code, n.state FROM g, LATERAL (
+            SELECT p.product_code, p.state FROM premium_earnings p
+            WHERE (p.product_code, p.state) > (g.product_code, g.state)
+            ORDER BY p.product_code, p.state LIMIT 1
+        ) n
+    )
+    SELECT product_code, state FROM g
+    """
+)
+
+
+async def earning_groups(session: AsyncSession) -> list[Group]:
+    return [(product, state) for product, state in await session.execute(_GROUPS)]
+
+
+async def lock_group_marks(
+    session: AsyncSession, groups: Sequence[Group], through: date
+) -> dict[Group, EarningGroupMark]:
+    """The groups' marks, locked in key order (two runs never deadlock), created first when
+    missing (nothing recognised yet, as of ``through``)."""
+    if not groups:
+        return {}
+    await session.execute(
+        pg_insert(EarningGroupMark)
+        .values(
+            [
+                {"product_code": p, "state": s, "earned_through": through, "earned_posted": 0}
+                for p, s in groups
+            ]
+        )
+        .on_conflict_do_nothing()
+    )
+    marks = await session.scalars(
+        select(EarningGroupMark)
+        .where(tuple_(EarningGroupMark.product_code, EarningGroupMark.state).in_(list(groups)))
+        .order_by(EarningGroupMark.product_code, EarningGroupMark.state)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {(m.product_code, m.state): m for m in marks}
+
+
+async def earned_by_group(
+    session: AsyncSession,
+    through: date,
+    *,
+    product_code: str | None = None,
+    state: str | None = None,
+) -> dict[Group, Decimal]:
+    """What the pieces booked by ``through`` say is earned through it, by group: one GROUP BY
+    (a group given: an index-only scan of its rows)."""
+    p = PremiumEarning
+    query = (
+        select(p.product_code, p.state, func.sum(_earned(bindparam("through", type_=Date))))
+        .where(p.accounting_on <= bindparam("through", type_=Date))
+        .group_by(p.product_code, p.state)
+    )
+    if product_code is not None:
+        query = query.where(p.product_code == product_code)
+    if state is not None:
+        query = query.where(p.state == state)
+    rows = await session.execute(query, {"through": through})
+    return {(product, st): Decimal(total) for product, st, total in rows}
+
+
+async def add_earning_posting(session: AsyncSession, journal_id: int, group: Group) -> None:
+    await session.execute(
+        insert(EarningPosting).values(journal_id=journal_id, product_code=group[0], state=group[1])
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PremiumTotals:
+    """Sums over one group's pieces for a premium report (see ``premium_figures``)."""
+
+    product_code: str
+    state: str
+    written: Decimal
+    written_to_date: Decimal
+    earned_to_date: Decimal
+    earned_before: Decimal  # through the day before the period, by pieces booked by then
+
+
+async def premium_totals(
+    session: AsyncSession, *, start: date, end: date, known_at: datetime | None
+) -> list[PremiumTotals]:
+    """Written and earned premium by product and state for a report on [start, end], summed in
+    the database over the pieces booked by ``end`` (and recorded by ``known_at``)."""
+    p = PremiumEarning
+    end_on = bindparam("end", type_=Date)
+    before = bindparam("before", type_=Date)
+    query = (
+        select(
+            p.product_code,
+            p.state,
+            func.coalesce(
+                func.sum(p.amount).filter(p.accounting_on >= bindparam("start", type_=Date)), 0
+            ),
+            func.sum(p.amount),
+            func.sum(_earned(end_on)),
+            func.coalesce(func.sum(_earned(before)).filter(p.accounting_on <= before), 0),
+        )
+        .where(p.accounting_on <= end_on)
+        .group_by(p.product_code, p.state)
+    )
+    if known_at is not None:
+        query = query.where(p.recorded_at <= bindparam("known_at"))
+    params: dict[str, Any] = {"start": start, "end": end, "before": start - timedelta(days=1)}
+    if known_at is not None:
+        params["known_at"] = known_at
+    rows = await session.execute(query, params)
+    return [
+        PremiumTotals(product, st, Decimal(w), Decimal(wtd), Decimal(etd), Decimal(eb))
+        for product, st, w, wtd, etd, eb in rows
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyPremium:
+    written: Decimal  # booked by the day
+    earned: Decimal  # through the day
+
+
+async def policy_premium(
+    session: AsyncSession, policy_id: uuid.UUID, on: date, *, known_at: datetime | None = None
+) -> PolicyPremium:
+    """One policy's written and earned premium on a day, from its pieces (its index)."""
+    p = PremiumEarning
+    query = select(
+        func.coalesce(func.sum(p.amount), 0), func.coalesce(func.sum(_earned(on)), 0)
+    ).where(p.policy_id == policy_id, p.accounting_on <= on)
+    if known_at is not None:
+        query = query.where(p.recorded_at <= known_at)
+    written, earned = (await session.execute(query)).one()
+    return PolicyPremium(Decimal(written), Decimal(earned))

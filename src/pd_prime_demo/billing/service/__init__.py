@@ -34,8 +34,11 @@ from pd_prime_demo.billing.service.delinquency import (
 )
 from pd_prime_demo.billing.service.earning import (
     LedgerPremium,
+    PolicyEarned,
     PremiumFigures,
+    earning_groups,
     ledger_premium,
+    policy_earned,
     post_earned,
     premium_figures,
 )
@@ -79,6 +82,7 @@ __all__ = [
     "PaidTooMuch",
     "PaymentMethod",
     "PaymentPlanCode",
+    "PolicyEarned",
     "PremiumChange",
     "PremiumFigures",
     "Recorded",
@@ -92,6 +96,7 @@ __all__ = [
     "credit",
     "debit",
     "earned_by_period",
+    "earning_groups",
     "invoice_due",
     "ledger_premium",
     "money_of",
@@ -102,6 +107,7 @@ __all__ = [
     "pay",
     "plan_converted_account",
     "plans_for",
+    "policy_earned",
     "post_earned",
     "post_entry",
     "premium_figures",

@@ -1,18 +1,21 @@
 """Recognising earned premium in the ledger (daily pro-rata), as a job runs it, and the
 written, earned and unearned figures that premium reports are made of.
 
-Each run moves, per policy, the difference between what the premium pieces say is earned
-through the date and what the ledger already recognised, from unearned to earned premium.
-Running it twice for the same date posts nothing the second time.
+Earned premium is posted in aggregate: one journal per (product, state) and accounting day,
+the difference between what that group's premium pieces say is earned through the day (the
+sum over its pieces of ``pd_earned_through``, the earning rule of ``premium.earning`` in SQL)
+and what the group's mark says the ledger already recognised. Running it twice for a day
+posts nothing the second time; each group's journal and mark change together, in the caller's
+transaction. A single policy's earned and unearned premium on any day stays exact: it is the
+same sum over its own pieces (:func:`policy_earned`), never an allocation of the aggregate.
+See docs/billing.md ("Earned premium").
 """
 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,35 +23,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from pd_prime_demo.billing import ledger, repository
 from pd_prime_demo.billing.enums import Account
 from pd_prime_demo.billing.ledger import credit, debit
-from pd_prime_demo.billing.models import EarningMark, PremiumEarning
+from pd_prime_demo.billing.models import EarningGroupMark
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.result_types import DomainError, Err, FieldIssue, Ok, Result, invalid
-from pd_prime_demo.premium.earning import Earning, earned_through
-from pd_prime_demo.premium.proration import Proration
 
 ZERO = Decimal(0)
+Group = tuple[str, str]  # (product_code, state)
 
 
-def earning_of(piece: PremiumEarning) -> Earning:
-    return Earning(
-        piece.amount,
-        piece.start_on,
-        piece.end_on,
-        Proration(piece.basis),
-        (piece.term_start, piece.term_end),
-    )
+async def earning_groups(session: AsyncSession) -> list[Group]:
+    """Every (product_code, state) that has premium pieces: the earning run's chunks."""
+    return await repository.earning_groups(session)
+
+
+def source_id_of(group: Group, through: date) -> str:
+    return f"earning:{group[0]}:{group[1]}:{through.isoformat()}"
 
 
 async def post_earned(
-    session: AsyncSession, *, through: date, restate: bool = False
+    session: AsyncSession,
+    *,
+    through: date,
+    restate: bool = False,
+    product_code: str | None = None,
+    state: str | None = None,
 ) -> Result[int, DomainError]:
-    """Post earned premium through ``through`` for every policy; returns entries posted.
+    """Post earned premium through ``through`` for every group (or the one given: with
+    ``product_code`` and ``state``, only that group); returns entries posted.
 
-    Premium is never recognised ahead of time. A run for an earlier day than the ledger has
-    already reached posts nothing, unless ``restate``: then every earning entry dated after
-    ``through`` is reversed by a correcting entry on its own date (so every day's books read
-    as if it had never been posted), and each policy is brought to exactly what it has earned
-    through ``through`` (as after an earning run with a wrong date).
+    Premium is never recognised ahead of time. A run for an earlier day than a group's ledger
+    has already reached posts nothing for it, unless ``restate``: then every earning entry of
+    the group dated after ``through`` is reversed by a correcting entry on its own date (so
+    every day's books read as if it had never been posted), and the group is brought to
+    exactly what it has earned through ``through`` (as after an earning run with a wrong date).
     """
     if through > clock.today():
         return Err(
@@ -58,41 +65,62 @@ async def post_earned(
                 FieldIssue("#/through", f"must not be after {clock.today().isoformat()}"),
             )
         )
-    posted = await _reverse_after(session, through) if restate else 0
-    by_policy: dict[uuid.UUID, list[Earning]] = {}
-    for piece in await repository.earnings_booked_through(session, through):
-        by_policy.setdefault(piece.policy_id, []).append(earning_of(piece))
-    for policy_id, earnings in by_policy.items():
-        target = earned_through(earnings, through)
-        mark = await repository.earning_mark(session, policy_id)
-        if mark is None:
-            mark = EarningMark(policy_id=policy_id, earned_through=through, earned_posted=ZERO)
-            session.add(mark)
+    if product_code is not None and state is not None:
+        groups: list[Group] = [(product_code, state)]
+    else:
+        groups = [
+            g
+            for g in await repository.earning_groups(session)
+            if product_code in (None, g[0]) and state in (None, g[1])
+        ]
+    # Locked before anything is read: a concurrent run of the same group waits here, then
+    # finds the mark moved and posts only what is left.
+    marks = await repository.lock_group_marks(session, groups, through)
+    posted = await _reverse_after(session, through, marks, product_code, state) if restate else 0
+    targets = await repository.earned_by_group(
+        session, through, product_code=product_code, state=state
+    )
+    for group, mark in marks.items():
         if through < mark.earned_through:
             continue  # already recognised further (a restatement has wound it back first)
-        delta = target - mark.earned_posted
-        if delta != 0:
-            await ledger.post(
-                session,
-                policy_id=policy_id,
-                source="ledger.earning",
-                source_id=f"{policy_id}:{through.isoformat()}",
-                memo=f"earned premium through {through.isoformat()}",
-                accounting_on=through,
-                lines=[debit(Account.UNEARNED, delta), credit(Account.EARNED, delta)],
-            )
+        delta = targets.get(group, ZERO) - mark.earned_posted
+        journal_id = await ledger.post(
+            session,
+            policy_id=None,
+            source=ledger.EARNING,
+            source_id=source_id_of(group, through),
+            memo=f"earned premium of {group[0]} in {group[1]} through {through.isoformat()}",
+            accounting_on=through,
+            lines=[debit(Account.UNEARNED, delta), credit(Account.EARNED, delta)],
+        )
+        if journal_id is not None:
+            await repository.add_earning_posting(session, journal_id, group)
             posted += 1
-        mark.earned_posted = target
-        mark.earned_through = max(mark.earned_through, through)
+        mark.earned_posted += delta
+        mark.earned_through = through
     await session.flush()
     return Ok(posted)
 
 
-async def _reverse_after(session: AsyncSession, through: date) -> int:
-    """Reverse every earning entry dated after ``through`` and wind the marks back to it."""
-    entries = await ledger.unreversed_earnings_after(session, through)
+async def _reverse_after(
+    session: AsyncSession,
+    through: date,
+    marks: dict[Group, EarningGroupMark],
+    product_code: str | None,
+    state: str | None,
+) -> int:
+    """Reverse every earning entry dated after ``through`` and wind the marks back to it. An
+    entry posted per policy (before earning was aggregated) is reversed against its policy."""
+    entries = await ledger.unreversed_earnings_after(
+        session, through, product_code=product_code, state=state
+    )
     for entry in entries:
-        await ledger.post(
+        group = (entry.product_code, entry.state)
+        mark = marks.get(group)
+        if mark is None:  # an entry of a group that has no pieces: cannot happen, pieces stay
+            marks.update(await repository.lock_group_marks(session, [group], through))
+            mark = marks[group]
+        journal_id = await ledger.post(
             session,
             policy_id=entry.policy_id,
             source=ledger.EARNING_REVERSAL,
@@ -101,11 +129,31 @@ async def _reverse_after(session: AsyncSession, through: date) -> int:
             accounting_on=entry.accounting_on,
             lines=[debit(Account.EARNED, entry.earned), credit(Account.UNEARNED, entry.earned)],
         )
-        mark = await repository.earning_mark(session, entry.policy_id)
-        assert mark is not None
+        if journal_id is not None and entry.policy_id is None:
+            await repository.add_earning_posting(session, journal_id, group)
         mark.earned_posted -= entry.earned
         mark.earned_through = min(mark.earned_through, through)
     return len(entries)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEarned:
+    """One policy's premium on a day, from its own pieces: exact whatever the ledger posts."""
+
+    policy_id: uuid.UUID
+    on: date
+    written: Decimal  # booked by the day
+    earned: Decimal  # through the day
+    unearned: Decimal  # at the day's end
+
+
+async def policy_earned(
+    session: AsyncSession, policy_id: uuid.UUID, on: date, *, known_at: datetime | None = None
+) -> PolicyEarned:
+    figures = await repository.policy_premium(session, policy_id, on, known_at=known_at)
+    return PolicyEarned(
+        policy_id, on, figures.written, figures.earned, figures.written - figures.earned
+    )
 
 
 @dataclass
@@ -124,31 +172,24 @@ class PremiumFigures:
 async def premium_figures(
     session: AsyncSession, *, start: date, end: date, known_at: datetime | None = None
 ) -> list[PremiumFigures]:
-    """By product and state, from the premium pieces with the ledger's earning rule."""
-    pieces = await repository.earnings_known_at(session, booked_by=end, known_at=known_at)
-    grouped: dict[tuple[str, str], dict[uuid.UUID, list[PremiumEarning]]] = defaultdict(
-        lambda: defaultdict(list)
-    )
-    for piece in pieces:
-        grouped[(piece.product_code, piece.state)][piece.policy_id].append(piece)
-    before = start - timedelta(days=1)
-    lines = []
-    for (product_code, state), policies in sorted(grouped.items()):
-        line = PremiumFigures(product_code, state)
-        for booked in policies.values():
-            line.written += _sum(p.amount for p in booked if p.accounting_on >= start)
-            line.written_to_date += _sum(p.amount for p in booked)
-            earned_end = earned_through([earning_of(p) for p in booked], end)
-            line.earned_to_date += earned_end
-            earlier = [earning_of(p) for p in booked if p.accounting_on <= before]
-            line.earned += earned_end - earned_through(earlier, before)
-            line.unearned += _sum(p.amount for p in booked) - earned_end
-        lines.append(line)
-    return lines
-
-
-def _sum(values: Iterable[Decimal]) -> Decimal:
-    return sum(values, ZERO)
+    """By product and state, from the premium pieces with the ledger's earning rule, summed in
+    the database (one GROUP BY; nothing per policy comes back). Earned in the period is what
+    the pieces booked by the end earned through it, less what the pieces booked by the day
+    before the start had earned by then (a piece booked in the period counts wholly in it)."""
+    totals = await repository.premium_totals(session, start=start, end=end, known_at=known_at)
+    return [
+        PremiumFigures(
+            t.product_code,
+            t.state,
+            written=t.written,
+            earned=t.earned_to_date - t.earned_before,
+            unearned=t.written_to_date - t.earned_to_date,
+            written_to_date=t.written_to_date,
+            earned_to_date=t.earned_to_date,
+        )
+        # Sorted here, not by the database's collation: the order Python's strings sort in.
+        for t in sorted(totals, key=lambda t: (t.product_code, t.state))
+    ]
 
 
 @dataclass(frozen=True, slots=True)
