@@ -143,7 +143,9 @@ async def test_business_dates_have_bounds_and_nothing_is_run_or_earned_ahead_of_
 async def test_a_wrong_earning_run_is_reversed_by_correcting_entries(
     client: AsyncClient, runtime: Runtime, session: AsyncSession
 ) -> None:
-    """What an earning run through 9999-12-31 did before dates had bounds, undone."""
+    """What an earning run through 9999-12-31 did before dates had bounds, undone. Earned
+    premium is posted per product and state (the book here is this one policy), so the
+    balances are the ledger's."""
     from pd_prime_demo.core.clock import frozen_at
     from pd_prime_demo.core.result_types import Ok
     from tests.factories import noon, relogin
@@ -156,10 +158,10 @@ async def test_a_wrong_earning_run_is_reversed_by_correcting_entries(
     with frozen_at(noon(payable)):
         # The legitimate run through yesterday, then the wrong one through the far future.
         assert isinstance(await billing.post_earned(session, through=payable), Ok)
-        right = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
+        right = await billing.balances(session)
         with frozen_at(noon(date(2199, 12, 31))):
             assert isinstance(await billing.post_earned(session, through=date(2199, 12, 31)), Ok)
-        wrong = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
+        wrong = await billing.balances(session)
         assert wrong[billing.Account.EARNED] < right[billing.Account.EARNED], "all earned"
         headers = await relogin(client, admin)
         kept = await client.post(
@@ -175,9 +177,7 @@ async def test_a_wrong_earning_run_is_reversed_by_correcting_entries(
         assert restated.json()["entries_posted"] >= 1
         trial = (await client.get("/api/v1/ledger/trial-balance", headers=headers)).json()
     assert trial["balanced"] is True
-    corrected = await billing.balances(session, policy_id=uuid.UUID(policy["id"]))
+    corrected = await billing.balances(session)
     assert corrected == right, "the far-future recognition is gone, nothing else moved"
-    history = await billing.balances(
-        session, policy_id=uuid.UUID(policy["id"]), as_of=date(2199, 12, 31)
-    )
+    history = await billing.balances(session, as_of=date(2199, 12, 31))
     assert history == right, "even on the wrong run's own date the books read right"
