@@ -29,8 +29,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -44,13 +42,19 @@ from typing import Any
 
 import httpx
 
-from pd_prime_demo.bench.api import SetupError, free_port
-from pd_prime_demo.bench.load import agent_quote, callgrind_total
+from pd_prime_demo.bench.api import free_port
+from pd_prime_demo.bench.callgrind import (
+    HASH_SEED,
+    Counter,
+    conditions,
+    measure_engine,
+    valgrind_prefix,
+)
+from pd_prime_demo.bench.load import agent_quote
 
 TOLERANCE = 0.05
 BASELINE = Path("ops/perf/baseline.json")
 FIGURES = ("quote", "bind", "read", "pay", "engine auto quote")
-HASH_SEED = "0"
 GATE_SERVER = "pd_prime_demo.bench.gate_server"
 UPDATE_NOTE = (
     "Instructions per request (median, callgrind) measured by `pd-prime bench gate` on a fresh "
@@ -66,147 +70,6 @@ class Measured:
     figures: dict[str, float]  # instructions per request (median), by figure name
     spread: dict[str, float]  # (max - min) / median of the samples, by figure name
     seconds: float
-
-
-def conditions() -> dict[str, str]:
-    """What the counts depend on besides the code: recorded beside the baseline."""
-    valgrind = subprocess.run(  # noqa: S603 - valgrind's own version
-        [_tool("valgrind"), "--version"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "machine": platform.machine(),
-        "valgrind": valgrind,
-        "pythonhashseed": HASH_SEED,
-    }
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise SetupError(f"the gate needs {name} (Debian's package valgrind)")
-    return found
-
-
-def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
-
-
-def wait_idle(pid: int, *, window: float = 0.05, timeout: float = 120) -> None:
-    """Until the process used no CPU for ``window`` seconds (a request's tail, such as the
-    work after its response was sent, belongs to its own sample)."""
-    deadline = time.monotonic() + timeout
-    last = _cpu_ticks(pid)
-    while time.monotonic() < deadline:
-        time.sleep(window)
-        now = _cpu_ticks(pid)
-        if now == last:
-            return
-        last = now
-    raise RuntimeError(f"process {pid} did not go idle")
-
-
-class Counter:
-    """The instructions a process under callgrind has executed, read between requests."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-
-    def instrument(self) -> None:
-        subprocess.run(  # noqa: S603 - valgrind's own tool, our own child
-            [_tool("callgrind_control"), "-i", "on", str(self.pid)],
-            capture_output=True,
-            check=True,
-            timeout=300,
-        )
-
-    def read(self) -> int:
-        wait_idle(self.pid)
-        report = subprocess.run(  # noqa: S603 - valgrind's own tool, our own child
-            [_tool("callgrind_control"), "-e", "-b", str(self.pid)],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        ).stdout
-        count = callgrind_total(report)
-        if count is not None:
-            return count
-        if "Totals:" in report:  # instrumented, but nothing has run since
-            return 0
-        raise RuntimeError(f"callgrind_control could not read process {self.pid}: {report}")
-
-
-def _valgrind_prefix() -> list[str]:
-    return [
-        _tool("valgrind"),
-        "-q",
-        "--tool=callgrind",
-        "--callgrind-out-file=/dev/null",
-        "--instr-atstart=no",
-    ]
-
-
-# --- the engine alone ---------------------------------------------------------------------
-
-ENGINE_BATCH = 40  # quotes rated per sample
-
-
-def engine_child() -> None:
-    """Run under callgrind by the gate: rate the reference auto quote ``ENGINE_BATCH`` times
-    for every line read on stdin, answering each with a line on stdout."""
-    from pd_prime_demo.bench.rating import reference_auto_quote
-    from pd_prime_demo.products.shipped import shipped
-    from pd_prime_demo.rating.engine import compile_product
-
-    product = compile_product(shipped("personal_auto", "TX"))
-    quote = reference_auto_quote(product)
-    for _ in range(ENGINE_BATCH * 5):  # warm-up: the interpreter's specialisation settles
-        product.rate(quote, explain=False)
-    print("ready", flush=True)
-    for line in sys.stdin:
-        if line.strip() != "rate":
-            break
-        for _ in range(ENGINE_BATCH):
-            product.rate(quote, explain=False)
-        print("done", flush=True)
-
-
-def measure_engine(samples: int) -> list[float]:
-    """Instructions per engine quote, one figure per batch."""
-    argv = [
-        *_valgrind_prefix(),
-        sys.executable,
-        "-c",
-        "from pd_prime_demo.bench.gate import engine_child; engine_child()",
-    ]
-    env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
-    child = subprocess.Popen(  # noqa: S603 - our interpreter and module
-        argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    assert child.stdin is not None
-    assert child.stdout is not None
-    try:
-        if child.stdout.readline().strip() != "ready":
-            raise RuntimeError("the engine probe did not start")
-        counter = Counter(child.pid)
-        counter.instrument()
-        per_quote = []
-        before = counter.read()
-        for _ in range(samples):
-            child.stdin.write("rate\n")
-            child.stdin.flush()
-            if child.stdout.readline().strip() != "done":
-                raise RuntimeError("the engine probe stopped")
-            after = counter.read()
-            per_quote.append((after - before) / ENGINE_BATCH)
-            before = after
-        return per_quote
-    finally:
-        child.stdin.close()
-        child.wait(timeout=300)
 
 
 # --- the server ---------------------------------------------------------------------------
@@ -321,7 +184,7 @@ def measure_server(
         asyncio.run(bootstrap.seed(settings))
         echo(f"  scratch database migrated and seeded in {time.perf_counter() - started:.0f} s")
         port = free_port()
-        argv = [*_valgrind_prefix(), sys.executable, "-m", GATE_SERVER, str(port)]
+        argv = [*valgrind_prefix(), sys.executable, "-m", GATE_SERVER, str(port)]
         with _serving(argv, env) as pid:
             return asyncio.run(_drive_server(f"http://127.0.0.1:{port}", pid, samples, warmup))
     finally:
@@ -383,7 +246,7 @@ def run_gate(
     *,
     baseline_path: Path = BASELINE,
     update: bool = False,
-    samples: int = 9,
+    samples: int = 11,
     warmup: int = 4,
     echo: Callable[[str], object] = print,
 ) -> bool:
