@@ -68,7 +68,7 @@ def bench_gate(
     baseline: Annotated[Path, typer.Option(help="The committed baseline file.")] = Path(
         "ops/perf/baseline.json"
     ),
-    samples: Annotated[int, typer.Option(min=3, help="Counted requests of each kind.")] = 9,
+    samples: Annotated[int, typer.Option(min=3, help="Counted requests of each kind.")] = 11,
     warmup: Annotated[int, typer.Option(min=1, help="Uncounted requests of each kind first.")] = 4,
 ) -> None:
     """The performance gate: server instructions per quote, bind, read and payment, and the
