@@ -8,7 +8,7 @@ BOOTSTRAP := .pd-prime/uv-bootstrap
 PYTEST_WORKERS ?= 2
 UV := $(shell command -v uv 2>/dev/null || echo $(BOOTSTRAP)/bin/uv)
 
-.PHONY: demo test sync lint typecheck architecture pytest serve migrate clean
+.PHONY: demo test sync lint typecheck architecture pytest serve migrate clean gate
 
 $(BOOTSTRAP)/bin/uv:
 	@echo "uv not found: installing it into $(BOOTSTRAP) from PyPI"
@@ -42,6 +42,11 @@ pytest: sync
 	$(UV) run --no-sync pytest -n $(PYTEST_WORKERS) --cov --cov-report=term-missing:skip-covered --cov-fail-under=85
 
 test: lint typecheck architecture pytest
+
+# The performance gate (.ci/run): callgrind instructions per request against ops/perf/baseline.json;
+# needs valgrind. After an intended change: uv run pd-prime bench gate --update, commit the file.
+gate: sync
+	$(UV) run --no-sync pd-prime bench gate
 
 serve: sync
 	$(UV) run --no-sync pd-prime serve
