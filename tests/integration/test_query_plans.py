@@ -41,6 +41,7 @@ from pd_prime_demo.policies import service as policies
 from pd_prime_demo.policies.repository import renewals
 from pd_prime_demo.quotes import repository as quotes
 from pd_prime_demo.quotes.service import read as quotes_read
+from pd_prime_demo.quotes.service import underwriting
 from tests.conftest import _asyncpg_dsn, create_scratch_database, drop_scratch_database
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -570,6 +571,25 @@ LISTS = [
         ),
         "FROM claims",
         "ix_claims_reported_at_id",
+    ),
+    _case(
+        "GET /claims/queue (open, oldest first)",
+        lambda s: claims.list_claims(
+            s,
+            actor=SYSTEM,
+            where=claims.ClaimFilter(open_only=True),
+            cursor=None,
+            limit=50,
+            oldest_first=True,
+        ),
+        "FROM claims",
+        "ix_claims_reported_at_id",
+    ),
+    _case(
+        "GET /underwriting/referrals",
+        lambda s: underwriting.referral_queue(s, actor=SYSTEM, limit=50),
+        "FROM quotes",
+        "ix_quotes_referred",
     ),
     _case(
         "GET /claims/diary",
