@@ -526,6 +526,12 @@ _GROUPS = text(
 )
 
 
+# The inlined rule is a large expression (the months basis spelled out): over a million rows
+# PostgreSQL's JIT compiles it with LLVM in every parallel worker, measured 43 s against 1.5 s
+# without JIT for a year's report on 1,000,000 pieces. Off for the rest of the transaction.
+_NO_JIT = text("SELECT set_config('jit', 'off', true)")
+
+
 async def earning_groups(session: AsyncSession) -> list[Group]:
     return [(product, state) for product, state in await session.execute(_GROUPS)]
 
@@ -576,6 +582,7 @@ async def earned_by_group(
         query = query.where(p.product_code == product_code)
     if state is not None:
         query = query.where(p.state == state)
+    await session.execute(_NO_JIT)
     rows = await session.execute(query, {"through": through})
     return {(product, st): Decimal(total) for product, st, total in rows}
 
@@ -625,6 +632,7 @@ async def premium_totals(
     params: dict[str, Any] = {"start": start, "end": end, "before": start - timedelta(days=1)}
     if known_at is not None:
         params["known_at"] = known_at
+    await session.execute(_NO_JIT)
     rows = await session.execute(query, params)
     return [
         PremiumTotals(product, st, Decimal(w), Decimal(wtd), Decimal(etd), Decimal(eb))
