@@ -1,8 +1,9 @@
 """Premium reports by product and state: written, earned, unearned, in force.
 
 Written, earned and unearned premium come from billing's premium pieces, with the same earning
-rule the ledger uses, so once the earning job has run through the report date, the report and
-the ledger agree to the cent; the policies in force at the end come from the policies' history.
+rule the ledger uses, summed in PostgreSQL by product and state (nothing per policy reaches the
+server), so once the earning job has run through the report date, the report and the ledger
+agree to the cent; the policies in force at the end come from the policies' history.
 """
 
 from __future__ import annotations
