@@ -196,7 +196,8 @@ async def _run(
     candidates = [w.policy_id for w in work if w.maybe_delinquent]
     cancellations = 0
     skipped: list[Skipped] = []
-    for policy_id in candidates:
+    # Only where a notice's date has come (the policy is locked for it, before its account).
+    for policy_id in [w.policy_id for w in work if w.maybe_cancel]:
         match await cancel_policy(session, policy_id, on=on):
             case Ok(True):
                 cancellations += 1
