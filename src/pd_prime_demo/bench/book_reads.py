@@ -36,7 +36,7 @@ Work = Callable[[httpx.AsyncClient, dict[str, str], Phase], Awaitable[None]]
 
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
-    for _ in range(300):
+    for _ in range(900):  # a busy machine imports the app slowly
         try:
             # Liveness, not readiness: readiness also checks migrations, which is not measured.
             if (await client.get("/health")).status_code == 200:
