@@ -180,13 +180,10 @@ async def _billing_chunk(session: AsyncSession, args: ChunkArgs) -> object:
 async def _plan_earning(
     session: AsyncSession, today: date, size: int
 ) -> AsyncIterator[tuple[str, ChunkArgs]]:
-    """One chunk for each (product, state) the earning posts in aggregate for."""
+    """One chunk for each (product, state) the earning posts in aggregate for (each group's
+    journal and mark are its own, so any worker posts a group, in any order)."""
     through = (today - timedelta(days=1)).isoformat()
-    groups = getattr(billing, "earning_groups", None)
-    if groups is None:  # the per-policy earning: one chunk for the whole book
-        yield "book", {"through": through}
-        return
-    for product_code, state in await groups(session):
+    for product_code, state in await billing.earning_groups(session):
         yield (
             f"{product_code}:{state}",
             {
@@ -198,8 +195,12 @@ async def _plan_earning(
 
 
 async def _earn_chunk(session: AsyncSession, args: ChunkArgs) -> object:
-    group = {k: args[k] for k in ("product_code", "state") if k in args}
-    match await billing.post_earned(session, through=date.fromisoformat(args["through"]), **group):
+    match await billing.post_earned(
+        session,
+        through=date.fromisoformat(args["through"]),
+        product_code=args["product_code"],
+        state=args["state"],
+    ):
         case Ok(posted):
             return posted
         case Err(error):
@@ -388,9 +389,9 @@ async def run_worker(
 
 async def run_once(runtime: Runtime, *, max_rounds: int = 20) -> dict[str, object]:
     """Every sweep planned once, then the relay and the queue (the sweeps' chunks among its
-    jobs) until nothing is due (cron deployments, tests). A worker that finds the queue empty stops, even while its other jobs defer more
-    (a page drawn publishes ``document.ready``, which fans out), so rounds repeat until a round
-    leaves nothing due."""
+    jobs) until nothing is due (cron deployments, tests). A worker that finds the queue empty
+    stops, even while its other jobs defer more (a page drawn publishes ``document.ready``,
+    which fans out), so rounds repeat until a round leaves nothing due."""
     results = {name: await run_one(runtime, name, sweep) for name, sweep in SWEEPS.items()}
     for name, result in results.items():
         log.info("worker.sweep_planned", sweep=name, result=str(result))

@@ -16,6 +16,7 @@ import pytest
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
+from pd_prime_demo.billing import service as billing
 from pd_prime_demo.core.actor import Role
 from pd_prime_demo.core.clock import frozen_at
 from pd_prime_demo.core.runtime import Runtime
@@ -193,6 +194,18 @@ async def test_a_chunked_billing_run_covers_every_account_once_across_chunks(boo
         "FROM installments GROUP BY policy_id",
     )
     assert {row[0]: row[1] for row in per_account} == dict.fromkeys(book.policy_ids, 1)
+
+    # Earning: a chunk for each (product, state) with premium, all posted.
+    groups = await _rows(
+        runtime,
+        "SELECT DISTINCT args->'args'->>'product_code', args->'args'->>'state', status "
+        "FROM procrastinate_jobs WHERE task_name = 'sweeps:chunk' "
+        "AND args->>'sweep' = 'ledger.earn'",
+    )
+    async with runtime.db.sessionmaker() as session:
+        expected = await billing.earning_groups(session)
+    assert sorted(groups) == sorted((p, s, "succeeded") for p, s in expected)
+    assert expected
 
     # The same day again: planned and worked again, nothing changes.
     with frozen_at(noon(book.inception - timedelta(days=10))):
