@@ -148,7 +148,9 @@ class BookWriter:
         history.live()
         plan = rng.choices([p for p, _ in PLANS], [w for _, w in PLANS])[0]
         if not history.cancelled:
-            fees = {p.code: p.installment_fee for p in defn.billing.payment_plans}
+            fees: dict[str, Decimal] = {
+                p.code: p.installment_fee for p in defn.billing.payment_plans
+            }
             self._paid(history, plan, defn.term_months, fees.get(plan, Decimal(0)))
         number = f"{defn.policy_number_prefix}{self.count:08d}"
         # A household: the previous policy's customer, who buys a second one.

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import runpy
 import sys
 import time
 from datetime import date, timedelta
@@ -83,9 +84,9 @@ def main(argv: list[str]) -> None:
     day, mode, rest = date.fromisoformat(argv[0]), argv[1], argv[2:]
     with clock.shifted(timedelta(days=(day - clock.today()).days)):
         if mode == "cli":
-            from pd_prime_demo.cli import app
-
-            app(args=rest, prog_name="pd-prime")
+            # Run as the ``pd-prime`` entry point (not imported: the CLI imports the benches).
+            sys.argv = ["pd-prime", *rest]
+            runpy.run_module("pd_prime_demo.cli", run_name="__main__", alter_sys=True)
             return
         figures = asyncio.run(_day(sweeps=mode == "day"))
     print(MARK + json.dumps(figures), flush=True)
