@@ -33,7 +33,7 @@ async def test_sessions_are_listed_newest_first_a_page_at_a_time(
             break
     assert pages == 3
     assert len({s["id"] for s in seen}) == 5, "every session once, none skipped or repeated"
-    created = [s["created_at"] for s in seen]
+    created = [str(s["created_at"]) for s in seen]
     assert created == sorted(created, reverse=True)
     assert sum(bool(s["current"]) for s in seen) == 1
 
