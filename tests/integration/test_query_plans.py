@@ -364,13 +364,6 @@ def _case(
     )
 
 
-# billing.repository._BILLING_WORK's EXISTS on billing_terms is not bounded to the range, so
-# the planner may hash every covering term of the book for each chunk (seen here).
-# Fix: add the range to it (t.policy_id > :after AND t.policy_id <= :upto, optional like the
-# accounts CTE's): then it probes pk_billing_terms within the range.
-TERMS_UNBOUNDED = "the billing run's covered-term EXISTS reads every term (not the range's)"
-
-
 def _policies(actor: Actor, **where: Any) -> Callable[[AsyncSession], Awaitable[object]]:
     return lambda s: policies.list_policies(
         s, actor=actor, where=policies.PolicyFilter(**where), on=TODAY, cursor=None, limit=50
@@ -448,14 +441,12 @@ SWEEPS = [
         lambda s: _billing_range(s, last=False),
         "FROM installments",
         "uq_installments_term_seq",
-        known=TERMS_UNBOUNDED,
     ),
     _case(
         "billing run: the last (open-ended) range's work",
         lambda s: _billing_range(s, last=True),
         "FROM installments",
         "uq_installments_term_seq",
-        known=TERMS_UNBOUNDED,
     ),
     _case(
         "billing run: a chunk's ledger receivable",

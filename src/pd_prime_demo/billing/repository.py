@@ -415,7 +415,10 @@ _BILLING_WORK = text(
         AND EXISTS (SELECT FROM billing_terms t
                     WHERE t.policy_id = o.policy_id AND t.term_start <= CAST(:on AS date)
                       AND t.term_end > CAST(:on AS date)
-                      AND (t.cover_ends_on IS NULL OR t.cover_ends_on > CAST(:on AS date)))
+                      AND (t.cover_ends_on IS NULL OR t.cover_ends_on > CAST(:on AS date))
+                      -- the range again: without it the planner reads every term of the book
+                      AND (CAST(:after AS uuid) IS NULL OR t.policy_id > CAST(:after AS uuid))
+                      AND (CAST(:upto AS uuid) IS NULL OR t.policy_id <= CAST(:upto AS uuid)))
         AS maybe_delinquent,
         coalesce(o.cancel_reached, false) AS cancel_reached
     FROM owed o
