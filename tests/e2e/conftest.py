@@ -27,6 +27,8 @@ START = 20.0  # seconds a starved machine may take to start the server
 
 def chromium() -> str:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        if os.environ.get("PD_PRIME_REQUIRE_BROWSER") == "1":  # CI (.ci/run): never skip
+            pytest.fail(f"no Chromium at {CHROMIUM}, and PD_PRIME_REQUIRE_BROWSER=1")
         pytest.skip(
             f"no Chromium at {CHROMIUM}: install Debian's (apt-get install -y chromium) to run "
             "the browser tests; CI installs it and must not skip them"
