@@ -130,7 +130,18 @@ class Database:
         # No pre-ping: it costs a round trip on every checkout. A connection found dead is
         # invalidated with the whole pool, and that request fails with a 503 to retry
         # (SQLAlchemy's "optimistic" disconnect handling; see api.errors).
-        return cls(create_async_engine(url, pool_size=pool_size, max_overflow=max_overflow))
+        # JIT off: PostgreSQL compiles a plan whose estimated cost passes jit_above_cost, and a
+        # keyset page over a large book (a LATERAL per row the planner cannot bound) passes it:
+        # measured on 100,000 policies, a 50-row GET /policies page took 238 ms with JIT, all of
+        # it compiling, and 0.5 ms without. The app's statements are short; none gains from it.
+        return cls(
+            create_async_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                connect_args={"server_settings": {"jit": "off"}},
+            )
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:

@@ -126,7 +126,9 @@ async def list_policies(
     visibility, viewer = customers.Visibility.of(actor)
     match await repository.page(
         session,
-        visible_customers=visibility.visible_ids(),
+        visible_customers=None
+        if visibility is customers.Visibility.ALL
+        else visibility.visible_ids(),
         params={"viewer": viewer},
         where=where,
         on=on,
