@@ -310,3 +310,31 @@ async def test_demo_mode_signs_in_over_plain_http(runtime: Runtime) -> None:
         home = await browser.get("/app")
         assert home.status_code == 200
         assert "Open quotes" in home.text
+
+
+# The console's own sign-in, its assets and its trailing-slash redirect: every other /app
+# route answers only a live console session (the API's bearer routes are in
+# tests/integration/test_authorization_matrix.py).
+_CONSOLE_PUBLIC = {("GET", "/app/login"), ("POST", "/app/login"), ("GET", "/app/")}
+
+
+async def test_every_console_route_needs_a_session(app: FastAPI, browser: AsyncClient) -> None:
+    from fastapi.routing import iter_route_contexts
+
+    checked = 0
+    for route in iter_route_contexts(list(app.routes)):
+        template = str(route.path)
+        if not route.methods or not template.startswith("/app"):
+            continue  # the static assets' mount
+        path = re.sub(r"\{[^}:]+(:path)?\}", str(uuid.uuid4()), template)
+        for method in sorted(set(route.methods) - {"HEAD"}):
+            if (method, template) in _CONSOLE_PUBLIC:
+                continue
+            answer = await browser.request(method, path, follow_redirects=False)
+            checked += 1
+            # Without a session a page sends the browser to sign in (303); a form post is
+            # refused at once, before any use case runs.
+            assert answer.status_code in (303, 403), (method, template, answer.status_code)
+            if answer.status_code == 303:
+                assert answer.headers["location"].startswith("/app/login"), template
+    assert checked >= 8, "the console's routes were found"

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from pd_prime_demo.core.runtime import Runtime
+
+_Dependency = TypeVar("_Dependency", bound=Callable[..., object])
+
+# The dependencies that authenticate their caller (the API's bearer credential, the console's
+# cookie session): a route whose dependency tree holds one of them is protected, which CC6.1
+# (compliance.controls.access) checks for every route. Each registers itself with the decorator.
+AUTHENTICATING: set[Callable[..., object]] = set()
+
+
+def authenticating(dependency: _Dependency) -> _Dependency:
+    AUTHENTICATING.add(dependency)
+    return dependency
 
 
 async def get_runtime(request: Request) -> Runtime:

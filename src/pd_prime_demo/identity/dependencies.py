@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from pd_prime_demo.api import API_V1
-from pd_prime_demo.api.dependencies import RuntimeDep, Session
+from pd_prime_demo.api.dependencies import RuntimeDep, Session, authenticating
 from pd_prime_demo.api.response_patterns import fail
 from pd_prime_demo.core import clock
 from pd_prime_demo.core.actor import Actor, ActorKind, Permission
@@ -42,6 +42,7 @@ DEMO_READ_ONLY = forbidden(
 )
 
 
+@authenticating
 async def current_authentication(
     request: Request,
     session: Session,

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pd_prime_demo.api.dependencies import RuntimeDep, Session
+from pd_prime_demo.api.dependencies import RuntimeDep, Session, authenticating
 from pd_prime_demo.identity import service as identity
 from pd_prime_demo.web import pages
 from pd_prime_demo.web.session import Staff, csrf_ok, current_staff, sent_csrf
@@ -43,6 +43,7 @@ CSRF_REFUSED = PageRefusedError(
 )
 
 
+@authenticating
 async def staff_member(request: Request, session: Session, runtime: RuntimeDep) -> Staff:
     staff = await current_staff(session, runtime, request)
     if staff is None:

@@ -1,9 +1,10 @@
 """Logical access (AICPA TSC CC6.1): every route of the application authenticates its caller,
 but for an explicit list of public routes, each with the reason it may be public.
 
-A route is protected when identity's ``current_authentication`` is in its dependency tree:
-every other authentication dependency (``CurrentActor``, ``require(permission)``,
-``PersonSession``...) depends on it, so one check covers them all.
+A route is protected when an authenticating dependency (``api.dependencies.AUTHENTICATING``)
+is in its dependency tree: identity's ``current_authentication`` for the API, on which every
+other one (``CurrentActor``, ``require(permission)``, ``PersonSession``...) depends, and the
+console's cookie session (``web.deps.staff_member``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from typing import Any
 
 from fastapi.routing import APIWebSocketRoute, iter_route_contexts
 
+from pd_prime_demo.api.dependencies import AUTHENTICATING
 from pd_prime_demo.compliance.control import Control, ControlContext, Frequency, Outcome
 from pd_prime_demo.compliance.controls.evidence import json_evidence, named
 from pd_prime_demo.core.actor import Permission, Role
 from pd_prime_demo.identity import service as identity
-from pd_prime_demo.identity.dependencies import current_authentication
 
 _OWN_CREDENTIALS = "checks a credential of its own"
 # (method, path) -> why it needs no bearer token. A route missing from here and not protected
@@ -65,6 +66,10 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ),
     ("POST", "/api/v1/privacy/requests/verification"): _OWN_CREDENTIALS + ": the mailed code",
     ("WS", "/api/v1/realtime/ws"): _OWN_CREDENTIALS + ": the token in its first message",
+    ("GET", "/app/login"): "the console's sign-in page",
+    ("POST", "/app/login"): "console sign-in: takes the password (a double-submit CSRF token)",
+    ("MOUNT", "/app/static"): "the console's static assets (CSS, vendored htmx)",
+    ("GET", "/app/"): "a redirect to /app: no data",
 }
 
 
@@ -80,7 +85,7 @@ def route_table(routes: Sequence[Any]) -> list[dict[str, object]]:
     for route in iter_route_contexts(list(routes)):
         original = route.original_route
         dependant = getattr(original, "dependant", None)
-        protected = dependant is not None and current_authentication in set(_calls(dependant))
+        protected = dependant is not None and not AUTHENTICATING.isdisjoint(_calls(dependant))
         if isinstance(original, APIWebSocketRoute):
             methods = ["WS"]
         else:
