@@ -47,6 +47,8 @@ test: lint typecheck architecture pytest
 # needs valgrind. After an intended change: uv run pd-prime bench gate --update, commit the file.
 gate: sync
 	$(UV) run --no-sync pd-prime bench gate
+	# The memory bounds, without coverage's tracer (it keeps a record per traced frame).
+	$(UV) run --no-sync pytest tests/integration/test_memory_growth.py -p no:cacheprovider -p no:cov -q
 
 serve: sync
 	$(UV) run --no-sync pd-prime serve

@@ -10,10 +10,12 @@ appends to on every request.
 from __future__ import annotations
 
 import gc
+import sys
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
 from httpx import AsyncClient
 
 from pd_prime_demo.bench.rating import reference_auto_quote
@@ -67,6 +69,11 @@ async def _repeat(times: int, step: Callable[[], Awaitable[None]]) -> None:
 async def test_serving_a_policy_read_a_thousand_times_does_not_grow_memory(
     client: AsyncClient, runtime: Runtime
 ) -> None:
+    if sys.gettrace() is not None:
+        # Under coverage's tracer (make test) the request path's frames leave the tracer's
+        # records behind: about 4 KB a read, none of it the app's. `make gate` runs this file
+        # without coverage, and CI runs the gate.
+        pytest.skip("measured without a tracer: make gate runs it")
     agent = await user_login(client, runtime, Role.AGENT)
     customer = (await client.post("/api/v1/customers", json=person(), headers=agent.headers)).json()
     quote = (
